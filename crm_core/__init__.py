@@ -1,0 +1,21 @@
+"""crm-core: a small CRM core that plugins extend through pluggy hooks.
+
+Public names for plugin authors: ``hookimpl``, ``create_app``, and the modules ``crm_core.api``
+(Blueprint, abort, APIError), ``crm_core.db`` (database, BaseModel, RecordModel).
+"""
+
+import pluggy
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("crm_core")
+
+
+def create_app(config=None, plugins=None):
+    """Build the Flask app; see :func:`crm_core.app.create_app`."""
+    from .app import create_app as _create_app
+
+    return _create_app(config, plugins)
+
+
+__all__ = ["__version__", "create_app", "hookimpl"]

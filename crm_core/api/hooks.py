@@ -1,0 +1,61 @@
+"""The API's own endpoints: health and the plugin listing."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from marshmallow import Schema, fields
+
+from .. import hookimpl
+from ..auth import public
+from ..db import database
+from . import API_PREFIX, Blueprint
+
+blp = Blueprint("system", __name__, url_prefix=API_PREFIX, description="Health and installed plugins")
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    database = fields.String()
+    version = fields.String()
+
+
+class PluginSchema(Schema):
+    name = fields.String()
+    version = fields.String()
+    source = fields.String()
+    enabled = fields.Boolean()
+    status = fields.String()
+    error = fields.String(allow_none=True)
+    requires = fields.List(fields.String())
+    hooks = fields.List(fields.String())
+
+
+@blp.route("/health")
+@public
+class Health(MethodView):
+    @blp.response(200, HealthSchema)
+    @blp.alt_response(503, schema=HealthSchema, description="The database is unreachable")
+    def get(self):
+        """Liveness and database reachability (no authentication)."""
+        from .. import __version__
+
+        try:
+            database.execute_sql("SELECT 1")
+            return {"status": "ok", "database": "ok", "version": __version__}
+        except Exception as exc:  # report, never raise: monitors poll this
+            current_app.logger.warning("health: database unreachable: %s", exc)
+            return {"status": "error", "database": "unreachable", "version": __version__}, 503
+
+
+@blp.route("/plugins")
+class Plugins(MethodView):
+    @blp.response(200, PluginSchema(many=True))
+    def get(self):
+        """Installed plugins: name, version, enabled, hooks implemented, and any load error."""
+        return current_app.extensions["crm"].plugins.listing()
+
+
+@hookimpl
+def crm_blueprints():
+    return [blp]

@@ -1,0 +1,103 @@
+"""``create_app``: the one place where configuration, database, plugins, API and web are wired."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from flask import Flask, g, request
+
+from . import errors
+from .config import ensure_secret_key, load_config
+from .db import database, default_url, open_database
+from .plugins import PluginManager, disabled_from_env
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+@dataclass
+class CRM:
+    """What the app knows about itself: ``app.extensions["crm"]``."""
+
+    plugins: PluginManager
+    db: object
+    models: list = field(default_factory=list)
+    api: object = None
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every log record (``-`` outside a request)."""
+
+    def filter(self, record):
+        try:
+            record.request_id = g.get("request_id", "-")
+        except RuntimeError:
+            record.request_id = "-"
+        return True
+
+
+def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | None = None) -> Flask:
+    """Build the CRM app.
+
+    ``config`` overrides settings from the environment and instance file (see
+    :mod:`crm_core.config`); ``plugins`` registers extra ``(name, plugin)`` pairs besides the
+    installed entry points (tests and embedding). Raises ``ConfigError`` on invalid settings.
+    """
+    settings = load_config(config)
+    app = Flask("crm_core", instance_path=settings["INSTANCE_PATH"], instance_relative_config=True)
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = ensure_secret_key(settings)
+    app.config.setdefault("JSON_SORT_KEYS", False)
+    _configure_logging(app)
+
+    db = open_database(settings["DATABASE_URL"] or default_url(settings["INSTANCE_PATH"]))
+    disabled = disabled_from_env(settings["PLUGINS_DISABLED"])
+    manager = PluginManager(disabled=disabled)
+    manager.load(extra=plugins)
+    crm = CRM(plugins=manager, db=db)
+    for _name, models in manager.calls("crm_models"):
+        crm.models.extend(models)
+    app.extensions["crm"] = crm
+
+    _install_request_hooks(app)
+    from .api import create_api
+
+    crm.api = create_api(app)
+    for _name, blueprints in manager.calls("crm_web_blueprints"):
+        for blp in blueprints:
+            app.register_blueprint(blp)
+    errors.register(app)
+    manager.hook.crm_startup.call_historic(kwargs={"app": app})
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+    )
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger("crm_core")
+    if not any(isinstance(h.filters[0], RequestIdFilter) for h in root.handlers if h.filters):
+        root.addHandler(handler)
+    root.setLevel(app.config["LOG_LEVEL"])
+    app.logger.addFilter(RequestIdFilter())
+
+
+def _install_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _start():
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+        database.connect(reuse_if_open=True)
+
+    @app.after_request
+    def _stamp(response):
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "-")
+        return response
+
+    @app.teardown_request
+    def _close(exc):
+        if not database.is_closed() and not database.in_transaction():
+            database.close()

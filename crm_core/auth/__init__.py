@@ -1,0 +1,222 @@
+"""Identity: who is calling. Users, password login, bearer tokens and the request's ``Actor``.
+
+Public API used by every view and plugin:
+
+- ``current_actor()``: the authenticated ``Actor`` of this request, or raises 401.
+- ``public``: decorator marking an API view (function or MethodView class) as open to anonymous
+  callers; every other ``/api/`` view requires a valid token.
+- ``create_user(...)``, ``authenticate(username, password)``, ``issue_token(user, ...)``,
+  ``revoke_token(raw)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app, g, request
+
+from ..db import database, utcnow
+from ..errors import APIError
+from .models import AccessToken, Department, Role, User, UserRole
+from .passwords import hash_password, policy_errors, verify_password
+
+ADMIN_ROLE = "admin"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller of a request: a user, their role names, and (for OAuth2 clients) the client id
+    and the scopes that further restrict what the user may do."""
+
+    user: User
+    roles: frozenset[str]
+    client_id: str | None = None
+    scopes: frozenset[str] | None = None
+    token_id: int | None = None
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+    @property
+    def department_id(self) -> int | None:
+        return self.user.department_id
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_ROLE in self.roles and self.scopes is None
+
+    def __repr__(self) -> str:
+        return f"<Actor {self.user.username} roles={sorted(self.roles)} client={self.client_id}>"
+
+
+def public(view):
+    """Mark an API view function or MethodView class as reachable without a token."""
+    view._crm_public = True
+    return view
+
+
+def actor_for_user(user: User, client_id: str | None = None, scopes=None, token_id=None) -> Actor:
+    """Build the ``Actor`` of ``user`` (loads role names once)."""
+    roles = frozenset(r.name for r in Role.select(Role.name).join(UserRole).where(UserRole.user == user))
+    return Actor(
+        user=user,
+        roles=roles,
+        client_id=client_id,
+        scopes=frozenset(scopes) if scopes is not None else None,
+        token_id=token_id,
+    )
+
+
+def current_actor(required: bool = True) -> Actor | None:
+    """The authenticated actor of the current request; 401 when absent and ``required``."""
+    actor = g.get("actor")
+    if actor is None and required:
+        raise APIError(
+            401,
+            "Authentication required: send 'Authorization: Bearer <token>'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return actor
+
+
+def hash_token(raw: str) -> str:
+    """SHA-256 of a raw token: tokens are stored hashed and shown once."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def issue_token(
+    user: User, kind: str = "login", name: str = "", ttl: int | None = None, scopes=None
+) -> tuple[str, AccessToken]:
+    """Create a bearer token for ``user``; returns (raw token, stored row). ``ttl`` in seconds,
+    None for the configured login lifetime, 0 for no expiry."""
+    raw = secrets.token_urlsafe(32)
+    ttl = current_app.config["TOKEN_TTL_SECONDS"] if ttl is None else ttl
+    expires = utcnow() + dt.timedelta(seconds=ttl) if ttl else None
+    row = AccessToken.create(
+        user=user,
+        token_hash=hash_token(raw),
+        kind=kind,
+        name=name,
+        expires_at=expires,
+        scopes=" ".join(sorted(scopes)) if scopes is not None else None,
+    )
+    return raw, row
+
+
+def token_actor(raw: str) -> Actor | None:
+    """The actor a raw bearer token stands for, or None if unknown, expired, revoked or inactive."""
+    row = (
+        AccessToken.select(AccessToken, User)
+        .join(User)
+        .where(AccessToken.token_hash == hash_token(raw))
+        .first()
+    )
+    if row is None or row.revoked_at is not None or not row.user.is_active:
+        return None
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        return None
+    scopes = row.scopes.split() if row.scopes is not None else None
+    client_id = row.name if row.kind == "oauth" else None
+    return actor_for_user(row.user, client_id=client_id, scopes=scopes, token_id=row.id)
+
+
+def revoke_token(raw: str) -> bool:
+    """Revoke one token; True if it existed and was live."""
+    return bool(
+        AccessToken.update(revoked_at=utcnow())
+        .where(AccessToken.token_hash == hash_token(raw), AccessToken.revoked_at.is_null())
+        .execute()
+    )
+
+
+def revoke_user_tokens(user: User, kinds=("login", "personal", "oauth")) -> int:
+    """Revoke every live token of ``user`` (password change, deactivation)."""
+    return (
+        AccessToken.update(revoked_at=utcnow())
+        .where(AccessToken.user == user, AccessToken.kind.in_(kinds), AccessToken.revoked_at.is_null())
+        .execute()
+    )
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with these credentials, or None. Runs the hash even for unknown users so
+    that timing does not reveal which usernames exist."""
+    user = User.get_or_none(User.username == username)
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not user.is_active or not verify_password(user.password_hash, password):
+        return None
+    return user
+
+
+_DUMMY_HASH = hash_password("not-a-real-password-0")
+
+
+def create_user(
+    username: str,
+    password: str,
+    roles=(),
+    department_id: int | None = None,
+    name: str = "",
+    email: str | None = None,
+) -> User:
+    """Create a user with roles (names) and a department; raises ``APIError`` 409/422 on bad input."""
+    errors = {}
+    if not username or len(username) > 150:
+        errors["username"] = ["Must be 1 to 150 characters."]
+    problems = policy_errors(password or "")
+    if problems:
+        errors["password"] = problems
+    role_rows = list(Role.select().where(Role.name.in_(list(roles)))) if roles else []
+    missing = sorted(set(roles) - {r.name for r in role_rows})
+    if missing:
+        errors["roles"] = [f"Unknown role(s): {', '.join(missing)}."]
+    if department_id is not None and not Department.select().where(Department.id == department_id).exists():
+        errors["department_id"] = [f"No department {department_id}."]
+    if errors:
+        raise APIError(422, "Invalid user.", errors=errors)
+    if User.select().where(User.username == username).exists():
+        raise APIError(409, f"User {username!r} already exists.", errors={"username": ["Already taken."]})
+    with database.atomic():
+        user = User.create(
+            username=username,
+            password_hash=hash_password(password),
+            department=department_id,
+            name=name or username,
+            email=email,
+            password_changed_at=utcnow(),
+        )
+        for role in role_rows:
+            UserRole.create(user=user, role=role)
+    return user
+
+
+def load_request_actor() -> None:
+    """``before_request``: resolve the bearer token, and refuse anonymous calls to private API views."""
+    g.actor = None
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        actor = token_actor(header[7:].strip())
+        if actor is None:
+            raise APIError(401, "Invalid, expired or revoked token.", headers={"WWW-Authenticate": "Bearer"})
+        g.actor = actor
+    if g.actor is None and request.path.startswith("/api/") and not _is_public_endpoint():
+        current_actor()
+
+
+def _is_public_endpoint() -> bool:
+    if request.endpoint is None:  # 404/405 answer as such, not 401
+        return True
+    view = current_app.view_functions.get(request.endpoint)
+    if view is None:
+        return True
+    if getattr(view, "_crm_public", False) or getattr(
+        getattr(view, "view_class", None), "_crm_public", False
+    ):
+        return True
+    return request.endpoint.startswith(("api-docs.", "static"))

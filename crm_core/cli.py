@@ -1,0 +1,160 @@
+"""The ``crm`` command line: init, migrate, run, serve, plugins, create-user, routes, and the
+commands plugins add through ``crm_cli``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+
+from .config import ConfigError
+from .plugins import PluginManager, disabled_from_env
+
+
+def _create_app():
+    from .app import create_app
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration: {exc}") from None
+
+
+def _crm():
+    return current_app.extensions["crm"]
+
+
+def build_cli() -> click.Group:
+    """The ``crm`` group with core and plugin commands."""
+    group = FlaskGroup(
+        create_app=_create_app,
+        add_default_commands=False,
+        add_version_option=False,
+        load_dotenv=False,
+        set_debug_flag=False,
+        help="crm-core: run and manage the CRM. Settings come from CRM_* environment variables.",
+    )
+    group.add_command(routes_command, "routes")
+    group.add_command(shell_command, "shell")
+    for command in (init_command, migrate_command, run_command, serve_command, plugins_command):
+        group.add_command(command)
+    manager = PluginManager(disabled=disabled_from_env())
+    manager.load()
+    manager.hook.crm_cli(group=group)
+    return group
+
+
+@click.command("migrate")
+@with_appcontext
+def migrate_command():
+    """Apply pending migrations of the core and every plugin (safe to run again)."""
+    from .migrate import migrate
+
+    applied = migrate(_crm().db, _crm().plugins)
+    done = [f"{plugin}: {', '.join(names)}" for plugin, names in applied.items() if names]
+    click.echo("\n".join(done) if done else "database is up to date")
+
+
+@click.command("init")
+@click.option("--demo", is_flag=True, help="Also load demo data, where the installed plugins offer it.")
+@with_appcontext
+def init_command(demo):
+    """Migrate the database and create the first admin (once)."""
+    from .auth import ADMIN_ROLE, create_user
+    from .auth.models import Role, User, UserRole
+    from .migrate import migrate
+
+    migrate(_crm().db, _crm().plugins)
+    admins = User.select().join(UserRole).join(Role).where(Role.name == ADMIN_ROLE)
+    if admins.exists():
+        click.echo(f"admin exists: {admins.first().username}")
+    else:
+        username = current_app.config["ADMIN_USERNAME"]
+        password = current_app.config["ADMIN_PASSWORD"] or secrets.token_urlsafe(12)
+        create_user(username, password, roles=[ADMIN_ROLE])
+        shown = password if not current_app.config["ADMIN_PASSWORD"] else "(from CRM_ADMIN_PASSWORD)"
+        click.echo(f"created admin user: {username}  password: {shown}")
+    if demo:
+        demo_cmd = (
+            click.get_current_context()
+            .find_root()
+            .command.get_command(click.get_current_context(), "demo-data")
+        )
+        if demo_cmd is None:
+            click.echo("no demo data available from the installed plugins")
+        else:
+            click.get_current_context().invoke(demo_cmd)
+    click.echo("ready")
+
+
+@click.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-scheduler", is_flag=True, help="Serve the web app only.")
+@with_appcontext
+def run_command(host, port, no_scheduler):
+    """Development server and the scheduler together (one machine, SQLite)."""
+    child = None
+    root = click.get_current_context().find_root()
+    if not no_scheduler and root.command.get_command(root, "scheduler") is not None:
+        child = subprocess.Popen([sys.argv[0], "scheduler"], env=os.environ.copy())
+    try:
+        current_app.run(host=host, port=port, use_reloader=False, threaded=True)
+    finally:
+        if child is not None:
+            child.terminate()
+            child.wait(timeout=10)
+
+
+@click.command("serve")
+@click.option("--bind", default="127.0.0.1:5000", show_default=True)
+@click.option("--workers", default=4, show_default=True, type=int)
+@click.option("--threads", default=1, show_default=True, type=int)
+def serve_command(bind, workers, threads):
+    """Production server: gunicorn workers (stateless; run `crm scheduler` once beside them)."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", bind)
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return _create_app()
+
+    Server().run()
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_appcontext
+def plugins_command(as_json):
+    """List plugins: name, version, status and the hooks each implements."""
+    import json
+
+    rows = _crm().plugins.listing()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        line = f"{row['name']:<24} {row['version']:<10} {row['status']:<9} {', '.join(row['hooks'])}"
+        if row["error"]:
+            line += f"  error: {row['error']}"
+        click.echo(line)
+
+
+def main(argv=None) -> None:
+    """Console entry point of ``crm``."""
+    try:
+        cli = build_cli()
+    except ConfigError as exc:
+        click.echo(f"Error: invalid configuration: {exc}", err=True)
+        sys.exit(2)
+    cli.main(args=argv, prog_name="crm")

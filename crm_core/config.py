@@ -1,0 +1,148 @@
+"""Configuration: defaults, an optional instance file (``crm.toml``) and ``CRM_*`` environment variables.
+
+Later sources win: defaults < instance file < environment < the ``config`` passed to
+``create_app``. Unknown keys and values of the wrong type stop the app at startup with a message
+naming the key, rather than failing later in a request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One known setting: its type, default and one line of help."""
+
+    type: type
+    default: object
+    help: str
+
+
+SETTINGS: dict[str, Setting] = {
+    "DATABASE_URL": Setting(str, "", "peewee db_url; default: SQLite file crm.db in the instance folder"),
+    "SECRET_KEY": Setting(
+        str, "", "signs sessions and CSRF tokens; generated into the instance folder if unset"
+    ),
+    "INSTANCE_PATH": Setting(str, "", "folder for the SQLite file, generated secrets and crm.toml"),
+    "PLUGINS_DISABLED": Setting(str, "", "comma-separated plugin names not to load"),
+    "RATELIMIT_STORAGE_URL": Setting(str, "memory://", "Flask-Limiter storage (memory:// or redis://...)"),
+    "RATELIMIT_ENABLED": Setting(bool, True, "turn rate limits off (tests of other behaviour)"),
+    "MAX_CONTENT_LENGTH": Setting(int, 20 * 1024 * 1024, "largest request body in bytes (413 above it)"),
+    "TOKEN_TTL_SECONDS": Setting(int, 3600 * 12, "lifetime of login bearer tokens"),
+    "AUDIT_RETENTION_DAYS": Setting(int, 365 * 3, "audit log retention, 365 to 3650 days"),
+    "ENCRYPTION_ALGORITHM": Setting(str, "AES-256-GCM", "AES-256-GCM or SM4-GCM for sensitive fields"),
+    "DEFAULT_PHONE_REGION": Setting(str, "CN", "region for phone numbers written without a country code"),
+    "ADMIN_USERNAME": Setting(str, "admin", "first admin created by `crm init`"),
+    "ADMIN_PASSWORD": Setting(str, "", "its password; generated and printed once when unset"),
+    "LOG_LEVEL": Setting(str, "INFO", "logging level"),
+    "TESTING": Setting(bool, False, "Flask testing mode"),
+    "DEBUG": Setting(bool, False, "Flask debug mode"),
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce(key: str, value: object) -> object:
+    setting = SETTINGS[key]
+    if setting.type is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if setting.type is int:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}") from None
+    return str(value)
+
+
+def load_config(overrides: dict | None = None, environ: dict | None = None) -> dict:
+    """Build the validated configuration dict that ``create_app`` puts on ``app.config``.
+
+    ``overrides`` may also carry Flask's own keys (anything not in ``SETTINGS`` that Flask or an
+    extension knows, e.g. ``WTF_CSRF_ENABLED``); those are passed through untouched.
+    """
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    env_values = {
+        k[4:]: v for k, v in environ.items() if k.startswith("CRM_") and not k.startswith("CRM_TEST_")
+    }
+    unknown_env = sorted(set(env_values) - set(SETTINGS))
+    if unknown_env:
+        raise ConfigError(f"unknown environment variable(s): {', '.join('CRM_' + k for k in unknown_env)}")
+
+    instance = Path(
+        overrides.get("INSTANCE_PATH") or env_values.get("INSTANCE_PATH") or Path.cwd() / "instance"
+    )
+    file_values = _read_instance_file(instance / "crm.toml")
+
+    config = {key: s.default for key, s in SETTINGS.items()}
+    for source in (file_values, env_values):
+        for key, value in source.items():
+            config[key] = _coerce(key, value)
+    for key, value in overrides.items():
+        config[key] = _coerce(key, value) if key in SETTINGS else value
+    config["INSTANCE_PATH"] = str(instance.resolve())
+    _validate(config)
+    return config
+
+
+def _read_instance_file(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = {k.upper(): v for k, v in data.items()}
+    unknown = sorted(set(data) - set(SETTINGS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s): {', '.join(unknown)}")
+    return data
+
+
+def _validate(config: dict) -> None:
+    if not 365 <= config["AUDIT_RETENTION_DAYS"] <= 3650:
+        raise ConfigError("AUDIT_RETENTION_DAYS: must be between 365 and 3650 (1 to 10 years)")
+    if config["ENCRYPTION_ALGORITHM"] not in ("AES-256-GCM", "SM4-GCM"):
+        raise ConfigError("ENCRYPTION_ALGORITHM: must be AES-256-GCM or SM4-GCM")
+    if config["MAX_CONTENT_LENGTH"] <= 0:
+        raise ConfigError("MAX_CONTENT_LENGTH: must be positive")
+    url = config["DATABASE_URL"]
+    if url and url.split(":", 1)[0] not in (
+        "sqlite",
+        "postgres",
+        "postgresql",
+        "postgresext",
+        "postgresqlext",
+    ):
+        raise ConfigError(f"DATABASE_URL: unsupported scheme in {url!r} (use sqlite:/// or postgresql://)")
+
+
+def ensure_secret_key(config: dict) -> str:
+    """Return SECRET_KEY, generating and keeping one in the instance folder when none is set."""
+    if config["SECRET_KEY"]:
+        return config["SECRET_KEY"]
+    path = Path(config["INSTANCE_PATH"]) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,122 @@
+"""One error format for the whole app: ``{"code", "status", "message", "errors"}``.
+
+API paths always answer JSON; web pages answer HTML unless the client asks for JSON. Unexpected
+exceptions become a 500 with no internals in the body (they are logged with the request id).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+API_PREFIXES = ("/api/", "/oauth/")
+
+
+class APIError(HTTPException):
+    """Raise from any layer to answer with a JSON error: ``APIError(409, "duplicate", errors=...)``.
+
+    ``errors`` holds per-field messages; ``extra`` adds top-level keys (e.g. ``existing_id``).
+    """
+
+    def __init__(
+        self, code: int, message: str, errors: dict | None = None, headers: dict | None = None, **extra
+    ):
+        super().__init__(description=message)
+        self.code = code
+        self.message = message
+        self.data = {"message": message, "errors": errors or {}, "headers": headers or {}, "extra": extra}
+
+    @property
+    def name(self) -> str:  # werkzeug looks the phrase up from the code
+        from werkzeug.http import HTTP_STATUS_CODES
+
+        return HTTP_STATUS_CODES.get(self.code, "Error")
+
+
+def wants_json() -> bool:
+    """True when the current request should get a JSON error."""
+    if request.path.startswith(API_PREFIXES) or request.path.rstrip("/") in ("/api", "/oauth"):
+        return True
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return (
+        best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    )
+
+
+def error_payload(error: HTTPException) -> tuple[dict, dict]:
+    """The JSON body and extra headers for an HTTP error."""
+    data = getattr(error, "data", None) or {}
+    message = data.get("message") or error.description or error.name
+    if error.code == 404 and message == (InternalServerError.description or ""):
+        message = "Not found."
+    body = {"code": error.code, "status": error.name, "message": message, "errors": {}}
+    errors = data.get("errors") or data.get("messages")
+    if errors:
+        # webargs nests by location ({"json": {...}}); clients want the fields themselves
+        if isinstance(errors, dict) and set(errors) <= {
+            "json",
+            "query",
+            "form",
+            "headers",
+            "files",
+            "view_args",
+        }:
+            flat = {}
+            for part in errors.values():
+                flat.update(part if isinstance(part, dict) else {"_schema": part})
+            errors = flat
+        body["errors"] = errors
+        if message == error.description and error.code == 422 and isinstance(errors, dict):
+            body["message"] = "Invalid input: " + ", ".join(sorted(map(str, errors))) + "."
+        if error.code == 400 and errors == {"_schema": ["Invalid JSON body."]}:
+            body["message"] = "Malformed JSON body."
+    body.update(data.get("extra") or {})
+    headers = dict(data.get("headers") or {})
+    if error.code == 429 and "Retry-After" not in headers:
+        headers["Retry-After"] = str(getattr(error, "retry_after", 60))
+    return body, headers
+
+
+def handle_http_exception(error: HTTPException):
+    """Render any HTTP error as JSON (API) or an HTML page (workbench)."""
+    if error.code is None:
+        return error
+    body, headers = error_payload(error)
+    if wants_json():
+        response = jsonify(body)
+    else:
+        try:
+            response = render_template("crm/error.html", error=body), error.code
+            response = _to_response(response)
+        except Exception:  # the workbench may not be installed; never fail while failing
+            response = jsonify(body)
+    response.status_code = error.code
+    for key, value in headers.items():
+        response.headers[key] = value
+    if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+def handle_unexpected(error: Exception):
+    """Log an uncaught exception with the request id and answer a bare 500."""
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    log.exception("unhandled error (request %s)", getattr(g, "request_id", "-"))
+    return handle_http_exception(InternalServerError("An unexpected error occurred; it has been logged."))
+
+
+def _to_response(rv):
+    from flask import make_response
+
+    return make_response(rv)
+
+
+def register(app: Flask) -> None:
+    """Install the handlers on ``app`` (after flask-smorest, so ours win)."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

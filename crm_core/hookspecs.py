@@ -1,0 +1,221 @@
+"""The hooks a crm-core plugin may implement: the public contract for plugin authors.
+
+Every hook is collected from every registered plugin unless it says otherwise. Implement one with::
+
+    from crm_core import hookimpl
+
+    @hookimpl
+    def crm_blueprints():
+        return [blp]
+
+The core's own capabilities (``crm_core/<capability>/hooks.py``) are registered through these same
+hooks, so a third-party plugin has exactly the power the core has. ``docs/plugins.md`` documents
+each hook; ``tests/test_hookspecs.py`` fails when a hook is undocumented or never exercised.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("crm_core")
+
+
+@hookspec(historic=True)
+def crm_startup(app: Any) -> None:
+    """Called once when ``create_app()`` has built and wired the Flask ``app``.
+
+    Historic: a plugin registered after startup is called too. Use it for app-level setup
+    (template globals, signal wiring, config checks). Returns nothing.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_models() -> list[Any]:
+    """Return the peewee models this plugin owns.
+
+    Called when the app is created. The core binds them to the database proxy and lists them for
+    tests and tooling; tables are created only by migrations (never at request time). Table names
+    must start with the plugin's name (``loyalty_member``) so that plugins never collide.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_migrations() -> str | None:
+    """Return the path of this plugin's migrations directory, or None.
+
+    Called by ``crm migrate`` (and ``crm init``). Each plugin's directory holds
+    ``playhouse.migrations`` files (``0001_initial.py`` defining ``up(migrator, db)``); its history
+    is kept in its own table ``crm_migrations_<plugin>``. Plugins are migrated in dependency order
+    (the ``requires`` attribute of the plugin module).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_entities() -> list[dict]:
+    """Return entity templates: custom object types and custom fields on existing objects.
+
+    Called when templates are applied (``crm migrate``, ``crm templates apply``). Each template is
+    a dict ``{"name", "version", "objects": [...], "fields": [...]}`` and is applied idempotently:
+    applying the same version twice changes nothing.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_permissions() -> list[dict]:
+    """Return the resources and actions this plugin adds to the permission system.
+
+    Each item is ``{"resource": "loyalty.points", "actions": ["read", "adjust"], "label": "..."}``.
+    Roles can then grant ``loyalty.points:adjust``. Called when the app is created.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_permission_check(actor: Any, action: str, resource: str, record: Any) -> bool | None:
+    """Veto an action on a record: return False to deny, True or None to leave the decision.
+
+    Called by the permission module after the role grant has allowed ``action`` on ``resource``
+    for ``actor`` (``record`` is None for collection-level checks such as create). Any False denies,
+    so install order never matters; no plugin can widen what the actor's roles grant.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_permission_filter(actor: Any, action: str, model: Any) -> Any | None:
+    """Return a peewee expression AND-ed into every query of ``model`` for ``actor``, or None.
+
+    Called whenever the permission module scopes a query (lists, detail, update, delete, export,
+    counts), in the style of Odoo's record rules. Restricts only: it can never widen a role's
+    row scope.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_blueprints() -> list[Any]:
+    """Return flask-smorest ``Blueprint`` objects to mount on the API.
+
+    Called when the app is created. Give each blueprint a ``url_prefix`` under ``/api/v1``
+    (``/api/v1/loyalty``); each becomes one OpenAPI tag. Views should use the core's service and
+    permission functions rather than querying models directly.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_web_blueprints() -> list[Any]:
+    """Return plain Flask blueprints with HTML pages for the web workbench.
+
+    Called when the app is created. Pages use the workbench layout (``crm/base.html``) and the
+    same permission module as the API.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_jobs() -> list[dict]:
+    """Return scheduled jobs: ``{"id": "<plugin>:<job>", "func": callable, "trigger": "cron" |
+    "interval", **trigger_args}``.
+
+    Collected only by the scheduler process (``crm scheduler`` / ``crm run``) and by
+    ``crm jobs run``; web workers never schedule. ``func`` is called with no arguments inside an
+    app context.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_event(event: Any) -> None:
+    """Receive a committed domain event (``customer.created``, ``order.paid``...).
+
+    Called by the event dispatcher once per event, after the transaction that wrote it committed.
+    ``event`` has ``id``, ``type``, ``occurred_at`` and ``data``. A plugin that raises is logged
+    and the event is retried; it must therefore be idempotent on ``event.id``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_record_written(change: Any) -> None:
+    """Observe a write inside its transaction (audit, outbox, search index...).
+
+    Called by the core's write path for every create, update and delete, before commit, with a
+    ``Change`` (``actor``, ``action``, ``resource``, ``record``, ``before``, ``after``). Raising
+    rolls the write back. Prefer ``crm_event`` for work that need not be atomic with the change.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_actions() -> list[dict]:
+    """Return automation actions this plugin offers: ``{"name", "label", "schema", "run"}``.
+
+    ``run(params, event, customer)`` is called by automation rules. Collected when rules run and
+    when the rule editor lists the actions available.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_export_customer(customer: Any) -> dict | None:
+    """Return everything this plugin stores about ``customer``, as JSON-ready data, or None.
+
+    Called by the privacy export (GDPR / PIPL subject access). The result is placed under the
+    plugin's name in the export document.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_erase_customer(customer: Any) -> None:
+    """Erase or anonymise what this plugin stores about ``customer``.
+
+    Called by the privacy erasure inside one transaction with the core's own erasure; raising
+    aborts the whole erasure.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_cli(group: Any) -> None:
+    """Add commands to the ``crm`` command line.
+
+    Called when the CLI is built, with the top-level click ``group``; add commands or subgroups
+    with ``group.add_command`` or the ``@group.command()`` decorator.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_nav() -> list[dict]:
+    """Return web workbench entries: ``{"label", "endpoint", "permission", "kind"}``.
+
+    ``kind`` is ``"menu"`` (a menu entry), ``"dashboard"`` (a dashboard panel) or
+    ``"customer_panel"`` (a panel on the customer 360 page); panels name a template to render.
+    Called when a page is rendered; entries the user may not use are left out.
+
+    .. versionadded:: 0.1
+    """

@@ -1,0 +1,44 @@
+"""Apply the migrations of the core's capabilities and of every plugin, in dependency order.
+
+Each plugin (``core.auth``, ``loyalty``...) keeps its own ``playhouse.migrations`` directory and its
+own history table ``crm_migrations_<plugin>``, so plugins can be installed, upgraded and removed
+independently. Running it twice applies nothing the second time.
+"""
+
+from __future__ import annotations
+
+import re
+
+import peewee as pw
+from playhouse.migrations import Runner
+
+from .plugins import PluginManager
+
+
+def history_table(plugin_name: str) -> str:
+    """The history table name of a plugin's migration set."""
+    return "crm_migrations_" + re.sub(r"[^a-z0-9]+", "_", plugin_name.lower()).strip("_")
+
+
+def migration_sets(plugins: PluginManager) -> list[tuple[str, str]]:
+    """``[(plugin_name, directory)]`` in dependency order."""
+    return plugins.calls("crm_migrations")
+
+
+def migrate(db: pw.Database, plugins: PluginManager) -> dict[str, list[str]]:
+    """Apply every pending migration; returns ``{plugin: [applied names]}`` (empty when up to date)."""
+    applied = {}
+    for name, directory in migration_sets(plugins):
+        runner = Runner(db, directory=str(directory), table_name=history_table(name))
+        applied[name] = runner.up()
+    return applied
+
+
+def status(db: pw.Database, plugins: PluginManager) -> list[dict]:
+    """Every known migration with whether it is applied, per plugin."""
+    rows = []
+    for name, directory in migration_sets(plugins):
+        runner = Runner(db, directory=str(directory), table_name=history_table(name))
+        for m in runner.status():
+            rows.append({"plugin": name, "migration": m.name, "applied": m.applied is not None})
+    return rows
