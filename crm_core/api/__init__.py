@@ -45,7 +45,7 @@ def create_api(app) -> flask_smorest.Api:
     for key, value in API_CONFIG.items():
         app.config.setdefault(key, value)
     api = flask_smorest.Api(app)
-    for plugin_name, blueprints in app.extensions["crm"].plugins.calls("crm_blueprints"):
+    for _plugin_name, blueprints in app.extensions["crm"].plugins.calls("crm_blueprints"):
         for blp in blueprints:
             api.register_blueprint(blp)
     return api
