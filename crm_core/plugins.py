@@ -142,7 +142,7 @@ class PluginManager:
 
     def plugin_names(self) -> list[str]:
         """Names of the registered (enabled) plugins in registration order."""
-        return [name for name, _ in self.pm.list_name_plugin()][::-1]
+        return [name for name, _ in self.pm.list_name_plugin()]
 
     def calls(self, hook_name: str) -> list[tuple[str, object]]:
         """Call a no-argument hook per plugin: ``[(plugin_name, result), ...]`` in registration order.

@@ -79,7 +79,7 @@ class Templates:
                 url = f"sqlite:///{self.tmp / 'template.db'}"
             else:
                 name = f"crm_tmpl_{self.run_id}"
-                _pg_execute(self.pg_url, f'DROP DATABASE IF EXISTS "{name}"')
+                _pg_execute(self.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 _pg_execute(self.pg_url, f'CREATE DATABASE "{name}"')
                 url = _with_db(self.pg_url, name)
             migrate_url(url)
@@ -96,13 +96,13 @@ class Templates:
         name = f"crm_t_{self.run_id}_{uuid.uuid4().hex[:8]}"
         _pg_execute(self.pg_url, f'CREATE DATABASE "{name}" TEMPLATE "{urlsplit(template).path[1:]}"')
         return _with_db(self.pg_url, name), lambda: _pg_execute(
-            self.pg_url, f'DROP DATABASE IF EXISTS "{name}"'
+            self.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
         )
 
     def drop_all(self):
         for backend, url in self.made.items():
             if backend == "postgresql":
-                _pg_execute(self.pg_url, f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}"')
+                _pg_execute(self.pg_url, f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
 
 
 def migrate_url(url: str, plugins=None) -> None:
