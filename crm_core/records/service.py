@@ -1,0 +1,240 @@
+"""The one write path: ``create``, ``update`` and ``delete`` for core objects, custom objects and plugins.
+
+Every write runs in one ``database.atomic()`` block that
+
+1. checks permissions (``crm_core.permissions``: the action itself, read-only/hidden fields written,
+   and that the record is not placed outside the actor's row scope),
+2. validates ``custom`` against the field definitions (``crm_core.metadata.validate_custom``),
+3. saves the row (plus whatever the caller's ``before_save`` / ``after_save`` do, e.g. tags),
+4. calls ``crm_record_written(change=Change(...))`` so audit, outbox and plugins see the change
+   inside the same transaction (raising there rolls the write back).
+
+Callers pass validated, schema-loaded data. Keys that are not columns of the model (``tags``) are
+left to ``before_save`` / ``after_save``; the service only assigns columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import peewee as pw
+from flask import current_app, g, has_request_context, request
+
+from ..changes import Change
+from ..db import database
+from ..errors import APIError
+
+Hook = Callable[[Any, dict, dict | None], None]
+
+#: Columns callers never assign directly: the service and the database own them.
+PROTECTED = frozenset({"id", "created_at", "updated_at"})
+
+
+def to_json(value: Any) -> Any:
+    """A JSON-ready copy of one column value (Decimal as string, times as ISO 8601)."""
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+def record_dict(record: pw.Model) -> dict:
+    """The record's columns as a JSON-ready dict (foreign keys under their column name, ``owner_id``)."""
+    out = {}
+    for name, field in record._meta.fields.items():
+        if isinstance(field, pw.ForeignKeyField):
+            out[field.column_name] = to_json(record.__data__.get(name))
+        else:
+            out[name] = to_json(record.__data__.get(name))
+    return out
+
+
+def columns(model: type[pw.Model]) -> dict[str, pw.Field]:
+    """Assignable columns of ``model`` by API name (foreign keys by field name and by ``<name>_id``)."""
+    out = {}
+    for name, field in model._meta.fields.items():
+        if name in PROTECTED:
+            continue
+        out[name] = field
+        if isinstance(field, pw.ForeignKeyField):
+            out[field.column_name] = field
+    return out
+
+
+def _assign(record: pw.Model, data: dict) -> None:
+    cols = columns(type(record))
+    for key, value in data.items():
+        field = cols.get(key)
+        if field is None or key == "custom":
+            continue
+        setattr(record, field.name, value)
+
+
+def _has_custom(model) -> bool:
+    return isinstance(model._meta.fields.get("custom"), pw.Field)
+
+
+def _has_scope_columns(model) -> bool:
+    return "owner_id" in model._meta.fields and "department_id" in model._meta.fields
+
+
+def _emit(action: str, resource: str, record, actor, before, after, extra=None) -> None:
+    """Tell every ``crm_record_written`` implementation about the change (inside the transaction)."""
+    change = Change(
+        action=action,
+        resource=resource,
+        record_id=record.get_id() if record is not None else None,
+        actor=actor,
+        before=before,
+        after=after,
+        record=record,
+        request_id=g.get("request_id") if has_request_context() else None,
+        ip=request.remote_addr if has_request_context() else None,
+        extra=dict(extra or {}),
+    )
+    current_app.extensions["crm"].plugins.hook.crm_record_written(change=change)
+
+
+def _save(record: pw.Model, force_insert: bool) -> None:
+    try:
+        with database.atomic():
+            record.save(force_insert=force_insert)
+    except pw.IntegrityError as exc:
+        # the savepoint above keeps the outer transaction usable on PostgreSQL
+        raise APIError(
+            409, "The record conflicts with an existing one (a unique value or a reference)."
+        ) from exc
+
+
+def create(
+    resource: str,
+    model: type[pw.Model],
+    data: dict,
+    actor,
+    *,
+    before_save: Hook | None = None,
+    after_save: Hook | None = None,
+    serialize: Callable[[pw.Model], dict] = record_dict,
+    extra: dict | None = None,
+) -> pw.Model:
+    """Create a ``model`` row from validated ``data`` as ``actor``; returns the saved record.
+
+    ``resource`` is the permission resource (``customers``, ``objects.course``). Ownership defaults
+    to the actor (``owner_id``) and their department when the model has those columns.
+    ``before_save(record, data, None)`` runs after assignment and before the insert (normalise,
+    check uniqueness); ``after_save(record, data, None)`` runs after it (many-to-many rows,
+    history). Raises ``APIError`` 403 (permissions), 409 (conflict), 422 (custom fields).
+    """
+    from .. import metadata, permissions
+
+    data = dict(data)
+    with database.atomic():
+        permissions.require(actor, resource, "create")
+        permissions.check_writable(actor, resource, data)
+        if _has_scope_columns(model):
+            data.setdefault("owner_id", actor.id if actor is not None else None)
+            data.setdefault("department_id", actor.department_id if actor is not None else None)
+            permissions.check_assignment(actor, resource, "create", data["owner_id"], data["department_id"])
+        record = model()
+        _assign(record, data)
+        if _has_custom(model):
+            record.custom = metadata.validate_custom(resource, data.get("custom") or {}, partial=False)
+        if before_save:
+            before_save(record, data, None)
+        _save(record, force_insert=True)
+        if after_save:
+            after_save(record, data, None)
+        _emit("create", resource, record, actor, None, serialize(record), extra)
+    return record
+
+
+def update(
+    resource: str,
+    record: pw.Model,
+    data: dict,
+    actor,
+    *,
+    before_save: Hook | None = None,
+    after_save: Hook | None = None,
+    serialize: Callable[[pw.Model], dict] = record_dict,
+    extra: dict | None = None,
+) -> pw.Model:
+    """Apply the partial, validated ``data`` to ``record`` as ``actor``; returns the record.
+
+    ``custom`` is merged key by key (a key set to ``None`` clears that value). Moving a record to
+    another owner or department is checked against the actor's scope. The hooks receive the
+    before-image (a dict) as their third argument.
+    """
+    from .. import metadata, permissions
+
+    data = dict(data)
+    model = type(record)
+    with database.atomic():
+        permissions.require(actor, resource, "update", record)
+        permissions.check_writable(actor, resource, data)
+        if _has_scope_columns(model) and ({"owner_id", "department_id"} & set(data)):
+            permissions.check_assignment(
+                actor,
+                resource,
+                "update",
+                data.get("owner_id", record.owner_id),
+                data.get("department_id", record.department_id),
+            )
+        before = serialize(record)
+        _assign(record, data)
+        if _has_custom(model) and "custom" in data:
+            cleaned = metadata.validate_custom(
+                resource, data.get("custom") or {}, partial=True, record_id=record.get_id()
+            )
+            merged = dict(record.custom or {})
+            for key, value in cleaned.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            record.custom = merged
+        if before_save:
+            before_save(record, data, before)
+        _save(record, force_insert=False)
+        if after_save:
+            after_save(record, data, before)
+        _emit("update", resource, record, actor, before, serialize(record), extra)
+    return record
+
+
+def delete(
+    resource: str,
+    record: pw.Model,
+    actor,
+    *,
+    before_delete: Callable[[pw.Model], None] | None = None,
+    serialize: Callable[[pw.Model], dict] = record_dict,
+    extra: dict | None = None,
+) -> None:
+    """Delete ``record`` as ``actor``. 403 when not allowed; 409 when other rows still refer to it."""
+    from .. import permissions
+
+    with database.atomic():
+        permissions.require(actor, resource, "delete", record)
+        before = serialize(record)
+        if before_delete:
+            before_delete(record)
+        try:
+            with database.atomic():
+                record.delete_instance()
+        except pw.IntegrityError as exc:
+            raise APIError(
+                409, "The record is still referenced by other records; remove those first."
+            ) from exc
+        _emit("delete", resource, record, actor, before, None, extra)
