@@ -1,0 +1,20 @@
+"""The permission capability as a plugin: grants and field-rule tables, built-in roles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import hookimpl
+from .models import MODELS
+
+requires = ("core.auth",)
+
+
+@hookimpl
+def crm_models():
+    return MODELS
+
+
+@hookimpl
+def crm_migrations():
+    return str(Path(__file__).parent / "migrations")

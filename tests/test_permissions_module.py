@@ -1,0 +1,280 @@
+"""The permission module through a throwaway plugin model: scopes as SQL, widest scope across
+roles, OAuth2 scope intersection, vetoes and filters, field rules and mass assignment."""
+
+from __future__ import annotations
+
+import textwrap
+import types
+
+import peewee as pw
+import pytest
+
+from crm_core import hookimpl
+from crm_core.auth import actor_for_user, create_user
+from crm_core.auth.departments import create_department, move_department
+from crm_core.auth.models import Role
+from crm_core.db import RecordModel
+from crm_core.errors import APIError
+from crm_core.permissions import (
+    can,
+    check_assignment,
+    check_writable,
+    field_rules,
+    get_record,
+    mask,
+    require,
+    scoped,
+)
+from crm_core.permissions.models import FieldRule, Grant
+from crm_core.testing import TEST_PASSWORD
+
+MIGRATION = textwrap.dedent(
+    """
+    import peewee as pw
+
+    def up(migrator, db):
+        class Widget(pw.Model):
+            owner_id = pw.IntegerField(null=True, index=True)
+            department_id = pw.IntegerField(null=True, index=True)
+            custom = pw.TextField(default="{}")
+            name = pw.CharField()
+            amount = pw.IntegerField(default=0)
+            created_at = pw.DateTimeField(null=True)
+            updated_at = pw.DateTimeField(null=True)
+
+            class Meta:
+                database = db
+                table_name = "permtest_widget"
+
+        db.create_tables([Widget])
+    """
+)
+
+
+class Widget(RecordModel):
+    name = pw.CharField()
+    amount = pw.IntegerField(default=0)
+
+    class Meta:
+        table_name = "permtest_widget"
+
+
+@pytest.fixture
+def plugin_app(register_plugin, tmp_path):
+    """An app with the test plugin ``permtest`` (resource ``widgets``) registered."""
+    mig = tmp_path / "permtest_migrations"
+    mig.mkdir()
+    (mig / "0001_widget.py").write_text(MIGRATION)
+    state = types.SimpleNamespace(veto_names=set(), filter_min=None)
+
+    plugin = types.SimpleNamespace(
+        crm_models=hookimpl(lambda: [Widget]),
+        crm_migrations=hookimpl(lambda: str(mig)),
+        crm_permissions=hookimpl(lambda: [{"resource": "widgets", "actions": ["read", "update", "polish"]}]),
+        crm_permission_check=hookimpl(
+            lambda actor, action, resource, record: (
+                False if record is not None and getattr(record, "name", None) in state.veto_names else None
+            )
+        ),
+        crm_permission_filter=hookimpl(
+            lambda actor, action, model: (
+                model.amount >= state.filter_min if model is Widget and state.filter_min is not None else None
+            )
+        ),
+    )
+    app = register_plugin(plugin, "permtest")
+    with app.app_context():
+        yield app, state
+
+
+@pytest.fixture
+def tree(plugin_app):
+    """root > mid > leaf, plus a sibling department ``other``; one widget per department and
+    one owned by each user below."""
+    root = create_department("root")
+    mid = create_department("mid", root.id)
+    leaf = create_department("leaf", mid.id)
+    other = create_department("other")
+    return types.SimpleNamespace(root=root, mid=mid, leaf=leaf, other=other)
+
+
+def role_with(name, grants, rules=()):
+    role = Role.create(name=name)
+    for resource, action, scope in grants:
+        Grant.create(role=role, resource=resource, action=action, scope=scope)
+    for resource, field, rule in rules:
+        FieldRule.create(role=role, resource=resource, field=field, rule=rule)
+    return role
+
+
+def actor(username, roles, dept, scopes=None):
+    user = create_user(username, TEST_PASSWORD, roles=roles, department_id=dept.id if dept else None)
+    return actor_for_user(user, scopes=scopes)
+
+
+def widgets(tree, owner_id=None):
+    made = {}
+    for key in ("root", "mid", "leaf", "other"):
+        made[key] = Widget.create(name=key, department_id=getattr(tree, key).id, amount=10)
+    if owner_id is not None:
+        made["mine"] = Widget.create(name="mine", department_id=tree.other.id, owner_id=owner_id, amount=5)
+    return made
+
+
+def visible(a, action="read"):
+    return sorted(w.name for w in scoped(Widget.select(), a, "widgets", action))
+
+
+@pytest.mark.parametrize(
+    "scope, expected",
+    [
+        ("own", ["mine"]),
+        ("department", ["mid", "mine"]),
+        ("department_tree", ["leaf", "mid", "mine"]),
+        ("all", ["leaf", "mid", "mine", "other", "root"]),
+    ],
+)
+def test_each_scope_is_a_where_clause(tree, scope, expected):
+    role_with("r", [("widgets", "read", scope)])
+    a = actor("u", ["r"], tree.mid)
+    widgets(tree, owner_id=a.id)
+    query = scoped(Widget.select(), a, "widgets")
+    assert sorted(w.name for w in query) == expected
+    if scope != "all":
+        sql, _ = query.sql()
+        assert "WHERE" in sql.upper()
+
+
+def test_department_tree_follows_a_moved_department(tree):
+    role_with("r", [("widgets", "read", "department_tree")])
+    a = actor("u", ["r"], tree.mid)
+    widgets(tree)
+    move_department(tree.leaf, tree.other.id)
+    assert visible(a) == ["mid"]
+    move_department(tree.other, tree.mid.id)
+    assert visible(a) == ["leaf", "mid", "other"]
+    with pytest.raises(APIError) as exc:
+        move_department(tree.mid, tree.leaf.id)
+    assert exc.value.code == 422
+
+
+def test_widest_scope_across_roles_and_no_grant_is_403(tree):
+    role_with("narrow", [("widgets", "read", "own")])
+    role_with("wide", [("widgets", "read", "department_tree")])
+    both = actor("both", ["narrow", "wide"], tree.root)
+    widgets(tree)
+    assert visible(both) == ["leaf", "mid", "root"]
+    nobody = actor("nobody", [], tree.root)
+    with pytest.raises(APIError) as exc:
+        scoped(Widget.select(), nobody, "widgets")
+    assert exc.value.code == 403
+
+
+def test_get_record_404_outside_read_scope_403_without_action(tree):
+    role_with("r", [("widgets", "read", "department"), ("widgets", "update", "own")])
+    a = actor("u", ["r"], tree.mid)
+    made = widgets(tree, owner_id=a.id)
+    assert get_record(Widget, made["mid"].id, a, "widgets").name == "mid"
+    for bad in (made["other"].id, 10**9, "1 OR 1=1", "x'; DROP TABLE permtest_widget; --"):
+        with pytest.raises(APIError) as exc:
+            get_record(Widget, bad, a, "widgets")
+        assert exc.value.code == 404
+    with pytest.raises(APIError) as exc:
+        get_record(Widget, made["mid"].id, a, "widgets", "update")
+    assert exc.value.code == 403
+    assert get_record(Widget, made["mine"].id, a, "widgets", "update").name == "mine"
+
+
+def test_admin_sees_everything_and_builtin_roles_exist(tree):
+    assert {"admin", "manager", "sales", "service", "readonly"} <= {r.name for r in Role.select()}
+    admin = actor("boss", ["admin"], None)
+    widgets(tree)
+    assert visible(admin) == ["leaf", "mid", "other", "root"]
+    assert can(admin, "widgets", "polish")
+
+
+@pytest.mark.parametrize(
+    "scopes, action, allowed",
+    [
+        (["widgets:read"], "read", True),
+        (["widgets:read"], "update", False),
+        (["widgets:write"], "update", True),
+        (["widgets:write"], "read", True),
+        (["customers:read"], "read", False),
+        (["widgets:*"], "polish", True),
+        ([], "read", False),
+    ],
+)
+def test_client_scopes_intersect_user_grants(tree, scopes, action, allowed):
+    role_with("r", [("widgets", "read", "all"), ("widgets", "update", "all"), ("widgets", "polish", "own")])
+    a = actor("u", ["r"], tree.mid, scopes=scopes)
+    assert can(a, "widgets", action) is allowed
+    admin_client = actor("adm", ["admin"], None, scopes=scopes)
+    assert can(admin_client, "widgets", action) is allowed  # admin's client is cut down too
+
+
+def test_veto_and_filter_never_widen(plugin_app, tree):
+    _app, state = plugin_app
+    role_with("r", [("widgets", "read", "all"), ("widgets", "update", "all")])
+    a = actor("u", ["r"], tree.mid)
+    made = widgets(tree, owner_id=a.id)
+    state.veto_names = {"leaf"}
+    assert not can(a, "widgets", "update", made["leaf"])
+    with pytest.raises(APIError):
+        require(a, "widgets", "update", made["leaf"])
+    require(a, "widgets", "update", made["mid"])
+    state.filter_min = 10
+    assert "mine" not in visible(a)
+    with pytest.raises(APIError) as exc:
+        get_record(Widget, made["mine"].id, a, "widgets")
+    assert exc.value.code == 404
+
+
+def test_field_rules_union_over_roles(tree):
+    role_with(
+        "hider",
+        [("widgets", "read", "all")],
+        [("widgets", "amount", "hidden"), ("widgets", "name", "read-only")],
+    )
+    role_with("ro", [("widgets", "read", "all")], [("widgets", "amount", "read-only")])
+    role_with("unrelated", [("customers", "read", "all")])
+    one = actor("one", ["hider", "unrelated"], tree.mid)
+    assert field_rules(one, "widgets") == {"amount": "hidden", "name": "read-only"}
+    both = actor("both", ["hider", "ro"], tree.mid)
+    assert field_rules(both, "widgets") == {"amount": "read-only"}  # "ro" leaves name writable
+    data = {"id": 1, "name": "n", "amount": 3, "custom": {"amount": 1, "colour": "red"}}
+    assert mask(one, "widgets", data) == {"id": 1, "name": "n", "custom": {"colour": "red"}}
+    assert mask(one, "widgets", [data])[0]["custom"] == {"colour": "red"}
+    assert data["custom"]["amount"] == 1  # the input is not changed
+    with pytest.raises(APIError) as exc:
+        check_writable(one, "widgets", {"name": "x", "custom": {"amount": 2, "colour": "blue"}})
+    assert exc.value.code == 403
+    assert set(exc.value.data["errors"]) == {"name", "amount"}
+    check_writable(one, "widgets", {"custom": {"colour": "blue"}})
+
+
+@pytest.mark.parametrize(
+    "scope, owner, dept, ok",
+    [
+        ("own", "me", None, True),
+        ("own", "other", "mid", False),
+        ("department", "other", "mid", True),
+        ("department", "other", "leaf", False),
+        ("department_tree", "other", "leaf", True),
+        ("department_tree", "other", "root", False),
+        ("department_tree", "me", "other", True),
+        ("all", "other", "other", True),
+    ],
+)
+def test_check_assignment(tree, scope, owner, dept, ok):
+    role_with("r", [("widgets", "create", scope)])
+    a = actor("u", ["r"], tree.mid)
+    other_user = create_user("someone", TEST_PASSWORD)
+    owner_id = a.id if owner == "me" else other_user.id
+    dept_id = getattr(tree, dept).id if dept else None
+    if ok:
+        check_assignment(a, "widgets", "create", owner_id, dept_id)
+    else:
+        with pytest.raises(APIError) as exc:
+            check_assignment(a, "widgets", "create", owner_id, dept_id)
+        assert exc.value.code == 403
