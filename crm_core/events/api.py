@@ -1,0 +1,80 @@
+"""``/api/v1/events``: the outbox as admins see it (what happened, what is stuck), and retry."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+
+from ..api import API_PREFIX, Blueprint
+from ..auth import current_actor
+from ..errors import APIError
+from .dispatcher import retry_event
+from .models import OutboxEvent
+
+blp = Blueprint("events", __name__, url_prefix=f"{API_PREFIX}/events", description="Domain events (outbox)")
+
+
+def require_admin():
+    """403 unless the caller is an administrator (the outbox crosses every permission boundary)."""
+    actor = current_actor()
+    if not actor.is_admin:
+        raise APIError(403, "Only administrators may see the event outbox.")
+    return actor
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    uid = fields.String()
+    type = fields.String()
+    version = fields.Integer()
+    data = fields.Dict()
+    resource = fields.String(allow_none=True)
+    record_id = fields.String(allow_none=True)
+    customer_id = fields.Integer(allow_none=True)
+    actor_id = fields.Integer(allow_none=True)
+    causation_id = fields.Integer(allow_none=True)
+    depth = fields.Integer()
+    meta = fields.Dict()
+    occurred_at = fields.DateTime()
+    status = fields.String()
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime()
+    dispatched_at = fields.DateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
+
+
+class EventQuerySchema(Schema):
+    type = fields.String(validate=validate.Length(max=150))
+    status = fields.String(validate=validate.OneOf(["pending", "done", "dead"]))
+    customer_id = fields.Integer()
+
+
+@blp.route("")
+class Events(MethodView):
+    @blp.arguments(EventQuerySchema, location="query")
+    @blp.response(200, EventSchema(many=True))
+    @blp.paginate()
+    def get(self, args, pagination_parameters):
+        """List events, newest first (admin only). Filter by ``type``, ``status``, ``customer_id``."""
+        require_admin()
+        query = OutboxEvent.select().order_by(OutboxEvent.id.desc())
+        if "type" in args:
+            query = query.where(OutboxEvent.type == args["type"])
+        if "status" in args:
+            query = query.where(OutboxEvent.status == args["status"])
+        if "customer_id" in args:
+            query = query.where(OutboxEvent.customer_id == args["customer_id"])
+        pagination_parameters.item_count = query.count()
+        return list(query.paginate(pagination_parameters.page, pagination_parameters.page_size))
+
+
+@blp.route("/<int:event_id>/retry")
+class EventRetry(MethodView):
+    @blp.response(200, EventSchema)
+    def post(self, event_id):
+        """Queue a dead or failing event again (admin only); consumers already done are skipped."""
+        require_admin()
+        row = retry_event(event_id)
+        if row is None:
+            raise APIError(404, f"No event {event_id}.")
+        return row

@@ -1,0 +1,93 @@
+"""The events capability as a plugin: outbox tables, the write-path observer, the dispatcher job,
+``crm events`` commands and the ``/api/v1/events`` admin view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from .. import hookimpl
+from .emitter import emit
+from .models import MODELS
+
+# How often the scheduler runs the dispatcher (seconds).
+DISPATCH_INTERVAL_SECONDS = 2
+
+
+@hookimpl
+def crm_models():
+    return MODELS
+
+
+@hookimpl
+def crm_migrations():
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def crm_blueprints():
+    from .api import blp
+
+    return [blp]
+
+
+@hookimpl
+def crm_record_written(change):
+    """Write ``<noun>.created|updated|deleted`` for every write of the core write path."""
+    if change.action == "update" and not change.changed:
+        return  # nothing changed: no event
+    obj = change.after if change.after is not None else change.before
+    data = {"resource": change.resource, "id": change.record_id, "object": obj}
+    if change.action == "update":
+        before = change.before or {}
+        data["changed"] = change.changed
+        data["previous"] = {name: before.get(name) for name in change.changed}
+    emit(change.event_type, data, actor=change.actor, resource=change.resource, record_id=change.record_id)
+
+
+@hookimpl
+def crm_jobs():
+    from .dispatcher import dispatch_pending
+
+    return [
+        {
+            "id": "core.events:dispatch",
+            "func": dispatch_pending,
+            "trigger": "interval",
+            "seconds": DISPATCH_INTERVAL_SECONDS,
+            "description": "Deliver committed events to crm_event hooks, automation rules and webhooks.",
+        }
+    ]
+
+
+@hookimpl
+def crm_cli(group):
+    @group.group("events")
+    def events_group():
+        """Domain events: dispatch the outbox, list recent events."""
+
+    @events_group.command("dispatch")
+    @click.option("--limit", type=int, default=None, help="Stop after this many events.")
+    @with_appcontext
+    def dispatch_command(limit):
+        """Deliver every due event now (normally the scheduler does this)."""
+        from .dispatcher import dispatch_pending
+
+        click.echo(f"dispatched {dispatch_pending(limit=limit)} event(s)")
+
+    @events_group.command("list")
+    @click.option("--status", type=click.Choice(["pending", "done", "dead"]), default=None)
+    @click.option("--limit", type=int, default=20, show_default=True)
+    @with_appcontext
+    def list_command(status, limit):
+        """Show the most recent events (newest first)."""
+        from .models import OutboxEvent
+
+        query = OutboxEvent.select().order_by(OutboxEvent.id.desc()).limit(limit)
+        if status:
+            query = query.where(OutboxEvent.status == status)
+        for row in query:
+            error = f"  {row.last_error}" if row.last_error else ""
+            click.echo(f"{row.id:>8} {row.uid} {row.type:<30} {row.status:<8} attempts={row.attempts}{error}")
