@@ -1,0 +1,86 @@
+"""Login, logout, change password and language: the pages every user sees first."""
+
+from __future__ import annotations
+
+from flask import abort, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import refresh
+
+from ..auth import authenticate, revoke_user_tokens
+from ..auth.models import User
+from ..auth.passwords import hash_password, policy_errors, verify_password
+from ..db import database, utcnow
+from .blueprint import bp
+from .i18n import LANGUAGES
+from .session import end_session, login_required, safe_next, start_session
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The login form; on success start a session and go where the user wanted to go."""
+    target = safe_next(request.values.get("next")) or url_for("web.dashboard")
+    if g.get("web_user") is not None and request.method == "GET":
+        return redirect(target)
+    error, username = None, ""
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        password = request.form.get("password", "")
+        user = authenticate(username, password) if username and password else None
+        if user is not None:
+            start_session(user)
+            return redirect(target)
+        error = _("Wrong username or password.")
+    status = 401 if error else 200
+    return render_template("crm/login.html", error=error, username=username, next=target), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """End the session (POST only, CSRF-protected, so a link on another site cannot log you out)."""
+    end_session()
+    return redirect(url_for("web.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password: checks the current one and the policy, then revokes API tokens."""
+    errors: dict[str, list[str]] = {}
+    done = False
+    if request.method == "POST":
+        user = g.web_user
+        current = request.form.get("current_password", "")
+        new = request.form.get("new_password", "")
+        confirm = request.form.get("confirm_password", "")
+        if not verify_password(user.password_hash, current):
+            errors["current_password"] = [_("The current password is not correct.")]
+        problems = policy_errors(new)
+        if problems:
+            errors["new_password"] = [_(p) for p in problems]
+        elif new != confirm:
+            errors["confirm_password"] = [_("The two new passwords differ.")]
+        if not errors:
+            with database.atomic():
+                User.update(password_hash=hash_password(new), password_changed_at=utcnow()).where(
+                    User.id == user.id
+                ).execute()
+                revoke_user_tokens(user)
+            start_session(User.get_by_id(user.id))
+            done = True
+    status = 422 if errors else 200
+    return render_template("crm/password.html", errors=errors, done=done), status
+
+
+@bp.route("/language", methods=["POST"])
+def set_language():
+    """Switch the language: saved on the user when logged in, in the session otherwise."""
+    language = request.form.get("language", "")
+    if language not in LANGUAGES:
+        abort(400, description=_("Unknown language."))
+    session["lang"] = language
+    user = g.get("web_user")
+    if user is not None:
+        User.update(language=language).where(User.id == user.id).execute()
+        user.language = language
+    refresh()  # this request's cached locale is stale now
+    return redirect(safe_next(request.form.get("next")) or url_for("web.dashboard"))

@@ -1,0 +1,67 @@
+"""The web workbench as a plugin: its blueprint, app setup (sessions, CSRF, languages) and menu."""
+
+from __future__ import annotations
+
+from flask import g, request
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFProtect
+
+from .. import hookimpl
+from ..errors import API_PREFIXES
+
+requires = ("core.auth",)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+
+@hookimpl
+def crm_web_blueprints():
+    from . import pages
+
+    return [pages.bp]
+
+
+@hookimpl(trylast=True)
+def crm_startup(app):
+    """Languages, CSRF on every non-API form post, and the session actor.
+
+    ``trylast`` so our ``before_request`` runs after ``core.auth``'s (which resets ``g.actor``).
+    """
+    from .i18n import DEFAULT_LANGUAGE, LANGUAGES, init_babel, normalise
+    from .nav import nav_entries
+    from .session import load_session_actor
+
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # API calls use tokens, not cookies
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session: long-open forms work
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    csrf = CSRFProtect(app)
+    init_babel(app)
+
+    @app.before_request
+    def _web_request():
+        if request.path.startswith(API_PREFIXES):
+            return
+        # g outlives a request when an app context is already pushed (tests, embedding); the
+        # CSRF token and the locale Flask-WTF and Flask-Babel cache there belong to one request
+        g.pop(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
+        g.pop("_flask_babel", None)
+        if request.method not in SAFE_METHODS and app.config.get("WTF_CSRF_ENABLED", True):
+            csrf.protect()  # 400 (CSRFError) when the token is missing or wrong
+        load_session_actor()
+
+    @app.context_processor
+    def _workbench_globals():
+        return {
+            "nav_entries": nav_entries,
+            "languages": LANGUAGES,
+            "current_locale": normalise(str(get_locale() or "")) or DEFAULT_LANGUAGE,
+        }
+
+
+@hookimpl
+def crm_nav():
+    return [
+        {"label": _l("Dashboard"), "endpoint": "web.dashboard", "permission": None, "order": 0},
+    ]

@@ -1,0 +1,63 @@
+"""Menu entries, dashboard panels and customer panels from the ``crm_nav`` hook.
+
+An entry is ``{"label", "endpoint", "permission", "kind", ...}``: ``kind`` is ``menu`` (default),
+``dashboard`` or ``customer_panel``; panels also name a ``template``. ``permission`` is
+``"resource:action"`` (or None for everyone logged in); entries the user may not use are left out,
+so a menu never links to a page that would answer 403.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, g, url_for
+from werkzeug.routing import BuildError
+
+log = logging.getLogger(__name__)
+
+
+def allowed(actor, permission: str | None) -> bool:
+    """True when ``actor`` holds ``permission`` (``"resource:action"``) through the permission module."""
+    if actor is None:
+        return False
+    if not permission:
+        return True
+    resource, _, action = permission.rpartition(":")
+    if not resource:
+        resource, action = action, "read"
+    try:
+        from ..permissions import can
+    except ImportError:  # permission module absent: fail closed except for admins
+        return bool(actor.is_admin)
+    try:
+        return bool(can(actor, resource, action))
+    except Exception:  # an unknown resource must not break every page
+        log.warning("nav permission %r could not be checked", permission, exc_info=True)
+        return False
+
+
+def all_entries() -> list[dict]:
+    """Every entry every plugin returns, in plugin order (core first)."""
+    entries = []
+    for plugin_name, result in current_app.extensions["crm"].plugins.calls("crm_nav"):
+        for entry in result or []:
+            entries.append({"kind": "menu", "plugin": plugin_name, **entry})
+    return entries
+
+
+def nav_entries(kind: str = "menu") -> list[dict]:
+    """The entries of ``kind`` the current user may use, each with a resolved ``url`` for menus."""
+    actor = g.get("actor")
+    out = []
+    for entry in all_entries():
+        if entry.get("kind", "menu") != kind or not allowed(actor, entry.get("permission")):
+            continue
+        item = dict(entry)
+        if kind == "menu":
+            try:
+                item["url"] = url_for(entry["endpoint"], **entry.get("args", {}))
+            except (BuildError, KeyError):
+                log.warning("nav entry %r has no route; left out", entry.get("endpoint"))
+                continue
+        out.append(item)
+    return sorted(out, key=lambda e: e.get("order", 100))

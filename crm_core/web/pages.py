@@ -1,0 +1,8 @@
+"""Imports every page module so their views attach to the ``web`` blueprint."""
+
+from __future__ import annotations
+
+from . import account, dashboard  # noqa: F401  (views register on import)
+from .blueprint import bp
+
+__all__ = ["bp"]
