@@ -8,7 +8,7 @@ type          SQLite                                       PostgreSQL (``custom`
 int, ref.     ``CAST(json_extract(custom,'$.n') AS INTEGER)``  ``CAST((custom ->> 'n') AS BIGINT)``
 decimal       ``CAST(json_extract(...) AS REAL)``          ``CAST((custom ->> 'n') AS NUMERIC)``
 bool          ``json_extract(...)`` (1/0)                  ``CAST((custom ->> 'n') AS BOOLEAN)``
-multi-choice  ``json_extract(...)`` (array text)           ``(custom -> 'n')`` (jsonb array)
+multi-choice  ``json_extract(...)`` (array text)           ``(custom ->> 'n')``; ``@>`` on ``custom -> 'n'``
 others        ``json_extract(...)`` (text)                 ``(custom ->> 'n')``
 ============  ===========================================  ===========================================
 
@@ -38,14 +38,17 @@ def _key(name: str) -> SQL:
 def raw_expression(column, fd: FieldDef, postgres: bool):
     """The typed extraction of ``fd`` from the JSON ``column`` (a field or an SQL column)."""
     if postgres:
-        if fd.type == "multi-choice":
-            return NodeList((column, SQL("->"), _key(fd.name)), glue=" ", parens=True)
         text = NodeList((column, SQL("->>"), _key(fd.name)), glue=" ", parens=True)
         cast = {"int": "BIGINT", "reference": "BIGINT", "decimal": "NUMERIC", "bool": "BOOLEAN"}.get(fd.type)
         return pw.Cast(text, cast) if cast else text
     extracted = fn.json_extract(column, SQL(f"'$.{fd.name}'"))
     cast = {"int": "INTEGER", "reference": "INTEGER", "decimal": "REAL"}.get(fd.type)
     return pw.Cast(extracted, cast) if cast else extracted
+
+
+def jsonb_path(column, fd: FieldDef):
+    """PostgreSQL: the jsonb value of ``fd`` (multi-choice containment and its GIN index)."""
+    return NodeList((column, SQL("->"), _key(fd.name)), glue=" ", parens=True)
 
 
 class CustomExpression(ColumnBase):
@@ -118,7 +121,9 @@ class CustomExpression(ColumnBase):
         if self.postgres:
             import json
 
-            return Expression(self.expr, "@>", pw.Cast(json.dumps([value]), "jsonb"))
+            return Expression(
+                jsonb_path(self.model.custom, self.fd), "@>", pw.Cast(json.dumps([value]), "jsonb")
+            )
         each = fn.json_each(self.model.custom, SQL(f"'$.{self.fd.name}'"))
         sub = pw.Select(from_list=[each], columns=[SQL("1")]).where(SQL("value") == value)
         return fn.EXISTS(sub)
@@ -157,11 +162,12 @@ def _index_sql(model, fd: FieldDef, unique: bool) -> str:
     db = model._meta.database
     postgres = is_postgres()
     table = model._meta.table_name
-    expr = raw_expression(SQL('"custom"'), fd, postgres)
+    gin = postgres and fd.type == "multi-choice" and not unique
+    expr = jsonb_path(SQL('"custom"'), fd) if gin else raw_expression(SQL('"custom"'), fd, postgres)
     ctx = db.get_sql_context()
     expr_sql, params = ctx.sql(expr).query()
     assert not params, "index expressions are literal"
-    using = "USING GIN " if postgres and fd.type == "multi-choice" and not unique else ""
+    using = "USING GIN " if gin else ""
     where = f" WHERE \"type\" = '{model.crm_type}'" if getattr(model, "crm_type", None) else ""
     kind = "UNIQUE INDEX" if unique else "INDEX"
     return (

@@ -1,5 +1,5 @@
-"""The metadata capability as a plugin: its tables and migrations (API, CLI and templates are
-added by the modules they live in)."""
+"""The metadata capability as a plugin: tables, migrations, the fields and objects API, the
+``crm fields`` / ``crm templates`` commands and its permission resources."""
 
 from __future__ import annotations
 
@@ -19,3 +19,29 @@ def crm_models():
 @hookimpl
 def crm_migrations():
     return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def crm_blueprints():
+    from .api import blp
+
+    return [blp]
+
+
+@hookimpl
+def crm_permissions():
+    return [
+        {"resource": "fields", "actions": ["read", "create", "update", "delete"], "label": "Custom fields"},
+        {
+            "resource": "object_types",
+            "actions": ["read", "create", "update", "delete"],
+            "label": "Custom object types",
+        },
+    ]
+
+
+@hookimpl
+def crm_cli(group):
+    from .cli import register
+
+    register(group)

@@ -73,3 +73,92 @@ def _make_model(type_name: str) -> type:
     }
     class_name = "Object_" + "".join(part.capitalize() for part in type_name.split("_"))
     return type(class_name, (ObjectRecord,), attrs)
+
+
+def create_type(name: str, label=None, description: str = "", fields=(), source: str = "") -> dict:
+    """Define the custom object type ``name`` with optional field definitions (one transaction).
+
+    409 if the type exists; 422 for a bad name or field definition.
+    """
+    from ..db import database
+    from ..errors import APIError
+    from .definitions import _labels, create_field
+    from .fielddefs import NAME_RE, bump_version
+    from .models import ObjectType
+
+    if not isinstance(name, str) or not NAME_RE.match(name) or "__" in name:
+        raise APIError(
+            422, "Invalid type name.", errors={"name": ["Use a-z, 0-9 and _, starting with a letter."]}
+        )
+    labels = _labels(label if label is not None else name)
+    with database.atomic():
+        if ObjectType.select().where(ObjectType.name == name).exists():
+            raise APIError(
+                409, f"Custom object type {name!r} already exists.", errors={"name": ["Already defined."]}
+            )
+        ObjectType.create(
+            name=name,
+            label_en=labels["en"],
+            label_zh=labels["zh-CN"],
+            description=description or "",
+            source=source,
+        )
+        bump_version()
+        for position, spec in enumerate(fields or ()):
+            spec = dict(spec)
+            spec.setdefault("position", position)
+            try:
+                create_field(f"objects.{name}", spec, source=source)
+            except APIError as exc:
+                # name the failing field so the caller knows which item of "fields" is wrong
+                errors = {
+                    f"fields.{spec.get('name', position)}.{k}": v for k, v in exc.data["errors"].items()
+                }
+                raise APIError(exc.code, exc.message, errors=errors) from None
+    return object_type(name)
+
+
+def update_type(name: str, label=None, description: str | None = None) -> dict:
+    """Change the labels or description of a custom object type."""
+    from ..db import utcnow
+    from ..errors import APIError
+    from .definitions import _labels
+    from .fielddefs import bump_version
+    from .models import ObjectType
+
+    row = ObjectType.get_or_none(ObjectType.name == name)
+    if row is None:
+        raise APIError(404, f"No custom object type {name!r}.")
+    if label is not None:
+        labels = _labels(label, {"en": row.label_en, "zh-CN": row.label_zh})
+        row.label_en, row.label_zh = labels["en"], labels["zh-CN"]
+    if description is not None:
+        row.description = description
+    row.updated_at = utcnow()
+    row.save()
+    bump_version()
+    return object_type(name)
+
+
+def delete_type(name: str) -> None:
+    """Delete a custom object type that has no records, with its field definitions; 409 otherwise."""
+    from ..db import database
+    from ..errors import APIError
+    from .expressions import sync_indexes
+    from .fielddefs import bump_version, fielddef_from_row
+    from .models import FieldDefinition, ObjectType
+
+    row = ObjectType.get_or_none(ObjectType.name == name)
+    if row is None:
+        raise APIError(404, f"No custom object type {name!r}.")
+    model = object_model(name)
+    count = model.select().count()
+    if count:
+        raise APIError(409, f"Custom object type {name!r} still has {count} record(s); delete them first.")
+    with database.atomic():
+        entity = f"objects.{name}"
+        for field_row in FieldDefinition.select().where(FieldDefinition.entity == entity):
+            sync_indexes(model, None, fielddef_from_row(field_row))
+            field_row.delete_instance()
+        row.delete_instance()
+        bump_version()
