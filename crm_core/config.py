@@ -36,6 +36,10 @@ SETTINGS: dict[str, Setting] = {
     "PLUGINS_DISABLED": Setting(str, "", "comma-separated plugin names not to load"),
     "RATELIMIT_STORAGE_URL": Setting(str, "memory://", "Flask-Limiter storage (memory:// or redis://...)"),
     "RATELIMIT_ENABLED": Setting(bool, True, "turn rate limits off (tests of other behaviour)"),
+    "RATELIMIT_DEFAULT": Setting(str, "600/minute", "API calls per token / OAuth client (per IP if anonymous)"),
+    "RATELIMIT_LOGIN": Setting(str, "10/minute", "login and OAuth token requests per IP"),
+    "LOGIN_MAX_FAILURES": Setting(int, 5, "failed logins in a row before a user is locked out for a while"),
+    "LOGIN_LOCKOUT_SECONDS": Setting(int, 60, "first lockout; doubles with each further failure, max 1 h"),
     "MAX_CONTENT_LENGTH": Setting(int, 20 * 1024 * 1024, "largest request body in bytes (413 above it)"),
     "TOKEN_TTL_SECONDS": Setting(int, 3600 * 12, "lifetime of login bearer tokens"),
     "AUDIT_RETENTION_DAYS": Setting(int, 365 * 3, "audit log retention, 365 to 3650 days"),
@@ -46,6 +50,18 @@ SETTINGS: dict[str, Setting] = {
     "LOG_LEVEL": Setting(str, "INFO", "logging level"),
     "TESTING": Setting(bool, False, "Flask testing mode"),
     "DEBUG": Setting(bool, False, "Flask debug mode"),
+    # channel_tracking plugin (read with defaults, so the plugin also works without these keys)
+    "CHANNEL_TRACKING_LOOKBACK_DAYS": Setting(int, 30, "attribution lookback window in days"),
+    "CHANNEL_TRACKING_HALF_LIFE_DAYS": Setting(int, 7, "time-decay attribution half-life in days"),
+    "CHANNEL_TRACKING_SESSION_TIMEOUT_MINUTES": Setting(int, 30, "inactivity that starts a new session"),
+    "CHANNEL_TRACKING_FUNNEL_WINDOW_DAYS": Setting(int, 14, "funnel conversion window in days"),
+    "CHANNEL_TRACKING_CURRENCY": Setting(str, "CNY", "currency of conversions and spend without one"),
+    "CHANNEL_TRACKING_CORS_ORIGINS": Setting(str, "*", "origins allowed to send events (comma list or *)"),
+    "CHANNEL_TRACKING_RATE_LIMIT": Setting(str, "3000/minute", "ingestion requests per key (limits syntax)"),
+    "CHANNEL_TRACKING_REDIRECT_DOMAINS": Setting(
+        str, "", "hosts tracking links may redirect to (comma list; subdomains included)"
+    ),
+    "CHANNEL_TRACKING_RETENTION_MONTHS": Setting(int, 25, "months of touchpoints kept"),
 }
 
 _TRUE = {"1", "true", "yes", "on"}
