@@ -1,0 +1,142 @@
+"""The jobs capability as a plugin: the run log, ``crm scheduler`` and ``crm jobs``, ``/api/v1/jobs``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from .. import hookimpl
+from ..db import utcnow
+from .models import MODELS, RUNNING, JobRun
+
+RUN_RETENTION_DAYS = 30
+RUNS_KEPT_PER_JOB = 1000
+
+
+@hookimpl
+def crm_models():
+    return MODELS
+
+
+@hookimpl
+def crm_migrations():
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def crm_blueprints():
+    from .api import blp
+
+    return [blp]
+
+
+def prune_runs() -> int:
+    """Delete finished runs older than 30 days, and beyond the newest 1000 of each job (the event
+    dispatcher runs every few seconds); returns how many rows went."""
+    cutoff = utcnow() - dt.timedelta(days=RUN_RETENTION_DAYS)
+    deleted = JobRun.delete().where(JobRun.started_at < cutoff, JobRun.outcome != RUNNING).execute()
+    for (job_id,) in JobRun.select(JobRun.job_id).distinct().tuples():
+        newest = (
+            JobRun.select(JobRun.id)
+            .where(JobRun.job_id == job_id)
+            .order_by(JobRun.id.desc())
+            .offset(RUNS_KEPT_PER_JOB)
+            .limit(1)
+            .scalar()
+        )
+        if newest is not None:
+            deleted += JobRun.delete().where(JobRun.job_id == job_id, JobRun.id <= newest).execute()
+    return deleted
+
+
+@hookimpl
+def crm_jobs():
+    return [
+        {
+            "id": "core.jobs:prune-runs",
+            "func": prune_runs,
+            "trigger": "cron",
+            "hour": 3,
+            "minute": 17,
+            "description": "Prune the job run log.",
+        }
+    ]
+
+
+@hookimpl
+def crm_cli(group):
+    @group.command("scheduler")
+    @click.option(
+        "--poll", default=5.0, show_default=True, help="Seconds between tries for the lock as a standby."
+    )
+    @with_appcontext
+    def scheduler_command(poll):
+        """Run scheduled jobs (event dispatch, webhook delivery, plugin jobs) until stopped.
+
+        Start it once beside the web workers. A second one started by mistake waits as a standby
+        and takes over when the first stops (database lock).
+        """
+        from .scheduler import run_scheduler
+
+        app = current_app._get_current_object()
+        click.echo("scheduler: waiting for the scheduler lock" if poll else "scheduler: starting")
+        ran = run_scheduler(app, poll_seconds=poll)
+        click.echo("scheduler: stopped" if ran else "scheduler: stopped while standby")
+
+    @group.group("jobs")
+    def jobs_group():
+        """Scheduled jobs: list them, run one now, show the run log."""
+
+    @jobs_group.command("list")
+    @with_appcontext
+    def list_command():
+        """Every declared job with its schedule."""
+        from .registry import collect_jobs
+
+        for spec in collect_jobs(current_app.extensions["crm"].plugins).values():
+            schedule = ", ".join(f"{k}={v}" for k, v in spec.trigger_args.items())
+            line = f"{spec.id:<36} {spec.trigger_kind:<8} {schedule}"
+            click.echo(line + (f"  ERROR: {spec.error}" if spec.error else ""))
+
+    @jobs_group.command("run")
+    @click.argument("job_id")
+    @with_appcontext
+    def run_command(job_id):
+        """Run JOB_ID now in this process (logged like a scheduled run); exit 1 if it fails."""
+        from .registry import collect_jobs
+        from .runner import run_job
+
+        jobs = collect_jobs(current_app.extensions["crm"].plugins)
+        spec = jobs.get(job_id)
+        if spec is None:
+            raise click.ClickException(f"no job {job_id!r}; known: {', '.join(sorted(jobs)) or 'none'}")
+        if spec.error:
+            raise click.ClickException(f"job {job_id!r} is misdeclared: {spec.error}")
+        run = run_job(current_app._get_current_object(), spec, source="cli")
+        click.echo(
+            f"run {run.id}: {run.outcome} in {run.duration_ms} ms"
+            + (f" -> {run.result}" if run.result else "")
+        )
+        if run.error:
+            click.echo(run.error, err=True)
+            raise SystemExit(1)
+
+    @jobs_group.command("runs")
+    @click.option("--job", "job_id", default=None, help="Only this job.")
+    @click.option("--limit", default=20, show_default=True, type=int)
+    @with_appcontext
+    def runs_command(job_id, limit):
+        """The most recent runs, newest first."""
+        query = JobRun.select().order_by(JobRun.id.desc()).limit(limit)
+        if job_id:
+            query = query.where(JobRun.job_id == job_id)
+        for run in query:
+            error = f"  {run.error.splitlines()[0]}" if run.error else ""
+            click.echo(
+                f"{run.id:>7} {run.job_id:<36} {run.source:<8} {run.started_at:%Y-%m-%d %H:%M:%S} "
+                f"{run.outcome:<8} {run.duration_ms or 0:>6} ms  pid {run.pid}{error}"
+            )
