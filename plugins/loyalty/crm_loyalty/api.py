@@ -1,0 +1,437 @@
+"""The loyalty REST API under ``/api/v1/loyalty``.
+
+Tiers and earning rules are plain collections (the core's CRUD factory, so they get the write
+path, audit, ETags and the list grammar). Members are addressed by their CUSTOMER id. Every view
+checks permissions through crm_core.permissions: resources ``loyalty.members`` (row-scoped by the
+member's owner and department), ``loyalty.points`` (``read``, ``redeem``, ``adjust``),
+``loyalty.tiers``, ``loyalty.rules``, ``loyalty.program`` and ``loyalty.activities``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import peewee as pw
+from flask import jsonify, request
+from flask.views import MethodView
+
+from crm_core import permissions
+from crm_core.api import API_PREFIX, Blueprint
+from crm_core.auth import current_actor
+from crm_core.db import database, utcnow
+from crm_core.errors import APIError
+from crm_core.records import listing, register_crud, service
+
+from . import activities, ledger, tiers
+from .models import Allocation, EarningRule, LedgerEntry, Lot, Member, Program, Tier, TierChange
+from .schemas import (
+    TIER_BASIS,
+    LoyaltyActivityResultSchema,
+    LoyaltyActivitySchema,
+    LoyaltyAdjustSchema,
+    LoyaltyEntrySchema,
+    LoyaltyLedgerResultSchema,
+    LoyaltyMemberDetailSchema,
+    LoyaltyMemberSchema,
+    LoyaltyMemberUpdateSchema,
+    LoyaltyProgramSchema,
+    LoyaltyRedeemSchema,
+    LoyaltyReverseSchema,
+    LoyaltyRuleSchema,
+    LoyaltyTierChangeSchema,
+    LoyaltyTierSchema,
+)
+
+MEMBERS = "loyalty.members"
+POINTS = "loyalty.points"
+
+blp = Blueprint(
+    "loyalty",
+    __name__,
+    url_prefix=f"{API_PREFIX}/loyalty",
+    description="Loyalty programme: tiers, earning rules, members and their points ledger. " + TIER_BASIS,
+)
+
+
+def _json(data, status: int = 200, headers: dict | None = None):
+    """A JSON response of data already dumped (and masked): flask-smorest must not dump it again;
+    the ``@blp.response`` schemas still document it in OpenAPI."""
+    response = jsonify(data)
+    response.status_code = status
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _check_tier(record, data, before):
+    if Tier.select().where(Tier.rank == record.rank, Tier.id != (record.id or 0)).exists():
+        raise APIError(409, "Another tier has this rank.", errors={"rank": ["Already used by another tier."]})
+    if Tier.select().where(Tier.code == record.code, Tier.id != (record.id or 0)).exists():
+        raise APIError(409, "Another tier has this code.", errors={"code": ["Already used by another tier."]})
+    if record.window == "rolling" and not record.window_days:
+        raise APIError(422, "A rolling window needs window_days.", errors={"window_days": ["Required."]})
+
+
+def _tier_in_use(record):
+    if Member.select().where(Member.tier == record).exists():
+        raise APIError(409, "Members hold this tier; move them first.", errors={"id": ["Tier in use."]})
+
+
+register_crud(
+    blp,
+    "loyalty.tiers",
+    Tier,
+    LoyaltyTierSchema,
+    path="/tiers",
+    name="tiers",
+    default_sort="rank",
+    before_save=_check_tier,
+    before_delete=_tier_in_use,
+    description="loyalty tiers",
+)
+register_crud(
+    blp,
+    "loyalty.rules",
+    EarningRule,
+    LoyaltyRuleSchema,
+    path="/rules",
+    name="rules",
+    default_sort="id",
+    description="earning rules",
+)
+
+
+@blp.route("/program")
+class ProgramView(MethodView):
+    @blp.response(200, LoyaltyProgramSchema)
+    def get(self):
+        """The programme's settings: return window, expiry, refund policy, downgrade rules."""
+        permissions.require(current_actor(), "loyalty.program", "read")
+        return ledger.program()
+
+    @blp.arguments(LoyaltyProgramSchema(partial=True))
+    @blp.response(200, LoyaltyProgramSchema)
+    def patch(self, data):
+        """Change programme settings (only the fields sent)."""
+        actor = current_actor()
+        with database.atomic():
+            permissions.require(actor, "loyalty.program", "update")
+            Program.update(**data, updated_at=utcnow()).where(Program.id == 1).execute()
+        return ledger.program()
+
+
+def _member(customer_id: int, actor, resource: str = MEMBERS, action: str = "read") -> Member:
+    """The member of ``customer_id`` within the actor's read scope (404 outside), with ``action``
+    on ``resource`` required on it (403)."""
+    query = (
+        Member.select(Member, Tier).join(Tier, pw.JOIN.LEFT_OUTER).where(Member.customer_id == customer_id)
+    )
+    member = permissions.scoped(query, actor, MEMBERS, "read", model=Member).first()
+    if member is None:
+        raise APIError(404, f"Customer {customer_id} is not a loyalty member.")
+    if (resource, action) != (MEMBERS, "read"):
+        permissions.require(actor, resource, action, member)
+    return member
+
+
+def member_detail(member: Member, actor=None) -> dict:
+    """A member with points in buckets and tier progress, masked for ``actor``."""
+    data = LoyaltyMemberSchema().dump(member)
+    data["points"] = ledger.balance(member)
+    data["progress"] = tiers.progress(member)
+    return permissions.mask(actor, MEMBERS, data) if actor is not None else data
+
+
+def _by_tier(values):
+    return Member.tier.in_(Tier.select(Tier.id).where(Tier.code.in_(values)))
+
+
+@blp.route("/members")
+class Members(MethodView):
+    @blp.response(200, LoyaltyMemberSchema(many=True))
+    @blp.doc(
+        parameters=[
+            {"name": "tier", "in": "query", "schema": {"type": "string"}, "description": "tier code(s)"},
+            {"name": "page", "in": "query", "schema": {"type": "integer"}},
+            {"name": "page_size", "in": "query", "schema": {"type": "integer"}},
+            {"name": "sort", "in": "query", "schema": {"type": "string"}},
+            {"name": "q", "in": "query", "schema": {"type": "string"}},
+        ]
+    )
+    def get(self):
+        """Members in your scope; filter by ``tier``, ``channel``, ``joined_at__gte``... (list grammar)."""
+        actor = current_actor()
+        page, page_size = listing.page_params(request.args)
+        base = Member.select(Member, Tier).join(Tier, pw.JOIN.LEFT_OUTER)
+        rows, total = listing.list_query(
+            Member,
+            MEMBERS,
+            request.args,
+            actor,
+            query=base,
+            extra_filters={"tier": _by_tier},
+            search_fields=[Member.member_no, Member.channel],
+        )
+        data = permissions.mask(actor, MEMBERS, LoyaltyMemberSchema(many=True).dump(list(rows)))
+        meta = listing.pagination_header(total, page, page_size)
+        return _json(data, 200, {"X-Pagination": json.dumps(meta)})
+
+    @blp.arguments(LoyaltyMemberSchema)
+    @blp.response(201, LoyaltyMemberDetailSchema)
+    @blp.alt_response(409, description="The customer is already a member")
+    def post(self, data):
+        """Enrol a customer (base tier, signup bonus). Owner and department default to yours."""
+        actor = current_actor()
+        if Member.select().where(Member.customer_id == data["customer_id"]).exists():
+            raise APIError(
+                409, "This customer is already a member.", errors={"customer_id": ["Already enrolled."]}
+            )
+        now = utcnow()
+
+        def stamp(record, values, before):
+            record.member_no = activities.member_number(now)
+            record.joined_at = values.get("joined_at") or now
+
+        def welcome(record, values, before):
+            activities.welcome(record, now)
+
+        with database.atomic():
+            member = service.create(MEMBERS, Member, data, actor, before_save=stamp, after_save=welcome)
+        return _json(member_detail(Member.get_by_id(member.id), actor), 201)
+
+
+@blp.route("/members/<int:customer_id>")
+class MemberItem(MethodView):
+    @blp.response(200, LoyaltyMemberDetailSchema)
+    def get(self, customer_id):
+        """A member: points by bucket (balance = ledger sum) and progress towards the next tier and
+        what keeps the current one."""
+        actor = current_actor()
+        return _json(member_detail(_member(customer_id, actor), actor))
+
+    @blp.arguments(LoyaltyMemberUpdateSchema)
+    @blp.response(200, LoyaltyMemberDetailSchema)
+    def patch(self, data, customer_id):
+        """Change a member; sending ``tier`` moves them by hand (recorded with ``reason``)."""
+        actor = current_actor()
+        code = data.pop("tier", None)
+        reason = data.pop("reason", "") or "manual change"
+        with database.atomic():
+            member = _member(customer_id, actor, MEMBERS, "update")
+            if data:
+                member = service.update(MEMBERS, member, data, actor)
+            if code is not None:
+                tier = Tier.get_or_none(Tier.code == code)
+                if tier is None:
+                    raise APIError(422, "Unknown tier.", errors={"tier": [f"No tier {code!r}."]})
+                if tier.id != member.tier_id:
+                    tiers.change_tier(member, tier, "manual", reason, actor_id=actor.id)
+        return _json(member_detail(Member.get_by_id(member.id), actor))
+
+
+def _entries_with_lots(entries: list[LedgerEntry]) -> list[dict]:
+    """Dump entries with the lots each one touched, in one extra query."""
+    by_entry: dict[int, list] = {}
+    if entries:
+        rows = (
+            Allocation.select(Allocation.entry, Allocation.points, Lot.id, Lot.expires_at)
+            .join(Lot)
+            .where(Allocation.entry.in_([e.id for e in entries]))
+            .order_by(Allocation.id)
+        )
+        for row in rows:
+            by_entry.setdefault(row.entry_id, []).append(
+                {"lot_id": row.lot.id, "points": row.points, "expires_at": row.lot.expires_at}
+            )
+    if entries:
+        # a crediting entry shows the lot it created (availability and expiry)
+        for lot in Lot.select().where(Lot.entry.in_([e.id for e in entries])):
+            by_entry.setdefault(lot.entry_id, []).append(
+                {
+                    "lot_id": lot.id,
+                    "points": lot.points,
+                    "remaining": lot.remaining,
+                    "available_at": lot.available_at,
+                    "expires_at": lot.expires_at,
+                }
+            )
+    out = []
+    for entry in entries:
+        entry.lots = [
+            {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in x.items()}
+            for x in by_entry.get(entry.id, [])
+        ]
+        out.append(LoyaltyEntrySchema().dump(entry))
+    return out
+
+
+@blp.route("/members/<int:customer_id>/ledger")
+class Ledger(MethodView):
+    @blp.response(200, LoyaltyEntrySchema(many=True))
+    @blp.doc(parameters=[{"name": "kind", "in": "query", "schema": {"type": "string"}}])
+    def get(self, customer_id):
+        """The member's ledger, newest first, with the lots each entry used (paged)."""
+        actor = current_actor()
+        member = _member(customer_id, actor, POINTS, "read")
+        page, page_size = listing.page_params(request.args)
+        query = LedgerEntry.select().where(LedgerEntry.member == member)
+        if request.args.get("kind"):
+            query = query.where(LedgerEntry.kind.in_(request.args.getlist("kind")))
+        total = query.count()
+        entries = list(query.order_by(LedgerEntry.id.desc()).paginate(page, page_size))
+        meta = listing.pagination_header(total, page, page_size)
+        return _json(_entries_with_lots(entries), 200, {"X-Pagination": json.dumps(meta)})
+
+
+@blp.route("/members/<int:customer_id>/tier-changes")
+class TierChanges(MethodView):
+    @blp.response(200, LoyaltyTierChangeSchema(many=True))
+    def get(self, customer_id):
+        """Every tier change of the member with its reason, newest first."""
+        actor = current_actor()
+        member = _member(customer_id, actor)
+        From, To = Tier.alias(), Tier.alias()
+        rows = (
+            TierChange.select(TierChange, From, To)
+            .join_from(TierChange, From, pw.JOIN.LEFT_OUTER, on=(TierChange.from_tier == From.id))
+            .join_from(TierChange, To, pw.JOIN.LEFT_OUTER, on=(TierChange.to_tier == To.id))
+            .where(TierChange.member == member)
+            .order_by(TierChange.id.desc())
+        )
+        return list(rows)
+
+
+def _reference(data) -> str:
+    reference = data.get("reference") or request.headers.get("Idempotency-Key")
+    if not reference:
+        raise APIError(
+            422,
+            "A reference is required.",
+            errors={"reference": ["Send a reference (or an Idempotency-Key header)."]},
+        )
+    return reference.strip()[:150]
+
+
+def _ledger_result(member_id: int, entry: LedgerEntry, created: bool):
+    member = Member.get_by_id(member_id)
+    body = {"entry": _entries_with_lots([entry])[0], "created": created, "points": ledger.balance(member)}
+    return _json(body, 201 if created else 200)
+
+
+@blp.route("/members/<int:customer_id>/redeem")
+class Redeem(MethodView):
+    @blp.arguments(LoyaltyRedeemSchema)
+    @blp.response(201, LoyaltyLedgerResultSchema)
+    @blp.alt_response(
+        200, schema=LoyaltyLedgerResultSchema, description="A repeat of a redemption with this reference"
+    )
+    @blp.alt_response(409, description="Not enough active points")
+    def post(self, data, customer_id):
+        """Spend active points, soonest-expiring lots first. Safe under concurrent calls; a repeat
+        with the same reference returns the first result and spends nothing more."""
+        actor = current_actor()
+        member = _member(customer_id, actor, POINTS, "redeem")
+        reference = _reference(data)
+        with ledger.member_lock(member.id) as locked:
+            entry, created = ledger.redeem(
+                locked, data["points"], reference, reason=data["reason"], actor_id=actor.id
+            )
+        return _ledger_result(member.id, entry, created)
+
+
+@blp.route("/members/<int:customer_id>/adjust")
+class Adjust(MethodView):
+    @blp.arguments(LoyaltyAdjustSchema)
+    @blp.response(201, LoyaltyLedgerResultSchema)
+    @blp.alt_response(200, schema=LoyaltyLedgerResultSchema, description="A repeat with this reference")
+    @blp.alt_response(409, description="A deduction larger than the active points")
+    def post(self, data, customer_id):
+        """Credit (positive) or deduct (negative) points by hand; needs ``loyalty.points:adjust``.
+        A deduction never takes the balance below zero."""
+        actor = current_actor()
+        member = _member(customer_id, actor, POINTS, "adjust")
+        reference = _reference(data)
+        with ledger.member_lock(member.id) as locked:
+            if data["points"] > 0:
+                entry, created = ledger.credit(
+                    locked,
+                    data["points"],
+                    reference,
+                    kind="adjust",
+                    reason=data["reason"],
+                    expires_at=data.get("expires_at"),
+                    actor_id=actor.id,
+                )
+            else:
+                entry, created = ledger.debit(
+                    locked, -data["points"], reference, reason=data["reason"], actor_id=actor.id
+                )
+                if created:
+                    ledger.notify(
+                        "points.adjusted", locked, entry.points, data["reason"], reference=reference
+                    )
+        return _ledger_result(member.id, entry, created)
+
+
+@blp.route("/members/<int:customer_id>/reverse")
+class Reverse(MethodView):
+    @blp.arguments(LoyaltyReverseSchema)
+    @blp.response(201, LoyaltyLedgerResultSchema)
+    @blp.alt_response(200, schema=LoyaltyLedgerResultSchema, description="A repeat with this reference")
+    def post(self, data, customer_id):
+        """Reverse an earning (all or ``points`` of it) or a redemption (restoring the exact lots it
+        used, with their original expiry). Needs ``loyalty.points:adjust``."""
+        actor = current_actor()
+        member = _member(customer_id, actor, POINTS, "adjust")
+        reference = _reference(data)
+        original = LedgerEntry.get_or_none(LedgerEntry.id == data["entry_id"], LedgerEntry.member == member)
+        if original is None:
+            raise APIError(404, "No such ledger entry for this member.", errors={"entry_id": ["Not found."]})
+        with ledger.member_lock(member.id) as locked:
+            entry, created = ledger.reverse(
+                locked,
+                original,
+                reference,
+                points=data.get("points"),
+                reason=data["reason"],
+                actor_id=actor.id,
+            )
+        return _ledger_result(member.id, entry, created)
+
+
+@blp.route("/activities")
+class Activities(MethodView):
+    @blp.arguments(LoyaltyActivitySchema)
+    @blp.response(201, LoyaltyActivityResultSchema)
+    @blp.alt_response(200, schema=LoyaltyActivityResultSchema, description="A repeat of this activity")
+    def post(self, data):
+        """Feed a qualifying activity when no commerce plugin emits ``order.paid``: a ``purchase``
+        (earns points, may upgrade the tier at once), a ``refund`` (of ``order_reference``), or a
+        bonus event (signup, birthday, review, live_interaction, referral). Idempotent on
+        (customer, kind, reference). Enrols the customer first when the programme auto-enrols."""
+        actor = current_actor()
+        permissions.require(actor, "loyalty.activities", "create")
+        member = Member.get_or_none(Member.customer_id == data["customer_id"])
+        if member is None:
+            if not ledger.program().auto_enrol or data["kind"] == "refund":
+                raise APIError(404, f"Customer {data['customer_id']} is not a loyalty member.")
+            permissions.require(actor, MEMBERS, "create")
+            permissions.check_assignment(actor, MEMBERS, "create", actor.id, actor.department_id)
+            with database.atomic():
+                member, _ = activities.enrol(
+                    data["customer_id"],
+                    channel=data["channel"],
+                    owner_id=actor.id,
+                    department_id=actor.department_id,
+                )
+        member = _member(data["customer_id"], actor)
+        result = activities.apply(member, data, actor_id=actor.id)
+        body = {
+            "created": result["created"],
+            "kind": data["kind"],
+            "reference": data["reference"],
+            "entries": _entries_with_lots(result["entries"]),
+            "member": member_detail(Member.get_by_id(member.id), actor),
+        }
+        return _json(body, 201 if result["created"] else 200)

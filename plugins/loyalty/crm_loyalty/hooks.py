@@ -1,0 +1,114 @@
+"""The loyalty plugin's hook implementations (registered through the ``crm_core`` entry point)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import click
+
+from crm_core import hookimpl
+
+from . import jobs, listeners, privacy
+from .models import MODELS
+
+# the tables this plugin's views and handlers rely on: grants, records' write path, the outbox
+requires = ("core.auth", "core.permissions", "core.records", "core.events")
+
+
+@hookimpl
+def crm_models():
+    """The loyalty_* tables."""
+    return MODELS
+
+
+@hookimpl
+def crm_migrations():
+    """The plugin's own migration history (``crm_migrations_loyalty``)."""
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def crm_blueprints():
+    """The API under /api/v1/loyalty."""
+    from .api import blp
+
+    return [blp]
+
+
+@hookimpl
+def crm_permissions():
+    """Resources and actions roles can be granted."""
+    return [
+        {
+            "resource": "loyalty.members",
+            "actions": ["read", "create", "update", "delete", "export"],
+            "label": "Loyalty members",
+        },
+        {"resource": "loyalty.points", "actions": ["read", "redeem", "adjust"], "label": "Loyalty points"},
+        {
+            "resource": "loyalty.tiers",
+            "actions": ["read", "create", "update", "delete"],
+            "label": "Loyalty tiers",
+        },
+        {
+            "resource": "loyalty.rules",
+            "actions": ["read", "create", "update", "delete"],
+            "label": "Earning rules",
+        },
+        {"resource": "loyalty.program", "actions": ["read", "update"], "label": "Loyalty programme settings"},
+        {"resource": "loyalty.activities", "actions": ["create"], "label": "Qualifying activities"},
+    ]
+
+
+@hookimpl
+def crm_event(event):
+    """``order.paid`` earns points, ``order.refunded`` reverses them."""
+    if event.type == "order.paid":
+        listeners.on_order_paid(event)
+    elif event.type == "order.refunded":
+        listeners.on_order_refunded(event)
+
+
+@hookimpl
+def crm_jobs():
+    """Tier evaluation, expiry, activation of pending points, expiry reminders."""
+    return [{"id": f"loyalty:{name}", "func": func, **trigger} for name, (func, trigger) in jobs.JOBS.items()]
+
+
+@hookimpl
+def crm_export_customer(customer):
+    """Everything the programme stores about the customer."""
+    return privacy.export_customer(customer)
+
+
+@hookimpl
+def crm_erase_customer(customer):
+    """Delete the customer's membership, ledger and history."""
+    privacy.erase_customer(customer)
+
+
+@hookimpl
+def crm_cli(group):
+    """``crm loyalty <job> [--at TIME]``: run a scheduled job now, or as of a given UTC time."""
+
+    @group.group("loyalty")
+    def loyalty():
+        """Loyalty programme jobs."""
+
+    for name, (func, _trigger) in jobs.JOBS.items():
+        loyalty.command(name.replace("_", "-"), help=func.__doc__.split("\n")[0])(_job_command(func))
+
+
+def _job_command(func):
+    from flask.cli import with_appcontext
+
+    @click.option("--at", "at", default=None, help="Run as of this UTC time (ISO 8601).")
+    @with_appcontext
+    @functools.wraps(func)
+    def command(at):
+        now = listeners.parse_time(at) if at else None
+        click.echo(json.dumps(func(now), default=str))
+
+    return command

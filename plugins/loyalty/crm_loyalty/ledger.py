@@ -1,0 +1,485 @@
+"""The points ledger: earn, redeem, expire, adjust, reverse, and the balance in buckets.
+
+Rules this module keeps (see the programme notes in the README):
+
+- Append-only: every change is a ``LedgerEntry``; the balance is always ``SUM(points)``.
+- Idempotent: an entry is unique per (member, kind, reference); a repeat returns the first entry
+  and changes nothing.
+- Points live in lots (one per crediting entry) with their own ``available_at`` (pending until
+  the return window closes) and ``expires_at``. Debits consume spendable lots soonest-expiring
+  first, then oldest, never-expiring last; ``Allocation`` rows remember which lot paid, so a
+  reversal of a redemption restores exactly those lots with their original expiry.
+- Never negative, except a refund of already-spent points under the ``debt`` policy: then the
+  reversal is booked in full, the balance goes below zero and ``outstanding`` holds the debt,
+  which later credits pay off first. Under ``clawback`` the reversal takes only what is there
+  and later credits are clawed back by separate entries, so the balance never goes negative.
+- Every write happens with the member locked (``SELECT ... FOR UPDATE`` on PostgreSQL, an
+  IMMEDIATE transaction on SQLite), so racing redemptions cannot spend the same points twice.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from contextlib import contextmanager
+
+import peewee as pw
+
+from crm_core.db import database, is_postgres, utcnow
+from crm_core.errors import APIError
+
+from . import core
+from .models import Allocation, LedgerEntry, Lot, Member, Program
+
+
+def program() -> Program:
+    """The programme settings row (created by the first migration)."""
+    return Program.get_by_id(1)
+
+
+@contextmanager
+def member_lock(member_id: int):
+    """A write transaction holding the member's row lock; yields the fresh ``Member``."""
+    if is_postgres():
+        with database.atomic():
+            yield Member.select().where(Member.id == member_id).for_update().get()
+    elif database.transaction_depth() == 0:
+        # IMMEDIATE takes SQLite's write lock at BEGIN, so two redeemers serialise here instead of
+        # both reading the old balance and failing (or overspending) at COMMIT
+        with database.atomic(lock_type="IMMEDIATE"):
+            yield Member.get_by_id(member_id)
+    else:
+        with database.atomic():
+            yield Member.get_by_id(member_id)
+
+
+def lot_expiry(earned_at: dt.datetime, prog: Program | None = None) -> dt.datetime | None:
+    """When points earned at ``earned_at`` expire under the programme's expiry mode."""
+    prog = prog or program()
+    if prog.expiry_mode == "never":
+        return None
+    if prog.expiry_mode == "days":
+        return earned_at + dt.timedelta(days=prog.expiry_days)
+    if prog.expiry_mode == "month_end":
+        last = calendar.monthrange(earned_at.year, earned_at.month)[1]
+        return dt.datetime(earned_at.year, earned_at.month, last, 23, 59, 59)
+    return dt.datetime(earned_at.year, 12, 31, 23, 59, 59)
+
+
+def _existing(member: Member, kind: str, reference: str) -> LedgerEntry | None:
+    return LedgerEntry.get_or_none(
+        LedgerEntry.member == member, LedgerEntry.kind == kind, LedgerEntry.reference == reference
+    )
+
+
+def _spendable(member: Member, now: dt.datetime):
+    """Lots that can pay a debit now, in consumption order."""
+    return (
+        Lot.select()
+        .where(
+            Lot.member == member,
+            Lot.remaining > 0,
+            Lot.available_at <= now,
+            Lot.expires_at.is_null() | (Lot.expires_at > now),
+        )
+        .order_by(Lot.expires_at.is_null(), Lot.expires_at, Lot.earned_at, Lot.id)
+    )
+
+
+def _consume(entry: LedgerEntry, lots, points: int) -> int:
+    """Take up to ``points`` from ``lots`` in order for ``entry``; returns what was taken."""
+    taken = 0
+    for lot in lots:
+        if taken >= points:
+            break
+        part = min(lot.remaining, points - taken)
+        if part <= 0:
+            continue
+        Lot.update(remaining=Lot.remaining - part).where(Lot.id == lot.id).execute()
+        Allocation.create(entry=entry, lot=lot, points=part)
+        taken += part
+    return taken
+
+
+def spendable_points(member: Member, now: dt.datetime | None = None) -> int:
+    """Points the member can redeem right now."""
+    now = now or utcnow()
+    return int(
+        Lot.select(pw.fn.COALESCE(pw.fn.SUM(Lot.remaining), 0))
+        .where(
+            Lot.member == member,
+            Lot.remaining > 0,
+            Lot.available_at <= now,
+            Lot.expires_at.is_null() | (Lot.expires_at > now),
+        )
+        .scalar()
+    )
+
+
+def _entry(member, kind, points, reference, reason="", actor_id=None, **extra) -> LedgerEntry:
+    return LedgerEntry.create(
+        member=member,
+        kind=kind,
+        points=points,
+        reference=reference,
+        reason=reason,
+        actor_id=actor_id,
+        **extra,
+    )
+
+
+def credit(
+    member: Member,
+    points: int,
+    reference: str,
+    *,
+    kind: str = "earn",
+    reason: str = "",
+    rule=None,
+    available_at: dt.datetime | None = None,
+    expires_at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    actor_id: int | None = None,
+    emit: bool = True,
+) -> tuple[LedgerEntry, bool]:
+    """Add a lot of ``points`` (> 0) to the member; returns (entry, created).
+
+    Call inside :func:`member_lock`. ``available_at`` later than ``now`` makes the points pending;
+    ``expires_at`` defaults to the programme's expiry counted from ``now``.
+    """
+    now = now or utcnow()
+    found = _existing(member, kind, reference)
+    if found is not None:
+        return found, False
+    entry = _entry(member, kind, points, reference, reason, actor_id, rule=rule)
+    Lot.create(
+        member=member,
+        entry=entry,
+        points=points,
+        remaining=points,
+        earned_at=now,
+        available_at=available_at or now,
+        expires_at=expires_at if expires_at is not None else lot_expiry(now),
+    )
+    settle_debt(member, now)
+    if emit:
+        notify(
+            "points.adjusted" if kind == "adjust" else "points.earned",
+            member,
+            points,
+            reason,
+            kind=kind,
+            reference=reference,
+            entry_id=entry.id,
+            pending=bool(available_at and available_at > now),
+            available_at=available_at or now,
+        )
+    return entry, True
+
+
+def settle_debt(member: Member, now: dt.datetime) -> None:
+    """Pay the member's outstanding debt from their lots (pending ones too: new points pay debt
+    before they can be spent)."""
+    debts = list(
+        LedgerEntry.select()
+        .where(LedgerEntry.member == member, LedgerEntry.outstanding > 0)
+        .order_by(LedgerEntry.id)
+    )
+    for debt in debts:
+        lots = (
+            Lot.select()
+            .where(Lot.member == member, Lot.remaining > 0, Lot.expires_at.is_null() | (Lot.expires_at > now))
+            .order_by(Lot.expires_at.is_null(), Lot.expires_at, Lot.earned_at, Lot.id)
+        )
+        if debt.debt_policy == "clawback":
+            seq = (
+                LedgerEntry.select()
+                .where(LedgerEntry.reverses == debt, LedgerEntry.kind == "clawback")
+                .count()
+            )
+            claw = _entry(
+                member, "clawback", 0, f"entry:{debt.id}:{seq + 1}", "clawed back from later points"
+            )
+            claw.reverses = debt
+            taken = _consume(claw, lots, debt.outstanding)
+            if taken == 0:
+                claw.delete_instance()
+                break
+            claw.points = -taken
+            claw.save()
+        else:
+            # the debt entry already counts in full in the balance; allocations only retire lots
+            taken = _consume(debt, lots, debt.outstanding)
+            if taken == 0:
+                break
+        LedgerEntry.update(outstanding=LedgerEntry.outstanding - taken).where(
+            LedgerEntry.id == debt.id
+        ).execute()
+
+
+def redeem(
+    member: Member,
+    points: int,
+    reference: str,
+    *,
+    reason: str = "",
+    now: dt.datetime | None = None,
+    actor_id: int | None = None,
+) -> tuple[LedgerEntry, bool]:
+    """Spend ``points`` (> 0) of active points; 409 when fewer are spendable. Returns (entry, created).
+
+    Call inside :func:`member_lock`.
+    """
+    now = now or utcnow()
+    found = _existing(member, "redeem", reference)
+    if found is not None:
+        return found, False
+    expire_due(member, now)
+    available = spendable_points(member, now)
+    if points > available:
+        raise APIError(
+            409,
+            "Not enough points.",
+            errors={"points": [f"Only {available} points are available to redeem."]},
+            available=available,
+        )
+    entry = _entry(member, "redeem", -points, reference, reason, actor_id)
+    _consume(entry, _spendable(member, now), points)
+    notify("points.redeemed", member, points, reason, reference=reference, entry_id=entry.id)
+    return entry, True
+
+
+def debit(
+    member: Member,
+    points: int,
+    reference: str,
+    *,
+    kind: str = "adjust",
+    reason: str = "",
+    now: dt.datetime | None = None,
+    actor_id: int | None = None,
+) -> tuple[LedgerEntry, bool]:
+    """Remove ``points`` (> 0) of spendable points (a manual deduction); 409 if not enough."""
+    now = now or utcnow()
+    found = _existing(member, kind, reference)
+    if found is not None:
+        return found, False
+    expire_due(member, now)
+    available = spendable_points(member, now)
+    if points > available:
+        raise APIError(
+            409,
+            "Not enough points.",
+            errors={"points": [f"Only {available} points can be deducted."]},
+            available=available,
+        )
+    entry = _entry(member, kind, -points, reference, reason, actor_id)
+    _consume(entry, _spendable(member, now), points)
+    return entry, True
+
+
+def expire_due(member: Member, now: dt.datetime | None = None) -> int:
+    """Expire what is left of the member's lots whose expiry has passed; returns points expired."""
+    now = now or utcnow()
+    lots = list(
+        Lot.select()
+        .where(Lot.member == member, Lot.remaining > 0, Lot.expires_at <= now)
+        .order_by(Lot.expires_at, Lot.id)
+    )
+    total = 0
+    for lot in lots:
+        # a lot restored by a reversal can expire again, hence the sequence in the reference
+        seq = (
+            Allocation.select()
+            .join(LedgerEntry)
+            .where(Allocation.lot == lot, LedgerEntry.kind == "expire")
+            .count()
+        )
+        entry = _entry(member, "expire", -lot.remaining, f"lot:{lot.id}:{seq + 1}", "expired")
+        _consume(entry, [lot], lot.remaining)
+        total -= entry.points
+    if total:
+        notify(
+            "points.expired",
+            member,
+            total,
+            "expired",
+            lots=[{"lot_id": lot.id, "expires_at": lot.expires_at} for lot in lots],
+        )
+    return total
+
+
+def reversed_points(entry: LedgerEntry) -> int:
+    """How many of ``entry``'s points reversals have already undone (always >= 0)."""
+    done = (
+        LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0))
+        .where(LedgerEntry.reverses == entry, LedgerEntry.kind == "reverse")
+        .scalar()
+    )
+    return abs(int(done))
+
+
+def reverse(
+    member: Member,
+    original: LedgerEntry,
+    reference: str,
+    *,
+    points: int | None = None,
+    reason: str = "",
+    now: dt.datetime | None = None,
+    actor_id: int | None = None,
+) -> tuple[LedgerEntry, bool]:
+    """Undo an earning (all or ``points`` of it) or a redemption (in full).
+
+    An earning is taken back from its own lot first, then from other lots; what was already
+    spent becomes debt or a claw-back per the programme's refund policy. A redemption gives
+    back exactly the lots it consumed, with their original expiry dates.
+    """
+    now = now or utcnow()
+    found = _existing(member, "reverse", reference)
+    if found is not None:
+        return found, False
+    if original.member_id != member.id:
+        raise APIError(404, "No such ledger entry for this member.")
+    done = reversed_points(original)
+    if original.kind == "redeem":
+        if done:
+            raise APIError(
+                409, "This redemption was already reversed.", errors={"entry_id": ["Already reversed."]}
+            )
+        entry = _entry(member, "reverse", -original.points, reference, reason, actor_id, reverses=original)
+        restored = (
+            Allocation.select(Allocation.lot, pw.fn.SUM(Allocation.points).alias("pts"))
+            .where(Allocation.entry == original)
+            .group_by(Allocation.lot)
+        )
+        for row in restored:
+            Lot.update(remaining=Lot.remaining + row.pts).where(Lot.id == row.lot_id).execute()
+            Allocation.create(entry=entry, lot=row.lot_id, points=-row.pts)
+        settle_debt(member, now)
+        notify("points.reversed", member, entry.points, reason, reference=reference, reverses=original.id)
+        return entry, True
+    if original.kind not in ("earn", "adjust") or original.points <= 0:
+        raise APIError(
+            422, "Only earnings and redemptions can be reversed.", errors={"entry_id": ["Not reversible."]}
+        )
+    left = original.points - done
+    wanted = left if points is None else min(points, left)
+    if wanted <= 0:
+        raise APIError(
+            409, "Nothing left to reverse on this entry.", errors={"entry_id": ["Fully reversed."]}
+        )
+    entry = _entry(member, "reverse", 0, reference, reason, actor_id, reverses=original)
+    own = Lot.select().where(Lot.entry == original, Lot.remaining > 0)
+    taken = _consume(entry, own, wanted)
+    if taken < wanted:
+        # the earned points were partly spent: take what is spendable elsewhere
+        others = (
+            Lot.select()
+            .where(Lot.member == member, Lot.remaining > 0, Lot.expires_at.is_null() | (Lot.expires_at > now))
+            .order_by(Lot.expires_at.is_null(), Lot.expires_at, Lot.earned_at, Lot.id)
+        )
+        taken += _consume(entry, others, wanted - taken)
+    shortfall = wanted - taken
+    policy = program().refund_policy
+    if shortfall and policy == "debt":
+        entry.points, entry.outstanding, entry.debt_policy = -wanted, shortfall, "debt"
+    else:
+        entry.points = -taken
+        entry.outstanding, entry.debt_policy = shortfall, ("clawback" if shortfall else None)
+    entry.save()
+    notify(
+        "points.reversed", member, wanted, reason, reference=reference, reverses=original.id, debt=shortfall
+    )
+    return entry, True
+
+
+def balance(member: Member, now: dt.datetime | None = None) -> dict:
+    """The member's points: ``balance`` (the ledger sum) and the buckets.
+
+    ``balance == pending + active + overdue - debt`` where debt is counted in the balance only
+    under the ``debt`` refund policy (``overdue``: past expiry, not yet expired by the job).
+    """
+    now = now or utcnow()
+    total = LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
+        LedgerEntry.member == member
+    )
+    lots = Lot.select(
+        pw.fn.COALESCE(pw.fn.SUM(pw.Case(None, [(Lot.available_at > now, Lot.remaining)], 0)), 0),
+        pw.fn.COALESCE(
+            pw.fn.SUM(
+                pw.Case(
+                    None,
+                    [
+                        (
+                            (Lot.available_at <= now) & (Lot.expires_at.is_null() | (Lot.expires_at > now)),
+                            Lot.remaining,
+                        )
+                    ],
+                    0,
+                )
+            ),
+            0,
+        ),
+    ).where(Lot.member == member)
+    pending, active = (int(v) for v in lots.tuples().get())
+    remaining = int(
+        Lot.select(pw.fn.COALESCE(pw.fn.SUM(Lot.remaining), 0)).where(Lot.member == member).scalar()
+    )
+
+    def kind_sum(*kinds):
+        return -int(
+            LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0))
+            .where(LedgerEntry.member == member, LedgerEntry.kind.in_(kinds))
+            .scalar()
+        )
+
+    redeemed = kind_sum("redeem")
+    restored = int(
+        LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0))
+        .join(Original := LedgerEntry.alias(), on=(LedgerEntry.reverses == Original.id))
+        .where(LedgerEntry.member == member, Original.kind == "redeem")
+        .scalar()
+    )
+    debt = int(
+        LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.outstanding), 0))
+        .where(LedgerEntry.member == member, LedgerEntry.outstanding > 0)
+        .scalar()
+    )
+    return {
+        "balance": int(total.scalar()),
+        "pending": pending,
+        "active": active,
+        "overdue": remaining - pending - active,
+        "spent": redeemed - restored,
+        "expired": kind_sum("expire"),
+        "debt": debt,
+    }
+
+
+def ledger_sum(member: Member) -> int:
+    """The member's balance: the sum of their ledger."""
+    total = LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
+        LedgerEntry.member == member
+    )
+    return int(total.scalar())
+
+
+def notify(event_type: str, member: Member, points: int, reason: str, **extra) -> None:
+    """Emit a ``points.*`` event (docs/events.md): points positive, the balance after the change."""
+    source = core.current_event_id()
+    data = {
+        **member_ref(member),
+        "points": abs(points),
+        "balance": ledger_sum(member),
+        "reason": reason,
+        **extra,
+    }
+    if source:
+        data["source_event_id"] = source
+    core.emit(event_type, data)
+
+
+def member_ref(member: Member) -> dict:
+    """How events name a member."""
+    return {"customer_id": member.customer_id, "member_id": member.id, "member_no": member.member_no}
