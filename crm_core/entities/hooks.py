@@ -22,7 +22,7 @@ def crm_migrations():
 
 @hookimpl
 def crm_blueprints():
-    from . import companies, customers, deals, segments, tickets
+    from . import companies, customers, deals, segments, tickets, transfer  # noqa: F401  (routes)
 
     return [
         customers.blp,
@@ -35,3 +35,10 @@ def crm_blueprints():
         tickets.blp,
         segments.blp,
     ]
+
+
+@hookimpl
+def crm_cli(group):
+    from .demo import demo_data_command
+
+    group.add_command(demo_data_command)

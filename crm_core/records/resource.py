@@ -258,7 +258,12 @@ def register_crud(
     dump_schema = _instance(schema)
     many_schema = _instance(schema, many=True)
     load_schema = _instance(create_schema or schema)
-    patch_schema = _instance(update_schema) if update_schema is not None else _instance(schema, partial=True)
+    if update_schema is not None:
+        patch_schema = _instance(update_schema)
+    else:
+        # a named subclass, so the OpenAPI document gets a distinct "<Name>Update" component
+        base = schema if isinstance(schema, type) else type(schema)
+        patch_schema = type(base.__name__.removesuffix("Schema") + "UpdateSchema", (base,), {})(partial=True)
     write = {"before_save": before_save, "after_save": after_save, "serialize": serialize}
     crud = Crud(
         resource, model, dump_schema, many_schema, prefetch, write, endpoint=f"{blp.name}.{name}_item"

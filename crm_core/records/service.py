@@ -89,12 +89,19 @@ def _has_scope_columns(model) -> bool:
     return "owner_id" in model._meta.fields and "department_id" in model._meta.fields
 
 
-def _emit(action: str, resource: str, record, actor, before, after, extra=None) -> None:
-    """Tell every ``crm_record_written`` implementation about the change (inside the transaction)."""
+def record_written(
+    action: str, resource: str, record, actor, before, after, extra=None, record_id=None
+) -> None:
+    """Tell every ``crm_record_written`` implementation about one write (call inside the transaction).
+
+    ``create``/``update``/``delete`` call it; bulk writers (the customer import) call it once per
+    row they inserted with ``record=None`` and ``record_id`` set, so audit and events still see
+    every record.
+    """
     change = Change(
         action=action,
         resource=resource,
-        record_id=record.get_id() if record is not None else None,
+        record_id=record.get_id() if record is not None else record_id,
         actor=actor,
         before=before,
         after=after,
@@ -155,7 +162,7 @@ def create(
         _save(record, force_insert=True)
         if after_save:
             after_save(record, data, None)
-        _emit("create", resource, record, actor, None, serialize(record), extra)
+        record_written("create", resource, record, actor, None, serialize(record), extra)
     return record
 
 
@@ -209,7 +216,7 @@ def update(
         _save(record, force_insert=False)
         if after_save:
             after_save(record, data, before)
-        _emit("update", resource, record, actor, before, serialize(record), extra)
+        record_written("update", resource, record, actor, before, serialize(record), extra)
     return record
 
 
@@ -237,4 +244,4 @@ def delete(
             raise APIError(
                 409, "The record is still referenced by other records; remove those first."
             ) from exc
-        _emit("delete", resource, record, actor, before, None, extra)
+        record_written("delete", resource, record, actor, before, None, extra)

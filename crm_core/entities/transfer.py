@@ -1,0 +1,511 @@
+"""Customer import (CSV or XLSX, up to 100,000 rows) and export (CSV or XLSX, the list's filters).
+
+Import reads the file with a library (tablib for CSV, openpyxl for XLSX), works out the encoding
+of Excel-made CSV files (UTF-8 with or without BOM, GBK/GB18030) with charset-normalizer, maps the
+header row to fields (English names, ``custom.<name>``, or the usual Chinese headers 姓名, 手机,
+邮箱...), validates every row with the same schema and custom-field rules as the API, checks phone
+and e-mail uniqueness within the file and against the database, and inserts in bulk. ``mode``
+chooses all-or-nothing (any bad row: 422, nothing imported) or valid-rows-only. Each inserted row is
+still reported to ``crm_record_written`` (audit, events).
+
+Export writes the columns an import reads back, so export then import into an empty database gives
+the same customers. Hidden fields (field rules) are left out; rows follow the export row scope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable, Iterator
+
+import charset_normalizer
+import openpyxl
+import tablib
+from flask import Response, request
+from flask.views import MethodView
+from marshmallow import ValidationError
+
+from ..auth import current_actor
+from ..db import database, utcnow
+from ..errors import APIError
+from ..records import listing, service
+from . import customers
+from .models import Customer, CustomerTag
+from .schemas import CustomerSchema
+
+MAX_ROWS = 100_000
+MAX_REPORTED_ERRORS = 1000
+CHUNK = 1000
+MODES = ("all_or_nothing", "valid_only")
+
+#: Columns export writes and import reads (custom fields follow as ``custom.<name>``).
+EXPORT_COLUMNS = (
+    "id",
+    "name",
+    "phone",
+    "email",
+    "gender",
+    "birthday",
+    "source_channel",
+    "lifecycle_stage",
+    "owner_id",
+    "department_id",
+    "tags",
+    "created_at",
+    "updated_at",
+)
+#: Columns import reads back but does not write (the database assigns them).
+IGNORED_ON_IMPORT = frozenset({"id", "created_at", "updated_at"})
+
+#: Header aliases: what spreadsheets made by people call the fields (normalised: lower-case,
+#: no spaces, no ``*`` required-marks).
+HEADER_ALIASES = {
+    "姓名": "name",
+    "名字": "name",
+    "客户": "name",
+    "客户名称": "name",
+    "客户姓名": "name",
+    "手机": "phone",
+    "手机号": "phone",
+    "手机号码": "phone",
+    "电话": "phone",
+    "联系电话": "phone",
+    "mobile": "phone",
+    "邮箱": "email",
+    "电子邮箱": "email",
+    "电子邮件": "email",
+    "e-mail": "email",
+    "性别": "gender",
+    "生日": "birthday",
+    "出生日期": "birthday",
+    "来源": "source_channel",
+    "来源渠道": "source_channel",
+    "渠道": "source_channel",
+    "source": "source_channel",
+    "阶段": "lifecycle_stage",
+    "客户阶段": "lifecycle_stage",
+    "生命周期": "lifecycle_stage",
+    "标签": "tags",
+    "负责人": "owner_id",
+    "负责人id": "owner_id",
+    "部门": "department_id",
+    "部门id": "department_id",
+}
+VALUE_ALIASES = {
+    "gender": {"男": "male", "女": "female", "其他": "other", "未知": "unknown", "m": "male", "f": "female"},
+    "lifecycle_stage": {
+        "线索": "lead",
+        "潜在客户": "prospect",
+        "客户": "customer",
+        "成交客户": "customer",
+        "流失": "churned",
+    },
+}
+TAG_SEPARATORS = (",", "，", ";", "；", "|", "、")
+
+
+# --- reading files ------------------------------------------------------------------------------
+
+
+def decode_csv(data: bytes) -> str:
+    """Text of a CSV file: UTF-8 (with or without the BOM Excel writes), else the encoding
+    charset-normalizer finds (GBK files are read as GB18030, its superset)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise APIError(
+            400,
+            "Cannot tell the file's text encoding; save it as UTF-8 CSV.",
+            errors={"file": ["Unknown encoding."]},
+        )
+    encoding = best.encoding.lower()
+    if encoding in ("gbk", "gb2312", "gb18030", "cp936", "hz"):
+        encoding = "gb18030"
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        raise APIError(
+            400, "Cannot decode the file; save it as UTF-8 CSV.", errors={"file": ["Bad encoding."]}
+        ) from None
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # Excel stores phone numbers typed as numbers as floats
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def read_table(data: bytes, filename: str) -> tuple[list[str], Iterator[list[str]]]:
+    """Header row and data rows (as text) of a CSV or XLSX file."""
+    is_xlsx = filename.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04"
+    if is_xlsx:
+        try:
+            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception:  # openpyxl raises many kinds on a damaged file; all mean "not readable"
+            raise APIError(
+                400, "The file is not a readable XLSX workbook.", errors={"file": ["Not XLSX."]}
+            ) from None
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise APIError(400, "The workbook is empty.", errors={"file": ["No header row."]})
+        return [_cell_text(h) for h in header], ([_cell_text(c) for c in row] for row in rows)
+    text = decode_csv(data)
+    if not text.strip():
+        raise APIError(400, "The file is empty.", errors={"file": ["No header row."]})
+    dataset = tablib.Dataset()
+    try:
+        dataset.load(text, format="csv")
+    except Exception:  # tablib wraps csv errors in several types
+        raise APIError(400, "The file is not valid CSV.", errors={"file": ["Not CSV."]}) from None
+    return [str(h or "").strip() for h in dataset.headers or []], (
+        [_cell_text(c) for c in row] for row in dataset
+    )
+
+
+def map_headers(headers: list[str], custom_names: Iterable[str]) -> tuple[list[str | None], list[str]]:
+    """The field of each column (None: ignored) and the headers that match nothing."""
+    known = set(CustomerSchema().fields) - {"id", "created_at", "updated_at", "custom"}
+    custom_names = set(custom_names)
+    fields, ignored = [], []
+    for header in headers:
+        key = header.strip().lstrip("\ufeff").rstrip("*").strip()
+        norm = key.lower().replace(" ", "")
+        target = None
+        if norm in IGNORED_ON_IMPORT:
+            target = None
+        elif norm in known:
+            target = norm
+        elif norm in HEADER_ALIASES:
+            target = HEADER_ALIASES[norm]
+        elif norm.startswith("custom.") and norm[7:] in custom_names:
+            target = "custom." + norm[7:]
+        elif norm in custom_names:
+            target = "custom." + norm
+        elif key:
+            ignored.append(header)
+        fields.append(target)
+    if fields.count("name") != 1:
+        raise APIError(
+            400, "The file needs one name column (name or 姓名).", errors={"file": ["No name column."]}
+        )
+    return fields, [h for h in ignored if h.lower() not in IGNORED_ON_IMPORT]
+
+
+def _custom_value(text: str):
+    if text[:1] == "[" and text[-1:] == "]":
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def row_dict(fields: list[str | None], cells: list[str]) -> dict:
+    """The API-shaped input of one row (blank cells left out)."""
+    row: dict = {}
+    for field, value in zip(fields, cells, strict=False):
+        if field is None or value == "":
+            continue
+        if field.startswith("custom."):
+            row.setdefault("custom", {})[field[7:]] = _custom_value(value)
+            continue
+        if field in VALUE_ALIASES:
+            value = VALUE_ALIASES[field].get(
+                value.strip().lower(), VALUE_ALIASES[field].get(value.strip(), value)
+            )
+        if field == "tags":
+            for sep in TAG_SEPARATORS[1:]:
+                value = value.replace(sep, ",")
+            value = [t.strip() for t in value.split(",") if t.strip()]
+        if field == "birthday":
+            value = value.replace("/", "-")[:10]
+        row[field] = value
+    return row
+
+
+# --- import -------------------------------------------------------------------------------------
+
+
+def _errors_of(exc: APIError) -> dict:
+    return exc.data.get("errors") or {"_schema": [exc.message]}
+
+
+def import_customers(data: bytes, filename: str, mode: str, actor) -> dict:
+    """Validate and import a customer file as ``actor``; returns the report (see module docs)."""
+    from .. import metadata, permissions
+
+    if mode not in MODES:
+        raise APIError(422, "Unknown import mode.", errors={"mode": [f"One of: {', '.join(MODES)}."]})
+    permissions.require(actor, "customers", "create")
+    definitions = {d.name: d for d in metadata.custom_fields("customers")}
+    headers, rows = read_table(data, filename)
+    fields, ignored = map_headers(headers, definitions)
+    writable = {f: None for f in fields if f and not f.startswith("custom.")}
+    custom_written = {f[7:]: None for f in fields if f and f.startswith("custom.")}
+    if custom_written:
+        writable["custom"] = custom_written
+    permissions.check_writable(actor, "customers", writable)
+
+    schema = CustomerSchema()
+    valid: list[tuple[int, dict]] = []
+    errors: list[dict] = []
+    seen: dict[tuple[str, str], int] = {}
+    total = 0
+    for number, cells in enumerate(rows, start=2):  # row 1 is the header, as a spreadsheet shows it
+        if not any(cells):
+            continue
+        total += 1
+        if total > MAX_ROWS:
+            raise APIError(
+                413,
+                f"Too many rows: at most {MAX_ROWS:,} per import.",
+                errors={"file": [f"Over {MAX_ROWS} rows."]},
+            )
+        raw = row_dict(fields, cells)
+        try:
+            item = schema.load({k: v for k, v in raw.items() if k != "custom"})
+        except ValidationError as exc:
+            errors.append({"row": number, "errors": exc.messages})
+            continue
+        try:
+            item["custom"] = metadata.validate_custom("customers", raw.get("custom") or {}, partial=False)
+        except APIError as exc:
+            errors.append({"row": number, "errors": _errors_of(exc)})
+            continue
+        problems = {}
+        for name in customers.UNIQUE_FIELDS:
+            value = item.get(name)
+            if value is None:
+                continue
+            first = seen.setdefault((name, value), number)
+            if first != number:
+                problems[name] = [f"Same {name} as row {first}."]
+        if problems:
+            errors.append({"row": number, "errors": problems})
+            continue
+        valid.append((number, item))
+
+    _check_existing(valid, errors)
+    _check_assignment(valid, errors, actor)
+    errors.sort(key=lambda e: e["row"])
+    report = {
+        "mode": mode,
+        "total_rows": total,
+        "imported": 0,
+        "failed": len(errors),
+        "ignored_columns": ignored,
+        "errors": errors[:MAX_REPORTED_ERRORS],
+        "errors_truncated": len(errors) > MAX_REPORTED_ERRORS,
+    }
+    if errors and mode == "all_or_nothing":
+        flat = {f"row {e['row']}": e["errors"] for e in errors[:MAX_REPORTED_ERRORS]}
+        raise APIError(
+            422,
+            f"{len(errors)} of {total} rows are invalid; nothing was imported.",
+            errors=flat,
+            report=report,
+        )
+    report["imported"] = _insert(valid, actor)
+    return report
+
+
+def _check_existing(valid: list[tuple[int, dict]], errors: list[dict]) -> None:
+    """Move rows whose phone or e-mail is already in the database to ``errors``."""
+    bad: dict[int, dict] = {}
+    for name in customers.UNIQUE_FIELDS:
+        column = getattr(Customer, name)
+        values = [item[name] for _, item in valid if item.get(name) is not None]
+        existing: dict[str, int] = {}
+        for start in range(0, len(values), CHUNK):
+            chunk = values[start : start + CHUNK]
+            existing.update(Customer.select(column, Customer.id).where(column.in_(chunk)).tuples())
+        for number, item in valid:
+            if item.get(name) in existing:
+                bad.setdefault(number, {})[name] = [f"Already used by customer {existing[item[name]]}."]
+    if bad:
+        errors.extend({"row": n, "errors": e} for n, e in bad.items())
+        valid[:] = [(n, item) for n, item in valid if n not in bad]
+
+
+def _check_assignment(valid: list[tuple[int, dict]], errors: list[dict], actor) -> None:
+    """Rows placed outside the actor's scope (owner/department) become errors, checked once per pair."""
+    from .. import permissions
+
+    verdicts: dict[tuple, str | None] = {}
+    kept = []
+    for number, item in valid:
+        item.setdefault("owner_id", actor.id)
+        item.setdefault("department_id", actor.department_id)
+        pair = (item["owner_id"], item["department_id"])
+        if pair not in verdicts:
+            try:
+                permissions.check_assignment(actor, "customers", "create", *pair)
+                verdicts[pair] = None
+            except APIError as exc:
+                verdicts[pair] = exc.message
+        if verdicts[pair]:
+            errors.append({"row": number, "errors": {"owner_id": [verdicts[pair]]}})
+        else:
+            kept.append((number, item))
+    valid[:] = kept
+
+
+def _insert(valid: list[tuple[int, dict]], actor) -> int:
+    """Bulk-insert the rows (chunks of ``CHUNK``), link tags, and report each row as written."""
+    columns = [f for f in Customer._meta.fields if f not in ("id",)]
+    with database.atomic():
+        for start in range(0, len(valid), CHUNK):
+            chunk = [item for _, item in valid[start : start + CHUNK]]
+            now = utcnow()
+            rows = []
+            for item in chunk:
+                # every row carries every column: insert_many takes its columns from the first row
+                row = {c: item.get(c) for c in columns}
+                row["lifecycle_stage"] = row["lifecycle_stage"] or "lead"
+                row["custom"] = row["custom"] or {}
+                row["created_at"] = row["updated_at"] = now
+                rows.append(row)
+            ids = [r[0] for r in Customer.insert_many(rows).returning(Customer.id).tuples().execute()]
+            links = []
+            names = sorted({t for item in chunk for t in item.get("tags") or []})
+            by_name = dict(zip(names, customers.tag_ids(names), strict=True)) if names else {}
+            for record_id, item, row in zip(ids, chunk, rows, strict=True):
+                tags = sorted(set(item.get("tags") or []))
+                links.extend({"customer": record_id, "tag": by_name[t]} for t in tags)
+                after = {**service.to_json(row), "id": record_id, "tags": tags}
+                service.record_written(
+                    "create", "customers", None, actor, None, after, {"source": "import"}, record_id=record_id
+                )
+            if links:
+                CustomerTag.insert_many(links).execute()
+    return len(valid)
+
+
+# --- export -------------------------------------------------------------------------------------
+
+
+def export_customers(args, actor, fmt: str) -> Response:
+    """The customers the list filters select (export scope), as a CSV or XLSX download."""
+    from .. import metadata, permissions
+
+    if fmt not in ("csv", "xlsx"):
+        raise APIError(400, "Invalid query parameter 'format'.", errors={"format": ["csv or xlsx."]})
+    query, _ = listing.list_query(
+        Customer,
+        "customers",
+        args,
+        actor,
+        action="export",
+        search_fields=customers.search_fields(),
+        extra_filters=customers.EXTRA_FILTERS,
+        ignore=("format",),
+        paginate=False,
+    )
+    rules = permissions.field_rules(actor, "customers")
+    hidden = {name for name, rule in rules.items() if rule == "hidden"}
+    custom_names = [d.name for d in metadata.custom_fields("customers") if d.name not in hidden]
+    headers = [c for c in EXPORT_COLUMNS if c not in hidden] + [f"custom.{n}" for n in custom_names]
+    dataset = tablib.Dataset(headers=headers)
+    batch: list[Customer] = []
+
+    def flush():
+        customers.prefetch_tags(batch)
+        for c in batch:
+            values = service.record_dict(c)
+            values["tags"] = ",".join(c.tags)
+            row = [_export_value(values.get(h)) for h in headers if not h.startswith("custom.")]
+            row += [_export_value((c.custom or {}).get(n)) for n in custom_names]
+            dataset.append(row)
+        batch.clear()
+
+    for record in query.iterator():
+        batch.append(record)
+        if len(batch) >= CHUNK:
+            flush()
+    flush()
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    if fmt == "csv":
+        body = "\ufeff" + dataset.export("csv")  # the BOM makes Excel read UTF-8
+        mimetype = "text/csv; charset=utf-8"
+    else:
+        body = dataset.export("xlsx")
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="customers-{stamp}.{fmt}"'
+    return response
+
+
+def _export_value(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(service.to_json(value))
+
+
+# --- views --------------------------------------------------------------------------------------
+
+blp = customers.blp
+
+
+@blp.route("/customers/import")
+class CustomerImport(MethodView):
+    @blp.doc(
+        summary="Import customers from CSV or XLSX",
+        requestBody={
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "mode": {"type": "string", "enum": list(MODES), "default": "all_or_nothing"},
+                        },
+                        "required": ["file"],
+                    }
+                }
+            }
+        },
+    )
+    @blp.response(200)
+    def post(self):
+        """Validate every row; import all-or-nothing (422 with per-row errors if any row is bad) or
+        only the valid rows (``mode=valid_only``; the report lists the rejected rows)."""
+        actor = current_actor()
+        upload = request.files.get("file")
+        if upload is None:
+            raise APIError(
+                400, "Send the file as multipart form field 'file'.", errors={"file": ["Missing."]}
+            )
+        mode = request.form.get("mode") or request.args.get("mode") or "all_or_nothing"
+        report = import_customers(upload.read(), upload.filename or "", mode, actor)
+        return Response(json.dumps(report, ensure_ascii=False), status=200, mimetype="application/json")
+
+
+@blp.route("/customers/export")
+class CustomerExport(MethodView):
+    @blp.doc(
+        summary="Export customers as CSV or XLSX",
+        parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["csv", "xlsx"]}}],
+    )
+    @blp.response(200)
+    def get(self):
+        """Every customer the list filters select (no paging), within your export scope."""
+        actor = current_actor()
+        args = request.args
+        return export_customers(args, actor, args.get("format", "csv"))
