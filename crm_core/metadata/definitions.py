@@ -92,7 +92,7 @@ def _choices(value) -> tuple:
         raise APIError(422, "Invalid choices.", errors={"choices": ["Give a list."]})
     for item in value:
         if isinstance(item, dict) and "value" in item:
-            entry = {"value": str(item["value"]), "label": _labels(item.get("label"))}
+            entry = {"value": str(item["value"]), "label": _labels(item.get("label") or str(item["value"]))}
         elif isinstance(item, str | int):
             entry = {"value": str(item), "label": {"en": str(item), "zh-CN": str(item)}}
         else:
@@ -292,6 +292,8 @@ def check_existing(model, fd: FieldDef, backfill_default: bool = True) -> dict:
     holders = set()
     for rid, value in _stored_values(model, fd.name):
         holders.add(rid)
+        if fd.type in ("string", "text") and isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)  # numbers become text when a field turns into text
         try:
             converted = check_value(fd, value)
         except ValidationError as exc:
