@@ -50,6 +50,14 @@ SETTINGS: dict[str, Setting] = {
     "LOG_LEVEL": Setting(str, "INFO", "logging level"),
     "TESTING": Setting(bool, False, "Flask testing mode"),
     "DEBUG": Setting(bool, False, "Flask debug mode"),
+    # events and webhooks (crm_core.events, crm_core.webhooks)
+    "WEBHOOK_TIMEOUT_SECONDS": Setting(int, 10, "seconds to wait for a webhook receiver's answer"),
+    "WEBHOOK_MAX_ATTEMPTS": Setting(int, 8, "delivery attempts before a subscription is marked failing"),
+    "WEBHOOK_RETRY_BASE_SECONDS": Setting(int, 30, "first retry delay; doubles each attempt (+/-20% jitter)"),
+    "WEBHOOK_CONCURRENCY": Setting(int, 8, "webhook deliveries sent in parallel by the scheduler"),
+    "WEBHOOK_ALLOW_PRIVATE_URLS": Setting(
+        bool, False, "allow webhook URLs on loopback/private networks (off: SSRF protection)"
+    ),
     # channel_tracking plugin (read with defaults, so the plugin also works without these keys)
     "CHANNEL_TRACKING_LOOKBACK_DAYS": Setting(int, 30, "attribution lookback window in days"),
     "CHANNEL_TRACKING_HALF_LIFE_DAYS": Setting(int, 7, "time-decay attribution half-life in days"),

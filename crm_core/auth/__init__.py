@@ -157,6 +157,81 @@ def authenticate(username: str, password: str) -> User | None:
 _DUMMY_HASH = hash_password("not-a-real-password-0")
 
 
+def login(username: str, password: str) -> User:
+    """Check a password login with lockout: after ``LOGIN_MAX_FAILURES`` failures in a row the
+    user is locked for ``LOGIN_LOCKOUT_SECONDS``, doubling with each further failure (max 1 h).
+    Raises ``APIError`` 401 (wrong credentials) or 429 with ``Retry-After`` (locked)."""
+    user = User.get_or_none(User.username == username)
+    now = utcnow()
+    if user is not None and user.locked_until is not None and user.locked_until > now:
+        retry = max(1, int((user.locked_until - now).total_seconds()))
+        raise APIError(
+            429,
+            f"Too many failed logins; try again in {retry} s.",
+            headers={"Retry-After": str(retry)},
+        )
+    if authenticate(username, password) is None:
+        if user is not None:
+            _count_failure(user)
+        raise APIError(401, "Wrong username or password.")
+    if user.failed_logins or user.locked_until:
+        User.update(failed_logins=0, locked_until=None).where(User.id == user.id).execute()
+    return user
+
+
+def _count_failure(user: User) -> None:
+    limit = current_app.config["LOGIN_MAX_FAILURES"]
+    # count atomically in SQL so concurrent attempts cannot undercount
+    User.update(failed_logins=User.failed_logins + 1).where(User.id == user.id).execute()
+    failures = User.select(User.failed_logins).where(User.id == user.id).scalar() or 0
+    if limit and failures >= limit:
+        seconds = min(3600, current_app.config["LOGIN_LOCKOUT_SECONDS"] * 2 ** (failures - limit))
+        User.update(locked_until=utcnow() + dt.timedelta(seconds=seconds)).where(User.id == user.id).execute()
+
+
+def set_password(user: User, password: str, keep_token_id: int | None = None) -> None:
+    """Set a new password (policy-checked, 422 otherwise) and revoke every token of the user
+    except ``keep_token_id``: whoever held a token under the old password loses it."""
+    problems = policy_errors(password or "")
+    if problems:
+        raise APIError(422, "Invalid password.", errors={"password": problems})
+    with database.atomic():
+        User.update(
+            password_hash=hash_password(password),
+            password_changed_at=utcnow(),
+            failed_logins=0,
+            locked_until=None,
+            updated_at=utcnow(),
+        ).where(User.id == user.id).execute()
+        query = AccessToken.update(revoked_at=utcnow()).where(
+            AccessToken.user == user, AccessToken.revoked_at.is_null()
+        )
+        if keep_token_id is not None:
+            query = query.where(AccessToken.id != keep_token_id)
+        query.execute()
+
+
+def record_change(action: str, resource: str, record_id, before=None, after=None, actor=None) -> None:
+    """Tell ``crm_record_written`` observers (audit, outbox) about a write to an identity object
+    (users, roles, departments, tokens, OAuth clients); call inside the write's transaction."""
+    from flask import has_request_context
+
+    from ..changes import Change
+
+    in_request = has_request_context()
+    change = Change(
+        action=action,
+        resource=resource,
+        record_id=record_id,
+        actor=actor if actor is not None else (g.get("actor") if in_request else None),
+        before=before,
+        after=after,
+        request_id=g.get("request_id") if in_request else None,
+        ip=request.remote_addr if in_request else None,
+    )
+    current_app.extensions["crm"].plugins.hook.crm_record_written(change=change)
+
+
 def create_user(
     username: str,
     password: str,
@@ -193,7 +268,25 @@ def create_user(
         )
         for role in role_rows:
             UserRole.create(user=user, role=role)
+        record_change("create", "users", user.id, None, user_dict(user))
     return user
+
+
+def user_dict(user: User) -> dict:
+    """The JSON view of a user (never the password hash)."""
+    roles = sorted(r.name for r in Role.select(Role.name).join(UserRole).where(UserRole.user == user))
+    return {
+        "id": user.id,
+        "username": user.username,
+        "name": user.name,
+        "email": user.email,
+        "is_active": user.is_active,
+        "department_id": user.department_id,
+        "language": user.language,
+        "roles": roles,
+        "locked_until": user.locked_until.isoformat() if user.locked_until else None,
+        "created_at": user.created_at.isoformat() if user.created_at else None,
+    }
 
 
 def load_request_actor() -> None:

@@ -11,8 +11,22 @@ from marshmallow import Schema, fields, validate
 from .. import hookimpl
 from ..api import API_PREFIX, Blueprint
 from ..errors import APIError
-from . import authenticate, create_user, current_actor, issue_token, load_request_actor, public, revoke_token
+from . import (
+    create_user,
+    current_actor,
+    issue_token,
+    load_request_actor,
+    login,
+    oauth,
+    public,
+    ratelimit,
+    revoke_token,
+)
+from .api_departments import blp as departments_blp
+from .api_tokens import clients_blp, oauth_blp, tokens_blp
+from .api_users import blp as users_blp
 from .models import MODELS
+from .ratelimit import check_login_rate
 
 blp = Blueprint("auth", __name__, url_prefix=f"{API_PREFIX}/auth", description="Login and tokens")
 
@@ -34,11 +48,14 @@ class Token(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(200, TokenSchema)
     @blp.alt_response(401, description="Wrong username or password")
+    @blp.alt_response(429, description="Too many attempts from this address, or the user is locked out")
     def post(self, data):
-        """Exchange a username and password for a bearer token."""
-        user = authenticate(data["username"], data["password"])
-        if user is None:
-            raise APIError(401, "Wrong username or password.")
+        """Exchange a username and password for a bearer token.
+
+        Attempts are limited per IP (``CRM_RATELIMIT_LOGIN``), and a user is locked out for a
+        while after ``CRM_LOGIN_MAX_FAILURES`` failures in a row (429 with ``Retry-After``)."""
+        check_login_rate()
+        user = login(data["username"], data["password"])
         raw, row = issue_token(user)
         expires_in = int((row.expires_at - row.created_at).total_seconds()) if row.expires_at else 0
         return {"access_token": raw, "token_type": "Bearer", "expires_in": expires_in}
@@ -67,12 +84,15 @@ def crm_migrations():
 
 @hookimpl
 def crm_blueprints():
-    return [blp]
+    return [blp, tokens_blp, users_blp, departments_blp, clients_blp, oauth_blp]
 
 
 @hookimpl
 def crm_startup(app):
     app.before_request(load_request_actor)
+    # after load_request_actor, so limits can count per token / OAuth client
+    ratelimit.install(app)
+    oauth.install(app)
 
 
 @hookimpl

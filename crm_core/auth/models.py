@@ -74,3 +74,23 @@ class AccessToken(BaseModel):
 
 
 MODELS = [Department, Role, User, UserRole, AccessToken]
+
+
+class OAuthClient(BaseModel):
+    """An integration using OAuth2 client credentials. It acts on behalf of ``user`` and never
+    sees more than that user; ``scopes`` (space-separated ``resource:action``) cut it down further.
+    The secret is random and high-entropy, so a SHA-256 hash is enough to store it."""
+
+    client_id = pw.CharField(max_length=64, unique=True)
+    secret_hash = pw.CharField(max_length=64)
+    name = pw.CharField(max_length=200)
+    user = pw.ForeignKeyField(User, backref="oauth_clients", on_delete="CASCADE")
+    scopes = pw.TextField(default="")
+    created_by = pw.IntegerField(null=True)
+    revoked_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "oauth_client"
+
+
+MODELS.append(OAuthClient)

@@ -41,6 +41,8 @@ __all__ = [
     "effective_scope",
     "resources",
     "invalidate",
+    "validate_grant",
+    "validate_scope_strings",
 ]
 
 _RANK = {scope: i for i, scope in enumerate(SCOPES)}
@@ -60,6 +62,7 @@ CORE_RESOURCES = {
     "webhooks": ("read", "create", "update", "delete"),
     "automations": ("read", "create", "update", "delete"),
     "audit": ("read", "export"),
+    "oauth_clients": ("read", "create", "delete"),
     "objects.*": ("read", "create", "update", "delete", "export"),
 }
 
@@ -412,3 +415,54 @@ def _department_in_tree(department_id, root_id) -> bool:
     if not path:
         return False
     return subtree_ids(path).where(Department.id == department_id).exists()
+
+
+# --- validation of grants, field rules and client scopes (roles API, OAuth clients) ------------
+
+
+def _known(resource: str, known: dict) -> bool:
+    if resource == "*" or resource in known:
+        return True
+    if resource.endswith(".*"):
+        return any(name.startswith(resource[:-1]) or name == resource for name in known)
+    return any(name.endswith(".*") and _matches(name, resource) for name in known)
+
+
+def _actions_of(resource: str, known: dict) -> set[str]:
+    actions = set()
+    for name, entry in known.items():
+        if name == resource or _matches(name, resource) or _matches(resource, name):
+            actions.update(entry["actions"])
+    return actions
+
+
+def validate_grant(resource: str, action: str, scope: str) -> list[str]:
+    """What is wrong with a grant (empty when valid): unknown resource, action or scope."""
+    known = resources()
+    problems = []
+    if not _known(resource, known):
+        problems.append(f"Unknown resource {resource!r}.")
+    elif action != "*" and action not in _actions_of(resource, known):
+        problems.append(f"Unknown action {action!r} for {resource!r}.")
+    if scope not in SCOPES:
+        problems.append(f"Scope must be one of {', '.join(SCOPES)}.")
+    return problems
+
+
+def validate_scope_strings(scopes) -> list[str]:
+    """What is wrong with OAuth2 client scopes (``resource:action``, ``resource:write``,
+    ``resource:*``); empty when valid."""
+    if not isinstance(scopes, list | tuple | set | frozenset) or not scopes:
+        return ["Give at least one scope, e.g. 'customers:read'."]
+    known = resources()
+    problems = []
+    for item in scopes:
+        if not isinstance(item, str) or ":" not in item:
+            problems.append(f"{item!r} is not 'resource:action'.")
+            continue
+        resource, action = item.rsplit(":", 1)
+        if not _known(resource, known):
+            problems.append(f"Unknown resource {resource!r}.")
+        elif action not in ("*", "write") and action not in _actions_of(resource, known):
+            problems.append(f"Unknown action {action!r} for {resource!r}.")
+    return problems

@@ -18,3 +18,10 @@ def crm_models():
 @hookimpl
 def crm_migrations():
     return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def crm_blueprints():
+    from .api import blp, resources_blp
+
+    return [blp, resources_blp]

@@ -1,0 +1,57 @@
+"""The audit log's tables: entries (append-only, hash-chained once sealed) and the chain head."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from ..db import database, utcnow
+
+
+class AuditEntry(pw.Model):
+    """One audited event: a write (create/update/delete), a sensitive read, or a purge anchor.
+
+    Entries are inserted unsealed (``seq``/``hash`` NULL) inside the writer's transaction, so
+    writers never wait on one another; ``crm_core.audit.chain.seal`` later gives them ``seq``,
+    ``prev_hash`` and ``hash`` in the order they became visible (commit order).
+    """
+
+    id = pw.BigAutoField()
+    seq = pw.BigIntegerField(null=True, unique=True)
+    prev_hash = pw.CharField(max_length=64, null=True)
+    hash = pw.CharField(max_length=64, null=True)
+    occurred_at = pw.DateTimeField(default=utcnow, index=True)
+    kind = pw.CharField(max_length=10, default="write")  # write | read | anchor
+    actor_id = pw.IntegerField(null=True, index=True)
+    actor_name = pw.CharField(max_length=150, null=True)
+    client_id = pw.CharField(max_length=64, null=True)
+    resource = pw.CharField(max_length=120)
+    record_id = pw.CharField(max_length=64, null=True)
+    action = pw.CharField(max_length=40)
+    # the record's ownership, so the audit log obeys the same row scopes as the record itself
+    owner_id = pw.IntegerField(null=True)
+    department_id = pw.IntegerField(null=True)
+    before = pw.TextField(null=True)  # canonical JSON text: hashed exactly as stored
+    after = pw.TextField(null=True)
+    request_id = pw.CharField(max_length=128, null=True)
+    ip = pw.CharField(max_length=64, null=True)
+
+    class Meta:
+        database = database
+        table_name = "audit_entry"
+        indexes = ((("resource", "record_id"), False),)
+
+
+class AuditHead(pw.Model):
+    """The last sealed entry (one row): lets ``verify`` notice entries cut off the end."""
+
+    id = pw.IntegerField(primary_key=True)
+    seq = pw.BigIntegerField(default=0)
+    hash = pw.CharField(max_length=64, default="")
+    sealed_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        database = database
+        table_name = "audit_head"
+
+
+MODELS = [AuditEntry, AuditHead]

@@ -1,0 +1,61 @@
+"""Helpers shared by the identity API modules."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from ..errors import APIError
+
+
+class PageArgs(Schema):
+    """``page`` and ``page_size`` (1 to 200) of a list."""
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+
+
+def pagination_header(total: int, page: int, page_size: int) -> dict:
+    """``X-Pagination`` metadata in flask-smorest's format (same as the records lists)."""
+    meta = {
+        "total": total,
+        "total_pages": max(1, -(-total // page_size)),
+        "page": page,
+        "page_size": page_size,
+    }
+    meta["first_page"], meta["last_page"] = 1, meta["total_pages"]
+    if page > 1:
+        meta["previous_page"] = min(page - 1, meta["total_pages"])
+    if page < meta["total_pages"]:
+        meta["next_page"] = page + 1
+    return meta
+
+
+def page_of(query, args) -> tuple[list, dict]:
+    """(rows of the requested page, X-Pagination header dict) of a peewee query."""
+    import json
+
+    total = query.count()
+    rows = list(query.paginate(args["page"], args["page_size"]))
+    return rows, {"X-Pagination": json.dumps(pagination_header(total, args["page"], args["page_size"]))}
+
+
+def json_response(data, status: int = 200, headers: dict | None = None):
+    """A JSON response with non-ASCII text kept as is."""
+    import json
+
+    from flask import Response
+
+    response = Response(
+        json.dumps(data, ensure_ascii=False, default=str), status=status, mimetype="application/json"
+    )
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def int_id(value, what: str) -> int:
+    """An integer path id, or 404 naming ``what``."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise APIError(404, f"No {what} {value}.") from None

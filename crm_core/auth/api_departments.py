@@ -1,0 +1,125 @@
+"""``/api/v1/departments``: the department tree (any depth; moves keep paths right, no cycles)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+
+from .. import permissions
+from ..api import API_PREFIX, Blueprint
+from ..db import database
+from ..errors import APIError
+from . import current_actor, record_change
+from .api_common import PageArgs, json_response, page_of
+from .departments import create_department, delete_department, move_department
+from .models import Department
+
+blp = Blueprint(
+    "departments", __name__, url_prefix=f"{API_PREFIX}/departments", description="Department tree"
+)
+
+
+class DepartmentIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    parent_id = fields.Integer(allow_none=True, load_default=None)
+
+
+class DepartmentPatch(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    parent_id = fields.Integer(allow_none=True)
+
+
+class DepartmentOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    parent_id = fields.Integer(allow_none=True)
+    path = fields.String()
+    depth = fields.Integer()
+
+
+def department_dict(d: Department) -> dict:
+    """JSON view of a department."""
+    return {
+        "id": d.id,
+        "name": d.name,
+        "parent_id": d.parent_id,
+        "path": d.path,
+        "depth": d.path.strip("/").count("/") if d.path else 0,
+    }
+
+
+class DepartmentListArgs(PageArgs):
+    parent_id = fields.Integer()
+    root = fields.Integer(metadata={"description": "Only this department and everything below it."})
+
+
+@blp.route("")
+class Departments(MethodView):
+    @blp.arguments(DepartmentListArgs, location="query")
+    @blp.response(200, DepartmentOut(many=True), headers={"X-Pagination": {"schema": {"type": "string"}}})
+    def get(self, args):
+        """List departments in tree order (by path)."""
+        actor = current_actor()
+        query = permissions.scoped(Department.select(), actor, "departments").order_by(Department.path)
+        if "parent_id" in args:
+            query = query.where(Department.parent == args["parent_id"])
+        if "root" in args:
+            root = Department.get_or_none(Department.id == args["root"])
+            query = (
+                query.where(Department.id.in_(permissions.subtree_ids(root.path)))
+                if root
+                else query.where(False)
+            )
+        rows, headers = page_of(query, args)
+        return json_response([department_dict(d) for d in rows], 200, headers)
+
+    @blp.arguments(DepartmentIn)
+    @blp.response(201, DepartmentOut)
+    def post(self, data):
+        """Create a department (below ``parent_id``, or a root)."""
+        actor = current_actor()
+        permissions.require(actor, "departments", "create")
+        with database.atomic():
+            dept = create_department(data["name"], data.get("parent_id"))
+            record_change("create", "departments", dept.id, None, department_dict(dept))
+        return json_response(department_dict(dept), 201)
+
+
+@blp.route("/<department_id>")
+class DepartmentItem(MethodView):
+    @blp.response(200, DepartmentOut)
+    def get(self, department_id):
+        """One department."""
+        dept = permissions.get_record(Department, department_id, current_actor(), "departments")
+        return json_response(department_dict(dept))
+
+    @blp.arguments(DepartmentPatch)
+    @blp.response(200, DepartmentOut)
+    def patch(self, data, department_id):
+        """Rename a department or move it (with its subtree) below another; 422 on a cycle."""
+        actor = current_actor()
+        dept = permissions.get_record(Department, department_id, actor, "departments", "update")
+        before = department_dict(dept)
+        with database.atomic():
+            if "name" in data:
+                Department.update(name=data["name"].strip()).where(Department.id == dept.id).execute()
+            if "parent_id" in data and data["parent_id"] != dept.parent_id:
+                if data["parent_id"] == dept.id:
+                    raise APIError(
+                        422, "A department cannot be its own parent.", errors={"parent_id": ["Cycle."]}
+                    )
+                move_department(dept, data["parent_id"])
+            dept = Department.get_by_id(dept.id)
+            record_change("update", "departments", dept.id, before, department_dict(dept))
+        return json_response(department_dict(dept))
+
+    @blp.response(204)
+    def delete(self, department_id):
+        """Delete an empty department (409 while it has sub-departments or members)."""
+        actor = current_actor()
+        dept = permissions.get_record(Department, department_id, actor, "departments", "delete")
+        with database.atomic():
+            before = department_dict(dept)
+            delete_department(dept)
+            record_change("delete", "departments", before["id"], before, None)
+        return "", 204

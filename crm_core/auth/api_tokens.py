@@ -1,0 +1,199 @@
+"""Personal API tokens (``/api/v1/auth/tokens``), OAuth2 clients (``/api/v1/oauth-clients``) and
+the OAuth2 token endpoint (``POST /oauth/token``)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+
+from .. import permissions
+from ..api import API_PREFIX, Blueprint
+from ..db import database, utcnow
+from ..errors import APIError
+from . import current_actor, issue_token, public, record_change
+from .api_common import int_id, json_response
+from .models import AccessToken, OAuthClient, User
+from .oauth import create_client, revoke_client, token_response
+from .ratelimit import check_login_rate
+
+tokens_blp = Blueprint(
+    "tokens", __name__, url_prefix=f"{API_PREFIX}/auth/tokens", description="Personal API tokens"
+)
+clients_blp = Blueprint(
+    "oauth_clients", __name__, url_prefix=f"{API_PREFIX}/oauth-clients", description="OAuth2 clients (admin)"
+)
+oauth_blp = Blueprint("oauth", __name__, url_prefix="/oauth", description="OAuth2 token endpoint")
+
+
+class TokenIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    expires_in_days = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1, max=3650),
+        metadata={"description": "None: never"},
+    )
+
+
+class TokenOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    created_at = fields.String()
+    expires_at = fields.String(allow_none=True)
+    last_used_at = fields.String(allow_none=True)
+    revoked_at = fields.String(allow_none=True)
+    token = fields.String(metadata={"description": "Only in the answer to POST: shown once."})
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def token_dict(row: AccessToken) -> dict:
+    """JSON view of a stored token (never its hash)."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "kind": row.kind,
+        "created_at": _iso(row.created_at),
+        "expires_at": _iso(row.expires_at),
+        "last_used_at": _iso(row.last_used_at),
+        "revoked_at": _iso(row.revoked_at),
+    }
+
+
+def _no_client(actor):
+    if actor.client_id:
+        raise APIError(403, "OAuth clients cannot manage personal tokens.")
+
+
+@tokens_blp.route("")
+class Tokens(MethodView):
+    @tokens_blp.response(200, TokenOut(many=True))
+    def get(self):
+        """The caller's personal tokens (live and revoked); the secrets are never shown again."""
+        actor = current_actor()
+        _no_client(actor)
+        rows = (
+            AccessToken.select()
+            .where(AccessToken.user == actor.id, AccessToken.kind == "personal")
+            .order_by(AccessToken.id)
+        )
+        return json_response([token_dict(r) for r in rows])
+
+    @tokens_blp.arguments(TokenIn)
+    @tokens_blp.response(201, TokenOut)
+    def post(self, data):
+        """Create a personal API token; the answer carries the token, shown this once only."""
+        actor = current_actor()
+        _no_client(actor)
+        ttl = data["expires_in_days"] * 86400 if data.get("expires_in_days") else 0
+        with database.atomic():
+            raw, row = issue_token(User.get_by_id(actor.id), kind="personal", name=data["name"], ttl=ttl)
+            record_change("create", "tokens", row.id, None, token_dict(row))
+        return json_response({**token_dict(row), "token": raw}, 201)
+
+
+@tokens_blp.route("/<token_id>")
+class TokenItem(MethodView):
+    @tokens_blp.response(204)
+    def delete(self, token_id):
+        """Revoke one of the caller's personal tokens (404 for anyone else's)."""
+        actor = current_actor()
+        _no_client(actor)
+        row = AccessToken.get_or_none(
+            AccessToken.id == int_id(token_id, "token"),
+            AccessToken.user == actor.id,
+            AccessToken.kind == "personal",
+        )
+        if row is None:
+            raise APIError(404, f"No token {token_id}.")
+        with database.atomic():
+            before = token_dict(row)
+            AccessToken.update(revoked_at=utcnow()).where(
+                AccessToken.id == row.id, AccessToken.revoked_at.is_null()
+            ).execute()
+            record_change("delete", "tokens", row.id, before, None)
+        return "", 204
+
+
+class ClientIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    user_id = fields.Integer(required=True)
+    scopes = fields.List(fields.String(), required=True)
+
+
+class ClientOut(Schema):
+    id = fields.Integer()
+    client_id = fields.String()
+    name = fields.String()
+    user_id = fields.Integer()
+    scopes = fields.List(fields.String())
+    created_at = fields.String()
+    revoked_at = fields.String(allow_none=True)
+    client_secret = fields.String(metadata={"description": "Only in the answer to POST: shown once."})
+
+
+def client_dict(row: OAuthClient) -> dict:
+    """JSON view of an OAuth2 client (never its secret)."""
+    return {
+        "id": row.id,
+        "client_id": row.client_id,
+        "name": row.name,
+        "user_id": row.user_id,
+        "scopes": row.scopes.split(),
+        "created_at": _iso(row.created_at),
+        "revoked_at": _iso(row.revoked_at),
+    }
+
+
+@clients_blp.route("")
+class Clients(MethodView):
+    @clients_blp.response(200, ClientOut(many=True))
+    def get(self):
+        """Every OAuth2 client."""
+        actor = current_actor()
+        permissions.require(actor, "oauth_clients", "read")
+        return json_response([client_dict(c) for c in OAuthClient.select().order_by(OAuthClient.id)])
+
+    @clients_blp.arguments(ClientIn)
+    @clients_blp.response(201, ClientOut)
+    def post(self, data):
+        """Create a client acting for ``user_id`` with ``scopes``; the secret is shown once."""
+        actor = current_actor()
+        permissions.require(actor, "oauth_clients", "create")
+        with database.atomic():
+            row, secret = create_client(data["name"], data["user_id"], data["scopes"], created_by=actor.id)
+            record_change("create", "oauth_clients", row.id, None, client_dict(row))
+        return json_response({**client_dict(row), "client_secret": secret}, 201)
+
+
+@clients_blp.route("/<client_pk>")
+class ClientItem(MethodView):
+    @clients_blp.response(204)
+    def delete(self, client_pk):
+        """Revoke a client and all of its tokens."""
+        actor = current_actor()
+        permissions.require(actor, "oauth_clients", "delete")
+        row = OAuthClient.get_or_none(OAuthClient.id == int_id(client_pk, "OAuth client"))
+        if row is None:
+            raise APIError(404, f"No OAuth client {client_pk}.")
+        with database.atomic():
+            before = client_dict(row)
+            revoke_client(row)
+            record_change("delete", "oauth_clients", row.id, before, None)
+        return "", 204
+
+
+@oauth_blp.route("/token", methods=["POST"])
+@public
+def oauth_token():
+    """OAuth2 token endpoint, client-credentials grant (RFC 6749 §4.4).
+
+    Form fields ``grant_type=client_credentials``, optional ``scope``; the client authenticates
+    with HTTP Basic or ``client_id``/``client_secret`` form fields. Unknown client: 401
+    ``invalid_client``. Rate-limited per IP like the login.
+    """
+    check_login_rate("oauth")
+    return token_response()

@@ -1,0 +1,66 @@
+"""Rate limits with Flask-Limiter: every API call per token or OAuth2 client (per IP when
+anonymous), and login / OAuth token requests per IP. Memory storage by default; Redis (or any
+``limits`` storage) when ``CRM_RATELIMIT_STORAGE_URL`` says so, so that several workers share counts.
+
+Flask-Limiter was chosen because it plugs into Flask's request cycle and its ``limits`` storages
+give the same fixed-window counting in memory and in Redis; the login limit uses the same storage
+directly (``limiter.limiter.hit``) so it can be checked inside the view before any password work.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app, g, request
+from flask_limiter import Limiter
+from limits import parse
+
+from ..errors import APIError
+
+
+def client_key() -> str:
+    """Who a request counts against: the OAuth2 client, else the token, else the IP address."""
+    actor = g.get("actor")
+    if actor is not None:
+        if actor.client_id:
+            return f"client:{actor.client_id}"
+        return f"token:{actor.token_id}"
+    return f"ip:{request.remote_addr or '-'}"
+
+
+def install(app) -> Limiter:
+    """Create the app's limiter. Call after the actor is loaded (its before_request runs later)."""
+    limiter = Limiter(
+        key_func=client_key,
+        default_limits=[app.config["RATELIMIT_DEFAULT"]],
+        storage_uri=app.config["RATELIMIT_STORAGE_URL"] or "memory://",
+        headers_enabled=True,
+        strategy="fixed-window",
+        key_prefix="crm",
+        enabled=bool(app.config["RATELIMIT_ENABLED"]),
+    )
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+    # the workbench's static files and the API docs are not worth counting
+    limiter.request_filter(
+        lambda: (request.endpoint or "").endswith("static") or request.path.startswith("/static")
+    )
+    app.extensions["crm_limiter"] = limiter
+    return limiter
+
+
+def check_login_rate(scope: str = "login") -> None:
+    """Count one login attempt from this IP; ``APIError(429)`` with ``Retry-After`` over the limit."""
+    limiter = current_app.extensions.get("crm_limiter")
+    if limiter is None or not limiter.enabled:
+        return
+    item = parse(current_app.config["RATELIMIT_LOGIN"])
+    ip = request.remote_addr or "-"
+    if not limiter.limiter.hit(item, scope, ip):
+        reset_at, _remaining = limiter.limiter.get_window_stats(item, scope, ip)
+        retry = max(1, int(reset_at - time.time()))
+        raise APIError(
+            429,
+            f"Too many login attempts from this address; try again in {retry} s.",
+            headers={"Retry-After": str(retry)},
+        )

@@ -1,0 +1,197 @@
+"""``/api/v1/roles``: roles as data, with their grants and field rules; ``/api/v1/permissions``:
+the resources and actions known to the system. Built-in roles cannot be renamed or deleted, and
+the admin role's grants cannot be changed (so nobody can lock everyone out)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+
+from ..api import API_PREFIX, Blueprint
+from ..auth import ADMIN_ROLE, current_actor, record_change
+from ..auth.api_common import PageArgs, json_response, page_of
+from ..auth.models import Role, UserRole
+from ..db import database, utcnow
+from ..errors import APIError
+from . import FIELD_RULES, SCOPES, get_record, invalidate, require, resources, scoped, validate_grant
+from .models import FieldRule, Grant
+
+blp = Blueprint(
+    "roles", __name__, url_prefix=f"{API_PREFIX}/roles", description="Roles, grants and field rules"
+)
+resources_blp = Blueprint(
+    "permission_resources",
+    __name__,
+    url_prefix=f"{API_PREFIX}/permissions",
+    description="Resources and actions",
+)
+
+
+class GrantSchema(Schema):
+    resource = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    action = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    scope = fields.String(required=True, validate=validate.OneOf(SCOPES))
+
+
+class FieldRuleSchema(Schema):
+    resource = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    field = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    rule = fields.String(required=True, validate=validate.OneOf(FIELD_RULES))
+
+
+class RoleIn(Schema):
+    name = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_.-]{0,79}$"))
+    label = fields.String(load_default="", validate=validate.Length(max=200))
+    grants = fields.List(fields.Nested(GrantSchema), load_default=list)
+    field_rules = fields.List(fields.Nested(FieldRuleSchema), load_default=list)
+
+
+class RolePatch(Schema):
+    name = fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_.-]{0,79}$"))
+    label = fields.String(validate=validate.Length(max=200))
+    grants = fields.List(fields.Nested(GrantSchema), metadata={"description": "Replaces all grants."})
+    field_rules = fields.List(fields.Nested(FieldRuleSchema), metadata={"description": "Replaces all rules."})
+
+
+class RoleOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    label = fields.String()
+    builtin = fields.Boolean()
+    grants = fields.List(fields.Nested(GrantSchema))
+    field_rules = fields.List(fields.Nested(FieldRuleSchema))
+    users = fields.Integer()
+
+
+def role_dict(role: Role) -> dict:
+    """JSON view of a role with its grants and field rules."""
+    grants = Grant.select().where(Grant.role == role).order_by(Grant.resource, Grant.action)
+    rules = FieldRule.select().where(FieldRule.role == role).order_by(FieldRule.resource, FieldRule.field)
+    return {
+        "id": role.id,
+        "name": role.name,
+        "label": role.label,
+        "builtin": role.builtin,
+        "grants": [{"resource": g.resource, "action": g.action, "scope": g.scope} for g in grants],
+        "field_rules": [{"resource": r.resource, "field": r.field, "rule": r.rule} for r in rules],
+        "users": UserRole.select().where(UserRole.role == role).count(),
+    }
+
+
+def _validate(data: dict) -> None:
+    errors = {}
+    seen = set()
+    for i, grant in enumerate(data.get("grants") or []):
+        problems = validate_grant(grant["resource"], grant["action"], grant["scope"])
+        key = (grant["resource"], grant["action"])
+        if key in seen:
+            problems.append(f"Duplicate grant {grant['resource']}:{grant['action']}.")
+        seen.add(key)
+        if problems:
+            errors[f"grants.{i}"] = problems
+    seen = set()
+    for i, rule in enumerate(data.get("field_rules") or []):
+        key = (rule["resource"], rule["field"])
+        if key in seen:
+            errors[f"field_rules.{i}"] = [f"Duplicate rule for {rule['resource']}.{rule['field']}."]
+        seen.add(key)
+    if errors:
+        raise APIError(422, "Invalid role.", errors=errors)
+
+
+def _replace(role: Role, data: dict) -> None:
+    if "grants" in data:
+        Grant.delete().where(Grant.role == role).execute()
+        for grant in data["grants"]:
+            Grant.create(role=role, **grant)
+    if "field_rules" in data:
+        FieldRule.delete().where(FieldRule.role == role).execute()
+        for rule in data["field_rules"]:
+            FieldRule.create(role=role, **rule)
+    invalidate()
+
+
+@blp.route("")
+class Roles(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, RoleOut(many=True), headers={"X-Pagination": {"schema": {"type": "string"}}})
+    def get(self, args):
+        """Every role with its grants and field rules."""
+        actor = current_actor()
+        rows, headers = page_of(scoped(Role.select(), actor, "roles").order_by(Role.name), args)
+        return json_response([role_dict(r) for r in rows], 200, headers)
+
+    @blp.arguments(RoleIn)
+    @blp.response(201, RoleOut)
+    def post(self, data):
+        """Create a role."""
+        actor = current_actor()
+        require(actor, "roles", "create")
+        _validate(data)
+        if Role.select().where(Role.name == data["name"]).exists():
+            raise APIError(409, f"Role {data['name']!r} exists.", errors={"name": ["Already taken."]})
+        with database.atomic():
+            role = Role.create(name=data["name"], label=data.get("label") or data["name"])
+            _replace(role, data)
+            after = role_dict(role)
+            record_change("create", "roles", role.id, None, after)
+        return json_response(after, 201)
+
+
+@blp.route("/<role_id>")
+class RoleItem(MethodView):
+    @blp.response(200, RoleOut)
+    def get(self, role_id):
+        """One role."""
+        return json_response(role_dict(get_record(Role, role_id, current_actor(), "roles")))
+
+    @blp.arguments(RolePatch)
+    @blp.response(200, RoleOut)
+    def patch(self, data, role_id):
+        """Change a role's label, grants (replaced as a whole) or field rules; built-in roles keep
+        their name, and the admin role's grants cannot change."""
+        actor = current_actor()
+        role = get_record(Role, role_id, actor, "roles", "update")
+        if role.builtin and "name" in data and data["name"] != role.name:
+            raise APIError(409, "Built-in roles cannot be renamed.", errors={"name": ["Built-in role."]})
+        if role.name == ADMIN_ROLE and ("grants" in data or "field_rules" in data):
+            raise APIError(
+                409, "The admin role's permissions are fixed.", errors={"grants": ["Built-in admin role."]}
+            )
+        _validate(data)
+        if "name" in data and Role.select().where(Role.name == data["name"], Role.id != role.id).exists():
+            raise APIError(409, f"Role {data['name']!r} exists.", errors={"name": ["Already taken."]})
+        before = role_dict(role)
+        with database.atomic():
+            changes = {k: data[k] for k in ("name", "label") if k in data}
+            if changes:
+                Role.update(**changes, updated_at=utcnow()).where(Role.id == role.id).execute()
+            role = Role.get_by_id(role.id)
+            _replace(role, data)
+            after = role_dict(role)
+            record_change("update", "roles", role.id, before, after)
+        return json_response(after)
+
+    @blp.response(204)
+    def delete(self, role_id):
+        """Delete a custom role (built-in roles: 409)."""
+        actor = current_actor()
+        role = get_record(Role, role_id, actor, "roles", "delete")
+        if role.builtin:
+            raise APIError(409, "Built-in roles cannot be deleted.")
+        with database.atomic():
+            before = role_dict(role)
+            role.delete_instance(recursive=True)
+            invalidate()
+            record_change("delete", "roles", before["id"], before, None)
+        return "", 204
+
+
+@resources_blp.route("")
+class Resources(MethodView):
+    def get(self):
+        """Resources and actions roles can grant (core and plugins), and the row scopes."""
+        current_actor()
+        return json_response(
+            {"resources": resources(), "scopes": list(SCOPES), "field_rules": list(FIELD_RULES)}
+        )
