@@ -1,0 +1,41 @@
+"""The example plugin is tested the way a third party would: registered into the real app.
+
+It is not installed into the project's environment (every app there would grow its routes), so
+the tests import it from the source tree and register it with the ``register_plugin`` fixture;
+``tests/test_example_install.py`` at the top level pip-installs it for real.
+"""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import crm_hello  # noqa: E402
+
+
+@pytest.fixture
+def hello_app(register_plugin):
+    """The CRM with the example plugin registered and migrated."""
+    return register_plugin(crm_hello, "hello")
+
+
+@pytest.fixture
+def hello_client(hello_app):
+    return hello_app.test_client()
+
+
+@pytest.fixture
+def user_headers(hello_app):
+    """``user_headers(username, roles)``: Authorization headers of a new user of the hello app."""
+    from crm_core.auth import create_user, issue_token
+    from crm_core.testing import TEST_PASSWORD
+
+    def make(username, roles=("admin",)):
+        with hello_app.app_context():
+            user = create_user(username, TEST_PASSWORD, roles=roles)
+            raw, _ = issue_token(user)
+        return {"Authorization": f"Bearer {raw}"}
+
+    return make
