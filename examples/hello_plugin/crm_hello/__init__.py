@@ -26,9 +26,8 @@ from flask import render_template
 from flask.cli import with_appcontext
 from marshmallow import Schema, fields, validate
 
-from crm_core import hookimpl
+from crm_core import hookimpl, permissions
 from crm_core.api import API_PREFIX, Blueprint
-from crm_core import permissions
 from crm_core.db import BaseModel, RecordModel, utcnow
 from crm_core.records.resource import register_crud
 from crm_core.web import login_required, web_actor
@@ -87,7 +86,9 @@ pages = WebBlueprint("hello_pages", __name__, url_prefix="/hello", template_fold
 def greetings_page():
     """The greetings the signed-in user may read, newest first (same row scopes as the API)."""
     actor = web_actor()
-    query = permissions.scoped(Greeting.select(), actor, RESOURCE, "read").order_by(Greeting.id.desc()).limit(100)
+    query = (
+        permissions.scoped(Greeting.select(), actor, RESOURCE, "read").order_by(Greeting.id.desc()).limit(100)
+    )
     return render_template("hello/greetings.html", greetings=list(query))
 
 
@@ -123,7 +124,13 @@ def crm_web_blueprints():
 
 @hookimpl
 def crm_permissions():
-    return [{"resource": RESOURCE, "actions": ["read", "create", "update", "delete", "send"], "label": "Greetings"}]
+    return [
+        {
+            "resource": RESOURCE,
+            "actions": ["read", "create", "update", "delete", "send"],
+            "label": "Greetings",
+        }
+    ]
 
 
 @hookimpl
@@ -142,8 +149,16 @@ def crm_permission_filter(actor, action, model):
 
 @hookimpl
 def crm_jobs():
-    return [{"id": "hello:tally", "func": tally, "trigger": "cron", "hour": 23, "minute": 55,
-             "description": "Count greetings once a day."}]
+    return [
+        {
+            "id": "hello:tally",
+            "func": tally,
+            "trigger": "cron",
+            "hour": 23,
+            "minute": 55,
+            "description": "Count greetings once a day.",
+        }
+    ]
 
 
 @hookimpl
@@ -186,5 +201,11 @@ def crm_cli(group):
 
 @hookimpl
 def crm_nav():
-    return [{"label": "Greetings", "endpoint": "hello_pages.greetings_page", "permission": f"{RESOURCE}:read",
-             "kind": "menu"}]
+    return [
+        {
+            "label": "Greetings",
+            "endpoint": "hello_pages.greetings_page",
+            "permission": f"{RESOURCE}:read",
+            "kind": "menu",
+        }
+    ]

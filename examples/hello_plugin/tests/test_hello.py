@@ -1,8 +1,7 @@
 """The example plugin through the real app: API, permissions, job, events, CLI, web page."""
 
-from click.testing import CliRunner
-
 import crm_hello
+from click.testing import CliRunner
 
 
 def create(client, headers, **body):
@@ -14,7 +13,9 @@ def create(client, headers, **body):
 def test_listed_as_a_plugin_with_its_hooks(hello_client, user_headers):
     plugins = {p["name"]: p for p in hello_client.get("/api/v1/plugins", headers=user_headers("ann")).json}
     assert plugins["hello"]["enabled"]
-    assert {"crm_blueprints", "crm_jobs", "crm_event", "crm_permission_filter"} <= set(plugins["hello"]["hooks"])
+    assert {"crm_blueprints", "crm_jobs", "crm_event", "crm_permission_filter"} <= set(
+        plugins["hello"]["hooks"]
+    )
 
 
 def test_crud_through_the_core_factory(hello_client, user_headers):
@@ -22,7 +23,9 @@ def test_crud_through_the_core_factory(hello_client, user_headers):
     created = create(hello_client, headers, text="Happy birthday")
     r = hello_client.get(f"/api/v1/hello/greetings/{created['id']}", headers=headers)
     assert r.status_code == 200 and r.json["text"] == "Happy birthday" and r.headers["ETag"]
-    r = hello_client.patch(f"/api/v1/hello/greetings/{created['id']}", json={"text": "Happy new year"}, headers=headers)
+    r = hello_client.patch(
+        f"/api/v1/hello/greetings/{created['id']}", json={"text": "Happy new year"}, headers=headers
+    )
     assert r.status_code == 200 and r.json["text"] == "Happy new year"
     listed = hello_client.get("/api/v1/hello/greetings?q=new year", headers=headers)
     assert [g["id"] for g in listed.json] == [created["id"]] and "X-Pagination" in listed.headers
@@ -52,12 +55,20 @@ def test_record_rule_hides_private_greetings_from_others(hello_client, user_head
 def test_veto_keeps_locked_greetings_unchanged(hello_client, user_headers):
     headers = user_headers("ann")
     locked = create(hello_client, headers, locked=True)
-    assert hello_client.patch(f"/api/v1/hello/greetings/{locked['id']}", json={"text": "x"}, headers=headers).status_code == 403
+    assert (
+        hello_client.patch(
+            f"/api/v1/hello/greetings/{locked['id']}", json={"text": "x"}, headers=headers
+        ).status_code
+        == 403
+    )
     assert hello_client.delete(f"/api/v1/hello/greetings/{locked['id']}", headers=headers).status_code == 403
 
 
 def test_role_without_a_grant_is_refused(hello_client, user_headers):
-    assert hello_client.get("/api/v1/hello/greetings", headers=user_headers("sam", roles=("sales",))).status_code == 403
+    assert (
+        hello_client.get("/api/v1/hello/greetings", headers=user_headers("sam", roles=("sales",))).status_code
+        == 403
+    )
 
 
 def test_plugin_resource_is_known_to_the_permission_module(hello_app):
@@ -97,8 +108,9 @@ def test_cli_command(hello_app, hello_client, user_headers, db_url, tmp_path):
     create(hello_client, user_headers("ann"))
     group = build_cli()
     crm_hello.crm_cli(group)  # the entry point is not installed here; add the plugin's commands
-    result = CliRunner().invoke(group, ["hello", "stats"], env={"CRM_DATABASE_URL": db_url,
-                                                               "CRM_INSTANCE_PATH": str(tmp_path)})
+    result = CliRunner().invoke(
+        group, ["hello", "stats"], env={"CRM_DATABASE_URL": db_url, "CRM_INSTANCE_PATH": str(tmp_path)}
+    )
     assert result.exit_code == 0 and "greetings: 1" in result.output
 
 
@@ -110,6 +122,6 @@ def test_web_page_and_menu_entry(hello_client, user_headers):
     assert web_login(hello_client, "ann").status_code in (302, 303)
     page = hello_client.get("/hello/")
     assert page.status_code == 200 and "Hello from the workbench" in page.get_data(as_text=True)
-    assert 'href="/hello/"' in hello_client.get("/").get_data(as_text=True) or 'href="/hello/"' in page.get_data(
+    assert 'href="/hello/"' in hello_client.get("/").get_data(
         as_text=True
-    )
+    ) or 'href="/hello/"' in page.get_data(as_text=True)
