@@ -1,0 +1,76 @@
+"""The webhooks capability as a plugin: tables, API, the fan-out consumer and the delivery job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from .. import hookimpl
+from .models import MODELS
+
+requires = ("core.auth", "core.events")
+
+DELIVERY_INTERVAL_SECONDS = 2
+
+
+@hookimpl
+def crm_models():
+    return MODELS
+
+
+@hookimpl
+def crm_migrations():
+    return str(Path(__file__).parent / "migrations")
+
+
+@hookimpl
+def crm_blueprints():
+    from .api import blp
+
+    return [blp]
+
+
+@hookimpl
+def crm_event(event):
+    """Queue the event for every matching subscription (sent later by the delivery job)."""
+    from .outbound import fan_out
+
+    fan_out(event)
+
+
+@hookimpl
+def crm_jobs():
+    from .outbound import deliver_due
+
+    return [
+        {
+            "id": "core.webhooks:deliver",
+            "func": deliver_due,
+            "trigger": "interval",
+            "seconds": DELIVERY_INTERVAL_SECONDS,
+            "description": "Send due webhook deliveries and retries.",
+        }
+    ]
+
+
+@hookimpl
+def crm_cli(group):
+    @group.group("webhooks")
+    def webhooks_group():
+        """Outbound webhooks: send due deliveries now."""
+
+    @webhooks_group.command("deliver")
+    @with_appcontext
+    def deliver_command():
+        """Send every due delivery now (normally the scheduler does this)."""
+        from .outbound import deliver_due
+
+        total = 0
+        while True:
+            sent = deliver_due()
+            total += sent
+            if not sent:
+                break
+        click.echo(f"attempted {total} deliver(y/ies)")
