@@ -3,11 +3,16 @@ jobs, CLI and privacy export/erasure."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import click
 
 from crm_core import hookimpl
 
 from .models import MODELS
+
+log = logging.getLogger(__name__)
 
 requires = ("core.auth",)
 
@@ -51,39 +56,125 @@ def crm_permissions():
 
 @hookimpl
 def crm_blueprints():
-    return []
+    from .api import blp, track_blp
+
+    return [track_blp, blp]
 
 
 @hookimpl
 def crm_web_blueprints():
-    return []
+    from .web import web_blp
+
+    return [web_blp]
 
 
 @hookimpl
 def crm_startup(app):
-    return None
+    """Document the ingestion key as its own security scheme in the OpenAPI document."""
+    api = app.extensions["crm"].api
+    if api is not None and "trackingKey" not in api.spec.components.security_schemes:
+        api.spec.components.security_scheme(
+            "trackingKey", {"type": "apiKey", "in": "header", "name": "X-Tracking-Key"}
+        )
 
 
 @hookimpl
 def crm_event(event):
-    return None
+    """Attribute ``order.paid`` events (idempotent on the order id)."""
+    if event.type != "order.paid":
+        return
+    from .conversions import from_order_paid
+
+    if from_order_paid(event) is None:
+        log.warning("order.paid %s lacks order_id, customer_id or amount; not attributed", event.id)
 
 
 @hookimpl
 def crm_jobs():
-    return []
+    return [
+        {"id": "channel_tracking:partitions", "func": _maintain, "trigger": "cron", "hour": 3, "minute": 17},
+    ]
+
+
+def _maintain():
+    from crm_core.db import database
+
+    from .partitions import maintain
+    from .settings import setting
+
+    return maintain(database.obj, retention_months=int(setting("RETENTION_MONTHS")))
 
 
 @hookimpl
 def crm_cli(group):
-    return None
+    from flask.cli import with_appcontext
+
+    @group.group("channel-tracking")
+    def channel_tracking():
+        """Channel tracking: ingestion keys, partitions and retention."""
+
+    @channel_tracking.command("create-key")
+    @click.argument("name")
+    @with_appcontext
+    def create_key_command(name):
+        """Create a write-only ingestion key and print it (shown once)."""
+        from crm_core.db import database
+
+        from .keys import create_key
+
+        with database.atomic():
+            raw, row = create_key(name)
+        click.echo(f"ingestion key {row.id} ({name}): {raw}")
+
+    @channel_tracking.command("maintain")
+    @with_appcontext
+    def maintain_command():
+        """Create the coming months' touchpoint partitions and apply retention."""
+        click.echo(str(_maintain()))
 
 
 @hookimpl
 def crm_export_customer(customer):
-    return None
+    """The customer's stitched visitor ids, touchpoints and conversions."""
+    from .models import Conversion, Identity, Touchpoint
+
+    subject = f"c:{customer.id}"
+    return {
+        "visitor_ids": [i.visitor_id for i in Identity.select().where(Identity.customer_id == customer.id)],
+        "touchpoints": list(
+            Touchpoint.select(
+                Touchpoint.event_type,
+                Touchpoint.occurred_at,
+                Touchpoint.channel_group,
+                Touchpoint.utm_source,
+                Touchpoint.utm_medium,
+                Touchpoint.utm_campaign,
+                Touchpoint.referrer,
+                Touchpoint.url,
+            )
+            .where(Touchpoint.subject == subject)
+            .order_by(Touchpoint.occurred_at)
+            .dicts()
+        ),
+        "conversions": list(
+            Conversion.select(
+                Conversion.order_ref, Conversion.revenue, Conversion.currency, Conversion.occurred_at
+            )
+            .where(Conversion.subject == subject)
+            .dicts()
+        ),
+    }
 
 
 @hookimpl
 def crm_erase_customer(customer):
-    return None
+    """Delete the customer's touchpoints and identities; keep conversions (revenue reports) with
+    the person removed."""
+    from .models import Conversion, Identity, Touchpoint
+
+    subject = f"c:{customer.id}"
+    Touchpoint.delete().where(Touchpoint.subject == subject).execute()
+    Identity.delete().where(Identity.customer_id == customer.id).execute()
+    Conversion.update(subject="erased", customer_id=None, visitor_id=None).where(
+        Conversion.subject == subject
+    ).execute()

@@ -1,0 +1,41 @@
+"""Fixtures for the channel tracking tests: settings, an ingestion key, and small helpers."""
+
+import pytest
+
+ALLOWED = "shop.example.com,example.org"
+
+
+@pytest.fixture
+def app_config(app_config):
+    """Redirects allowed to two test domains; rate limit high unless a test lowers it."""
+    return {
+        **app_config,
+        "CHANNEL_TRACKING_REDIRECT_DOMAINS": ALLOWED,
+        "CHANNEL_TRACKING_RATE_LIMIT": "10000/minute",
+        "CHANNEL_TRACKING_CORS_ORIGINS": "https://shop.example.com",
+    }
+
+
+@pytest.fixture
+def ingest_key(client, admin_headers):
+    """A fresh write-only ingestion key created through the API."""
+    r = client.post("/api/v1/channel-tracking/keys", json={"name": "web"}, headers=admin_headers)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["key"]
+
+
+@pytest.fixture
+def track(client, ingest_key):
+    """``track(events)`` -> response of POST /api/v1/track/batch with the key."""
+
+    def send(events, key=None):
+        return client.post(
+            "/api/v1/track/batch", json={"events": events}, headers={"X-Tracking-Key": key or ingest_key}
+        )
+
+    return send
+
+
+def api(client, headers, method, path, **kw):
+    """Call /api/v1/channel-tracking<path> and return the response."""
+    return client.open(f"/api/v1/channel-tracking{path}", method=method, headers=headers, **kw)
