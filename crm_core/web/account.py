@@ -6,10 +6,11 @@ from flask import abort, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import refresh
 
-from ..auth import authenticate, revoke_user_tokens
+from ..auth import login as password_login
+from ..auth import set_password
 from ..auth.models import User
-from ..auth.passwords import hash_password, policy_errors, verify_password
-from ..db import database, utcnow
+from ..auth.passwords import policy_errors, verify_password
+from ..errors import APIError
 from .blueprint import bp
 from .i18n import LANGUAGES
 from .session import end_session, login_required, safe_next, start_session
@@ -17,21 +18,30 @@ from .session import end_session, login_required, safe_next, start_session
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """The login form; on success start a session and go where the user wanted to go."""
+    """The login form; on success start a session and go where the user wanted to go.
+
+    Uses the API's password login, so failed attempts count towards the same lockout.
+    """
     target = safe_next(request.values.get("next")) or url_for("web.dashboard")
     if g.get("web_user") is not None and request.method == "GET":
         return redirect(target)
-    error, username = None, ""
-    if request.method == "POST":
-        username = request.form.get("username", "").strip()
-        password = request.form.get("password", "")
-        user = authenticate(username, password) if username and password else None
-        if user is not None:
-            start_session(user)
-            return redirect(target)
-        error = _("Wrong username or password.")
-    status = 401 if error else 200
-    return render_template("crm/login.html", error=error, username=username, next=target), status
+    if request.method == "GET":
+        return render_template("crm/login.html", error=None, username="", next=target)
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    try:
+        if not username or not password:
+            raise APIError(401, "Wrong username or password.")
+        user = password_login(username, password)
+    except APIError as exc:
+        if exc.code not in (401, 429):
+            raise
+        error = _("Too many failed logins; try again later.") if exc.code == 429 else None
+        error = error or _("Wrong username or password.")
+        page = render_template("crm/login.html", error=error, username=username, next=target)
+        return page, exc.code, exc.data.get("headers") or {}
+    start_session(user)
+    return redirect(target)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -60,11 +70,7 @@ def change_password():
         elif new != confirm:
             errors["confirm_password"] = [_("The two new passwords differ.")]
         if not errors:
-            with database.atomic():
-                User.update(password_hash=hash_password(new), password_changed_at=utcnow()).where(
-                    User.id == user.id
-                ).execute()
-                revoke_user_tokens(user)
+            set_password(user, new)  # revokes every API token of the user too
             start_session(User.get_by_id(user.id))
             done = True
     status = 422 if errors else 200

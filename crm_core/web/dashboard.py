@@ -1,15 +1,95 @@
-"""The dashboard: what a manager looks at first."""
+"""The dashboard: record counts, the pipeline by stage, tickets by status and SLA breaches, and
+the panels plugins add (``crm_nav`` entries of kind ``dashboard``). Every figure is a COUNT or SUM
+over ``permissions.scoped`` queries, so a sales rep sees the figures of their own scope."""
 
 from __future__ import annotations
 
-from flask import render_template
+import decimal
 
+import peewee as pw
+from flask import g, render_template
+
+from .. import permissions
 from .blueprint import bp
+from .nav import nav_entries
+from .registry import RESOURCE_LABELS, cruds
 from .session import login_required
+
+COUNTED = ("customers", "companies", "deals", "tickets", "activities")
+
+
+def _readable(actor, resource) -> bool:
+    return resource in cruds() and permissions.can(actor, resource, "read")
+
+
+def counts(actor) -> list[dict]:
+    """Records per collection within the actor's read scope."""
+    out = []
+    for resource in COUNTED:
+        if not _readable(actor, resource):
+            continue
+        model = cruds()[resource].model
+        total = permissions.scoped(model.select(), actor, resource, "read", model=model).count()
+        out.append(
+            {"resource": resource, "label": str(RESOURCE_LABELS.get(resource, resource)), "count": total}
+        )
+    return out
+
+
+def pipeline_summary(actor) -> dict | None:
+    """Deals and amounts per stage of the default pipeline (the deals the actor may read)."""
+    if not _readable(actor, "deals"):
+        return None
+    from ..entities.deals import default_pipeline
+    from ..entities.models import Deal, Stage
+
+    pipeline = default_pipeline()
+    if pipeline is None:
+        return None
+    query = Deal.select(Deal.stage, pw.fn.COUNT(Deal.id), pw.fn.SUM(Deal.amount)).where(
+        Deal.pipeline == pipeline.id
+    )
+    query = permissions.scoped(query, actor, "deals", "read", model=Deal).group_by(Deal.stage)
+    totals = {stage: (count, amount) for stage, count, amount in query.tuples()}
+    stages = []
+    for stage in Stage.select().where(Stage.pipeline == pipeline.id).order_by(Stage.position):
+        count, amount = totals.get(stage.id, (0, None))
+        amount = decimal.Decimal(amount or 0).quantize(decimal.Decimal("0.01"))
+        stages.append({"name": stage.name, "count": count, "amount": str(amount)})
+    return {"pipeline": pipeline.name, "stages": stages}
+
+
+def ticket_summary(actor) -> dict | None:
+    """Tickets per status and the number breaching their SLA, within the actor's scope."""
+    if not _readable(actor, "tickets"):
+        return None
+    from ..entities.models import TICKET_STATUSES, Ticket
+    from ..entities.tickets import breached_filter
+
+    query = Ticket.select(Ticket.status, pw.fn.COUNT(Ticket.id))
+    query = permissions.scoped(query, actor, "tickets", "read", model=Ticket).group_by(Ticket.status)
+    per_status = dict(query.tuples())
+    breached = (
+        permissions.scoped(Ticket.select(), actor, "tickets", "read", model=Ticket)
+        .where(breached_filter(["true"]))
+        .where(Ticket.status.not_in(["closed"]))
+        .count()
+    )
+    return {
+        "statuses": [{"status": s, "count": per_status.get(s, 0)} for s in TICKET_STATUSES],
+        "breached": breached,
+    }
 
 
 @bp.route("/")
 @login_required
 def dashboard():
     """Counts, the pipeline by stage, tickets by status and SLA breaches, and plugin panels."""
-    return render_template("crm/dashboard.html")
+    actor = g.actor
+    return render_template(
+        "crm/dashboard.html",
+        counts=counts(actor),
+        pipeline=pipeline_summary(actor),
+        tickets=ticket_summary(actor),
+        panels=nav_entries("dashboard"),
+    )

@@ -62,6 +62,38 @@ def crm_startup(app):
 
 @hookimpl
 def crm_nav():
+    """The core's menu: dashboard, the business collections, the pipeline board, the ticket queue
+    and administration (each shown only to users holding its permission)."""
+
+    from .admin import ADMIN_PERMISSIONS
+
+    def collection(resource, label, order):
+        return {
+            "label": label,
+            "endpoint": "web.record_list",
+            "args": {"resource": resource},
+            "permission": f"{resource}:read",
+            "order": order,
+        }
+
     return [
         {"label": _l("Dashboard"), "endpoint": "web.dashboard", "permission": None, "order": 0},
+        collection("customers", _l("Customers"), 10),
+        collection("companies", _l("Companies"), 20),
+        {"label": _l("Pipeline"), "endpoint": "web.pipeline", "permission": "deals:read", "order": 30},
+        collection("deals", _l("Deals"), 31),
+        collection("activities", _l("Activities"), 40),
+        {
+            "label": _l("Ticket queue"),
+            "endpoint": "web.ticket_queue",
+            "permission": "tickets:read",
+            "order": 50,
+        },
+        collection("segments", _l("Segments"), 60),
+        {
+            "label": _l("Administration"),
+            "endpoint": "web.admin_home",
+            "permission": ADMIN_PERMISSIONS,
+            "order": 90,
+        },
     ]

@@ -2,7 +2,7 @@
 
 An entry is ``{"label", "endpoint", "permission", "kind", ...}``: ``kind`` is ``menu`` (default),
 ``dashboard`` or ``customer_panel``; panels also name a ``template``. ``permission`` is
-``"resource:action"`` (or None for everyone logged in); entries the user may not use are left out,
+``"resource:action"``, a list of them (any one suffices), or None (everyone logged in); entries the user may not use are left out,
 so a menu never links to a page that would answer 403.
 """
 
@@ -22,6 +22,8 @@ def allowed(actor, permission: str | None) -> bool:
         return False
     if not permission:
         return True
+    if isinstance(permission, list | tuple):  # any of them
+        return any(allowed(actor, p) for p in permission)
     resource, _, action = permission.rpartition(":")
     if not resource:
         resource, action = action, "read"

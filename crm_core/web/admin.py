@@ -1,0 +1,430 @@
+"""Administration pages: users, roles (permission matrix and field rules), departments, custom
+fields, webhooks with their delivery log, scheduled jobs and their runs, plugins, and the audit
+log with its chain verification.
+
+Each page checks the same permission the matching API checks (``users:read``, ``roles:update``,
+``fields:create``...; jobs and plugins are admin-only as in the API) and writes through the owning
+module's functions, so the audit log and events see web changes exactly like API ones.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from .. import permissions
+from ..db import database
+from ..errors import APIError
+from .blueprint import bp
+from .forms import flatten_messages
+from .session import login_required
+
+SECTIONS = [
+    # (endpoint, permission "resource:action" or "admin", label)
+    ("web.admin_users", "users:read", "Users"),
+    ("web.admin_roles", "roles:read", "Roles and permissions"),
+    ("web.admin_departments", "departments:read", "Departments"),
+    ("web.admin_fields", "fields:create", "Custom fields"),
+    ("web.admin_webhooks", "webhooks:read", "Webhooks"),
+    ("web.admin_jobs", "admin", "Scheduled jobs"),
+    ("web.admin_plugins", "admin", "Plugins"),
+    ("web.admin_audit", "audit:read", "Audit log"),
+]
+
+#: The permissions that make the Administration menu entry appear (any one of them).
+ADMIN_PERMISSIONS = ["users:read", "roles:read", "departments:read", "webhooks:read", "audit:read"]
+
+
+def _may(actor, permission: str) -> bool:
+    if permission == "admin":
+        return bool(actor.is_admin)
+    resource, action = permission.split(":")
+    return permissions.can(actor, resource, action)
+
+
+def _need(permission: str) -> None:
+    if not _may(g.actor, permission):
+        raise APIError(403, _("You may not use this page."))
+
+
+@bp.route("/admin/")
+@login_required
+def admin_home():
+    """Links to the administration pages this user may use."""
+    sections = [(ep, _(label)) for ep, perm, label in SECTIONS if _may(g.actor, perm)]
+    if not sections:
+        raise APIError(403, _("You may not use this page."))
+    return render_template("crm/admin/index.html", sections=sections)
+
+
+# --- users -----------------------------------------------------------------------------------------
+
+
+@bp.route("/admin/users", methods=["GET", "POST"])
+@login_required
+def admin_users():
+    """The users the admin may read (scoped), and a form to create one."""
+    from ..auth import create_user
+    from ..auth.models import Department, Role, User, UserRole
+
+    actor = g.actor
+    _need("users:read")
+    errors, status = {}, 200
+    if request.method == "POST":
+        permissions.require(actor, "users", "create")
+        form = request.form
+        department = form.get("department_id", type=int)
+        try:
+            with database.atomic():
+                permissions.check_assignment(actor, "users", "create", None, department)
+                user = create_user(
+                    form.get("username", "").strip(),
+                    form.get("password", ""),
+                    roles=form.getlist("roles"),
+                    department_id=department,
+                    name=form.get("name", "").strip(),
+                    email=form.get("email", "").strip() or None,
+                )
+        except APIError as exc:
+            if exc.code not in (403, 409, 422):
+                raise
+            errors = flatten_messages(exc.data.get("errors") or {}) or {"_schema": [exc.message]}
+            status = exc.code
+        else:
+            flash(_("User %(name)s created.", name=user.username), "success")
+            return redirect(url_for("web.admin_users"))
+    users = list(
+        permissions.scoped(User.select(), actor, "users", "read", model=User).order_by(User.username)
+    )
+    roles_of: dict[int, list[str]] = {}
+    if users:
+        for user_id, name in (
+            UserRole.select(UserRole.user, Role.name)
+            .join(Role)
+            .where(UserRole.user.in_([u.id for u in users]))
+            .tuples()
+        ):
+            roles_of.setdefault(user_id, []).append(name)
+    departments = {d.id: d.name for d in Department.select()}
+    return render_template(
+        "crm/admin/users.html",
+        users=users,
+        roles_of=roles_of,
+        departments=departments,
+        all_roles=list(Role.select().order_by(Role.name)),
+        can_create=permissions.can(actor, "users", "create"),
+        errors=errors,
+        form=request.form if errors else {},
+    ), status
+
+
+# --- roles: the permission matrix ------------------------------------------------------------------
+
+
+@bp.route("/admin/roles")
+@login_required
+def admin_roles():
+    """Every role with how many grants, field rules and users it has."""
+    from ..auth.models import Role
+    from ..permissions.api import role_dict
+
+    actor = g.actor
+    roles = [
+        role_dict(r)
+        for r in permissions.scoped(Role.select(), actor, "roles", "read", model=Role).order_by(Role.name)
+    ]
+    return render_template(
+        "crm/admin/roles.html", roles=roles, can_create=permissions.can(actor, "roles", "create")
+    )
+
+
+def _matrix_from_form(form, resources: dict) -> tuple[list[dict], list[dict]]:
+    """Grants and field rules from the matrix form: ``grant:<resource>:<action>`` = scope (blank:
+    not granted), ``rule_resource``/``rule_field``/``rule`` rows for field rules."""
+    grants = []
+    for resource, info in resources.items():
+        for action in info["actions"]:
+            scope = form.get(f"grant:{resource}:{action}", "")
+            if scope:
+                grants.append({"resource": resource, "action": action, "scope": scope})
+    rules = []
+    for res, field, rule in zip(
+        form.getlist("rule_resource"), form.getlist("rule_field"), form.getlist("rule"), strict=False
+    ):
+        if res.strip() and field.strip() and rule in permissions.FIELD_RULES:
+            rules.append({"resource": res.strip(), "field": field.strip(), "rule": rule})
+    return grants, rules
+
+
+@bp.route("/admin/roles/<int:role_id>", methods=["GET", "POST"])
+@login_required
+def admin_role(role_id):
+    """The permission matrix of one role (resource x action -> scope) and its field rules.
+
+    Saving replaces the role's grants and field rules as the API's PATCH does (validated the same
+    way, audited as a ``roles`` update); the admin role's permissions cannot change.
+    """
+    from ..auth import ADMIN_ROLE, record_change
+    from ..auth.models import Role
+    from ..permissions import api as roles_api
+
+    actor = g.actor
+    role = permissions.get_record(Role, role_id, actor, "roles")
+    resources = permissions.resources()
+    errors, status = {}, 200
+    editable = role.name != ADMIN_ROLE and permissions.can(actor, "roles", "update", role)
+    if request.method == "POST":
+        if not editable:
+            raise APIError(403, _("This role cannot be changed."))
+        grants, rules = _matrix_from_form(request.form, resources)
+        data = {"grants": grants, "field_rules": rules}
+        label = request.form.get("label", "").strip()
+        try:
+            roles_api._validate(data)
+            before = roles_api.role_dict(role)
+            with database.atomic():
+                if label and label != role.label:
+                    Role.update(label=label).where(Role.id == role.id).execute()
+                roles_api._replace(role, data)
+                role = Role.get_by_id(role.id)
+                record_change("update", "roles", role.id, before, roles_api.role_dict(role))
+        except APIError as exc:
+            if exc.code not in (409, 422):
+                raise
+            errors = flatten_messages(exc.data.get("errors") or {}) or {"_schema": [exc.message]}
+            status = exc.code
+        else:
+            flash(_("Role saved."), "success")
+            return redirect(url_for("web.admin_role", role_id=role.id))
+    data = roles_api.role_dict(role)
+    granted = {(gr["resource"], gr["action"]): gr["scope"] for gr in data["grants"]}
+    return render_template(
+        "crm/admin/role.html",
+        role=data,
+        resources=resources,
+        granted=granted,
+        scopes=permissions.SCOPES,
+        field_rule_names=permissions.FIELD_RULES,
+        editable=editable,
+        errors=errors,
+    ), status
+
+
+@bp.route("/admin/roles/new", methods=["POST"])
+@login_required
+def admin_role_new():
+    """Create an empty role and open its matrix."""
+    from ..auth import record_change
+    from ..auth.models import Role
+    from ..permissions.api import role_dict
+
+    permissions.require(g.actor, "roles", "create")
+    name = request.form.get("name", "").strip()
+    if not name or len(name) > 80:
+        flash(_("Give the role a name (up to 80 characters)."), "error")
+        return redirect(url_for("web.admin_roles"))
+    if Role.select().where(Role.name == name).exists():
+        flash(_("A role with this name exists."), "error")
+        return redirect(url_for("web.admin_roles"))
+    with database.atomic():
+        role = Role.create(name=name, label=request.form.get("label", "").strip() or name)
+        record_change("create", "roles", role.id, None, role_dict(role))
+    return redirect(url_for("web.admin_role", role_id=role.id))
+
+
+# --- departments -----------------------------------------------------------------------------------
+
+
+@bp.route("/admin/departments", methods=["GET", "POST"])
+@login_required
+def admin_departments():
+    """The department tree, and a form to add a department under any node."""
+    from ..auth.departments import create_department
+    from ..auth.models import Department
+
+    actor = g.actor
+    if request.method == "POST":
+        permissions.require(actor, "departments", "create")
+        try:
+            create_department(request.form.get("name", "").strip(), request.form.get("parent_id", type=int))
+        except APIError as exc:
+            if exc.code not in (409, 422):
+                raise
+            flash(exc.message, "error")
+        else:
+            flash(_("Department created."), "success")
+        return redirect(url_for("web.admin_departments"))
+    rows = list(
+        permissions.scoped(Department.select(), actor, "departments", "read", model=Department).order_by(
+            Department.path
+        )
+    )
+    children: dict = {}
+    ids = {d.id for d in rows}
+    for d in rows:
+        parent = d.parent_id if d.parent_id in ids else None
+        children.setdefault(parent, []).append(d)
+    return render_template(
+        "crm/admin/departments.html",
+        children=children,
+        departments=rows,
+        can_create=permissions.can(actor, "departments", "create"),
+    )
+
+
+# --- custom fields ---------------------------------------------------------------------------------
+
+
+@bp.route("/admin/fields", methods=["GET", "POST"])
+@login_required
+def admin_fields():
+    """Custom fields of one entity: the list, and a form to add one (it shows up in that
+    entity's forms and lists at once)."""
+    from ..metadata import FIELD_TYPES, custom_fields, definitions, known_entities
+
+    actor = g.actor
+    _need("fields:create")
+    entities = known_entities()
+    entity = request.values.get("entity") or (entities[0] if entities else "")
+    if entity not in entities:
+        abort(404)
+    errors, status, form = {}, 200, {}
+    if request.method == "POST":
+        form = request.form
+        data = {
+            "name": form.get("name", "").strip(),
+            "type": form.get("type", ""),
+            "label": {"en": form.get("label_en", "").strip(), "zh-CN": form.get("label_zh", "").strip()},
+            "required": bool(form.get("required")),
+            "unique": bool(form.get("unique")),
+            "filterable": bool(form.get("filterable")),
+        }
+        choices = [c.strip() for c in form.get("choices", "").replace("，", ",").split(",") if c.strip()]
+        if data["type"] in ("choice", "multi-choice"):
+            data["choices"] = choices
+        if form.get("default", "") != "":
+            data["default"] = form.get("default")
+        try:
+            definitions.create_field(entity, data)
+        except APIError as exc:
+            if exc.code not in (409, 422):
+                raise
+            errors = flatten_messages(exc.data.get("errors") or {}) or {"_schema": [exc.message]}
+            status = exc.code
+        else:
+            flash(_("Field %(name)s added.", name=data["name"]), "success")
+            return redirect(url_for("web.admin_fields", entity=entity))
+    return render_template(
+        "crm/admin/fields.html",
+        entities=entities,
+        entity=entity,
+        fields=custom_fields(entity),
+        types=FIELD_TYPES,
+        errors=errors,
+        form=form,
+        can_delete=permissions.can(actor, "fields", "delete"),
+    ), status
+
+
+@bp.route("/admin/fields/<entity>/<name>/delete", methods=["POST"])
+@login_required
+def admin_field_delete(entity, name):
+    """Delete a custom field (its values stay in the records until purged through the API)."""
+    from ..metadata import definitions
+
+    permissions.require(g.actor, "fields", "delete")
+    definitions.delete_field(entity, name)
+    flash(_("Field %(name)s deleted.", name=name), "success")
+    return redirect(url_for("web.admin_fields", entity=entity))
+
+
+# --- webhooks, jobs, plugins, audit ----------------------------------------------------------------
+
+
+@bp.route("/admin/webhooks")
+@login_required
+def admin_webhooks():
+    """Webhook subscriptions and the delivery log (with attempts) of the chosen one."""
+    from ..webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+
+    actor = g.actor
+    subs = list(
+        permissions.scoped(
+            WebhookSubscription.select(), actor, "webhooks", "read", model=WebhookSubscription
+        ).order_by(WebhookSubscription.id)
+    )
+    chosen = request.args.get("id", type=int)
+    deliveries, attempts = [], {}
+    if chosen is not None:
+        if chosen not in {s.id for s in subs}:
+            abort(404)
+        deliveries = list(
+            WebhookDelivery.select()
+            .where(WebhookDelivery.subscription == chosen)
+            .order_by(WebhookDelivery.id.desc())
+            .limit(100)
+        )
+        if deliveries:
+            for attempt in (
+                WebhookAttempt.select()
+                .where(WebhookAttempt.delivery.in_([d.id for d in deliveries]))
+                .order_by(WebhookAttempt.number)
+            ):
+                attempts.setdefault(attempt.delivery_id, []).append(attempt)
+    return render_template(
+        "crm/admin/webhooks.html", subs=subs, chosen=chosen, deliveries=deliveries, attempts=attempts
+    )
+
+
+@bp.route("/admin/jobs")
+@login_required
+def admin_jobs():
+    """Scheduled jobs the plugins declare and their latest runs (admin only, as in the API)."""
+    from ..jobs.models import JobRun
+    from ..jobs.registry import collect_jobs
+
+    _need("admin")
+    jobs = collect_jobs(current_app.extensions["crm"].plugins)
+    runs = list(JobRun.select().order_by(JobRun.id.desc()).limit(100))
+    return render_template("crm/admin/jobs.html", jobs=[j.as_dict() for j in jobs.values()], runs=runs)
+
+
+@bp.route("/admin/plugins")
+@login_required
+def admin_plugins():
+    """Installed plugins: version, status, hooks, and why a plugin failed to load."""
+    _need("admin")
+    return render_template("crm/admin/plugins.html", plugins=current_app.extensions["crm"].plugins.listing())
+
+
+@bp.route("/admin/audit", methods=["GET", "POST"])
+@login_required
+def admin_audit():
+    """The audit entries the user may see (hidden fields masked in before/after); a POST (admins)
+    seals pending entries and verifies the hash chain, as ``crm audit verify`` does."""
+    from ..audit.api import entry_dict, visible_entries
+    from ..audit.models import AuditEntry
+
+    actor = g.actor
+    permissions.require(actor, "audit", "read")
+    query = visible_entries(actor)
+    resource = request.args.get("resource", "").strip()
+    if resource:
+        query = query.where(AuditEntry.resource == resource)
+    page = max(1, request.args.get("page", 1, type=int))
+    rows = list(query.order_by(AuditEntry.id.desc()).paginate(page, 50))
+    verification = None
+    if request.method == "POST":
+        _need("admin")
+        from ..audit import seal, verify
+
+        seal()
+        verification = verify()
+    return render_template(
+        "crm/admin/audit.html",
+        entries=[entry_dict(actor, r) for r in rows],
+        resource=resource,
+        page=page,
+        verification=verification,
+        can_verify=actor.is_admin,
+    )

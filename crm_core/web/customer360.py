@@ -1,0 +1,75 @@
+"""The customer 360 page: profile, tags, deals, tickets, the activity timeline and plugin panels.
+
+Every part is read with the viewer's permissions: deals and tickets through ``list_query`` (row
+scope) and ``Crud.dump`` (masked), the timeline from ``crm_core.entities`` with the fields the
+viewer may not see removed from each entry (timelines must not leak hidden fields), and plugin
+panels only when the viewer holds the panel's permission.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from werkzeug.datastructures import MultiDict
+
+from .. import permissions
+from ..errors import APIError
+from ..records import listing
+from .nav import nav_entries
+from .registry import cruds, fields_for, get_resource
+
+log = logging.getLogger(__name__)
+
+#: Which field of each timeline source carries the entry's title.
+TITLE_FIELDS = {"activities": "subject", "deals": "title", "tickets": "title"}
+
+
+def related(resource: str, customer_id: int, actor, limit: int = 20) -> dict | None:
+    """The newest ``limit`` records of ``resource`` of the customer, or None when not readable."""
+    if resource not in cruds() or not permissions.can(actor, resource, "read"):
+        return None
+    res = get_resource(resource)
+    args = MultiDict({"customer_id": str(customer_id), "page_size": str(limit)})
+    try:
+        rows, total = listing.list_query(res.model, resource, args, actor, **res.list_options())
+    except APIError:
+        return None
+    fields = [f for f in fields_for(res, actor) if f.name not in ("customer_id", "custom")][:6]
+    return {"res": res, "records": res.crud.dump(list(rows), actor), "total": total, "fields": fields}
+
+
+def masked_timeline(customer, actor, limit: int = 50) -> list[dict]:
+    """The customer's timeline with what ``actor`` may not see taken out of every entry."""
+    try:
+        from ..entities.customers import timeline
+    except ImportError:
+        return []
+    items = timeline(customer, actor, limit)
+    rules_by_resource: dict[str, set] = {}
+    out = []
+    for item in items:
+        resource = item.get("object", "")
+        if resource not in rules_by_resource:
+            rules_by_resource[resource] = {
+                f for f, rule in permissions.field_rules(actor, resource).items() if rule == "hidden"
+            }
+        hidden = rules_by_resource[resource]
+        entry = dict(item)
+        if TITLE_FIELDS.get(resource) in hidden:
+            entry["title"] = ""
+        entry["data"] = {k: v for k, v in (item.get("data") or {}).items() if k not in hidden}
+        out.append(entry)
+    return out
+
+
+def customer_context(customer, actor) -> dict:
+    """Template variables of the 360 page beyond the profile itself."""
+    return {
+        "deals": related("deals", customer.id, actor),
+        "tickets": related("tickets", customer.id, actor),
+        "activities": related("activities", customer.id, actor),
+        "timeline": masked_timeline(customer, actor),
+        "panels": nav_entries("customer_panel"),
+        "customer": customer,
+        "actor": actor,
+    }

@@ -1,0 +1,246 @@
+"""Generic list / detail / create / edit / delete pages for every collection, from its metadata.
+
+``/records/<resource>`` serves core objects (``customers``), plugin collections
+(``loyalty.members``) and custom objects (``objects.course``) alike. What a user sees comes from
+the permission module only: the list is ``list_query`` (row scope in SQL), a record is
+``get_record`` (404 outside the scope), every dump goes through ``Crud.dump`` (hidden fields
+masked), and writes go through ``crm_core.records.service``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
+
+from .. import permissions
+from ..db import database
+from ..errors import APIError
+from ..records import listing
+from .blueprint import bp
+from .forms import FormErrors, submit
+from .registry import fields_for, get_resource, hidden_fields
+from .session import login_required
+
+#: Query parameters of the list page that are not list-API filters.
+PAGE_PARAMS = frozenset({"format"})
+
+
+def list_args(res, actor, args: MultiDict) -> MultiDict:
+    """The list-API arguments of the page: blanks dropped, and nothing that names a hidden field
+    (filtering or sorting on one would reveal its values)."""
+    hidden = hidden_fields(res, actor)
+    out = MultiDict()
+    for key, value in args.items(multi=True):
+        if value == "" or key in PAGE_PARAMS:
+            continue
+        base = key.split("__", 1)[0]
+        if base in hidden:
+            continue
+        if key == "sort":
+            terms = [t for t in value.split(",") if t.strip().lstrip("-+") not in hidden]
+            if not terms:
+                continue
+            value = ",".join(terms)
+        out.add(key, value)
+    return out
+
+
+def _query_string(args: MultiDict, **changes) -> str:
+    merged = MultiDict(args)
+    for key, value in changes.items():
+        merged.setlist(key, [value] if value not in (None, "") else [])
+    return urlencode(list(merged.items(multi=True)))
+
+
+def _page_data(res, actor, args):
+    rows, total = listing.list_query(res.model, res.resource, args, actor, **res.list_options())
+    records = res.crud.dump(list(rows), actor)
+    page, page_size = listing.page_params(args)
+    return records, total, page, page_size
+
+
+@bp.route("/records/<resource>/")
+@login_required
+def record_list(resource):
+    """One page of a collection with search, filters, sort, pagination, bulk tag and export."""
+    actor = g.actor
+    res = get_resource(resource)
+    permissions.scoped(res.model.select(), actor, res.resource, "read", model=res.model)  # 403 early
+    fields = fields_for(res, actor)
+    args = list_args(res, actor, request.args)
+    error = None
+    try:
+        records, total, page, page_size = _page_data(res, actor, args)
+    except APIError as exc:
+        if exc.code != 400:
+            raise
+        error = exc.message
+        args = MultiDict({k: v for k, v in args.items() if k in ("page_size",)})
+        records, total, page, page_size = _page_data(res, actor, args)
+    pages = max(1, -(-total // page_size))
+    shown = [f for f in fields if f.name not in ("custom",) and f.widget not in ("json",)][:12]
+    return render_template(
+        "crm/records/list.html",
+        res=res,
+        fields=fields,
+        columns=shown,
+        records=records,
+        total=total,
+        page=page,
+        pages=pages,
+        args=args,
+        error=error,
+        qs=lambda **changes: _query_string(args, **changes),
+        can_create=permissions.can(actor, res.resource, "create"),
+        can_update=permissions.can(actor, res.resource, "update"),
+        can_export=permissions.can(actor, res.resource, "export"),
+        current_sort=args.get("sort", ""),
+    )
+
+
+@bp.route("/records/<resource>/new", methods=["GET", "POST"])
+@login_required
+def record_new(resource):
+    """The create form; inline messages per field when the values are refused."""
+    actor = g.actor
+    res = get_resource(resource)
+    permissions.require(actor, res.resource, "create")
+    fields = fields_for(res, actor, for_form=True)
+    errors, message, values = {}, None, {}
+    status = 200
+    if request.method == "POST":
+        try:
+            record = submit(res, actor, fields, request.form.get, request.form.getlist)
+        except FormErrors as exc:
+            errors, message, status = exc.errors, exc.message, 422
+            values = request.form
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("web.record_detail", resource=resource, record_id=record.get_id()))
+    return render_template(
+        "crm/records/form.html",
+        res=res,
+        fields=fields,
+        errors=errors,
+        message=message,
+        values=values,
+        record=None,
+    ), status
+
+
+@bp.route("/records/<resource>/<int:record_id>")
+@login_required
+def record_detail(resource, record_id):
+    """One record (404 outside the read scope); customers get their 360 view."""
+    actor = g.actor
+    res = get_resource(resource)
+    record = res.crud.get(record_id, actor)
+    data = res.crud.dump(record, actor)
+    context = {
+        "res": res,
+        "fields": fields_for(res, actor),
+        "data": data,
+        "record": record,
+        "can_update": permissions.can(actor, res.resource, "update", record),
+        "can_delete": permissions.can(actor, res.resource, "delete", record),
+    }
+    if resource == "customers":
+        from .customer360 import customer_context
+
+        context.update(customer_context(record, actor))
+        return render_template("crm/customer360.html", **context)
+    return render_template("crm/records/detail.html", **context)
+
+
+@bp.route("/records/<resource>/<int:record_id>/edit", methods=["GET", "POST"])
+@login_required
+def record_edit(resource, record_id):
+    """The edit form: read-only fields are shown as text, hidden ones are not there at all."""
+    actor = g.actor
+    res = get_resource(resource)
+    record = res.crud.get(record_id, actor, "update")
+    fields = fields_for(res, actor, for_form=True)
+    data = res.crud.dump(record, actor)
+    errors, message, values = {}, None, {}
+    status = 200
+    if request.method == "POST":
+        try:
+            with database.atomic():
+                record = submit(res, actor, fields, request.form.get, request.form.getlist, record=record)
+        except FormErrors as exc:
+            errors, message, status = exc.errors, exc.message, 422
+            values = request.form
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("web.record_detail", resource=resource, record_id=record_id))
+    return render_template(
+        "crm/records/form.html",
+        res=res,
+        fields=fields,
+        errors=errors,
+        message=message,
+        values=values,
+        data=data,
+        record=record,
+    ), status
+
+
+@bp.route("/records/<resource>/<int:record_id>/delete", methods=["POST"])
+@login_required
+def record_delete(resource, record_id):
+    """Delete one record (403 when not allowed, 409 with a message when others refer to it)."""
+    actor = g.actor
+    res = get_resource(resource)
+    record = res.crud.get(record_id, actor, "delete")
+    from ..records import service
+
+    try:
+        service.delete(res.resource, record, actor, serialize=res.crud.write_options.get("serialize"))
+    except APIError as exc:
+        if exc.code != 409:
+            raise
+        flash(exc.message, "error")
+        return redirect(url_for("web.record_detail", resource=resource, record_id=record_id))
+    flash(_("Deleted."), "success")
+    return redirect(url_for("web.record_list", resource=resource))
+
+
+@bp.route("/records/<resource>/bulk-tag", methods=["POST"])
+@login_required
+def record_bulk_tag(resource):
+    """Add a tag to the selected records (each one through the write path, so each is audited
+    and checked against the user's update scope)."""
+    actor = g.actor
+    res = get_resource(resource)
+    if not res.has_tags:
+        abort(404)
+    tag = request.form.get("tag", "").strip()
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    back = url_for("web.record_list", resource=resource) + "?" + request.form.get("back", "")
+    if not tag or not ids:
+        flash(_("Choose records and give a tag."), "error")
+        return redirect(back)
+    done, refused = 0, 0
+    from ..records import service
+
+    for record_id in ids:
+        try:
+            with database.atomic():
+                record = res.crud.get(record_id, actor, "update")
+                current = list(getattr(record, "tags", []) or [])
+                if tag in current:
+                    done += 1
+                    continue
+                service.update(
+                    res.resource, record, {"tags": [*current, tag]}, actor, **res.crud.write_options
+                )
+                done += 1
+        except APIError:
+            refused += 1
+    flash(_("Tagged %(done)s record(s).", done=done), "success")
+    if refused:
+        flash(_("%(count)s record(s) could not be tagged.", count=refused), "warning")
+    return redirect(back)

@@ -1,0 +1,336 @@
+"""Which collections the generic pages can show, and how to render their fields.
+
+The generic list / detail / form pages are built from what the API already has:
+
+- every ``Crud`` that ``crm_core.records.register_crud`` returned (core objects and plugins),
+  found once per app among the loaded modules' globals, so a plugin that registers a collection
+  gets its pages with no extra code;
+- custom object types (``objects.<type>``), looked up on each request since they are created at
+  runtime;
+- the custom fields of each entity (``crm_core.metadata.custom_fields``), read on every render so
+  a field added at runtime shows up at once.
+
+Field rules (``crm_core.permissions.field_rules``) decide what each user sees: hidden fields are
+dropped before rendering, read-only ones are shown but never offered as inputs.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from flask import current_app
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from marshmallow import fields as mf
+from marshmallow import validate as mv
+
+from ..errors import APIError
+from ..records.resource import Crud
+
+#: Collections that have pages of their own rather than the generic ones, or none at all.
+NOT_GENERIC = frozenset({"users", "roles", "departments", "webhooks", "automations", "audit"})
+
+#: Skipped in forms: the database and the service own them.
+SYSTEM_FIELDS = ("id", "created_at", "updated_at", "custom")
+
+RESOURCE_LABELS = {
+    "customers": _l("Customers"),
+    "companies": _l("Companies"),
+    "contacts": _l("Contacts"),
+    "deals": _l("Deals"),
+    "activities": _l("Activities"),
+    "tickets": _l("Tickets"),
+    "tags": _l("Tags"),
+    "segments": _l("Segments"),
+    "pipelines": _l("Pipelines"),
+}
+
+FIELD_LABELS = {
+    "id": _l("ID"),
+    "name": _l("Name"),
+    "title": _l("Title"),
+    "subject": _l("Subject"),
+    "phone": _l("Phone"),
+    "email": _l("E-mail"),
+    "gender": _l("Gender"),
+    "birthday": _l("Birthday"),
+    "source_channel": _l("Source channel"),
+    "lifecycle_stage": _l("Lifecycle stage"),
+    "tags": _l("Tags"),
+    "owner_id": _l("Owner"),
+    "department_id": _l("Department"),
+    "created_at": _l("Created"),
+    "updated_at": _l("Updated"),
+    "industry": _l("Industry"),
+    "website": _l("Website"),
+    "address": _l("Address"),
+    "parent_id": _l("Parent"),
+    "path": _l("Path"),
+    "customer_id": _l("Customer"),
+    "company_id": _l("Company"),
+    "pipeline_id": _l("Pipeline"),
+    "stage_id": _l("Stage"),
+    "amount": _l("Amount"),
+    "currency": _l("Currency"),
+    "expected_close_date": _l("Expected close date"),
+    "status": _l("Status"),
+    "close_reason": _l("Close reason"),
+    "closed_at": _l("Closed"),
+    "stage_changed_at": _l("Stage changed"),
+    "kind": _l("Kind"),
+    "body": _l("Body"),
+    "due_at": _l("Due"),
+    "done": _l("Done"),
+    "done_at": _l("Done at"),
+    "related_type": _l("Related type"),
+    "related_id": _l("Related ID"),
+    "description": _l("Description"),
+    "priority": _l("Priority"),
+    "assignee_id": _l("Assignee"),
+    "sla_due_at": _l("SLA due"),
+    "sla_breached": _l("SLA breached"),
+    "resolved_at": _l("Resolved"),
+    "color": _l("Colour"),
+    "filters": _l("Filters"),
+    "role": _l("Role"),
+    "is_primary": _l("Primary"),
+}
+
+LONG_TEXT = ("body", "description", "close_reason", "address")
+
+
+@dataclass
+class FormField:
+    """One field as the pages render it (core column or custom field)."""
+
+    name: str  # API name; custom fields are ``custom.<name>`` in forms and errors
+    key: str  # key in the dumped record (custom fields: the plain name inside ``custom``)
+    label: str
+    widget: str  # text, textarea, number, decimal, date, datetime, checkbox, select, multiselect, email, tags, json
+    custom: bool = False
+    required: bool = False
+    writable: bool = True  # False: dump-only or read-only for this user
+    choices: list = field(default_factory=list)  # [(value, label)]
+    sortable: bool = True
+    filterable: bool = False
+    help: str = ""
+
+    def value_of(self, record: dict):
+        """This field's value in a dumped (masked) record dict."""
+        if self.custom:
+            return (record.get("custom") or {}).get(self.key)
+        return record.get(self.key)
+
+
+@dataclass
+class WebResource:
+    """A collection the generic pages serve."""
+
+    resource: str
+    crud: Crud
+    label: str
+
+    @property
+    def model(self):
+        return self.crud.model
+
+    @property
+    def schema(self):
+        return self.crud.schema
+
+    @property
+    def has_tags(self) -> bool:
+        return "tags" in self.schema.fields
+
+    @property
+    def has_custom(self) -> bool:
+        return "custom" in self.model._meta.fields
+
+    def list_options(self) -> dict:
+        """Keyword arguments for ``listing.list_query`` (search fields, extra filters...)."""
+        options = getattr(self.crud, "list_options", None)
+        return options() if options else {}
+
+
+def _discover() -> dict[str, Crud]:
+    """Every ``Crud`` held by a loaded module (register_crud results are module globals)."""
+    found: dict[str, Crud] = {}
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        if not namespace or not getattr(module, "__name__", "").startswith(("crm_", "crm_core")):
+            continue
+        for value in list(namespace.values()):
+            if isinstance(value, Crud) and value.resource not in found:
+                found[value.resource] = value
+    return found
+
+
+def cruds() -> dict[str, Crud]:
+    """The registered collections of this app by resource (cached on the app)."""
+    crm = current_app.extensions["crm"]
+    cached = getattr(crm, "_web_cruds", None)
+    if cached is None:
+        cached = {r: c for r, c in _discover().items() if r not in NOT_GENERIC}
+        crm._web_cruds = cached
+    return cached
+
+
+def _object_resource(type_name: str) -> WebResource | None:
+    from ..metadata import objects
+
+    if not objects.type_exists(type_name):
+        return None
+    from ..metadata.api import ObjectRecordSchema
+
+    model = objects.object_model(type_name)
+    crud = Crud(f"objects.{type_name}", model, ObjectRecordSchema(), ObjectRecordSchema(many=True))
+    info = objects.object_type(type_name) or {}
+    return WebResource(crud.resource, crud, _localised(info.get("label")) or type_name)
+
+
+def _localised(label) -> str:
+    """Pick the current language's text from a ``{"en": ..., "zh-CN": ...}`` label."""
+    if not label:
+        return ""
+    if isinstance(label, str):
+        return label
+    zh = str(get_locale() or "").startswith("zh")
+    return (
+        (label.get("zh-CN") or label.get("zh") if zh else None)
+        or label.get("en")
+        or next(iter(label.values()), "")
+    )
+
+
+def get_resource(resource: str) -> WebResource:
+    """The collection ``resource``; 404 when there is none (or it has its own pages)."""
+    if resource.startswith("objects."):
+        found = _object_resource(resource.split(".", 1)[1])
+    else:
+        crud = cruds().get(resource)
+        found = WebResource(resource, crud, str(RESOURCE_LABELS.get(resource, resource))) if crud else None
+    if found is None:
+        raise APIError(404, f"No collection {resource!r}.")
+    return found
+
+
+def object_types() -> list[tuple[str, str]]:
+    """``(resource, label)`` of every custom object type."""
+    from ..metadata import objects
+
+    out = []
+    for name in objects.type_names():
+        info = objects.object_type(name) or {}
+        out.append((f"objects.{name}", _localised(info.get("label")) or name))
+    return out
+
+
+def _one_of(schema_field) -> list:
+    validators = schema_field.validators if hasattr(schema_field, "validators") else []
+    for v in validators:
+        if isinstance(v, mv.OneOf):
+            return list(v.choices)
+    return []
+
+
+def _widget(name: str, schema_field) -> str:
+    if isinstance(schema_field, mf.List):
+        return "tags"
+    if isinstance(schema_field, mf.Dict):
+        return "json"
+    if _one_of(schema_field):
+        return "select"
+    if isinstance(schema_field, mf.Boolean):
+        return "checkbox"
+    if isinstance(schema_field, mf.DateTime):
+        return "datetime"
+    if isinstance(schema_field, mf.Date):
+        return "date"
+    if isinstance(schema_field, mf.Decimal):
+        return "decimal"
+    if isinstance(schema_field, mf.Integer | mf.Float):
+        return "number"
+    if isinstance(schema_field, mf.Email) or name == "email":
+        return "email"
+    if name in LONG_TEXT:
+        return "textarea"
+    return "text"
+
+
+CUSTOM_WIDGETS = {
+    "string": "text",
+    "text": "textarea",
+    "int": "number",
+    "reference": "number",
+    "decimal": "decimal",
+    "bool": "checkbox",
+    "date": "date",
+    "datetime": "datetime",
+    "choice": "select",
+    "multi-choice": "multiselect",
+    "email": "email",
+    "phone": "text",
+    "url": "text",
+}
+
+
+def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormField]:
+    """The fields ``actor`` may see on ``res`` (core then custom), hidden ones left out.
+
+    With ``for_form`` the system columns are skipped and ``writable`` says whether an input is
+    offered (dump-only and read-only fields are shown as text).
+    """
+    from .. import permissions
+
+    rules = permissions.field_rules(actor, res.resource)
+    out: list[FormField] = []
+    sortable_columns = set(res.model._meta.fields) | {f.column_name for f in res.model._meta.fields.values()}
+    for name, schema_field in res.schema.fields.items():
+        if schema_field.load_only or rules.get(name) == "hidden" or name == "custom":
+            continue
+        if for_form and name in SYSTEM_FIELDS:
+            continue
+        choices = [(c, c) for c in _one_of(schema_field)]
+        out.append(
+            FormField(
+                name=name,
+                key=schema_field.data_key or name,
+                label=str(FIELD_LABELS.get(name, name.replace("_", " ").capitalize())),
+                widget=_widget(name, schema_field),
+                required=bool(schema_field.required),
+                writable=not schema_field.dump_only and rules.get(name) != "read-only",
+                choices=choices,
+                sortable=name in sortable_columns,
+                filterable=bool(choices) or name in ("owner_id", "department_id"),
+            )
+        )
+    if res.has_custom:
+        from ..metadata import custom_fields
+
+        for fd in custom_fields(res.resource):
+            if rules.get(fd.name) == "hidden":
+                continue
+            out.append(
+                FormField(
+                    name=f"custom.{fd.name}",
+                    key=fd.name,
+                    label=_localised(fd.label) or fd.name,
+                    widget=CUSTOM_WIDGETS.get(fd.type, "text"),
+                    custom=True,
+                    required=fd.required,
+                    writable=rules.get(fd.name) != "read-only",
+                    choices=[(c["value"], _localised(c.get("label")) or c["value"]) for c in fd.choices],
+                    sortable=True,
+                    filterable=fd.filterable or fd.type in ("choice", "bool"),
+                    help=_localised(fd.help),
+                )
+            )
+    return out
+
+
+def hidden_fields(res: WebResource, actor) -> set[str]:
+    """Names of the fields of ``res`` hidden from ``actor`` (core and custom, plain names)."""
+    from .. import permissions
+
+    return {f for f, rule in permissions.field_rules(actor, res.resource).items() if rule == "hidden"}

@@ -1,0 +1,230 @@
+"""CSV / Excel export and import pages for every collection (tablib + openpyxl).
+
+Export uses ``list_query(action="export")``: the export grant's row scope, the page's filters and
+sort, and ``Crud.dump`` masking, so a hidden field is never in the file. Import reads CSV (UTF-8,
+UTF-8 with BOM, GBK/GB18030 from Excel; decoded with charset-normalizer) or XLSX, maps the header
+row to fields by API name or label in either language (``姓名`` -> ``name``), and saves each row
+through the same path as the create form, in its own savepoint: good rows are saved, bad rows
+are listed with their row number and per-field messages.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import tablib
+from charset_normalizer import from_bytes
+from flask import Response, g, render_template, request
+from flask_babel import gettext as _
+
+from .. import permissions
+from ..errors import APIError
+from ..records import listing
+from .blueprint import bp
+from .forms import FormErrors, flatten_messages, submit
+from .records import list_args
+from .registry import FIELD_LABELS, fields_for, get_resource
+from .session import login_required
+
+MAX_IMPORT_ROWS = 5000
+EXPORT_BATCH = 500
+
+#: Common Chinese headers of spreadsheets made by hand, beyond the translated field labels.
+HEADER_ALIASES = {
+    "姓名": "name",
+    "名字": "name",
+    "客户名称": "name",
+    "手机": "phone",
+    "手机号": "phone",
+    "电话": "phone",
+    "邮箱": "email",
+    "电子邮件": "email",
+    "性别": "gender",
+    "生日": "birthday",
+    "来源": "source_channel",
+    "标签": "tags",
+}
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def _cell(value):
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+@bp.route("/records/<resource>/export.<fmt>")
+@login_required
+def record_export(resource, fmt):
+    """The filtered collection as CSV or XLSX, within the export scope, hidden fields left out."""
+    if fmt not in MEDIA_TYPES:
+        raise APIError(404, f"No export format {fmt!r}.")
+    actor = g.actor
+    res = get_resource(resource)
+    fields = [f for f in fields_for(res, actor) if f.widget != "json" or f.custom]
+    args = list_args(res, actor, request.args)
+    if resource == "customers":  # the API's export: same columns its import reads back
+        from ..entities.transfer import export_customers
+
+        return export_customers(args, actor, fmt)
+    rows, _total = listing.list_query(
+        res.model, res.resource, args, actor, action="export", paginate=False, **res.list_options()
+    )
+    data = tablib.Dataset(headers=["id", *[f.key for f in fields]])
+    batch = []
+    for record in rows.iterator():
+        batch.append(record)
+        if len(batch) >= EXPORT_BATCH:
+            _append(data, res, actor, fields, batch)
+            batch = []
+    _append(data, res, actor, fields, batch)
+    # the BOM makes Excel read UTF-8 (Chinese) correctly
+    body = "\ufeff" + data.export("csv") if fmt == "csv" else data.export("xlsx")
+    filename = f"{resource.replace('.', '-')}.{fmt}"
+    return Response(
+        body,
+        mimetype=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _append(data, res, actor, fields, records) -> None:
+    if not records:
+        return
+    for row in res.crud.dump(records, actor):
+        data.append([row.get("id"), *[_cell(f.value_of(row)) for f in fields]])
+
+
+def decode_csv(raw: bytes) -> str:
+    """Text of an uploaded CSV whatever Excel saved it as (UTF-8 with or without BOM, GBK...)."""
+    for encoding in ("utf-8-sig",):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    best = from_bytes(raw).best()
+    if best is None:
+        raise FormErrors({"file": [_("The file is not readable text.")]})
+    return str(best)
+
+
+def read_table(upload) -> tablib.Dataset:
+    """The uploaded CSV or XLSX as a dataset with a header row; ``FormErrors`` when unreadable
+    or longer than ``MAX_IMPORT_ROWS``."""
+    raw = upload.read()
+    name = (upload.filename or "").lower()
+    try:
+        if name.endswith(".xlsx"):
+            dataset = tablib.Dataset().load(io.BytesIO(raw), format="xlsx")
+        else:
+            dataset = tablib.Dataset().load(decode_csv(raw), format="csv")
+    except FormErrors:
+        raise
+    except Exception:  # tablib raises many kinds on a malformed file
+        raise FormErrors({"file": [_("The file could not be read as CSV or Excel.")]}) from None
+    if dataset.height > MAX_IMPORT_ROWS:
+        raise FormErrors({"file": [_("At most %(n)s rows per file.", n=MAX_IMPORT_ROWS)]})
+    return dataset
+
+
+def import_customers(upload, actor) -> dict:
+    """Customers go through the API's bulk importer (duplicate checks within the file, Chinese
+    headers, up to 100,000 rows) in valid-rows-only mode; its report in this page's shape."""
+    from ..entities.transfer import import_customers as bulk_import
+
+    try:
+        report = bulk_import(upload.read(), upload.filename or "upload.csv", "valid_only", actor)
+    except APIError as exc:
+        if exc.code in (403, 413, 422):
+            raise FormErrors(
+                flatten_messages(exc.data.get("errors") or {}) or {"file": [exc.message]}
+            ) from None
+        raise
+    return {
+        "created": report["imported"],
+        "errors": [(e["row"], flatten_messages(e["errors"])) for e in report["errors"]],
+        "unknown": report.get("ignored_columns", []),
+    }
+
+
+def header_map(headers, fields) -> tuple[dict[int, object], list[str]]:
+    """Column index -> field for the known headers, and the headers that match no field."""
+    lookup = {}
+    for f in fields:
+        names = {f.name, f.key, f.label, str(FIELD_LABELS.get(f.key, ""))}
+        for alias, target in HEADER_ALIASES.items():
+            if target == f.key and not f.custom:
+                names.add(alias)
+        for n in names:
+            if n:
+                lookup[n.strip().lower()] = f
+    mapping, unknown = {}, []
+    for i, header in enumerate(headers or []):
+        key = str(header or "").strip().lower()
+        if key in ("", "id"):
+            continue
+        if key in lookup:
+            mapping[i] = lookup[key]
+        else:
+            unknown.append(str(header))
+    return mapping, unknown
+
+
+def import_rows(res, actor, dataset) -> dict:
+    """Save every row; returns ``{"created": n, "errors": [(row number, {field: msgs})], ...}``."""
+    fields = [f for f in fields_for(res, actor, for_form=True) if f.writable]
+    mapping, unknown = header_map(dataset.headers, fields)
+    created, errors = 0, []
+    mapped_fields = list(mapping.values())
+    for number, row in enumerate(dataset, start=2):  # row 1 is the header
+        values = {}
+        for i, f in mapping.items():
+            cell = row[i] if i < len(row) else None
+            values[f.name] = "" if cell is None else str(cell)
+        try:
+            submit(
+                res,
+                actor,
+                mapped_fields,
+                values.get,
+                lambda name, v=values: [p.strip() for p in v.get(name, "").split(",") if p.strip()],
+            )
+            created += 1
+        except FormErrors as exc:
+            errors.append((number, exc.errors or {"_schema": [exc.message]}))
+        except APIError as exc:
+            errors.append((number, {"_schema": [exc.message]}))
+    return {"created": created, "errors": errors, "unknown": unknown, "mapped": mapped_fields}
+
+
+@bp.route("/records/<resource>/import", methods=["GET", "POST"])
+@login_required
+def record_import(resource):
+    """Upload a CSV or XLSX; shows how many rows were saved and each refused row's messages."""
+    actor = g.actor
+    res = get_resource(resource)
+    permissions.require(actor, res.resource, "create")
+    fields = [f for f in fields_for(res, actor, for_form=True) if f.writable]
+    result, errors, status = None, {}, 200
+    if request.method == "POST":
+        upload = request.files.get("file")
+        try:
+            if upload is None or not upload.filename:
+                raise FormErrors({"file": [_("Choose a CSV or Excel file.")]})
+            if resource == "customers":
+                result = import_customers(upload, actor)
+            else:
+                result = import_rows(res, actor, read_table(upload))
+            if result["errors"]:
+                status = 422 if not result["created"] else 200
+        except FormErrors as exc:
+            errors, status = exc.errors, 422
+    return render_template(
+        "crm/records/import.html", res=res, fields=fields, result=result, errors=errors
+    ), status
