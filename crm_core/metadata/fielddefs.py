@@ -1,7 +1,7 @@
 """``FieldDef`` (an immutable view of one field definition) and the per-database cache of them.
 
 Every process keeps the definitions of each database it talks to, keyed by the database and the
-``metadata_state.version`` counter that any definition change increments; a worker therefore
+``metadata_state.version`` token that any definition change replaces; a worker therefore
 notices another worker's change on its next request without any message bus. The version is read
 at most once per request.
 """
@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import secrets
 import threading
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import g, has_request_context
+from flask import g, has_request_context, request
 
 from ..db import database
 from ..errors import APIError
@@ -219,25 +220,31 @@ def _db_key() -> tuple:
 def current_version() -> int:
     """The definitions' version in the bound database (read once per request)."""
     if has_request_context():
+        # keyed by the request object too: tests reuse one app context (and ``g``) across requests
         cached = g.get("_crm_metadata_version")
-        if cached is not None and cached[0] == _db_key():
-            return cached[1]
+        if cached is not None and cached[0] is request._get_current_object() and cached[1] == _db_key():
+            return cached[2]
     from .models import MetadataState
 
     row = MetadataState.get_or_none(MetadataState.id == 1)
     version = row.version if row else 0
     if has_request_context():
-        g._crm_metadata_version = (_db_key(), version)
+        g._crm_metadata_version = (request._get_current_object(), _db_key(), version)
     return version
 
 
 def bump_version() -> None:
-    """Mark every cache stale: call inside the transaction that changes a definition."""
+    """Mark every cache stale: call inside the transaction that changes a definition.
+
+    The new version is random rather than +1: a cache filled inside a transaction that then rolls
+    back must never match a later, committed version.
+    """
     from .models import MetadataState
 
-    updated = MetadataState.update(version=MetadataState.version + 1).where(MetadataState.id == 1).execute()
+    version = secrets.randbelow(2**31 - 2) + 1
+    updated = MetadataState.update(version=version).where(MetadataState.id == 1).execute()
     if not updated:
-        MetadataState.insert(id=1, version=1).execute()
+        MetadataState.insert(id=1, version=version).execute()
     if has_request_context():
         g.pop("_crm_metadata_version", None)
 

@@ -52,13 +52,15 @@ def _make_model(type_name: str) -> type:
         table_name = ObjectRecord._meta.table_name
 
     def select(cls, *fields):
-        return pw.Model.select.__func__(cls, *fields).where(cls.type == type_name)
+        return pw.ModelSelect(cls, fields or cls._meta.sorted_fields, is_default=not fields).where(
+            cls.type == type_name
+        )
 
     def update(cls, __data=None, **update):
-        return pw.Model.update.__func__(cls, __data, **update).where(cls.type == type_name)
+        return pw.ModelUpdate(cls, cls._normalize_data(__data, update)).where(cls.type == type_name)
 
     def delete(cls):
-        return pw.Model.delete.__func__(cls).where(cls.type == type_name)
+        return pw.ModelDelete(cls).where(cls.type == type_name)
 
     attrs = {
         "__module__": __name__,
@@ -157,7 +159,7 @@ def delete_type(name: str) -> None:
         raise APIError(409, f"Custom object type {name!r} still has {count} record(s); delete them first.")
     with database.atomic():
         entity = f"objects.{name}"
-        for field_row in FieldDefinition.select().where(FieldDefinition.entity == entity):
+        for field_row in list(FieldDefinition.select().where(FieldDefinition.entity == entity)):
             sync_indexes(model, None, fielddef_from_row(field_row))
             field_row.delete_instance()
         row.delete_instance()
