@@ -8,13 +8,13 @@ import datetime as dt
 
 import peewee as pw
 import pytest
+from crm_loyalty import ledger
+from crm_loyalty.models import MODELS, Allocation, LedgerEntry, Lot, Member, Program
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_core.db import database
 from crm_core.errors import APIError
-from crm_loyalty import ledger
-from crm_loyalty.models import MODELS, Allocation, LedgerEntry, Lot, Member, Program
 
 START = dt.datetime(2026, 1, 1, 12, 0)
 
@@ -49,11 +49,17 @@ def check(member: Member, now: dt.datetime, policy: str) -> None:
     assert total == int(remaining) - int(debt_in_sum)
     for lot in Lot.select().where(Lot.member == member):
         assert 0 <= lot.remaining <= lot.points
-        used = Allocation.select(pw.fn.COALESCE(pw.fn.SUM(Allocation.points), 0)).where(Allocation.lot == lot).scalar()
+        used = (
+            Allocation.select(pw.fn.COALESCE(pw.fn.SUM(Allocation.points), 0))
+            .where(Allocation.lot == lot)
+            .scalar()
+        )
         assert lot.points - lot.remaining == int(used)
     buckets = ledger.balance(member, now)
     assert buckets["balance"] == total
-    assert min(buckets["pending"], buckets["active"], buckets["spent"], buckets["expired"], buckets["debt"]) >= 0
+    assert (
+        min(buckets["pending"], buckets["active"], buckets["spent"], buckets["expired"], buckets["debt"]) >= 0
+    )
     if policy == "clawback":
         assert total >= 0
     elif total < 0:
@@ -101,7 +107,9 @@ def apply(member_id: int, op, step: int, now: dt.datetime, history: list):
                 except APIError as exc:
                     assert exc.code == 409 and -op[1] > ledger.spendable_points(member, now)
         elif kind == "unredeem":
-            redeems = list(LedgerEntry.select().where(LedgerEntry.member == member, LedgerEntry.kind == "redeem"))
+            redeems = list(
+                LedgerEntry.select().where(LedgerEntry.member == member, LedgerEntry.kind == "redeem")
+            )
             if redeems:
                 target = redeems[op[1] % len(redeems)]
                 try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import L, TIERS
+from conftest import TIERS, L
 
 from crm_core import hookimpl
 from crm_core.db import database
@@ -60,7 +60,10 @@ def test_order_events_earn_and_reverse_and_loyalty_events_go_out(register_plugin
     assert r.status_code == 201
     with app.app_context():
         dispatch_pending()
-    assert collector.of("points.redeemed")[0] | {"points": 100, "balance": 800} == collector.of("points.redeemed")[0]
+    assert (
+        collector.of("points.redeemed")[0] | {"points": 100, "balance": 800}
+        == collector.of("points.redeemed")[0]
+    )
 
 
 def test_malformed_order_event_is_skipped_not_retried(register_plugin, admin_headers):
@@ -73,7 +76,6 @@ def test_malformed_order_event_is_skipped_not_retried(register_plugin, admin_hea
 
 def test_expiry_jobs_emit_expiring_and_expired(register_plugin, admin_headers):
     from conftest import at
-
     from crm_loyalty import jobs
 
     collector = Collector()
@@ -90,4 +92,6 @@ def test_expiry_jobs_emit_expiring_and_expired(register_plugin, admin_headers):
         assert jobs.expire_points(at(21)) == {"members": 1, "points": 40}
         dispatch_pending()
     assert collector.of("points.expiring")[0]["points"] == 40
-    assert collector.of("points.expired")[0] | {"points": 40, "balance": 0} == collector.of("points.expired")[0]
+    assert (
+        collector.of("points.expired")[0] | {"points": 40, "balance": 0} == collector.of("points.expired")[0]
+    )

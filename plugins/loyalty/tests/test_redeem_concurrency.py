@@ -23,7 +23,9 @@ def test_fifty_concurrent_redemptions_never_overspend(app, client, admin_headers
     def redeem(i):
         own = app.test_client()
         start.wait()
-        r = own.post(f"{L}/members/500/redeem", json={"points": 30, "reference": f"race-{i}"}, headers=admin_headers)
+        r = own.post(
+            f"{L}/members/500/redeem", json={"points": 30, "reference": f"race-{i}"}, headers=admin_headers
+        )
         with lock:
             statuses.append(r.status_code)
 

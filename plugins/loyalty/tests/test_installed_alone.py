@@ -1,0 +1,85 @@
+"""crm-core + crm-loyalty installed alone in a fresh virtualenv give a working programme."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PLUGIN = Path(__file__).resolve().parents[1]
+CORE = PLUGIN.parents[1]
+
+SMOKE = textwrap.dedent(
+    """
+    import json
+    from crm_core.app import create_app
+
+    app = create_app()
+    c = app.test_client()
+    token = c.post("/api/v1/auth/token", json={"username": "root", "password": "Smoke-Passw0rd!"}).get_json()
+    h = {"Authorization": "Bearer " + token["access_token"]}
+    L = "/api/v1/loyalty"
+    for code, rank, threshold in [("basic", 1, "0"), ("vip", 2, "500")]:
+        r = c.post(L + "/tiers", json={"code": code, "name": code, "rank": rank, "window": "lifetime",
+                                       "threshold": threshold}, headers=h)
+        assert r.status_code == 201, r.get_json()
+    assert c.post(L + "/rules", json={"name": "1/yuan", "kind": "purchase", "rate": "1"}, headers=h).status_code == 201
+    r = c.post(L + "/activities", json={"customer_id": 1, "kind": "purchase", "reference": "o1", "amount": "800"},
+               headers=h)
+    assert r.status_code == 201, r.get_json()
+    member = c.get(L + "/members/1", headers=h).get_json()
+    print(json.dumps({"tier": member["tier"], "balance": member["points"]["balance"]}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_core_and_loyalty_installed_alone(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    bindir = venv / "bin"
+    pip = subprocess.run(
+        [str(bindir / "pip"), "install", "-q", str(CORE), str(PLUGIN)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    listed = subprocess.run([str(bindir / "pip"), "list"], capture_output=True, text=True).stdout
+    crm_dists = sorted(line.split()[0] for line in listed.splitlines() if line.startswith("crm-"))
+    assert crm_dists == ["crm-core", "crm-loyalty"]  # no other plugin came along
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    env.update(
+        CRM_DATABASE_URL=f"sqlite:///{tmp_path / 'crm.db'}",
+        CRM_INSTANCE_PATH=str(tmp_path / "instance"),
+        CRM_SECRET_KEY="smoke-secret",
+    )
+
+    def crm(*args):
+        done = subprocess.run(
+            [str(bindir / "crm"), *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    assert "loyalty" in crm("migrate")
+    assert "database is up to date" in crm("migrate")
+    plugins = crm("plugins")
+    assert "loyalty" in plugins and "channel_tracking" not in plugins
+    crm("create-user", "root", "--password", "Smoke-Passw0rd!", "--role", "admin")
+    assert "loyalty" in crm("loyalty", "--help")
+    out = subprocess.run(
+        [str(bindir / "python"), "-c", SMOKE],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.strip().splitlines()[-1] == '{"tier": "vip", "balance": 800}'
