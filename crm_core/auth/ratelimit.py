@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from flask import current_app, g, request
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse
 
 from ..errors import APIError
@@ -46,6 +46,22 @@ def install(app) -> Limiter:
         lambda: (request.endpoint or "").endswith("static") or request.path.startswith("/static")
     )
     app.extensions["crm_limiter"] = limiter
+
+    @app.errorhandler(RateLimitExceeded)
+    def _too_many(error):
+        # the API's JSON error format, with a numeric Retry-After from the limit's window
+        current = limiter.current_limit
+        retry = max(1, int(current.reset_at - time.time())) if current else 60
+        from ..errors import handle_http_exception
+
+        return handle_http_exception(
+            APIError(
+                429,
+                f"Rate limit exceeded ({error.description}); try again in {retry} s.",
+                headers={"Retry-After": str(retry)},
+            )
+        )
+
     return limiter
 
 
