@@ -167,3 +167,18 @@ def test_fields_cli(app):
     assert code != 0 and "No custom field" in out
     code, out = run(app, "fields", "list", "no_such_entity")
     assert code != 0 and "Unknown entity" in out
+
+
+def test_crm_migrate_applies_pending_templates(register_plugin):
+    from crm_core.cli import migrate_command
+
+    app = register_plugin(EducationPlugin(TEMPLATE), "education")
+    group = click.Group("crm")
+    group.add_command(migrate_command)
+    register(group)
+    with app.app_context():
+        result = app.test_cli_runner().invoke(group, ["migrate"])
+        assert result.exit_code == 0 and "template education 1: applied" in result.output, result.output
+        result = app.test_cli_runner().invoke(group, ["migrate"])
+        assert result.exit_code == 0 and "template" not in result.output  # already applied
+        assert snapshot()[2] == [("education", "1")]
