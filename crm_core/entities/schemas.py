@@ -113,8 +113,8 @@ class RecordSchema(Schema):
 
 class CustomerSchema(RecordSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    phone = Phone(allow_none=True, validate=validate.Length(max=32))
-    email = Email(allow_none=True, validate=validate.Length(max=254))
+    phone = Phone(allow_none=True)
+    email = Email(allow_none=True)
     gender = fields.String(allow_none=True, validate=validate.OneOf(GENDERS))
     birthday = fields.Date(allow_none=True)
     source_channel = _text(100, allow_none=True)
