@@ -355,3 +355,20 @@ def test_delete_keeps_values_until_purge(client, admin_headers):
     assert [c["id"] for c in client.get(f"{C}?shoe=42", headers=admin_headers).get_json()] == [cid]
     assert client.delete(f"{F}/shoe?purge=true", headers=admin_headers).status_code == 204
     assert client.get(f"{C}/{cid}", headers=admin_headers).get_json()["custom"] == {}
+
+
+def test_definition_changes_are_audited_and_emitted(client, admin_headers):
+    from crm_core.audit.models import AuditEntry
+    from crm_core.events.models import OutboxEvent
+
+    define(client, admin_headers, name="score", type="int")
+    client.patch(f"{F}/score", json={"max": 5}, headers=admin_headers)
+    client.delete(f"{F}/score", headers=admin_headers)
+    client.post("/api/v1/objects", json={"name": "course"}, headers=admin_headers)
+    events = [e.type for e in OutboxEvent.select().order_by(OutboxEvent.id)]
+    events = [e for e in events if e.startswith(("field.", "object_type."))]
+    assert events == ["field.created", "field.updated", "field.deleted", "object_type.created"]
+    audited = [(a.resource, a.action) for a in AuditEntry.select().where(AuditEntry.resource == "fields")]
+    assert audited == [("fields", "create"), ("fields", "update"), ("fields", "delete")]
+    update = AuditEntry.select().where(AuditEntry.action == "update").get()
+    assert "max" in str(update.after)

@@ -32,6 +32,7 @@ from .fielddefs import (
     bump_version,
     fielddef_from_row,
 )
+from .journal import written
 from .models import FieldDefinition
 from .validation import check_value
 
@@ -368,6 +369,7 @@ def create_field(entity: str, data: dict, source: str = "") -> FieldDef:
         _apply(model, fd, rewrites)
         sync_indexes(model, fd)
         bump_version()
+        written("create", "fields", fd.id, None, fd.as_dict())
     return fd
 
 
@@ -386,6 +388,7 @@ def update_field(entity: str, name: str, data: dict) -> FieldDef:
         _apply(model, fd, rewrites)
         sync_indexes(model, fd, old)
         bump_version()
+        written("update", "fields", fd.id, old.as_dict(), fd.as_dict())
     return fd
 
 
@@ -406,6 +409,7 @@ def delete_field(entity: str, name: str, purge: bool = False) -> None:
             row.deleted_at = utcnow()
             row.save()
         bump_version()
+        written("delete", "fields", old.id, {**old.as_dict(), "purged": purge}, None)
 
 
 def purge_values(model, name: str) -> int:

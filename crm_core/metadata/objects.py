@@ -117,12 +117,15 @@ def create_type(name: str, label=None, description: str = "", fields=(), source:
                     f"fields.{spec.get('name', position)}.{k}": v for k, v in exc.data["errors"].items()
                 }
                 raise APIError(exc.code, exc.message, errors=errors) from None
+        from .journal import written
+
+        written("create", "object_types", name, None, object_type(name))
     return object_type(name)
 
 
 def update_type(name: str, label=None, description: str | None = None) -> dict:
     """Change the labels or description of a custom object type."""
-    from ..db import utcnow
+    from ..db import database, utcnow
     from ..errors import APIError
     from .definitions import _labels
     from .fielddefs import bump_version
@@ -131,14 +134,19 @@ def update_type(name: str, label=None, description: str | None = None) -> dict:
     row = ObjectType.get_or_none(ObjectType.name == name)
     if row is None:
         raise APIError(404, f"No custom object type {name!r}.")
+    before = object_type(name)
     if label is not None:
         labels = _labels(label, {"en": row.label_en, "zh-CN": row.label_zh})
         row.label_en, row.label_zh = labels["en"], labels["zh-CN"]
     if description is not None:
         row.description = description
     row.updated_at = utcnow()
-    row.save()
-    bump_version()
+    with database.atomic():
+        row.save()
+        bump_version()
+        from .journal import written
+
+        written("update", "object_types", name, before, object_type(name))
     return object_type(name)
 
 
@@ -162,5 +170,9 @@ def delete_type(name: str) -> None:
         for field_row in list(FieldDefinition.select().where(FieldDefinition.entity == entity)):
             sync_indexes(model, None, fielddef_from_row(field_row))
             field_row.delete_instance()
+        before = object_type(name)
         row.delete_instance()
         bump_version()
+        from .journal import written
+
+        written("delete", "object_types", name, before, None)
