@@ -25,7 +25,6 @@ from crm_core.auth import current_actor, public
 from crm_core.db import database, utcnow
 from crm_core.events import emit
 from crm_core.permissions import get_record, require
-from crm_core.records import service
 from crm_core.records.resource import register_crud
 
 from . import keys as ingest_keys
@@ -355,8 +354,11 @@ class TrackingLinkSchema(Schema):
     kol = fields.String(allow_none=True, validate=validate.Length(max=200))
     target_url = fields.String(required=True, validate=validate.Length(min=1, max=1800))
     clicks = fields.Integer(dump_only=True)
-    short_url = fields.String(dump_only=True)
+    short_url = fields.Method("_short_url", dump_only=True)
     created_at = fields.DateTime(dump_only=True)
+
+    def _short_url(self, link):
+        return short_url(link.code)
 
 
 def _link_checks(record, data, before):
@@ -370,12 +372,6 @@ def _link_checks(record, data, before):
         )
     if not record.code:
         record.code = new_code()
-
-
-def _link_dict(record) -> dict:
-    out = service.record_dict(record)
-    out["short_url"] = short_url(record.code)
-    return out
 
 
 def short_url(code: str, qr: bool = False) -> str:
@@ -392,7 +388,6 @@ register_crud(
     name="links",
     methods=("list", "create", "read", "delete"),
     before_save=_link_checks,
-    serialize=_link_dict,
     description="tracking links",
 )
 
@@ -480,7 +475,7 @@ class TrackingCreditSchema(Schema):
     campaign_id = fields.Integer(allow_none=True)
     kol = fields.String(allow_none=True)
     credit = fields.Float()
-    revenue = fields.Decimal(as_string=True)
+    revenue = fields.Decimal(as_string=True, places=2)
 
 
 class TrackingConversionSchema(Schema):
@@ -488,7 +483,7 @@ class TrackingConversionSchema(Schema):
     order_ref = fields.String()
     customer_id = fields.Integer(allow_none=True)
     visitor_id = fields.String(allow_none=True)
-    revenue = fields.Decimal(as_string=True)
+    revenue = fields.Decimal(as_string=True, places=2)
     currency = fields.String()
     occurred_at = fields.DateTime()
     source = fields.String()
@@ -615,8 +610,8 @@ class TrackingReportRowSchema(Schema):
     touchpoints = fields.Integer()
     visitors = fields.Integer()
     conversions = fields.Decimal(as_string=True)
-    revenue = fields.Decimal(as_string=True)
-    spend = fields.Decimal(as_string=True)
+    revenue = fields.Decimal(as_string=True, places=2)
+    spend = fields.Decimal(as_string=True, places=2)
     conversion_rate = fields.Decimal(as_string=True, allow_none=True)
     roi = fields.Decimal(as_string=True, allow_none=True)
     roas = fields.Decimal(as_string=True, allow_none=True)

@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit
 
+import peewee as pw
+
 from crm_core.db import database, is_postgres, utcnow
 
 from .classify import CLICK_ID_PARAMS, classify
@@ -224,7 +226,7 @@ def _campaigns(rows: list[dict]) -> dict[str, tuple]:
         return {}
     query = (
         Campaign.select(Campaign.utm_campaign, Campaign.id, Channel.group, Campaign.kol)
-        .join(Channel, join_type="LEFT OUTER", on=(Campaign.channel == Channel.id))
+        .join(Channel, join_type=pw.JOIN.LEFT_OUTER, on=(Campaign.channel == Channel.id))
         .where(Campaign.utm_campaign.in_(sorted(names)))
         .tuples()
     )

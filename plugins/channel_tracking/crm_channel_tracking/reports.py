@@ -52,7 +52,7 @@ def _spend(dimension: str, date_from: dt.date, date_to: dt.date, currency: str) 
             pw.fn.SUM(Spend.amount),
         )
         .join(Campaign)
-        .join(Channel, join_type="LEFT OUTER", on=(Campaign.channel == Channel.id))
+        .join(Channel, join_type=pw.JOIN.LEFT_OUTER, on=(Campaign.channel == Channel.id))
         .where(Spend.day >= date_from, Spend.day < date_to, Campaign.currency == currency)
         .group_by(Campaign.id, Campaign.kol, Channel.group, Campaign.utm_source, Campaign.utm_medium)
         .tuples()
