@@ -169,7 +169,8 @@ def emit(
     JSON-ready after :func:`to_json` (Decimal and datetime are converted). ``actor`` is an
     ``Actor``, a user id or None. ``resource`` names the permission resource of ``data`` so that
     webhooks can mask it by their owner's field rules; ``customer_id`` (default: ``data
-    ["customer_id"]``, or the record id of ``customers`` events) feeds the per-customer event
+    ["customer_id"]``, the record id of ``customers`` events, or ``data["object"]
+    ["customer_id"]``) feeds the per-customer event
     history that automation conditions count over. Raises ``APIError(500)`` on a malformed type.
     """
     if not isinstance(event_type, str) or not EVENT_TYPE_RE.match(event_type) or "*" in event_type:
@@ -181,6 +182,9 @@ def emit(
         customer_id = _int_or_none(payload.get("customer_id"))
         if customer_id is None and resource == "customers":
             customer_id = _int_or_none(record_id)
+        if customer_id is None and isinstance(payload.get("object"), dict):
+            # a record event of something that belongs to a customer (activity, ticket, deal)
+            customer_id = _int_or_none(payload["object"].get("customer_id"))
     actor_id = actor if isinstance(actor, int) else getattr(actor, "id", None)
     cause = _cause.get()
     meta: dict = {}
