@@ -313,8 +313,7 @@ def _reference(data) -> str:
     return reference.strip()[:150]
 
 
-def _ledger_result(member_id: int, entry: LedgerEntry, created: bool):
-    member = Member.get_by_id(member_id)
+def _ledger_result(member: Member, entry: LedgerEntry, created: bool):
     body = {"entry": _entries_with_lots([entry])[0], "created": created, "points": ledger.balance(member)}
     return _json(body, 201 if created else 200)
 
@@ -337,7 +336,7 @@ class Redeem(MethodView):
             entry, created = ledger.redeem(
                 locked, data["points"], reference, reason=data["reason"], actor_id=actor.id
             )
-        return _ledger_result(member.id, entry, created)
+        return _ledger_result(member, entry, created)
 
 
 @blp.route("/members/<int:customer_id>/adjust")
@@ -371,7 +370,7 @@ class Adjust(MethodView):
                     ledger.notify(
                         "points.adjusted", locked, entry.points, data["reason"], reference=reference
                     )
-        return _ledger_result(member.id, entry, created)
+        return _ledger_result(member, entry, created)
 
 
 @blp.route("/members/<int:customer_id>/reverse")
@@ -397,7 +396,7 @@ class Reverse(MethodView):
                 reason=data["reason"],
                 actor_id=actor.id,
             )
-        return _ledger_result(member.id, entry, created)
+        return _ledger_result(member, entry, created)
 
 
 @blp.route("/activities")

@@ -88,7 +88,7 @@ def _spendable(member: Member, now: dt.datetime):
 
 def _consume(entry: LedgerEntry, lots, points: int) -> int:
     """Take up to ``points`` from ``lots`` in order for ``entry``; returns what was taken."""
-    taken = 0
+    taken, rows = 0, []
     for lot in lots:
         if taken >= points:
             break
@@ -96,8 +96,18 @@ def _consume(entry: LedgerEntry, lots, points: int) -> int:
         if part <= 0:
             continue
         Lot.update(remaining=Lot.remaining - part).where(Lot.id == lot.id).execute()
-        Allocation.create(entry=entry, lot=lot, points=part)
+        rows.append(
+            {
+                "entry": entry.id,
+                "lot": lot.id,
+                "points": part,
+                "created_at": entry.created_at,
+                "updated_at": entry.created_at,
+            }
+        )
         taken += part
+    if rows:
+        Allocation.insert_many(rows).execute()
     return taken
 
 
@@ -235,7 +245,8 @@ def redeem(
     if found is not None:
         return found, False
     expire_due(member, now)
-    available = spendable_points(member, now)
+    lots = list(_spendable(member, now))
+    available = sum(lot.remaining for lot in lots)
     if points > available:
         raise APIError(
             409,
@@ -244,7 +255,7 @@ def redeem(
             available=available,
         )
     entry = _entry(member, "redeem", -points, reference, reason, actor_id)
-    _consume(entry, _spendable(member, now), points)
+    _consume(entry, lots, points)
     notify("points.redeemed", member, points, reason, reference=reference, entry_id=entry.id)
     return entry, True
 
@@ -395,64 +406,52 @@ def reverse(
 
 
 def balance(member: Member, now: dt.datetime | None = None) -> dict:
-    """The member's points: ``balance`` (the ledger sum) and the buckets.
+    """The member's points: ``balance`` (the ledger sum) and the buckets, in two queries.
 
     ``balance == pending + active + overdue - debt`` where debt is counted in the balance only
     under the ``debt`` refund policy (``overdue``: past expiry, not yet expired by the job).
     """
     now = now or utcnow()
-    total = LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
-        LedgerEntry.member == member
-    )
-    lots = Lot.select(
-        pw.fn.COALESCE(pw.fn.SUM(pw.Case(None, [(Lot.available_at > now, Lot.remaining)], 0)), 0),
-        pw.fn.COALESCE(
-            pw.fn.SUM(
-                pw.Case(
-                    None,
-                    [
-                        (
-                            (Lot.available_at <= now) & (Lot.expires_at.is_null() | (Lot.expires_at > now)),
-                            Lot.remaining,
-                        )
-                    ],
-                    0,
-                )
-            ),
-            0,
-        ),
-    ).where(Lot.member == member)
-    pending, active = (int(v) for v in lots.tuples().get())
-    remaining = int(
-        Lot.select(pw.fn.COALESCE(pw.fn.SUM(Lot.remaining), 0)).where(Lot.member == member).scalar()
-    )
 
-    def kind_sum(*kinds):
-        return -int(
-            LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0))
-            .where(LedgerEntry.member == member, LedgerEntry.kind.in_(kinds))
-            .scalar()
+    def total(expr, when=None):
+        value = expr if when is None else pw.Case(None, [(when, expr)], 0)
+        return pw.fn.COALESCE(pw.fn.SUM(value), 0)
+
+    spendable = (Lot.available_at <= now) & (Lot.expires_at.is_null() | (Lot.expires_at > now))
+    pending, active, remaining = (
+        int(v)
+        for v in Lot.select(
+            total(Lot.remaining, Lot.available_at > now),
+            total(Lot.remaining, spendable),
+            total(Lot.remaining),
         )
-
-    redeemed = kind_sum("redeem")
-    restored = int(
-        LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0))
-        .join(Original := LedgerEntry.alias(), on=(LedgerEntry.reverses == Original.id))
-        .where(LedgerEntry.member == member, Original.kind == "redeem")
-        .scalar()
+        .where(Lot.member == member)
+        .tuples()
+        .get()
     )
-    debt = int(
-        LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.outstanding), 0))
-        .where(LedgerEntry.member == member, LedgerEntry.outstanding > 0)
-        .scalar()
+    E, Original = LedgerEntry, LedgerEntry.alias()
+    unredeemed = (E.kind == "reverse") & (Original.kind == "redeem")
+    points, redeemed, restored, expired, debt = (
+        int(v)
+        for v in E.select(
+            total(E.points),
+            total(E.points, E.kind == "redeem"),
+            total(E.points, unredeemed),
+            total(E.points, E.kind == "expire"),
+            total(E.outstanding, E.outstanding > 0),
+        )
+        .join(Original, pw.JOIN.LEFT_OUTER, on=(E.reverses == Original.id))
+        .where(E.member == member)
+        .tuples()
+        .get()
     )
     return {
-        "balance": int(total.scalar()),
+        "balance": points,
         "pending": pending,
         "active": active,
         "overdue": remaining - pending - active,
-        "spent": redeemed - restored,
-        "expired": kind_sum("expire"),
+        "spent": -redeemed - restored,
+        "expired": -expired,
         "debt": debt,
     }
 

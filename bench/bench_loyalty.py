@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Loyalty on PostgreSQL: tier evaluation of N members, and redemption latency over HTTP.
+
+1. Tier evaluation. Loads N members (random tier, tier age and grace state) with A activities
+   each into a fresh database, then times the plugin's evaluation (``crm_loyalty.tiers.evaluate``:
+   a handful of set-based statements through peewee, events off) against ONE hand-written SQL
+   statement (data-modifying CTEs) doing the same job: clear grace of members who qualify again,
+   start grace after retention, drop members whose grace ran out one step, upgrade members who
+   qualify higher, record every change. Both start from the same state; the script checks that
+   they end in the same state and prints seconds and the ratio plugin/hand-written.
+
+2. Redemption latency. Starts ``crm serve`` (gunicorn) on the same database, gives C members a
+   balance, and has C concurrent clients (threads with their own HTTP session and token) each
+   redeem R times on their own member (``--shared``: all on one member, which serialises on its
+   row lock). Prints p50/p99, and the same for ``GET /api/v1/health`` under the same load as the
+   baseline of the stack without loyalty work.
+
+    .venv/bin/python bench/bench_loyalty.py                     # N=20000, C=50, R=20 (smoke size)
+    .venv/bin/python bench/bench_loyalty.py --n 1000000         # the issue's size
+    options: --n N --activities A --clients C --requests R --workers W --shared --skip-http
+             --pg-url postgresql://postgres@127.0.0.1:5432/test   (env: LOYALTY_BENCH_N, ...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crm_core.testing import _pg_execute, _with_db, migrate_url  # noqa: E402
+
+TIERS = [("silver", 10, 0), ("gold", 20, 1000), ("platinum", 30, 5000)]
+GRACE_DAYS, RETENTION_DAYS, WINDOW_DAYS = 30, 90, 365
+
+# One statement, written by hand for these three tiers, doing what tiers.evaluate() does.
+HAND_WRITTEN = """
+WITH metric AS (
+    SELECT member_id, SUM(CASE WHEN occurred_at >= %(start)s THEN amount ELSE 0 END) AS spend
+    FROM loyalty_activity GROUP BY member_id
+), state AS (
+    SELECT m.id, m.tier_since, m.grace_until, t.rank AS cur,
+           CASE WHEN COALESCE(x.spend, 0) >= 5000 THEN 30
+                WHEN COALESCE(x.spend, 0) >= 1000 THEN 20 ELSE 10 END AS qual
+    FROM loyalty_member m
+    LEFT JOIN loyalty_tier t ON t.id = m.tier_id
+    LEFT JOIN metric x ON x.member_id = m.id
+), decided AS (
+    SELECT id, cur, qual,
+           CASE WHEN cur IS NULL OR qual > cur THEN qual
+                WHEN qual < cur AND (grace_until <= %(now)s OR (grace_until IS NULL
+                     AND tier_since <= %(retained)s AND %(grace)s <= %(now)s))
+                THEN GREATEST(qual, CASE cur WHEN 30 THEN 20 ELSE 10 END) END AS target,
+           CASE WHEN qual >= cur THEN NULL
+                WHEN grace_until IS NULL AND tier_since <= %(retained)s THEN %(grace)s
+                ELSE grace_until END AS new_grace,
+           grace_until
+    FROM state
+), changed AS (
+    UPDATE loyalty_member m
+    SET tier_id = CASE WHEN d.target IS NULL THEN m.tier_id ELSE (SELECT id FROM loyalty_tier WHERE rank = d.target) END,
+        tier_since = CASE WHEN d.target IS NULL THEN m.tier_since ELSE %(now)s END,
+        grace_until = CASE WHEN d.target IS NULL THEN d.new_grace ELSE NULL END
+    FROM decided d
+    WHERE m.id = d.id AND (d.target IS NOT NULL OR d.new_grace IS DISTINCT FROM d.grace_until)
+    RETURNING m.id, d.cur, d.target
+)
+INSERT INTO loyalty_tier_change (member_id, from_tier_id, to_tier_id, direction, reason, created_at, updated_at)
+SELECT c.id, tf.id, tt.id, CASE WHEN c.cur IS NULL THEN 'initial' WHEN c.target > c.cur THEN 'up' ELSE 'down' END,
+       'evaluation: below the tier''s threshold after retention and grace', %(now)s, %(now)s
+FROM changed c JOIN loyalty_tier tt ON tt.rank = c.target LEFT JOIN loyalty_tier tf ON tf.rank = c.cur
+WHERE c.target IS NOT NULL
+"""
+
+
+def load(conn, n: int, activities: int, now: dt.datetime) -> None:
+    """Tiers, programme settings, N members and N*A activities, generated in SQL."""
+    cur = conn.cursor()
+    for code, rank, threshold in TIERS:
+        cur.execute(
+            'INSERT INTO loyalty_tier (code, name, rank, metric, "window", window_days, threshold, multiplier,'
+            " benefits, description, created_at, updated_at)"
+            " VALUES (%s, %s, %s, 'spend', 'rolling', %s, %s, 1, '{}', '', %s, %s)",
+            (code, code, rank, WINDOW_DAYS, threshold, now, now),
+        )
+    cur.execute(
+        "UPDATE loyalty_program SET grace_days = %s, retention_days = %s, downgrade_steps = 1",
+        (GRACE_DAYS, RETENTION_DAYS),
+    )
+    cur.execute(
+        """
+        INSERT INTO loyalty_member (customer_id, member_no, joined_at, channel, tier_id, tier_since, grace_until,
+                                    custom, created_at, updated_at)
+        SELECT g, 'B' || g, %(now)s - interval '800 days', '',
+               (SELECT id FROM loyalty_tier WHERE rank = (ARRAY[10, 20, 30])[1 + g %% 3]),
+               %(now)s - (g %% 400) * interval '1 day',
+               CASE g %% 5 WHEN 0 THEN %(now)s - interval '1 day' WHEN 1 THEN %(now)s + interval '10 days' END,
+               '{}', %(now)s, %(now)s
+        FROM generate_series(1, %(n)s) AS g
+        """,
+        {"now": now, "n": n},
+    )
+    cur.execute(
+        """
+        INSERT INTO loyalty_activity (member_id, kind, reference, occurred_at, amount, orders, growth, created_at,
+                                      updated_at)
+        SELECT m.id, 'purchase', 'o' || k, %(now)s - ((m.id * 7 + k * 131) %% 500) * interval '1 day',
+               ((m.id * 37 + k * 101) %% 3000)::numeric, 1, 0, %(now)s, %(now)s
+        FROM loyalty_member m, generate_series(1, %(a)s) AS k
+        """,
+        {"now": now, "a": activities},
+    )
+    cur.execute("ANALYZE")
+    conn.commit()
+
+
+def snapshot(cur) -> tuple:
+    cur.execute(
+        "SELECT md5(string_agg(id || ':' || COALESCE(tier_id, 0) || ':' || COALESCE(grace_until::text, '-'), ','"
+        " ORDER BY id)) FROM loyalty_member"
+    )
+    members = cur.fetchone()[0]
+    cur.execute("SELECT direction, count(*) FROM loyalty_tier_change GROUP BY direction ORDER BY direction")
+    return members, tuple(cur.fetchall())
+
+
+def bench_evaluation(url: str, n: int, activities: int) -> None:
+    import psycopg2
+    from crm_loyalty import tiers
+
+    from crm_core.app import create_app
+
+    now = dt.datetime(2026, 11, 25, 2, 0)
+    conn = psycopg2.connect(url.replace("postgresql://", "postgres://", 1))
+    t0 = time.perf_counter()
+    load(conn, n, activities, now)
+    print(f"loaded {n} members, {n * activities} activities in {time.perf_counter() - t0:.1f} s")
+    cur = conn.cursor()
+    cur.execute(
+        "CREATE TABLE bench_member_copy AS SELECT id, tier_id, tier_since, grace_until FROM loyalty_member"
+    )
+    conn.commit()
+
+    app = create_app({"DATABASE_URL": url})
+    with app.app_context():
+        start = time.perf_counter()
+        result = tiers.evaluate(now, emit_events=False)
+        plugin_s = time.perf_counter() - start
+        app.extensions["crm"].db.close()
+    plugin_state = snapshot(cur)
+    conn.commit()
+
+    cur.execute(
+        "UPDATE loyalty_member m SET tier_id = c.tier_id, tier_since = c.tier_since, grace_until = c.grace_until"
+        " FROM bench_member_copy c WHERE c.id = m.id"
+    )
+    cur.execute("DELETE FROM loyalty_tier_change")
+    conn.commit()
+    params = {
+        "now": now,
+        "start": now - dt.timedelta(days=WINDOW_DAYS),
+        "retained": now - dt.timedelta(days=RETENTION_DAYS),
+        "grace": now + dt.timedelta(days=GRACE_DAYS),
+    }
+    start = time.perf_counter()
+    cur.execute(HAND_WRITTEN, params)
+    conn.commit()
+    hand_s = time.perf_counter() - start
+    hand_state = snapshot(cur)
+    conn.close()
+
+    same = "same end state" if plugin_state == hand_state else "DIFFERENT end state (bug!)"
+    print(f"tier evaluation, {n} members: {result}")
+    print(f"  plugin (set-based, peewee): {plugin_s:.2f} s")
+    print(f"  one hand-written statement: {hand_s:.2f} s")
+    print(f"  ratio plugin / hand-written: {plugin_s / hand_s:.2f}  ({same}: {hand_state[1]})")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def hammer(base: str, clients: int, requests_each: int, make_request) -> list[float]:
+    """Run ``make_request(session, client_index, i)`` from ``clients`` threads; latencies in ms."""
+    import requests
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients)
+
+    def worker(index):
+        session = requests.Session()
+        own = []
+        barrier.wait()
+        for i in range(requests_each):
+            start = time.perf_counter()
+            r = make_request(session, index, i)
+            own.append((time.perf_counter() - start) * 1000)
+            if r.status_code >= 400:
+                errors.append(f"{r.status_code} {r.text[:200]}")
+        with lock:
+            latencies.extend(own)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        print(f"  {len(errors)} errors, first: {errors[0]}")
+    return latencies
+
+
+def bench_http(url: str, clients: int, requests_each: int, workers: int, shared: bool) -> None:
+    import requests
+    from crm_loyalty import activities, ledger
+
+    from crm_core.app import create_app
+    from crm_core.auth import create_user, issue_token
+
+    app = create_app({"DATABASE_URL": url})
+    with app.app_context():
+        user = create_user(f"bench_{uuid.uuid4().hex[:6]}", "Bench-Passw0rd!", roles=["admin"])
+        tokens = [issue_token(user)[0] for _ in range(clients)]
+        members = 1 if shared else clients
+        for i in range(members):
+            member, _ = activities.enrol(900000 + i)
+            with ledger.member_lock(member.id) as locked:
+                ledger.credit(locked, 10 * clients * requests_each, "bench-seed", kind="adjust", emit=False)
+        app.extensions["crm"].db.close()
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    env.update(
+        CRM_DATABASE_URL=url, CRM_SECRET_KEY="bench", CRM_RATELIMIT_ENABLED="0", CRM_LOG_LEVEL="WARNING"
+    )
+    crm = str(Path(sys.executable).parent / "crm")
+    server = subprocess.Popen(
+        [crm, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("crm serve did not come up")
+
+        def redeem(session, index, i):
+            customer = 900000 + (0 if shared else index)
+            return session.post(
+                f"{base}/api/v1/loyalty/members/{customer}/redeem",
+                json={"points": 1, "reference": f"b-{index}-{i}"},
+                headers={"Authorization": f"Bearer {tokens[index]}"},
+            )
+
+        def health(session, index, i):
+            return session.get(f"{base}/api/v1/health")
+
+        hammer(base, clients, 2, health)  # warm-up of every worker
+        base_ms = hammer(base, clients, requests_each, health)
+        redeem_ms = hammer(base, clients, requests_each, redeem)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    mode = "one shared member" if shared else "one member per client"
+    print(f"redemption over HTTP, gunicorn {workers} workers, {clients} clients x {requests_each} ({mode}):")
+    print(
+        f"  POST .../redeem   p50 {percentile(redeem_ms, 50):.1f} ms  p99 {percentile(redeem_ms, 99):.1f} ms"
+        f"  ({len(redeem_ms)} requests)"
+    )
+    print(
+        f"  GET /health       p50 {percentile(base_ms, 50):.1f} ms  p99 {percentile(base_ms, 99):.1f} ms (baseline)"
+    )
+    print(f"  ratio p99 redeem / health: {percentile(redeem_ms, 99) / percentile(base_ms, 99):.2f}")
+    print(f"  median {statistics.median(redeem_ms):.1f} ms; bar: p99 < 200 ms")
+
+
+def main() -> int:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=int(env("LOYALTY_BENCH_N", 20000)))
+    parser.add_argument("--activities", type=int, default=int(env("LOYALTY_BENCH_ACTIVITIES", 3)))
+    parser.add_argument("--clients", type=int, default=int(env("LOYALTY_BENCH_CLIENTS", 50)))
+    parser.add_argument("--requests", type=int, default=int(env("LOYALTY_BENCH_REQUESTS", 20)))
+    parser.add_argument("--workers", type=int, default=int(env("LOYALTY_BENCH_WORKERS", 4)))
+    parser.add_argument("--shared", action="store_true", help="all clients redeem on one member")
+    parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument(
+        "--pg-url", default=env("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    )
+    args = parser.parse_args()
+
+    name = f"crm_bench_loyalty_{uuid.uuid4().hex[:8]}"
+    _pg_execute(args.pg_url, f'CREATE DATABASE "{name}"')
+    url = _with_db(args.pg_url, name)
+    try:
+        migrate_url(url)
+        bench_evaluation(url, args.n, args.activities)
+        if not args.skip_http:
+            bench_http(url, args.clients, args.requests, args.workers, args.shared)
+    finally:
+        from crm_core.db import database
+
+        if database.obj is not None and not database.is_closed():
+            database.close()
+        _pg_execute(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
