@@ -1,0 +1,70 @@
+"""Privacy (GDPR / PIPL): export everything about a person, and erase it, across core and plugins.
+
+- ``export_customer(customer, actor)`` -> a JSON-ready document: the customer, their contacts,
+  deals, activities, tickets and tags, and under ``plugins`` whatever each plugin's
+  ``crm_export_customer`` returns. The read is audited.
+- ``erase_customer(customer, actor)`` anonymises the customer in one transaction: personal fields
+  cleared through the core write path (so the audit log and events record it), activities and
+  company links deleted, ticket texts blanked, tags removed, and every plugin's
+  ``crm_erase_customer`` called. Deals stay (business records a company must keep) but point at
+  the anonymised person. Emits ``customer.erased``.
+"""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from ..db import database, utcnow
+from ..entities.models import Activity, Contact, Customer, CustomerTag, Deal, Tag, Ticket
+from ..records import service
+
+FORMAT = "crm-core.privacy-export/1"
+ERASED_FIELDS = {"phone": None, "email": None, "gender": None, "birthday": None, "source_channel": None}
+
+
+def _rows(query) -> list[dict]:
+    return [service.record_dict(row) for row in query]
+
+
+def export_customer(customer: Customer, actor) -> dict:
+    """Everything crm-core and its plugins store about ``customer``, as one JSON-ready document."""
+    from ..audit import record_read
+
+    hook = current_app.extensions["crm"].plugins.pm.hook.crm_export_customer
+    plugins = {}
+    for impl in hook.get_hookimpls():
+        data = impl.function(customer=customer)
+        if data is not None:
+            plugins[impl.plugin_name] = data
+    document = {
+        "format": FORMAT,
+        "generated_at": service.to_json(utcnow()),
+        "customer": service.record_dict(customer),
+        "contacts": _rows(Contact.select().where(Contact.customer == customer)),
+        "deals": _rows(Deal.select().where(Deal.customer == customer)),
+        "activities": _rows(Activity.select().where(Activity.customer == customer)),
+        "tickets": _rows(Ticket.select().where(Ticket.customer == customer)),
+        "tags": [t.name for t in Tag.select().join(CustomerTag).where(CustomerTag.customer == customer)],
+        "plugins": plugins,
+    }
+    record_read(actor, "customers", customer.id, customer)
+    return document
+
+
+def erase_customer(customer: Customer, actor) -> dict:
+    """Anonymise ``customer`` everywhere; returns counts of what was erased. All or nothing."""
+    from ..events import emit
+
+    with database.atomic():
+        counts = {
+            "activities": Activity.delete().where(Activity.customer == customer).execute(),
+            "contacts": Contact.delete().where(Contact.customer == customer).execute(),
+            "tags": CustomerTag.delete().where(CustomerTag.customer == customer).execute(),
+            "tickets": Ticket.update(description="").where(Ticket.customer == customer).execute(),
+        }
+        cleared_custom = {key: None for key in (customer.custom or {})}
+        fields = {**ERASED_FIELDS, "custom": cleared_custom, "name": f"Erased customer {customer.id}"}
+        service.update("customers", customer, fields, actor)
+        current_app.extensions["crm"].plugins.hook.crm_erase_customer(customer=customer)
+        emit("customer.erased", {"id": customer.id, "erased": counts}, actor=actor)
+    return counts
