@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import permissions
 from ..db import database
@@ -21,14 +22,14 @@ from .session import login_required
 
 SECTIONS = [
     # (endpoint, permission "resource:action" or "admin", label)
-    ("web.admin_users", "users:read", "Users"),
-    ("web.admin_roles", "roles:read", "Roles and permissions"),
-    ("web.admin_departments", "departments:read", "Departments"),
-    ("web.admin_fields", "fields:create", "Custom fields"),
-    ("web.admin_webhooks", "webhooks:read", "Webhooks"),
-    ("web.admin_jobs", "admin", "Scheduled jobs"),
-    ("web.admin_plugins", "admin", "Plugins"),
-    ("web.admin_audit", "audit:read", "Audit log"),
+    ("web.admin_users", "users:read", _l("Users")),
+    ("web.admin_roles", "roles:read", _l("Roles and permissions")),
+    ("web.admin_departments", "departments:read", _l("Departments")),
+    ("web.admin_fields", "fields:create", _l("Custom fields")),
+    ("web.admin_webhooks", "webhooks:read", _l("Webhooks")),
+    ("web.admin_jobs", "admin", _l("Scheduled jobs")),
+    ("web.admin_plugins", "admin", _l("Plugins")),
+    ("web.admin_audit", "audit:read", _l("Audit log")),
 ]
 
 #: The permissions that make the Administration menu entry appear (any one of them).
@@ -51,7 +52,7 @@ def _need(permission: str) -> None:
 @login_required
 def admin_home():
     """Links to the administration pages this user may use."""
-    sections = [(ep, _(label)) for ep, perm, label in SECTIONS if _may(g.actor, perm)]
+    sections = [(ep, str(label)) for ep, perm, label in SECTIONS if _may(g.actor, perm)]
     if not sections:
         raise APIError(403, _("You may not use this page."))
     return render_template("crm/admin/index.html", sections=sections)

@@ -34,7 +34,8 @@ def related(resource: str, customer_id: int, actor, limit: int = 20) -> dict | N
         rows, total = listing.list_query(res.model, resource, args, actor, **res.list_options())
     except APIError:
         return None
-    fields = [f for f in fields_for(res, actor) if f.name not in ("customer_id", "custom")][:6]
+    skip = ("customer_id", "id", "created_at", "updated_at", "owner_id", "department_id")
+    fields = [f for f in fields_for(res, actor) if f.name not in skip][:6]
     return {"res": res, "records": res.crud.dump(list(rows), actor), "total": total, "fields": fields}
 
 

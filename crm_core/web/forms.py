@@ -59,6 +59,8 @@ def read_values(fields: list[FormField], getter, getlist, *, partial: bool) -> t
     errors: dict[str, list[str]] = {}
     for f in fields:
         if not f.writable:
+            if getter(f.name) is not None:  # only a crafted post carries it
+                errors[f.name] = [_("This field is read-only for you.")]
             continue
         raw = getter(f.name)
         if f.widget == "checkbox":
@@ -128,10 +130,18 @@ def save(res: WebResource, actor, values: dict, record=None):
         raise
 
 
-def submit(res: WebResource, actor, fields: list[FormField], getter, getlist, record=None):
-    """Read, load and save one form or import row; returns the saved record."""
+def submit(res: WebResource, actor, fields: list[FormField], getter, getlist, record=None, hidden=()):
+    """Read, load and save one form or import row; returns the saved record.
+
+    ``hidden`` names fields the user may not see: a post carrying one (only a crafted one can)
+    is refused rather than silently half-applied.
+    """
     partial = record is not None
     data, errors = read_values(fields, getter, getlist, partial=partial)
+    for name in hidden:
+        for key in (name, f"custom.{name}"):
+            if getter(key) is not None:
+                errors[key] = [_("You may not write this field.")]
     if errors:
         raise FormErrors(errors, _("Please correct the marked fields."))
     values = load(res, data, partial=partial)

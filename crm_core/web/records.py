@@ -81,7 +81,7 @@ def record_list(resource):
         args = MultiDict({k: v for k, v in args.items() if k in ("page_size",)})
         records, total, page, page_size = _page_data(res, actor, args)
     pages = max(1, -(-total // page_size))
-    shown = [f for f in fields if f.name not in ("custom",) and f.widget not in ("json",)][:12]
+    shown = [f for f in fields if f.name not in ("id", "updated_at") and f.widget != "json"][:12]
     return render_template(
         "crm/records/list.html",
         res=res,
@@ -113,7 +113,9 @@ def record_new(resource):
     status = 200
     if request.method == "POST":
         try:
-            record = submit(res, actor, fields, request.form.get, request.form.getlist)
+            record = submit(
+                res, actor, fields, request.form.get, request.form.getlist, hidden=hidden_fields(res, actor)
+            )
         except FormErrors as exc:
             errors, message, status = exc.errors, exc.message, 422
             values = request.form
@@ -169,7 +171,15 @@ def record_edit(resource, record_id):
     if request.method == "POST":
         try:
             with database.atomic():
-                record = submit(res, actor, fields, request.form.get, request.form.getlist, record=record)
+                record = submit(
+                    res,
+                    actor,
+                    fields,
+                    request.form.get,
+                    request.form.getlist,
+                    record=record,
+                    hidden=hidden_fields(res, actor),
+                )
         except FormErrors as exc:
             errors, message, status = exc.errors, exc.message, 422
             values = request.form

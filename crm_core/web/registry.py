@@ -98,6 +98,7 @@ FIELD_LABELS = {
 }
 
 LONG_TEXT = ("body", "description", "close_reason", "address")
+BOOKKEEPING = ("owner_id", "department_id", "created_at", "updated_at", "id")
 
 
 @dataclass
@@ -305,6 +306,8 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
                 filterable=bool(choices) or name in ("owner_id", "department_id"),
             )
         )
+    # bookkeeping columns (ownership, id, timestamps) after the record's own fields
+    out.sort(key=lambda f: BOOKKEEPING.index(f.name) + 1 if f.name in BOOKKEEPING else 0)
     if res.has_custom:
         from ..metadata import custom_fields
 

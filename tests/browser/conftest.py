@@ -1,0 +1,181 @@
+"""Browser test fixtures: a real crm-core server (werkzeug in a thread, temp SQLite database) and
+headless Debian chromium driven by Playwright.
+
+Install with ``scripts/install-browser.sh .venv/bin`` (apt chromium + the playwright package; no
+``playwright install``). Screenshots go to ``test-artifacts/screenshots/`` (printed at the end of
+the run); ``CRM_SCREENSHOT_DIR`` overrides the folder. Without chromium or playwright the tests
+skip, unless ``CRM_TEST_REQUIRE_BROWSER=1`` (CI) makes that an error.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "Browser-Passw0rd!"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(os.environ.get("CRM_SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SCREENSHOTS.exists() and any(SCREENSHOTS.glob("*.png")):
+        terminalreporter.write_line(f"browser screenshots: {SCREENSHOTS}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _need(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if os.environ.get("CRM_TEST_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason + " (run scripts/install-browser.sh)")
+    pytest.skip(reason + " (run scripts/install-browser.sh)")
+
+
+def _seed(app) -> dict:
+    """Users, roles, a pipeline with a deal, a customer with a secret phone number."""
+    from crm_core.auth import create_user, issue_token
+
+    with app.app_context():
+        admin = create_user("admin", PASSWORD, roles=["admin"], name="Admin")
+        raw, _ = issue_token(admin)
+    api = app.test_client()
+    h = {"Authorization": f"Bearer {raw}"}
+
+    def post(path, body):
+        r = api.post(path, json=body, headers=h)
+        assert r.status_code == 201, (path, r.get_json())
+        return r.get_json()
+
+    dept = post("/api/v1/departments", {"name": "East"})
+    pipeline = post(
+        "/api/v1/pipelines",
+        {
+            "name": "Sales",
+            "is_default": True,
+            "stages": [{"name": "Lead"}, {"name": "Proposal"}, {"name": "Won", "kind": "won"}],
+        },
+    )
+    post(
+        "/api/v1/roles",
+        {
+            "name": "viewer",
+            "grants": [
+                {"resource": "customers", "action": "read", "scope": "all"},
+                {"resource": "deals", "action": "read", "scope": "all"},
+            ],
+            "field_rules": [{"resource": "customers", "field": "phone", "rule": "hidden"}],
+        },
+    )
+    post(
+        "/api/v1/users",
+        {"username": "viewer", "password": PASSWORD, "roles": ["viewer"], "department_id": dept["id"]},
+    )
+    customer = post(
+        "/api/v1/customers", {"name": "Secret Phone Ltd", "phone": "+8613912345678", "tags": ["vip"]}
+    )
+    deal = post("/api/v1/deals", {"title": "Drag me", "customer_id": customer["id"], "amount": "5000"})
+    post("/api/v1/tickets", {"title": "Cannot log in", "customer_id": customer["id"], "priority": "high"})
+    return {
+        "headers": h,
+        "stages": [s["id"] for s in pipeline["stages"]],
+        "deal": deal["id"],
+        "customer": customer["id"],
+        "api": api,
+    }
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """``{"url", "app", ...seed}``: crm-core served on a free port from a temp SQLite database."""
+    from werkzeug.serving import make_server
+
+    from crm_core.app import create_app
+    from crm_core.testing import migrate_url
+
+    folder = tmp_path_factory.mktemp("browser-server")
+    url = f"sqlite:///{folder / 'crm.db'}"
+    migrate_url(url)
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "INSTANCE_PATH": str(folder),
+            "SECRET_KEY": "browser-test-secret",
+            "WTF_CSRF_ENABLED": True,
+        }
+    )
+    seed = _seed(app)
+    port = _free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{port}", "app": app, **seed}
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian chromium through Playwright (never Playwright's own download)."""
+    _need(os.path.exists(CHROMIUM), f"{CHROMIUM} is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "the playwright package is not installed")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser context (own cookies), English, 1280x900."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    context.set_default_timeout(15000)
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def shot():
+    """``shot(page, name)``: save a full-page screenshot under the screenshots folder."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(pg, name):
+        pg.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return take
+
+
+@pytest.fixture
+def login():
+    """``login(page, base, username)``: log in through the form like a person would."""
+
+    def run(page, base, username, password=PASSWORD):
+        page.goto(base + "/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(base + "/")
+
+    return run
