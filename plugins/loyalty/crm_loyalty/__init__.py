@@ -15,7 +15,10 @@ from .hooks import (  # noqa: F401  pluggy collects the hook implementations fro
     crm_jobs,
     crm_migrations,
     crm_models,
+    crm_nav,
     crm_permissions,
+    crm_startup,
+    crm_web_blueprints,
     requires,
 )
 

@@ -78,6 +78,30 @@ def crm_jobs():
 
 
 @hookimpl
+def crm_web_blueprints():
+    """Puts the panel template on the template path."""
+    from .web import blp
+
+    return [blp]
+
+
+@hookimpl
+def crm_startup(app):
+    """Gives templates ``loyalty_panel(customer, actor)``."""
+    from .web import panel
+
+    app.jinja_env.globals["loyalty_panel"] = panel
+
+
+@hookimpl
+def crm_nav():
+    """The loyalty panel on the customer 360 page."""
+    from .web import NAV
+
+    return NAV
+
+
+@hookimpl
 def crm_export_customer(customer):
     """Everything the programme stores about the customer."""
     return privacy.export_customer(customer)

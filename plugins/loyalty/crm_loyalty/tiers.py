@@ -153,6 +153,9 @@ def evaluate(now: dt.datetime | None = None, emit_events: bool = True) -> dict:
     E = Evaluation
     with database.atomic():
         if is_postgres():
+            # real-time upgrades (which lock a member FOR UPDATE) wait for the evaluation, so it
+            # never overwrites an upgrade made after it read the members; plain reads go on
+            database.execute_sql("LOCK TABLE loyalty_member IN EXCLUSIVE MODE")
             database.execute_sql("TRUNCATE loyalty_evaluation")
         else:
             E.delete().execute()
