@@ -190,6 +190,18 @@ def subtree_ids(path: str):
     return Department.select(Department.id).where(cond)
 
 
+def _in_subtree(column, path: str):
+    """``column`` is one of the departments at or below ``path``.
+
+    On PostgreSQL this is ``column = ANY(ARRAY(subquery))``: the subquery runs once (an InitPlan)
+    and the condition stays indexable, so the planner can use the record's department index
+    (and OR it with the owner index) instead of filtering every row against a hashed subplan.
+    """
+    if is_postgres():
+        return pw.Expression(column, "=", pw.fn.ANY(pw.fn.ARRAY(subtree_ids(path))))
+    return column.in_(subtree_ids(path))
+
+
 def _scope_condition(model, actor, scope: str):
     """The WHERE expression of ``scope`` on ``model`` for ``actor`` (None: every row)."""
     if scope == "all":
@@ -215,7 +227,7 @@ def _scope_condition(model, actor, scope: str):
         in_dept = dept == actor.department_id
     else:  # department_tree
         path = _department_path(actor.department_id)
-        in_dept = dept.in_(subtree_ids(path)) if path else dept == actor.department_id
+        in_dept = _in_subtree(dept, path) if path else dept == actor.department_id
     parts = [c for c in (in_dept, own) if c is not None]
     if not parts:
         return pw.SQL("1 = 0")
