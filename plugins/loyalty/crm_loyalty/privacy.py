@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from . import ledger, tiers
 from .models import Activity, LedgerEntry, Member, TierChange
 from .schemas import LoyaltyEntrySchema, LoyaltyMemberSchema, LoyaltyTierChangeSchema
+
+
+def _money(value) -> str:
+    return str(Decimal(value).quantize(Decimal("0.01")))
 
 
 def _customer_id(customer) -> int:
@@ -29,9 +35,9 @@ def export_customer(customer) -> dict | None:
                 "kind": a.kind,
                 "reference": a.reference,
                 "occurred_at": a.occurred_at.isoformat(),
-                "amount": str(a.amount),
+                "amount": _money(a.amount),
                 "orders": a.orders,
-                "growth": str(a.growth),
+                "growth": _money(a.growth),
             }
             for a in acts
         ],
