@@ -38,7 +38,7 @@ from ..records.resource import (
     idempotent,
     json_response,
 )
-from . import definitions, objects
+from . import definitions, objects, transfer
 from .entities import OBJECTS_PREFIX, require_entity
 from .fielddefs import FIELD_TYPES, NAME_RE, custom_fields
 
@@ -407,3 +407,59 @@ class ObjectRecordItem(MethodView):
                 check_if_match(etag_of(crud.dump(record, actor)))
             service.delete(crud.resource, record, actor)
         return Response(status=204)
+
+
+@blp.route("/objects/<type_name>/import")
+class ObjectRecordImport(MethodView):
+    @blp.doc(
+        summary="Import records of a custom object type from CSV or XLSX",
+        requestBody={
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "file": {"type": "string", "format": "binary"},
+                            "mode": {
+                                "type": "string",
+                                "enum": list(transfer.MODES),
+                                "default": "all_or_nothing",
+                            },
+                        },
+                        "required": ["file"],
+                    }
+                }
+            }
+        },
+    )
+    @blp.response(200)
+    def post(self, type_name):
+        """Columns ``name``, ``owner_id``, ``department_id`` and the custom fields (by name, as
+        ``custom.<name>`` or by label). All-or-nothing (422 listing bad rows) or ``mode=valid_only``."""
+        crud = _crud(type_name)
+        actor = current_actor()
+        upload = request.files.get("file")
+        if upload is None:
+            raise APIError(
+                400, "Send the file as multipart form field 'file'.", errors={"file": ["Missing."]}
+            )
+        mode = request.form.get("mode") or request.args.get("mode") or "all_or_nothing"
+        report = transfer.import_records(
+            crud.resource, crud.model, _create_schema, upload.read(), upload.filename or "", mode, actor
+        )
+        return json_response(report)
+
+
+@blp.route("/objects/<type_name>/export")
+class ObjectRecordExport(MethodView):
+    @blp.doc(
+        summary="Export records of a custom object type as CSV or XLSX",
+        parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["csv", "xlsx"]}}],
+    )
+    @blp.response(200)
+    def get(self, type_name):
+        """Every record the list filters select (no paging), within your export scope."""
+        crud = _crud(type_name)
+        return transfer.export_records(
+            crud.resource, crud.model, request.args, current_actor(), request.args.get("format", "csv")
+        )
