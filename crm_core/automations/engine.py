@@ -102,11 +102,16 @@ def loop_reason(rule_id: int, event: Event) -> str | None:
 def process_event(event: Event) -> int:
     """Evaluate every matching active rule for ``event`` (the ``crm_event`` consumer); returns
     how many rules were evaluated. Idempotent: a rule already logged for this event is skipped."""
-    rules = [
-        r
-        for r in AutomationRule.select().where(AutomationRule.active == True).order_by(AutomationRule.id)  # noqa: E712
-        if triggered(r.trigger, event.type)
-    ]
+    from ..events import dispatch_cache
+
+    cache = dispatch_cache()
+    active = cache.get("automations.rules") if cache is not None else None
+    if active is None:
+        query = AutomationRule.select().where(AutomationRule.active == True)  # noqa: E712
+        active = list(query.order_by(AutomationRule.id))
+        if cache is not None:
+            cache["automations.rules"] = active
+    rules = [r for r in active if triggered(r.trigger, event.type)]
     if not rules:
         return 0
     done = {

@@ -15,7 +15,7 @@ Public API (see docs/events.md for event names and payloads):
 
 from __future__ import annotations
 
-from .dispatcher import dispatch_pending, retry_event
+from .dispatcher import dispatch_cache, dispatch_pending, retry_event
 from .emitter import MAX_DEPTH, Event, caused_by, current_cause, emit, to_json
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "Event",
     "caused_by",
     "current_cause",
+    "dispatch_cache",
     "dispatch_pending",
     "emit",
     "retry_event",

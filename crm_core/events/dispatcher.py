@@ -14,6 +14,7 @@ retried later (exponential backoff) and only the failed consumers are called aga
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import logging
 
@@ -28,6 +29,17 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 10
 BATCH_SIZE = 100
+
+_batch_cache: contextvars.ContextVar[dict | None] = contextvars.ContextVar("crm_dispatch_batch", default=None)
+
+
+def dispatch_cache() -> dict | None:
+    """A dict that lives for one dispatcher batch (None outside the dispatcher).
+
+    Consumers keep per-batch lookups in it (the active webhook subscriptions, the active rules)
+    instead of querying them again for every event of the batch.
+    """
+    return _batch_cache.get()
 
 
 def _consumers(plugins=None) -> list[tuple[str, object]]:
@@ -73,9 +85,13 @@ def _dispatch_batch(consumers, size: int) -> int:
             query = query.for_update(skip_locked=True)
         rows = list(query)
         done_ids = []
-        for row in rows:
-            if _dispatch_one(row, consumers):
-                done_ids.append(row.id)
+        token = _batch_cache.set({})
+        try:
+            for row in rows:
+                if _dispatch_one(row, consumers):
+                    done_ids.append(row.id)
+        finally:
+            _batch_cache.reset(token)
         if done_ids:
             OutboxEvent.update(status=DONE, dispatched_at=utcnow(), last_error=None).where(
                 OutboxEvent.id.in_(done_ids)

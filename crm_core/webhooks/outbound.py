@@ -95,11 +95,19 @@ def fan_out(event) -> int:
 
     A subscription whose owner is inactive, or may not read the event's resource, gets nothing.
     """
-    owners: dict = {}
+    from ..events import dispatch_cache
+
+    cache = dispatch_cache()
+    if cache is None:
+        cache = {}
+    if "webhooks.subscriptions" not in cache:
+        cache["webhooks.subscriptions"] = list(
+            WebhookSubscription.select().where(WebhookSubscription.active == True)  # noqa: E712
+        )
+    owners: dict = cache.setdefault("webhooks.owners", {})
     rows = []
     now = utcnow()
-    subscriptions = WebhookSubscription.select().where(WebhookSubscription.active == True)  # noqa: E712
-    for sub in subscriptions:
+    for sub in cache["webhooks.subscriptions"]:
         if not matches(sub.events, event.type):
             continue
         if sub.owner_id is None:
@@ -295,34 +303,57 @@ def deliver_due(limit: int = 200, now: dt.datetime | None = None) -> int:
         return 0
     pool = _executor(max(1, int(config["WEBHOOK_CONCURRENCY"])))
     outcomes = list(pool.map(lambda job: send(job, timeout, allow_private), jobs))
-    with database.atomic():
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            _record(job, outcome, config, now)
+    _record_all(jobs, outcomes, config, now)
     return len(jobs)
 
 
-def _record(job: Job, outcome: Outcome, config, now: dt.datetime) -> None:
+def _record_all(jobs: list[Job], outcomes: list[Outcome], config, now: dt.datetime) -> None:
+    """Log every attempt and move each delivery and subscription on, in one transaction: the
+    batch's deliveries and subscriptions are read once, attempts inserted together, and each
+    subscription written once."""
     from ..events import emit
 
-    delivery = (
-        WebhookDelivery.select(WebhookDelivery, WebhookSubscription)
-        .join(WebhookSubscription)
-        .where(WebhookDelivery.id == job.delivery_id)
-        .first()
-    )
-    if delivery is None:  # subscription deleted meanwhile
-        return
-    sub = delivery.subscription
-    WebhookAttempt.create(
-        delivery=delivery.id,
-        number=job.attempt,
-        started_at=outcome.started_at,
-        duration_ms=outcome.duration_ms,
-        status_code=outcome.status_code,
-        error=outcome.error,
-        response_body=outcome.response_body,
-        succeeded=outcome.ok,
-    )
+    with database.atomic():
+        deliveries = {
+            d.id: d
+            for d in WebhookDelivery.select(WebhookDelivery, WebhookSubscription)
+            .join(WebhookSubscription)
+            .where(WebhookDelivery.id.in_([job.delivery_id for job in jobs]))
+        }
+        attempts, subs = [], {}
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            delivery = deliveries.get(job.delivery_id)
+            if delivery is None:  # subscription deleted meanwhile
+                continue
+            sub = subs.setdefault(delivery.subscription_id, delivery.subscription)
+            attempts.append(
+                {
+                    "delivery": delivery.id,
+                    "number": job.attempt,
+                    "started_at": outcome.started_at,
+                    "duration_ms": outcome.duration_ms,
+                    "status_code": outcome.status_code,
+                    "error": outcome.error,
+                    "response_body": outcome.response_body,
+                    "succeeded": outcome.ok,
+                }
+            )
+            _advance(delivery, sub, job, outcome, config, now, emit)
+        if attempts:
+            WebhookAttempt.insert_many(attempts).execute()
+        for sub in subs.values():
+            WebhookSubscription.update(
+                consecutive_failures=sub.consecutive_failures,
+                last_success_at=sub.last_success_at,
+                last_failure_at=sub.last_failure_at,
+                status=sub.status,
+                failing_since=sub.failing_since,
+                active=sub.active,
+            ).where(WebhookSubscription.id == sub.id).execute()
+
+
+def _advance(delivery, sub, job: Job, outcome: Outcome, config, now: dt.datetime, emit) -> None:
+    """Apply one attempt's outcome to its delivery (saved) and subscription (in memory)."""
     delivery.attempts = job.attempt
     delivery.last_status_code = outcome.status_code
     delivery.last_error = outcome.error
@@ -352,12 +383,15 @@ def _record(job: Job, outcome: Outcome, config, now: dt.datetime) -> None:
                 job.attempt, base=float(config["WEBHOOK_RETRY_BASE_SECONDS"]), cap=MAX_BACKOFF_SECONDS
             )
             delivery.next_attempt_at = finished + dt.timedelta(seconds=delay)
-    delivery.save()
-    WebhookSubscription.update(
-        consecutive_failures=sub.consecutive_failures,
-        last_success_at=sub.last_success_at,
-        last_failure_at=sub.last_failure_at,
-        status=sub.status,
-        failing_since=sub.failing_since,
-        active=sub.active,
-    ).where(WebhookSubscription.id == sub.id).execute()
+    delivery.save(
+        only=[
+            WebhookDelivery.attempts,
+            WebhookDelivery.last_status_code,
+            WebhookDelivery.last_error,
+            WebhookDelivery.lease_until,
+            WebhookDelivery.status,
+            WebhookDelivery.delivered_at,
+            WebhookDelivery.next_attempt_at,
+            WebhookDelivery.updated_at,
+        ]
+    )
