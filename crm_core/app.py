@@ -90,13 +90,14 @@ def _install_request_hooks(app: Flask) -> None:
     def _start():
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = incoming if 0 < len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
-        database.connect(reuse_if_open=True)
 
     @app.after_request
     def _stamp(response):
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "-")
         return response
 
+    # peewee connects on first use; closing after each request keeps workers from holding idle
+    # connections (and SQLite files) between requests
     @app.teardown_request
     def _close(exc):
         if not database.is_closed() and not database.in_transaction():

@@ -102,10 +102,28 @@ def handle_http_exception(error: HTTPException):
     return response
 
 
-def handle_unexpected(error: Exception):
+_UNAVAILABLE = ("connect", "connection", "database is locked", "server closed", "terminating", "timeout")
+
+
+def handle_database_unavailable(error: Exception):
+    """The database cannot be reached or is busy: 503 (retry later), not a 500 that looks like a
+    bug. Other operational errors (a wrong column on SQLite) are bugs and answer 500."""
+    if not any(marker in str(error).lower() for marker in _UNAVAILABLE):
+        return handle_unexpected(error, database_checked=True)
+    log.error("database unavailable (request %s): %s", getattr(g, "request_id", "-"), error)
+    return handle_http_exception(
+        APIError(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "5"})
+    )
+
+
+def handle_unexpected(error: Exception, database_checked: bool = False):
     """Log an uncaught exception with the request id and answer a bare 500."""
+    import peewee
+
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
+    if not database_checked and isinstance(error, peewee.OperationalError | peewee.InterfaceError):
+        return handle_database_unavailable(error)
     log.exception("unhandled error (request %s)", getattr(g, "request_id", "-"))
     return handle_http_exception(InternalServerError("An unexpected error occurred; it has been logged."))
 

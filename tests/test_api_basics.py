@@ -79,3 +79,14 @@ def test_logout_revokes_the_token(client, make_user):
     assert client.get("/api/v1/plugins", headers=headers).status_code == 200
     assert client.post("/api/v1/auth/logout", headers=headers).status_code == 204
     assert client.get("/api/v1/plugins", headers=headers).status_code == 401
+
+
+def test_unreachable_database_is_503_not_500(app_config):
+    from crm_core.app import create_app
+
+    app = create_app({**app_config, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"})
+    client = app.test_client()
+    health = client.get("/api/v1/health")
+    assert health.status_code == 503 and health.json["database"] == "unreachable"
+    r = client.post("/api/v1/auth/token", json={"username": "a", "password": "b"})
+    assert r.status_code == 503 and r.json["code"] == 503 and r.headers["Retry-After"]
