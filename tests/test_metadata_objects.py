@@ -171,3 +171,14 @@ def test_import_and_export_records(client, admin_headers):
     assert upload("\n".join(lines) + "\n").get_json()["imported"] == 1
     r = client.get(f"{OBJ}/course/export?format=xlsx", headers=admin_headers)
     assert r.status_code == 200 and r.get_data()[:2] == b"PK"
+
+
+def test_import_refuses_a_file_with_no_known_column(client, admin_headers):
+    import io
+
+    assert client.post(OBJ, json={"name": "course"}, headers=admin_headers).status_code == 201
+    data = {"file": (io.BytesIO(b"colour,size\nred,2\n"), "x.csv")}
+    r = client.post(
+        f"{OBJ}/course/import", data=data, headers=admin_headers, content_type="multipart/form-data"
+    )
+    assert r.status_code == 400 and "colour" in str(r.get_json()["errors"])

@@ -87,6 +87,13 @@ def import_records(resource: str, model, schema, data: bytes, filename: str, mod
     by_name = {fd.name: fd for fd in defs}
     headers, rows = read_table(data, filename)
     targets, ignored = map_headers(headers, defs)
+    if not any(targets):
+        # e.g. a mis-detected encoding: importing rows of nothing would only create blanks
+        raise APIError(
+            400,
+            "No column of the file matches a field (name, owner_id, department_id or a custom field).",
+            errors={"file": [f"Unknown columns: {', '.join(ignored) or 'none'}."]},
+        )
     errors: list[dict] = []
     imported = total = 0
     try:
