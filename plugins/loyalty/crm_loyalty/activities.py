@@ -263,7 +263,7 @@ def apply(member: Member, data: dict, *, now: dt.datetime | None = None, actor_i
                 locked,
                 data["reference"],
                 Decimal(data["amount"]),
-                occurred_at=data.get("occurred_at"),
+                occurred_at=ledger.to_naive_utc(data.get("occurred_at")),
                 now=now,
                 actor_id=actor_id,
             )

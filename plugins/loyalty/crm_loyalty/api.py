@@ -191,7 +191,7 @@ class Members(MethodView):
 
         def stamp(record, values, before):
             record.member_no = activities.member_number(now)
-            record.joined_at = values.get("joined_at") or now
+            record.joined_at = ledger.to_naive_utc(values.get("joined_at")) or now
 
         def welcome(record, values, before):
             activities.welcome(record, now)
@@ -359,7 +359,7 @@ class Adjust(MethodView):
                     reference,
                     kind="adjust",
                     reason=data["reason"],
-                    expires_at=data.get("expires_at"),
+                    expires_at=ledger.to_naive_utc(data.get("expires_at")),
                     actor_id=actor.id,
                 )
             else:

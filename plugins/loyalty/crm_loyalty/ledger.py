@@ -32,6 +32,13 @@ from . import core
 from .models import Allocation, LedgerEntry, Lot, Member, Program
 
 
+def to_naive_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """Times are stored naive UTC: convert an aware datetime (``...Z`` from a client)."""
+    if value is not None and value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
+
+
 def program() -> Program:
     """The programme settings row (created by the first migration)."""
     return Program.get_by_id(1)

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from crm_core.db import database
 
 from . import activities, ledger
+from .ledger import to_naive_utc
 from .models import Member
 
 log = logging.getLogger(__name__)
@@ -25,13 +26,6 @@ def parse_time(value) -> dt.datetime | None:
         return to_naive_utc(value)
     parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return to_naive_utc(parsed)
-
-
-def to_naive_utc(value: dt.datetime | None) -> dt.datetime | None:
-    """Times are stored naive UTC."""
-    if value is not None and value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
 
 
 def _payload(event) -> tuple[int, str, Decimal, dt.datetime | None] | None:

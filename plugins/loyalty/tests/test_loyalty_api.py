@@ -126,7 +126,7 @@ def test_expiry_soonest_first_and_reversal_restores_exact_lots(client, program, 
     for ref, days in [("late", 10), ("soon", 5), ("never", None)]:
         body = {"points": 100, "reference": ref, "reason": "goodwill"}
         if days is not None:
-            body["expires_at"] = at(days).isoformat()
+            body["expires_at"] = at(days).isoformat() + "Z"  # clients send UTC with a Z
         assert client.post(f"{L}/members/15/adjust", json=body, headers=headers).status_code == 201
 
     r = client.post(f"{L}/members/15/redeem", json={"points": 150, "reference": "r-1"}, headers=headers)
