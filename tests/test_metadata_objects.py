@@ -182,3 +182,18 @@ def test_import_refuses_a_file_with_no_known_column(client, admin_headers):
         f"{OBJ}/course/import", data=data, headers=admin_headers, content_type="multipart/form-data"
     )
     assert r.status_code == 400 and "colour" in str(r.get_json()["errors"])
+
+
+def test_row_scopes_apply_to_custom_objects(client, admin_headers, make_user):
+    client.post(OBJ, json=COURSE, headers=admin_headers)
+    admins = client.post(f"{OBJ}/course", json={"name": "A", "custom": {"level": 1}}, headers=admin_headers)
+    role = Role.create(name="course_owner")
+    for action in ("read", "create", "update"):
+        Grant.create(role=role, resource="objects.course", action=action, scope="own")
+    _, headers = make_user("owner", roles=("course_owner",))
+    mine = client.post(f"{OBJ}/course", json={"name": "B", "custom": {"level": 2}}, headers=headers)
+    assert mine.status_code == 201
+    assert [c["name"] for c in client.get(f"{OBJ}/course", headers=headers).get_json()] == ["B"]
+    assert client.get(f"{OBJ}/course/{admins.get_json()['id']}", headers=headers).status_code == 404
+    assert client.get(f"{OBJ}/course/export", headers=headers).status_code == 403  # no export grant
+    assert len(client.get(f"{OBJ}/course", headers=admin_headers).get_json()) == 2
