@@ -263,6 +263,7 @@ def import_customers(data: bytes, filename: str, mode: str, actor) -> dict:
     valid: list[tuple[int, dict]] = []
     errors: list[dict] = []
     seen: dict[tuple[str, str], int] = {}
+    no_custom: dict | APIError | None = None
     total = 0
     for number, cells in enumerate(rows, start=2):  # row 1 is the header, as a spreadsheet shows it
         if not any(cells):
@@ -281,7 +282,17 @@ def import_customers(data: bytes, filename: str, mode: str, actor) -> dict:
             errors.append({"row": number, "errors": exc.messages})
             continue
         try:
-            item["custom"] = metadata.validate_custom("customers", raw.get("custom") or {}, partial=False)
+            if raw.get("custom"):
+                item["custom"] = metadata.validate_custom("customers", raw["custom"], partial=False)
+            else:  # rows without custom values all validate alike (defaults, required fields): once
+                if no_custom is None:
+                    try:
+                        no_custom = metadata.validate_custom("customers", {}, partial=False)
+                    except APIError as exc:
+                        no_custom = exc
+                if isinstance(no_custom, APIError):
+                    raise no_custom
+                item["custom"] = dict(no_custom)
         except APIError as exc:
             errors.append({"row": number, "errors": _errors_of(exc)})
             continue
@@ -372,13 +383,15 @@ def _insert(valid: list[tuple[int, dict]], actor) -> int:
             now = utcnow()
             rows = []
             for item in chunk:
-                # every row carries every column: insert_many takes its columns from the first row
                 row = {c: item.get(c) for c in columns}
                 row["lifecycle_stage"] = row["lifecycle_stage"] or "lead"
                 row["custom"] = row["custom"] or {}
                 row["created_at"] = row["updated_at"] = now
                 rows.append(row)
-            ids = [r[0] for r in Customer.insert_many(rows).returning(Customer.id).tuples().execute()]
+            # tuples with an explicit field list: peewee builds the statement far faster than from dicts
+            values = [tuple(row[c] for c in columns) for row in rows]
+            query = Customer.insert_many(values, fields=[Customer._meta.fields[c] for c in columns])
+            ids = [r[0] for r in query.returning(Customer.id).tuples().execute()]
             links = []
             names = sorted({t for item in chunk for t in item.get("tags") or []})
             by_name = dict(zip(names, customers.tag_ids(names), strict=True)) if names else {}
