@@ -186,6 +186,12 @@ class Crud:
     prefetch: Callable[[list], None] | None = None
     write_options: dict = field(default_factory=dict)
     endpoint: str = ""
+    options: Callable[[], dict] | None = None
+
+    def list_options(self) -> dict:
+        """Keyword arguments for ``listing.list_query`` that this collection's list uses
+        (base query, search fields, extra filters such as ``tag``, default sort)."""
+        return self.options() if self.options else {}
 
     def get(self, record_id, actor, action: str = "read"):
         """The record within the actor's scope (404 outside the read scope, 403 if not allowed)."""
@@ -280,7 +286,7 @@ def register_crud(
             "default_sort": default_sort,
         }
 
-    crud.list_options = list_options
+    crud.options = list_options
 
     collection_views: dict[str, Callable] = {}
     item_views: dict[str, Callable] = {}
