@@ -104,7 +104,10 @@ def run_command(host, port, no_scheduler):
     if not no_scheduler and root.command.get_command(root, "scheduler") is not None:
         child = subprocess.Popen([sys.argv[0], "scheduler"], env=os.environ.copy())
     try:
-        current_app.run(host=host, port=port, use_reloader=False, threaded=True)
+        # app.run() refuses to start under the flask CLI; serve with werkzeug directly
+        from werkzeug.serving import run_simple
+
+        run_simple(host, port, current_app._get_current_object(), use_reloader=False, threaded=True)
     finally:
         if child is not None:
             child.terminate()
