@@ -450,3 +450,69 @@ def test_admin_audit_masks_hidden_fields_and_verifies(app, client, setup):
     assert "North Co" in html, "the entry is visible"
     assert SECRET_PHONE not in html and str(SECRET_SCORE) not in html, "its hidden fields are not"
     assert rep.post("/admin/audit", data={"csrf_token": csrf_from(rep, "/admin/audit")}).status_code == 403
+
+
+def test_custom_object_type_gets_menu_and_pages(client, setup):
+    r = setup["api"].post(
+        "/api/v1/objects",
+        json={
+            "name": "course",
+            "label": {"en": "Courses", "zh-CN": "课程"},
+            "fields": [{"name": "hours", "type": "int", "required": True, "label": "Hours"}],
+        },
+        headers=setup["h"],
+    )
+    assert r.status_code == 201, r.get_json()
+    html = client.get("/").get_data(as_text=True)
+    assert "/records/objects.course/" in html and "Courses" in html
+    form = client.get("/records/objects.course/new").get_data(as_text=True)
+    assert 'name="custom.hours"' in form
+    r = post_form(client, "/records/objects.course/new", {"name": "Python 101", "custom.hours": "many"})
+    assert r.status_code == 422
+    r = post_form(client, "/records/objects.course/new", {"name": "Python 101", "custom.hours": "12"})
+    assert r.status_code == 302
+    html = client.get("/records/objects.course/?sort=-hours").get_data(as_text=True)
+    assert "Python 101" in html and "12" in html
+
+
+def test_new_form_prefilled_from_the_customer_page(client, setup):
+    cid = setup["customers"]["North Co"]
+    html = client.get(f"/records/customers/{cid}").get_data(as_text=True)
+    assert f"/records/deals/new?customer_id={cid}" in html
+    form = client.get(f"/records/deals/new?customer_id={cid}").get_data(as_text=True)
+    assert f'name="customer_id" value="{cid}"' in form
+
+
+def test_automation_rule_editor_and_dry_run(client, setup):
+    rule = {
+        "name": "Tag big spenders",
+        "trigger": "order.paid",
+        "conditions": '{"field": "event.amount", "op": "gte", "value": 100}',
+        "actions": '[{"type": "add_tag", "params": {"tag": "big"}}]',
+        "active": "on",
+    }
+    r = post_form(client, "/records/automations/new", {**rule, "actions": "[not json"})
+    assert r.status_code == 422 and "Not valid JSON." in r.get_data(as_text=True)
+    r = post_form(client, "/records/automations/new", rule)
+    assert r.status_code == 302, r.get_data(as_text=True)
+    detail = r.headers["Location"]
+    rid = int(detail.rstrip("/").rsplit("/", 1)[1])
+    cid = setup["customers"]["North Co"]
+    r = post_form(
+        client,
+        f"/records/automations/{rid}/dry-run",
+        {"event_type": "order.paid", "event_data": '{"amount": 250}', "customer_id": str(cid)},
+        page=detail,
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200, html
+    assert 'id="dry-run-result"' in html and 'data-would-act="true"' in html
+    r = post_form(
+        client,
+        f"/records/automations/{rid}/dry-run",
+        {"event_type": "order.paid", "event_data": "[]", "customer_id": "999999"},
+        page=detail,
+    )
+    assert r.status_code == 422
+    tags = setup["api"].get(f"/api/v1/customers/{cid}", headers=setup["h"]).get_json()["tags"]
+    assert "big" not in tags, "a dry run changes nothing"

@@ -27,13 +27,21 @@ SECTIONS = [
     ("web.admin_departments", "departments:read", _l("Departments")),
     ("web.admin_fields", "fields:create", _l("Custom fields")),
     ("web.admin_webhooks", "webhooks:read", _l("Webhooks")),
+    ("web.record_list:automations", "automations:read", _l("Automation rules")),
     ("web.admin_jobs", "admin", _l("Scheduled jobs")),
     ("web.admin_plugins", "admin", _l("Plugins")),
     ("web.admin_audit", "audit:read", _l("Audit log")),
 ]
 
 #: The permissions that make the Administration menu entry appear (any one of them).
-ADMIN_PERMISSIONS = ["users:read", "roles:read", "departments:read", "webhooks:read", "audit:read"]
+ADMIN_PERMISSIONS = [
+    "users:read",
+    "roles:read",
+    "departments:read",
+    "webhooks:read",
+    "automations:read",
+    "audit:read",
+]
 
 
 def _may(actor, permission: str) -> bool:
@@ -52,7 +60,12 @@ def _need(permission: str) -> None:
 @login_required
 def admin_home():
     """Links to the administration pages this user may use."""
-    sections = [(ep, str(label)) for ep, perm, label in SECTIONS if _may(g.actor, perm)]
+    sections = []
+    for endpoint, perm, label in SECTIONS:
+        if _may(g.actor, perm):
+            endpoint, _sep, resource = endpoint.partition(":")
+            args = {"resource": resource} if resource else {}
+            sections.append((url_for(endpoint, **args), str(label)))
     if not sections:
         raise APIError(403, _("You may not use this page."))
     return render_template("crm/admin/index.html", sections=sections)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g, has_request_context, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFProtect
@@ -30,7 +30,7 @@ def crm_startup(app):
     """
     from .i18n import DEFAULT_LANGUAGE, LANGUAGES, init_babel, normalise
     from .nav import nav_entries
-    from .session import load_session_actor
+    from .session import load_session_actor, user_name
 
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # API calls use tokens, not cookies
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session: long-open forms work
@@ -50,6 +50,8 @@ def crm_startup(app):
         if request.method not in SAFE_METHODS and app.config.get("WTF_CSRF_ENABLED", True):
             csrf.protect()  # 400 (CSRFError) when the token is missing or wrong
         load_session_actor()
+
+    app.jinja_env.globals["user_name"] = user_name  # globals reach imported macros too
 
     @app.context_processor
     def _workbench_globals():
@@ -76,7 +78,7 @@ def crm_nav():
             "order": order,
         }
 
-    return [
+    entries = [
         {"label": _l("Dashboard"), "endpoint": "web.dashboard", "permission": None, "order": 0},
         collection("customers", _l("Customers"), 10),
         collection("companies", _l("Companies"), 20),
@@ -97,3 +99,9 @@ def crm_nav():
             "order": 90,
         },
     ]
+    if has_request_context():  # custom object types exist only in a database
+        from .registry import object_types
+
+        for order, (resource, label) in enumerate(object_types(), start=70):
+            entries.append(collection(resource, label, order))
+    return entries

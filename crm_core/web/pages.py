@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import account, admin, dashboard, records, transfer, work  # noqa: F401  (views register on import)
+from . import account, admin, automation, dashboard, records, transfer, work  # noqa: F401  (views register on import)
 from .blueprint import bp
 
 __all__ = ["bp"]

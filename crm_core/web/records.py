@@ -109,7 +109,8 @@ def record_new(resource):
     res = get_resource(resource)
     permissions.require(actor, res.resource, "create")
     fields = fields_for(res, actor, for_form=True)
-    errors, message, values = {}, None, {}
+    # a link may prefill the form (``/records/deals/new?customer_id=5`` from the customer page)
+    errors, message, values = {}, None, (request.args if request.args else {})
     status = 200
     if request.method == "POST":
         try:
@@ -154,6 +155,8 @@ def record_detail(resource, record_id):
 
         context.update(customer_context(record, actor))
         return render_template("crm/customer360.html", **context)
+    if resource == "automations":
+        return render_template("crm/automation.html", dry=None, dry_errors={}, result=None, **context)
     return render_template("crm/records/detail.html", **context)
 
 

@@ -29,7 +29,7 @@ from ..errors import APIError
 from ..records.resource import Crud
 
 #: Collections that have pages of their own rather than the generic ones, or none at all.
-NOT_GENERIC = frozenset({"users", "roles", "departments", "webhooks", "automations", "audit"})
+NOT_GENERIC = frozenset({"users", "roles", "departments", "webhooks", "audit"})
 
 #: Skipped in forms: the database and the service own them.
 SYSTEM_FIELDS = ("id", "created_at", "updated_at", "custom")
@@ -44,6 +44,7 @@ RESOURCE_LABELS = {
     "tags": _l("Tags"),
     "segments": _l("Segments"),
     "pipelines": _l("Pipelines"),
+    "automations": _l("Automation rules"),
 }
 
 FIELD_LABELS = {
@@ -95,6 +96,10 @@ FIELD_LABELS = {
     "filters": _l("Filters"),
     "role": _l("Role"),
     "is_primary": _l("Primary"),
+    "trigger": _l("Trigger"),
+    "conditions": _l("Conditions"),
+    "actions": _l("Actions"),
+    "active": _l("Active"),
 }
 
 LONG_TEXT = ("body", "description", "close_reason", "address")
@@ -237,8 +242,8 @@ def _one_of(schema_field) -> list:
 
 def _widget(name: str, schema_field) -> str:
     if isinstance(schema_field, mf.List):
-        return "tags"
-    if isinstance(schema_field, mf.Dict):
+        return "json" if isinstance(schema_field.inner, mf.Nested | mf.Dict) else "tags"
+    if isinstance(schema_field, mf.Dict) or type(schema_field) is mf.Raw:
         return "json"
     if _one_of(schema_field):
         return "select"
