@@ -527,3 +527,24 @@ def test_dry_run_evaluates_without_acting(api, make_user):
     assert client.post(
         f"/api/v1/automations/{rule['id']}/dry-run", json={"event": event}, headers=stranger
     ).status_code in (403, 404)
+
+
+def test_prune_keeps_runs_that_acted(api):
+    from crm_core.automations.hooks import prune_runs
+
+    client, headers, _, _ = api
+    cust = _customer(client, headers)
+    _rule(
+        client,
+        headers,
+        trigger="order.paid",
+        conditions={"field": "event.amount", "op": "gte", "value": 100},
+        actions=[{"type": "add_tag", "params": {"tag": "big"}}],
+    )
+    _paid(cust["id"], amount="10.00")
+    _paid(cust["id"], amount="500.00")
+    dispatch_pending()
+    assert sorted(r.status for r in AutomationRun.select()) == ["skipped", "succeeded"]
+    AutomationRun.update(created_at=utcnow() - dt.timedelta(days=31)).execute()
+    assert prune_runs() == 1
+    assert [r.status for r in AutomationRun.select()] == ["succeeded"]

@@ -336,3 +336,21 @@ def test_to_json_keeps_decimal_digits(value):
                 check(a, b)
 
     check(value, converted)
+
+
+def test_cli_events_dispatch_and_list(recorder):
+    from flask import current_app
+
+    from crm_core.cli import build_cli
+
+    with database.atomic():
+        emit("order.paid", {"order_id": 1})
+        emit("order.refunded", {"order_id": 1})
+    runner = current_app.test_cli_runner()
+    result = runner.invoke(build_cli(), ["events", "list", "--status", "pending"])
+    assert result.exit_code == 0 and "order.refunded" in result.output and "order.paid" in result.output
+    result = runner.invoke(build_cli(), ["events", "dispatch"])
+    assert result.exit_code == 0 and "dispatched 2 event(s)" in result.output
+    assert recorder.types() == ["order.paid", "order.refunded"]
+    result = runner.invoke(build_cli(), ["events", "list", "--status", "pending"])
+    assert "order.paid" not in result.output

@@ -370,3 +370,21 @@ def test_inbound_webhook_verified_replay_window_and_idempotent(register_plugin):
 
 def test_webhooks_require_auth(client):
     assert client.get("/api/v1/webhooks").status_code == 401
+
+
+def test_cli_deliver_and_prune_old_deliveries(client, admin_headers, receiver, app):
+    from crm_core.cli import build_cli
+    from crm_core.webhooks.hooks import prune_deliveries
+
+    _subscribe(client, admin_headers, receiver.url)
+    _customer_created(1)
+    _customer_created(2)
+    dispatch_pending()
+    result = app.test_cli_runner().invoke(build_cli(), ["webhooks", "deliver"])
+    assert result.exit_code == 0 and "attempted 2" in result.output
+    assert len(receiver.requests) == 2
+    old = utcnow() - dt.timedelta(days=31)
+    first = WebhookDelivery.select().order_by(WebhookDelivery.id).first()
+    WebhookDelivery.update(created_at=old).where(WebhookDelivery.id == first.id).execute()
+    assert prune_deliveries() == 1
+    assert WebhookDelivery.select().count() == 1

@@ -10,6 +10,23 @@ from .models import MODELS
 requires = ("core.auth", "core.events", "core.entities", "core.webhooks")
 
 RETRY_INTERVAL_SECONDS = 15
+LOG_RETENTION_DAYS = 30
+
+
+def prune_runs() -> int:
+    """Delete runs that did nothing (skipped, loop stopped) older than 30 days; runs that acted
+    or failed are kept. Returns how many went."""
+    import datetime as dt
+
+    from ..db import utcnow
+    from .models import LOOP_STOPPED, SKIPPED, AutomationRun
+
+    cutoff = utcnow() - dt.timedelta(days=LOG_RETENTION_DAYS)
+    return (
+        AutomationRun.delete()
+        .where(AutomationRun.created_at < cutoff, AutomationRun.status.in_([SKIPPED, LOOP_STOPPED]))
+        .execute()
+    )
 
 
 @hookimpl
@@ -55,5 +72,13 @@ def crm_jobs():
             "trigger": "interval",
             "seconds": RETRY_INTERVAL_SECONDS,
             "description": "Retry automation actions that failed.",
-        }
+        },
+        {
+            "id": "core.automations:prune",
+            "func": prune_runs,
+            "trigger": "cron",
+            "hour": 3,
+            "minute": 37,
+            "description": "Delete automation runs that did nothing, after 30 days.",
+        },
     ]

@@ -13,6 +13,22 @@ from .models import MODELS
 requires = ("core.auth", "core.events")
 
 DELIVERY_INTERVAL_SECONDS = 2
+LOG_RETENTION_DAYS = 30
+
+
+def prune_deliveries() -> int:
+    """Delete finished deliveries (and their attempts) older than 30 days; returns how many."""
+    import datetime as dt
+
+    from ..db import utcnow
+    from .models import FAILED, SUCCEEDED, WebhookDelivery
+
+    cutoff = utcnow() - dt.timedelta(days=LOG_RETENTION_DAYS)
+    return (
+        WebhookDelivery.delete()
+        .where(WebhookDelivery.created_at < cutoff, WebhookDelivery.status.in_([SUCCEEDED, FAILED]))
+        .execute()
+    )
 
 
 @hookimpl
@@ -51,7 +67,15 @@ def crm_jobs():
             "trigger": "interval",
             "seconds": DELIVERY_INTERVAL_SECONDS,
             "description": "Send due webhook deliveries and retries.",
-        }
+        },
+        {
+            "id": "core.webhooks:prune",
+            "func": prune_deliveries,
+            "trigger": "cron",
+            "hour": 3,
+            "minute": 27,
+            "description": "Delete finished webhook deliveries older than 30 days.",
+        },
     ]
 
 
