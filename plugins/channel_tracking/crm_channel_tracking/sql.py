@@ -182,7 +182,18 @@ def attribution_credits(
     d = dialect(db)
     sql = credits_sql(d, model, lookback_days, half_life_days, timeout_minutes)
     params = credit_params(date_from, date_to, currency, lookback_days, timeout_minutes)
-    return list(db.execute_sql(sql, params).fetchall())
+    return run(db, sql, params)
+
+
+def run(db: pw.Database, query: str, params: list) -> list[tuple]:
+    """Run an analytical statement and fetch its rows. On PostgreSQL JIT compilation is switched
+    off for it: these statements are costed high enough to trigger JIT, which then spends more
+    time compiling (over a second, measured) than the query spends running."""
+    if not is_postgres(db):
+        return list(db.execute_sql(query, params).fetchall())
+    with db.atomic():
+        db.execute_sql("SET LOCAL jit = off")
+        return list(db.execute_sql(query, params).fetchall())
 
 
 DIMENSIONS = {"channel": "channel_group", "campaign": "campaign_id", "kol": "kol"}
@@ -208,7 +219,7 @@ def attributed_totals(
         f"WHERE credit > 0 GROUP BY {column}"
     )
     params = credit_params(date_from, date_to, currency, lookback_days, timeout_minutes)
-    return {row[0]: (float(row[1]), float(row[2])) for row in db.execute_sql(sql, params).fetchall()}
+    return {row[0]: (float(row[1]), float(row[2])) for row in run(db, sql, params)}
 
 
 def funnel_sql(d: Dialect, steps: list[str], window_days: float, timeout_minutes: float) -> str:
@@ -226,14 +237,16 @@ def funnel_sql(d: Dialect, steps: list[str], window_days: float, timeout_minutes
     source = "s1"
     for k in range(2, len(steps) + 1):
         strict = ">" if steps[k - 1] == steps[k - 2] else ">="
-        guard = f"{source}.t{k - 1} IS NULL" if k > 2 else "1 = 0"
+        # when the previous step was never reached its time is NULL, the comparison is never
+        # true and MIN() gives NULL: no CASE needed. MATERIALIZED keeps each lookup computed once
+        # (inlined, the planner would repeat the subquery wherever the column is used).
         ctes.append(
-            f"""f{k} AS (
-    SELECT {source}.*, CASE WHEN {guard} THEN NULL ELSE (
+            f"""f{k} AS MATERIALIZED (
+    SELECT {source}.*, (
         SELECT MIN(e.occurred_at) FROM {TOUCH} e
         WHERE e.subject = {source}.subject AND e.event_type = {p}
           AND e.occurred_at {strict} {source}.t{k - 1}
-          AND {d.at_most("e.occurred_at", f"{source}.t1", window_s)}) END AS t{k}
+          AND {d.at_most("e.occurred_at", f"{source}.t1", window_s)}) AS t{k}
     FROM {source}
 )"""
         )
@@ -294,7 +307,7 @@ def funnel_counts(
     sql = funnel_sql(d, list(steps), window_days, timeout_minutes)
     params = [date_from - session_margin, date_to, steps[0], date_from, date_to, *steps[1:]]
     out: dict[str, list[int]] = {}
-    for channel, depth, people in db.execute_sql(sql, params).fetchall():
+    for channel, depth, people in run(db, sql, params):
         per = out.setdefault(channel or "unknown", [0] * len(steps))
         for k in range(int(depth)):
             per[k] += int(people)
