@@ -160,6 +160,9 @@ def evaluate(now: dt.datetime | None = None, emit_events: bool = True) -> dict:
         else:
             E.delete().execute()
         fill_evaluation(tiers, now)
+        if is_postgres():
+            # fresh statistics, or the planner guesses at the scratch table's size
+            database.execute_sql("ANALYZE loyalty_evaluation")
         cleared = (
             Member.update(grace_until=None)
             .where(
