@@ -103,6 +103,7 @@ TYPE_CASES = [
     ("text", {}, "长文本 long text", "长文本 long text", 12),
     ("int", {"min": 0, "max": 10}, "7", 7, 7.5),
     ("int", {"min": 0, "max": 10}, 10, 10, 11),
+    ("int", {}, "9223372036854775807", 2**63 - 1, "9223372036854775808"),  # BIGINT bounds
     ("decimal", {"min": "0.5"}, "12.50", "12.50", "0.1"),
     ("decimal", {}, 3, "3", "abc"),
     ("bool", {}, True, True, "maybe"),
@@ -237,8 +238,9 @@ def test_filter_and_sort_on_custom_fields(client, admin_headers, filterable):
     assert names("nick__contains=A&sort=name") == ["a", "c"]
     assert [n for n in names("sort=nick") if n != "d"] == ["a", "b", "c"]
     assert [n for n in names("sort=-nick") if n != "d"] == ["c", "b", "a"]
-    r = client.get(f"{C}?score__gte=lots", headers=admin_headers)
-    assert r.status_code == 400 and "score" in str(r.get_json())
+    for bad in ("lots", "99999999999999999999"):
+        r = client.get(f"{C}?score__gte={bad}", headers=admin_headers)
+        assert r.status_code == 400 and "score" in str(r.get_json())
 
 
 def test_filterable_field_uses_an_index(client, admin_headers, db):

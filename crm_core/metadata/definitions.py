@@ -18,6 +18,7 @@ import re
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
+import peewee as pw
 from marshmallow import ValidationError
 
 from ..db import database, utcnow
@@ -364,10 +365,15 @@ def create_field(entity: str, data: dict, source: str = "") -> FieldDef:
         rewrites = check_existing(model, fd)  # values kept from a deleted field of that name
         if old is not None:
             old.delete_instance()
-        row = FieldDefinition.create(entity=entity, name=fd.name, **_row_values(fd))
-        fd = fielddef_from_row(row)
-        _apply(model, fd, rewrites)
-        sync_indexes(model, fd)
+        try:
+            with database.atomic():
+                row = FieldDefinition.create(entity=entity, name=fd.name, **_row_values(fd))
+                fd = fielddef_from_row(row)
+                _apply(model, fd, rewrites)
+                sync_indexes(model, fd)
+        except pw.IntegrityError:
+            # a concurrent definition of the same name, or duplicates written meanwhile
+            raise APIError(409, f"{entity}.{fd.name} conflicts with a concurrent change; retry.") from None
         bump_version()
         written("create", "fields", fd.id, None, fd.as_dict())
     return fd
@@ -385,8 +391,12 @@ def update_field(entity: str, name: str, data: dict) -> FieldDef:
             FieldDefinition.id == row.id
         ).execute()
         fd = fielddef_from_row(FieldDefinition.get_by_id(row.id))
-        _apply(model, fd, rewrites)
-        sync_indexes(model, fd, old)
+        try:
+            with database.atomic():
+                _apply(model, fd, rewrites)
+                sync_indexes(model, fd, old)
+        except pw.IntegrityError:
+            raise APIError(409, f"{entity}.{fd.name} conflicts with a concurrent change; retry.") from None
         bump_version()
         written("update", "fields", fd.id, old.as_dict(), fd.as_dict())
     return fd

@@ -127,7 +127,7 @@ def _parse_query_value(fd: FieldDef, raw: Any) -> Any:
         if isinstance(raw, int):
             return raw
         text = str(raw).strip()
-        if not re.fullmatch(r"[+-]?\d+", text):
+        if not re.fullmatch(r"[+-]?\d{1,19}", text) or not -(2**63) <= int(text) < 2**63:
             raise ValueError(raw)
         return int(text)
     if fd.type == "decimal":

@@ -45,3 +45,13 @@ def crm_cli(group):
     from .cli import register
 
     register(group)
+
+
+@hookimpl
+def crm_after_migrate(app):
+    """Apply the plugins' industry templates once the schema is in place (idempotent)."""
+    from .templates import apply_all
+
+    for report in apply_all():
+        if report["status"] == "applied":
+            app.logger.info("template %s %s applied", report["template"], report["version"])

@@ -21,22 +21,32 @@ from .fielddefs import FieldDef, cache_entry, custom_fields, datetime_storage
 
 STRING_MAX = 255
 TEXT_MAX = 65535
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # BIGINT: what both databases compare and index
 
 
 class StrictInteger(fields.Field):
-    """An integer that refuses booleans and fractions instead of truncating them
+    """A 64-bit integer that refuses booleans and fractions instead of truncating them
     (marshmallow's non-strict ``Integer`` turns ``7.5`` into ``7``)."""
 
-    default_error_messages = {"invalid": "Not a valid integer."}
+    default_error_messages = {
+        "invalid": "Not a valid integer.",
+        "range": "Must be between -2^63 and 2^63-1.",
+    }
 
     def _deserialize(self, value, attr, data, **kwargs):
+        number = self._number(value)
+        if not INT_MIN <= number <= INT_MAX:
+            raise self.make_error("range")
+        return number
+
+    def _number(self, value) -> int:
         if isinstance(value, bool):
             raise self.make_error("invalid")
         if isinstance(value, int):
             return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        if isinstance(value, Decimal) and value == value.to_integral_value():
+        if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
             return int(value)
         if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,30}\s*", value):
             return int(value)
