@@ -2,15 +2,13 @@
 
 ``custom_expression(model, name)`` renders the typed extraction of one key of ``custom``:
 
-============  ===========================================  ===========================================
-type          SQLite                                       PostgreSQL (``custom`` is ``jsonb``)
-============  ===========================================  ===========================================
-int, ref.     ``CAST(json_extract(custom,'$.n') AS INTEGER)``  ``CAST((custom ->> 'n') AS BIGINT)``
-decimal       ``CAST(json_extract(...) AS REAL)``          ``CAST((custom ->> 'n') AS NUMERIC)``
-bool          ``json_extract(...)`` (1/0)                  ``CAST((custom ->> 'n') AS BOOLEAN)``
-multi-choice  ``json_extract(...)`` (array text)           ``(custom ->> 'n')``; ``@>`` on ``custom -> 'n'``
-others        ``json_extract(...)`` (text)                 ``(custom ->> 'n')``
-============  ===========================================  ===========================================
+- int, reference: SQLite ``CAST(json_extract(custom, '$.n') AS INTEGER)``;
+  PostgreSQL (``custom`` is ``jsonb``) ``CAST((custom ->> 'n') AS BIGINT)``
+- decimal (stored as exact text): ``CAST(... AS REAL)`` / ``CAST(... AS NUMERIC)``
+- bool: ``json_extract(...)`` (1/0) / ``CAST(... AS BOOLEAN)``
+- multi-choice: the array's JSON text for sorts and ``contains``; equality and ``IN`` test
+  membership (``json_each`` / ``custom -> 'n' @> '["v"]'``, which a GIN index serves)
+- every other type: ``json_extract(...)`` / ``(custom ->> 'n')`` as text
 
 Dates and datetimes are stored as fixed-width ISO text, so text order is time order. The key is
 written as a literal (names are ``[a-z][a-z0-9_]*``), which keeps the SQL identical to the
