@@ -234,3 +234,11 @@ def test_oauth_client_validation(client, admin_headers, make_user, scopes, field
         headers=admin_headers,
     )
     assert r.status_code == 422 and field in r.get_json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "body", [{"username": "a\x00b", "password": "x"}, {"username": "a", "password": "x\x00"}]
+)
+def test_nul_characters_in_login_are_422(client, body):
+    r = client.post("/api/v1/auth/token", json=body)
+    assert r.status_code == 422 and r.get_json()["errors"]

@@ -17,7 +17,7 @@ from marshmallow import Schema, fields, validate
 from .. import permissions
 from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
-from ..auth.api_common import PageArgs, json_response, page_of
+from ..auth.api_common import PageArgs, json_response, page_of, text
 from ..permissions import effective_scope
 from .chain import seal
 from .models import AuditEntry
@@ -26,13 +26,13 @@ blp = Blueprint("audit", __name__, url_prefix=f"{API_PREFIX}/audit", description
 
 
 class AuditArgs(PageArgs):
-    resource = fields.String(validate=validate.Length(max=120))
-    record_id = fields.String(validate=validate.Length(max=64))
+    resource = text(120)
+    record_id = text(64)
     actor_id = fields.Integer()
-    client_id = fields.String(validate=validate.Length(max=64))
-    action = fields.String(validate=validate.Length(max=40))
+    client_id = text(64)
+    action = text(40)
     kind = fields.String(validate=validate.OneOf(["write", "read", "anchor"]))
-    request_id = fields.String(validate=validate.Length(max=128))
+    request_id = text(128)
     since = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
     until = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
 

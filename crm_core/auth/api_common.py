@@ -14,6 +14,21 @@ class PageArgs(Schema):
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
 
 
+def no_nul(value: str) -> bool:
+    """marshmallow validator: PostgreSQL text cannot hold NUL characters, so refuse them up front
+    (a clear 422 rather than a database error)."""
+    from marshmallow import ValidationError
+
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+    return True
+
+
+def text(max_length: int, **kwargs):
+    """A string field of at most ``max_length`` characters without NUL characters."""
+    return fields.String(validate=[validate.Length(max=max_length), no_nul], **kwargs)
+
+
 def pagination_header(total: int, page: int, page_size: int) -> dict:
     """``X-Pagination`` metadata in flask-smorest's format (same as the records lists)."""
     meta = {

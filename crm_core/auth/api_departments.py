@@ -10,7 +10,7 @@ from ..api import API_PREFIX, Blueprint
 from ..db import database
 from ..errors import APIError
 from . import current_actor, record_change
-from .api_common import PageArgs, json_response, page_of
+from .api_common import PageArgs, json_response, no_nul, page_of
 from .departments import create_department, delete_department, move_department
 from .models import Department
 
@@ -20,12 +20,12 @@ blp = Blueprint(
 
 
 class DepartmentIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=200), no_nul])
     parent_id = fields.Integer(allow_none=True, load_default=None)
 
 
 class DepartmentPatch(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    name = fields.String(validate=[validate.Length(min=1, max=200), no_nul])
     parent_id = fields.Integer(allow_none=True)
 
 

@@ -11,7 +11,7 @@ from ..api import API_PREFIX, Blueprint
 from ..db import database, utcnow
 from ..errors import APIError
 from . import current_actor, issue_token, public, record_change
-from .api_common import int_id, json_response
+from .api_common import int_id, json_response, no_nul
 from .models import AccessToken, OAuthClient, User
 from .oauth import create_client, revoke_client, token_response
 from .ratelimit import check_login_rate
@@ -26,7 +26,7 @@ oauth_blp = Blueprint("oauth", __name__, url_prefix="/oauth", description="OAuth
 
 
 class TokenIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=200), no_nul])
     expires_in_days = fields.Integer(
         load_default=None,
         allow_none=True,
@@ -119,9 +119,9 @@ class TokenItem(MethodView):
 
 
 class ClientIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=200), no_nul])
     user_id = fields.Integer(required=True)
-    scopes = fields.List(fields.String(), required=True)
+    scopes = fields.List(fields.String(validate=no_nul), required=True)
 
 
 class ClientOut(Schema):

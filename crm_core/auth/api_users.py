@@ -19,7 +19,7 @@ from . import (
     set_password,
     user_dict,
 )
-from .api_common import PageArgs, json_response, page_of
+from .api_common import PageArgs, json_response, no_nul, page_of, text
 from .models import Department, Role, User, UserRole
 from .passwords import verify_password
 
@@ -40,33 +40,33 @@ class UserOut(Schema):
 
 
 class UserIn(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=150))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
-    name = fields.String(load_default="", validate=validate.Length(max=200))
+    username = fields.String(required=True, validate=[validate.Length(min=1, max=150), no_nul])
+    password = fields.String(required=True, load_only=True, validate=[validate.Length(max=1024), no_nul])
+    name = fields.String(load_default="", validate=[validate.Length(max=200), no_nul])
     email = fields.Email(allow_none=True, load_default=None)
     department_id = fields.Integer(allow_none=True, load_default=None)
-    roles = fields.List(fields.String(), load_default=list)
+    roles = fields.List(fields.String(validate=no_nul), load_default=list)
 
 
 class UserPatch(Schema):
-    name = fields.String(validate=validate.Length(max=200))
+    name = fields.String(validate=[validate.Length(max=200), no_nul])
     email = fields.Email(allow_none=True)
     department_id = fields.Integer(allow_none=True)
-    roles = fields.List(fields.String())
+    roles = fields.List(fields.String(validate=no_nul))
     is_active = fields.Boolean()
     language = fields.String(allow_none=True, validate=validate.Length(max=10))
-    password = fields.String(load_only=True, validate=validate.Length(max=1024))
+    password = fields.String(load_only=True, validate=[validate.Length(max=1024), no_nul])
 
 
 class PasswordChange(Schema):
-    current_password = fields.String(required=True, load_only=True)
-    new_password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+    current_password = fields.String(required=True, load_only=True, validate=no_nul)
+    new_password = fields.String(required=True, load_only=True, validate=[validate.Length(max=1024), no_nul])
 
 
 class UserListArgs(PageArgs):
-    q = fields.String(validate=validate.Length(max=200))
+    q = text(200)
     department_id = fields.Integer()
-    role = fields.String()
+    role = text(80)
     is_active = fields.Boolean()
 
 

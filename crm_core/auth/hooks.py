@@ -22,6 +22,7 @@ from . import (
     ratelimit,
     revoke_token,
 )
+from .api_common import no_nul
 from .api_departments import blp as departments_blp
 from .api_tokens import clients_blp, oauth_blp, tokens_blp
 from .api_users import blp as users_blp
@@ -32,8 +33,10 @@ blp = Blueprint("auth", __name__, url_prefix=f"{API_PREFIX}/auth", description="
 
 
 class LoginSchema(Schema):
-    username = fields.String(required=True, validate=validate.Length(min=1, max=150))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
+    username = fields.String(required=True, validate=[validate.Length(min=1, max=150), no_nul])
+    password = fields.String(
+        required=True, validate=[validate.Length(min=1, max=1024), no_nul], load_only=True
+    )
 
 
 class TokenSchema(Schema):

@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from ..api import API_PREFIX, Blueprint
 from ..auth import ADMIN_ROLE, current_actor, record_change
-from ..auth.api_common import PageArgs, json_response, page_of
+from ..auth.api_common import PageArgs, json_response, no_nul, page_of
 from ..auth.models import Role, UserRole
 from ..db import database, utcnow
 from ..errors import APIError
@@ -28,27 +28,27 @@ resources_blp = Blueprint(
 
 
 class GrantSchema(Schema):
-    resource = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    action = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    resource = fields.String(required=True, validate=[validate.Length(min=1, max=120), no_nul])
+    action = fields.String(required=True, validate=[validate.Length(min=1, max=60), no_nul])
     scope = fields.String(required=True, validate=validate.OneOf(SCOPES))
 
 
 class FieldRuleSchema(Schema):
-    resource = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    field = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    resource = fields.String(required=True, validate=[validate.Length(min=1, max=120), no_nul])
+    field = fields.String(required=True, validate=[validate.Length(min=1, max=120), no_nul])
     rule = fields.String(required=True, validate=validate.OneOf(FIELD_RULES))
 
 
 class RoleIn(Schema):
     name = fields.String(required=True, validate=validate.Regexp(r"^[a-z][a-z0-9_.-]{0,79}$"))
-    label = fields.String(load_default="", validate=validate.Length(max=200))
+    label = fields.String(load_default="", validate=[validate.Length(max=200), no_nul])
     grants = fields.List(fields.Nested(GrantSchema), load_default=list)
     field_rules = fields.List(fields.Nested(FieldRuleSchema), load_default=list)
 
 
 class RolePatch(Schema):
     name = fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_.-]{0,79}$"))
-    label = fields.String(validate=validate.Length(max=200))
+    label = fields.String(validate=[validate.Length(max=200), no_nul])
     grants = fields.List(fields.Nested(GrantSchema), metadata={"description": "Replaces all grants."})
     field_rules = fields.List(fields.Nested(FieldRuleSchema), metadata={"description": "Replaces all rules."})
 
