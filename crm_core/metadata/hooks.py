@@ -13,16 +13,19 @@ requires = ("core.auth",)
 
 @hookimpl
 def crm_models():
+    """Field definitions, object types and records, applied templates, cache version."""
     return MODELS
 
 
 @hookimpl
 def crm_migrations():
+    """The metadata tables' migrations (indexes of filterable fields are made at runtime)."""
     return str(Path(__file__).parent / "migrations")
 
 
 @hookimpl
 def crm_blueprints():
+    """``/api/v1/fields/<entity>`` and ``/api/v1/objects[/<type>]``."""
     from .api import blp
 
     return [blp]
@@ -30,6 +33,8 @@ def crm_blueprints():
 
 @hookimpl
 def crm_permissions():
+    """Who may manage definitions: ``fields:*`` and ``object_types:*`` (records of a type are
+    ``objects.<type>``, declared by the permission module)."""
     return [
         {"resource": "fields", "actions": ["read", "create", "update", "delete"], "label": "Custom fields"},
         {
@@ -42,6 +47,7 @@ def crm_permissions():
 
 @hookimpl
 def crm_cli(group):
+    """``crm fields ...``, ``crm templates [apply]``; ``crm migrate`` also applies templates."""
     from .cli import register
 
     register(group)
