@@ -20,6 +20,7 @@ from . import (
     oauth,
     public,
     ratelimit,
+    record_change,
     revoke_token,
 )
 from .api_common import no_nul
@@ -117,3 +118,32 @@ def crm_cli(group):
             details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.data["errors"].items())
             raise click.ClickException(f"{exc.message} {details}".strip()) from None
         click.echo(f"created user {user.username} (id {user.id}, roles: {', '.join(roles) or 'none'})")
+
+    @group.group("departments")
+    def departments_group():
+        """The department tree."""
+
+    @departments_group.command("list")
+    def list_departments():
+        """Every department, indented by depth."""
+        from .models import Department
+
+        for d in Department.select().order_by(Department.path):
+            click.echo(f"{'  ' * (d.path.strip('/').count('/'))}{d.name} (id {d.id})")
+
+    @departments_group.command("create")
+    @click.argument("name")
+    @click.option("--parent", "parent_id", type=int, default=None, help="Parent department id.")
+    def create_department_command(name, parent_id):
+        """Create a department (below --parent)."""
+        from ..db import database
+        from .api_departments import department_dict
+        from .departments import create_department
+
+        try:
+            with database.atomic():
+                dept = create_department(name, parent_id)
+                record_change("create", "departments", dept.id, None, department_dict(dept))
+        except APIError as exc:
+            raise click.ClickException(f"{exc.message} {exc.data['errors']}") from None
+        click.echo(f"created department {dept.name} (id {dept.id}, path {dept.path})")

@@ -25,3 +25,10 @@ def crm_blueprints():
     from .api import blp, resources_blp
 
     return [blp, resources_blp]
+
+
+@hookimpl
+def crm_cli(group):
+    from .cli import roles_group
+
+    group.add_command(roles_group)
