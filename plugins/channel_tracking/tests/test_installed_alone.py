@@ -1,0 +1,75 @@
+"""crm-core + crm-channel-tracking installed alone in a fresh virtualenv: migrate, list, ingest."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+PLUGIN = Path(__file__).resolve().parents[1]
+CORE = PLUGIN.parents[1]
+
+SMOKE = textwrap.dedent(
+    """
+    import json, sys
+    from crm_core.app import create_app
+
+    app = create_app()
+    c = app.test_client()
+    key = sys.argv[1]
+    r = c.post("/api/v1/track/batch", headers={"X-Tracking-Key": key}, json={"events": [
+        {"visitor_id": "v1", "event_type": "page_view", "utm_source": "douyin", "utm_medium": "kol"},
+        {"visitor_id": "v1"},
+    ]})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    print(json.dumps(r.get_json(), sort_keys=True))
+    """
+)
+
+
+@pytest.mark.slow
+def test_core_and_channel_tracking_installed_alone(tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    bindir = venv / "bin"
+    pip = subprocess.run(
+        [str(bindir / "pip"), "install", "-q", "--disable-pip-version-check", str(CORE), str(PLUGIN)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    listed = subprocess.run([str(bindir / "pip"), "list"], capture_output=True, text=True).stdout
+    crm_dists = sorted(line.split()[0] for line in listed.splitlines() if line.startswith("crm-"))
+    assert crm_dists == ["crm-channel-tracking", "crm-core"]  # no other plugin came along
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    env.update(
+        CRM_DATABASE_URL=f"sqlite:///{tmp_path / 'crm.db'}",
+        CRM_INSTANCE_PATH=str(tmp_path / "instance"),
+        CRM_SECRET_KEY="smoke-secret",
+    )
+
+    def run(*args):
+        done = subprocess.run(list(args), capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    assert "channel_tracking: 0001_initial" in run(str(bindir / "crm"), "migrate")
+    assert "database is up to date" in run(str(bindir / "crm"), "migrate")
+    plugins = {p["name"]: p for p in json.loads(run(str(bindir / "crm"), "plugins", "--json"))}
+    assert plugins["channel_tracking"]["status"] == "enabled"
+    assert "loyalty" not in plugins
+    key = run(str(bindir / "crm"), "channel-tracking", "create-key", "smoke").strip().rsplit(" ", 1)[-1]
+    assert key.startswith("ctk_")
+    out = run(str(bindir / "python"), "-c", SMOKE, key)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["accepted"] == 1
+    assert result["rejected"] == [
+        {"index": 1, "errors": {"event_type": ["Missing data for required field."]}}
+    ]
