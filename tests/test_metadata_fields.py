@@ -68,6 +68,8 @@ def test_definition_crud(client, admin_headers):
         ({"name": "page", "type": "string"}, "name", "taken"),  # a list parameter
         ({"name": "Bad-Name", "type": "string"}, "name", "a-z"),
         ({"name": "a__b", "type": "string"}, "name", "__"),
+        ({"name": "abc\n", "type": "string"}, "name", "a-z"),
+        ({"name": "x", "type": "string", "label": "bad\x00label"}, "_schema", "NUL"),
         ({"name": "x", "type": "float"}, "type", "one of"),
         ({"name": "x", "type": "choice"}, "choices", "needs choices"),
         ({"name": "x", "type": "int", "min": 5, "max": 1}, "min", "exceed"),
@@ -142,6 +144,17 @@ def test_every_type_valid_invalid_missing_null(client, admin_headers, kind, extr
 
     r = customer(client, admin_headers, req=None)  # a required field may not be null
     assert r.status_code == 422 and "custom.req" in r.get_json()["errors"]
+
+
+def test_nul_characters_are_refused_not_500(client, admin_headers):
+    define(client, admin_headers, name="nick", type="string")
+    define(client, admin_headers, name="kind", type="choice", choices=["a"])
+    for custom in ({"nick": "a\x00b"}, {"kind": "a\x00"}):
+        r = customer(client, admin_headers, **custom)
+        assert r.status_code == 422, r.get_json()
+    assert client.get(f"{C}?nick=a%00b", headers=admin_headers).status_code == 400
+    r = client.post("/api/v1/objects", json={"name": "t", "label": "x\x00"}, headers=admin_headers)
+    assert r.status_code == 422
 
 
 def test_defaults_unknown_keys_and_partial_updates(client, admin_headers):

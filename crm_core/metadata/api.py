@@ -41,6 +41,7 @@ from ..records.resource import (
 from . import definitions, objects, transfer
 from .entities import OBJECTS_PREFIX, require_entity
 from .fielddefs import FIELD_TYPES, NAME_RE, custom_fields
+from .validation import no_nul
 
 blp = Blueprint(
     "metadata",
@@ -116,7 +117,7 @@ class ObjectTypeInputSchema(Schema):
 
     name = fields.String(required=True, validate=validate.Regexp(NAME_RE))
     label = fields.Raw()
-    description = fields.String()
+    description = fields.String(validate=no_nul)
     fields = fields.List(fields.Dict(), load_default=list)
 
 
@@ -148,7 +149,7 @@ class ObjectRecordSchema(Schema):
 
     id = fields.Integer(dump_only=True)
     type = fields.String(dump_only=True)
-    name = fields.String(load_default="", validate=validate.Length(max=200))
+    name = fields.String(load_default="", validate=[validate.Length(max=200), no_nul])
     owner_id = fields.Integer(allow_none=True)
     department_id = fields.Integer(allow_none=True)
     custom = fields.Dict(load_default=dict)
@@ -157,7 +158,7 @@ class ObjectRecordSchema(Schema):
 
 
 class ObjectRecordUpdateSchema(ObjectRecordSchema):
-    name = fields.String(validate=validate.Length(max=200))
+    name = fields.String(validate=[validate.Length(max=200), no_nul])
     custom = fields.Dict()
 
 

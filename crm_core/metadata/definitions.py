@@ -130,11 +130,25 @@ def _length(key: str, value) -> int | None:
     return value
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def build_fielddef(entity: str, data: dict, current: FieldDef | None = None) -> FieldDef:
     """The ``FieldDef`` that ``data`` (API input) describes, on top of ``current`` for updates.
 
     Checks the definition itself (name, type, bounds, choices, default...); 422 per key.
     """
+    if _has_nul(data):
+        raise APIError(
+            422, "Invalid field definition.", errors={"_schema": ["Must not contain NUL characters."]}
+        )
     if current is None:
         name = data.get("name")
         model = require_entity(entity)

@@ -40,7 +40,7 @@ FIELD_TYPES = (
 TEXT_TYPES = ("string", "text", "choice", "email", "phone", "url")
 NUMERIC_TYPES = ("int", "decimal")
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}\Z")  # \Z: "$" would allow a trailing newline
 # Query parameters of the list API: a custom field named like one could never be filtered.
 RESERVED_NAMES = frozenset({"page", "page_size", "sort", "q", "tag", "custom", "id", "type", "fields"})
 
@@ -121,6 +121,8 @@ def _num_out(value: Decimal | None):
 def _parse_query_value(fd: FieldDef, raw: Any) -> Any:
     if raw is None:
         return None
+    if isinstance(raw, str) and "\x00" in raw:
+        raise ValueError(raw)  # PostgreSQL cannot compare text holding NUL
     if fd.type in ("int", "reference"):
         if isinstance(raw, bool):
             raise ValueError(raw)

@@ -93,6 +93,8 @@ def create_type(name: str, label=None, description: str = "", fields=(), source:
             422, "Invalid type name.", errors={"name": ["Use a-z, 0-9 and _, starting with a letter."]}
         )
     labels = _labels(label if label is not None else name)
+    if "\x00" in "".join(labels.values()) + (description or ""):
+        raise APIError(422, "Invalid type.", errors={"label": ["Must not contain NUL characters."]})
     with database.atomic():
         if ObjectType.select().where(ObjectType.name == name).exists():
             raise APIError(

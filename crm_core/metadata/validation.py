@@ -102,9 +102,16 @@ class FullMatch(validate.Validator):
         return value
 
 
+def no_nul(value):
+    """Refuse NUL characters: PostgreSQL cannot store them in text or jsonb."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+    return value
+
+
 def marshmallow_field(fd: FieldDef, *, for_default: bool = False) -> fields.Field:
     """The marshmallow field validating values of ``fd`` (required-ness aside when ``for_default``)."""
-    validators: list = []
+    validators: list = [no_nul] if fd.type in ("string", "text", "email", "url", "phone") else []
     kwargs = {
         "required": fd.required and not for_default,
         "allow_none": not fd.required,
@@ -133,7 +140,7 @@ def marshmallow_field(fd: FieldDef, *, for_default: bool = False) -> fields.Fiel
     if fd.type == "datetime":
         return fields.DateTime(**kwargs)
     if fd.type == "choice":
-        kwargs["validate"] = [validate.OneOf(fd.choice_values)]
+        kwargs["validate"] = [no_nul, validate.OneOf(fd.choice_values)]
         return fields.String(**kwargs)
     if fd.type == "multi-choice":
         return MultiChoice(fd.choice_values, **kwargs)
