@@ -4,9 +4,13 @@ permission-checked ``GET /api/v1/audit``."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import importlib.util
 import json
+from pathlib import Path
 
+import peewee as pw
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +31,33 @@ def fast_hashing(monkeypatch):
     from crm_core.auth import passwords
 
     monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+_MIGRATION = Path(__file__).resolve().parents[1] / "crm_core" / "audit" / "migrations" / "0002_append_only.py"
+
+
+@contextlib.contextmanager
+def tampering():
+    """Act as someone with full control of the database: switch the append-only triggers off."""
+    from crm_core.db import database, is_postgres
+
+    if is_postgres():
+        database.execute_sql("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only")
+        try:
+            yield
+        finally:
+            database.execute_sql("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only")
+    else:
+        spec = importlib.util.spec_from_file_location("append_only", _MIGRATION)
+        mig = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mig)
+        database.execute_sql("DROP TRIGGER IF EXISTS audit_entry_no_update")
+        database.execute_sql("DROP TRIGGER IF EXISTS audit_entry_no_delete")
+        try:
+            yield
+        finally:
+            database.execute_sql(mig.SQLITE_UPDATE)
+            database.execute_sql(mig.SQLITE_DELETE)
 
 
 def writes(resource="customers"):
@@ -73,7 +104,8 @@ def test_cli_writes_are_audited_and_verify_exit_codes(app):
     assert entry.client_id == "cli" and json.loads(entry.after)["username"] == "clerk"
     r = runner.invoke(cli, ["audit", "verify"], env=env)
     assert r.exit_code == 0 and "intact" in r.output, r.output
-    AuditEntry.update(after='{"username":"forged"}').where(AuditEntry.id == entry.id).execute()
+    with tampering():
+        AuditEntry.update(after='{"username":"forged"}').where(AuditEntry.id == entry.id).execute()
     r = runner.invoke(cli, ["audit", "verify"], env=env)
     assert r.exit_code == 1 and f"entry id {entry.id}" in r.output and "edited" in r.output
 
@@ -91,23 +123,28 @@ def chain(client, admin_headers):
 
 def test_edit_is_detected_and_named(chain):
     target = chain[4]
-    AuditEntry.update(actor_name="someone else").where(AuditEntry.id == target.id).execute()
+    with tampering():
+        AuditEntry.update(actor_name="someone else").where(AuditEntry.id == target.id).execute()
     result = verify()
     assert not result.ok and result.bad_id == target.id and "edited" in result.reason
 
 
 def test_delete_is_detected(chain):
     target = chain[3]
-    AuditEntry.delete().where(AuditEntry.id == target.id).execute()
+    with tampering():
+        AuditEntry.delete().where(AuditEntry.id == target.id).execute()
     result = verify()
     assert not result.ok and result.bad_seq == target.seq + 1 and "deleted" in result.reason
 
 
 def test_reorder_is_detected(chain):
     a, b = chain[2], chain[5]
-    AuditEntry.update(seq=-1).where(AuditEntry.id == a.id).execute()
-    AuditEntry.update(seq=a.seq).where(AuditEntry.id == b.id).execute()
-    AuditEntry.update(seq=b.seq).where(AuditEntry.id == a.id).execute()
+    with tampering():
+        AuditEntry.update(seq=-1).where(AuditEntry.id == a.id).execute()
+    with tampering():
+        AuditEntry.update(seq=a.seq).where(AuditEntry.id == b.id).execute()
+    with tampering():
+        AuditEntry.update(seq=b.seq).where(AuditEntry.id == a.id).execute()
     result = verify()
     assert not result.ok and result.bad_seq == a.seq
 
@@ -117,17 +154,20 @@ def test_rehashed_forgery_still_breaks_the_next_link(chain):
     from crm_core.audit.chain import entry_hash
 
     target = chain[6]
-    AuditEntry.update(after='{"name":"forged"}').where(AuditEntry.id == target.id).execute()
+    with tampering():
+        AuditEntry.update(after='{"name":"forged"}').where(AuditEntry.id == target.id).execute()
     forged = AuditEntry.get_by_id(target.id)
-    AuditEntry.update(hash=entry_hash(forged, forged.seq, forged.prev_hash)).where(
-        AuditEntry.id == target.id
-    ).execute()
+    with tampering():
+        AuditEntry.update(hash=entry_hash(forged, forged.seq, forged.prev_hash)).where(
+            AuditEntry.id == target.id
+        ).execute()
     result = verify()
     assert not result.ok and result.bad_seq == target.seq + 1
 
 
 def test_truncating_the_tail_is_detected(chain):
-    AuditEntry.delete().where(AuditEntry.seq >= chain[-2].seq).execute()
+    with tampering():
+        AuditEntry.delete().where(AuditEntry.seq >= chain[-2].seq).execute()
     result = verify()
     assert not result.ok and "cut off" in result.reason
 
@@ -141,12 +181,16 @@ def test_any_single_edit_is_detected(chain, index, column):
     target = AuditEntry.get_by_id(chain[index].id)
     original = getattr(target, column)
     forged = 424242 if column == "actor_id" else "tampered"
-    AuditEntry.update({getattr(AuditEntry, column): forged}).where(AuditEntry.id == target.id).execute()
+    with tampering():
+        AuditEntry.update({getattr(AuditEntry, column): forged}).where(AuditEntry.id == target.id).execute()
     try:
         result = verify()
         assert not result.ok and result.bad_id == target.id
     finally:
-        AuditEntry.update({getattr(AuditEntry, column): original}).where(AuditEntry.id == target.id).execute()
+        with tampering():
+            AuditEntry.update({getattr(AuditEntry, column): original}).where(
+                AuditEntry.id == target.id
+            ).execute()
     assert verify().ok
 
 
@@ -163,10 +207,13 @@ def test_unsealed_entries_are_sealed_in_order_and_writers_do_not_seal(client, ad
 
 def test_purge_leaves_a_verifiable_anchor(chain, app):
     old = [e.id for e in chain[:6]]
-    AuditEntry.update(occurred_at=dt.datetime(2015, 1, 1)).where(AuditEntry.id.in_(old)).execute()
+    with tampering():
+        AuditEntry.update(occurred_at=dt.datetime(2015, 1, 1)).where(AuditEntry.id.in_(old)).execute()
     # back-dating breaks the hashes: re-seal from scratch as if they had been written then
-    AuditEntry.update(seq=None, hash=None, prev_hash=None).execute()
-    AuditHead.update(seq=0, hash="").execute()
+    with tampering():
+        AuditEntry.update(seq=None, hash=None, prev_hash=None).execute()
+    with tampering():
+        AuditHead.update(seq=0, hash="").execute()
     seal()
     assert verify().ok
     assert purge(365) == 6
@@ -177,14 +224,18 @@ def test_purge_leaves_a_verifiable_anchor(chain, app):
     assert result.ok, result.describe()
     assert purge(365) == 0
     # removing the anchor's vouching makes the purged gap an error
-    AuditEntry.delete().where(AuditEntry.id == anchor.id).execute()
+    with tampering():
+        AuditEntry.delete().where(AuditEntry.id == anchor.id).execute()
     assert not verify().ok
 
 
 def test_purge_of_everything_keeps_the_chain(chain):
-    AuditEntry.update(occurred_at=dt.datetime(2015, 1, 1)).execute()
-    AuditEntry.update(seq=None, hash=None, prev_hash=None).execute()
-    AuditHead.update(seq=0, hash="").execute()
+    with tampering():
+        AuditEntry.update(occurred_at=dt.datetime(2015, 1, 1)).execute()
+    with tampering():
+        AuditEntry.update(seq=None, hash=None, prev_hash=None).execute()
+    with tampering():
+        AuditHead.update(seq=0, hash="").execute()
     seal()
     assert purge(365) == len(chain) and verify().ok
 
@@ -273,4 +324,18 @@ def test_record_read_logs_sensitive_reads(app, make_user):
     entry = record_read(actor_for_user(user), "customers", 42, {"owner_id": 1, "department_id": None})
     assert entry.kind == "read" and entry.record_id == "42" and entry.actor_id == user.id
     seal()
+    assert verify().ok
+
+
+def test_the_database_refuses_edits_and_deletes_of_entries(chain):
+    from crm_core.db import database
+
+    target = chain[2]
+    for statement in (
+        AuditEntry.update(after='{"name":"forged"}').where(AuditEntry.id == target.id),
+        AuditEntry.update(seq=None, hash=None).where(AuditEntry.id == target.id),
+        AuditEntry.delete().where(AuditEntry.id == target.id),
+    ):
+        with pytest.raises(pw.DatabaseError), database.atomic():
+            statement.execute()
     assert verify().ok

@@ -204,6 +204,33 @@ def verify(batch: int = 5000) -> VerifyResult:
     return VerifyResult(True, checked)
 
 
+# the same text as in migration 0002 (which keeps its own frozen copy)
+_SQLITE_DELETE_TRIGGER = """
+CREATE TRIGGER IF NOT EXISTS audit_entry_no_delete BEFORE DELETE ON audit_entry
+BEGIN
+  SELECT RAISE(ABORT, 'audit_entry is append-only (delete refused)');
+END
+"""
+
+
+class _purge_allowed:
+    """Inside the purge's transaction, let the append-only trigger allow deletes (see migration
+    0002): a transaction-local setting on PostgreSQL; on SQLite the delete trigger is dropped and
+    re-created in the same transaction, so no other connection ever sees it missing."""
+
+    def __enter__(self):
+        if is_postgres():
+            database.execute_sql("SET LOCAL crm.audit_purge = 'on'")
+        else:
+            database.execute_sql("DROP TRIGGER IF EXISTS audit_entry_no_delete")
+
+    def __exit__(self, *exc):
+        if is_postgres():
+            database.execute_sql("SET LOCAL crm.audit_purge = 'off'")
+        else:
+            database.execute_sql(_SQLITE_DELETE_TRIGGER)
+
+
 def purge(retention_days: int, now: dt.datetime | None = None) -> int:
     """Delete sealed entries older than ``retention_days`` and leave an anchor entry that records
     what was purged and the last purged hash, so the rest of the chain still verifies."""
@@ -222,7 +249,10 @@ def purge(retention_days: int, now: dt.datetime | None = None) -> int:
         if first is None or keep_from <= first:
             return 0
         boundary = AuditEntry.get(AuditEntry.seq == keep_from - 1)
-        count = AuditEntry.delete().where(AuditEntry.seq.is_null(False), AuditEntry.seq < keep_from).execute()
+        with _purge_allowed():
+            count = (
+                AuditEntry.delete().where(AuditEntry.seq.is_null(False), AuditEntry.seq < keep_from).execute()
+            )
         AuditEntry.create(
             kind="anchor",
             resource="audit",
