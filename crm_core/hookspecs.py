@@ -59,6 +59,18 @@ def crm_migrations() -> str | None:
 
 
 @hookspec
+def crm_after_migrate(app: Any) -> None:
+    """Called by ``crm migrate`` and ``crm init`` after every plugin's migrations were applied.
+
+    For data steps that need the whole schema in place: the core applies the industry templates
+    of ``crm_entities`` here, so installing or enabling a plugin and migrating applies its
+    templates. Must be idempotent: it runs on every ``crm migrate``. Returns nothing.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
 def crm_entities() -> list[dict]:
     """Return entity templates: custom object types and custom fields on existing objects.
 

@@ -26,11 +26,16 @@ def migration_sets(plugins: PluginManager) -> list[tuple[str, str]]:
 
 
 def migrate(db: pw.Database, plugins: PluginManager) -> dict[str, list[str]]:
-    """Apply every pending migration; returns ``{plugin: [applied names]}`` (empty when up to date)."""
+    """Apply every pending migration, then the ``crm_after_migrate`` steps (templates);
+    returns ``{plugin: [applied names]}`` (empty lists when up to date)."""
+    from flask import current_app, has_app_context
+
     applied = {}
     for name, directory in migration_sets(plugins):
         runner = Runner(db, directory=str(directory), table_name=history_table(name))
         applied[name] = runner.up()
+    if has_app_context():
+        plugins.hook.crm_after_migrate(app=current_app._get_current_object())
     return applied
 
 

@@ -113,6 +113,14 @@ class Templates:
                 _pg_execute(self.pg_url, f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
 
 
+def _pg_value(value):
+    """A value read back from PostgreSQL, ready to be written again (json columns come back as
+    dicts and lists, which psycopg2 only writes when wrapped)."""
+    from psycopg2.extras import Json
+
+    return Json(value) if isinstance(value, dict | list) else value
+
+
 class PostgresReset:
     """Puts a PostgreSQL database back into the state it had when this object was made.
 
@@ -151,7 +159,10 @@ class PostgresReset:
             for table, (columns, rows) in self.seeds.items():
                 names = ", ".join(f'"{c}"' for c in columns)
                 values = ", ".join(
-                    cur.mogrify("(" + ", ".join(["%s"] * len(columns)) + ")", row).decode() for row in rows
+                    cur.mogrify(
+                        "(" + ", ".join(["%s"] * len(columns)) + ")", [_pg_value(v) for v in row]
+                    ).decode()
+                    for row in rows
                 )
                 restore.append(f'INSERT INTO "{table}" ({names}) VALUES {values}')
             for seq, table, column in sequences:

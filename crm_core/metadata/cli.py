@@ -70,47 +70,10 @@ def _definition_options(func):
     return func
 
 
-def _wrap_migrate(group: click.Group) -> None:
-    """Make ``crm migrate`` also apply the plugins' templates (pending versions only).
-
-    The core's command is replaced in this group by one that runs it unchanged and then applies
-    templates, so installing or upgrading a plugin and migrating is all it takes; the original
-    command object is not modified.
-    """
-    original = group.commands.get("migrate")
-    if original is None or getattr(original, "crm_applies_templates", False):
-        return
-
-    @click.pass_context
-    @with_appcontext
-    def migrate_then_apply(ctx, **kwargs):
-        ctx.invoke(original, **kwargs)
-        from .templates import apply_all
-
-        try:
-            reports = apply_all()
-        except APIError as exc:
-            raise _fail(exc) from None
-        for report in reports:
-            if report["status"] == "applied":
-                click.echo(f"template {report['template']} {report['version']}: applied")
-
-    command = click.Command(
-        "migrate",
-        callback=migrate_then_apply,
-        params=list(original.params),
-        help=(original.help or "").rstrip() + " Then applies plugins' templates not yet applied.",
-        short_help=original.short_help,
-    )
-    command.crm_applies_templates = True
-    group.add_command(command, "migrate")
-
-
 def register(group: click.Group) -> None:
-    """Add ``fields`` and ``templates`` to the ``crm`` command line (and templates to ``migrate``)."""
+    """Add ``fields`` and ``templates`` to the ``crm`` command line (``crm migrate`` applies templates
+    through the ``crm_after_migrate`` hook)."""
     from .fielddefs import FIELD_TYPES
-
-    _wrap_migrate(group)
 
     @group.group("fields")
     def fields_group():

@@ -12,6 +12,8 @@ usually needs; copy it as the starting point of your own:
 - ``crm_jobs``: a daily tally, run by the scheduler process only;
 - ``crm_event``: a welcome greeting for every new customer, idempotent on the event id;
 - ``crm_export_customer`` / ``crm_erase_customer``: privacy export and erasure;
+- ``crm_entities``: a template adding a custom field ``greeting_name`` to customers;
+- ``crm_actions``: an automation action ``hello.greet`` ("when X, greet the customer");
 - ``crm_cli``: ``crm hello stats``; ``crm_nav``: a workbench menu entry.
 """
 
@@ -29,6 +31,7 @@ from marshmallow import Schema, fields, validate
 from crm_core import hookimpl, permissions
 from crm_core.api import API_PREFIX, Blueprint
 from crm_core.db import BaseModel, RecordModel, utcnow
+from crm_core.records import service
 from crm_core.records.resource import register_crud
 from crm_core.web import login_required, web_actor
 
@@ -92,6 +95,22 @@ def greetings_page():
     return render_template("hello/greetings.html", greetings=list(query))
 
 
+class GreetParams(Schema):
+    text = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+def greet(params: dict, event, customer) -> dict:
+    """Automation action ``hello.greet``: greet the event's customer, as the rule's owner."""
+    from crm_core.automations import acting_actor
+    from crm_core.errors import APIError
+
+    if customer is None:
+        raise APIError(422, "hello.greet needs an event about a customer.")
+    text = params["text"].replace("{name}", (customer.custom or {}).get("greeting_name") or customer.name)
+    greeting = service.create(RESOURCE, Greeting, {"text": text, "customer_id": customer.id}, acting_actor())
+    return {"greeting_id": greeting.id}
+
+
 def tally() -> int:
     """Record today's number of greetings; returns it. Safe to run again the same day."""
     today = utcnow().date()
@@ -145,6 +164,30 @@ def crm_permission_filter(actor, action, model):
     if model is Greeting:
         return (Greeting.private == False) | (Greeting.owner_id == actor.id)  # noqa: E712  (SQL, not Python)
     return None
+
+
+@hookimpl
+def crm_entities():
+    return [
+        {
+            "name": "hello",
+            "version": "1",
+            "fields": [
+                {
+                    "entity": "customers",
+                    "name": "greeting_name",
+                    "type": "string",
+                    "label": {"en": "Name to greet with", "zh-CN": "问候称呼"},
+                    "max_length": 100,
+                }
+            ],
+        }
+    ]
+
+
+@hookimpl
+def crm_actions():
+    return [{"name": "hello.greet", "label": "Send a greeting", "schema": GreetParams, "run": greet}]
 
 
 @hookimpl

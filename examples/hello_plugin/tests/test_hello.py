@@ -125,3 +125,47 @@ def test_web_page_and_menu_entry(hello_client, user_headers):
     assert 'href="/hello/"' in hello_client.get("/").get_data(
         as_text=True
     ) or 'href="/hello/"' in page.get_data(as_text=True)
+
+
+def test_template_adds_a_custom_field_once(hello_app, hello_client, user_headers):
+    from crm_core.metadata import templates
+
+    headers = user_headers("ann")
+    with hello_app.app_context():
+        templates.apply_all()
+        templates.apply_all()
+    fields = hello_client.get("/api/v1/fields/customers", headers=headers).json
+    assert [f["name"] for f in fields].count("greeting_name") == 1
+    r = hello_client.post(
+        "/api/v1/customers", json={"name": "Han", "custom": {"greeting_name": "Meimei"}}, headers=headers
+    )
+    assert r.status_code == 201 and r.json["custom"]["greeting_name"] == "Meimei"
+
+
+def test_automation_action_greets_the_customer(hello_app, hello_client, user_headers):
+    from crm_core.events import dispatch_pending
+    from crm_core.metadata import templates
+
+    headers = user_headers("ann")
+    with hello_app.app_context():
+        templates.apply_all()
+    actions = {a["name"] for a in hello_client.get("/api/v1/automations/actions", headers=headers).json}
+    assert "hello.greet" in actions
+    rule = {
+        "name": "greet newcomers",
+        "trigger": "customer.created",
+        "actions": [{"type": "hello.greet", "params": {"text": "Hi {name}!"}}],
+    }
+    assert hello_client.post("/api/v1/automations", json=rule, headers=headers).status_code == 201
+    bad = {**rule, "actions": [{"type": "hello.greet", "params": {}}]}
+    assert hello_client.post("/api/v1/automations", json=bad, headers=headers).status_code == 422
+    customer = hello_client.post(
+        "/api/v1/customers", json={"name": "Han", "custom": {"greeting_name": "Meimei"}}, headers=headers
+    ).json
+    with hello_app.app_context():
+        dispatch_pending()
+        texts = sorted(
+            g.text
+            for g in crm_hello.Greeting.select().where(crm_hello.Greeting.customer_id == customer["id"])
+        )
+    assert texts == ["Hi Meimei!", "Welcome, Han!"]
