@@ -93,12 +93,15 @@ def test_two_crm_scheduler_processes_one_runs_jobs(db_url, tmp_path):
         "CRM_SECRET_KEY": "scheduler-test-secret",
     }
     crm = os.path.join(os.path.dirname(sys.executable), "crm")
+    errs = [(tmp_path / f"scheduler-{n}.log").open("w") for n in range(2)]
     procs = [
-        subprocess.Popen(
-            [crm, "scheduler", "--poll", "0.3"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        for _ in range(2)
+        subprocess.Popen([crm, "scheduler", "--poll", "0.3"], env=env, stdout=subprocess.DEVNULL, stderr=err)
+        for err in errs
     ]
+
+    def logs():
+        return "\n".join(p.read_text()[-2000:] for p in sorted(tmp_path.glob("scheduler-*.log")))
+
     from crm_core.app import create_app
 
     app = create_app({"DATABASE_URL": db_url, "INSTANCE_PATH": str(tmp_path / "inst2"), "TESTING": True})
@@ -112,14 +115,14 @@ def test_two_crm_scheduler_processes_one_runs_jobs(db_url, tmp_path):
                 }
 
             assert _wait_for(
-                lambda: JobRun.select().where(JobRun.job_id == "core.events:dispatch").count() >= 3, 30
-            )
+                lambda: JobRun.select().where(JobRun.job_id == "core.events:dispatch").count() >= 3, 60
+            ), logs()
             leaders = pids()
             assert len(leaders) == 1 and leaders <= {p.pid for p in procs}
             leader = next(p for p in procs if p.pid in leaders)
             leader.send_signal(signal.SIGKILL)
             leader.wait(10)
-            assert _wait_for(lambda: len(pids()) == 2, 30)
+            assert _wait_for(lambda: len(pids()) == 2, 60), logs()
     finally:
         for p in procs:
             if p.poll() is None:
@@ -128,6 +131,8 @@ def test_two_crm_scheduler_processes_one_runs_jobs(db_url, tmp_path):
                     p.wait(10)
                 except subprocess.TimeoutExpired:
                     p.kill()
+        for err in errs:
+            err.close()
         database.close() if not database.is_closed() else None
         app.extensions["crm"].db.close()
 
