@@ -19,6 +19,7 @@ social commerce needs: KOL, live stream, offline event):
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 GROUPS = (
@@ -118,6 +119,7 @@ _MEDIUM_GROUPS: list[tuple[re.Pattern, str]] = [
 ]
 
 
+@lru_cache(maxsize=4096)
 def host_of(url: str | None) -> str:
     """The lower-case host of ``url`` without ``www.`` (empty when there is none)."""
     if not url:
@@ -193,3 +195,16 @@ def classify(
     if is_social(host):
         return "social"
     return "referral"
+
+
+@lru_cache(maxsize=8192)
+def classify_cached(
+    utm_source: str | None,
+    utm_medium: str | None,
+    referrer_host: str,
+    click_id_names: frozenset,
+    own_hosts: tuple[str, ...] = (),
+) -> str:
+    """:func:`classify` on hashable inputs, memoised: ingestion sees the same few sources,
+    mediums and referrer hosts over and over."""
+    return classify(utm_source, utm_medium, referrer_host, dict.fromkeys(click_id_names, "1"), own_hosts)

@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import io
 import json
+import operator
 import re
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit
@@ -22,7 +23,7 @@ import peewee as pw
 
 from crm_core.db import database, is_postgres, utcnow
 
-from .classify import CLICK_ID_PARAMS, classify
+from .classify import CLICK_ID_PARAMS, classify_cached, host_of
 from .models import Campaign, Channel, Conversion, Identity, Touchpoint
 from .settings import setting, setting_list
 
@@ -205,14 +206,22 @@ def stitch(visitor_id: str, customer_id: int) -> bool:
 
 def _identities(rows: list[dict]) -> dict[str, int]:
     """visitor id -> customer id for the batch: known identities, then pairs the batch reveals."""
-    visitors = {r["visitor_id"] for r in rows}
-    known = {}
-    for chunk in _chunks(sorted(visitors), 500):
-        known.update(
-            Identity.select(Identity.visitor_id, Identity.customer_id)
-            .where(Identity.visitor_id.in_(chunk))
-            .tuples()
+    visitors = sorted({r["visitor_id"] for r in rows})
+    known: dict[str, int] = {}
+    if is_postgres(database.obj):
+        # one array parameter instead of a thousand bound values: cheaper to build and to plan
+        cursor = database.execute_sql(
+            f"SELECT visitor_id, customer_id FROM {Identity._meta.table_name} WHERE visitor_id = ANY(%s)",
+            (visitors,),
         )
+        known.update(cursor.fetchall())
+    else:
+        for chunk in _chunks(visitors, 500):
+            known.update(
+                Identity.select(Identity.visitor_id, Identity.customer_id)
+                .where(Identity.visitor_id.in_(chunk))
+                .tuples()
+            )
     for r in rows:
         if r["customer_id"] and r["visitor_id"] not in known:
             stitch(r["visitor_id"], r["customer_id"])
@@ -256,8 +265,12 @@ def prepare(rows: list[dict], received_at: dt.datetime | None = None) -> list[di
         else:
             r.setdefault("campaign_id", None)
             r.setdefault("kol", None)
-        r["channel_group"] = group or classify(
-            r.get("utm_source"), r.get("utm_medium"), r.get("referrer"), r["click_ids"], own_hosts
+        r["channel_group"] = group or classify_cached(
+            r.get("utm_source"),
+            r.get("utm_medium"),
+            host_of(r.get("referrer")),
+            frozenset(k for k, v in r["click_ids"].items() if v),
+            own_hosts,
         )
         r.setdefault("link_id", None)
         r["received_at"] = received_at
@@ -271,9 +284,9 @@ def store(rows: list[dict]) -> int:
         return 0
     if is_postgres(database.obj):
         buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        for r in rows:
-            writer.writerow([_csv(r.get(c)) for c in COLUMNS])
+        # csv writes None as an unquoted empty field (NULL for COPY) and datetimes via str(),
+        # which is the ISO form PostgreSQL reads; prepared rows carry every column
+        csv.writer(buffer).writerows(map(_row_values, rows))
         buffer.seek(0)
         cursor = database.connection().cursor()
         cursor.copy_expert(
@@ -285,12 +298,7 @@ def store(rows: list[dict]) -> int:
     return len(rows)
 
 
-def _csv(value):
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ")
-    return value
+_row_values = operator.itemgetter(*COLUMNS)
 
 
 def ingest(events: list) -> tuple[int, list[dict], list[dict]]:

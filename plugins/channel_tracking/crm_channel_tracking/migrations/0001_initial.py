@@ -1,6 +1,9 @@
 """Channels, campaigns, daily spend, tracking links, ingestion keys, touchpoints, identities,
 conversions and attribution credits. On PostgreSQL the touchpoint table is partitioned by month
-(range on occurred_at, a default partition for anything outside the created months)."""
+(range on occurred_at, a default partition for anything outside the created months).
+
+Touchpoints carry two indexes only, both led by the person (attribution paths and funnel step
+lookups); date-range scans rely on partition pruning, which keeps ingestion cheaper."""
 
 import datetime
 
@@ -37,7 +40,6 @@ TOUCHPOINT_INDEXES = [
     "CREATE INDEX channel_tracking_touchpoint_subject_at ON channel_tracking_touchpoint (subject, occurred_at)",
     "CREATE INDEX channel_tracking_touchpoint_subject_type_at "
     "ON channel_tracking_touchpoint (subject, event_type, occurred_at)",
-    "CREATE INDEX channel_tracking_touchpoint_at ON channel_tracking_touchpoint (occurred_at)",
 ]
 
 
