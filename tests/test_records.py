@@ -377,3 +377,35 @@ def test_hidden_fields_are_masked_and_read_only_fields_refused(app, client, admi
     r = client.patch(f"{API}/customers/{cid}", json={"phone": "13900139000"}, headers=svc_h)
     assert r.status_code == 403 and "phone" in r.get_json()["errors"]
     assert client.patch(f"{API}/customers/{cid}", json={"name": "ok"}, headers=svc_h).status_code == 200
+
+
+def test_hidden_fields_cannot_be_filtered_sorted_or_searched(client, admin_headers, make_user):
+    from crm_core.auth.models import Role
+    from crm_core.permissions.models import FieldRule
+
+    FieldRule.create(
+        role=Role.get(Role.name == "readonly"), resource="customers", field="phone", rule="hidden"
+    )
+    _, ro = make_user("phoneless", roles=("readonly",))
+    client.post(f"{API}/customers", json={"name": "p1", "phone": "13800138000"}, headers=admin_headers)
+    client.post(f"{API}/customers", json={"name": "p2", "phone": "13900139000"}, headers=admin_headers)
+    for query in ("phone=%2B8613800138000", "phone__contains=138", "sort=phone"):
+        r = client.get(f"{API}/customers?{query}", headers=ro)
+        assert r.status_code == 400 and r.get_json()["errors"], query
+    assert client.get(f"{API}/customers?q=1380013", headers=ro).get_json() == []
+    assert len(client.get(f"{API}/customers?q=1380013", headers=admin_headers).get_json()) == 1
+
+
+@pytest.mark.parametrize(
+    "query", [{"name": "a\x00b"}, {"q": "a\x00"}, {"sort": "na\x00me"}, {"na\x00me": "x"}]
+)
+def test_nul_characters_in_list_parameters_are_400(client, admin_headers, query):
+    r = client.get(f"{API}/customers", query_string=query, headers=admin_headers)
+    assert r.status_code == 400 and r.get_json()["code"] == 400
+
+
+def test_nul_characters_in_bodies_are_422(client, admin_headers):
+    r = client.post(f"{API}/customers", json={"name": "a\x00b"}, headers=admin_headers)
+    assert r.status_code == 422 and "name" in r.get_json()["errors"]
+    r = client.post(f"{API}/customers", json={"name": "ok", "tags": ["v\x00ip"]}, headers=admin_headers)
+    assert r.status_code == 422

@@ -1,6 +1,6 @@
 """``crm demo-data``: plausible demo records, inserted in bulk (a million customers in minutes).
 
-Demo rows are written with ``insert_many`` in chunks rather than through the API or the write path:
+Demo rows are written with bulk inserts in chunks rather than through the API or the write path:
 they are seed data, not business events, so they are neither audited nor sent to webhooks. Phone
 numbers and e-mail addresses continue from what is already there, so the command can be run again.
 """
@@ -15,6 +15,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..db import database, utcnow
+from ..records.bulk import insert_rows
 from .models import (
     ACTIVITY_KINDS,
     LIFECYCLE_STAGES,
@@ -92,14 +93,8 @@ def seed(customers: int, chunk: int = 5000, rng: random.Random | None = None, ec
                         "updated_at": created,
                     }
                 )
-            ids = [
-                r[0]
-                for r in Customer.insert_many(rows)
-                .on_conflict_ignore()
-                .returning(Customer.id)
-                .tuples()
-                .execute()
-            ]
+            names = list(rows[0])
+            ids = insert_rows(Customer, names, [tuple(r.values()) for r in rows], ignore_conflicts=True)
             links = [{"customer": cid, "tag": rng.choice(tag_ids)} for cid in ids if rng.random() < 0.1]
             if links:
                 CustomerTag.insert_many(links).on_conflict_ignore().execute()

@@ -30,6 +30,7 @@ from ..auth import current_actor
 from ..db import database, utcnow
 from ..errors import APIError
 from ..records import listing, service
+from ..records.bulk import insert_rows
 from . import customers
 from .models import Customer, CustomerTag
 from .schemas import CustomerSchema
@@ -277,6 +278,11 @@ def import_customers(data: bytes, filename: str, mode: str, actor) -> dict:
             )
         raw = row_dict(fields, cells)
         try:
+            service.reject_nul(raw)
+        except APIError as exc:
+            errors.append({"row": number, "errors": _errors_of(exc)})
+            continue
+        try:
             item = schema.load({k: v for k, v in raw.items() if k != "custom"})
         except ValidationError as exc:
             errors.append({"row": number, "errors": exc.messages})
@@ -388,10 +394,7 @@ def _insert(valid: list[tuple[int, dict]], actor) -> int:
                 row["custom"] = row["custom"] or {}
                 row["created_at"] = row["updated_at"] = now
                 rows.append(row)
-            # tuples with an explicit field list: peewee builds the statement far faster than from dicts
-            values = [tuple(row[c] for c in columns) for row in rows]
-            query = Customer.insert_many(values, fields=[Customer._meta.fields[c] for c in columns])
-            ids = [r[0] for r in query.returning(Customer.id).tuples().execute()]
+            ids = insert_rows(Customer, columns, [tuple(row[c] for c in columns) for row in rows])
             links = []
             names = sorted({t for item in chunk for t in item.get("tags") or []})
             by_name = dict(zip(names, customers.tag_ids(names), strict=True)) if names else {}

@@ -10,6 +10,9 @@ Query-string grammar (``list_query`` parses it):
   plain name (``credit_score__gte=500``); repeated equality filters on one field mean "any of";
 - extra named filters a collection adds (``tag=vip`` on customers).
 
+Fields hidden from the caller (``permissions.field_rules``) are unknown to their filters, sort and
+``q``: answering on them would leak their values. NUL characters are refused (400).
+
 An unknown field, operator or badly typed value answers 400 naming the field; database errors never
 leak SQL. The row scope of the actor is applied first (``crm_core.permissions.scoped``), and paging
 is done with ``.paginate()`` + ``.count()`` (never by slicing the query, which peewee would run
@@ -145,9 +148,10 @@ def text_fields(model: type[pw.Model]) -> list[pw.Field]:
 class Fields:
     """Resolves API field names of one collection to expressions (columns, then custom fields)."""
 
-    def __init__(self, model, resource, allowed: Iterable[str] | None = None):
+    def __init__(self, model, resource, allowed: Iterable[str] | None = None, hidden: Iterable[str] = ()):
         self.model = model
         self.resource = resource
+        self.hidden = set(hidden)
         self.columns: dict[str, pw.Field] = {}
         for name, field in model._meta.fields.items():
             if isinstance(field, pw.BareField) or type(field).__name__ in ("JSONField", "BinaryJSONField"):
@@ -158,6 +162,10 @@ class Fields:
         if allowed is not None:
             allowed = set(allowed)
             self.columns = {k: v for k, v in self.columns.items() if k in allowed}
+        # a field hidden from the caller cannot be filtered or sorted on: the answers would leak it
+        self.columns = {
+            k: v for k, v in self.columns.items() if k not in self.hidden and v.name not in self.hidden
+        }
         self._custom = None
 
     @property
@@ -168,7 +176,9 @@ class Fields:
             if "custom" in self.model._meta.fields:
                 from .. import metadata
 
-                self._custom = {d.name: d for d in metadata.custom_fields(self.resource)}
+                self._custom = {
+                    d.name: d for d in metadata.custom_fields(self.resource) if d.name not in self.hidden
+                }
         return self._custom
 
     def resolve(self, name: str):
@@ -210,9 +220,11 @@ def apply_filters(query, fields: Fields, args, *, extra: ExtraFilters | None = N
     extra = extra or {}
     skip = RESERVED | set(ignore)
     for key in args:
+        raw_values = [v for v in args.getlist(key)]
+        if any("\x00" in v for v in raw_values) or "\x00" in key:
+            raise _bad(key.replace("\x00", ""), "NUL characters are not allowed.")
         if key in skip:
             continue
-        raw_values = [v for v in args.getlist(key)]
         if key in extra:
             query = query.where(extra[key](raw_values))
             continue
@@ -242,11 +254,14 @@ def apply_filters(query, fields: Fields, args, *, extra: ExtraFilters | None = N
     return query
 
 
-def apply_search(query, model, text: str | None, search_fields=None):
-    """AND a ``q`` search (any of the text fields contains it) into ``query``."""
+def apply_search(query, model, text: str | None, search_fields=None, hidden: Iterable[str] = ()):
+    """AND a ``q`` search (any of the text fields contains it) into ``query``; fields in
+    ``hidden`` are left out of the search (matching on them would reveal their values)."""
     if not text or not text.strip():
         return query
     fields = list(search_fields) if search_fields is not None else text_fields(model)
+    hidden = set(hidden)
+    fields = [f for f in fields if getattr(f, "name", None) not in hidden]
     if not fields:
         raise _bad("q", "This collection has no searchable text fields.")
     condition = None
@@ -310,9 +325,10 @@ def list_query(
 
     base = query if query is not None else model.select()
     base = permissions.scoped(base, actor, resource, action, model=model)
-    fields = Fields(model, resource, filter_fields)
+    hidden = [name for name, rule in permissions.field_rules(actor, resource).items() if rule == "hidden"]
+    fields = Fields(model, resource, filter_fields, hidden=hidden)
     filtered = apply_filters(base, fields, args, extra=extra_filters, ignore=ignore)
-    filtered = apply_search(filtered, model, args.get("q"), search_fields)
+    filtered = apply_search(filtered, model, args.get("q"), search_fields, hidden=hidden)
     ordering = order_by(fields, args.get("sort"), default_sort)
     if not paginate:
         return filtered.order_by(*ordering), None

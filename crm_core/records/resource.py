@@ -126,7 +126,7 @@ def idempotent(actor, run: Callable[[], Response]) -> Response:
     if key is None:
         return run()
     key = key.strip()
-    if not 1 <= len(key) <= 200:
+    if not 1 <= len(key) <= 200 or "\x00" in key:
         raise APIError(400, "Idempotency-Key must be 1 to 200 characters.")
     fingerprint = _fingerprint()
     cutoff = utcnow() - dt.timedelta(seconds=IDEMPOTENCY_TTL)

@@ -81,6 +81,25 @@ def _assign(record: pw.Model, data: dict) -> None:
         setattr(record, field.name, value)
 
 
+def reject_nul(data: Any, path: str = "") -> None:
+    """422 naming the field when any string in ``data`` holds a NUL character (PostgreSQL cannot
+    store one; SQLite would truncate what other tools read)."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            raise APIError(
+                422,
+                "NUL characters are not allowed.",
+                errors={path or "_schema": ["Contains a NUL character."]},
+            )
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            reject_nul(key, path or "_schema")
+            reject_nul(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list | tuple):
+        for value in data:
+            reject_nul(value, path)
+
+
 def _has_custom(model) -> bool:
     return isinstance(model._meta.fields.get("custom"), pw.Field)
 
@@ -146,6 +165,7 @@ def create(
     from .. import metadata, permissions
 
     data = dict(data)
+    reject_nul(data)
     with database.atomic():
         permissions.require(actor, resource, "create")
         permissions.check_writable(actor, resource, data)
@@ -186,6 +206,7 @@ def update(
     from .. import metadata, permissions
 
     data = dict(data)
+    reject_nul(data)
     model = type(record)
     with database.atomic():
         permissions.require(actor, resource, "update", record)
