@@ -76,6 +76,7 @@ def test_api_posts_need_no_csrf(client, make_user):
     assert r.status_code == 200
 
 
+@pytest.mark.slow  # several argon2 hashes: about 7 s on a loaded machine
 def test_change_password_checks_and_logs_out_other_sessions(app, client, make_user):
     user, headers = make_user("frank", roles=("admin",))
     other = app.test_client()

@@ -516,3 +516,24 @@ def test_automation_rule_editor_and_dry_run(client, setup):
     assert r.status_code == 422
     tags = setup["api"].get(f"/api/v1/customers/{cid}", headers=setup["h"]).get_json()["tags"]
     assert "big" not in tags, "a dry run changes nothing"
+
+
+def test_user_admin_cannot_hand_out_roles_without_roles_update(app, client, setup, make_user):
+    r = setup["api"].post(
+        "/api/v1/roles",
+        json={
+            "name": "hr",
+            "grants": [{"resource": "users", "action": a, "scope": "all"} for a in ("read", "create")],
+        },
+        headers=setup["h"],
+    )
+    assert r.status_code == 201
+    make_user("hr_person", roles=("hr",))
+    hr = login_as(app, "hr_person")
+    data = {"username": "sneaky", "password": "Sneaky-Passw0rd!", "roles": ["admin"]}
+    r = post_form(hr, "/admin/users", data)
+    assert r.status_code == 403
+    r = post_form(hr, "/admin/users", {"username": "plain", "password": "Plain-Passw0rd!"})
+    assert r.status_code == 302
+    html = client.get("/admin/users").get_data(as_text=True)
+    assert "plain" in html and "sneaky" not in html

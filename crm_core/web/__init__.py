@@ -5,9 +5,24 @@ Public for plugin authors writing pages (``crm_web_blueprints``):
 - ``login_required``: view decorator; anonymous visitors are sent to ``/login``.
 - ``web_actor()``: the logged-in ``Actor`` of this request (the same object the API uses), or None.
 - ``nav_entries(kind)``: the ``crm_nav`` entries of one kind the current user may use.
+- ``crm_core.web.testing``: ``web_login``, ``csrf_from``, ``post_form`` for tests of pages.
 
-Pages extend ``crm/base.html``. Every form post needs the ``csrf_token`` field (or the
-``X-CSRFToken`` header for htmx/fetch calls); the workbench refuses posts without it.
+Pages extend ``crm/base.html`` (blocks ``title``, ``head``, ``content``, ``scripts``; macros in
+``crm/macros.html``). Every form post to a non-API path needs the ``csrf_token`` field (or the
+``X-CSRFToken`` header for htmx/fetch calls; ``<body>`` carries it in ``hx-headers``); posts
+without it answer 400. Assets are served from ``/static`` (no CDN): Pico CSS, htmx, Chart.js.
+
+``crm_nav`` entries (see :mod:`crm_core.web.nav`):
+
+- ``{"label", "endpoint", "args"?, "permission", "order"?}``: a menu entry (``kind`` ``menu``,
+  the default); ``permission`` is ``"resource:action"``, a list (any of them) or None.
+- ``{"kind": "dashboard", "label", "template", "permission"}``: a dashboard panel.
+- ``{"kind": "customer_panel", "label", "template", "permission"}``: a panel on the customer
+  360 page; its template gets ``customer`` (the record), ``data`` (the dumped record with the
+  viewer's hidden fields removed) and ``actor``.
+
+A collection registered with ``crm_core.records.register_crud`` (core, plugin or custom object)
+gets list / detail / form / import / export pages at ``/records/<resource>/`` with no extra code.
 """
 
 from __future__ import annotations

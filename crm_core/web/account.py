@@ -7,9 +7,10 @@ from flask_babel import gettext as _
 from flask_babel import refresh
 
 from ..auth import login as password_login
-from ..auth import set_password
+from ..auth import record_change, set_password
 from ..auth.models import User
 from ..auth.passwords import policy_errors, verify_password
+from ..db import database, utcnow
 from ..errors import APIError
 from .blueprint import bp
 from .i18n import LANGUAGES
@@ -85,8 +86,10 @@ def set_language():
         abort(400, description=_("Unknown language."))
     session["lang"] = language
     user = g.get("web_user")
-    if user is not None:
-        User.update(language=language).where(User.id == user.id).execute()
+    if user is not None and user.language != language:
+        with database.atomic():  # a write to the user: audited like the API's PATCH
+            User.update(language=language, updated_at=utcnow()).where(User.id == user.id).execute()
+            record_change("update", "users", user.id, {"language": user.language}, {"language": language})
         user.language = language
     refresh()  # this request's cached locale is stale now
     return redirect(safe_next(request.form.get("next")) or url_for("web.dashboard"))

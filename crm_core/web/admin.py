@@ -79,6 +79,7 @@ def admin_home():
 def admin_users():
     """The users the admin may read (scoped), and a form to create one."""
     from ..auth import create_user
+    from ..auth.api_users import _check_roles as check_roles
     from ..auth.models import Department, Role, User, UserRole
 
     actor = g.actor
@@ -88,13 +89,16 @@ def admin_users():
         permissions.require(actor, "users", "create")
         form = request.form
         department = form.get("department_id", type=int)
+        roles = form.getlist("roles")
         try:
             with database.atomic():
                 permissions.check_assignment(actor, "users", "create", None, department)
+                if roles:  # the API's rule: roles:update to hand out roles, admin only by an admin
+                    check_roles(actor, roles)
                 user = create_user(
                     form.get("username", "").strip(),
                     form.get("password", ""),
-                    roles=form.getlist("roles"),
+                    roles=roles,
                     department_id=department,
                     name=form.get("name", "").strip(),
                     email=form.get("email", "").strip() or None,

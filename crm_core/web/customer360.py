@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 from .. import permissions
 from ..errors import APIError
 from ..records import listing
-from .nav import nav_entries
+from .nav import render_panels
 from .registry import cruds, fields_for, get_resource
 
 log = logging.getLogger(__name__)
@@ -63,14 +63,14 @@ def masked_timeline(customer, actor, limit: int = 50) -> list[dict]:
     return out
 
 
-def customer_context(customer, actor) -> dict:
-    """Template variables of the 360 page beyond the profile itself."""
+def customer_context(customer, actor, data: dict) -> dict:
+    """Template variables of the 360 page beyond the profile itself (``data``: the masked dump)."""
     return {
         "deals": related("deals", customer.id, actor),
         "tickets": related("tickets", customer.id, actor),
         "activities": related("activities", customer.id, actor),
         "timeline": masked_timeline(customer, actor),
-        "panels": nav_entries("customer_panel"),
+        "panels": render_panels("customer_panel", customer=customer, data=data, actor=actor),
         "customer": customer,
         "actor": actor,
     }

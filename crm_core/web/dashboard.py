@@ -11,7 +11,7 @@ from flask import g, render_template
 
 from .. import permissions
 from .blueprint import bp
-from .nav import nav_entries
+from .nav import render_panels
 from .registry import RESOURCE_LABELS, cruds
 from .session import login_required
 
@@ -91,5 +91,5 @@ def dashboard():
         counts=counts(actor),
         pipeline=pipeline_summary(actor),
         tickets=ticket_summary(actor),
-        panels=nav_entries("dashboard"),
+        panels=render_panels("dashboard", actor=actor),
     )

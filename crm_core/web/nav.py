@@ -63,3 +63,27 @@ def nav_entries(kind: str = "menu") -> list[dict]:
                 continue
         out.append(item)
     return sorted(out, key=lambda e: e.get("order", 100))
+
+
+def render_panels(kind: str, **context) -> list[dict]:
+    """The panels of ``kind`` the user may see, each rendered from its template with
+    ``context``: ``[{"entry", "html"}]``. A panel whose template fails is replaced by a short
+    notice (and logged), so one broken plugin never takes the page down."""
+    from flask import render_template
+    from flask_babel import gettext as _
+    from markupsafe import Markup, escape
+
+    out = []
+    for entry in nav_entries(kind):
+        template = entry.get("template")
+        if not template:
+            continue
+        try:
+            html = Markup(render_template(template, panel=entry, **context))
+        except Exception:
+            log.exception("panel %r of plugin %s failed to render", template, entry.get("plugin"))
+            html = (
+                Markup('<p class="crm-bad">') + escape(_("This panel could not be shown.")) + Markup("</p>")
+            )
+        out.append({"entry": entry, "html": html})
+    return out

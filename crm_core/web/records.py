@@ -153,7 +153,7 @@ def record_detail(resource, record_id):
     if resource == "customers":
         from .customer360 import customer_context
 
-        context.update(customer_context(record, actor))
+        context.update(customer_context(record, actor, data))
         return render_template("crm/customer360.html", **context)
     if resource == "automations":
         return render_template("crm/automation.html", dry=None, dry_errors={}, result=None, **context)
