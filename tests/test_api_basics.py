@@ -90,3 +90,18 @@ def test_unreachable_database_is_503_not_500(app_config):
     assert health.status_code == 503 and health.json["database"] == "unreachable"
     r = client.post("/api/v1/auth/token", json={"username": "a", "password": "b"})
     assert r.status_code == 503 and r.json["code"] == 503 and r.headers["Retry-After"]
+
+
+def test_openapi_components_have_distinct_names(db_url, app_config):
+    """Every plugin's schemas (including PATCH variants) get their own component name."""
+    import warnings
+
+    from crm_core.app import create_app
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        app = create_app({**app_config, "DATABASE_URL": db_url})
+    clashes = [str(w.message) for w in caught if "Multiple schemas resolved" in str(w.message)]
+    assert clashes == []
+    schemas = app.test_client().get("/api/v1/openapi.json").json["components"]["schemas"]
+    assert not any(name[-1].isdigit() for name in schemas), sorted(schemas)

@@ -40,11 +40,35 @@ class Blueprint(flask_smorest.Blueprint):
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 20, "max_page_size": 200}
 
 
+def schema_name(schema) -> str:
+    """OpenAPI component name of a schema: the class name without ``Schema``, plus what its
+    modifiers change (``CustomerPartial`` for ``CustomerSchema(partial=True)``), so one schema
+    used for create and for PATCH gives two clearly named components instead of ``Customer1``."""
+    from apispec.ext.marshmallow.common import resolve_schema_cls
+    from marshmallow import Schema
+
+    resolved = resolve_schema_cls(schema)
+    cls = resolved[0] if isinstance(resolved, list) else resolved
+    name = cls.__name__.removesuffix("Schema") or cls.__name__
+    if isinstance(schema, Schema):
+        if schema.partial:
+            name += "Partial"
+        if schema.only:
+            name += "Only" + "".join(part.title() for part in sorted(schema.only))
+        if schema.exclude:
+            name += "Without" + "".join(part.title() for part in sorted(schema.exclude))
+    return name
+
+
 def create_api(app) -> flask_smorest.Api:
     """Create the ``Api`` on ``app`` and mount every plugin's blueprints (one tag each)."""
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
     for key, value in API_CONFIG.items():
         app.config.setdefault(key, value)
-    api = flask_smorest.Api(app)
+    api = flask_smorest.Api(
+        app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
+    )
     for _plugin_name, blueprints in app.extensions["crm"].plugins.calls("crm_blueprints"):
         for blp in blueprints:
             api.register_blueprint(blp)
