@@ -244,9 +244,10 @@ def _entries_with_lots(entries: list[LedgerEntry]) -> list[dict]:
             by_entry.setdefault(row.entry_id, []).append(
                 {"lot_id": row.lot.id, "points": row.points, "expires_at": row.lot.expires_at}
             )
-    if entries:
+    credits = [e.id for e in entries if e.points > 0]
+    if credits:
         # a crediting entry shows the lot it created (availability and expiry)
-        for lot in Lot.select().where(Lot.entry.in_([e.id for e in entries])):
+        for lot in Lot.select().where(Lot.entry.in_(credits)):
             by_entry.setdefault(lot.entry_id, []).append(
                 {
                     "lot_id": lot.id,

@@ -79,18 +79,20 @@ def _existing(member: Member, kind: str, reference: str) -> LedgerEntry | None:
     )
 
 
-def _spendable(member: Member, now: dt.datetime):
-    """Lots that can pay a debit now, in consumption order."""
-    return (
+def _spend_first(member: Member, now: dt.datetime) -> list[Lot]:
+    """Expire the member's overdue lots, then return the spendable ones in consumption order,
+    from one read of their open lots."""
+    open_lots = list(
         Lot.select()
-        .where(
-            Lot.member == member,
-            Lot.remaining > 0,
-            Lot.available_at <= now,
-            Lot.expires_at.is_null() | (Lot.expires_at > now),
-        )
+        .where(Lot.member == member, Lot.remaining > 0)
         .order_by(Lot.expires_at.is_null(), Lot.expires_at, Lot.earned_at, Lot.id)
     )
+    expire_due(member, now, open_lots)
+    return [
+        lot
+        for lot in open_lots
+        if lot.available_at <= now and (lot.expires_at is None or lot.expires_at > now)
+    ]
 
 
 def _consume(entry: LedgerEntry, lots, points: int) -> int:
@@ -251,8 +253,7 @@ def redeem(
     found = _existing(member, "redeem", reference)
     if found is not None:
         return found, False
-    expire_due(member, now)
-    lots = list(_spendable(member, now))
+    lots = _spend_first(member, now)
     available = sum(lot.remaining for lot in lots)
     if points > available:
         raise APIError(
@@ -282,8 +283,8 @@ def debit(
     found = _existing(member, kind, reference)
     if found is not None:
         return found, False
-    expire_due(member, now)
-    available = spendable_points(member, now)
+    lots = _spend_first(member, now)
+    available = sum(lot.remaining for lot in lots)
     if points > available:
         raise APIError(
             409,
@@ -292,18 +293,27 @@ def debit(
             available=available,
         )
     entry = _entry(member, kind, -points, reference, reason, actor_id)
-    _consume(entry, _spendable(member, now), points)
+    _consume(entry, lots, points)
     return entry, True
 
 
-def expire_due(member: Member, now: dt.datetime | None = None) -> int:
-    """Expire what is left of the member's lots whose expiry has passed; returns points expired."""
+def expire_due(member: Member, now: dt.datetime | None = None, open_lots: list[Lot] | None = None) -> int:
+    """Expire what is left of the member's lots whose expiry has passed; returns points expired.
+
+    ``open_lots`` (the member's lots with points left, already read under the lock) saves a query.
+    """
     now = now or utcnow()
-    lots = list(
-        Lot.select()
-        .where(Lot.member == member, Lot.remaining > 0, Lot.expires_at <= now)
-        .order_by(Lot.expires_at, Lot.id)
-    )
+    if open_lots is None:
+        lots = list(
+            Lot.select()
+            .where(Lot.member == member, Lot.remaining > 0, Lot.expires_at <= now)
+            .order_by(Lot.expires_at, Lot.id)
+        )
+    else:
+        lots = sorted(
+            (lot for lot in open_lots if lot.expires_at is not None and lot.expires_at <= now),
+            key=lambda lot: (lot.expires_at, lot.id),
+        )
     total = 0
     for lot in lots:
         # a lot restored by a reversal can expire again, hence the sequence in the reference
