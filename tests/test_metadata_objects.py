@@ -85,6 +85,11 @@ def test_records_behave_like_core_objects(client, admin_headers, db):
     assert names("level__gte=3&sort=-level") == ["Physics", "Math"]
     assert names("fee__lt=150&sort=fee") == ["Art", "Math"]
     assert names("q=phy") == ["Physics"]
+    assert names("q=course") == []  # the type column is not searched
+    client.patch(
+        f"{OBJ}/course/{made['Art']['id']}", json={"custom": {"teacher": "Wang Fang"}}, headers=admin_headers
+    )
+    assert names("q=wang") == ["Art"]  # text custom fields are
     r = client.get(f"{OBJ}/course?page_size=2", headers=admin_headers)
     assert len(r.get_json()) == 2 and '"total": 3' in r.headers["X-Pagination"]
     assert client.get(f"{OBJ}/course?nope=1", headers=admin_headers).status_code == 400

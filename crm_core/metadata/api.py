@@ -345,7 +345,9 @@ class ObjectRecords(MethodView):
         crud = _crud(type_name)
         actor = current_actor()
         page, page_size = listing.page_params(request.args)
-        rows, total = listing.list_query(crud.model, crud.resource, request.args, actor)
+        rows, total = listing.list_query(
+            crud.model, crud.resource, request.args, actor, search_fields=objects.search_fields(type_name)
+        )
         data = crud.dump(list(rows), actor)
         meta = listing.pagination_header(total, page, page_size)
         return json_response(data, 200, {"X-Pagination": json.dumps(meta)})
@@ -462,5 +464,10 @@ class ObjectRecordExport(MethodView):
         """Every record the list filters select (no paging), within your export scope."""
         crud = _crud(type_name)
         return transfer.export_records(
-            crud.resource, crud.model, request.args, current_actor(), request.args.get("format", "csv")
+            crud.resource,
+            crud.model,
+            request.args,
+            current_actor(),
+            request.args.get("format", "csv"),
+            search_fields=objects.search_fields(type_name),
         )

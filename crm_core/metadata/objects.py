@@ -178,3 +178,17 @@ def delete_type(name: str) -> None:
         from .journal import written
 
         written("delete", "object_types", name, before, None)
+
+
+def search_fields(type_name: str) -> list:
+    """What ``q`` searches in records of a type: the name and every text-like custom field
+    (not the ``type`` column, which every record of the type shares)."""
+    from .expressions import custom_expression
+    from .fielddefs import TEXT_TYPES, custom_fields
+
+    model = object_model(type_name)
+    fields = [model.name]
+    for fd in custom_fields(f"objects.{type_name}"):
+        if fd.type in TEXT_TYPES:
+            fields.append(custom_expression(model, fd.name))
+    return fields

@@ -160,12 +160,19 @@ def _value(value) -> str:
     return str(service.to_json(value))
 
 
-def export_records(resource: str, model, args, actor, fmt: str) -> Response:
+def export_records(resource: str, model, args, actor, fmt: str, search_fields=None) -> Response:
     """The records the list filters select (export scope, hidden fields left out) as CSV/XLSX."""
     if fmt not in ("csv", "xlsx"):
         raise APIError(400, "Invalid query parameter 'format'.", errors={"format": ["csv or xlsx."]})
     query, _ = listing.list_query(
-        model, resource, args, actor, action="export", ignore=("format",), paginate=False
+        model,
+        resource,
+        args,
+        actor,
+        action="export",
+        search_fields=search_fields,
+        ignore=("format",),
+        paginate=False,
     )
     rules = permissions.field_rules(actor, resource)
     hidden = {name for name, rule in rules.items() if rule == "hidden"}
