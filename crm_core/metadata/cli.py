@@ -98,7 +98,8 @@ def register(group: click.Group) -> None:
             return
         for fd in defs:
             flags = [f for f in ("required", "unique", "filterable") if getattr(fd, f)]
-            click.echo(f"{fd.name:<24} {fd.type:<12} {fd.label.get('en', ''):<24} {' '.join(flags)}")
+            label = fd.label.get("en") or fd.label.get("zh-CN") or ""
+            click.echo(f"{fd.name:<24} {fd.type:<12} {label:<24} {' '.join(flags)}")
 
     @fields_group.command("add")
     @click.argument("entity")
