@@ -98,13 +98,13 @@ def _limiter():
     return ext["limiter"]
 
 
-def _check_rate(key_id: int) -> None:
+def _check_rate(key_id: str) -> None:
     if not current_app.config.get("RATELIMIT_ENABLED", True):
         return
     item = parse_limit(str(setting("RATE_LIMIT")))
     limiter = _limiter()
-    if not limiter.hit(item, "channel_tracking.ingest", str(key_id)):
-        reset = limiter.get_window_stats(item, "channel_tracking.ingest", str(key_id)).reset_time
+    if not limiter.hit(item, "channel_tracking.ingest", key_id):
+        reset = limiter.get_window_stats(item, "channel_tracking.ingest", key_id).reset_time
         retry = max(1, int(reset - dt.datetime.now(dt.UTC).timestamp()) + 1)
         raise APIError(429, "Too many ingestion requests for this key.", headers={"Retry-After": str(retry)})
 

@@ -45,8 +45,9 @@ def revoke(key: IngestKey) -> None:
         _cache.pop(digest, None)
 
 
-def request_key() -> int:
-    """The id of the live ingestion key this request carries; 401 otherwise.
+def request_key() -> str:
+    """An identifier of the live ingestion key this request carries (a prefix of its hash, for
+    rate limits and logs); 401 otherwise.
 
     Keys are cached briefly per process: ingestion at thousands of requests a second should not
     query the key table on every call.
@@ -67,4 +68,4 @@ def request_key() -> int:
         _cache[digest] = cached
     if cached[1] is None:
         raise APIError(401, "Invalid or revoked ingestion key.")
-    return cached[1]
+    return digest[:24]

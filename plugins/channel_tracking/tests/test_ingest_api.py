@@ -145,8 +145,8 @@ def test_missing_wrong_and_revoked_keys(client, admin_headers, ingest_key):
     assert client.post("/api/v1/track", json=event, headers={"X-Tracking-Key": ingest_key}).status_code == 401
 
 
-def test_rate_limited_per_key(client, ingest_key, app):
-    app.config["CHANNEL_TRACKING_RATE_LIMIT"] = "3/minute"
+def test_rate_limited_per_key(client, ingest_key, app, monkeypatch):
+    monkeypatch.setitem(app.config, "CHANNEL_TRACKING_RATE_LIMIT", "3/minute")
     event = {"visitor_id": "v", "event_type": "page_view"}
     codes = [
         client.post("/api/v1/track", json=event, headers={"X-Tracking-Key": ingest_key}).status_code

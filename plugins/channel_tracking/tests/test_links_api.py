@@ -165,7 +165,7 @@ def test_request_cannot_change_the_destination(client, admin_headers, campaign):
     assert client.get("/t/nosuchcode").status_code == 404
 
 
-def test_destination_rechecked_when_domains_shrink(app, client, admin_headers, campaign):
+def test_destination_rechecked_when_domains_shrink(app, client, admin_headers, campaign, monkeypatch):
     link = api(
         client,
         admin_headers,
@@ -173,7 +173,7 @@ def test_destination_rechecked_when_domains_shrink(app, client, admin_headers, c
         "/links",
         json={"campaign_id": campaign["id"], "target_url": "https://example.org/x"},
     ).get_json()
-    app.config["CHANNEL_TRACKING_REDIRECT_DOMAINS"] = "shop.example.com"
+    monkeypatch.setitem(app.config, "CHANNEL_TRACKING_REDIRECT_DOMAINS", "shop.example.com")
     assert client.get(f"/t/{link['code']}").status_code == 404
 
 
@@ -212,3 +212,42 @@ def test_permissions(client, make_user, campaign):
     ]:
         r = api(client, sales, method, path, json=body)
         assert r.status_code == 403, (method, path, r.status_code)
+
+
+def test_privacy_export_and_erase(client, admin_headers, track):
+    customer = client.post("/api/v1/customers", json={"name": "Li Lei"}, headers=admin_headers).get_json()
+    cid = customer["id"]
+    assert (
+        track(
+            [
+                {
+                    "visitor_id": "pv",
+                    "event_type": "page_view",
+                    "utm_source": "weibo",
+                    "utm_medium": "social",
+                },
+                {"visitor_id": "pv", "customer_id": cid, "event_type": "signup"},
+            ]
+        ).get_json()["accepted"]
+        == 2
+    )
+    api(
+        client,
+        admin_headers,
+        "POST",
+        "/conversions/record",
+        json={"order_id": "P1", "customer_id": cid, "revenue": "10"},
+    )
+    doc = client.get(f"/api/v1/customers/{cid}/privacy-export", headers=admin_headers)
+    assert doc.status_code == 200, doc.get_json()
+    mine = doc.get_json()["plugins"]["channel_tracking"]
+    assert mine["visitor_ids"] == ["pv"]
+    assert [t["event_type"] for t in mine["touchpoints"]] == ["page_view", "signup"]
+    assert [c["order_ref"] for c in mine["conversions"]] == ["P1"]
+    assert client.post(f"/api/v1/customers/{cid}/erase", headers=admin_headers).status_code == 200
+    assert api(client, admin_headers, "GET", "/visitors/pv/sessions").get_json() == []
+    after = client.get(f"/api/v1/customers/{cid}/privacy-export", headers=admin_headers).get_json()
+    assert after["plugins"]["channel_tracking"] == {"visitor_ids": [], "touchpoints": [], "conversions": []}
+    # the revenue stays in the reports, without the person
+    kept = api(client, admin_headers, "GET", "/conversions").get_json()
+    assert [(c["order_ref"], c["customer_id"]) for c in kept] == [("P1", None)]
