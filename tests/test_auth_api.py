@@ -242,3 +242,44 @@ def test_oauth_client_validation(client, admin_headers, make_user, scopes, field
 def test_nul_characters_in_login_are_422(client, body):
     r = client.post("/api/v1/auth/token", json=body)
     assert r.status_code == 422 and r.get_json()["errors"]
+
+
+def _redis_url():
+    import redis
+
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception:
+        return None
+    return url
+
+
+def test_redis_storage_shares_counts_between_workers(db_url, app_config):
+    """Two app instances (two workers) on one Redis count the same token together."""
+    url = _redis_url()
+    if url is None:
+        pytest.skip("Redis not reachable at 127.0.0.1:6379")
+    from crm_core.app import create_app
+    from crm_core.auth import create_user, issue_token
+
+    config = {
+        **app_config,
+        "DATABASE_URL": db_url,
+        "RATELIMIT_STORAGE_URL": url,
+        "RATELIMIT_DEFAULT": "4/minute",
+    }
+    first, second = create_app(config), create_app(config)
+    with first.app_context():
+        headers = bearer(issue_token(create_user("worker_user", TEST_PASSWORD, roles=("sales",)))[0])
+    codes = []
+    for i in range(6):
+        codes.append(
+            (first if i % 2 == 0 else second)
+            .test_client()
+            .get("/api/v1/users/me", headers=headers)
+            .status_code
+        )
+    assert codes[:4] == [200] * 4 and codes[4:] == [429, 429]
+    for app in (first, second):
+        app.extensions["crm"].db.close()
