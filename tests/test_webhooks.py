@@ -388,3 +388,40 @@ def test_cli_deliver_and_prune_old_deliveries(client, admin_headers, receiver, a
     WebhookDelivery.update(created_at=old).where(WebhookDelivery.id == first.id).execute()
     assert prune_deliveries() == 1
     assert WebhookDelivery.select().count() == 1
+
+
+def test_record_events_outside_owner_row_scope_are_not_sent(client, make_user, receiver):
+    from crm_core.auth.models import Department
+
+    role = Role.create(name="own_integrator", label="Own integrator")
+    for resource, action, scope in [
+        ("webhooks", "create", "all"),
+        ("webhooks", "read", "all"),
+        ("webhooks", "update", "all"),
+        ("customers", "read", "department_tree"),
+    ]:
+        Grant.create(role=role, resource=resource, action=action, scope=scope)
+    top = Department.create(name="East", path="")
+    top.path = f"/{top.id}/"
+    top.save()
+    sub_dept = Department.create(name="Shanghai", parent=top, path="")
+    sub_dept.path = f"{top.path}{sub_dept.id}/"
+    sub_dept.save()
+    other = Department.create(name="West", path="")
+    other.path = f"/{other.id}/"
+    other.save()
+    owner, headers = make_user("tree_owner", roles=("own_integrator",), department_id=top.id)
+    sub, secret = _subscribe(client, headers, receiver.url, events=["customer.*"])
+    cases = [
+        (1, {"owner_id": 999, "department_id": top.id}, True),  # own department
+        (2, {"owner_id": 999, "department_id": sub_dept.id}, True),  # below it
+        (3, {"owner_id": 999, "department_id": other.id}, False),  # elsewhere
+        (4, {"owner_id": owner.id, "department_id": other.id}, True),  # owned: always visible
+        (5, {"owner_id": None, "department_id": None}, False),
+    ]
+    for customer_id, ownership, _ in cases:
+        _customer_created(customer_id, **ownership)
+    dispatch_pending()
+    deliver_due()
+    sent = sorted(_verify(secret, r)["data"]["id"] for r in receiver.requests)
+    assert sent == [cid for cid, _, visible in cases if visible]

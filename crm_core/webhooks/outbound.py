@@ -63,14 +63,46 @@ def _owner_actor(owner_id, cache: dict):
     return cache[owner_id]
 
 
+def in_row_scope(actor, scope: str, obj: dict) -> bool:
+    """True when a record image (``owner_id``, ``department_id``) lies inside ``actor``'s row
+    scope, the way :mod:`crm_core.permissions` scopes queries: the owner always sees the record;
+    ``department`` adds the actor's department, ``department_tree`` the departments below it.
+    An image without ownership columns is not row-scoped."""
+    if scope == "all" or ("owner_id" not in obj and "department_id" not in obj):
+        return True
+    if obj.get("owner_id") is not None and obj.get("owner_id") == actor.id:
+        return True
+    dept = obj.get("department_id")
+    if scope == "own" or dept is None or actor.department_id is None:
+        return False
+    if dept == actor.department_id:
+        return True
+    if scope != "department_tree":
+        return False
+    from ..auth.models import Department
+
+    paths = dict(
+        Department.select(Department.id, Department.path)
+        .where(Department.id.in_([dept, actor.department_id]))
+        .tuples()
+    )
+    mine, theirs = paths.get(actor.department_id), paths.get(dept)
+    return bool(mine and theirs and theirs.startswith(mine))
+
+
 def masked_data(event, actor) -> dict | None:
     """The event's data as ``actor`` may see it: hidden fields removed by the owner's field rules;
-    None when the owner may not read the event's resource at all."""
+    None when the owner may not read the event's resource at all, or (record events) the record
+    lies outside the owner's row scope."""
     from .. import permissions
 
     if event.resource is None:
         return event.data
-    if permissions.effective_scope(actor, event.resource, "read") is None:
+    scope = permissions.effective_scope(actor, event.resource, "read")
+    if scope is None:
+        return None
+    obj = event.data.get("object") if isinstance(event.data.get("object"), dict) else None
+    if obj is not None and not in_row_scope(actor, scope, obj):
         return None
     hidden = {f for f, rule in permissions.field_rules(actor, event.resource).items() if rule == "hidden"}
     data = dict(event.data)
