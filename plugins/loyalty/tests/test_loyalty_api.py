@@ -352,3 +352,37 @@ def test_manual_tier_change_is_recorded(client, program, purchase):
     change = client.get(f"{L}/members/43/tier-changes", headers=headers).get_json()[0]
     assert (change["direction"], change["reason"]) == ("manual", "VIP by hand")
     assert client.patch(f"{L}/members/43", json={"tier": "nope"}, headers=headers).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("metric", "window", "threshold", "amounts", "before_last", "value"),
+    [
+        ("orders", "calendar_year", "3", ["10", "10", "10"], "base", "3.00"),
+        ("growth", "lifetime", "150", ["100", "49", "1"], "base", "150.00"),
+        ("spend", "lifetime", "300", ["100", "100", "100"], "base", "300.00"),
+    ],
+)
+def test_metrics_and_windows(
+    client, admin_headers, purchase, app, metric, window, threshold, amounts, before_last, value
+):
+    tiers = [
+        {"code": "base", "name": "Base", "rank": 1, "window": "lifetime"},
+        {"code": "top", "name": "Top", "rank": 2, "metric": metric, "window": window, "threshold": threshold},
+    ]
+    for tier in tiers:
+        assert client.post(f"{L}/tiers", json=tier, headers=admin_headers).status_code == 201
+    client.post(f"{L}/rules", json={"name": "1/unit", "kind": "purchase", "rate": "1"}, headers=admin_headers)
+    for i, amount in enumerate(amounts):
+        r = purchase(50, f"o-{i}", amount)
+        if i == len(amounts) - 2:
+            assert r.get_json()["member"]["tier"] == before_last
+    detail = r.get_json()["member"]
+    assert detail["tier"] == "top"
+    assert detail["progress"]["current"]["value"] == value and detail["progress"]["next"] is None
+    # a calendar-year tier is kept within the year but lost after the next year's grace
+    run_job(app, "evaluate-tiers", 1)
+    assert member(client, admin_headers, 50)["tier"] == "top"
+    if window == "calendar_year":
+        run_job(app, "evaluate-tiers", 370)
+        run_job(app, "evaluate-tiers", 401)
+        assert member(client, admin_headers, 50)["tier"] == "base"
