@@ -104,6 +104,8 @@ register_crud(
 
 @blp.route("/program")
 class ProgramView(MethodView):
+    """Programme settings."""
+
     @blp.response(200, LoyaltyProgramSchema)
     def get(self):
         """The programme's settings: return window, expiry, refund policy, downgrade rules."""
@@ -149,6 +151,8 @@ def _by_tier(values):
 
 @blp.route("/members")
 class Members(MethodView):
+    """The member collection."""
+
     @blp.response(200, LoyaltyMemberSchema(many=True))
     @blp.doc(
         parameters=[
@@ -203,6 +207,8 @@ class Members(MethodView):
 
 @blp.route("/members/<int:customer_id>")
 class MemberItem(MethodView):
+    """One member, by customer id."""
+
     @blp.response(200, LoyaltyMemberDetailSchema)
     def get(self, customer_id):
         """A member: points by bucket (balance = ledger sum) and progress towards the next tier and
@@ -269,6 +275,8 @@ def _entries_with_lots(entries: list[LedgerEntry]) -> list[dict]:
 
 @blp.route("/members/<int:customer_id>/ledger")
 class Ledger(MethodView):
+    """A member's ledger."""
+
     @blp.response(200, LoyaltyEntrySchema(many=True))
     @blp.doc(parameters=[{"name": "kind", "in": "query", "schema": {"type": "string"}}])
     def get(self, customer_id):
@@ -287,6 +295,8 @@ class Ledger(MethodView):
 
 @blp.route("/members/<int:customer_id>/tier-changes")
 class TierChanges(MethodView):
+    """A member's tier history."""
+
     @blp.response(200, LoyaltyTierChangeSchema(many=True))
     def get(self, customer_id):
         """Every tier change of the member with its reason, newest first."""
@@ -321,6 +331,8 @@ def _ledger_result(member: Member, entry: LedgerEntry, created: bool):
 
 @blp.route("/members/<int:customer_id>/redeem")
 class Redeem(MethodView):
+    """Spend points."""
+
     @blp.arguments(LoyaltyRedeemSchema)
     @blp.response(201, LoyaltyLedgerResultSchema)
     @blp.alt_response(
@@ -342,6 +354,8 @@ class Redeem(MethodView):
 
 @blp.route("/members/<int:customer_id>/adjust")
 class Adjust(MethodView):
+    """Manual credit or deduction."""
+
     @blp.arguments(LoyaltyAdjustSchema)
     @blp.response(201, LoyaltyLedgerResultSchema)
     @blp.alt_response(200, schema=LoyaltyLedgerResultSchema, description="A repeat with this reference")
@@ -376,6 +390,8 @@ class Adjust(MethodView):
 
 @blp.route("/members/<int:customer_id>/reverse")
 class Reverse(MethodView):
+    """Undo an earning or a redemption."""
+
     @blp.arguments(LoyaltyReverseSchema)
     @blp.response(201, LoyaltyLedgerResultSchema)
     @blp.alt_response(200, schema=LoyaltyLedgerResultSchema, description="A repeat with this reference")
@@ -402,6 +418,8 @@ class Reverse(MethodView):
 
 @blp.route("/activities")
 class Activities(MethodView):
+    """Qualifying activities."""
+
     @blp.arguments(LoyaltyActivitySchema)
     @blp.response(201, LoyaltyActivityResultSchema)
     @blp.alt_response(200, schema=LoyaltyActivityResultSchema, description="A repeat of this activity")

@@ -15,6 +15,8 @@ TIER_BASIS = (
 
 
 class LoyaltyProgramSchema(Schema):
+    """Programme settings."""
+
     name = fields.String(validate=validate.Length(min=1, max=200))
     pending_days = fields.Integer(
         validate=validate.Range(min=0, max=365),
@@ -37,6 +39,8 @@ class LoyaltyProgramSchema(Schema):
 
 
 class LoyaltyTierSchema(Schema):
+    """A tier: threshold on a metric EARNED in a window (never the points balance)."""
+
     class Meta:
         description = TIER_BASIS
 
@@ -65,6 +69,8 @@ class LoyaltyTierSchema(Schema):
 
 
 class LoyaltyRuleSchema(Schema):
+    """An earning rule: rate per amount (purchase) or fixed bonus points."""
+
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf(RULE_KINDS))
@@ -88,6 +94,8 @@ class LoyaltyRuleSchema(Schema):
 
 
 class LoyaltyPointsSchema(Schema):
+    """A member's points by bucket; ``balance`` is the ledger sum."""
+
     balance = fields.Integer(metadata={"description": "the ledger sum"})
     pending = fields.Integer()
     active = fields.Integer(metadata={"description": "spendable now"})
@@ -98,6 +106,8 @@ class LoyaltyPointsSchema(Schema):
 
 
 class LoyaltyMemberSchema(Schema):
+    """A member (enrol input and list item)."""
+
     id = fields.Integer(dump_only=True)
     customer_id = fields.Integer(required=True, validate=validate.Range(min=1))
     member_no = fields.String(dump_only=True)
@@ -115,6 +125,8 @@ class LoyaltyMemberSchema(Schema):
 
 
 class LoyaltyMemberUpdateSchema(Schema):
+    """Changes to a member; ``tier`` moves them by hand."""
+
     channel = fields.String(validate=validate.Length(max=100))
     birthday = fields.Date(allow_none=True)
     owner_id = fields.Integer(allow_none=True)
@@ -125,11 +137,15 @@ class LoyaltyMemberUpdateSchema(Schema):
 
 
 class LoyaltyMemberDetailSchema(LoyaltyMemberSchema):
+    """A member with points and tier progress."""
+
     points = fields.Nested(LoyaltyPointsSchema, dump_only=True)
     progress = fields.Dict(dump_only=True, metadata={"description": TIER_BASIS})
 
 
 class LoyaltyEntrySchema(Schema):
+    """A ledger entry with the lots it created or used."""
+
     id = fields.Integer()
     kind = fields.String()
     points = fields.Integer()
@@ -144,6 +160,8 @@ class LoyaltyEntrySchema(Schema):
 
 
 class LoyaltyTierChangeSchema(Schema):
+    """One tier change with its reason."""
+
     id = fields.Integer()
     from_tier = fields.Function(lambda c: c.from_tier.code if c.from_tier_id else None)
     to_tier = fields.Function(lambda c: c.to_tier.code if c.to_tier_id else None)
@@ -161,12 +179,16 @@ def _reference():
 
 
 class LoyaltyRedeemSchema(Schema):
+    """A redemption request."""
+
     points = fields.Integer(required=True, validate=validate.Range(min=1, max=10**9))
     reference = _reference()
     reason = fields.String(load_default="", validate=validate.Length(max=500))
 
 
 class LoyaltyAdjustSchema(Schema):
+    """A manual credit or deduction."""
+
     points = fields.Integer(
         required=True,
         validate=validate.Range(min=-(10**9), max=10**9),
@@ -183,6 +205,8 @@ class LoyaltyAdjustSchema(Schema):
 
 
 class LoyaltyReverseSchema(Schema):
+    """A reversal of an earning or a redemption."""
+
     entry_id = fields.Integer(required=True)
     points = fields.Integer(validate=validate.Range(min=1), metadata={"description": "part of an earning"})
     reference = _reference()
@@ -190,12 +214,16 @@ class LoyaltyReverseSchema(Schema):
 
 
 class LoyaltyLedgerResultSchema(Schema):
+    """The result of a ledger write."""
+
     entry = fields.Nested(LoyaltyEntrySchema)
     created = fields.Boolean()
     points = fields.Nested(LoyaltyPointsSchema)
 
 
 class LoyaltyActivitySchema(Schema):
+    """A qualifying activity fed through the API."""
+
     customer_id = fields.Integer(required=True, validate=validate.Range(min=1))
     kind = fields.String(required=True, validate=validate.OneOf(("purchase", "refund", *BONUS_KINDS)))
     reference = fields.String(
@@ -217,6 +245,8 @@ class LoyaltyActivitySchema(Schema):
 
 
 class LoyaltyActivityResultSchema(Schema):
+    """What an activity did."""
+
     created = fields.Boolean()
     kind = fields.String()
     reference = fields.String()
