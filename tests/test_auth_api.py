@@ -108,6 +108,7 @@ def test_personal_tokens_shown_once_listed_revoked(client, make_user):
     assert client.get("/api/v1/users/me", headers=bearer(raw)).status_code == 200
     listed = client.get("/api/v1/auth/tokens", headers=headers).get_json()
     assert [t["name"] for t in listed] == ["ci"] and all("token" not in t for t in listed)
+    assert listed[0]["last_used_at"] and listed[0]["expires_at"]
     assert AccessToken.select().where(AccessToken.token_hash == raw).count() == 0  # stored hashed
     # someone else cannot revoke it (IDOR): 404
     _u2, mallory = make_user("mallory", roles=("sales",))

@@ -119,6 +119,10 @@ def token_actor(raw: str) -> Actor | None:
         return None
     if row.expires_at is not None and row.expires_at <= utcnow():
         return None
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > dt.timedelta(seconds=60):
+        # at most one write a minute per token: enough to spot unused personal tokens
+        AccessToken.update(last_used_at=now).where(AccessToken.id == row.id).execute()
     scopes = row.scopes.split() if row.scopes is not None else None
     client_id = row.name if row.kind == "oauth" else None
     return actor_for_user(row.user, client_id=client_id, scopes=scopes, token_id=row.id)
