@@ -109,8 +109,12 @@ def test_import_is_audited_per_row(app, client, admin_headers):
         def crm_record_written(self, change):
             seen.append(change)
 
-    app.extensions["crm"].plugins.pm.register(Spy(), name="spy")
-    upload(client, admin_headers, CHINESE_CSV.encode())
+    pm = app.extensions["crm"].plugins.pm
+    pm.register(Spy(), name="spy_import")
+    try:
+        upload(client, admin_headers, CHINESE_CSV.encode())
+    finally:
+        pm.unregister(name="spy_import")
     assert [c.action for c in seen] == ["create", "create"]
     assert {c.after["name"] for c in seen} == {"张三", "李四"} and all(c.record_id for c in seen)
 

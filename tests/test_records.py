@@ -271,23 +271,27 @@ def test_every_write_reaches_crm_record_written(app, client, admin_headers):
         def crm_record_written(self, change):
             seen.append(change)
 
-    app.extensions["crm"].plugins.pm.register(Spy(), name="spy")
-    cid = client.post(
-        f"{API}/customers",
-        json={"name": "w", "tags": ["vip"]},
-        headers={**admin_headers, "X-Request-ID": "req-42"},
-    ).get_json()["id"]
-    client.patch(f"{API}/customers/{cid}", json={"name": "w2"}, headers=admin_headers)
-    client.delete(f"{API}/customers/{cid}", headers=admin_headers)
-    assert [c.action for c in seen] == ["create", "update", "delete"]
-    create, update, delete = seen
-    assert create.before is None and create.after["name"] == "w" and create.after["tags"] == ["vip"]
-    assert create.request_id == "req-42" and create.ip == "127.0.0.1" and create.resource == "customers"
-    assert (
-        update.before["name"] == "w"
-        and update.after["name"] == "w2"
-        and update.changed == ["name", "updated_at"]
-    )
+    pm = app.extensions["crm"].plugins.pm
+    pm.register(Spy(), name="spy_records")
+    try:
+        cid = client.post(
+            f"{API}/customers",
+            json={"name": "w", "tags": ["vip"]},
+            headers={**admin_headers, "X-Request-ID": "req-42"},
+        ).get_json()["id"]
+        client.patch(f"{API}/customers/{cid}", json={"name": "w2"}, headers=admin_headers)
+        client.delete(f"{API}/customers/{cid}", headers=admin_headers)
+        assert [c.action for c in seen] == ["create", "update", "delete"]
+        create, update, delete = seen
+        assert create.before is None and create.after["name"] == "w" and create.after["tags"] == ["vip"]
+        assert create.request_id == "req-42" and create.ip == "127.0.0.1" and create.resource == "customers"
+        assert (
+            update.before["name"] == "w"
+            and update.after["name"] == "w2"
+            and update.changed == ["name", "updated_at"]
+        )
+    finally:
+        pm.unregister(name="spy_records")
     assert delete.after is None and delete.record_id == cid
 
 
@@ -299,10 +303,13 @@ def test_raising_observer_rolls_the_write_back(app, client, admin_headers):
         def crm_record_written(self, change):
             raise RuntimeError("observer failed")
 
-    app.extensions["crm"].plugins.pm.register(Veto(), name="veto")
-    r = client.post(f"{API}/customers", json={"name": "ghost"}, headers=admin_headers)
+    pm = app.extensions["crm"].plugins.pm
+    pm.register(Veto(), name="veto_records")
+    try:
+        r = client.post(f"{API}/customers", json={"name": "ghost"}, headers=admin_headers)
+    finally:
+        pm.unregister(name="veto_records")
     assert r.status_code == 500
-    app.extensions["crm"].plugins.pm.unregister(name="veto")
     assert pages(client.get(f"{API}/customers", headers=admin_headers))["total"] == 0
 
 
