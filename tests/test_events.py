@@ -12,7 +12,7 @@ import textwrap
 import threading
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_core import hookimpl
@@ -354,3 +354,37 @@ def test_cli_events_dispatch_and_list(recorder):
     assert recorder.types() == ["order.paid", "order.refunded"]
     result = runner.invoke(build_cli(), ["events", "list", "--status", "pending"])
     assert "order.paid" not in result.output
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=3), st.sampled_from(["commit", "rollback", "savepoint"])
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_dispatcher_delivers_exactly_the_committed_events(recorder, transactions):
+    """Any mix of committed transactions, rolled-back ones and rolled-back savepoints inside
+    committed ones: the consumer receives exactly the committed events, once each."""
+    OutboxEvent.delete().execute()
+    recorder.events.clear()
+    committed = []
+    for size, fate in transactions:
+        try:
+            with database.atomic():
+                names = [emit("prop.tested", {"n": len(committed) + i}).id for i in range(size)]
+                if fate == "savepoint":
+                    with database.atomic() as savepoint:
+                        emit("prop.tested", {"n": -1})
+                        savepoint.rollback()
+                if fate == "rollback":
+                    raise RuntimeError("abort")
+                committed.extend(names)
+        except RuntimeError:
+            pass
+    dispatch_pending()
+    assert [e.id for e in recorder.events] == committed
+    assert dispatch_pending() == 0
