@@ -33,6 +33,13 @@ SECTIONS = [
     ("web.admin_audit", "audit:read", _l("Audit log")),
 ]
 
+SCOPE_LABELS = {
+    "own": _l("own"),
+    "department": _l("department"),
+    "department_tree": _l("department and below"),
+    "all": _l("all"),
+}
+
 #: The permissions that make the Administration menu entry appear (any one of them).
 ADMIN_PERMISSIONS = [
     "users:read",
@@ -221,7 +228,7 @@ def admin_role(role_id):
         role=data,
         resources=resources,
         granted=granted,
-        scopes=permissions.SCOPES,
+        scopes=[(s, str(SCOPE_LABELS.get(s, s))) for s in permissions.SCOPES],
         field_rule_names=permissions.FIELD_RULES,
         editable=editable,
         errors=errors,

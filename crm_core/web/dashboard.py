@@ -12,7 +12,7 @@ from flask import g, render_template
 from .. import permissions
 from .blueprint import bp
 from .nav import render_panels
-from .registry import RESOURCE_LABELS, cruds
+from .registry import RESOURCE_LABELS, cruds, value_label
 from .session import login_required
 
 COUNTED = ("customers", "companies", "deals", "tickets", "activities")
@@ -76,7 +76,9 @@ def ticket_summary(actor) -> dict | None:
         .count()
     )
     return {
-        "statuses": [{"status": s, "count": per_status.get(s, 0)} for s in TICKET_STATUSES],
+        "statuses": [
+            {"status": s, "label": value_label(s), "count": per_status.get(s, 0)} for s in TICKET_STATUSES
+        ],
         "breached": breached,
     }
 

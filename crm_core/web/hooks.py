@@ -30,6 +30,7 @@ def crm_startup(app):
     """
     from .i18n import DEFAULT_LANGUAGE, LANGUAGES, init_babel, normalise
     from .nav import nav_entries
+    from .registry import value_label
     from .session import load_session_actor, user_name
 
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # API calls use tokens, not cookies
@@ -52,6 +53,7 @@ def crm_startup(app):
         load_session_actor()
 
     app.jinja_env.globals["user_name"] = user_name  # globals reach imported macros too
+    app.jinja_env.globals["value_label"] = value_label
 
     @app.context_processor
     def _workbench_globals():

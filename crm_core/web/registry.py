@@ -102,6 +102,42 @@ FIELD_LABELS = {
     "active": _l("Active"),
 }
 
+#: Labels of the core objects' fixed values (statuses, priorities, stages...).
+VALUE_LABELS = {
+    "lead": _l("lead"),
+    "prospect": _l("prospect"),
+    "customer": _l("customer"),
+    "vip": _l("VIP"),
+    "churned": _l("churned"),
+    "male": _l("male"),
+    "female": _l("female"),
+    "other": _l("other"),
+    "unknown": _l("unknown"),
+    "note": _l("note"),
+    "call": _l("call"),
+    "meeting": _l("meeting"),
+    "task": _l("task"),
+    "low": _l("low"),
+    "normal": _l("normal"),
+    "high": _l("high"),
+    "urgent": _l("urgent"),
+    "new": _l("new"),
+    "assigned": _l("assigned"),
+    "in_progress": _l("in progress"),
+    "resolved": _l("resolved"),
+    "closed": _l("closed"),
+    "open": _l("open"),
+    "won": _l("won"),
+    "lost": _l("lost"),
+}
+
+
+def value_label(value) -> str:
+    """The translated label of a fixed value (``in_progress`` -> "in progress"), else the value."""
+    label = VALUE_LABELS.get(value) if isinstance(value, str) else None
+    return str(label) if label is not None else ("" if value is None else str(value))
+
+
 LONG_TEXT = ("body", "description", "close_reason", "address")
 BOOKKEEPING = ("owner_id", "department_id", "created_at", "updated_at", "id")
 
@@ -297,7 +333,7 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
             continue
         if for_form and name in SYSTEM_FIELDS:
             continue
-        choices = [(c, c) for c in _one_of(schema_field)]
+        choices = [(c, value_label(c)) for c in _one_of(schema_field)]
         out.append(
             FormField(
                 name=name,
