@@ -89,3 +89,12 @@ def test_departments_cli(crm):
     assert "No department" in crm("departments", "create", "X", "--parent", "999999", code=1)
     listing = crm("departments", "list")
     assert listing.splitlines()[0].startswith("HQ") and listing.splitlines()[1].startswith("  Sales")
+
+
+def test_audit_jobs_run_from_the_job_runner(crm, client, admin_headers):
+    client.post("/api/v1/customers", json={"name": "to seal"}, headers=admin_headers)
+    assert AuditEntry.select().where(AuditEntry.seq.is_null()).exists()
+    crm("jobs", "run", "audit:seal")
+    assert not AuditEntry.select().where(AuditEntry.seq.is_null()).exists()
+    crm("jobs", "run", "audit:purge")
+    assert "intact" in crm("audit", "verify")

@@ -54,8 +54,21 @@ def _purge_job():
 @hookimpl
 def crm_jobs():
     return [
-        {"id": "audit:seal", "func": _seal_job, "trigger": "interval", "seconds": 5},
-        {"id": "audit:purge", "func": _purge_job, "trigger": "cron", "hour": 3, "minute": 17},
+        {
+            "id": "audit:seal",
+            "func": _seal_job,
+            "trigger": "interval",
+            "seconds": 5,
+            "description": "Give new audit entries their place in the hash chain",
+        },
+        {
+            "id": "audit:purge",
+            "func": _purge_job,
+            "trigger": "cron",
+            "hour": 3,
+            "minute": 17,
+            "description": "Delete audit entries older than AUDIT_RETENTION_DAYS, leaving an anchor",
+        },
     ]
 
 
