@@ -14,11 +14,13 @@ from .models import OutboxEvent
 blp = Blueprint("events", __name__, url_prefix=f"{API_PREFIX}/events", description="Domain events (outbox)")
 
 
-def require_admin():
-    """403 unless the caller is an administrator (the outbox crosses every permission boundary)."""
+def require_events(action: str = "read"):
+    """403 unless the caller holds ``events:<action>``. The outbox crosses every permission
+    boundary (it holds every record's data), so only the admin role has it by default."""
+    from .. import permissions
+
     actor = current_actor()
-    if not actor.is_admin:
-        raise APIError(403, "Only administrators may see the event outbox.")
+    permissions.require(actor, "events", action)
     return actor
 
 
@@ -55,8 +57,9 @@ class Events(MethodView):
     @blp.response(200, EventSchema(many=True))
     @blp.paginate()
     def get(self, args, pagination_parameters):
-        """List events, newest first (admin only). Filter by ``type``, ``status``, ``customer_id``."""
-        require_admin()
+        """List events, newest first (``events:read``, admins). Filter by ``type``, ``status``,
+        ``customer_id``."""
+        require_events("read")
         query = OutboxEvent.select().order_by(OutboxEvent.id.desc())
         if "type" in args:
             query = query.where(OutboxEvent.type == args["type"])
@@ -72,8 +75,9 @@ class Events(MethodView):
 class EventRetry(MethodView):
     @blp.response(200, EventSchema)
     def post(self, event_id):
-        """Queue a dead or failing event again (admin only); consumers already done are skipped."""
-        require_admin()
+        """Queue a dead or failing event again (``events:retry``, admins); consumers already done
+        are skipped."""
+        require_events("retry")
         row = retry_event(event_id)
         if row is None:
             raise APIError(404, f"No event {event_id}.")

@@ -27,6 +27,11 @@ def crm_migrations():
 
 
 @hookimpl
+def crm_permissions():
+    return [{"resource": "events", "actions": ["read", "retry"], "label": "Domain events (outbox)"}]
+
+
+@hookimpl
 def crm_blueprints():
     from .api import blp
 

@@ -18,10 +18,12 @@ blp = Blueprint(
 )
 
 
-def _require_admin():
+def _require(action: str):
+    """403 unless the caller holds ``jobs:<action>`` (only the admin role by default)."""
+    from .. import permissions
+
     actor = current_actor()
-    if not actor.is_admin:
-        raise APIError(403, "Only administrators may see and run jobs.")
+    permissions.require(actor, "jobs", action)
     return actor
 
 
@@ -63,8 +65,8 @@ def _jobs():
 class Jobs(MethodView):
     @blp.response(200, JobSchema(many=True))
     def get(self):
-        """Every job the plugins declare, its schedule and its most recent run (admin only)."""
-        _require_admin()
+        """Every job the plugins declare, its schedule and its most recent run (``jobs:read``: admins)."""
+        _require("read")
         out = []
         for spec in _jobs().values():
             item = spec.as_dict()
@@ -81,8 +83,8 @@ class JobRuns(MethodView):
     @blp.response(200, JobRunSchema(many=True))
     @blp.paginate()
     def get(self, args, pagination_parameters):
-        """The run log, newest first (admin only); filter by ``job_id`` and ``outcome``."""
-        _require_admin()
+        """The run log, newest first (``jobs:read``: admins); filter by ``job_id`` and ``outcome``."""
+        _require("read")
         query = JobRun.select().order_by(JobRun.id.desc())
         if "job_id" in args:
             query = query.where(JobRun.job_id == args["job_id"])
@@ -98,12 +100,12 @@ class JobRunNow(MethodView):
     @blp.alt_response(404, description="No such job")
     @blp.alt_response(409, description="The job's declaration is invalid")
     def post(self, job_id):
-        """Run a job now, in this request, and return its logged run (admin only).
+        """Run a job now, in this request, and return its logged run (``jobs:run``: admins).
 
         The run is logged like a scheduled one; a failing job answers 200 with ``outcome:
         "error"`` and the error, since the request itself succeeded.
         """
-        actor = _require_admin()
+        actor = _require("run")
         spec = _jobs().get(job_id)
         if spec is None:
             raise APIError(404, f"No job {job_id!r}.")

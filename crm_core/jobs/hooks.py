@@ -28,6 +28,11 @@ def crm_migrations():
 
 
 @hookimpl
+def crm_permissions():
+    return [{"resource": "jobs", "actions": ["read", "run"], "label": "Scheduled jobs"}]
+
+
+@hookimpl
 def crm_blueprints():
     from .api import blp
 
