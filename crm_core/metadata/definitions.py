@@ -164,7 +164,10 @@ def build_fielddef(entity: str, data: dict, current: FieldDef | None = None) -> 
                 f"{name!r} is a core field or list parameter of {entity}.",
                 errors={"name": [f"{name!r} is taken by {entity} itself."]},
             )
-        base = FieldDef(entity=entity, name=name, type=data.get("type") or "")
+        # a field always has a label to show: its name until someone gives a better one
+        base = FieldDef(
+            entity=entity, name=name, type=data.get("type") or "", label={"en": name, "zh-CN": name}
+        )
     else:
         base = current
     unknown = sorted(set(data) - set(EDITABLE) - {"name", "entity"})
