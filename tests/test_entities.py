@@ -540,3 +540,22 @@ def test_list_query_count_does_not_grow_with_page_size(app, client, admin_header
     finally:
         db.execute_sql = real
     assert counts[0] == counts[1], f"{path}: {counts[0]} queries for 2 rows but {counts[1]} for 25"
+
+
+def test_activities_attach_to_custom_objects(client, admin_headers):
+    assert client.post(f"{API}/objects", json={"name": "course"}, headers=admin_headers).status_code == 201
+    course = post(client, admin_headers, "objects/course", {"name": "Math"})
+    body = {
+        "kind": "meeting",
+        "subject": "first lesson",
+        "related_type": "objects.course",
+        "related_id": course["id"],
+    }
+    a = post(client, admin_headers, "activities", body)
+    assert a["related_type"] == "objects.course" and a["customer_id"] is None
+    r = client.post(
+        f"{API}/activities", json={**body, "related_id": course["id"] + 1000}, headers=admin_headers
+    )
+    assert r.status_code == 422 and "related_id" in r.get_json()["errors"]
+    r = client.post(f"{API}/activities", json={**body, "related_type": "objects.nope"}, headers=admin_headers)
+    assert r.status_code == 422 and "related_type" in r.get_json()["errors"]

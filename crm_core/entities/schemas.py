@@ -16,7 +16,6 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from .models import (
     ACTIVITY_KINDS,
-    ACTIVITY_TARGETS,
     DEAL_STATUSES,
     GENDERS,
     LIFECYCLE_STAGES,
@@ -203,7 +202,8 @@ class ActivitySchema(RecordSchema):
     due_at = UTCDateTime(allow_none=True)
     done = fields.Boolean()
     done_at = UTCDateTime(dump_only=True)
-    related_type = fields.String(allow_none=True, validate=validate.OneOf(ACTIVITY_TARGETS))
+    # a core collection (ACTIVITY_TARGETS), a plugin entity or a custom object type (objects.<type>)
+    related_type = fields.String(allow_none=True, validate=validate.Length(min=1, max=40))
     related_id = fields.Integer(allow_none=True)
     customer_id = fields.Integer(allow_none=True)
 

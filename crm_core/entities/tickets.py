@@ -138,6 +138,21 @@ class TicketTransitions(MethodView):
 TARGETS = {"customers": Customer, "companies": Company, "contacts": Contact, "deals": Deal, "tickets": Ticket}
 
 
+def target_model(related_type: str):
+    """The model behind an activity's ``related_type``: a core collection, or any entity the
+    metadata engine knows (plugin records, custom object types ``objects.<type>``); else 422."""
+    from ..metadata.entities import entity_model
+
+    model = TARGETS.get(related_type) or entity_model(related_type)
+    if model is None:
+        raise APIError(
+            422,
+            f"Activities cannot be attached to {related_type!r}.",
+            errors={"related_type": [f"Unknown object type; e.g. {', '.join(TARGETS)} or objects.<type>."]},
+        )
+    return model
+
+
 def attach(record: Activity, data: dict, before) -> None:
     """Check the target object and derive the customer the activity belongs to."""
     if before is None and record.done:
@@ -157,7 +172,7 @@ def attach(record: Activity, data: dict, before) -> None:
     customer_id = data.get("customer_id", record.customer_id)
     if record.related_type is not None:
         target = require_ref(
-            TARGETS[record.related_type], record.related_type, record.related_id, "related_id"
+            target_model(record.related_type), record.related_type, record.related_id, "related_id"
         )
         if record.related_type == "customers":
             customer_id = target.id
