@@ -24,6 +24,11 @@ from . import core
 from .ledger import member_ref, program
 from .models import Activity, Evaluation, Member, Tier, TierChange
 
+REASONS = {
+    "initial": "evaluation: first tier",
+    "up": "evaluation: qualifies for a higher tier",
+    "down": "evaluation: below the tier's threshold after retention and grace",
+}
 METRIC_COLUMNS = {"spend": Activity.amount, "orders": Activity.orders, "growth": Activity.growth}
 
 
@@ -209,7 +214,14 @@ def evaluate(now: dt.datetime | None = None, emit_events: bool = True) -> dict:
                     [(E.current_rank.is_null(), "initial"), (E.target_rank > E.current_rank, "up")],
                     "down",
                 ),
-                pw.Value("evaluation: below the tier's threshold after retention and grace"),
+                pw.Case(
+                    None,
+                    [
+                        (E.current_rank.is_null(), REASONS["initial"]),
+                        (E.target_rank > E.current_rank, REASONS["up"]),
+                    ],
+                    REASONS["down"],
+                ),
                 pw.Value(now),
                 pw.Value(now),
             )
@@ -278,7 +290,7 @@ def _emit_changes(tiers: list[Tier], now: dt.datetime) -> None:
     for row in rows.iterator():
         before, after = by_rank.get(row.current_rank), by_rank[row.target_rank]
         direction = "initial" if before is None else ("up" if after.rank > before.rank else "down")
-        core.emit("tier.changed", tier_event(row, before, after, direction, "scheduled evaluation"))
+        core.emit("tier.changed", tier_event(row, before, after, direction, REASONS[direction]))
 
 
 def progress(member: Member, now: dt.datetime | None = None) -> dict:

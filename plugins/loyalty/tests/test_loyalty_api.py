@@ -386,3 +386,36 @@ def test_metrics_and_windows(
         run_job(app, "evaluate-tiers", 370)
         run_job(app, "evaluate-tiers", 401)
         assert member(client, admin_headers, 50)["tier"] == "base"
+
+
+def test_evaluation_catches_up_upgrades_after_a_threshold_change(client, program, purchase, app):
+    headers = program()
+    purchase(60, "o-1", "800.00")
+    assert member(client, headers, 60)["tier"] == "silver"
+    gold = next(t for t in client.get(f"{L}/tiers", headers=headers).get_json() if t["code"] == "gold")
+    assert (
+        client.patch(f"{L}/tiers/{gold['id']}", json={"threshold": "500"}, headers=headers).status_code == 200
+    )
+    run_job(app, "evaluate-tiers", 0)
+    assert member(client, headers, 60)["tier"] == "gold"
+    change = client.get(f"{L}/members/60/tier-changes", headers=headers).get_json()[0]
+    assert (change["direction"], change["reason"]) == ("up", "evaluation: qualifies for a higher tier")
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [("month_end", lambda d: (d.month, 23, 59)), ("year_end", lambda d: (12, 23, 59)), ("never", None)],
+)
+def test_expiry_at_a_period_end(client, program, purchase, mode, expected):
+    import datetime as dt
+
+    headers = program(expiry_mode=mode)
+    purchase(61, "o-1", "10.00")
+    lot = ledger(client, headers, 61, kind="earn")[0]["lots"][0]
+    if expected is None:
+        assert lot["expires_at"] is None
+    else:
+        expires = dt.datetime.fromisoformat(lot["expires_at"])
+        today = at(0)
+        assert (expires.month, expires.hour, expires.minute) == expected(today)
+        assert (expires + dt.timedelta(seconds=1)).day == 1  # the last second of the period
