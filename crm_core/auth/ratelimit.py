@@ -20,7 +20,8 @@ from ..errors import APIError
 
 
 def client_key() -> str:
-    """Who a request counts against: the OAuth2 client, else the token, else the IP address."""
+    """Who a request counts against: the OAuth2 client, else the bearer token, else the signed-in
+    user (workbench session), else the IP address."""
     actor = g.get("actor")
     if actor is not None:
         if actor.client_id:
@@ -28,7 +29,9 @@ def client_key() -> str:
         # a digest of the token rather than its row id: ids repeat across databases that may
         # share one Redis, random tokens do not
         header = request.headers.get("Authorization", "")
-        return "token:" + hashlib.sha256(header.encode()).hexdigest()[:32]
+        if header:
+            return "token:" + hashlib.sha256(header.encode()).hexdigest()[:32]
+        return f"user:{actor.id}"  # a workbench session
     return f"ip:{request.remote_addr or '-'}"
 
 
