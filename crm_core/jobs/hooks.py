@@ -88,7 +88,7 @@ def crm_cli(group):
         from .scheduler import run_scheduler
 
         app = current_app._get_current_object()
-        click.echo("scheduler: waiting for the scheduler lock" if poll else "scheduler: starting")
+        click.echo("scheduler: starting (a standby if another scheduler holds the lock)")
         ran = run_scheduler(app, poll_seconds=poll)
         click.echo("scheduler: stopped" if ran else "scheduler: stopped while standby")
 
