@@ -387,3 +387,14 @@ def test_definition_changes_are_audited_and_emitted(client, admin_headers):
     assert audited == [("fields", "create"), ("fields", "update"), ("fields", "delete")]
     update = AuditEntry.select().where(AuditEntry.action == "update").get()
     assert "max" in str(update.after)
+
+
+def test_purge_a_deleted_field(client, admin_headers):
+    define(client, admin_headers, name="old", type="string")
+    define(client, admin_headers, name="keep", type="string")
+    cid = customer(client, admin_headers, "a", old="x", keep="y").get_json()["id"]
+    assert client.delete(f"{F}/old", headers=admin_headers).status_code == 204
+    assert client.delete(f"{F}/old", headers=admin_headers).status_code == 404  # already deleted
+    assert client.delete(f"{F}/old?purge=true", headers=admin_headers).status_code == 204
+    assert client.get(f"{C}/{cid}", headers=admin_headers).get_json()["custom"] == {"keep": "y"}
+    assert [f["name"] for f in client.get(f"{F}?deleted=true", headers=admin_headers).get_json()] == ["keep"]
