@@ -559,3 +559,23 @@ def test_activities_attach_to_custom_objects(client, admin_headers):
     assert r.status_code == 422 and "related_id" in r.get_json()["errors"]
     r = client.post(f"{API}/activities", json={**body, "related_type": "objects.nope"}, headers=admin_headers)
     assert r.status_code == 422 and "related_type" in r.get_json()["errors"]
+
+
+def test_demo_data_command_seeds_in_bulk_and_can_run_again(app, client, admin_headers):
+    from crm_core.entities.demo import demo_data_command
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(demo_data_command, ["--customers", "30", "--chunk", "7"])
+    assert result.exit_code == 0, result.output
+    assert "customers 30" in result.output
+    again = runner.invoke(demo_data_command, ["--customers", "30"])
+    assert again.exit_code == 0, again.output
+    r = client.get(f"{API}/customers?page_size=1", headers=admin_headers)
+    assert total(r) == 60
+    phones = [
+        c["phone"] for c in client.get(f"{API}/customers?page_size=200", headers=admin_headers).get_json()
+    ]
+    assert len(set(phones)) == 60 and all(p.startswith("+86") for p in phones)
+    pipeline = client.get(f"{API}/pipelines", headers=admin_headers).get_json()[0]
+    summary = client.get(f"{API}/pipelines/{pipeline['id']}/summary", headers=admin_headers).get_json()
+    assert sum(s["count"] for s in summary) == 30  # 15 deals per run (half of 30 customers) x 2
