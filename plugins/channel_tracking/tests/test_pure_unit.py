@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 from crm_channel_tracking.attribution import Touch
-from crm_channel_tracking.classify import classify
+from crm_channel_tracking.classify import classify, classify_cached, host_of
 from crm_channel_tracking.funnels import FunnelEvent, funnel, person_depth
 from crm_channel_tracking.metrics import cpa, rate, roas, roi
 from crm_channel_tracking.sessions import sessionize
@@ -46,6 +46,16 @@ T0 = dt.datetime(2026, 3, 1, 9, 0)
 )
 def test_classify(kwargs, group):
     assert classify(**kwargs) == group
+    # the memoised form ingestion uses agrees
+    clicks = frozenset(k for k, v in (kwargs.get("click_ids") or {}).items() if v)
+    cached = classify_cached(
+        kwargs.get("utm_source"),
+        kwargs.get("utm_medium"),
+        host_of(kwargs.get("referrer")),
+        clicks,
+        kwargs.get("own_hosts", ()),
+    )
+    assert cached == group
 
 
 def touch(minutes, channel, id_):
