@@ -2,9 +2,9 @@
 
 The generic list / detail / form pages are built from what the API already has:
 
-- every ``Crud`` that ``crm_core.records.register_crud`` returned (core objects and plugins),
-  found once per app among the loaded modules' globals, so a plugin that registers a collection
-  gets its pages with no extra code;
+- every ``Crud`` that ``crm_core.records.register_crud`` mounted on the app (core objects and
+  plugins), found once per app from its views, so a plugin that registers a collection gets its
+  pages with no extra code;
 - custom object types (``objects.<type>``), looked up on each request since they are created at
   runtime;
 - the custom fields of each entity (``crm_core.metadata.custom_fields``), read on every render so
@@ -16,7 +16,6 @@ dropped before rendering, read-only ones are shown but never offered as inputs.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -195,16 +194,38 @@ class WebResource:
         return options() if options else {}
 
 
-def _discover() -> dict[str, Crud]:
-    """Every ``Crud`` held by a loaded module (register_crud results are module globals)."""
-    found: dict[str, Crud] = {}
-    for module in list(sys.modules.values()):
-        namespace = getattr(module, "__dict__", None)
-        if not namespace or not getattr(module, "__name__", "").startswith(("crm_", "crm_core")):
+def _cruds_in(func, found: dict, seen: set, depth: int = 0) -> None:
+    """Collect the ``Crud`` objects a view function closes over (through its decorators)."""
+    if func is None or id(func) in seen or depth > 6:
+        return
+    seen.add(id(func))
+    inner = getattr(func, "__wrapped__", None)
+    if inner is not None:
+        _cruds_in(inner, found, seen, depth + 1)
+    for cell in getattr(func, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
             continue
-        for value in list(namespace.values()):
-            if isinstance(value, Crud) and value.resource not in found:
-                found[value.resource] = value
+        if isinstance(value, Crud):
+            found.setdefault(value.resource, value)
+        elif callable(value) and hasattr(value, "__closure__"):
+            _cruds_in(value, found, seen, depth + 1)
+
+
+def _discover(app) -> dict[str, Crud]:
+    """Every ``Crud`` mounted on ``app``: the views ``register_crud`` builds close over their
+    ``Crud``, so walking the app's views finds core, plugin and third-party collections alike,
+    and only those of plugins enabled in this app."""
+    found: dict[str, Crud] = {}
+    seen: set = set()
+    for view in app.view_functions.values():
+        view_class = getattr(view, "view_class", None)
+        if view_class is None:
+            _cruds_in(view, found, seen)
+            continue
+        for method in ("get", "post", "patch", "put", "delete"):
+            _cruds_in(getattr(view_class, method, None), found, seen)
     return found
 
 
@@ -213,7 +234,7 @@ def cruds() -> dict[str, Crud]:
     crm = current_app.extensions["crm"]
     cached = getattr(crm, "_web_cruds", None)
     if cached is None:
-        cached = {r: c for r, c in _discover().items() if r not in NOT_GENERIC}
+        cached = {r: c for r, c in _discover(current_app).items() if r not in NOT_GENERIC}
         crm._web_cruds = cached
     return cached
 
