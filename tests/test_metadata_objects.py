@@ -202,3 +202,27 @@ def test_row_scopes_apply_to_custom_objects(client, admin_headers, make_user):
     assert client.get(f"{OBJ}/course/{admins.get_json()['id']}", headers=headers).status_code == 404
     assert client.get(f"{OBJ}/course/export", headers=headers).status_code == 403  # no export grant
     assert len(client.get(f"{OBJ}/course", headers=admin_headers).get_json()) == 2
+
+
+def test_reference_to_another_custom_object_type(client, admin_headers):
+    client.post(OBJ, json={"name": "teacher"}, headers=admin_headers)
+    client.post(OBJ, json={"name": "room"}, headers=admin_headers)
+    spec = {
+        "name": "course",
+        "fields": [{"name": "taught_by", "type": "reference", "reference": "objects.teacher"}],
+    }
+    assert client.post(OBJ, json=spec, headers=admin_headers).status_code == 201
+    teacher = client.post(f"{OBJ}/teacher", json={"name": "Li"}, headers=admin_headers).get_json()["id"]
+    room = client.post(f"{OBJ}/room", json={"name": "R1"}, headers=admin_headers).get_json()["id"]
+    r = client.post(
+        f"{OBJ}/course", json={"name": "Math", "custom": {"taught_by": teacher}}, headers=admin_headers
+    )
+    assert r.status_code == 201 and r.get_json()["custom"] == {"taught_by": teacher}
+    r = client.post(
+        f"{OBJ}/course", json={"name": "Art", "custom": {"taught_by": room}}, headers=admin_headers
+    )
+    assert r.status_code == 422 and "custom.taught_by" in r.get_json()["errors"]  # a room is no teacher
+    names = [
+        c["name"] for c in client.get(f"{OBJ}/course?taught_by={teacher}", headers=admin_headers).get_json()
+    ]
+    assert names == ["Math"]
