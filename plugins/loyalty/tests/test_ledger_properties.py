@@ -10,7 +10,7 @@ import peewee as pw
 import pytest
 from crm_loyalty import ledger
 from crm_loyalty.models import MODELS, Allocation, LedgerEntry, Lot, Member, Program
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from crm_core.db import database
@@ -21,13 +21,16 @@ START = dt.datetime(2026, 1, 1, 12, 0)
 earn = st.tuples(
     st.just("earn"), st.integers(1, 500), st.booleans(), st.one_of(st.none(), st.integers(1, 60))
 )
-redeem = st.tuples(st.just("redeem"), st.integers(1, 600))
+redeem = st.tuples(st.just("redeem"), st.integers(1, 300))
 expire = st.tuples(st.just("expire"), st.integers(0, 40))
 refund = st.tuples(st.just("refund"), st.integers(0, 20), st.one_of(st.none(), st.integers(1, 500)))
 adjust = st.tuples(st.just("adjust"), st.integers(-300, 300).filter(bool))
 unredeem = st.tuples(st.just("unredeem"), st.integers(0, 20))
 repeat = st.tuples(st.just("repeat"), st.integers(0, 30))
-operations = st.lists(st.one_of(earn, redeem, expire, refund, adjust, unredeem, repeat), max_size=25)
+# earnings, redemptions and refunds weighted up so that spent-then-refunded (debt) states are common
+operations = st.lists(
+    st.one_of(earn, earn, redeem, redeem, refund, refund, expire, adjust, unredeem, repeat), max_size=25
+)
 
 
 def reset(policy: str) -> Member:
@@ -56,6 +59,8 @@ def check(member: Member, now: dt.datetime, policy: str) -> None:
         )
         assert lot.points - lot.remaining == int(used)
     buckets = ledger.balance(member, now)
+    if buckets["debt"]:
+        event(f"debt under {policy}")  # shows the generator reaches the interesting states
     assert buckets["balance"] == total
     assert (
         min(buckets["pending"], buckets["active"], buckets["spent"], buckets["expired"], buckets["debt"]) >= 0
