@@ -537,3 +537,17 @@ def test_user_admin_cannot_hand_out_roles_without_roles_update(app, client, setu
     assert r.status_code == 302
     html = client.get("/admin/users").get_data(as_text=True)
     assert "plain" in html and "sneaky" not in html
+
+
+def test_webhook_created_from_the_workbench(client, setup):
+    r = post_form(client, "/records/webhooks/new", {"url": "ftp://nope", "events": "customer.*"})
+    assert r.status_code == 422
+    r = post_form(
+        client, "/records/webhooks/new", {"url": "https://93.184.216.34/hook", "events": "customer.*, deal.*"}
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)
+    html = client.get("/admin/webhooks").get_data(as_text=True)
+    assert "https://93.184.216.34/hook" in html and "customer.*" in html
+    hooks = setup["api"].get("/api/v1/webhooks", headers=setup["h"]).get_json()
+    assert hooks[0]["events"] == ["customer.*", "deal.*"] and hooks[0]["secret_hint"].startswith("whsec_")
+    assert client.get(f"/admin/webhooks?id={hooks[0]['id']}").status_code == 200

@@ -397,7 +397,12 @@ def admin_webhooks():
             ):
                 attempts.setdefault(attempt.delivery_id, []).append(attempt)
     return render_template(
-        "crm/admin/webhooks.html", subs=subs, chosen=chosen, deliveries=deliveries, attempts=attempts
+        "crm/admin/webhooks.html",
+        subs=subs,
+        chosen=chosen,
+        deliveries=deliveries,
+        attempts=attempts,
+        can_create=permissions.can(actor, "webhooks", "create"),
     )
 
 

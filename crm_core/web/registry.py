@@ -28,7 +28,7 @@ from ..errors import APIError
 from ..records.resource import Crud
 
 #: Collections that have pages of their own rather than the generic ones, or none at all.
-NOT_GENERIC = frozenset({"users", "roles", "departments", "webhooks", "audit"})
+NOT_GENERIC = frozenset({"users", "roles", "departments", "audit"})
 
 #: Skipped in forms: the database and the service own them.
 SYSTEM_FIELDS = ("id", "created_at", "updated_at", "custom")
@@ -44,6 +44,7 @@ RESOURCE_LABELS = {
     "segments": _l("Segments"),
     "pipelines": _l("Pipelines"),
     "automations": _l("Automation rules"),
+    "webhooks": _l("Webhooks"),
 }
 
 FIELD_LABELS = {
@@ -99,6 +100,13 @@ FIELD_LABELS = {
     "conditions": _l("Conditions"),
     "actions": _l("Actions"),
     "active": _l("Active"),
+    "url": _l("URL"),
+    "events": _l("Events"),
+    "secret_hint": _l("Secret"),
+    "consecutive_failures": _l("Failures in a row"),
+    "failing_since": _l("Failing since"),
+    "last_success_at": _l("Last success"),
+    "last_failure_at": _l("Last failure"),
 }
 
 #: Labels of the core objects' fixed values (statuses, priorities, stages...).

@@ -140,3 +140,16 @@ def test_admin_pages_render(page, live_server, shot, login):
     page.click("#verify")
     page.wait_for_selector("#verification")
     assert "Chain intact" in page.locator("#verification").inner_text()
+
+
+def test_live_search_updates_the_list_in_place(page, live_server, shot, login):
+    base = live_server["url"]
+    login(page, base, "admin")
+    page.goto(base + "/records/customers/")
+    page.evaluate("window.__marker = 'same page'")
+    page.fill("input[type=search]", "Secret Phone")
+    page.wait_for_function("document.querySelector('#record-count').textContent.trim().startsWith('1 ')")
+    assert page.evaluate("window.__marker") == "same page", "htmx swapped the list, no page load"
+    assert "q=Secret" in page.url
+    assert page.locator("#bulk-form tbody tr").count() == 1
+    shot(page, "17-live-search")
