@@ -17,7 +17,7 @@
 
     .venv/bin/python bench/bench_loyalty.py                     # N=20000, C=50, R=20 (smoke size)
     .venv/bin/python bench/bench_loyalty.py --n 1000000         # the issue's size
-    options: --n N --activities A --clients C --requests R --workers W --shared --skip-http
+    options: --n N --activities A --clients C --requests R --workers W --shared --skip-http --think-ms T
              --pg-url postgresql://postgres@127.0.0.1:5432/test   (env: LOYALTY_BENCH_N, ...)
 """
 
@@ -197,8 +197,9 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def hammer(base: str, clients: int, requests_each: int, make_request) -> list[float]:
-    """Run ``make_request(session, client_index, i)`` from ``clients`` threads; latencies in ms."""
+def hammer(base: str, clients: int, requests_each: int, make_request, think_ms: float = 0) -> list[float]:
+    """Run ``make_request(session, client_index, i)`` from ``clients`` threads, each pausing
+    ``think_ms`` between its requests (0: closed loop, as fast as answers come); latencies in ms."""
     import requests
 
     latencies: list[float] = []
@@ -216,6 +217,8 @@ def hammer(base: str, clients: int, requests_each: int, make_request) -> list[fl
             own.append((time.perf_counter() - start) * 1000)
             if r.status_code >= 400:
                 errors.append(f"{r.status_code} {r.text[:200]}")
+            if think_ms:
+                time.sleep(think_ms / 1000)
         with lock:
             latencies.extend(own)
 
@@ -229,7 +232,9 @@ def hammer(base: str, clients: int, requests_each: int, make_request) -> list[fl
     return latencies
 
 
-def bench_http(url: str, clients: int, requests_each: int, workers: int, shared: bool) -> None:
+def bench_http(
+    url: str, clients: int, requests_each: int, workers: int, shared: bool, think_ms: float
+) -> None:
     import requests
     from crm_loyalty import activities, ledger
 
@@ -282,12 +287,13 @@ def bench_http(url: str, clients: int, requests_each: int, workers: int, shared:
             return session.get(f"{base}/api/v1/health")
 
         hammer(base, clients, 2, health)  # warm-up of every worker
-        base_ms = hammer(base, clients, requests_each, health)
-        redeem_ms = hammer(base, clients, requests_each, redeem)
+        base_ms = hammer(base, clients, requests_each, health, think_ms)
+        redeem_ms = hammer(base, clients, requests_each, redeem, think_ms)
     finally:
         server.terminate()
         server.wait(timeout=30)
     mode = "one shared member" if shared else "one member per client"
+    mode += f", {think_ms:g} ms between a client's requests" if think_ms else ", closed loop"
     print(f"redemption over HTTP, gunicorn {workers} workers, {clients} clients x {requests_each} ({mode}):")
     print(
         f"  POST .../redeem   p50 {percentile(redeem_ms, 50):.1f} ms  p99 {percentile(redeem_ms, 99):.1f} ms"
@@ -311,6 +317,12 @@ def main() -> int:
     parser.add_argument("--shared", action="store_true", help="all clients redeem on one member")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=float(env("LOYALTY_BENCH_THINK_MS", 0)),
+        help="pause between requests",
+    )
+    parser.add_argument(
         "--pg-url", default=env("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
     )
     args = parser.parse_args()
@@ -322,7 +334,7 @@ def main() -> int:
         migrate_url(url)
         bench_evaluation(url, args.n, args.activities)
         if not args.skip_http:
-            bench_http(url, args.clients, args.requests, args.workers, args.shared)
+            bench_http(url, args.clients, args.requests, args.workers, args.shared, args.think_ms)
     finally:
         from crm_core.db import database
 
