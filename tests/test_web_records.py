@@ -551,3 +551,24 @@ def test_webhook_created_from_the_workbench(client, setup):
     hooks = setup["api"].get("/api/v1/webhooks", headers=setup["h"]).get_json()
     assert hooks[0]["events"] == ["customer.*", "deal.*"] and hooks[0]["secret_hint"].startswith("whsec_")
     assert client.get(f"/admin/webhooks?id={hooks[0]['id']}").status_code == 200
+
+
+def test_user_edit_page_applies_the_api_rules(app, client, setup):
+    from crm_core.auth.models import User
+
+    rep = User.get(User.username == "rep")
+    boss = User.get(User.username == "boss")
+    page = client.get(f"/admin/users/{rep.id}").get_data(as_text=True)
+    assert 'name="roles"' in page and 'value="restricted" selected' in page
+    form = {"name": "Rep One", "department_id": "2", "roles": ["restricted", "sales"], "is_active": "on"}
+    r = post_form(client, f"/admin/users/{rep.id}", form)
+    assert r.status_code == 302, r.get_data(as_text=True)
+    rep = User.get_by_id(rep.id)
+    assert rep.name == "Rep One" and rep.department_id == 2
+    r = post_form(client, f"/admin/users/{rep.id}", {**form, "is_active": ""})
+    assert r.status_code == 302
+    assert web_login(app.test_client(), "rep").status_code == 401, "a deactivated user cannot log in"
+    r = post_form(client, f"/admin/users/{boss.id}", {"name": "Boss", "roles": ["admin"]})
+    assert r.status_code == 409, "nobody deactivates themselves"
+    r = post_form(client, f"/admin/users/{boss.id}", {"name": "Boss", "roles": [], "is_active": "on"})
+    assert r.status_code == 409, "nobody removes their own admin role"
