@@ -74,7 +74,10 @@ def crm_event(event):
 @hookimpl
 def crm_jobs():
     """Tier evaluation, expiry, activation of pending points, expiry reminders."""
-    return [{"id": f"loyalty:{name}", "func": func, **trigger} for name, (func, trigger) in jobs.JOBS.items()]
+    return [
+        {"id": f"loyalty:{name}", "func": func, "description": func.__doc__.split("\n")[0], **trigger}
+        for name, (func, trigger) in jobs.JOBS.items()
+    ]
 
 
 @hookimpl
