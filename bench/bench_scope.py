@@ -77,6 +77,7 @@ def seed(n: int, fanout: int, chunk: int = 10_000):
     from crm_core.auth.departments import create_department
     from crm_core.db import database, utcnow
     from crm_core.entities.models import Customer
+    from crm_core.records.bulk import insert_rows
 
     depts = []
     for r in range(fanout):
@@ -91,22 +92,14 @@ def seed(n: int, fanout: int, chunk: int = 10_000):
     rng = random.Random(7)
     now = utcnow()
     ids = [d.id for d in depts]
+    fields = ("name", "department_id", "owner_id", "custom", "created_at", "updated_at")
     for offset in range(0, n, chunk):
         rows = []
         for i in range(offset, min(n, offset + chunk)):
             created = now - dt.timedelta(seconds=rng.randrange(0, 730 * 86400))
-            rows.append(
-                {
-                    "name": f"customer {i}",
-                    "department_id": ids[i % len(ids)],
-                    "owner_id": None,
-                    "custom": {},
-                    "created_at": created,
-                    "updated_at": created,
-                }
-            )
+            rows.append((f"customer {i}", ids[i % len(ids)], None, {}, created, created))
         with database.atomic():
-            Customer.insert_many(rows).execute()
+            insert_rows(Customer, fields, rows)
         print(f"  seeded {min(n, offset + chunk):,}/{n:,}", end="\r", flush=True)
     print()
     database.execute_sql("ANALYZE")

@@ -43,6 +43,9 @@ SETTINGS: dict[str, Setting] = {
     "MAX_CONTENT_LENGTH": Setting(int, 20 * 1024 * 1024, "largest request body in bytes (413 above it)"),
     "TOKEN_TTL_SECONDS": Setting(int, 3600 * 12, "lifetime of login bearer tokens"),
     "AUDIT_RETENTION_DAYS": Setting(int, 365 * 3, "audit log retention, 365 to 3650 days"),
+    "AUDIT_SENSITIVE_RESOURCES": Setting(
+        str, "", "comma-separated resources whose single-record reads are audited (plugins mark their own)"
+    ),
     "ENCRYPTION_ALGORITHM": Setting(str, "AES-256-GCM", "AES-256-GCM or SM4-GCM for sensitive fields"),
     "DEFAULT_PHONE_REGION": Setting(str, "CN", "region for phone numbers written without a country code"),
     "ADMIN_USERNAME": Setting(str, "admin", "first admin created by `crm init`"),

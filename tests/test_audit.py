@@ -339,3 +339,18 @@ def test_the_database_refuses_edits_and_deletes_of_entries(chain):
         with pytest.raises(pw.DatabaseError), database.atomic():
             statement.execute()
     assert verify().ok
+
+
+def test_configured_sensitive_resources_log_detail_reads(app, client, admin_headers, make_user):
+    app.config["AUDIT_SENSITIVE_RESOURCES"] = "customers, objects.*"
+    cid = client.post("/api/v1/customers", json={"name": "patient"}, headers=admin_headers).get_json()["id"]
+    user, headers = make_user("nurse", roles=("readonly",))
+    assert client.get(f"/api/v1/customers/{cid}", headers=headers).status_code == 200
+    client.get("/api/v1/customers", headers=headers)  # lists are not single-record reads
+    reads = list(AuditEntry.select().where(AuditEntry.kind == "read"))
+    assert [(e.resource, e.record_id, e.actor_id, e.action) for e in reads] == [
+        ("customers", str(cid), user.id, "read")
+    ]
+    app.config["AUDIT_SENSITIVE_RESOURCES"] = ""
+    client.get(f"/api/v1/customers/{cid}", headers=headers)
+    assert AuditEntry.select().where(AuditEntry.kind == "read").count() == 1

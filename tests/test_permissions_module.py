@@ -82,7 +82,9 @@ def plugin_app(register_plugin, tmp_path):
     plugin = types.SimpleNamespace(
         crm_models=hookimpl(lambda: [Widget]),
         crm_migrations=hookimpl(lambda: str(mig)),
-        crm_permissions=hookimpl(lambda: [{"resource": "widgets", "actions": ["read", "update", "polish"]}]),
+        crm_permissions=hookimpl(
+            lambda: [{"resource": "widgets", "actions": ["read", "update", "polish"], "sensitive": True}]
+        ),
         crm_permission_check=hookimpl(
             lambda actor, action, resource, record: (
                 False if record is not None and getattr(record, "name", None) in state.veto_names else None
@@ -195,6 +197,11 @@ def test_get_record_404_outside_read_scope_403_without_action(tree):
         get_record(Widget, made["mid"].id, a, "widgets", "update")
     assert exc.value.code == 403
     assert get_record(Widget, made["mine"].id, a, "widgets", "update").name == "mine"
+    # widgets are marked sensitive by the plugin: each single-record read is audited, nothing else
+    from crm_core.audit.models import AuditEntry
+
+    reads = AuditEntry.select().where(AuditEntry.kind == "read", AuditEntry.resource == "widgets")
+    assert [(e.record_id, e.actor_id) for e in reads] == [(str(made["mid"].id), a.id)]
 
 
 def test_admin_sees_everything_and_builtin_roles_exist(tree):

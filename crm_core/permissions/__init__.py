@@ -9,8 +9,9 @@ after the fetch); plugins can AND in their own restrictions (``crm_permission_fi
 single actions (``crm_permission_check``), but never widen.
 
 Public functions (see docs/internals.md): ``scoped``, ``get_record``, ``require``, ``can``,
-``field_rules``, ``mask``, ``check_writable``, ``check_assignment``; plus ``effective_scope`` and
-``resources`` for tooling.
+``field_rules``, ``mask``, ``check_writable``, ``check_assignment``; plus ``effective_scope``,
+``resources`` and ``is_sensitive`` for tooling. ``get_record`` also audits single-record reads of
+sensitive resources (``crm_core.audit.record_read``).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
     "invalidate",
     "validate_grant",
     "validate_scope_strings",
+    "is_sensitive",
 ]
 
 _RANK = {scope: i for i, scope in enumerate(SCOPES)}
@@ -71,17 +73,23 @@ CORE_RESOURCES = {
 
 
 def resources() -> dict[str, dict]:
-    """Every known resource: ``{name: {"actions": [...], "label": str}}`` from the core and the
-    plugins' ``crm_permissions`` hook."""
+    """Every known resource: ``{name: {"actions": [...], "label": str, "sensitive"?: True}}`` from
+    the core and the plugins' ``crm_permissions`` hook (collected once per app)."""
+    if has_app_context() and "crm_permission_resources" in current_app.extensions:
+        return copy.deepcopy(current_app.extensions["crm_permission_resources"])
     found = {name: {"actions": list(actions), "label": name} for name, actions in CORE_RESOURCES.items()}
     if has_app_context():
         for items in _hook().crm_permissions():
             for item in items or []:
                 entry = found.setdefault(item["resource"], {"actions": [], "label": item["resource"]})
                 entry["label"] = item.get("label") or entry["label"]
+                if item.get("sensitive"):
+                    entry["sensitive"] = True
                 for action in item.get("actions", ()):
                     if action not in entry["actions"]:
                         entry["actions"].append(action)
+        # plugins are fixed for the life of an app: collect once
+        current_app.extensions["crm_permission_resources"] = copy.deepcopy(found)
     return found
 
 
@@ -286,7 +294,24 @@ def get_record(model, record_id, actor, resource: str, action: str = "read"):
         raise APIError(404, f"No {resource} record {record_id}.")
     if action != "read":
         require(actor, resource, action, record)
+    elif is_sensitive(resource):
+        from ..audit import record_read
+
+        record_read(actor, resource, record.get_id(), record)
     return record
+
+
+def is_sensitive(resource: str) -> bool:
+    """True when single-record reads of ``resource`` are audited: listed in
+    ``AUDIT_SENSITIVE_RESOURCES`` or marked ``"sensitive": True`` by its ``crm_permissions`` item."""
+    if not has_app_context():
+        return False
+    configured = {
+        r.strip() for r in current_app.config.get("AUDIT_SENSITIVE_RESOURCES", "").split(",") if r.strip()
+    }
+    if any(_matches(pattern, resource) for pattern in configured):
+        return True
+    return bool(resources().get(resource, {}).get("sensitive"))
 
 
 def can(actor, resource: str, action: str, record=None) -> bool:
