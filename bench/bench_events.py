@@ -5,8 +5,9 @@
    validation, audit, outbox row in the same transaction), then the dispatcher delivers every
    committed event to a counting ``crm_event`` hook. Reported: writes/s with the outbox, the same
    writes/s with the events capability unregistered (baseline: the cost of the outbox on the
-   write path), dispatched events/s (batch claim + per-consumer savepoints + done mark), and the
-   end-to-end rate (change -> hook called), plus 2 dispatchers in parallel (SKIP LOCKED).
+   write path), dispatched events/s (batch claim + per-consumer savepoints + done mark), the
+   end-to-end rate (change -> hook called), the event machinery alone (emit() in its own
+   transaction, then dispatch), and 2 dispatchers in parallel (SKIP LOCKED).
 2. Webhooks: M events fan out to one subscription and are delivered, signed, to a local
    keep-alive HTTP receiver by ``deliver_due`` (lease, thread pool, attempt log). Baseline: the
    same bodies posted by one bare ``requests.Session`` with no signing and no database.
@@ -129,6 +130,22 @@ def bench_events(app, n: int) -> None:
         f"  dispatch (hook called)           {rate(n, dispatch_s):>10}   ({len(crm.plugins.hook.crm_event.get_hookimpls())} consumers)"
     )
     print(f"  end to end (change -> hook)      {rate(n, write_s + dispatch_s):>10}")
+
+    # the event machinery alone: emit() in its own transaction per event, no record write
+    from crm_core.events import emit
+
+    start = time.perf_counter()
+    for i in range(n):
+        with database.atomic():
+            emit("bench.emitted", {"n": i, "customer_id": None})
+    emit_s = time.perf_counter() - start
+    counter.count = 0
+    start = time.perf_counter()
+    dispatch_pending()
+    alone_s = time.perf_counter() - start
+    assert counter.count == n, (counter.count, n)
+    print(f"  emit() alone, 1 transaction each {rate(n, emit_s):>10}   {emit_s * 1000 / n:.2f} ms/event")
+    print(f"  emit() alone -> hook, end to end {rate(n, emit_s + alone_s):>10}")
 
     # two dispatchers in parallel share the backlog (FOR UPDATE SKIP LOCKED): each event once
     create_many("par", n)
