@@ -183,7 +183,7 @@ def record_refund(
         LedgerEntry.reference.startswith(f"purchase:{order_reference}#"),
     )
     for earn in earned:
-        left_points = earn.points - ledger.reversed_points(earn)
+        left_points = earn.points - ledger.reversed_points(earn) - ledger.expired_points_of(earn)
         points = left_points if full else int(Decimal(earn.points) * amount / order_amount)
         points = min(points, left_points)
         if points <= 0:

@@ -338,13 +338,27 @@ def expire_due(member: Member, now: dt.datetime | None = None, open_lots: list[L
 
 
 def reversed_points(entry: LedgerEntry) -> int:
-    """How many of ``entry``'s points reversals have already undone (always >= 0)."""
+    """How many of ``entry``'s points reversals have already undone or claimed (always >= 0),
+    counting what a claw-back still has to collect."""
     done = (
-        LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0))
+        LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.requested), 0))
         .where(LedgerEntry.reverses == entry, LedgerEntry.kind == "reverse")
         .scalar()
     )
-    return abs(int(done))
+    return int(done)
+
+
+def expired_points_of(entry: LedgerEntry) -> int:
+    """Points of the lot ``entry`` credited that expired unused (a refund does not take them again)."""
+    expired = (
+        Allocation.select(pw.fn.COALESCE(pw.fn.SUM(Allocation.points), 0))
+        .join(LedgerEntry)
+        .switch(Allocation)
+        .join(Lot)
+        .where(Lot.entry == entry, LedgerEntry.kind == "expire")
+        .scalar()
+    )
+    return int(expired)
 
 
 def reverse(
@@ -375,7 +389,16 @@ def reverse(
             raise APIError(
                 409, "This redemption was already reversed.", errors={"entry_id": ["Already reversed."]}
             )
-        entry = _entry(member, "reverse", -original.points, reference, reason, actor_id, reverses=original)
+        entry = _entry(
+            member,
+            "reverse",
+            -original.points,
+            reference,
+            reason,
+            actor_id,
+            reverses=original,
+            requested=-original.points,
+        )
         restored = (
             Allocation.select(Allocation.lot, pw.fn.SUM(Allocation.points).alias("pts"))
             .where(Allocation.entry == original)
@@ -391,13 +414,13 @@ def reverse(
         raise APIError(
             422, "Only earnings and redemptions can be reversed.", errors={"entry_id": ["Not reversible."]}
         )
-    left = original.points - done
+    left = original.points - done - expired_points_of(original)
     wanted = left if points is None else min(points, left)
     if wanted <= 0:
         raise APIError(
             409, "Nothing left to reverse on this entry.", errors={"entry_id": ["Fully reversed."]}
         )
-    entry = _entry(member, "reverse", 0, reference, reason, actor_id, reverses=original)
+    entry = _entry(member, "reverse", 0, reference, reason, actor_id, reverses=original, requested=wanted)
     own = Lot.select().where(Lot.entry == original, Lot.remaining > 0)
     taken = _consume(entry, own, wanted)
     if taken < wanted:

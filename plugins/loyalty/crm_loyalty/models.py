@@ -105,6 +105,7 @@ class LedgerEntry(BaseModel):
     reverses = pw.ForeignKeyField("self", null=True, on_delete="SET NULL", column_name="reverses_id")
     outstanding = pw.IntegerField(default=0)
     debt_policy = pw.CharField(max_length=10, null=True)  # how ``outstanding`` is settled
+    requested = pw.IntegerField(default=0)  # reversals: points asked to undo (migration 0002)
     actor_id = pw.IntegerField(null=True)
 
     class Meta:

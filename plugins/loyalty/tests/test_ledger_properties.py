@@ -58,6 +58,9 @@ def check(member: Member, now: dt.datetime, policy: str) -> None:
             .scalar()
         )
         assert lot.points - lot.remaining == int(used)
+    for earned in LedgerEntry.select().where(LedgerEntry.member == member, LedgerEntry.kind == "earn"):
+        # refunds never take back more than an earning gave, counting what expired unused
+        assert ledger.reversed_points(earned) + ledger.expired_points_of(earned) <= earned.points
     buckets = ledger.balance(member, now)
     if buckets["debt"]:
         event(f"debt under {policy}")  # shows the generator reaches the interesting states

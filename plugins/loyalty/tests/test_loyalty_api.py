@@ -419,3 +419,34 @@ def test_expiry_at_a_period_end(client, program, purchase, mode, expected):
         today = at(0)
         assert (expires.month, expires.hour, expires.minute) == expected(today)
         assert (expires + dt.timedelta(seconds=1)).day == 1  # the last second of the period
+
+
+def refund(client, headers, customer_id, reference, order, amount=None):
+    body = {"customer_id": customer_id, "kind": "refund", "reference": reference, "order_reference": order}
+    if amount is not None:
+        body["amount"] = amount
+    r = client.post(f"{L}/activities", json=body, headers=headers)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def test_two_partial_refunds_under_clawback_never_take_more_than_earned(client, program, purchase):
+    headers = program(refund_policy="clawback")
+    purchase(62, "o-1", "500.00")
+    client.post(f"{L}/members/62/redeem", json={"points": 400, "reference": "r-1"}, headers=headers)
+    points = refund(client, headers, 62, "rf-1", "o-1", "300.00")["member"]["points"]
+    assert (points["balance"], points["debt"]) == (0, 200)
+    points = refund(client, headers, 62, "rf-2", "o-1")["member"]["points"]
+    assert (points["balance"], points["debt"]) == (0, 400)  # 500 earned, 500 reversed in all
+    purchase(62, "o-2", "1000.00")
+    points = member(client, headers, 62)["points"]
+    assert (points["balance"], points["debt"], points["active"]) == (600, 0, 600)
+
+
+def test_refund_does_not_take_back_points_that_expired(client, program, purchase, app):
+    headers = program(expiry_mode="days", expiry_days=10)
+    purchase(63, "o-1", "100.00")
+    run_job(app, "expire-points", 11)
+    body = refund(client, headers, 63, "rf-1", "o-1")
+    assert body["entries"] == [] and body["member"]["points"]["balance"] == 0
+    assert body["member"]["points"]["debt"] == 0
