@@ -144,6 +144,16 @@ def test_failing_consumer_retried_without_redelivering_to_others(register_plugin
             dispatch_pending()
         row = OutboxEvent.get_by_id(row.id)
         assert row.status == "done" and row.attempts == 2
+        from crm_core.auth import create_user, issue_token
+
+        raw, _ = issue_token(create_user("outbox_admin", "Test-Passw0rd!", roles=["admin"]))
+        detail = both.test_client().get(
+            f"/api/v1/events/{row.id}", headers={"Authorization": f"Bearer {raw}"}
+        )
+        assert detail.status_code == 200, detail.get_json()
+        consumers = {c["consumer"]: c for c in detail.get_json()["consumers"]}
+        assert consumers["good"]["status"] == "done" and consumers["flaky"]["status"] == "done"
+        assert consumers["flaky"]["attempts"] == 3 and consumers["flaky"]["last_error"] is None
         assert flaky.calls == 3
         assert [e.id for e in good.events] == [emitted.id]  # delivered to "good" exactly once
 

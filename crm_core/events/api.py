@@ -45,6 +45,21 @@ class EventSchema(Schema):
     last_error = fields.String(allow_none=True)
 
 
+class ConsumerSchema(Schema):
+    consumer = fields.String(metadata={"description": "the plugin whose crm_event hook consumed it"})
+    status = fields.String(metadata={"description": "done or failed"})
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    updated_at = fields.DateTime()
+
+
+class EventDetailSchema(EventSchema):
+    consumers = fields.List(
+        fields.Nested(ConsumerSchema),
+        metadata={"description": "per-consumer progress, recorded once some consumer failed"},
+    )
+
+
 class EventQuerySchema(Schema):
     type = fields.String(validate=validate.Length(max=150))
     status = fields.String(validate=validate.OneOf(["pending", "done", "dead"]))
@@ -69,6 +84,18 @@ class Events(MethodView):
             query = query.where(OutboxEvent.customer_id == args["customer_id"])
         pagination_parameters.item_count = query.count()
         return list(query.paginate(pagination_parameters.page, pagination_parameters.page_size))
+
+
+@blp.route("/<int:event_id>")
+class EventDetail(MethodView):
+    @blp.response(200, EventDetailSchema)
+    def get(self, event_id):
+        """One event with each consumer's progress (``events:read``, admins)."""
+        require_events("read")
+        row = OutboxEvent.get_or_none(OutboxEvent.id == event_id)
+        if row is None:
+            raise APIError(404, f"No event {event_id}.")
+        return row  # ``consumers`` is the backref to the per-consumer progress rows
 
 
 @blp.route("/<int:event_id>/retry")

@@ -123,6 +123,8 @@ def _dispatch_one(row: OutboxEvent, consumers) -> bool:
         else:
             succeeded.append(name)
     if not failed:
+        if row.attempts:  # a retry: show that the consumers that had failed are now done
+            _record_progress(row.id, succeeded, {}, utcnow())
         return True
     now = utcnow()
     _record_progress(row.id, succeeded, failed, now)
@@ -149,6 +151,7 @@ def _record_progress(event_id: int, succeeded: list[str], failed: dict[str, str]
             conflict_target=[ConsumerProgress.event, ConsumerProgress.consumer],
             update={
                 ConsumerProgress.status: DONE,
+                ConsumerProgress.attempts: ConsumerProgress.attempts + 1,
                 ConsumerProgress.last_error: None,
                 ConsumerProgress.updated_at: now,
             },
