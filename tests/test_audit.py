@@ -354,3 +354,51 @@ def test_configured_sensitive_resources_log_detail_reads(app, client, admin_head
     app.config["AUDIT_SENSITIVE_RESOURCES"] = ""
     client.get(f"/api/v1/customers/{cid}", headers=headers)
     assert AuditEntry.select().where(AuditEntry.kind == "read").count() == 1
+
+
+def test_concurrent_writers_and_sealer_keep_one_valid_chain(app):
+    """Writers in several threads append entries in their own transactions while a sealer runs;
+    no writer waits on the sealer's lock, and the chain ends up complete and valid."""
+    import threading
+
+    from crm_core.audit import record_change
+    from crm_core.changes import Change
+    from crm_core.db import database
+
+    errors = []
+    done = threading.Event()
+
+    def writer(n):
+        try:
+            with app.app_context():
+                for i in range(10):
+                    with database.atomic():
+                        record_change(
+                            Change(
+                                action="create", resource="customers", record_id=n * 100 + i, after={"n": i}
+                            )
+                        )
+                database.close()
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+
+    def sealer():
+        with app.app_context():
+            while not done.is_set():
+                seal()
+            database.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    sealing = threading.Thread(target=sealer)
+    sealing.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    done.set()
+    sealing.join()
+    assert not errors
+    seal()
+    seqs = [e.seq for e in AuditEntry.select().order_by(AuditEntry.seq)]
+    assert len(seqs) >= 40 and seqs == list(range(1, len(seqs) + 1))
+    assert verify().ok
