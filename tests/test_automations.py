@@ -481,6 +481,23 @@ def test_rule_validation_and_actions_listing(api):
         r = client.post("/api/v1/automations", json={"name": "bad", **body}, headers=headers)
         assert r.status_code == 422, body
         assert needle in str(r.get_json()), (body, r.get_json())
+    _rule(
+        client,
+        headers,
+        name="paid",
+        trigger="order.paid",
+        actions=[{"type": "add_tag", "params": {"tag": "x"}}],
+    )
+    _rule(
+        client,
+        headers,
+        name="any",
+        trigger="customer.*",
+        actions=[{"type": "add_tag", "params": {"tag": "y"}}],
+    )
+    listed = client.get("/api/v1/automations?trigger=order.paid", headers=headers)
+    assert listed.status_code == 200 and [r["name"] for r in listed.get_json()] == ["paid"]
+    assert client.get("/api/v1/automations?bogus=1", headers=headers).status_code == 400
     names = {a["name"]: a for a in client.get("/api/v1/automations/actions", headers=headers).get_json()}
     assert {"add_tag", "remove_tag", "create_task", "assign_owner", "send_webhook", "coupons.issue"} <= set(
         names

@@ -206,6 +206,9 @@ def test_exhausted_retries_mark_subscription_failing_and_hold_new_events(client,
     assert WebhookDelivery.get().status == "failed"
     r = client.get(f"/api/v1/webhooks/{sub['id']}", headers=admin_headers).get_json()
     assert r["status"] == "failing" and r["consecutive_failures"] == 4 and r["failing_since"]
+    listed = client.get("/api/v1/webhooks?status=failing", headers=admin_headers)
+    assert listed.status_code == 200 and [w["id"] for w in listed.get_json()] == [sub["id"]]
+    assert client.get("/api/v1/webhooks?status=active", headers=admin_headers).get_json() == []
     failing = OutboxEvent.get(OutboxEvent.type == "webhook.failing")
     assert failing.data == {"subscription_id": sub["id"], "url": receiver.url, "failures": 4}
 
