@@ -7,6 +7,7 @@ import copy
 import json
 
 import click
+import pytest
 
 from crm_core import hookimpl
 from crm_core.metadata.cli import register
@@ -183,3 +184,16 @@ def test_crm_migrate_applies_pending_templates(register_plugin):
         result = app.test_cli_runner().invoke(group, ["migrate"])
         assert result.exit_code == 0 and "up to date" in result.output, result.output
         assert snapshot() == first  # already applied: nothing changes
+
+
+def test_a_broken_template_is_named_and_changes_nothing(app):
+    from crm_core.errors import APIError
+    from crm_core.metadata import templates
+
+    broken = copy.deepcopy(TEMPLATE)
+    broken["fields"].append({"entity": "customers", "name": "email", "type": "string"})  # a core field
+    app.extensions["crm"].plugins.register(EducationPlugin(broken), "broken_edu")
+    with pytest.raises(APIError) as caught:
+        templates.apply_all(["education"])
+    assert caught.value.code == 422 and "'education' of plugin 'broken_edu'" in caught.value.message
+    assert snapshot() == ([], [], [])  # all or nothing

@@ -130,7 +130,15 @@ def apply_all(names: list[str] | None = None) -> list[dict]:
         if wanted and template.get("name") not in wanted:
             continue
         found.add(template.get("name"))
-        reports.append(apply(template, plugin))
+        try:
+            reports.append(apply(template, plugin))
+        except APIError as exc:
+            # say which plugin's template is at fault: migrate runs every plugin's
+            raise APIError(
+                exc.code,
+                f"Template {template.get('name')!r} of plugin {plugin!r}: {exc.message}",
+                errors=exc.data.get("errors"),
+            ) from None
     missing = wanted - found
     if missing:
         raise APIError(404, f"No such template(s): {', '.join(sorted(missing))}.")
