@@ -284,3 +284,22 @@ def test_redis_storage_shares_counts_between_workers(db_url, app_config):
     assert codes[:4] == [200] * 4 and codes[4:] == [429, 429]
     for app in (first, second):
         app.extensions["crm"].db.close()
+
+
+def test_successful_logins_from_one_address_are_not_limited(client, make_user):
+    make_user("office", roles=("sales",))
+    assert {login(client, "office", ip="10.3.0.1").status_code for _ in range(15)} == {200}
+    codes = [login(client, "office", "wrong", ip="10.3.0.1").status_code for _ in range(11)]
+    assert codes[:4] == [401] * 4 and codes[-1] == 429
+
+
+def test_oauth_failures_count_towards_the_ip_limit(client):
+    codes = [
+        client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials", "client_id": "nobody", "client_secret": "x"},
+            environ_base={"REMOTE_ADDR": "10.4.0.1"},
+        ).status_code
+        for _ in range(12)
+    ]
+    assert codes[0] in (400, 401) and codes[-1] == 429

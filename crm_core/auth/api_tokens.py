@@ -14,7 +14,7 @@ from . import current_actor, issue_token, public, record_change
 from .api_common import int_id, json_response, no_nul
 from .models import AccessToken, OAuthClient, User
 from .oauth import create_client, revoke_client, token_response
-from .ratelimit import check_login_rate
+from .ratelimit import check_login_rate, count_login_failure
 
 tokens_blp = Blueprint(
     "tokens", __name__, url_prefix=f"{API_PREFIX}/auth/tokens", description="Personal API tokens"
@@ -193,7 +193,10 @@ def oauth_token():
 
     Form fields ``grant_type=client_credentials``, optional ``scope``; the client authenticates
     with HTTP Basic or ``client_id``/``client_secret`` form fields. Unknown client: 401
-    ``invalid_client``. Rate-limited per IP like the login.
+    ``invalid_client``. Failed requests are rate-limited per IP like the login.
     """
     check_login_rate("oauth")
-    return token_response()
+    response = token_response()
+    if response.status_code in (400, 401):
+        count_login_failure("oauth")
+    return response

@@ -28,7 +28,7 @@ from .api_departments import blp as departments_blp
 from .api_tokens import clients_blp, oauth_blp, tokens_blp
 from .api_users import blp as users_blp
 from .models import MODELS
-from .ratelimit import check_login_rate
+from .ratelimit import login_attempt
 
 blp = Blueprint("auth", __name__, url_prefix=f"{API_PREFIX}/auth", description="Login and tokens")
 
@@ -56,10 +56,10 @@ class Token(MethodView):
     def post(self, data):
         """Exchange a username and password for a bearer token.
 
-        Attempts are limited per IP (``CRM_RATELIMIT_LOGIN``), and a user is locked out for a
+        Failed attempts are limited per IP (``CRM_RATELIMIT_LOGIN``), and a user is locked out for a
         while after ``CRM_LOGIN_MAX_FAILURES`` failures in a row (429 with ``Retry-After``)."""
-        check_login_rate()
-        user = login(data["username"], data["password"])
+        with login_attempt():
+            user = login(data["username"], data["password"])
         raw, row = issue_token(user)
         expires_in = int((row.expires_at - row.created_at).total_seconds()) if row.expires_at else 0
         return {"access_token": raw, "token_type": "Bearer", "expires_in": expires_in}

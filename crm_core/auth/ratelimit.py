@@ -9,6 +9,7 @@ directly (``limiter.limiter.hit``) so it can be checked inside the view before a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 
@@ -72,18 +73,48 @@ def install(app) -> Limiter:
     return limiter
 
 
-def check_login_rate(scope: str = "login") -> None:
-    """Count one login attempt from this IP; ``APIError(429)`` with ``Retry-After`` over the limit."""
+def _login_limit():
     limiter = current_app.extensions.get("crm_limiter")
     if limiter is None or not limiter.enabled:
+        return None, None
+    return limiter, parse(current_app.config["RATELIMIT_LOGIN"])
+
+
+def check_login_rate(scope: str = "login") -> None:
+    """``APIError(429)`` with ``Retry-After`` when this IP's failed attempts used up the window.
+
+    Only failures count (``count_login_failure``), so an office full of people signing in
+    behind one address is not locked out, while guessing is stopped after a few tries.
+    """
+    limiter, item = _login_limit()
+    if limiter is None:
         return
-    item = parse(current_app.config["RATELIMIT_LOGIN"])
     ip = request.remote_addr or "-"
-    if not limiter.limiter.hit(item, scope, ip):
+    if not limiter.limiter.test(item, scope, ip):
         reset_at, _remaining = limiter.limiter.get_window_stats(item, scope, ip)
         retry = max(1, int(reset_at - time.time()))
         raise APIError(
             429,
-            f"Too many login attempts from this address; try again in {retry} s.",
+            f"Too many failed login attempts from this address; try again in {retry} s.",
             headers={"Retry-After": str(retry)},
         )
+
+
+def count_login_failure(scope: str = "login") -> None:
+    """Count one failed login (or OAuth client authentication) from this IP."""
+    limiter, item = _login_limit()
+    if limiter is not None:
+        limiter.limiter.hit(item, scope, request.remote_addr or "-")
+
+
+@contextlib.contextmanager
+def login_attempt(scope: str = "login"):
+    """Wrap a password check: refuse when the IP is over the limit, count the attempt if it fails
+    (any ``APIError`` 400/401 raised inside). The web login uses this too."""
+    check_login_rate(scope)
+    try:
+        yield
+    except APIError as exc:
+        if exc.code in (400, 401):
+            count_login_failure(scope)
+        raise
