@@ -15,7 +15,7 @@ import pytest
 from crm_core.web.testing import csrf_from, post_form, web_login
 
 SECRET_PHONE = "+8613912345678"
-SECRET_SCORE = 987
+SECRET_SCORE = 987_654_321  # long enough never to turn up by chance (tokens, timestamps)
 
 
 @pytest.fixture
@@ -231,7 +231,7 @@ def _post_rules(app):
 
 def test_every_workbench_post_needs_the_csrf_token(app, client, setup):
     values = {"resource": "customers", "record_id": setup["customers"]["North Co"], "deal_id": setup["deal"]}
-    values.update({"ticket_id": 1, "role_id": 1, "entity": "customers", "name": "x"})
+    values.update({"ticket_id": 1, "role_id": 1, "user_id": 1, "entity": "customers", "name": "x"})
     rules = _post_rules(app)
     assert len(rules) >= 15
     for rule, endpoint in rules:
@@ -572,3 +572,14 @@ def test_user_edit_page_applies_the_api_rules(app, client, setup):
     assert r.status_code == 409, "nobody deactivates themselves"
     r = post_form(client, f"/admin/users/{boss.id}", {"name": "Boss", "roles": [], "is_active": "on"})
     assert r.status_code == 409, "nobody removes their own admin role"
+
+
+def test_segment_links_to_its_customers(client, setup):
+    r = setup["api"].post(
+        "/api/v1/segments", json={"name": "VIPs", "filters": {"tag": "vip", "q": "North"}}, headers=setup["h"]
+    )
+    assert r.status_code == 201, r.get_json()
+    html = client.get(f"/records/segments/{r.get_json()['id']}").get_data(as_text=True)
+    link = re.search(r'id="segment-members" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    listing = client.get(link).get_data(as_text=True)
+    assert "North Co" in listing and "South Co" not in listing
