@@ -244,6 +244,17 @@ def test_manual_redelivery_keeps_webhook_id(client, admin_headers, receiver):
     )
 
 
+def test_ping_reaches_only_that_subscription(client, admin_headers, receiver):
+    sub, secret = _subscribe(client, admin_headers, receiver.url)
+    _subscribe(client, admin_headers, receiver.url, events=["*"])
+    r = client.post(f"/api/v1/webhooks/{sub['id']}/ping", headers=admin_headers)
+    assert r.status_code == 202 and r.get_json()["event_type"] == "webhook.ping"
+    assert deliver_due() == 1
+    payload = _verify(secret, receiver.requests[0])
+    assert payload["type"] == "webhook.ping" and payload["data"]["subscription_id"] == sub["id"]
+    assert OutboxEvent.select().where(OutboxEvent.type == "webhook.ping").count() == 0
+
+
 def test_gone_410_deactivates_subscription(client, admin_headers, receiver):
     sub, _ = _subscribe(client, admin_headers, receiver.url)
     receiver.script = [410]

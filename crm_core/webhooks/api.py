@@ -212,6 +212,20 @@ class Redeliver(MethodView):
         return _with_attempts([new])[0]
 
 
+@blp.route("/webhooks/<int:record_id>/ping")
+class Ping(MethodView):
+    @blp.response(202, DeliverySchema)
+    def post(self, record_id):
+        """Queue a ``webhook.ping`` to this subscription (sent within seconds, logged like any
+        delivery) to check the receiver and its signature verification."""
+        sub = crud.get(record_id, current_actor(), "update")
+        if not sub.active:
+            raise APIError(409, f"Webhook {sub.id} is inactive; activate it first.")
+        with database.atomic():
+            delivery = outbound.ping(sub)
+        return _with_attempts([delivery])[0]
+
+
 class SecretSchema(Schema):
     secret = fields.String()
 
