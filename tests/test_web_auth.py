@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from crm_core.auth.models import User
 from crm_core.testing import TEST_PASSWORD
@@ -137,3 +139,33 @@ def test_anonymous_language_switch_uses_the_session(client):
     r = post_form(client, "/language", {"language": "zh_CN", "next": "/login"}, page="/login")
     assert r.headers["Location"] == "/login"
     assert "<title>登录" in client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+
+@given(st.text(max_size=40))
+def test_safe_next_never_leaves_the_site(target):
+    from urllib.parse import urlsplit
+
+    from crm_core.web.session import safe_next
+
+    for candidate in (target, "/" + target, "//" + target, "/\\" + target):
+        result = safe_next(candidate)
+        if result is not None:
+            parts = urlsplit(result)
+            assert not parts.scheme and not parts.netloc
+            assert result.startswith("/") and not result.startswith("//") and "\\" not in result
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example", "/\\evil.example", "https://evil.example/", "/\t/evil.example", "javascript:x"],
+)
+def test_safe_next_refuses_known_tricks(target):
+    from crm_core.web.session import safe_next
+
+    assert safe_next(target) is None
+
+
+def test_pages_refuse_framing(client):
+    r = client.get("/login")
+    assert r.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert r.headers["X-Content-Type-Options"] == "nosniff"

@@ -52,6 +52,15 @@ def crm_startup(app):
             csrf.protect()  # 400 (CSRFError) when the token is missing or wrong
         load_session_actor()
 
+    @app.after_request
+    def _page_headers(response):
+        # workbench pages are never framed by another site (clickjacking) nor sniffed
+        if not request.path.startswith(API_PREFIXES) and response.mimetype == "text/html":
+            response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
     app.jinja_env.globals["user_name"] = user_name  # globals reach imported macros too
     app.jinja_env.globals["value_label"] = value_label
 

@@ -81,10 +81,13 @@ def web_actor():
 
 def safe_next(target: str | None) -> str | None:
     """``target`` if it is a local path (never an open redirect to another site), else None."""
-    if not target:
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    # browsers read "/\\host" as "//host", and strip tabs/newlines inside URLs
+    if "\\" in target or any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc:
         return None
     return target
 
