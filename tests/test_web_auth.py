@@ -169,3 +169,9 @@ def test_pages_refuse_framing(client):
     r = client.get("/login")
     assert r.headers["X-Frame-Options"] == "SAMEORIGIN"
     assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_unrouted_posts_keep_their_404_and_405(client):
+    assert client.post("/no-such-page").status_code == 404
+    assert client.post("/account/nothing").status_code == 404
+    assert client.delete("/login").status_code == 405

@@ -48,7 +48,9 @@ def crm_startup(app):
         # CSRF token and the locale Flask-WTF and Flask-Babel cache there belong to one request
         g.pop(app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
         g.pop("_flask_babel", None)
-        if request.method not in SAFE_METHODS and app.config.get("WTF_CSRF_ENABLED", True):
+        # (unrouted requests fall through to their 404/405 instead of a CSRF 400)
+        unsafe = request.method not in SAFE_METHODS and request.url_rule is not None
+        if unsafe and app.config.get("WTF_CSRF_ENABLED", True):
             csrf.protect()  # 400 (CSRFError) when the token is missing or wrong
         load_session_actor()
 
