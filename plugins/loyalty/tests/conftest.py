@@ -2,45 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
-
-L = "/api/v1/loyalty"
-
-TIERS = [
-    {
-        "code": "silver",
-        "name": "Silver",
-        "rank": 10,
-        "metric": "spend",
-        "window": "rolling",
-        "window_days": 365,
-        "threshold": "0",
-    },
-    {
-        "code": "gold",
-        "name": "Gold",
-        "rank": 20,
-        "metric": "spend",
-        "window": "rolling",
-        "window_days": 365,
-        "threshold": "1000",
-        "multiplier": "1.5",
-        "benefits": {"discount_rate": "0.05", "free_shipping": True},
-    },
-    {
-        "code": "platinum",
-        "name": "Platinum",
-        "rank": 30,
-        "metric": "spend",
-        "window": "rolling",
-        "window_days": 365,
-        "threshold": "5000",
-        "multiplier": "2",
-        "benefits": {"discount_rate": "0.10", "free_shipping": True, "perks": ["lounge"]},
-    },
-]
+from loyalty_testlib import TIERS, L
 
 
 @pytest.fixture
@@ -80,8 +43,3 @@ def purchase(client, admin_headers):
         return client.post(f"{L}/activities", json=body, headers=headers or admin_headers)
 
     return buy
-
-
-def at(days: float) -> dt.datetime:
-    """Now plus ``days`` (UTC, naive)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=days)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import L, at
+from loyalty_testlib import L, at
 
 from crm_core.cli import build_cli
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import TIERS, L
+from loyalty_testlib import TIERS, L
 
 from crm_core import hookimpl
 from crm_core.db import database
@@ -75,8 +75,8 @@ def test_malformed_order_event_is_skipped_not_retried(register_plugin, admin_hea
 
 
 def test_expiry_jobs_emit_expiring_and_expired(register_plugin, admin_headers):
-    from conftest import at
     from crm_loyalty import jobs
+    from loyalty_testlib import at
 
     collector = Collector()
     app = register_plugin(collector, "collector")

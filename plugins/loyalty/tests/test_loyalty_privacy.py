@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import L
+from loyalty_testlib import L
 
 
 def test_export_and_erase_include_loyalty(client, program, purchase):

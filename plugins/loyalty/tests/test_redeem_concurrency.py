@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from conftest import L
+from loyalty_testlib import L
 
 from crm_core.db import database
 
