@@ -583,3 +583,22 @@ def test_segment_links_to_its_customers(client, setup):
     link = re.search(r'id="segment-members" href="([^"]+)"', html).group(1).replace("&amp;", "&")
     listing = client.get(link).get_data(as_text=True)
     assert "North Co" in listing and "South Co" not in listing
+
+
+def test_object_type_created_from_the_fields_page(client, setup):
+    r = post_form(
+        client,
+        "/admin/object-types",
+        {"name": "contract", "label_en": "Contracts", "label_zh": "合同"},
+        page="/admin/fields",
+    )
+    assert r.status_code == 302 and r.headers["Location"].endswith("entity=objects.contract")
+    r = post_form(
+        client,
+        "/admin/fields?entity=objects.contract",
+        {"entity": "objects.contract", "name": "value", "type": "decimal"},
+    )
+    assert r.status_code == 302
+    assert 'name="custom.value"' in client.get("/records/objects.contract/new").get_data(as_text=True)
+    r = post_form(client, "/admin/object-types", {"name": "Bad Name"}, page="/admin/fields")
+    assert "crm-flash-error" in client.get(r.headers["Location"]).get_data(as_text=True)

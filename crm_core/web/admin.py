@@ -432,7 +432,33 @@ def admin_fields():
         errors=errors,
         form=form,
         can_delete=permissions.can(actor, "fields", "delete"),
+        can_create_type=permissions.can(actor, "object_types", "create"),
     ), status
+
+
+@bp.route("/admin/object-types", methods=["POST"])
+@login_required
+def admin_object_type_new():
+    """Define a custom object type (``object_types:create``, as the API); its records get list and
+    form pages at once, and its fields are added on the custom fields page."""
+    from ..metadata import objects
+
+    permissions.require(g.actor, "object_types", "create")
+    name = request.form.get("name", "").strip()
+    label = {
+        "en": request.form.get("label_en", "").strip(),
+        "zh-CN": request.form.get("label_zh", "").strip(),
+    }
+    try:
+        objects.create_type(name, label=label if any(label.values()) else None)
+    except APIError as exc:
+        if exc.code not in (409, 422):
+            raise
+        details = " ".join(m for msgs in (exc.data.get("errors") or {}).values() for m in msgs)
+        flash(f"{exc.message} {details}".strip(), "error")
+        return redirect(url_for("web.admin_fields"))
+    flash(_("Object type %(name)s created.", name=name), "success")
+    return redirect(url_for("web.admin_fields", entity=f"objects.{name}"))
 
 
 @bp.route("/admin/fields/<entity>/<name>/delete", methods=["POST"])
