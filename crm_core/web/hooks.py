@@ -17,6 +17,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 @hookimpl
 def crm_web_blueprints():
+    """The workbench's pages (blueprint ``web``)."""
     from . import pages
 
     return [pages.bp]
@@ -83,6 +84,7 @@ def crm_nav():
     from .admin import ADMIN_PERMISSIONS
 
     def collection(resource, label, order):
+        """A menu entry for the generic list of ``resource``."""
         return {
             "label": label,
             "endpoint": "web.record_list",

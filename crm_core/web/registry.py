@@ -182,18 +182,22 @@ class WebResource:
 
     @property
     def model(self):
+        """The peewee model of the collection."""
         return self.crud.model
 
     @property
     def schema(self):
+        """The marshmallow schema that loads and dumps its records."""
         return self.crud.schema
 
     @property
     def has_tags(self) -> bool:
+        """True when records carry tags (bulk tagging, tag filter)."""
         return "tags" in self.schema.fields
 
     @property
     def has_custom(self) -> bool:
+        """True when records carry custom fields."""
         return "custom" in self.model._meta.fields
 
     def list_options(self) -> dict:
