@@ -105,6 +105,7 @@ def _consume(entry: LedgerEntry, lots, points: int) -> int:
         if part <= 0:
             continue
         Lot.update(remaining=Lot.remaining - part).where(Lot.id == lot.id).execute()
+        lot.remaining -= part  # callers may look at the same objects again
         rows.append(
             {
                 "entry": entry.id,
@@ -205,11 +206,13 @@ def settle_debt(member: Member, now: dt.datetime) -> None:
         .order_by(LedgerEntry.id)
     )
     for debt in debts:
-        lots = (
+        lots = list(
             Lot.select()
             .where(Lot.member == member, Lot.remaining > 0, Lot.expires_at.is_null() | (Lot.expires_at > now))
             .order_by(Lot.expires_at.is_null(), Lot.expires_at, Lot.earned_at, Lot.id)
         )
+        if not lots:
+            break
         if debt.debt_policy == "clawback":
             seq = (
                 LedgerEntry.select()
@@ -219,18 +222,11 @@ def settle_debt(member: Member, now: dt.datetime) -> None:
             claw = _entry(
                 member, "clawback", 0, f"entry:{debt.id}:{seq + 1}", "clawed back from later points"
             )
-            claw.reverses = debt
             taken = _consume(claw, lots, debt.outstanding)
-            if taken == 0:
-                claw.delete_instance()
-                break
-            claw.points = -taken
-            claw.save()
+            LedgerEntry.update(points=-taken, reverses=debt).where(LedgerEntry.id == claw.id).execute()
         else:
             # the debt entry already counts in full in the balance; allocations only retire lots
             taken = _consume(debt, lots, debt.outstanding)
-            if taken == 0:
-                break
         LedgerEntry.update(outstanding=LedgerEntry.outstanding - taken).where(
             LedgerEntry.id == debt.id
         ).execute()
