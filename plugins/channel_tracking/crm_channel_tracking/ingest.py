@@ -71,6 +71,9 @@ def _text(value, name: str, limit: int, errors: dict, required: bool = False):
     if len(value) > limit:
         errors[name] = [f"Longer than maximum length {limit}."]
         return None
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL: refuse it here, not fail the batch
+        errors[name] = ["Must not contain NUL characters."]
+        return None
     return value
 
 
@@ -126,7 +129,7 @@ def validate_event(raw, now: dt.datetime, oldest: dt.datetime) -> tuple[dict | N
             errors["click_ids"] = ["Must be an object of at most 20 click ids."]
         else:
             for key, value in nested.items():
-                if not isinstance(value, str) or len(value) > 500 or len(str(key)) > 64:
+                if not isinstance(value, str) or len(value) > 500 or len(key) > 64 or "\x00" in key + value:
                     errors["click_ids"] = [f"Click id {str(key)[:64]!r} must be a string of at most 500."]
                     break
                 clicks[key] = value

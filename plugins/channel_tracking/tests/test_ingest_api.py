@@ -2,6 +2,7 @@
 classification and identity stitching (SQLite and PostgreSQL)."""
 
 import datetime as dt
+import json
 
 import pytest
 from conftest import api
@@ -218,3 +219,31 @@ def test_identity_stitching_on_signup(client, admin_headers, track):
     credited = [c for c in body["credits"] if c["credit"] > 0]
     assert [(c["channel_group"], c["credit"]) for c in credited] == [("kol", 1.0)]
     assert sum(c["credit"] for c in body["credits"]) == pytest.approx(1.0)
+
+
+def test_awkward_text_round_trips(client, admin_headers, track):
+    awkward = 'a,b "quoted"\nnew line\t\\ 观看-加粉-下单'
+    r = track(
+        [
+            {
+                "visitor_id": "w1",
+                "event_type": "page_view",
+                "referrer": "https://blog.other.net/?q=" + awkward,
+                "url": "https://shop.example.com/" + awkward,
+                "utm_content": awkward,
+                "click_ids": {"x,y": awkward},
+            },
+            {"visitor_id": "w1", "event_type": "page_view", "utm_term": "nul\x00byte"},
+            {"visitor_id": "w1", "event_type": "page_view", "click_ids": {"k\x00": "v"}},
+        ]
+    )
+    body = r.get_json()
+    assert body["accepted"] == 1, body
+    assert [item["index"] for item in body["rejected"]] == [1, 2]
+    assert body["rejected"][0]["errors"] == {"utm_term": ["Must not contain NUL characters."]}
+    from crm_channel_tracking.models import Touchpoint
+
+    row = Touchpoint.get(Touchpoint.visitor_id == "w1")
+    assert row.url == "https://shop.example.com/" + awkward and row.utm_content == awkward
+    assert json.loads(row.click_ids) == {"x,y": awkward}
+    assert row.channel_group == "referral"
