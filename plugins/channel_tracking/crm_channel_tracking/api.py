@@ -53,6 +53,9 @@ blp = Blueprint(
 )
 
 KEY_SECURITY = [{"trackingKey": []}]
+MAX_INT = 2**31 - 1
+MAX_BIGINT = 2**63 - 1
+MAX_MONEY = Decimal("999999999999.99")  # the columns hold 14 digits, 2 after the point
 
 # --- ingestion ---------------------------------------------------------------------------------
 
@@ -229,14 +232,16 @@ class TrackingChannelSchema(Schema):
 class TrackingCampaignSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    channel_id = fields.Integer(allow_none=True)
+    channel_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=MAX_INT))
     utm_source = fields.String(load_default="", validate=validate.Length(max=200))
     utm_medium = fields.String(load_default="", validate=validate.Length(max=200))
     utm_campaign = fields.String(required=True, validate=validate.Length(min=1, max=200))
     utm_term = fields.String(load_default="", validate=validate.Length(max=200))
     utm_content = fields.String(load_default="", validate=validate.Length(max=200))
     kol = fields.String(allow_none=True, validate=validate.Length(max=200))
-    budget = fields.Decimal(allow_none=True, as_string=True, places=2, validate=validate.Range(min=0))
+    budget = fields.Decimal(
+        allow_none=True, as_string=True, places=2, validate=validate.Range(min=0, max=MAX_MONEY)
+    )
     currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="Use an ISO 4217 code (CNY)."))
     starts_on = fields.Date(allow_none=True)
     ends_on = fields.Date(allow_none=True)
@@ -300,7 +305,9 @@ register_crud(
 
 class TrackingSpendDaySchema(Schema):
     day = fields.Date(required=True)
-    amount = fields.Decimal(required=True, as_string=True, places=2, validate=validate.Range(min=0))
+    amount = fields.Decimal(
+        required=True, as_string=True, places=2, validate=validate.Range(min=0, max=MAX_MONEY)
+    )
 
 
 class TrackingSpendBodySchema(Schema):
@@ -350,7 +357,7 @@ class CampaignSpend(MethodView):
 class TrackingLinkSchema(Schema):
     id = fields.Integer(dump_only=True)
     code = fields.String(dump_only=True)
-    campaign_id = fields.Integer(required=True)
+    campaign_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_INT))
     kol = fields.String(allow_none=True, validate=validate.Length(max=200))
     target_url = fields.String(required=True, validate=validate.Length(min=1, max=1800))
     clicks = fields.Integer(dump_only=True)
@@ -457,9 +464,9 @@ class KeyItem(MethodView):
 
 class TrackingConversionInSchema(Schema):
     order_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    customer_id = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    customer_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=MAX_BIGINT))
     visitor_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=128))
-    revenue = fields.Decimal(required=True, places=2, validate=validate.Range(min=0))
+    revenue = fields.Decimal(required=True, places=2, validate=validate.Range(min=0, max=MAX_MONEY))
     currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="Use an ISO 4217 code (CNY)."))
     occurred_at = fields.AwareDateTime(default_timezone=dt.UTC)
 

@@ -251,3 +251,15 @@ def test_privacy_export_and_erase(client, admin_headers, track):
     # the revenue stays in the reports, without the person
     kept = api(client, admin_headers, "GET", "/conversions").get_json()
     assert [(c["order_ref"], c["customer_id"]) for c in kept] == [("P1", None)]
+
+
+def test_out_of_range_numbers_are_422_not_500(client, admin_headers, campaign):
+    for path, body, field in [
+        ("/links", {"campaign_id": 2**40, "target_url": "https://shop.example.com/"}, "campaign_id"),
+        ("/campaigns", {"name": "x", "utm_campaign": "x", "budget": "1e20"}, "budget"),
+        ("/conversions/record", {"order_id": "x", "customer_id": 2**70, "revenue": "1"}, "customer_id"),
+        ("/conversions/record", {"order_id": "x", "customer_id": 1, "revenue": "NaN"}, "revenue"),
+    ]:
+        r = api(client, admin_headers, "POST", path, json=body)
+        assert r.status_code == 422, (path, r.status_code)
+        assert field in r.get_json()["errors"], (path, r.get_json())
