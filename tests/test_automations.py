@@ -565,3 +565,48 @@ def test_prune_keeps_runs_that_acted(api):
     AutomationRun.update(created_at=utcnow() - dt.timedelta(days=31)).execute()
     assert prune_runs() == 1
     assert [r.status for r in AutomationRun.select()] == ["succeeded"]
+
+
+class DictSchemaActions:
+    """A plugin describing its action's params with a JSON-Schema-like dict, not marshmallow."""
+
+    @hookimpl
+    def crm_actions(self):
+        schema = {
+            "type": "object",
+            "required": ["sku"],
+            "properties": {"sku": {"type": "string"}},
+            "additionalProperties": False,
+        }
+        return [
+            {
+                "name": "shop.reserve",
+                "label": "Reserve stock",
+                "schema": schema,
+                "run": lambda p, e, c: {"sku": p["sku"]},
+            }
+        ]
+
+
+def test_plugin_action_with_dict_schema(register_plugin, make_user):
+    application = register_plugin(DictSchemaActions(), "shop")
+    _, headers = make_user("dict_admin")
+    client = application.test_client()
+    with application.app_context():
+        body = {"name": "r", "trigger": "order.paid"}
+        for params, status in [({"sku": "A1"}, 201), ({}, 422), ({"sku": "A1", "qty": 2}, 422)]:
+            r = client.post(
+                "/api/v1/automations",
+                json={**body, "actions": [{"type": "shop.reserve", "params": params}]},
+                headers=headers,
+            )
+            assert r.status_code == status, (params, r.get_json())
+        actions = {
+            a["name"]: a for a in client.get("/api/v1/automations/actions", headers=headers).get_json()
+        }
+        assert actions["shop.reserve"]["params"] == {"sku": {"type": "string", "required": True}}
+        with database.atomic():
+            emit("order.paid", {"order_id": 1})
+        dispatch_pending()
+        run = AutomationRun.get()
+        assert run.status == "succeeded" and run.results[0]["result"] == {"sku": "A1"}

@@ -43,17 +43,43 @@ class ActionSpec:
             if params not in (None, {}):
                 raise ValidationError({"params": ["This action takes no parameters."]})
             return {}
+        if isinstance(self.schema, dict):
+            return _load_json_schema(self.schema, params)
         schema = self.schema() if isinstance(self.schema, type) else self.schema
         return schema.load(params or {})
 
     def describe(self) -> dict:
         """Name, label, plugin and parameter fields (for the rule editor)."""
         params = {}
-        if self.schema is not None:
+        if isinstance(self.schema, dict):
+            required = set(self.schema.get("required", ()))
+            for name, prop in (self.schema.get("properties") or {}).items():
+                params[name] = {"type": str((prop or {}).get("type", "any")), "required": name in required}
+        elif self.schema is not None:
             schema = self.schema() if isinstance(self.schema, type) else self.schema
             for name, fld in schema.fields.items():
                 params[name] = {"type": type(fld).__name__, "required": fld.required}
         return {"name": self.name, "label": self.label, "plugin": self.plugin, "params": params}
+
+
+def _load_json_schema(schema: dict, params) -> dict:
+    """Minimal checks for an action whose ``schema`` is a JSON-Schema-like dict: an object with
+    its ``required`` keys and, when ``additionalProperties`` is false, no others."""
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise ValidationError({"params": ["Must be an object."]})
+    errors = {
+        name: ["Missing data for required field."]
+        for name in schema.get("required", ())
+        if name not in params
+    }
+    if schema.get("additionalProperties") is False:
+        known = set(schema.get("properties") or {})
+        errors.update({name: ["Unknown field."] for name in params if name not in known})
+    if errors:
+        raise ValidationError(errors)
+    return dict(params)
 
 
 def _customer_required(customer):

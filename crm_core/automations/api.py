@@ -49,6 +49,8 @@ def _check_actions(actions: list[dict]) -> None:
             spec.load(action.get("params"))
         except ValidationError as exc:
             errors[index] = {"params": exc.messages}
+        except Exception as exc:  # a plugin's broken schema must answer 422, not 500
+            errors[index] = {"params": [f"Cannot be checked: {type(exc).__name__}: {exc}"]}
     if errors:
         raise ValidationError(errors, field_name="actions")
 

@@ -302,6 +302,8 @@ def dry_run(rule: dict, event_type: str, data: dict, customer_id=None, meta=None
                 item["params"] = _jsonable(spec.load(action.get("params")))
             except ValidationError as exc:
                 item["errors"] = exc.messages
+            except Exception as exc:  # a plugin's broken schema
+                item["errors"] = [f"{type(exc).__name__}: {exc}"]
         planned.append(item)
     out["actions"] = planned
     return out
