@@ -439,3 +439,24 @@ def test_record_events_outside_owner_row_scope_are_not_sent(client, make_user, r
     deliver_due()
     sent = sorted(_verify(secret, r)["data"]["id"] for r in receiver.requests)
     assert sent == [cid for cid, _, visible in cases if visible]
+
+
+def test_write_path_to_webhook_end_to_end(client, admin_headers, receiver):
+    sub, secret = _subscribe(client, admin_headers, receiver.url)
+    r = client.post("/api/v1/customers", json={"name": "Mei", "tags": ["kol"]}, headers=admin_headers)
+    assert r.status_code == 201
+    customer = r.get_json()
+    client.patch(f"/api/v1/customers/{customer['id']}", json={"name": "Mei Chen"}, headers=admin_headers)
+    client.patch(
+        f"/api/v1/customers/{customer['id']}", json={"name": "Mei Chen"}, headers=admin_headers
+    )  # no-op
+    client.delete(f"/api/v1/customers/{customer['id']}", headers=admin_headers)
+    dispatch_pending()
+    deliver_due()
+    # sent in parallel: order by the event timestamp, as receivers should
+    payloads = sorted((_verify(secret, r) for r in receiver.requests), key=lambda p: p["timestamp"])
+    assert [p["type"] for p in payloads] == ["customer.created", "customer.updated", "customer.deleted"]
+    created, updated, deleted = payloads
+    assert created["data"]["object"]["name"] == "Mei" and created["data"]["object"]["tags"] == ["kol"]
+    assert updated["data"]["changed"] == ["name"] and updated["data"]["previous"] == {"name": "Mei"}
+    assert deleted["data"]["id"] == customer["id"]

@@ -14,6 +14,8 @@ from .models import MODELS
 
 # How often the scheduler runs the dispatcher (seconds).
 DISPATCH_INTERVAL_SECONDS = 2
+# Columns whose change alone makes no ``<noun>.updated`` event.
+BOOKKEEPING = ("updated_at",)
 
 
 @hookimpl
@@ -41,14 +43,16 @@ def crm_blueprints():
 @hookimpl
 def crm_record_written(change):
     """Write ``<noun>.created|updated|deleted`` for every write of the core write path."""
-    if change.action == "update" and not change.changed:
+    # the timestamp moves on every save: it is not a change anyone reacts to
+    changed = [name for name in change.changed if name not in BOOKKEEPING]
+    if change.action == "update" and not changed:
         return  # nothing changed: no event
     obj = change.after if change.after is not None else change.before
     data = {"resource": change.resource, "id": change.record_id, "object": obj}
     if change.action == "update":
         before = change.before or {}
-        data["changed"] = change.changed
-        data["previous"] = {name: before.get(name) for name in change.changed}
+        data["changed"] = changed
+        data["previous"] = {name: before.get(name) for name in changed}
     emit(change.event_type, data, actor=change.actor, resource=change.resource, record_id=change.record_id)
 
 
