@@ -155,7 +155,8 @@ def test_jobs_api_lists_and_runs_now(ticker_app, make_user):
     jobs = {j["id"]: j for j in r.get_json()}
     assert {"core.events:dispatch", "ticker:tick", "ticker:boom"} <= set(jobs)
     assert jobs["ticker:bad"]["error"] and "cron" in jobs["ticker:bad"]["error"]
-    assert jobs["ticker:tick"]["last_run"] is None
+    assert jobs["ticker:tick"]["last_run"] is None and jobs["ticker:tick"]["next_run_at"] is None
+    assert "T04:00:00" in jobs["ticker:boom"]["next_run_at"]  # cron hour=4, UTC
     assert client.get("/api/v1/jobs", headers=clerk).status_code == 403
     assert client.post("/api/v1/jobs/ticker:tick/run", headers=clerk).status_code == 403
     assert plugin.ticks == 0

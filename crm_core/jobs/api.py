@@ -49,6 +49,9 @@ class JobSchema(Schema):
     schedule = fields.Dict()
     description = fields.String()
     error = fields.String(allow_none=True)
+    next_run_at = fields.DateTime(
+        allow_none=True, metadata={"description": "cron jobs: next fire time (UTC)"}
+    )
     last_run = fields.Nested(JobRunSchema, allow_none=True)
 
 

@@ -44,7 +44,16 @@ class JobSpec:
             "schedule": {k: str(v) for k, v in self.trigger_args.items()},
             "description": self.description,
             "error": self.error,
+            "next_run_at": self.next_run_at(),
         }
+
+    def next_run_at(self) -> dt.datetime | None:
+        """The next time a cron job fires (UTC, naive); None for interval jobs, whose phase
+        depends on when the scheduler started, and for misdeclared jobs."""
+        if self.error or self.trigger_kind != "cron":
+            return None
+        fire = self.trigger().get_next_fire_time(None, dt.datetime.now(dt.UTC))
+        return fire.astimezone(dt.UTC).replace(tzinfo=None) if fire else None
 
 
 def _spec(plugin: str, item: dict) -> JobSpec:
