@@ -28,9 +28,12 @@ def fast_hashing(monkeypatch):
     """Cheap argon2 parameters: these tests are not about hashing cost."""
     from argon2 import PasswordHasher
 
+    import crm_core.auth
     from crm_core.auth import passwords
 
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    monkeypatch.setattr(crm_core.auth, "_DUMMY_HASH", hasher.hash("not-a-real-password-0"))
 
 
 _MIGRATION = Path(__file__).resolve().parents[1] / "crm_core" / "audit" / "migrations" / "0002_append_only.py"
@@ -384,7 +387,7 @@ def test_concurrent_writers_and_sealer_keep_one_valid_chain(app):
 
     def sealer():
         with app.app_context():
-            while not done.is_set():
+            while not done.wait(0.02):  # the scheduler seals every few seconds; here much more often
                 seal()
             database.close()
 
@@ -397,7 +400,7 @@ def test_concurrent_writers_and_sealer_keep_one_valid_chain(app):
         t.join()
     done.set()
     sealing.join()
-    assert not errors
+    assert not errors, errors
     seal()
     seqs = [e.seq for e in AuditEntry.select().order_by(AuditEntry.seq)]
     assert len(seqs) >= 40 and seqs == list(range(1, len(seqs) + 1))
