@@ -73,4 +73,5 @@ def customer_context(customer, actor, data: dict) -> dict:
         "panels": render_panels("customer_panel", customer=customer, data=data, actor=actor),
         "customer": customer,
         "actor": actor,
+        "can_create": {r: permissions.can(actor, r, "create") for r in ("deals", "tickets", "activities")},
     }

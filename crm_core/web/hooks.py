@@ -32,7 +32,7 @@ def crm_startup(app):
     from .i18n import DEFAULT_LANGUAGE, LANGUAGES, init_babel, normalise
     from .nav import nav_entries
     from .registry import value_label
-    from .session import load_session_actor, user_name
+    from .session import REFERENCE_PAGES, load_session_actor, stage_or_pipeline_name, user_name
 
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # API calls use tokens, not cookies
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session: long-open forms work
@@ -66,6 +66,8 @@ def crm_startup(app):
 
     app.jinja_env.globals["user_name"] = user_name  # globals reach imported macros too
     app.jinja_env.globals["value_label"] = value_label
+    app.jinja_env.globals["stage_or_pipeline_name"] = stage_or_pipeline_name
+    app.jinja_env.globals["REFERENCE_PAGES"] = REFERENCE_PAGES
 
     @app.context_processor
     def _workbench_globals():

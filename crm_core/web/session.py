@@ -129,3 +129,27 @@ def user_name(user_id) -> str:
         return names.get(int(user_id)) or f"#{user_id}"
     except (TypeError, ValueError):
         return str(user_id)
+
+
+#: Reference columns shown by the name of what they point to, and where that record's page is.
+REFERENCE_PAGES = {"customer_id": "customers", "company_id": "companies", "parent_id": None}
+
+
+def stage_or_pipeline_name(field: str, value) -> str:
+    """The name of the pipeline or stage ``value`` (configuration, readable by whoever reads the
+    deal), loaded once per request; the bare id when unknown."""
+    if value in (None, ""):
+        return ""
+    names = g.get("_crm_pipeline_names")
+    if names is None:
+        from ..entities.models import Pipeline, Stage
+
+        names = {
+            "pipeline_id": dict(Pipeline.select(Pipeline.id, Pipeline.name).tuples()),
+            "stage_id": dict(Stage.select(Stage.id, Stage.name).tuples()),
+        }
+        g._crm_pipeline_names = names
+    try:
+        return names.get(field, {}).get(int(value)) or f"#{value}"
+    except (TypeError, ValueError):
+        return str(value)
