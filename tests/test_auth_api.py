@@ -306,3 +306,27 @@ def test_oauth_failures_count_towards_the_ip_limit(client):
         for _ in range(12)
     ]
     assert codes[0] in (400, 401) and codes[-1] == 429
+
+
+def test_oauth_writes_are_audited_with_the_client(client, make_user, admin_headers):
+    from crm_core.audit.models import AuditEntry
+
+    user, _ = make_user("integrator", roles=("sales",))
+    body = client.post(
+        "/api/v1/oauth-clients",
+        json={"name": "erp", "user_id": user.id, "scopes": ["customers:write"]},
+        headers=admin_headers,
+    ).get_json()
+    token = oauth_token(client, body["client_id"], body["client_secret"]).get_json()["access_token"]
+    r = client.post("/api/v1/customers", json={"name": "from erp"}, headers=bearer(token))
+    assert r.status_code == 201 and r.get_json()["owner_id"] == user.id
+    entry = AuditEntry.get(AuditEntry.resource == "customers", AuditEntry.action == "create")
+    assert entry.client_id == body["client_id"] and entry.actor_id == user.id
+
+
+def test_admin_password_reset_revokes_the_users_tokens(client, make_user, admin_headers):
+    user, headers = make_user("forgetful", roles=("sales",))
+    r = client.patch(f"/api/v1/users/{user.id}", json={"password": "Fresh-passw0rd"}, headers=admin_headers)
+    assert r.status_code == 200
+    assert client.get("/api/v1/users/me", headers=headers).status_code == 401
+    assert login(client, "forgetful", "Fresh-passw0rd").status_code == 200
