@@ -92,12 +92,13 @@ def seed(n: int, fanout: int, chunk: int = 10_000):
     rng = random.Random(7)
     now = utcnow()
     ids = [d.id for d in depts]
-    fields = ("name", "department_id", "owner_id", "custom", "created_at", "updated_at")
+    # insert_rows sends exactly these columns: give the ones with model defaults too
+    fields = ("name", "lifecycle_stage", "department_id", "owner_id", "custom", "created_at", "updated_at")
     for offset in range(0, n, chunk):
         rows = []
         for i in range(offset, min(n, offset + chunk)):
             created = now - dt.timedelta(seconds=rng.randrange(0, 730 * 86400))
-            rows.append((f"customer {i}", ids[i % len(ids)], None, {}, created, created))
+            rows.append((f"customer {i}", "lead", ids[i % len(ids)], None, {}, created, created))
         with database.atomic():
             insert_rows(Customer, fields, rows)
         print(f"  seeded {min(n, offset + chunk):,}/{n:,}", end="\r", flush=True)
