@@ -105,13 +105,19 @@ def bench_events(app, n: int) -> None:
             )
         return time.perf_counter() - start
 
-    # baseline: the same writes without the events capability (no outbox row, no event)
-    events_plugin = crm.plugins.pm.unregister(name="core.events")
-    base_s = create_many("base", n)
-    crm.plugins.pm.register(events_plugin, name="core.events")
+    # baseline: the same writes without the events capability (no outbox row, no event).
+    # Blocks of the two modes alternate so that load on the machine and table growth hit both.
     OutboxEvent.delete().execute()
-
-    write_s = create_many("evt", n)
+    base_s = write_s = 0.0
+    block = max(1, min(100, n // 10))
+    done = 0
+    while done < n:
+        count = min(block, n - done)
+        events_plugin = crm.plugins.pm.unregister(name="core.events")
+        base_s += create_many(f"base{done}", count)
+        crm.plugins.pm.register(events_plugin, name="core.events")
+        write_s += create_many(f"evt{done}", count)
+        done += count
     pending = OutboxEvent.select().where(OutboxEvent.status == "pending").count()
     counter = Counter()
     crm.plugins.pm.register(_counter_plugin(counter), name="bench_counter")
