@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from crm_core.db import utcnow
+from crm_core.db import database, utcnow
 from crm_core.errors import APIError
 
 from . import core, earning, ledger, tiers
@@ -30,11 +30,15 @@ def enrol(
     joined_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> tuple[Member, bool]:
-    """Make ``customer_id`` a member (base tier, signup bonus); returns (member, created)."""
+    """Make ``customer_id`` a member (base tier, signup bonus); returns (member, created).
+
+    Owner and department default to the customer's, so row scopes follow the customer."""
     now = now or utcnow()
     found = Member.get_or_none(Member.customer_id == customer_id)
     if found is not None:
         return found, False
+    if owner_id is None and department_id is None:
+        owner_id, department_id = customer_ownership(customer_id)
     member = Member.create(
         customer_id=customer_id,
         member_no=member_number(now),
@@ -46,6 +50,21 @@ def enrol(
     )
     welcome(member, now)
     return member, True
+
+
+def customer_ownership(customer_id: int) -> tuple[int | None, int | None]:
+    """The owner and department of the core's customer ``customer_id`` (None, None if unknown), so
+    that a member enrolled by an event falls in the same row scopes as the customer."""
+    if not database.table_exists("customer"):
+        return None, None
+    customer = pw.Table("customer", ("id", "owner_id", "department_id")).bind(database)
+    row = (
+        customer.select(customer.owner_id, customer.department_id)
+        .where(customer.id == customer_id)
+        .tuples()
+        .first()
+    )
+    return (row[0], row[1]) if row else (None, None)
 
 
 def welcome(member: Member, now: dt.datetime | None = None) -> None:

@@ -95,3 +95,14 @@ def test_expiry_jobs_emit_expiring_and_expired(register_plugin, admin_headers):
     assert (
         collector.of("points.expired")[0] | {"points": 40, "balance": 0} == collector.of("points.expired")[0]
     )
+
+
+def test_member_enrolled_by_an_event_follows_the_customers_owner(register_plugin, make_user):
+    app = register_plugin(Collector(), "collector")
+    client = app.test_client()
+    sam, headers = make_user("sam")
+    customer = client.post("/api/v1/customers", json={"name": "Qian Qi"}, headers=headers).get_json()
+    order_event(app, "order.paid", order_id=1, customer_id=customer["id"], amount="10.00")
+    detail = client.get(f"{L}/members/{customer['id']}", headers=headers).get_json()
+    assert detail["owner_id"] == sam.id == customer["owner_id"]
+    assert detail["department_id"] == customer["department_id"]
