@@ -6,7 +6,17 @@ Public API used by every view and plugin:
 - ``public``: decorator marking an API view (function or MethodView class) as open to anonymous
   callers; every other ``/api/`` view requires a valid token.
 - ``create_user(...)``, ``authenticate(username, password)``, ``issue_token(user, ...)``,
-  ``revoke_token(raw)``.
+  ``revoke_token(raw)``, ``revoke_user_tokens(user)``.
+- ``login(username, password)``: a password check with lockout (429 + ``Retry-After`` while
+  locked); wrap it in ``crm_core.auth.ratelimit.login_attempt()`` to apply the per-IP limit too.
+- ``set_password(user, password, keep_token_id=None)``: policy-checked, revokes the user's tokens.
+- ``record_change(action, resource, record_id, before, after)``: report a write to an identity
+  object (users, roles, departments, tokens, OAuth clients) to ``crm_record_written`` (audit).
+- ``user_dict(user)``: the JSON view of a user.
+
+Related modules: ``departments`` (the tree and its paths), ``oauth`` (client credentials with
+Authlib), ``ratelimit`` (Flask-Limiter), and the API modules ``api_users``, ``api_departments``,
+``api_tokens``.
 """
 
 from __future__ import annotations
