@@ -53,6 +53,12 @@ class Dialect:
         # SQLite keeps datetimes as text; compare whole milliseconds so equality is exact
         return f"ROUND((julianday({later}) - julianday({earlier})) * 86400000.0) <= {round(seconds * 1000)}"
 
+    def padded(self, number: str) -> str:
+        """``number`` as 12 zero-padded digits (text that sorts like the number)."""
+        if self.postgres:
+            return f"LPAD(CAST({number} AS TEXT), 12, '0')"
+        return f"printf('%012d', {number})"
+
     def more_than(self, later: str, earlier: str, seconds: float) -> str:
         """``later - earlier > seconds``."""
         if self.postgres:
@@ -260,19 +266,19 @@ def funnel_sql(d: Dialect, steps: list[str], window_days: float, timeout_minutes
     return f"""
 WITH tp AS (
     SELECT id, subject, event_type, occurred_at, channel_group,
-           LAG(occurred_at) OVER (PARTITION BY subject ORDER BY occurred_at, id) AS prev_at
+           LAG(occurred_at) OVER w AS prev_at, ROW_NUMBER() OVER w AS rn
     FROM {TOUCH} WHERE occurred_at >= {p} AND occurred_at < {p}
-),
-numbered AS (
-    SELECT tp.*, SUM(CASE WHEN prev_at IS NULL OR {d.more_than("occurred_at", "prev_at", timeout_s)}
-                          THEN 1 ELSE 0 END)
-                 OVER (PARTITION BY subject ORDER BY occurred_at, id ROWS UNBOUNDED PRECEDING) AS session_no
-    FROM tp
+    WINDOW w AS (PARTITION BY subject ORDER BY occurred_at, id)
 ),
 sessioned AS (
-    SELECT numbered.*, FIRST_VALUE(channel_group) OVER (
-               PARTITION BY subject, session_no ORDER BY occurred_at, id) AS session_channel
-    FROM numbered
+    -- the channel of the latest session start at or before each row: a running MAX over
+    -- "zero-padded row number || channel" of the start rows, in the order the LAG already
+    -- sorted by (one pass, no re-sort by session)
+    SELECT id, subject, event_type, occurred_at, SUBSTR(MAX(
+               CASE WHEN prev_at IS NULL OR {d.more_than("occurred_at", "prev_at", timeout_s)}
+                    THEN {d.padded("rn")} || channel_group END)
+           OVER (PARTITION BY subject ORDER BY occurred_at, id ROWS UNBOUNDED PRECEDING), 13) AS session_channel
+    FROM tp
 ),
 s1 AS (
     SELECT id, subject, occurred_at AS t1, session_channel FROM sessioned
