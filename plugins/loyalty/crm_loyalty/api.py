@@ -38,8 +38,10 @@ from .schemas import (
     LoyaltyProgramSchema,
     LoyaltyRedeemSchema,
     LoyaltyReverseSchema,
+    LoyaltyRulePatchSchema,
     LoyaltyRuleSchema,
     LoyaltyTierChangeSchema,
+    LoyaltyTierPatchSchema,
     LoyaltyTierSchema,
 )
 
@@ -85,6 +87,7 @@ register_crud(
     LoyaltyTierSchema,
     path="/tiers",
     name="tiers",
+    update_schema=LoyaltyTierPatchSchema(partial=True),
     default_sort="rank",
     before_save=_check_tier,
     before_delete=_tier_in_use,
@@ -97,6 +100,7 @@ register_crud(
     LoyaltyRuleSchema,
     path="/rules",
     name="rules",
+    update_schema=LoyaltyRulePatchSchema(partial=True),
     default_sort="id",
     description="earning rules",
 )
@@ -112,7 +116,7 @@ class ProgramView(MethodView):
         permissions.require(current_actor(), "loyalty.program", "read")
         return ledger.program()
 
-    @blp.arguments(LoyaltyProgramSchema(partial=True))
+    @blp.arguments(LoyaltyProgramSchema)
     @blp.response(200, LoyaltyProgramSchema)
     def patch(self, data):
         """Change programme settings (only the fields sent)."""

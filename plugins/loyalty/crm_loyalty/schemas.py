@@ -93,6 +93,14 @@ class LoyaltyRuleSchema(Schema):
     updated_at = fields.DateTime(dump_only=True)
 
 
+class LoyaltyTierPatchSchema(LoyaltyTierSchema):
+    """Changes to a tier (only the fields sent)."""
+
+
+class LoyaltyRulePatchSchema(LoyaltyRuleSchema):
+    """Changes to an earning rule (only the fields sent)."""
+
+
 class LoyaltyPointsSchema(Schema):
     """A member's points by bucket; ``balance`` is the ledger sum."""
 
