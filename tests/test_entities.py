@@ -7,6 +7,8 @@ import json
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 API = "/api/v1"
 
@@ -579,3 +581,30 @@ def test_demo_data_command_seeds_in_bulk_and_can_run_again(app, client, admin_he
     pipeline = client.get(f"{API}/pipelines", headers=admin_headers).get_json()[0]
     summary = client.get(f"{API}/pipelines/{pipeline['id']}/summary", headers=admin_headers).get_json()
     assert sum(s["count"] for s in summary) == 30  # 15 deals per run (half of 30 customers) x 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    subscriber=st.integers(min_value=0, max_value=99_999_999),
+    prefix=st.sampled_from(["138", "139", "186", "150"]),
+)
+def test_phone_normalisation_is_idempotent_and_ignores_formatting(subscriber, prefix):
+    from crm_core.entities.schemas import normalize_phone
+
+    digits = f"{prefix}{subscriber:08d}"
+    stored = normalize_phone(digits, "CN")
+    assert stored == f"+86{digits}"
+    assert normalize_phone(stored, "US") == stored  # an E.164 value keeps its country whatever the region
+    spaced = f"{digits[:3]} {digits[3:7]}-{digits[7:]}"
+    assert normalize_phone(spaced, "CN") == normalize_phone(f"+86 {spaced}", "CN") == stored
+
+
+@settings(max_examples=200, deadline=None)
+@given(local=st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9._+-]{0,20}[A-Za-z0-9])?", fullmatch=True))
+def test_email_normalisation_is_lower_case_and_idempotent(local):
+    from crm_core.entities.schemas import normalize_email
+
+    if ".." in local:
+        return
+    stored = normalize_email(f"  {local}@Example.COM ")
+    assert stored == stored.lower() == normalize_email(stored)
