@@ -13,7 +13,11 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 import peewee as pw
 
+from crm_core.errors import APIError
+
 from .models import EarningRule, LedgerEntry, Member
+
+MAX_POINTS = 10**9  # one ledger entry; the columns are 32-bit integers
 
 _ROUNDING = {"down": ROUND_DOWN, "half_up": ROUND_HALF_UP, "up": ROUND_UP}
 
@@ -63,6 +67,10 @@ def purchase_points(member: Member, amount: Decimal, now: dt.datetime) -> list[t
         if amount < Decimal(rule.min_amount):
             continue
         points = round_points(amount * Decimal(rule.rate) * _multiplier(member, rule), rule.rounding)
+        if points > MAX_POINTS:
+            raise APIError(
+                422, "This purchase would earn too many points.", errors={"amount": ["Too large."]}
+            )
         points = apply_caps(member, rule, points, now)
         if points > 0:
             out.append((rule, points))

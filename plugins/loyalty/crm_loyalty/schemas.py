@@ -55,7 +55,9 @@ class LoyaltyTierSchema(Schema):
     )
     window = fields.String(load_default="rolling", validate=validate.OneOf(WINDOWS))
     window_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=3660))
-    threshold = fields.Decimal(load_default=0, as_string=True, validate=validate.Range(min=0), places=2)
+    threshold = fields.Decimal(
+        load_default=0, as_string=True, validate=validate.Range(min=0, max=10**12), places=2
+    )
     multiplier = fields.Decimal(load_default=1, as_string=True, validate=validate.Range(min=0, max=100))
     benefits = fields.Dict(load_default=dict)
     description = fields.String(load_default="")
@@ -77,17 +79,17 @@ class LoyaltyRuleSchema(Schema):
     rate = fields.Decimal(
         load_default=0,
         as_string=True,
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=1000),
         metadata={"description": "points per currency unit"},
     )
     rounding = fields.String(load_default="down", validate=validate.OneOf(ROUNDING))
     points = fields.Integer(
-        load_default=0, validate=validate.Range(min=0), metadata={"description": "bonus points"}
+        load_default=0, validate=validate.Range(min=0, max=10**6), metadata={"description": "bonus points"}
     )
-    min_amount = fields.Decimal(load_default=0, as_string=True, validate=validate.Range(min=0))
+    min_amount = fields.Decimal(load_default=0, as_string=True, validate=validate.Range(min=0, max=10**9))
     apply_multiplier = fields.Boolean(load_default=True)
-    cap_per_day = fields.Integer(allow_none=True, validate=validate.Range(min=0))
-    cap_per_month = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    cap_per_day = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=10**9))
+    cap_per_month = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=10**9))
     active = fields.Boolean(load_default=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -117,7 +119,7 @@ class LoyaltyMemberSchema(Schema):
     """A member (enrol input and list item)."""
 
     id = fields.Integer(dump_only=True)
-    customer_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    customer_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     member_no = fields.String(dump_only=True)
     joined_at = fields.DateTime()
     channel = fields.String(validate=validate.Length(max=100))
@@ -215,8 +217,10 @@ class LoyaltyAdjustSchema(Schema):
 class LoyaltyReverseSchema(Schema):
     """A reversal of an earning or a redemption."""
 
-    entry_id = fields.Integer(required=True)
-    points = fields.Integer(validate=validate.Range(min=1), metadata={"description": "part of an earning"})
+    entry_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    points = fields.Integer(
+        validate=validate.Range(min=1, max=10**9), metadata={"description": "part of an earning"}
+    )
     reference = _reference()
     reason = fields.String(load_default="", validate=validate.Length(max=500))
 
@@ -232,14 +236,14 @@ class LoyaltyLedgerResultSchema(Schema):
 class LoyaltyActivitySchema(Schema):
     """A qualifying activity fed through the API."""
 
-    customer_id = fields.Integer(required=True, validate=validate.Range(min=1))
+    customer_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     kind = fields.String(required=True, validate=validate.OneOf(("purchase", "refund", *BONUS_KINDS)))
     reference = fields.String(
         required=True,
         validate=validate.Length(min=1, max=150),
         metadata={"description": "order id (purchase), refund id (refund) or the event's own id"},
     )
-    amount = fields.Decimal(as_string=True, validate=validate.Range(min=0), places=2)
+    amount = fields.Decimal(as_string=True, validate=validate.Range(min=0, max=10**9), places=2)
     order_reference = fields.String(validate=validate.Length(min=1, max=150))
     occurred_at = fields.DateTime()
     channel = fields.String(load_default="", validate=validate.Length(max=100))

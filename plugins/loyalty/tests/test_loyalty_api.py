@@ -450,3 +450,34 @@ def test_refund_does_not_take_back_points_that_expired(client, program, purchase
     body = refund(client, headers, 63, "rf-1", "o-1")
     assert body["entries"] == [] and body["member"]["points"]["balance"] == 0
     assert body["member"]["points"]["debt"] == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"kind": "purchase", "reference": "o", "amount": "1e20"}, "amount"),
+        ({"kind": "purchase", "reference": "o", "amount": "-1"}, "amount"),
+        ({"kind": "purchase", "reference": "o", "amount": "NaN"}, "amount"),
+        ({"kind": "purchase", "reference": "o"}, "amount"),
+        ({"kind": "teleport", "reference": "o"}, "kind"),
+        ({"kind": "refund", "reference": "r"}, "order_reference"),
+        ({"kind": "purchase", "reference": "o", "amount": "1", "occurred_at": "yesterday"}, "occurred_at"),
+        ({"kind": "review", "reference": ""}, "reference"),
+        ({"customer_id": 2**40, "kind": "review", "reference": "x"}, "customer_id"),
+    ],
+)
+def test_bad_activity_input_is_422_naming_the_field(client, program, body, field):
+    headers = program()
+    r = client.post(f"{L}/activities", json={"customer_id": 70, **body}, headers=headers)
+    assert r.status_code == 422, r.get_json()
+    assert field in r.get_json()["errors"]
+
+
+def test_a_purchase_worth_too_many_points_is_refused(client, program, purchase, admin_headers):
+    program()
+    client.post(
+        f"{L}/rules", json={"name": "x1000", "kind": "purchase", "rate": "1000"}, headers=admin_headers
+    )
+    r = purchase(71, "o-1", "999999999.00")
+    assert r.status_code == 422 and "amount" in r.get_json()["errors"]
+    assert client.get(f"{L}/members/71", headers=admin_headers).get_json()["points"]["balance"] == 0
