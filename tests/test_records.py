@@ -416,3 +416,21 @@ def test_nul_characters_in_bodies_are_422(client, admin_headers):
     assert r.status_code == 422 and "name" in r.get_json()["errors"]
     r = client.post(f"{API}/customers", json={"name": "ok", "tags": ["v\x00ip"]}, headers=admin_headers)
     assert r.status_code == 422
+
+
+def test_bulk_insert_rows_fills_defaults_and_returns_ids_in_order(app, client, admin_headers):
+    from crm_core.db import database
+    from crm_core.entities.models import Customer
+    from crm_core.records.bulk import insert_rows
+
+    with database.atomic():
+        ids = insert_rows(
+            Customer, ["name", "email"], [("b1", "b1@example.com"), ("b2", None), ("b3", "b3@example.com")]
+        )
+        skipped = insert_rows(
+            Customer, ["name", "email"], [("dup", "b1@example.com"), ("b4", None)], ignore_conflicts=True
+        )
+    assert len(ids) == 3 and ids == sorted(ids) and len(skipped) == 1
+    rows = {c["name"]: c for c in client.get(f"{API}/customers?sort=id", headers=admin_headers).get_json()}
+    assert [rows[n]["id"] for n in ("b1", "b2", "b3")] == ids and rows["b4"]["id"] == skipped[0]
+    assert rows["b1"]["lifecycle_stage"] == "lead" and rows["b1"]["custom"] == {} and rows["b1"]["created_at"]

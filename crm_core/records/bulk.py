@@ -25,6 +25,9 @@ def insert_rows(
 ) -> list[int]:
     """Insert ``rows`` (tuples in ``fields`` order) into ``model``; returns the new ids in row order.
 
+    Columns not named in ``fields`` get their field's default (evaluated once per call, so one
+    ``created_at`` for the chunk).
+
     Call inside ``database.atomic()``. With ``ignore_conflicts`` rows that hit a unique index are
     skipped (their ids are simply absent). Nothing here is audited: callers that insert business
     records report them with ``service.record_written``.
@@ -32,6 +35,17 @@ def insert_rows(
     if not rows:
         return []
     meta = model._meta
+    # columns left out get their field default, as peewee's own inserts would give them
+    defaults = {
+        name: f.default
+        for name, f in meta.fields.items()
+        if name not in fields and f.default is not None and f is not meta.primary_key
+    }
+    if defaults:
+        extra = list(defaults)
+        values = [d() if callable(d) else d for d in defaults.values()]
+        fields = [*fields, *extra]
+        rows = [(*row, *values) for row in rows]
     columns = [meta.fields[name] for name in fields]
     table = meta.table_name
     names = ", ".join(f'"{f.column_name}"' for f in columns)
