@@ -25,6 +25,7 @@ from crm_core.auth import current_actor, public
 from crm_core.db import database, utcnow
 from crm_core.events import emit
 from crm_core.permissions import get_record, require
+from crm_core.records import service
 from crm_core.records.resource import register_crud
 
 from . import keys as ingest_keys
@@ -427,21 +428,40 @@ class TrackingKeySchema(Schema):
     last_used_at = fields.DateTime(dump_only=True)
 
 
+def _hide_hash(record) -> dict:
+    """What the audit log keeps of a key: never its hash."""
+    out = service.record_dict(record)
+    out.pop("key_hash", None)
+    return out
+
+
 @blp.route("/keys")
 class Keys(MethodView):
     @blp.response(200, TrackingKeySchema(many=True))
     def get(self):
         """Ingestion keys (their prefixes; the keys themselves are never shown again)."""
         require(current_actor(), "channel_tracking.keys", "read")
-        return list(IngestKey.select().order_by(IngestKey.id))
+        return list(IngestKey.select().where(IngestKey.revoked_at.is_null()).order_by(IngestKey.id))
 
     @blp.arguments(TrackingKeySchema)
     @blp.response(201, TrackingKeySchema)
     def post(self, data):
         """Create a write-only ingestion key; the response is the only time it is shown."""
         actor = current_actor()
-        require(actor, "channel_tracking.keys", "create")
-        raw, row = ingest_keys.create_key(data["name"], created_by=actor.id)
+        raw = ingest_keys.new_raw_key()
+        # through the core's write path: permission check and audit entry (without the hash)
+        row = service.create(
+            "channel_tracking.keys",
+            IngestKey,
+            {
+                "name": data["name"],
+                "prefix": raw[:10],
+                "key_hash": ingest_keys.hash_key(raw),
+                "created_by": actor.id,
+            },
+            actor,
+            serialize=_hide_hash,
+        )
         row.key = raw  # dumped once, never stored
         return row
 
@@ -450,13 +470,11 @@ class Keys(MethodView):
 class KeyItem(MethodView):
     @blp.response(204)
     def delete(self, key_id):
-        """Revoke a key (requests with it get 401 from then on)."""
+        """Delete (revoke) a key: requests with it get 401 from then on."""
         actor = current_actor()
-        require(actor, "channel_tracking.keys", "delete")
-        key = IngestKey.get_or_none(IngestKey.id == key_id)
-        if key is None:
-            raise APIError(404, f"No ingestion key {key_id}.")
-        ingest_keys.revoke(key)
+        key = get_record(IngestKey, key_id, actor, "channel_tracking.keys", "delete")
+        service.delete("channel_tracking.keys", key, actor, serialize=_hide_hash)
+        ingest_keys.forget(key.id)
 
 
 # --- conversions -------------------------------------------------------------------------------

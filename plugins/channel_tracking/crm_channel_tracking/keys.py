@@ -30,18 +30,30 @@ def hash_key(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def new_raw_key() -> str:
+    """A new random key (``ctk_`` + 32 URL-safe characters)."""
+    return PREFIX + secrets.token_urlsafe(24)
+
+
 def create_key(name: str, created_by: int | None = None) -> tuple[str, IngestKey]:
-    """A new key: ``(raw key shown once, stored row)``."""
-    raw = PREFIX + secrets.token_urlsafe(24)
+    """A new key stored directly (the CLI; the API goes through the core's write path):
+    ``(raw key shown once, stored row)``."""
+    raw = new_raw_key()
     row = IngestKey.create(name=name, prefix=raw[:10], key_hash=hash_key(raw), created_by=created_by)
     return raw, row
 
 
 def revoke(key: IngestKey) -> None:
-    """Revoke a key; this process forgets it at once, others within the cache's 10 seconds."""
+    """Revoke a key but keep its row; this process forgets it at once, others within the cache's
+    10 seconds."""
     key.revoked_at = utcnow()
     key.save()
-    for digest in [d for d, (_, kid) in _cache.items() if kid == key.id]:
+    forget(key.id)
+
+
+def forget(key_id: int) -> None:
+    """Drop a key from this process's cache (after revocation or deletion)."""
+    for digest in [d for d, (_, kid) in _cache.items() if kid == key_id]:
         _cache.pop(digest, None)
 
 

@@ -144,6 +144,15 @@ def test_missing_wrong_and_revoked_keys(client, admin_headers, ingest_key):
     assert len(keys) == 1 and keys[0]["prefix"] == ingest_key[:10] and "key" not in keys[0]
     assert api(client, admin_headers, "DELETE", f"/keys/{keys[0]['id']}").status_code == 204
     assert client.post("/api/v1/track", json=event, headers={"X-Tracking-Key": ingest_key}).status_code == 401
+    assert api(client, admin_headers, "GET", "/keys").get_json() == []
+    # creation and deletion went through the core's write path: audited, never with the hash
+    audit = client.get("/api/v1/audit?resource=channel_tracking.keys", headers=admin_headers)
+    assert audit.status_code == 200, audit.get_json()
+    entries = [e for e in audit.get_json() if e["resource"] == "channel_tracking.keys"]
+    assert sorted(e["action"] for e in entries) == ["create", "delete"]
+    assert all(
+        "key_hash" not in (e["after"] or {}) and "key_hash" not in (e["before"] or {}) for e in entries
+    )
 
 
 def test_rate_limited_per_key(client, ingest_key, app, monkeypatch):
