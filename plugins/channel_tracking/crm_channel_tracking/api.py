@@ -520,7 +520,7 @@ class TrackingConversionOutSchema(TrackingConversionSchema):
     credits = fields.List(fields.Nested(TrackingCreditSchema), attribute="credit_rows")
 
 
-@blp.route("/conversions/record")
+@blp.route("/conversions", endpoint="conversions_record")
 class ConversionRecord(MethodView):
     @blp.arguments(TrackingConversionInSchema)
     @blp.response(201, TrackingConversionOutSchema)

@@ -218,7 +218,7 @@ def test_identity_stitching_on_signup(client, admin_headers, track):
         client,
         admin_headers,
         "POST",
-        "/conversions/record",
+        "/conversions",
         json={"order_id": "A-1", "customer_id": 42, "revenue": "300.00"},
     )
     assert r.status_code == 201, r.get_json()

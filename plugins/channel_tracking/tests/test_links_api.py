@@ -207,7 +207,7 @@ def test_permissions(client, make_user, campaign):
         ("GET", "/funnels?steps=a,b&date_from=2026-01-01&date_to=2026-02-01", None),
         ("GET", "/keys", None),
         ("POST", "/keys", {"name": "k"}),
-        ("POST", "/conversions/record", {"order_id": "1", "customer_id": 1, "revenue": "1"}),
+        ("POST", "/conversions", {"order_id": "1", "customer_id": 1, "revenue": "1"}),
         ("GET", "/visitors/v/sessions", None),
     ]:
         r = api(client, sales, method, path, json=body)
@@ -235,7 +235,7 @@ def test_privacy_export_and_erase(client, admin_headers, track):
         client,
         admin_headers,
         "POST",
-        "/conversions/record",
+        "/conversions",
         json={"order_id": "P1", "customer_id": cid, "revenue": "10"},
     )
     doc = client.get(f"/api/v1/customers/{cid}/privacy-export", headers=admin_headers)
@@ -257,8 +257,8 @@ def test_out_of_range_numbers_are_422_not_500(client, admin_headers, campaign):
     for path, body, field in [
         ("/links", {"campaign_id": 2**40, "target_url": "https://shop.example.com/"}, "campaign_id"),
         ("/campaigns", {"name": "x", "utm_campaign": "x", "budget": "1e20"}, "budget"),
-        ("/conversions/record", {"order_id": "x", "customer_id": 2**70, "revenue": "1"}, "customer_id"),
-        ("/conversions/record", {"order_id": "x", "customer_id": 1, "revenue": "NaN"}, "revenue"),
+        ("/conversions", {"order_id": "x", "customer_id": 2**70, "revenue": "1"}, "customer_id"),
+        ("/conversions", {"order_id": "x", "customer_id": 1, "revenue": "NaN"}, "revenue"),
     ]:
         r = api(client, admin_headers, "POST", path, json=body)
         assert r.status_code == 422, (path, r.status_code)

@@ -69,7 +69,7 @@ def scenario(client, admin_headers, track):
             client,
             admin_headers,
             "POST",
-            "/conversions/record",
+            "/conversions",
             json={
                 "order_id": order,
                 "customer_id": customer,
@@ -150,15 +150,13 @@ def test_conversion_is_idempotent_and_credits_sum_to_one(client, admin_headers, 
         client,
         admin_headers,
         "POST",
-        "/conversions/record",
+        "/conversions",
         json={"order_id": "o1", "customer_id": 1, "revenue": "999"},
     )
     assert again.status_code == 200 and again.get_json()["revenue"] == "300.00"
     listed = api(client, admin_headers, "GET", "/conversions").get_json()
     assert sorted(c["order_ref"] for c in listed) == ["o1", "o2", "o3"]
-    missing = api(
-        client, admin_headers, "POST", "/conversions/record", json={"order_id": "x", "revenue": "1"}
-    )
+    missing = api(client, admin_headers, "POST", "/conversions", json={"order_id": "x", "revenue": "1"})
     assert missing.status_code == 422 and "customer_id" in missing.get_json()["errors"]
 
 
