@@ -155,8 +155,8 @@ def _validate(config: dict) -> None:
         "sqlite",
         "postgres",
         "postgresql",
-        "postgresext",
-        "postgresqlext",
+        "postgres+pool",
+        "postgresql+pool",
     ):
         raise ConfigError(f"DATABASE_URL: unsupported scheme in {url!r} (use sqlite:/// or postgresql://)")
 

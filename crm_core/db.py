@@ -33,10 +33,23 @@ def default_url(instance_path: str) -> str:
     return f"sqlite:///{Path(instance_path) / 'crm.db'}"
 
 
+POOL_SIZE = 20
+POOL_STALE_SECONDS = 300
+POOL_WAIT_SECONDS = 10
+
+
 def open_database(url: str) -> pw.Database:
-    """Connect ``database`` (the proxy) to ``url`` and return the concrete database."""
+    """Connect ``database`` (the proxy) to ``url`` and return the concrete database.
+
+    PostgreSQL connections are pooled per process (a new connection costs several milliseconds
+    per request); ``postgresql+pool://`` URLs are taken as given.
+    """
     if url.startswith("sqlite"):
         db = connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    elif url.split("://", 1)[0] in ("postgres", "postgresql"):
+        pooled = "postgresql+pool://" + url.split("://", 1)[1]
+        # threads beyond the pool wait (up to POOL_WAIT_SECONDS) instead of failing
+        db = connect(pooled, max_connections=POOL_SIZE, stale_timeout=POOL_STALE_SECONDS, timeout=POOL_WAIT_SECONDS)
     else:
         db = connect(url)
     database.initialize(db)

@@ -86,8 +86,11 @@ def crm_entities() -> list[dict]:
 def crm_permissions() -> list[dict]:
     """Return the resources and actions this plugin adds to the permission system.
 
-    Each item is ``{"resource": "loyalty.points", "actions": ["read", "adjust"], "label": "..."}``.
-    Roles can then grant ``loyalty.points:adjust``. Called when the app is created.
+    Each item is ``{"resource": "loyalty.points", "actions": ["read", "adjust"], "label": "..."}``,
+    optionally with ``"sensitive": True`` to have every single-record read of the resource
+    written to the audit log (medical records, conversations). Roles can then grant
+    ``loyalty.points:adjust``; only the built-in admin role covers plugin resources until a
+    plugin seeds grants for other roles in its migrations. Collected once per app.
 
     .. versionadded:: 0.1
     """
@@ -143,7 +146,7 @@ def crm_web_blueprints() -> list[Any]:
 @hookspec
 def crm_jobs() -> list[dict]:
     """Return scheduled jobs: ``{"id": "<plugin>:<job>", "func": callable, "trigger": "cron" |
-    "interval", **trigger_args}``.
+    "interval", **trigger_args}``, optionally with ``"description"`` and ``"misfire_grace_time"``.
 
     Collected only by the scheduler process (``crm scheduler`` / ``crm run``) and by
     ``crm jobs run``; web workers never schedule. ``func`` is called with no arguments inside an
@@ -181,8 +184,11 @@ def crm_record_written(change: Any) -> None:
 def crm_actions() -> list[dict]:
     """Return automation actions this plugin offers: ``{"name", "label", "schema", "run"}``.
 
-    ``run(params, event, customer)`` is called by automation rules. Collected when rules run and
-    when the rule editor lists the actions available.
+    ``schema`` (a marshmallow schema) validates a rule's ``params`` when the rule is saved.
+    ``run(params, event, customer)`` is called by automation rules as the rule's owner
+    (``crm_core.automations.acting_actor()``) inside a savepoint; raise ``APIError`` with a 4xx
+    code for a failure a retry cannot fix, anything else is retried. Collected when rules run
+    and when the rule editor lists the actions available.
 
     .. versionadded:: 0.1
     """
@@ -223,11 +229,17 @@ def crm_cli(group: Any) -> None:
 
 @hookspec
 def crm_nav() -> list[dict]:
-    """Return web workbench entries: ``{"label", "endpoint", "permission", "kind"}``.
+    """Return web workbench entries: ``{"label", "endpoint", "args"?, "permission", "order"?,
+    "kind", "template"?}``.
 
-    ``kind`` is ``"menu"`` (a menu entry), ``"dashboard"`` (a dashboard panel) or
-    ``"customer_panel"`` (a panel on the customer 360 page); panels name a template to render.
-    Called when a page is rendered; entries the user may not use are left out.
+    ``kind`` is ``"menu"`` (a menu entry linking to the Flask ``endpoint`` with ``args``; a plugin
+    collection made with ``register_crud`` already has pages at ``endpoint="web.record_list"``,
+    ``args={"resource": "<resource>"}``), ``"dashboard"`` (a dashboard panel) or
+    ``"customer_panel"`` (a panel on the customer 360 page, rendering ``template`` with
+    ``customer``, ``data`` (the record with hidden fields removed) and ``actor``).
+    ``permission`` is ``"resource:action"``, a list meaning any of them, or None for every
+    signed-in user. Called when a page is rendered; entries the user may not use are left out,
+    and a panel that fails to render shows a notice instead of breaking the page.
 
     .. versionadded:: 0.1
     """

@@ -175,3 +175,12 @@ def test_unrouted_posts_keep_their_404_and_405(client):
     assert client.post("/no-such-page").status_code == 404
     assert client.post("/account/nothing").status_code == 404
     assert client.delete("/login").status_code == 405
+
+
+def test_web_login_failures_hit_the_same_per_ip_limit_as_the_api(client, make_user):
+    from crm_core.web.testing import web_login
+
+    make_user("victim")
+    codes = [web_login(client, "victim", "wrong-password").status_code for _ in range(30)]
+    assert 429 in codes
+    assert 200 not in codes[codes.index(429):]

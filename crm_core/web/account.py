@@ -10,6 +10,7 @@ from ..auth import login as password_login
 from ..auth import record_change, set_password
 from ..auth.models import User
 from ..auth.passwords import policy_errors, verify_password
+from ..auth.ratelimit import login_attempt
 from ..db import database, utcnow
 from ..errors import APIError
 from .blueprint import bp
@@ -31,9 +32,11 @@ def login():
     username = request.form.get("username", "").strip()
     password = request.form.get("password", "")
     try:
-        if not username or not password:
-            raise APIError(401, "Wrong username or password.")
-        user = password_login(username, password)
+        # the same per-IP limit on failed logins as the API's /auth/token
+        with login_attempt():
+            if not username or not password:
+                raise APIError(401, "Wrong username or password.")
+            user = password_login(username, password)
     except APIError as exc:
         if exc.code not in (401, 429):
             raise
