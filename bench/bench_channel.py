@@ -242,7 +242,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     server_url = os.environ.get("CRM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    admin_exec(server_url, f'DROP DATABASE IF EXISTS "{SCRATCH}"')
+    admin_exec(server_url, f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
     admin_exec(server_url, f'CREATE DATABASE "{SCRATCH}"')
     db_url = with_db(server_url, SCRATCH)
     instance = tempfile.mkdtemp(prefix="crm-bench-channel-")
@@ -330,7 +330,7 @@ def main(argv=None) -> int:
         )
     db.close()
     if not os.environ.get("BENCH_KEEP"):
-        admin_exec(server_url, f'DROP DATABASE IF EXISTS "{SCRATCH}"')
+        admin_exec(server_url, f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
     return 0
 
 
