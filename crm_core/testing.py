@@ -139,6 +139,7 @@ class PostgresReset:
         self.conn.autocommit = True
         with self.conn.cursor() as cur:
             self.tables = self._tables(cur)
+            self.all_tables = set(self._tables(cur, partitions=True))
             self.indexes = self._indexes(cur)
             self.seeds = {}
             for table in self.tables:
@@ -172,10 +173,12 @@ class PostgresReset:
             self.restore_sql = ";\n".join(restore)
 
     @staticmethod
-    def _tables(cur) -> list[str]:
+    def _tables(cur, partitions: bool = False) -> list[str]:
         cur.execute(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1"
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND (%s OR NOT c.relispartition) "
+            "ORDER BY 1",
+            (partitions,),
         )
         return [r[0] for r in cur.fetchall()]
 
@@ -191,7 +194,8 @@ class PostgresReset:
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-            for table in set(self._tables(cur)) - set(self.tables):
+            # tables (and monthly partitions) tests created go first: their indexes go with them
+            for table in set(self._tables(cur, partitions=True)) - self.all_tables:
                 cur.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
             for index in self._indexes(cur) - self.indexes:
                 cur.execute(f'DROP INDEX IF EXISTS "{index}"')

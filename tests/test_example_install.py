@@ -3,6 +3,7 @@ then use the `crm` command and the API there. Slow (it builds wheels), but CI ru
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -35,7 +36,9 @@ def test_pip_install_core_and_example_plugin(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run([*pip, str(ROOT), str(ROOT / "examples" / "hello_plugin")], check=True, timeout=900)
+    # build from a copy: setuptools leaves build/ and *.egg-info beside the sources it builds
+    example = shutil.copytree(ROOT / "examples" / "hello_plugin", tmp_path / "hello_plugin")
+    subprocess.run([*pip, str(ROOT), str(example)], check=True, timeout=900)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
     env.update(CRM_INSTANCE_PATH=str(tmp_path / "instance"), CRM_SECRET_KEY="install-test")
     crm = str(venv / "bin" / "crm")

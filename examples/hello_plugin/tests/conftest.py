@@ -1,18 +1,31 @@
 """The example plugin is tested the way a third party would: registered into the real app.
 
 It is not installed into the project's environment (every app there would grow its routes), so
-the tests import it from the source tree and register it with the ``register_plugin`` fixture;
-``tests/test_example_install.py`` at the top level pip-installs it for real.
+the tests load the package from the source tree and register it with the ``register_plugin``
+fixture; ``tests/test_example_install.py`` at the top level pip-installs it for real. The package
+is loaded by path rather than by putting its folder on ``sys.path``: a build there leaves a
+``crm_hello.egg-info`` whose entry point would make every app of the session load the plugin.
 """
 
+import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import crm_hello  # noqa: E402
+def _load_example():
+    package = Path(__file__).resolve().parent.parent / "crm_hello"
+    spec = importlib.util.spec_from_file_location(
+        "crm_hello", package / "__init__.py", submodule_search_locations=[str(package)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["crm_hello"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+crm_hello = sys.modules.get("crm_hello") or _load_example()
 
 
 @pytest.fixture
