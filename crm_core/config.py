@@ -36,7 +36,9 @@ SETTINGS: dict[str, Setting] = {
     "PLUGINS_DISABLED": Setting(str, "", "comma-separated plugin names not to load"),
     "RATELIMIT_STORAGE_URL": Setting(str, "memory://", "Flask-Limiter storage (memory:// or redis://...)"),
     "RATELIMIT_ENABLED": Setting(bool, True, "turn rate limits off (tests of other behaviour)"),
-    "RATELIMIT_DEFAULT": Setting(str, "600/minute", "API calls per token / OAuth client (per IP if anonymous)"),
+    "RATELIMIT_DEFAULT": Setting(
+        str, "600/minute", "API calls per token / OAuth client (per IP if anonymous)"
+    ),
     "RATELIMIT_LOGIN": Setting(str, "10/minute", "failed logins and OAuth token requests per IP"),
     "LOGIN_MAX_FAILURES": Setting(int, 5, "failed logins in a row before a user is locked out for a while"),
     "LOGIN_LOCKOUT_SECONDS": Setting(int, 60, "first lockout; doubles with each further failure, max 1 h"),

@@ -49,7 +49,9 @@ def open_database(url: str) -> pw.Database:
     elif url.split("://", 1)[0] in ("postgres", "postgresql"):
         pooled = "postgresql+pool://" + url.split("://", 1)[1]
         # threads beyond the pool wait (up to POOL_WAIT_SECONDS) instead of failing
-        db = connect(pooled, max_connections=POOL_SIZE, stale_timeout=POOL_STALE_SECONDS, timeout=POOL_WAIT_SECONDS)
+        db = connect(
+            pooled, max_connections=POOL_SIZE, stale_timeout=POOL_STALE_SECONDS, timeout=POOL_WAIT_SECONDS
+        )
     else:
         db = connect(url)
     database.initialize(db)

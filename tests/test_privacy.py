@@ -1,7 +1,5 @@
 """Privacy export and erasure across the core and plugins (GDPR / PIPL)."""
 
-import types
-
 import pytest
 from click.testing import CliRunner
 

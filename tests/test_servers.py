@@ -47,8 +47,14 @@ def server_env(tmp_path):
 def test_server_answers_health(server_env, command):
     port = free_port()
     bind = ["--bind", f"127.0.0.1:{port}"] if command[0] == "serve" else ["--port", str(port)]
-    proc = subprocess.Popen([CRM, *command, *bind], env=server_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [CRM, *command, *bind],
+        env=server_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         body = wait_for(f"http://127.0.0.1:{port}/api/v1/health", proc)
         assert body["status"] == "ok" and body["database"] == "ok"

@@ -183,4 +183,4 @@ def test_web_login_failures_hit_the_same_per_ip_limit_as_the_api(client, make_us
     make_user("victim")
     codes = [web_login(client, "victim", "wrong-password").status_code for _ in range(30)]
     assert 429 in codes
-    assert 200 not in codes[codes.index(429):]
+    assert 200 not in codes[codes.index(429) :]
