@@ -26,7 +26,7 @@ run: setup
 
 test: setup-test
 	scripts/start-services.sh
-	$(BIN)/ruff check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 	CRM_TEST_REQUIRE_POSTGRES=1 CRM_TEST_REQUIRE_BROWSER=1 scripts/run-tests.sh $(BIN)
 
 contract: setup

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..errors import APIError
+from ..records.listing import pagination_header  # one X-Pagination format for every list
 
 
 class PageArgs(Schema):
@@ -27,22 +28,6 @@ def no_nul(value: str) -> bool:
 def text(max_length: int, **kwargs):
     """A string field of at most ``max_length`` characters without NUL characters."""
     return fields.String(validate=[validate.Length(max=max_length), no_nul], **kwargs)
-
-
-def pagination_header(total: int, page: int, page_size: int) -> dict:
-    """``X-Pagination`` metadata in flask-smorest's format (same as the records lists)."""
-    meta = {
-        "total": total,
-        "total_pages": max(1, -(-total // page_size)),
-        "page": page,
-        "page_size": page_size,
-    }
-    meta["first_page"], meta["last_page"] = 1, meta["total_pages"]
-    if page > 1:
-        meta["previous_page"] = min(page - 1, meta["total_pages"])
-    if page < meta["total_pages"]:
-        meta["next_page"] = page + 1
-    return meta
 
 
 def page_of(query, args) -> tuple[list, dict]:
