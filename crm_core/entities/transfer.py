@@ -1,7 +1,7 @@
 """Customer import (CSV or XLSX, up to 100,000 rows) and export (CSV or XLSX, the list's filters).
 
-Import reads the file with a library (tablib for CSV, openpyxl for XLSX), works out the encoding
-of Excel-made CSV files (UTF-8 with or without BOM, GBK/GB18030) with charset-normalizer, maps the
+Import reads the file with ``records.tabular`` (tablib for CSV, openpyxl for XLSX, the encoding
+of Excel-made CSV files (UTF-8 with or without BOM, GBK/GB18030) by charset-normalizer), maps the
 header row to fields (English names, ``custom.<name>``, or the usual Chinese headers 姓名, 手机,
 邮箱...), validates every row with the same schema and custom-field rules as the API, checks phone
 and e-mail uniqueness within the file and against the database, and inserts in bulk. ``mode``
@@ -14,13 +14,9 @@ the same customers. Hidden fields (field rules) are left out; rows follow the ex
 
 from __future__ import annotations
 
-import datetime as dt
-import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
-import charset_normalizer
-import openpyxl
 import tablib
 from flask import Response, request
 from flask.views import MethodView
@@ -31,6 +27,7 @@ from ..db import database, utcnow
 from ..errors import APIError
 from ..records import listing, service
 from ..records.bulk import insert_rows
+from ..records.tabular import cell_text, check_format, download, read_table
 from . import customers
 from .models import Customer, CustomerTag
 from .schemas import CustomerSchema
@@ -107,73 +104,6 @@ TAG_SEPARATORS = (",", "，", ";", "；", "|", "、")
 
 
 # --- reading files ------------------------------------------------------------------------------
-
-
-def decode_csv(data: bytes) -> str:
-    """Text of a CSV file: UTF-8 (with or without the BOM Excel writes), else the encoding
-    charset-normalizer finds (GBK files are read as GB18030, its superset)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    best = charset_normalizer.from_bytes(data).best()
-    if best is None:
-        raise APIError(
-            400,
-            "Cannot tell the file's text encoding; save it as UTF-8 CSV.",
-            errors={"file": ["Unknown encoding."]},
-        )
-    encoding = best.encoding.lower()
-    if encoding in ("gbk", "gb2312", "gb18030", "cp936", "hz"):
-        encoding = "gb18030"
-    try:
-        return data.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
-        raise APIError(
-            400, "Cannot decode the file; save it as UTF-8 CSV.", errors={"file": ["Bad encoding."]}
-        ) from None
-
-
-def _cell_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # Excel stores phone numbers typed as numbers as floats
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def read_table(data: bytes, filename: str) -> tuple[list[str], Iterator[list[str]]]:
-    """Header row and data rows (as text) of a CSV or XLSX file."""
-    is_xlsx = filename.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04"
-    if is_xlsx:
-        try:
-            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception:  # openpyxl raises many kinds on a damaged file; all mean "not readable"
-            raise APIError(
-                400, "The file is not a readable XLSX workbook.", errors={"file": ["Not XLSX."]}
-            ) from None
-        rows = book.worksheets[0].iter_rows(values_only=True)
-        header = next(rows, None)
-        if header is None:
-            raise APIError(400, "The workbook is empty.", errors={"file": ["No header row."]})
-        return [_cell_text(h) for h in header], ([_cell_text(c) for c in row] for row in rows)
-    text = decode_csv(data)
-    if not text.strip():
-        raise APIError(400, "The file is empty.", errors={"file": ["No header row."]})
-    dataset = tablib.Dataset()
-    try:
-        dataset.load(text, format="csv")
-    except Exception:  # tablib wraps csv errors in several types
-        raise APIError(400, "The file is not valid CSV.", errors={"file": ["Not CSV."]}) from None
-    return [str(h or "").strip() for h in dataset.headers or []], (
-        [_cell_text(c) for c in row] for row in dataset
-    )
 
 
 def map_headers(headers: list[str], custom_names: Iterable[str]) -> tuple[list[str | None], list[str]]:
@@ -417,8 +347,7 @@ def export_customers(args, actor, fmt: str) -> Response:
     """The customers the list filters select (export scope), as a CSV or XLSX download."""
     from .. import metadata, permissions
 
-    if fmt not in ("csv", "xlsx"):
-        raise APIError(400, "Invalid query parameter 'format'.", errors={"format": ["csv or xlsx."]})
+    check_format(fmt)
     query, _ = listing.list_query(
         Customer,
         "customers",
@@ -442,8 +371,8 @@ def export_customers(args, actor, fmt: str) -> Response:
         for c in batch:
             values = service.record_dict(c)
             values["tags"] = ",".join(c.tags)
-            row = [_export_value(values.get(h)) for h in headers if not h.startswith("custom.")]
-            row += [_export_value((c.custom or {}).get(n)) for n in custom_names]
+            row = [cell_text(values.get(h)) for h in headers if not h.startswith("custom.")]
+            row += [cell_text((c.custom or {}).get(n)) for n in custom_names]
             dataset.append(row)
         batch.clear()
 
@@ -452,26 +381,7 @@ def export_customers(args, actor, fmt: str) -> Response:
         if len(batch) >= CHUNK:
             flush()
     flush()
-    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
-    if fmt == "csv":
-        body = "\ufeff" + dataset.export("csv")  # the BOM makes Excel read UTF-8
-        mimetype = "text/csv; charset=utf-8"
-    else:
-        body = dataset.export("xlsx")
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="customers-{stamp}.{fmt}"'
-    return response
-
-
-def _export_value(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
-    return str(service.to_json(value))
+    return download(dataset, fmt, "customers")
 
 
 # --- views --------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ import/export: columns ``name``, ``owner_id``, ``department_id`` and one per cus
 name or ``custom.<name>``, or its English or Chinese label); the report and the
 ``all_or_nothing`` / ``valid_only`` modes are the same.
 
-Files are read by the customer importer's ``read_table`` (tablib/openpyxl, GBK detection). Every
+Files are read by ``records.tabular.read_table`` (tablib/openpyxl, GBK detection). Every
 row goes through the one write path (``records.service.create``) in its own savepoint, so
 permissions, custom-field validation, uniqueness, audit and events apply row by row; with
 ``all_or_nothing`` any bad row rolls the whole file back.
@@ -18,9 +18,10 @@ from flask import Response
 from marshmallow import ValidationError
 
 from .. import permissions
-from ..db import database, utcnow
+from ..db import database
 from ..errors import APIError
 from ..records import listing, service
+from ..records.tabular import cell_text, check_format, download, read_table
 from .fielddefs import FieldDef, custom_fields
 
 MAX_ROWS = 100_000
@@ -78,8 +79,6 @@ def _cell(fd: FieldDef | None, text: str):
 
 def import_records(resource: str, model, schema, data: bytes, filename: str, mode: str, actor) -> dict:
     """Import a file of records of a custom object type as ``actor``; returns the report."""
-    from ..entities.transfer import read_table
-
     if mode not in MODES:
         raise APIError(422, "Unknown import mode.", errors={"mode": [f"One of: {', '.join(MODES)}."]})
     permissions.require(actor, resource, "create")
@@ -150,20 +149,9 @@ def _report(mode, total, imported, errors, ignored) -> dict:
     }
 
 
-def _value(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False)
-    return str(service.to_json(value))
-
-
 def export_records(resource: str, model, args, actor, fmt: str, search_fields=None) -> Response:
     """The records the list filters select (export scope, hidden fields left out) as CSV/XLSX."""
-    if fmt not in ("csv", "xlsx"):
-        raise APIError(400, "Invalid query parameter 'format'.", errors={"format": ["csv or xlsx."]})
+    check_format(fmt)
     query, _ = listing.list_query(
         model,
         resource,
@@ -182,14 +170,7 @@ def export_records(resource: str, model, args, actor, fmt: str, search_fields=No
     for record in query.iterator():
         values = service.record_dict(record)
         custom = record.custom or {}
-        dataset.append([_value(values.get(c)) for c in columns] + [_value(custom.get(n)) for n in names])
-    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
-    if fmt == "csv":
-        body, mimetype = "\ufeff" + dataset.export("csv"), "text/csv; charset=utf-8"
-    else:
-        body = dataset.export("xlsx")
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    response = Response(body, mimetype=mimetype)
-    filename = resource.replace(".", "-")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}-{stamp}.{fmt}"'
-    return response
+        dataset.append(
+            [cell_text(values.get(c)) for c in columns] + [cell_text(custom.get(n)) for n in names]
+        )
+    return download(dataset, fmt, resource.replace(".", "-"))

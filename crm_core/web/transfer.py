@@ -10,17 +10,16 @@ are listed with their row number and per-field messages.
 
 from __future__ import annotations
 
-import io
 import json
 
 import tablib
-from charset_normalizer import from_bytes
-from flask import Response, g, render_template, request
+from flask import g, render_template, request
 from flask_babel import gettext as _
 
 from .. import permissions
+from ..entities.transfer import HEADER_ALIASES  # the usual Chinese headers (姓名, 手机...)
 from ..errors import APIError
-from ..records import listing
+from ..records import listing, tabular
 from .blueprint import bp
 from .forms import FormErrors, flatten_messages, submit
 from .records import list_args
@@ -29,26 +28,6 @@ from .session import login_required
 
 MAX_IMPORT_ROWS = 5000
 EXPORT_BATCH = 500
-
-#: Common Chinese headers of spreadsheets made by hand, beyond the translated field labels.
-HEADER_ALIASES = {
-    "姓名": "name",
-    "名字": "name",
-    "客户名称": "name",
-    "手机": "phone",
-    "手机号": "phone",
-    "电话": "phone",
-    "邮箱": "email",
-    "电子邮件": "email",
-    "性别": "gender",
-    "生日": "birthday",
-    "来源": "source_channel",
-    "标签": "tags",
-}
-MEDIA_TYPES = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 
 
 def _cell(value):
@@ -63,7 +42,7 @@ def _cell(value):
 @login_required
 def record_export(resource, fmt):
     """The filtered collection as CSV or XLSX, within the export scope, hidden fields left out."""
-    if fmt not in MEDIA_TYPES:
+    if fmt not in tabular.MEDIA_TYPES:
         raise APIError(404, f"No export format {fmt!r}.")
     actor = g.actor
     res = get_resource(resource)
@@ -84,14 +63,7 @@ def record_export(resource, fmt):
             _append(data, res, actor, fields, batch)
             batch = []
     _append(data, res, actor, fields, batch)
-    # the BOM makes Excel read UTF-8 (Chinese) correctly
-    body = "\ufeff" + data.export("csv") if fmt == "csv" else data.export("xlsx")
-    filename = f"{resource.replace('.', '-')}.{fmt}"
-    return Response(
-        body,
-        mimetype=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return tabular.download(data, fmt, resource.replace(".", "-"))
 
 
 def _append(data, res, actor, fields, records) -> None:
@@ -101,35 +73,19 @@ def _append(data, res, actor, fields, records) -> None:
         data.append([row.get("id"), *[_cell(f.value_of(row)) for f in fields]])
 
 
-def decode_csv(raw: bytes) -> str:
-    """Text of an uploaded CSV whatever Excel saved it as (UTF-8 with or without BOM, GBK...)."""
-    for encoding in ("utf-8-sig",):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            pass
-    best = from_bytes(raw).best()
-    if best is None:
-        raise FormErrors({"file": [_("The file is not readable text.")]})
-    return str(best)
-
-
 def read_table(upload) -> tablib.Dataset:
-    """The uploaded CSV or XLSX as a dataset with a header row; ``FormErrors`` when unreadable
-    or longer than ``MAX_IMPORT_ROWS``."""
-    raw = upload.read()
-    name = (upload.filename or "").lower()
+    """The uploaded CSV or XLSX (read by ``records.tabular``, as the API's importers do) as a
+    dataset with a header row; ``FormErrors`` when unreadable or longer than ``MAX_IMPORT_ROWS``."""
     try:
-        if name.endswith(".xlsx"):
-            dataset = tablib.Dataset().load(io.BytesIO(raw), format="xlsx")
-        else:
-            dataset = tablib.Dataset().load(decode_csv(raw), format="csv")
-    except FormErrors:
-        raise
-    except Exception:  # tablib raises many kinds on a malformed file
+        headers, rows = tabular.read_table(upload.read(), upload.filename or "")
+    except APIError:
         raise FormErrors({"file": [_("The file could not be read as CSV or Excel.")]}) from None
-    if dataset.height > MAX_IMPORT_ROWS:
-        raise FormErrors({"file": [_("At most %(n)s rows per file.", n=MAX_IMPORT_ROWS)]})
+    width = len(headers)
+    dataset = tablib.Dataset(headers=headers)
+    for row in rows:
+        if dataset.height >= MAX_IMPORT_ROWS:
+            raise FormErrors({"file": [_("At most %(n)s rows per file.", n=MAX_IMPORT_ROWS)]})
+        dataset.append((row + [""] * width)[:width])
     return dataset
 
 

@@ -1,0 +1,129 @@
+"""Spreadsheet files in and out: one place for CSV/XLSX reading, cell text and downloads.
+
+Used by the customer importer/exporter, custom-object import/export and the workbench's
+import/export pages, so that every file the CRM reads or writes follows the same rules:
+
+- ``decode_csv(data)``: UTF-8 with or without the BOM Excel writes, else the encoding
+  charset-normalizer detects, GBK read as its superset GB18030;
+- ``read_table(data, filename)``: header row and text rows of a CSV or XLSX file (400 when
+  unreadable);
+- ``cell_text(value)``: a stored value as an export cell;
+- ``check_format(fmt)`` and ``download(dataset, fmt, basename)``: a CSV (with BOM, so Excel reads
+  Chinese correctly) or XLSX attachment named ``<basename>-<timestamp>.<fmt>``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator
+
+import charset_normalizer
+import openpyxl
+import tablib
+from flask import Response
+
+from ..db import utcnow
+from ..errors import APIError
+from . import service
+
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+_CHINESE_ENCODINGS = ("gbk", "gb2312", "gb18030", "cp936", "hz")
+
+
+def decode_csv(data: bytes) -> str:
+    """Text of a CSV file: UTF-8 (with or without the BOM Excel writes), else the encoding
+    charset-normalizer finds (GBK files are read as GB18030, its superset)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise APIError(
+            400,
+            "Cannot tell the file's text encoding; save it as UTF-8 CSV.",
+            errors={"file": ["Unknown encoding."]},
+        )
+    encoding = best.encoding.lower()
+    if encoding in _CHINESE_ENCODINGS:
+        encoding = "gb18030"
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        raise APIError(
+            400, "Cannot decode the file; save it as UTF-8 CSV.", errors={"file": ["Bad encoding."]}
+        ) from None
+
+
+def _read_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # Excel stores phone numbers typed as numbers as floats
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def read_table(data: bytes, filename: str) -> tuple[list[str], Iterator[list[str]]]:
+    """Header row and data rows (as text) of a CSV or XLSX file."""
+    is_xlsx = filename.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04"
+    if is_xlsx:
+        try:
+            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception:  # openpyxl raises many kinds on a damaged file; all mean "not readable"
+            raise APIError(
+                400, "The file is not a readable XLSX workbook.", errors={"file": ["Not XLSX."]}
+            ) from None
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise APIError(400, "The workbook is empty.", errors={"file": ["No header row."]})
+        return [_read_cell(h) for h in header], ([_read_cell(c) for c in row] for row in rows)
+    text = decode_csv(data)
+    if not text.strip():
+        raise APIError(400, "The file is empty.", errors={"file": ["No header row."]})
+    dataset = tablib.Dataset()
+    try:
+        dataset.load(text, format="csv")
+    except Exception:  # tablib wraps csv errors in several types
+        raise APIError(400, "The file is not valid CSV.", errors={"file": ["Not CSV."]}) from None
+    return [str(h or "").strip() for h in dataset.headers or []], (
+        [_read_cell(c) for c in row] for row in dataset
+    )
+
+
+def cell_text(value) -> str:
+    """A stored value as an export cell: empty for None, true/false, JSON for lists and dicts."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(service.to_json(value))
+
+
+def check_format(fmt: str) -> None:
+    """400 unless ``fmt`` is an export format we write."""
+    if fmt not in MEDIA_TYPES:
+        raise APIError(400, "Invalid query parameter 'format'.", errors={"format": ["csv or xlsx."]})
+
+
+def download(dataset: tablib.Dataset, fmt: str, basename: str) -> Response:
+    """``dataset`` as a CSV (with BOM) or XLSX attachment ``<basename>-<timestamp>.<fmt>``."""
+    check_format(fmt)
+    body = "\ufeff" + dataset.export("csv") if fmt == "csv" else dataset.export("xlsx")
+    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
+    response = Response(body, mimetype=MEDIA_TYPES[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="{basename}-{stamp}.{fmt}"'
+    return response
