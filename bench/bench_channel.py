@@ -35,25 +35,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import requests
 
+from crm_core.testing import pg_execute, url_with_database  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = "crm_bench_channel"
-
-
-def with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-def admin_exec(url: str, sql: str) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
 
 
 def free_port() -> int:
@@ -242,9 +231,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     server_url = os.environ.get("CRM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    admin_exec(server_url, f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
-    admin_exec(server_url, f'CREATE DATABASE "{SCRATCH}"')
-    db_url = with_db(server_url, SCRATCH)
+    pg_execute(server_url, f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
+    pg_execute(server_url, f'CREATE DATABASE "{SCRATCH}"')
+    db_url = url_with_database(server_url, SCRATCH)
     instance = tempfile.mkdtemp(prefix="crm-bench-channel-")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CRM_")},
@@ -330,7 +319,7 @@ def main(argv=None) -> int:
         )
     db.close()
     if not os.environ.get("BENCH_KEEP"):
-        admin_exec(server_url, f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
+        pg_execute(server_url, f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
     return 0
 
 

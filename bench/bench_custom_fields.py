@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crm_core.testing import _pg_execute, _with_db, migrate_url  # noqa: E402
+from crm_core.testing import migrate_url, pg_execute, url_with_database  # noqa: E402
 
 
 def timed(func, repeat: int) -> float:
@@ -56,8 +56,8 @@ def main() -> int:
     args = parser.parse_args()
 
     name = f"crm_bench_cf_{uuid.uuid4().hex[:8]}"
-    _pg_execute(args.pg_url, f'CREATE DATABASE "{name}"')
-    url = _with_db(args.pg_url, name)
+    pg_execute(args.pg_url, f'CREATE DATABASE "{name}"')
+    url = url_with_database(args.pg_url, name)
     try:
         return run(url, args)
     finally:
@@ -65,7 +65,7 @@ def main() -> int:
 
         if database.obj is not None and not database.is_closed():
             database.close()
-        _pg_execute(args.pg_url, f'DROP DATABASE IF EXISTS "{name}"')
+        pg_execute(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run(url: str, args) -> int:

@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
+from crm_core.testing import pg_execute  # noqa: E402
 
 CHANNELS = ("wechat", "douyin", "kol", "store", "website")
 
@@ -51,22 +51,14 @@ def make_csv(rows: int) -> bytes:
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
 
 
-def pg_admin(url: str, sql: str) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
-
-
 def fresh_databases(pg_url: str | None):
     tmp = tempfile.mkdtemp(prefix="crm-bench-import-")
     yield "sqlite", f"sqlite:///{tmp}/crm.db", lambda: None
     if pg_url:
         name = f"crm_bench_import_{uuid.uuid4().hex[:6]}"
-        pg_admin(pg_url, f'CREATE DATABASE "{name}"')
+        pg_execute(pg_url, f'CREATE DATABASE "{name}"')
         url = urlunsplit(urlsplit(pg_url)._replace(path="/" + name))
-        yield "postgresql", url, lambda: pg_admin(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        yield "postgresql", url, lambda: pg_execute(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run_backend(url: str, data: bytes, rows: int) -> tuple[float, float, dict]:

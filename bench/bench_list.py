@@ -24,25 +24,15 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg2
 import psycopg2.extras
 
+from crm_core.testing import pg_execute, url_with_database  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 QUERY = "/api/v1/customers?source_channel=kol&sort=-created_at&page_size=20"
-
-
-def with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-def admin_sql(url: str, sql: str) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
 
 
 def rate(client, path, headers, n) -> tuple[float, float]:
@@ -74,8 +64,8 @@ def main() -> int:
     if args.database:
         args.keep = True
     else:
-        admin_sql(args.pg_url, f'CREATE DATABASE "{name}"')
-    url = with_db(args.pg_url, name)
+        pg_execute(args.pg_url, f'CREATE DATABASE "{name}"')
+    url = url_with_database(args.pg_url, name)
     instance = tempfile.mkdtemp(prefix="crm-bench-")
     env = {
         **os.environ,
@@ -195,7 +185,7 @@ def main() -> int:
 
             if database.obj is not None and not database.is_closed():
                 database.close()
-            admin_sql(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            pg_execute(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
 

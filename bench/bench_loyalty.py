@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crm_core.testing import _pg_execute, _with_db, migrate_url  # noqa: E402
+from crm_core.testing import migrate_url, pg_execute, url_with_database  # noqa: E402
 
 TIERS = [("silver", 10, 0), ("gold", 20, 1000), ("platinum", 30, 5000)]
 GRACE_DAYS, RETENTION_DAYS, WINDOW_DAYS = 30, 90, 365
@@ -328,8 +328,8 @@ def main() -> int:
     args = parser.parse_args()
 
     name = f"crm_bench_loyalty_{uuid.uuid4().hex[:8]}"
-    _pg_execute(args.pg_url, f'CREATE DATABASE "{name}"')
-    url = _with_db(args.pg_url, name)
+    pg_execute(args.pg_url, f'CREATE DATABASE "{name}"')
+    url = url_with_database(args.pg_url, name)
     try:
         migrate_url(url)
         bench_evaluation(url, args.n, args.activities)
@@ -340,7 +340,7 @@ def main() -> int:
 
         if database.obj is not None and not database.is_closed():
             database.close()
-        _pg_execute(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pg_execute(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
 

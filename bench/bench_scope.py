@@ -26,23 +26,10 @@ import sys
 import tempfile
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg2
+from crm_core.testing import pg_execute, url_with_database  # noqa: E402
 
 QUERY = "/api/v1/customers?sort=-created_at&page_size=20"
-
-
-def with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
-def admin_sql(url: str, sql: str) -> None:
-    conn = psycopg2.connect(url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(sql)
-    conn.close()
 
 
 def measure(client, users: dict, n: int) -> dict:
@@ -141,8 +128,8 @@ def main() -> int:
     args = parser.parse_args()
 
     name = f"crm_bench_scope_{uuid.uuid4().hex[:6]}"
-    admin_sql(args.pg_url, f'CREATE DATABASE "{name}"')
-    url = with_db(args.pg_url, name)
+    pg_execute(args.pg_url, f'CREATE DATABASE "{name}"')
+    url = url_with_database(args.pg_url, name)
     os.environ.update(
         {
             "CRM_DATABASE_URL": url,
@@ -189,7 +176,7 @@ def main() -> int:
         crm.db.close()
     finally:
         if not args.keep:
-            admin_sql(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            pg_execute(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
 

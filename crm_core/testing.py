@@ -47,12 +47,14 @@ def _dsn(url: str) -> str:
     return url.replace("postgresql+psycopg2://", "postgresql://").replace("postgres://", "postgresql://", 1)
 
 
-def _with_db(url: str, name: str) -> str:
+def url_with_database(url: str, name: str) -> str:
+    """``url`` pointing at database ``name`` on the same server (benchmarks and tests)."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + name))
 
 
-def _pg_execute(url: str, sql: str) -> None:
+def pg_execute(url: str, sql: str) -> None:
+    """Run one statement outside a transaction (CREATE/DROP DATABASE) on the server of ``url``."""
     import psycopg2
 
     conn = psycopg2.connect(_dsn(url))
@@ -80,9 +82,9 @@ class Templates:
                 url = f"sqlite:///{self.tmp / 'template.db'}"
             else:
                 name = f"crm_tmpl_{self.run_id}"
-                _pg_execute(self.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                _pg_execute(self.pg_url, f'CREATE DATABASE "{name}"')
-                url = _with_db(self.pg_url, name)
+                pg_execute(self.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                pg_execute(self.pg_url, f'CREATE DATABASE "{name}"')
+                url = url_with_database(self.pg_url, name)
             migrate_url(url)
             self.made[backend] = url
         return self.made[backend]
@@ -110,7 +112,7 @@ class Templates:
             self.pg_reset.close()
         for backend, url in self.made.items():
             if backend == "postgresql":
-                _pg_execute(self.pg_url, f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
+                pg_execute(self.pg_url, f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
 
 
 def _pg_value(value):

@@ -1,0 +1,46 @@
+"""The benchmarks still run: each script at a tiny size (their figures are read by people, not
+asserted; this only keeps the scripts from rotting as the code under them changes)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crm_core.testing import postgres_server_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TINY = {
+    "bench_list.py": ["--customers", "300", "--requests", "5"],
+    "bench_scope.py": ["--customers", "300", "--requests", "5"],
+    "bench_import.py": ["--rows", "100"],
+    "bench_custom_fields.py": ["--n", "300", "--repeat", "1"],
+    "bench_events.py": ["--events", "20", "--deliveries", "10"],
+    "bench_loyalty.py": ["--n", "200", "--skip-http"],
+    "bench_channel.py": ["--events", "500", "--touchpoints", "2000", "--conversions", "50"],
+}
+
+
+def test_every_benchmark_has_a_smoke_size():
+    assert sorted(p.name for p in (ROOT / "bench").glob("bench_*.py")) == sorted(TINY)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(TINY))
+def test_benchmark_runs_at_a_tiny_size(script):
+    if postgres_server_url() is None:
+        pytest.skip("benchmarks run on PostgreSQL")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    env["CRM_RATELIMIT_ENABLED"] = "false"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *TINY[script]],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert proc.stdout.strip(), "a benchmark prints its figures"
