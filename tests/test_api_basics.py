@@ -105,3 +105,18 @@ def test_openapi_components_have_distinct_names(db_url, app_config):
     assert clashes == []
     schemas = app.test_client().get("/api/v1/openapi.json").json["components"]["schemas"]
     assert not any(name[-1].isdigit() for name in schemas), sorted(schemas)
+
+
+def test_logs_carry_the_request_id(app_config, caplog):
+    from crm_core.app import create_app
+
+    app = create_app({**app_config, "DATABASE_URL": "postgresql://postgres@127.0.0.1:1/nowhere"})
+    with caplog.at_level("ERROR", logger="crm_core"):
+        app.test_client().post(
+            "/api/v1/auth/token",
+            json={"username": "a", "password": "b"},
+            headers={"X-Request-ID": "trace-42"},
+        )
+    records = [r for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert records and all(r.request_id == "trace-42" for r in records)
+    assert "trace-42" in records[0].getMessage()
