@@ -30,13 +30,15 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import httpload  # noqa: E402
 
 from crm_core.testing import migrate_url, pg_execute, url_with_database  # noqa: E402
 
@@ -192,48 +194,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def percentile(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
-
-
-def hammer(base: str, clients: int, requests_each: int, make_request, think_ms: float = 0) -> list[float]:
-    """Run ``make_request(session, client_index, i)`` from ``clients`` threads, each pausing
-    ``think_ms`` between its requests (0: closed loop, as fast as answers come); latencies in ms."""
-    import requests
-
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(clients)
-
-    def worker(index):
-        session = requests.Session()
-        own = []
-        barrier.wait()
-        for i in range(requests_each):
-            start = time.perf_counter()
-            r = make_request(session, index, i)
-            own.append((time.perf_counter() - start) * 1000)
-            if r.status_code >= 400:
-                errors.append(f"{r.status_code} {r.text[:200]}")
-            if think_ms:
-                time.sleep(think_ms / 1000)
-        with lock:
-            latencies.extend(own)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        print(f"  {len(errors)} errors, first: {errors[0]}")
-    return latencies
-
-
 def bench_http(
-    url: str, clients: int, requests_each: int, workers: int, shared: bool, think_ms: float
+    url: str, clients: int, requests_each: int, workers: int, threads: int, shared: bool, think_ms: float
 ) -> None:
     import requests
     from crm_loyalty import activities, ledger
@@ -259,7 +221,7 @@ def bench_http(
     )
     crm = str(Path(sys.executable).parent / "crm")
     server = subprocess.Popen(
-        [crm, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+        [crm, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -275,34 +237,44 @@ def bench_http(
         else:
             raise SystemExit("crm serve did not come up")
 
-        def redeem(session, index, i):
+        def redeem(index, i):
             customer = 900000 + (0 if shared else index)
-            return session.post(
-                f"{base}/api/v1/loyalty/members/{customer}/redeem",
-                json={"points": 1, "reference": f"b-{index}-{i}"},
-                headers={"Authorization": f"Bearer {tokens[index]}"},
+            return httpload.Request(
+                "POST",
+                f"/api/v1/loyalty/members/{customer}/redeem",
+                {"points": 1, "reference": f"b-{index}-{i}"},
+                {"Authorization": f"Bearer {tokens[index]}"},
             )
 
-        def health(session, index, i):
-            return session.get(f"{base}/api/v1/health")
+        def health(index, i):
+            return httpload.Request("GET", "/api/v1/health")
 
-        hammer(base, clients, 2, health)  # warm-up of every worker
-        base_ms = hammer(base, clients, requests_each, health, think_ms)
-        redeem_ms = hammer(base, clients, requests_each, redeem, think_ms)
+        httpload.run("127.0.0.1", port, clients, 2, health)  # warm-up of every worker
+        base_run = httpload.run("127.0.0.1", port, clients, requests_each, health, think_ms)
+        redeem_run = httpload.run("127.0.0.1", port, clients, requests_each, redeem, think_ms)
     finally:
         server.terminate()
         server.wait(timeout=30)
     mode = "one shared member" if shared else "one member per client"
     mode += f", {think_ms:g} ms between a client's requests" if think_ms else ", closed loop"
-    print(f"redemption over HTTP, gunicorn {workers} workers, {clients} clients x {requests_each} ({mode}):")
+    for run in (base_run, redeem_run):
+        for error in run.errors:
+            print(f"  error: {error}")
+    redeem_ms, base_ms = redeem_run.latencies, base_run.latencies
     print(
-        f"  POST .../redeem   p50 {percentile(redeem_ms, 50):.1f} ms  p99 {percentile(redeem_ms, 99):.1f} ms"
-        f"  ({len(redeem_ms)} requests)"
+        f"redemption over HTTP, gunicorn {workers} workers x {threads} threads, {clients} clients x {requests_each} ({mode}):"
     )
     print(
-        f"  GET /health       p50 {percentile(base_ms, 50):.1f} ms  p99 {percentile(base_ms, 99):.1f} ms (baseline)"
+        f"  POST .../redeem   p50 {httpload.percentile(redeem_ms, 50):.1f} ms  p99 {httpload.percentile(redeem_ms, 99):.1f} ms"
+        f"  ({len(redeem_ms)} requests, {redeem_run.rate:.0f}/s)"
     )
-    print(f"  ratio p99 redeem / health: {percentile(redeem_ms, 99) / percentile(base_ms, 99):.2f}")
+    print(
+        f"  GET /health       p50 {httpload.percentile(base_ms, 50):.1f} ms  p99 {httpload.percentile(base_ms, 99):.1f} ms"
+        f"  ({base_run.rate:.0f}/s, baseline)"
+    )
+    print(
+        f"  ratio p99 redeem / health: {httpload.percentile(redeem_ms, 99) / httpload.percentile(base_ms, 99):.2f}"
+    )
     print(f"  median {statistics.median(redeem_ms):.1f} ms; bar: p99 < 200 ms")
 
 
@@ -314,6 +286,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=int(env("LOYALTY_BENCH_CLIENTS", 50)))
     parser.add_argument("--requests", type=int, default=int(env("LOYALTY_BENCH_REQUESTS", 20)))
     parser.add_argument("--workers", type=int, default=int(env("LOYALTY_BENCH_WORKERS", 4)))
+    parser.add_argument("--threads", type=int, default=int(env("LOYALTY_BENCH_THREADS", 1)))
     parser.add_argument("--shared", action="store_true", help="all clients redeem on one member")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument(
@@ -334,7 +307,9 @@ def main() -> int:
         migrate_url(url)
         bench_evaluation(url, args.n, args.activities)
         if not args.skip_http:
-            bench_http(url, args.clients, args.requests, args.workers, args.shared, args.think_ms)
+            bench_http(
+                url, args.clients, args.requests, args.workers, args.threads, args.shared, args.think_ms
+            )
     finally:
         from crm_core.db import database
 

@@ -26,6 +26,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+import peewee as pw
 from flask import current_app, g, request
 
 from ..db import database, utcnow
@@ -69,9 +70,11 @@ def public(view):
     return view
 
 
-def actor_for_user(user: User, client_id: str | None = None, scopes=None, token_id=None) -> Actor:
-    """Build the ``Actor`` of ``user`` (loads role names once)."""
-    roles = frozenset(r.name for r in Role.select(Role.name).join(UserRole).where(UserRole.user == user))
+def actor_for_user(user: User, client_id: str | None = None, scopes=None, token_id=None, roles=None) -> Actor:
+    """Build the ``Actor`` of ``user``; its role names are loaded unless given as ``roles``."""
+    if roles is None:
+        roles = (r.name for r in Role.select(Role.name).join(UserRole).where(UserRole.user == user))
+    roles = frozenset(roles)
     return Actor(
         user=user,
         roles=roles,
@@ -119,12 +122,15 @@ def issue_token(
 
 def token_actor(raw: str) -> Actor | None:
     """The actor a raw bearer token stands for, or None if unknown, expired, revoked or inactive."""
-    row = (
-        AccessToken.select(AccessToken, User)
+    # the token, its user and the user's roles in one round trip: this runs on every API call
+    rows = list(
+        AccessToken.select(AccessToken, User, UserRole.id, Role.name)
         .join(User)
+        .join(UserRole, pw.JOIN.LEFT_OUTER, attr="role_link")
+        .join(Role, pw.JOIN.LEFT_OUTER)
         .where(AccessToken.token_hash == hash_token(raw))
-        .first()
     )
+    row = rows[0] if rows else None
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None
     if row.expires_at is not None and row.expires_at <= utcnow():
@@ -135,7 +141,9 @@ def token_actor(raw: str) -> Actor | None:
         AccessToken.update(last_used_at=now).where(AccessToken.id == row.id).execute()
     scopes = row.scopes.split() if row.scopes is not None else None
     client_id = row.name if row.kind == "oauth" else None
-    return actor_for_user(row.user, client_id=client_id, scopes=scopes, token_id=row.id)
+    links = (getattr(r.user, "role_link", None) for r in rows)  # None: a user without roles
+    roles = [link.role.name for link in links if link is not None]
+    return actor_for_user(row.user, client_id=client_id, scopes=scopes, token_id=row.id, roles=roles)
 
 
 def revoke_token(raw: str) -> bool:

@@ -254,17 +254,20 @@ def _filters(model, actor, action):
     ]
 
 
-def scoped(query, actor, resource: str, action: str = "read", model=None):
-    """``query`` AND-ed with ``actor``'s row scope for ``resource:action`` and every plugin's
-    ``crm_permission_filter``. Raises ``APIError(403)`` if no role grants ``resource:action``."""
+def _row_conditions(model, actor, resource: str, action: str) -> list:
+    """The WHERE expressions that bound ``actor``'s rows of ``model`` for ``resource:action``
+    (empty: every row); ``APIError(403)`` if no role grants it."""
     scope = effective_scope(actor, resource, action)
     if scope is None:
         raise APIError(403, f"Not allowed: {resource}:{action}.")
-    model = model or query.model
-    conds = [
-        c for c in [_scope_condition(model, actor, scope), *_filters(model, actor, action)] if c is not None
-    ]
-    for cond in conds:
+    conds = [_scope_condition(model, actor, scope), *_filters(model, actor, action)]
+    return [c for c in conds if c is not None]
+
+
+def scoped(query, actor, resource: str, action: str = "read", model=None):
+    """``query`` AND-ed with ``actor``'s row scope for ``resource:action`` and every plugin's
+    ``crm_permission_filter``. Raises ``APIError(403)`` if no role grants ``resource:action``."""
+    for cond in _row_conditions(model or query.model, actor, resource, action):
         query = query.where(cond)
     return query
 
@@ -272,11 +275,14 @@ def scoped(query, actor, resource: str, action: str = "read", model=None):
 def _in_scope(actor, resource: str, action: str, record) -> bool:
     """True when ``record`` (a saved peewee row) lies inside ``actor``'s scope for ``action``."""
     model = type(record)
-    query = model.select(model._meta.primary_key).where(model._meta.primary_key == record._pk)
     try:
-        return scoped(query, actor, resource, action, model=model).exists()
+        conds = _row_conditions(model, actor, resource, action)
     except APIError:
         return False
+    if not conds:
+        return True  # nothing bounds the scope: no need to ask the database about this row
+    pk = model._meta.primary_key
+    return model.select(pk).where(pk == record._pk, *conds).exists()
 
 
 def get_record(model, record_id, actor, resource: str, action: str = "read"):

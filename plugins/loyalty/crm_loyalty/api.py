@@ -240,10 +240,16 @@ class MemberItem(MethodView):
         return _json(member_detail(Member.get_by_id(member.id), actor))
 
 
-def _entries_with_lots(entries: list[LedgerEntry]) -> list[dict]:
-    """Dump entries with the lots each one touched, in one extra query."""
+def _entries_with_lots(entries: list[LedgerEntry], fresh: bool = False) -> list[dict]:
+    """Dump entries with the lots each one touched, in one extra query.
+
+    ``fresh``: the entries are debits written in this request, so the lots they consumed are on
+    ``entry.consumed`` (see ``ledger._consume``) and need no query.
+    """
     by_entry: dict[int, list] = {}
-    if entries:
+    if fresh:
+        by_entry = {e.id: list(e.__dict__.get("consumed", [])) for e in entries}
+    elif entries:
         rows = (
             Allocation.select(Allocation.entry, Allocation.points, Lot.id, Lot.expires_at)
             .join(Lot)
@@ -328,8 +334,9 @@ def _reference(data) -> str:
     return reference.strip()[:150]
 
 
-def _ledger_result(member: Member, entry: LedgerEntry, created: bool):
-    body = {"entry": _entries_with_lots([entry])[0], "created": created, "points": ledger.balance(member)}
+def _ledger_result(member: Member, entry: LedgerEntry, created: bool, fresh: bool = False):
+    entry_data = _entries_with_lots([entry], fresh=fresh)[0]
+    body = {"entry": entry_data, "created": created, "points": ledger.balance(member)}
     return _json(body, 201 if created else 200)
 
 
@@ -353,7 +360,7 @@ class Redeem(MethodView):
             entry, created = ledger.redeem(
                 locked, data["points"], reference, reason=data["reason"], actor_id=actor.id
             )
-        return _ledger_result(member, entry, created)
+        return _ledger_result(member, entry, created, fresh=created)
 
 
 @blp.route("/members/<int:customer_id>/adjust")

@@ -96,8 +96,13 @@ def _spend_first(member: Member, now: dt.datetime) -> list[Lot]:
 
 
 def _consume(entry: LedgerEntry, lots, points: int) -> int:
-    """Take up to ``points`` from ``lots`` in order for ``entry``; returns what was taken."""
+    """Take up to ``points`` from ``lots`` in order for ``entry``; returns what was taken.
+
+    What was taken is also kept on ``entry.consumed`` (lot id, points, expiry), so the caller
+    can show a new entry's lots without reading them back.
+    """
     taken, rows = 0, []
+    consumed = entry.__dict__.setdefault("consumed", [])
     for lot in lots:
         if taken >= points:
             break
@@ -115,6 +120,7 @@ def _consume(entry: LedgerEntry, lots, points: int) -> int:
                 "updated_at": entry.created_at,
             }
         )
+        consumed.append({"lot_id": lot.id, "points": part, "expires_at": lot.expires_at})
         taken += part
     if rows:
         Allocation.insert_many(rows).execute()
@@ -442,7 +448,7 @@ def reverse(
 
 
 def balance(member: Member, now: dt.datetime | None = None) -> dict:
-    """The member's points: ``balance`` (the ledger sum) and the buckets, in two queries.
+    """The member's points: ``balance`` (the ledger sum) and the buckets, in one query.
 
     ``balance == pending + active + overdue - debt`` where debt is counted in the balance only
     under the ``debt`` refund policy (``overdue``: past expiry, not yet expired by the job).
@@ -454,22 +460,15 @@ def balance(member: Member, now: dt.datetime | None = None) -> dict:
         return pw.fn.COALESCE(pw.fn.SUM(value), 0)
 
     spendable = (Lot.available_at <= now) & (Lot.expires_at.is_null() | (Lot.expires_at > now))
-    pending, active, remaining = (
-        int(v)
-        for v in Lot.select(
-            total(Lot.remaining, Lot.available_at > now),
-            total(Lot.remaining, spendable),
-            total(Lot.remaining),
-        )
-        .where(Lot.member == member)
-        .tuples()
-        .get()
-    )
+    lots = Lot.select(
+        total(Lot.remaining, Lot.available_at > now),
+        total(Lot.remaining, spendable),
+        total(Lot.remaining),
+    ).where(Lot.member == member)
     E, Original = LedgerEntry, LedgerEntry.alias()
     unredeemed = (E.kind == "reverse") & (Original.kind == "redeem")
-    points, redeemed, restored, expired, debt = (
-        int(v)
-        for v in E.select(
+    entries = (
+        E.select(
             total(E.points),
             total(E.points, E.kind == "redeem"),
             total(E.points, unredeemed),
@@ -478,9 +477,11 @@ def balance(member: Member, now: dt.datetime | None = None) -> dict:
         )
         .join(Original, pw.JOIN.LEFT_OUTER, on=(E.reverses == Original.id))
         .where(E.member == member)
-        .tuples()
-        .get()
     )
+    # both aggregates (one row each) side by side: one round trip on every balance read
+    both = pw.Select([lots.alias("lots"), entries.alias("entries")], [pw.SQL("*")])
+    row = database.execute(both).fetchone()
+    pending, active, remaining, points, redeemed, restored, expired, debt = (int(v) for v in row)
     return {
         "balance": points,
         "pending": pending,

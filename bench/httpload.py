@@ -1,0 +1,128 @@
+"""A small HTTP/1.1 load generator for the benchmarks: N concurrent clients on asyncio.
+
+Why not ``requests`` in threads: on this 2-core machine the load generator shares the CPU with
+the server it measures. ``requests`` costs about a millisecond of CPU per call and its 50 threads
+fight over the GIL, so the client stole most of a core and its own queueing showed up as server
+latency. Here each client is a coroutine writing raw requests on a kept-alive connection (it
+reconnects when the server closes, as gunicorn's sync workers do after every response), so the
+figures are the server's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Request:
+    """One request to send: method, path, optional JSON body and extra headers."""
+
+    method: str
+    path: str
+    body: object | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self, host: str) -> bytes:
+        payload = b"" if self.body is None else json.dumps(self.body).encode()
+        lines = [f"{self.method} {self.path} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(payload)}"]
+        if self.body is not None:
+            lines.append("Content-Type: application/json")
+        lines += [f"{k}: {v}" for k, v in self.headers.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+
+
+@dataclass
+class Result:
+    """Latencies (ms) of every request, and the first few error answers."""
+
+    latencies: list[float]
+    errors: list[str]
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """(status, body, server keeps the connection open)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        body = await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding", "").lower() == "chunked":
+        body = b""
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            chunk = await reader.readexactly(size + 2)
+            if size == 0:
+                break
+            body += chunk[:-2]
+    else:
+        body = await reader.read()
+        return status, body, False
+    return status, body, headers.get("connection", "").lower() != "close"
+
+
+async def _client(host, port, index, count, make, think_s, latencies, errors):
+    reader = writer = None
+    for i in range(count):
+        data = make(index, i).encode(f"{host}:{port}")
+        start = time.perf_counter()
+        if writer is None:
+            reader, writer = await asyncio.open_connection(host, port)
+        writer.write(data)
+        status, body, keep = await _read_response(reader)
+        latencies.append((time.perf_counter() - start) * 1000)
+        if status >= 400 and len(errors) < 5:
+            errors.append(f"{status} {body[:200]!r}")
+        if not keep:
+            writer.close()
+            reader = writer = None
+        if think_s:
+            await asyncio.sleep(think_s)
+    if writer is not None:
+        writer.close()
+
+
+def run(
+    host: str,
+    port: int,
+    clients: int,
+    requests_each: int,
+    make: Callable[[int, int], Request],
+    think_ms: float = 0,
+) -> Result:
+    """Have ``clients`` concurrent clients each send ``requests_each`` requests built by
+    ``make(client_index, i)``, pausing ``think_ms`` after each answer (0: a closed loop, the next
+    request as soon as the answer comes)."""
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def main():
+        await asyncio.gather(
+            *(
+                _client(host, port, c, requests_each, make, think_ms / 1000, latencies, errors)
+                for c in range(clients)
+            )
+        )
+
+    start = time.perf_counter()
+    asyncio.run(main())
+    return Result(latencies, errors, time.perf_counter() - start)
+
+
+def percentile(samples: list[float], p: float) -> float:
+    """The ``p``-th percentile (nearest rank) of ``samples``."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
