@@ -127,12 +127,17 @@ class ProgramView(MethodView):
         return ledger.program()
 
 
-def _member(customer_id: int, actor, resource: str = MEMBERS, action: str = "read") -> Member:
+def _member(
+    customer_id: int, actor, resource: str = MEMBERS, action: str = "read", lock: bool = False
+) -> Member:
     """The member of ``customer_id`` within the actor's read scope (404 outside), with ``action``
-    on ``resource`` required on it (403)."""
+    on ``resource`` required on it (403). ``lock``: read it with its row lock, inside
+    ``ledger.write_transaction()``, for a ledger write."""
     query = (
         Member.select(Member, Tier).join(Tier, pw.JOIN.LEFT_OUTER).where(Member.customer_id == customer_id)
     )
+    if lock:
+        query = ledger.locking(query)
     member = permissions.scoped(query, actor, MEMBERS, "read", model=Member).first()
     if member is None:
         raise APIError(404, f"Customer {customer_id} is not a loyalty member.")
@@ -354,11 +359,11 @@ class Redeem(MethodView):
         """Spend active points, soonest-expiring lots first. Safe under concurrent calls; a repeat
         with the same reference returns the first result and spends nothing more."""
         actor = current_actor()
-        member = _member(customer_id, actor, POINTS, "redeem")
-        reference = _reference(data)
-        with ledger.member_lock(member.id) as locked:
+        with ledger.write_transaction():
+            member = _member(customer_id, actor, POINTS, "redeem", lock=True)
+            reference = _reference(data)
             entry, created = ledger.redeem(
-                locked, data["points"], reference, reason=data["reason"], actor_id=actor.id
+                member, data["points"], reference, reason=data["reason"], actor_id=actor.id
             )
         return _ledger_result(member, entry, created, fresh=created)
 
@@ -375,12 +380,12 @@ class Adjust(MethodView):
         """Credit (positive) or deduct (negative) points by hand; needs ``loyalty.points:adjust``.
         A deduction never takes the balance below zero."""
         actor = current_actor()
-        member = _member(customer_id, actor, POINTS, "adjust")
-        reference = _reference(data)
-        with ledger.member_lock(member.id) as locked:
+        with ledger.write_transaction():
+            member = _member(customer_id, actor, POINTS, "adjust", lock=True)
+            reference = _reference(data)
             if data["points"] > 0:
                 entry, created = ledger.credit(
-                    locked,
+                    member,
                     data["points"],
                     reference,
                     kind="adjust",
@@ -390,11 +395,11 @@ class Adjust(MethodView):
                 )
             else:
                 entry, created = ledger.debit(
-                    locked, -data["points"], reference, reason=data["reason"], actor_id=actor.id
+                    member, -data["points"], reference, reason=data["reason"], actor_id=actor.id
                 )
                 if created:
                     ledger.notify(
-                        "points.adjusted", locked, entry.points, data["reason"], reference=reference
+                        "points.adjusted", member, entry.points, data["reason"], reference=reference
                     )
         return _ledger_result(member, entry, created)
 
@@ -410,14 +415,18 @@ class Reverse(MethodView):
         """Reverse an earning (all or ``points`` of it) or a redemption (restoring the exact lots it
         used, with their original expiry). Needs ``loyalty.points:adjust``."""
         actor = current_actor()
-        member = _member(customer_id, actor, POINTS, "adjust")
-        reference = _reference(data)
-        original = LedgerEntry.get_or_none(LedgerEntry.id == data["entry_id"], LedgerEntry.member == member)
-        if original is None:
-            raise APIError(404, "No such ledger entry for this member.", errors={"entry_id": ["Not found."]})
-        with ledger.member_lock(member.id) as locked:
+        with ledger.write_transaction():
+            member = _member(customer_id, actor, POINTS, "adjust", lock=True)
+            reference = _reference(data)
+            original = LedgerEntry.get_or_none(
+                LedgerEntry.id == data["entry_id"], LedgerEntry.member == member
+            )
+            if original is None:
+                raise APIError(
+                    404, "No such ledger entry for this member.", errors={"entry_id": ["Not found."]}
+                )
             entry, created = ledger.reverse(
-                locked,
+                member,
                 original,
                 reference,
                 points=data.get("points"),

@@ -45,19 +45,29 @@ def program() -> Program:
 
 
 @contextmanager
-def member_lock(member_id: int):
-    """A write transaction holding the member's row lock; yields the fresh ``Member``."""
-    if is_postgres():
-        with database.atomic():
-            yield Member.select().where(Member.id == member_id).for_update().get()
-    elif database.transaction_depth() == 0:
-        # IMMEDIATE takes SQLite's write lock at BEGIN, so two redeemers serialise here instead of
-        # both reading the old balance and failing (or overspending) at COMMIT
+def write_transaction():
+    """A transaction for ledger writes. On SQLite it is IMMEDIATE: the write lock is taken at
+    BEGIN, so two redeemers serialise there instead of both reading the old balance and failing
+    (or overspending) at COMMIT. On PostgreSQL, read the member with :func:`locking` inside it."""
+    if not is_postgres() and database.transaction_depth() == 0:
         with database.atomic(lock_type="IMMEDIATE"):
-            yield Member.get_by_id(member_id)
+            yield
     else:
         with database.atomic():
-            yield Member.get_by_id(member_id)
+            yield
+
+
+def locking(query):
+    """``query`` taking a row lock on what it reads from its model (``FOR UPDATE OF``) on
+    PostgreSQL; on SQLite :func:`write_transaction` already holds the database's write lock."""
+    return query.for_update(of=query.model) if is_postgres() else query
+
+
+@contextmanager
+def member_lock(member_id: int):
+    """A write transaction holding the member's row lock; yields the fresh ``Member``."""
+    with write_transaction():
+        yield locking(Member.select().where(Member.id == member_id)).get()
 
 
 def lot_expiry(earned_at: dt.datetime, prog: Program | None = None) -> dt.datetime | None:
@@ -249,7 +259,8 @@ def redeem(
 ) -> tuple[LedgerEntry, bool]:
     """Spend ``points`` (> 0) of active points; 409 when fewer are spendable. Returns (entry, created).
 
-    Call inside :func:`member_lock`.
+    Call inside :func:`member_lock`, or a :func:`write_transaction` that read the member through
+    :func:`locking`.
     """
     now = now or utcnow()
     found = _existing(member, "redeem", reference)
