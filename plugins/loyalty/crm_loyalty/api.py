@@ -340,8 +340,11 @@ def _reference(data) -> str:
 
 
 def _ledger_result(member: Member, entry: LedgerEntry, created: bool, fresh: bool = False):
+    """The answer to a ledger write. ``fresh``: ``entry`` is a new redemption, which carries its
+    lots and the balance after it (``ledger.redeem``), so neither is read again."""
     entry_data = _entries_with_lots([entry], fresh=fresh)[0]
-    body = {"entry": entry_data, "created": created, "points": ledger.balance(member)}
+    points = entry.points_after if fresh else ledger.balance(member)
+    body = {"entry": entry_data, "created": created, "points": points}
     return _json(body, 201 if created else 200)
 
 

@@ -257,7 +257,8 @@ def redeem(
     now: dt.datetime | None = None,
     actor_id: int | None = None,
 ) -> tuple[LedgerEntry, bool]:
-    """Spend ``points`` (> 0) of active points; 409 when fewer are spendable. Returns (entry, created).
+    """Spend ``points`` (> 0) of active points; 409 when fewer are spendable. Returns (entry, created);
+    a new entry carries ``consumed`` (the lots it took) and ``points_after`` (:func:`balance`).
 
     Call inside :func:`member_lock`, or a :func:`write_transaction` that read the member through
     :func:`locking`.
@@ -277,7 +278,16 @@ def redeem(
         )
     entry = _entry(member, "redeem", -points, reference, reason, actor_id)
     _consume(entry, lots, points)
-    notify("points.redeemed", member, points, reason, reference=reference, entry_id=entry.id)
+    entry.points_after = balance(member, now)
+    notify(
+        "points.redeemed",
+        member,
+        points,
+        reason,
+        balance=entry.points_after["balance"],
+        reference=reference,
+        entry_id=entry.id,
+    )
     return entry, True
 
 
@@ -512,13 +522,16 @@ def ledger_sum(member: Member) -> int:
     return int(total.scalar())
 
 
-def notify(event_type: str, member: Member, points: int, reason: str, **extra) -> None:
-    """Emit a ``points.*`` event (docs/events.md): points positive, the balance after the change."""
+def notify(
+    event_type: str, member: Member, points: int, reason: str, *, balance: int | None = None, **extra
+) -> None:
+    """Emit a ``points.*`` event (docs/events.md): points positive, the balance after the change
+    (read from the ledger unless the caller already has it as ``balance``)."""
     source = core.current_event_id()
     data = {
         **member_ref(member),
         "points": abs(points),
-        "balance": ledger_sum(member),
+        "balance": ledger_sum(member) if balance is None else balance,
         "reason": reason,
         **extra,
     }
