@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,8 +75,10 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
     return status, body, headers.get("connection", "").lower() != "close"
 
 
-async def _client(host, port, index, count, make, think_s, latencies, errors):
+async def _client(host, port, index, count, make, think_s, latencies, errors, rng):
     reader = writer = None
+    if think_s:
+        await asyncio.sleep(rng.uniform(0, think_s))  # clients start out of step, as users do
     for i in range(count):
         data = make(index, i).encode(f"{host}:{port}")
         start = time.perf_counter()
@@ -90,7 +93,7 @@ async def _client(host, port, index, count, make, think_s, latencies, errors):
             writer.close()
             reader = writer = None
         if think_s:
-            await asyncio.sleep(think_s)
+            await asyncio.sleep(rng.expovariate(1 / think_s))
     if writer is not None:
         writer.close()
 
@@ -102,17 +105,21 @@ def run(
     requests_each: int,
     make: Callable[[int, int], Request],
     think_ms: float = 0,
+    seed: int = 1,
 ) -> Result:
     """Have ``clients`` concurrent clients each send ``requests_each`` requests built by
-    ``make(client_index, i)``, pausing ``think_ms`` after each answer (0: a closed loop, the next
-    request as soon as the answer comes)."""
+    ``make(client_index, i)``, pausing after each answer for a random time averaging ``think_ms``
+    (exponentially distributed, each client starting at a random moment within the first pause,
+    so that together they send a Poisson-like stream instead of marching in step). ``think_ms``
+    0 is a closed loop: the next request as soon as the answer comes."""
     latencies: list[float] = []
     errors: list[str] = []
+    rng = random.Random(seed)
 
     async def main():
         await asyncio.gather(
             *(
-                _client(host, port, c, requests_each, make, think_ms / 1000, latencies, errors)
+                _client(host, port, c, requests_each, make, think_ms / 1000, latencies, errors, rng)
                 for c in range(clients)
             )
         )

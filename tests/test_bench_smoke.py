@@ -18,7 +18,18 @@ TINY = {
     "bench_import.py": ["--rows", "100"],
     "bench_custom_fields.py": ["--n", "300", "--repeat", "1"],
     "bench_events.py": ["--events", "20", "--deliveries", "10"],
-    "bench_loyalty.py": ["--n", "200", "--skip-http"],
+    "bench_loyalty.py": [
+        "--n",
+        "200",
+        "--clients",
+        "3",
+        "--requests",
+        "3",
+        "--workers",
+        "1",
+        "--think-ms",
+        "0,5",
+    ],
     "bench_channel.py": ["--events", "500", "--touchpoints", "2000", "--conversions", "50"],
 }
 
