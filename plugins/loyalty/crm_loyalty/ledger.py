@@ -25,7 +25,7 @@ from contextlib import contextmanager
 
 import peewee as pw
 
-from crm_core.db import database, is_postgres, utcnow
+from crm_core.db import Prepared, database, is_postgres, slot, utcnow
 from crm_core.errors import APIError
 
 from . import core
@@ -83,20 +83,45 @@ def lot_expiry(earned_at: dt.datetime, prog: Program | None = None) -> dt.dateti
     return dt.datetime(earned_at.year, 12, 31, 23, 59, 59)
 
 
-def _existing(member: Member, kind: str, reference: str) -> LedgerEntry | None:
-    return LedgerEntry.get_or_none(
-        LedgerEntry.member == member, LedgerEntry.kind == kind, LedgerEntry.reference == reference
+# The queries every redemption runs, compiled once (crm_core.db.Prepared): on a small machine
+# compiling them cost more CPU than running them.
+_ENTRY_BY_REFERENCE = Prepared(
+    lambda: (
+        LedgerEntry.select()
+        .where(
+            LedgerEntry.member == slot("member"),
+            LedgerEntry.kind == slot("kind"),
+            LedgerEntry.reference == slot("reference"),
+        )
+        .limit(1)
     )
+)
+_OPEN_LOTS = Prepared(
+    lambda: (
+        Lot.select()
+        .where(Lot.member == slot("member"), Lot.remaining > 0)
+        .order_by(Lot.expires_at.is_null(), Lot.expires_at, Lot.earned_at, Lot.id)
+    )
+)
+_TAKE_FROM_LOT = Prepared(
+    lambda: Lot.update(remaining=Lot.remaining - slot("points")).where(Lot.id == slot("lot"))
+)
+_LEDGER_SUM = Prepared(
+    lambda: LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
+        LedgerEntry.member == slot("member")
+    )
+)
+
+
+def _existing(member: Member, kind: str, reference: str) -> LedgerEntry | None:
+    found = _ENTRY_BY_REFERENCE.rows(member=member.id, kind=kind, reference=reference)
+    return found[0] if found else None
 
 
 def _spend_first(member: Member, now: dt.datetime) -> list[Lot]:
     """Expire the member's overdue lots, then return the spendable ones in consumption order,
     from one read of their open lots."""
-    open_lots = list(
-        Lot.select()
-        .where(Lot.member == member, Lot.remaining > 0)
-        .order_by(Lot.expires_at.is_null(), Lot.expires_at, Lot.earned_at, Lot.id)
-    )
+    open_lots = _OPEN_LOTS.rows(member=member.id)
     expire_due(member, now, open_lots)
     return [
         lot
@@ -119,7 +144,7 @@ def _consume(entry: LedgerEntry, lots, points: int) -> int:
         part = min(lot.remaining, points - taken)
         if part <= 0:
             continue
-        Lot.update(remaining=Lot.remaining - part).where(Lot.id == lot.id).execute()
+        _TAKE_FROM_LOT.execute(points=part, lot=lot.id)
         lot.remaining -= part  # callers may look at the same objects again
         rows.append(
             {
@@ -468,40 +493,46 @@ def reverse(
     return entry, True
 
 
+def _total(expr, when=None):
+    value = expr if when is None else pw.Case(None, [(when, expr)], 0)
+    return pw.fn.COALESCE(pw.fn.SUM(value), 0)
+
+
+def _balance_query():
+    now = slot("now")
+    spendable = (Lot.available_at <= now) & (Lot.expires_at.is_null() | (Lot.expires_at > now))
+    lots = Lot.select(
+        _total(Lot.remaining, Lot.available_at > now),
+        _total(Lot.remaining, spendable),
+        _total(Lot.remaining),
+    ).where(Lot.member == slot("member"))
+    E, Original = LedgerEntry, LedgerEntry.alias()
+    unredeemed = (E.kind == "reverse") & (Original.kind == "redeem")
+    entries = (
+        E.select(
+            _total(E.points),
+            _total(E.points, E.kind == "redeem"),
+            _total(E.points, unredeemed),
+            _total(E.points, E.kind == "expire"),
+            _total(E.outstanding, E.outstanding > 0),
+        )
+        .join(Original, pw.JOIN.LEFT_OUTER, on=(E.reverses == Original.id))
+        .where(E.member == slot("member"))
+    )
+    # both aggregates (one row each) side by side: one round trip on every balance read
+    return pw.Select([lots.alias("lots"), entries.alias("entries")], [pw.SQL("*")]).bind(database)
+
+
+_BALANCE = Prepared(_balance_query)
+
+
 def balance(member: Member, now: dt.datetime | None = None) -> dict:
     """The member's points: ``balance`` (the ledger sum) and the buckets, in one query.
 
     ``balance == pending + active + overdue - debt`` where debt is counted in the balance only
     under the ``debt`` refund policy (``overdue``: past expiry, not yet expired by the job).
     """
-    now = now or utcnow()
-
-    def total(expr, when=None):
-        value = expr if when is None else pw.Case(None, [(when, expr)], 0)
-        return pw.fn.COALESCE(pw.fn.SUM(value), 0)
-
-    spendable = (Lot.available_at <= now) & (Lot.expires_at.is_null() | (Lot.expires_at > now))
-    lots = Lot.select(
-        total(Lot.remaining, Lot.available_at > now),
-        total(Lot.remaining, spendable),
-        total(Lot.remaining),
-    ).where(Lot.member == member)
-    E, Original = LedgerEntry, LedgerEntry.alias()
-    unredeemed = (E.kind == "reverse") & (Original.kind == "redeem")
-    entries = (
-        E.select(
-            total(E.points),
-            total(E.points, E.kind == "redeem"),
-            total(E.points, unredeemed),
-            total(E.points, E.kind == "expire"),
-            total(E.outstanding, E.outstanding > 0),
-        )
-        .join(Original, pw.JOIN.LEFT_OUTER, on=(E.reverses == Original.id))
-        .where(E.member == member)
-    )
-    # both aggregates (one row each) side by side: one round trip on every balance read
-    both = pw.Select([lots.alias("lots"), entries.alias("entries")], [pw.SQL("*")])
-    row = database.execute(both).fetchone()
+    row = _BALANCE.execute(member=member.id, now=now or utcnow()).fetchone()
     pending, active, remaining, points, redeemed, restored, expired, debt = (int(v) for v in row)
     return {
         "balance": points,
@@ -516,10 +547,7 @@ def balance(member: Member, now: dt.datetime | None = None) -> dict:
 
 def ledger_sum(member: Member) -> int:
     """The member's balance: the sum of their ledger."""
-    total = LedgerEntry.select(pw.fn.COALESCE(pw.fn.SUM(LedgerEntry.points), 0)).where(
-        LedgerEntry.member == member
-    )
-    return int(total.scalar())
+    return int(_LEDGER_SUM.scalar(member=member.id))
 
 
 def notify(
