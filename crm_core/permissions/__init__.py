@@ -24,7 +24,7 @@ import peewee as pw
 from flask import current_app, g, has_app_context, has_request_context
 
 from ..auth.models import Department, Role, User
-from ..db import is_postgres
+from ..db import Prepared, is_postgres, slot
 from ..errors import APIError
 from .models import FIELD_RULES, SCOPES, FieldRule, Grant
 
@@ -107,18 +107,30 @@ def _cache() -> dict:
     return {}
 
 
+def _grants_of(count: int) -> Prepared:
+    """The grants query for ``count`` role names (slots ``r0``...), compiled once per count."""
+    if count not in _GRANTS_BY_ROLE_COUNT:
+        _GRANTS_BY_ROLE_COUNT[count] = Prepared(
+            lambda: (
+                Grant.select(Role.name, Grant.resource, Grant.action, Grant.scope)
+                .join(Role)
+                .where(Role.name.in_([slot(f"r{i}") for i in range(count)]))
+                .tuples()
+            )
+        )
+    return _GRANTS_BY_ROLE_COUNT[count]
+
+
+_GRANTS_BY_ROLE_COUNT: dict[int, Prepared] = {}
+
+
 def _grants(roles: frozenset[str]) -> list[tuple[str, str, str, str]]:
     """(role, resource, action, scope) of the given role names, cached per request."""
     cache = _cache()
     key = ("grants", roles)
     if key not in cache:
-        rows = (
-            Grant.select(Role.name, Grant.resource, Grant.action, Grant.scope)
-            .join(Role)
-            .where(Role.name.in_(sorted(roles)))
-            .tuples()
-        )
-        cache[key] = list(rows) if roles else []
+        names = {f"r{i}": name for i, name in enumerate(sorted(roles))}
+        cache[key] = _grants_of(len(names)).rows(**names) if roles else []
     return cache[key]
 
 
