@@ -48,6 +48,23 @@ def test_login_logout_and_token_reuse(client, make_user):
     assert r.status_code == 401 and r.get_json()["code"] == 401 and "Bearer" in r.headers["WWW-Authenticate"]
 
 
+@pytest.mark.parametrize(
+    "roles, tickets_create, customers_export",
+    [
+        ((), None, None),
+        (("sales",), None, "own"),
+        (("service",), "department", None),
+        (("sales", "service"), "department", "own"),  # a bearer token carries every role it has
+    ],
+)
+def test_a_token_carries_all_its_users_roles(client, make_user, roles, tickets_create, customers_export):
+    _user, headers = make_user(roles=roles)
+    me = client.get("/api/v1/users/me", headers=headers).get_json()
+    assert sorted(me["roles"]) == sorted(roles)
+    assert me["permissions"]["tickets"]["create"] == tickets_create
+    assert me["permissions"]["customers"]["export"] == customers_export
+
+
 def test_expired_token_is_refused(client, make_user):
     _user, headers = make_user("bob", roles=("sales",))
     assert client.get("/api/v1/users/me", headers=headers).status_code == 200
