@@ -96,15 +96,9 @@ def record_purchase(
     """A paid order: counts towards tiers, earns points (pending for the return window) and
     upgrades the member at once if a threshold is crossed. Call inside ``ledger.member_lock``."""
     now = now or utcnow()
-    found = Activity.get_or_none(
-        Activity.member == member, Activity.kind == "purchase", Activity.reference == reference
-    )
-    if found is not None:
-        return {
-            "activity": found,
-            "created": False,
-            "entries": _entries_for(member, f"purchase:{reference}#"),
-        }
+    repeat = _repeat(member, "purchase", reference)
+    if repeat is not None:
+        return repeat
     activity = Activity.create(
         member=member,
         kind="purchase",
@@ -151,18 +145,10 @@ def record_refund(
     not lowered here; the next scheduled evaluation decides. Call inside ``ledger.member_lock``.
     """
     now = now or utcnow()
-    found = Activity.get_or_none(
-        Activity.member == member, Activity.kind == "refund", Activity.reference == refund_reference
-    )
-    if found is not None:
-        return {
-            "activity": found,
-            "created": False,
-            "entries": _entries_for(member, f"refund:{refund_reference}#"),
-        }
-    order = Activity.get_or_none(
-        Activity.member == member, Activity.kind == "purchase", Activity.reference == order_reference
-    )
+    repeat = _repeat(member, "refund", refund_reference)
+    if repeat is not None:
+        return repeat
+    order = _activity(member, "purchase", order_reference)
     if order is None:
         raise APIError(
             422,
@@ -237,11 +223,9 @@ def record_bonus(
     now = now or utcnow()
     if kind == "birthday":
         reference = f"birthday:{now.year}"
-    found = Activity.get_or_none(
-        Activity.member == member, Activity.kind == kind, Activity.reference == reference
-    )
-    if found is not None:
-        return {"activity": found, "created": False, "entries": _entries_for(member, f"{kind}:{reference}#")}
+    repeat = _repeat(member, kind, reference)
+    if repeat is not None:
+        return repeat
     awards = earning.bonus_points(member, kind, now)
     activity = Activity.create(member=member, kind=kind, reference=reference, occurred_at=now)
     entries, growth = [], 0
@@ -263,12 +247,24 @@ def record_bonus(
     return {"activity": activity, "created": True, "entries": entries}
 
 
-def _entries_for(member: Member, prefix: str) -> list[LedgerEntry]:
-    return list(
+def _activity(member: Member, kind: str, reference: str) -> Activity | None:
+    return Activity.get_or_none(
+        Activity.member == member, Activity.kind == kind, Activity.reference == reference
+    )
+
+
+def _repeat(member: Member, kind: str, reference: str) -> dict | None:
+    """The answer to a repeat of an activity already recorded (the first result, nothing
+    changed), or None if this one is new. Its ledger entries carry ``<kind>:<reference>#...``."""
+    found = _activity(member, kind, reference)
+    if found is None:
+        return None
+    entries = list(
         LedgerEntry.select()
-        .where(LedgerEntry.member == member, LedgerEntry.reference.startswith(prefix))
+        .where(LedgerEntry.member == member, LedgerEntry.reference.startswith(f"{kind}:{reference}#"))
         .order_by(LedgerEntry.id)
     )
+    return {"activity": found, "created": False, "entries": entries}
 
 
 def apply(member: Member, data: dict, *, now: dt.datetime | None = None, actor_id: int | None = None) -> dict:

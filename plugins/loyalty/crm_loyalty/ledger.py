@@ -273,6 +273,27 @@ def settle_debt(member: Member, now: dt.datetime) -> None:
         ).execute()
 
 
+def _spend(member, kind, points, reference, reason, actor_id, now, shortfall: str):
+    """The shared debit path: a repeat of ``(kind, reference)`` returns the first entry; else take
+    ``points`` from the spendable lots, soonest-expiring first, or 409 with ``shortfall``
+    (formatted with ``available``) when there are not enough."""
+    found = _existing(member, kind, reference)
+    if found is not None:
+        return found, False
+    lots = _spend_first(member, now)
+    available = sum(lot.remaining for lot in lots)
+    if points > available:
+        raise APIError(
+            409,
+            "Not enough points.",
+            errors={"points": [shortfall.format(available=available)]},
+            available=available,
+        )
+    entry = _entry(member, kind, -points, reference, reason, actor_id)
+    _consume(entry, lots, points)
+    return entry, True
+
+
 def redeem(
     member: Member,
     points: int,
@@ -289,31 +310,28 @@ def redeem(
     :func:`locking`.
     """
     now = now or utcnow()
-    found = _existing(member, "redeem", reference)
-    if found is not None:
-        return found, False
-    lots = _spend_first(member, now)
-    available = sum(lot.remaining for lot in lots)
-    if points > available:
-        raise APIError(
-            409,
-            "Not enough points.",
-            errors={"points": [f"Only {available} points are available to redeem."]},
-            available=available,
-        )
-    entry = _entry(member, "redeem", -points, reference, reason, actor_id)
-    _consume(entry, lots, points)
-    entry.points_after = balance(member, now)
-    notify(
-        "points.redeemed",
+    entry, created = _spend(
         member,
+        "redeem",
         points,
+        reference,
         reason,
-        balance=entry.points_after["balance"],
-        reference=reference,
-        entry_id=entry.id,
+        actor_id,
+        now,
+        "Only {available} points are available to redeem.",
     )
-    return entry, True
+    if created:
+        entry.points_after = balance(member, now)
+        notify(
+            "points.redeemed",
+            member,
+            points,
+            reason,
+            balance=entry.points_after["balance"],
+            reference=reference,
+            entry_id=entry.id,
+        )
+    return entry, created
 
 
 def debit(
@@ -328,21 +346,9 @@ def debit(
 ) -> tuple[LedgerEntry, bool]:
     """Remove ``points`` (> 0) of spendable points (a manual deduction); 409 if not enough."""
     now = now or utcnow()
-    found = _existing(member, kind, reference)
-    if found is not None:
-        return found, False
-    lots = _spend_first(member, now)
-    available = sum(lot.remaining for lot in lots)
-    if points > available:
-        raise APIError(
-            409,
-            "Not enough points.",
-            errors={"points": [f"Only {available} points can be deducted."]},
-            available=available,
-        )
-    entry = _entry(member, kind, -points, reference, reason, actor_id)
-    _consume(entry, lots, points)
-    return entry, True
+    return _spend(
+        member, kind, points, reference, reason, actor_id, now, "Only {available} points can be deducted."
+    )
 
 
 def expire_due(member: Member, now: dt.datetime | None = None, open_lots: list[Lot] | None = None) -> int:
