@@ -27,8 +27,6 @@ import io
 import json
 import os
 import random
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,19 +34,13 @@ import threading
 import time
 from pathlib import Path
 
+import httpload
 import psycopg2
 import requests
 
-from crm_core.testing import pg_execute, url_with_database  # noqa: E402
+from crm_core.testing import scratch_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRATCH = "crm_bench_channel"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_events(n: int, seed: int = 1) -> list[dict]:
@@ -231,9 +223,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     server_url = os.environ.get("CRM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    pg_execute(server_url, f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
-    pg_execute(server_url, f'CREATE DATABASE "{SCRATCH}"')
-    db_url = url_with_database(server_url, SCRATCH)
+    with scratch_database(server_url, "crm_bench_channel", keep=bool(os.environ.get("BENCH_KEEP"))) as db_url:
+        return run(db_url, args)
+
+
+def run(db_url: str, args) -> int:
     instance = tempfile.mkdtemp(prefix="crm-bench-channel-")
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CRM_")},
@@ -243,43 +237,17 @@ def main(argv=None) -> int:
         "CRM_LOG_LEVEL": "WARNING",
         "CRM_CHANNEL_TRACKING_RATE_LIMIT": "1000000/minute",
     }
-    server = None
-    try:
-        key = migrate(db_url, env)
-        events = make_events(args.events)
-        port = free_port()
-        crm = str(Path(sys.executable).parent / "crm")
-        server = subprocess.Popen(
-            [crm, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    key = migrate(db_url, env)
+    events = make_events(args.events)
+    with httpload.served(env, args.workers) as port:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            try:
-                if requests.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.5)
-        else:
-            raise SystemExit("crm serve did not come up")
         bench_http(make_events(2000, seed=9), base, key, args.threads)  # warm-up: workers, caches
         http_rate = bench_http(events, base, key, args.threads)
-        copy_rate = bench_copy(events, db_url)
-        print(
-            f"ingestion: {len(events)} events, {args.workers} gunicorn workers, {args.threads} client threads"
-        )
-        print(f"  HTTP /api/v1/track/batch : {http_rate:10.0f} events/s")
-        print(f"  psycopg2 COPY (floor)    : {copy_rate:10.0f} events/s")
-        print(
-            f"  ratio HTTP / COPY        : {http_rate / copy_rate:10.2f}   (bar: 20,000 events/s over HTTP)"
-        )
-    finally:
-        if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+    copy_rate = bench_copy(events, db_url)
+    print(f"ingestion: {len(events)} events, {args.workers} gunicorn workers, {args.threads} client threads")
+    print(f"  HTTP /api/v1/track/batch : {http_rate:10.0f} events/s")
+    print(f"  psycopg2 COPY (floor)    : {copy_rate:10.0f} events/s")
+    print(f"  ratio HTTP / COPY        : {http_rate / copy_rate:10.2f}   (bar: 20,000 events/s over HTTP)")
 
     people = max(1000, args.touchpoints // 50)
     start = time.perf_counter()
@@ -318,8 +286,6 @@ def main(argv=None) -> int:
             f"(people per step {overall})"
         )
     db.close()
-    if not os.environ.get("BENCH_KEEP"):
-        pg_execute(server_url, f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
     return 0
 
 

@@ -25,12 +25,11 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crm_core.testing import migrate_url, pg_execute, url_with_database  # noqa: E402
+from crm_core.testing import migrate_url, scratch_database  # noqa: E402
 
 
 def timed(func, repeat: int) -> float:
@@ -55,17 +54,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    name = f"crm_bench_cf_{uuid.uuid4().hex[:8]}"
-    pg_execute(args.pg_url, f'CREATE DATABASE "{name}"')
-    url = url_with_database(args.pg_url, name)
-    try:
+    with scratch_database(args.pg_url, "crm_bench_cf") as url:
         return run(url, args)
-    finally:
-        from crm_core.db import database
-
-        if database.obj is not None and not database.is_closed():
-            database.close()
-        pg_execute(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def run(url: str, args) -> int:

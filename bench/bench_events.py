@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from crm_core.testing import migrate_url, pg_execute, url_with_database  # noqa: E402
+from crm_core.testing import migrate_url, scratch_database  # noqa: E402
 
 
 class Counter:
@@ -238,10 +238,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    name = f"crm_bench_ev_{uuid.uuid4().hex[:8]}"
-    pg_execute(args.pg_url, f'CREATE DATABASE "{name}"')
-    url = url_with_database(args.pg_url, name)
-    try:
+    with scratch_database(args.pg_url, "crm_bench_ev") as url:
         migrate_url(url)
         from crm_core.app import create_app
 
@@ -258,12 +255,6 @@ def main() -> int:
             bench_events(app, args.events)
             bench_webhooks(app, args.deliveries)
         app.extensions["crm"].db.close()
-    finally:
-        from crm_core.db import database
-
-        if database.obj is not None and not database.is_closed():
-            database.close()
-        pg_execute(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
 

@@ -25,9 +25,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from crm_core.testing import pg_execute  # noqa: E402
+from crm_core.testing import scratch_database  # noqa: E402
 
 CHANNELS = ("wechat", "douyin", "kol", "store", "website")
 
@@ -52,13 +51,13 @@ def make_csv(rows: int) -> bytes:
 
 
 def fresh_databases(pg_url: str | None):
+    """(backend, URL) of a new SQLite file, then (with ``pg_url``) of a scratch PostgreSQL
+    database, each gone once the loop moves on."""
     tmp = tempfile.mkdtemp(prefix="crm-bench-import-")
-    yield "sqlite", f"sqlite:///{tmp}/crm.db", lambda: None
+    yield "sqlite", f"sqlite:///{tmp}/crm.db"
     if pg_url:
-        name = f"crm_bench_import_{uuid.uuid4().hex[:6]}"
-        pg_execute(pg_url, f'CREATE DATABASE "{name}"')
-        url = urlunsplit(urlsplit(pg_url)._replace(path="/" + name))
-        yield "postgresql", url, lambda: pg_execute(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with scratch_database(pg_url, "crm_bench_import") as url:
+            yield "postgresql", url
 
 
 def run_backend(url: str, data: bytes, rows: int) -> tuple[float, float, dict]:
@@ -135,15 +134,8 @@ def main() -> int:
     args = parser.parse_args()
     data = make_csv(args.rows)
     print(f"CSV: {args.rows:,} rows, {len(data) / 1e6:.1f} MB, UTF-8 with BOM, Chinese headers")
-    for backend, url, drop in fresh_databases(args.pg_url or None):
-        try:
-            ours, baseline, _ = run_backend(url, data, args.rows)
-        finally:
-            from crm_core.db import database
-
-            if database.obj is not None and not database.is_closed():
-                database.close()
-            drop()
+    for backend, url in fresh_databases(args.pg_url or None):
+        ours, baseline, _ = run_backend(url, data, args.rows)
         print(
             f"{backend:<10} import endpoint {ours:7.2f} s ({args.rows / ours:8.0f} rows/s)   "
             f"bare insert_many {baseline:6.2f} s   ratio {ours / baseline:5.1f}x"

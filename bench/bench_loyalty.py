@@ -28,8 +28,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -41,7 +39,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import httpload  # noqa: E402
 
-from crm_core.testing import migrate_url, pg_execute, url_with_database  # noqa: E402
+from crm_core.testing import migrate_url, scratch_database  # noqa: E402
 
 TIERS = [("silver", 10, 0), ("gold", 20, 1000), ("platinum", 30, 5000)]
 GRACE_DAYS, RETENTION_DAYS, WINDOW_DAYS = 30, 90, 365
@@ -189,16 +187,9 @@ def bench_evaluation(url: str, n: int, activities: int) -> None:
     print(f"  ratio plugin / hand-written: {plugin_s / hand_s:.2f}  ({same}: {hand_state[1]})")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def bench_http(
     url: str, clients: int, requests_each: int, workers: int, threads: int, shared: bool, paces: list[float]
 ) -> None:
-    import requests
     from crm_loyalty import activities, ledger
 
     from crm_core.app import create_app
@@ -216,29 +207,12 @@ def bench_http(
                 ledger.credit(locked, seed, "bench-seed", kind="adjust", emit=False)
         app.extensions["crm"].db.close()
 
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
     env.update(
         CRM_DATABASE_URL=url, CRM_SECRET_KEY="bench", CRM_RATELIMIT_ENABLED="0", CRM_LOG_LEVEL="WARNING"
     )
-    crm = str(Path(sys.executable).parent / "crm")
-    server = subprocess.Popen(
-        [crm, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
     results = []
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
-        else:
-            raise SystemExit("crm serve did not come up")
+    with httpload.served(env, workers, threads) as port:
 
         def health(index, i):
             return httpload.Request("GET", "/api/v1/health")
@@ -258,9 +232,6 @@ def bench_http(
             health_run = httpload.run("127.0.0.1", port, clients, requests_each, health, pace)
             redeem_run = httpload.run("127.0.0.1", port, clients, requests_each, redeem, pace)
             results.append((pace, health_run, redeem_run))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
     def figures(run):
         p50, p99 = httpload.percentile(run.latencies, 50), httpload.percentile(run.latencies, 99)
@@ -304,10 +275,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    name = f"crm_bench_loyalty_{uuid.uuid4().hex[:8]}"
-    pg_execute(args.pg_url, f'CREATE DATABASE "{name}"')
-    url = url_with_database(args.pg_url, name)
-    try:
+    with scratch_database(args.pg_url, "crm_bench_loyalty") as url:
         migrate_url(url)
         bench_evaluation(url, args.n, args.activities)
         if not args.skip_http:
@@ -320,12 +288,6 @@ def main() -> int:
                 args.shared,
                 [float(p) for p in args.think_ms.split(",")],
             )
-    finally:
-        from crm_core.db import database
-
-        if database.obj is not None and not database.is_closed():
-            database.close()
-        pg_execute(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 
 

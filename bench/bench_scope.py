@@ -25,9 +25,8 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 
-from crm_core.testing import pg_execute, url_with_database  # noqa: E402
+from crm_core.testing import scratch_database  # noqa: E402
 
 QUERY = "/api/v1/customers?sort=-created_at&page_size=20"
 
@@ -114,6 +113,42 @@ def explain(actor) -> str:
     return "\n".join(out)
 
 
+def run(args) -> None:
+    """Seed, then measure the list endpoint as the admin and as the department_tree manager."""
+    from crm_core.app import create_app
+    from crm_core.auth import actor_for_user, create_user, issue_token
+    from crm_core.migrate import migrate
+
+    app = create_app()
+    crm = app.extensions["crm"]
+    with app.app_context():
+        migrate(crm.db, crm.plugins)
+        print(f"seeding {args.customers:,} customers over a {args.fanout}-ary 3-level department tree")
+        started = time.perf_counter()
+        depts, manager_dept = seed(args.customers, args.fanout)
+        print(f"  {len(depts)} departments, seeded in {time.perf_counter() - started:.1f} s")
+        admin = create_user("bench_admin", "Bench-passw0rd", roles=("admin",))
+        manager = create_user(
+            "bench_manager", "Bench-passw0rd", roles=("manager",), department_id=manager_dept.id
+        )
+        admin_h = {"Authorization": f"Bearer {issue_token(admin)[0]}"}
+        manager_h = {"Authorization": f"Bearer {issue_token(manager)[0]}"}
+        print(explain(actor_for_user(manager)))
+    client = app.test_client()
+    results = measure(client, {"admin (all)": admin_h, "manager (department_tree)": manager_h}, args.requests)
+    print(f"\nGET {QUERY}  ({args.customers:,} customers, {args.requests} requests each)")
+    for label, r in results.items():
+        print(
+            f"  {label:28s} {r['rps']:8.1f} req/s   p50 {r['p50']:7.2f} ms   p99 {r['p99']:7.2f} ms   {r['total']}"
+        )
+    admin_r, tree_r = results["admin (all)"], results["manager (department_tree)"]
+    print(
+        f"  ratio department_tree / admin: throughput {tree_r['rps'] / admin_r['rps']:.2f}x, "
+        f"p50 latency {tree_r['p50'] / admin_r['p50']:.2f}x"
+    )
+    crm.db.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -127,56 +162,17 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark database.")
     args = parser.parse_args()
 
-    name = f"crm_bench_scope_{uuid.uuid4().hex[:6]}"
-    pg_execute(args.pg_url, f'CREATE DATABASE "{name}"')
-    url = url_with_database(args.pg_url, name)
-    os.environ.update(
-        {
-            "CRM_DATABASE_URL": url,
-            "CRM_INSTANCE_PATH": tempfile.mkdtemp(prefix="crm-bench-"),
-            "CRM_SECRET_KEY": "bench",
-            "CRM_RATELIMIT_ENABLED": "false",
-            "CRM_LOG_LEVEL": "WARNING",
-        }
-    )
-    try:
-        from crm_core.app import create_app
-        from crm_core.auth import actor_for_user, create_user, issue_token
-        from crm_core.migrate import migrate
-
-        app = create_app()
-        crm = app.extensions["crm"]
-        with app.app_context():
-            migrate(crm.db, crm.plugins)
-            print(f"seeding {args.customers:,} customers over a {args.fanout}-ary 3-level department tree")
-            started = time.perf_counter()
-            depts, manager_dept = seed(args.customers, args.fanout)
-            print(f"  {len(depts)} departments, seeded in {time.perf_counter() - started:.1f} s")
-            admin = create_user("bench_admin", "Bench-passw0rd", roles=("admin",))
-            manager = create_user(
-                "bench_manager", "Bench-passw0rd", roles=("manager",), department_id=manager_dept.id
-            )
-            admin_h = {"Authorization": f"Bearer {issue_token(admin)[0]}"}
-            manager_h = {"Authorization": f"Bearer {issue_token(manager)[0]}"}
-            print(explain(actor_for_user(manager)))
-        client = app.test_client()
-        results = measure(
-            client, {"admin (all)": admin_h, "manager (department_tree)": manager_h}, args.requests
+    with scratch_database(args.pg_url, "crm_bench_scope", keep=args.keep) as url:
+        os.environ.update(
+            {
+                "CRM_DATABASE_URL": url,
+                "CRM_INSTANCE_PATH": tempfile.mkdtemp(prefix="crm-bench-"),
+                "CRM_SECRET_KEY": "bench",
+                "CRM_RATELIMIT_ENABLED": "false",
+                "CRM_LOG_LEVEL": "WARNING",
+            }
         )
-        print(f"\nGET {QUERY}  ({args.customers:,} customers, {args.requests} requests each)")
-        for label, r in results.items():
-            print(
-                f"  {label:28s} {r['rps']:8.1f} req/s   p50 {r['p50']:7.2f} ms   p99 {r['p99']:7.2f} ms   {r['total']}"
-            )
-        admin_r, tree_r = results["admin (all)"], results["manager (department_tree)"]
-        print(
-            f"  ratio department_tree / admin: throughput {tree_r['rps'] / admin_r['rps']:.2f}x, "
-            f"p50 latency {tree_r['p50'] / admin_r['p50']:.2f}x"
-        )
-        crm.db.close()
-    finally:
-        if not args.keep:
-            pg_execute(args.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        run(args)
     return 0
 
 

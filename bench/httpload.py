@@ -1,4 +1,5 @@
-"""A small HTTP/1.1 load generator for the benchmarks: N concurrent clients on asyncio.
+"""HTTP for the benchmarks: ``served`` starts ``crm serve``; ``run`` is a small HTTP/1.1 load
+generator, N concurrent clients on asyncio.
 
 Why not ``requests`` in threads: on this 2-core machine the load generator shares the CPU with
 the server it measures. ``requests`` costs about a millisecond of CPU per call and its 50 threads
@@ -11,11 +12,19 @@ figures are the server's.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
+import os
 import random
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass
@@ -133,3 +142,53 @@ def percentile(samples: list[float], p: float) -> float:
     """The ``p``-th percentile (nearest rank) of ``samples``."""
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(port: int) -> bool:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    try:
+        conn.request("GET", "/api/v1/health")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+@contextmanager
+def served(env: dict, workers: int, threads: int = 1, wait_seconds: float = 60):
+    """``crm serve`` (gunicorn, from this interpreter's venv) with ``env`` on a free local port;
+    yields the port once ``/api/v1/health`` answers 200, and stops the server and its workers
+    afterwards."""
+    port = free_port()
+    crm = str(Path(sys.executable).parent / "crm")
+    command = [
+        crm,
+        "serve",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while not _healthy(port):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("crm serve did not come up")
+            time.sleep(0.1)
+        yield port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

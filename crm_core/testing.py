@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -65,6 +66,26 @@ def pg_execute(url: str, sql: str) -> None:
     finally:
         conn.close()
 
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str, keep: bool = False):
+    """A new, empty PostgreSQL database ``<prefix>_<random>`` on the server of ``server_url``
+    for the block; yields its URL. Afterwards the bound connection is closed and the database
+    dropped (even with connections still open), unless ``keep``. For benchmarks and scripts."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    pg_execute(server_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield url_with_database(server_url, name)
+    finally:
+        from .db import database
+
+        if database.obj is not None and not database.is_closed():
+            database.close()
+        if keep:
+            print(f"kept database {name}")
+        else:
+            pg_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 class Templates:
     """Migrated template databases, one per backend for the session."""
