@@ -67,7 +67,6 @@ def pg_execute(url: str, sql: str) -> None:
         conn.close()
 
 
-
 @contextmanager
 def scratch_database(server_url: str, prefix: str, keep: bool = False):
     """A new, empty PostgreSQL database ``<prefix>_<random>`` on the server of ``server_url``
@@ -86,6 +85,7 @@ def scratch_database(server_url: str, prefix: str, keep: bool = False):
             print(f"kept database {name}")
         else:
             pg_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
 
 class Templates:
     """Migrated template databases, one per backend for the session."""

@@ -27,7 +27,15 @@ from ..db import database, utcnow
 from ..errors import APIError
 from ..records import listing, service
 from ..records.bulk import insert_rows
-from ..records.tabular import cell_text, check_format, download, read_table
+from ..records.tabular import (
+    IMPORT_REQUEST_BODY,
+    cell_text,
+    check_format,
+    check_mode,
+    download,
+    import_upload,
+    read_table,
+)
 from . import customers
 from .models import Customer, CustomerTag
 from .schemas import CustomerSchema
@@ -35,7 +43,7 @@ from .schemas import CustomerSchema
 MAX_ROWS = 100_000
 MAX_REPORTED_ERRORS = 1000
 CHUNK = 1000
-MODES = ("all_or_nothing", "valid_only")
+
 
 #: Columns export writes and import reads (custom fields follow as ``custom.<name>``).
 EXPORT_COLUMNS = (
@@ -178,8 +186,7 @@ def import_customers(data: bytes, filename: str, mode: str, actor) -> dict:
     """Validate and import a customer file as ``actor``; returns the report (see module docs)."""
     from .. import metadata, permissions
 
-    if mode not in MODES:
-        raise APIError(422, "Unknown import mode.", errors={"mode": [f"One of: {', '.join(MODES)}."]})
+    check_mode(mode)
     permissions.require(actor, "customers", "create")
     definitions = {d.name: d for d in metadata.custom_fields("customers")}
     headers, rows = read_table(data, filename)
@@ -391,35 +398,13 @@ blp = customers.blp
 
 @blp.route("/customers/import")
 class CustomerImport(MethodView):
-    @blp.doc(
-        summary="Import customers from CSV or XLSX",
-        requestBody={
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "file": {"type": "string", "format": "binary"},
-                            "mode": {"type": "string", "enum": list(MODES), "default": "all_or_nothing"},
-                        },
-                        "required": ["file"],
-                    }
-                }
-            }
-        },
-    )
+    @blp.doc(summary="Import customers from CSV or XLSX", requestBody=IMPORT_REQUEST_BODY)
     @blp.response(200)
     def post(self):
         """Validate every row; import all-or-nothing (422 with per-row errors if any row is bad) or
         only the valid rows (``mode=valid_only``; the report lists the rejected rows)."""
-        actor = current_actor()
-        upload = request.files.get("file")
-        if upload is None:
-            raise APIError(
-                400, "Send the file as multipart form field 'file'.", errors={"file": ["Missing."]}
-            )
-        mode = request.form.get("mode") or request.args.get("mode") or "all_or_nothing"
-        report = import_customers(upload.read(), upload.filename or "", mode, actor)
+        data, filename, mode = import_upload()
+        report = import_customers(data, filename, mode, current_actor())
         return Response(json.dumps(report, ensure_ascii=False), status=200, mimetype="application/json")
 
 

@@ -27,7 +27,7 @@ from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
 from ..db import database
 from ..errors import APIError
-from ..records import listing, service
+from ..records import listing, service, tabular
 from ..records.resource import (
     LIST_PARAMETERS,
     PAGINATION_HEADER_DOC,
@@ -416,39 +416,16 @@ class ObjectRecordItem(MethodView):
 class ObjectRecordImport(MethodView):
     @blp.doc(
         summary="Import records of a custom object type from CSV or XLSX",
-        requestBody={
-            "content": {
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "file": {"type": "string", "format": "binary"},
-                            "mode": {
-                                "type": "string",
-                                "enum": list(transfer.MODES),
-                                "default": "all_or_nothing",
-                            },
-                        },
-                        "required": ["file"],
-                    }
-                }
-            }
-        },
+        requestBody=tabular.IMPORT_REQUEST_BODY,
     )
     @blp.response(200)
     def post(self, type_name):
         """Columns ``name``, ``owner_id``, ``department_id`` and the custom fields (by name, as
         ``custom.<name>`` or by label). All-or-nothing (422 listing bad rows) or ``mode=valid_only``."""
         crud = _crud(type_name)
-        actor = current_actor()
-        upload = request.files.get("file")
-        if upload is None:
-            raise APIError(
-                400, "Send the file as multipart form field 'file'.", errors={"file": ["Missing."]}
-            )
-        mode = request.form.get("mode") or request.args.get("mode") or "all_or_nothing"
+        data, filename, mode = tabular.import_upload()
         report = transfer.import_records(
-            crud.resource, crud.model, _create_schema, upload.read(), upload.filename or "", mode, actor
+            crud.resource, crud.model, _create_schema, data, filename, mode, current_actor()
         )
         return json_response(report)
 

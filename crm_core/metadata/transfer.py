@@ -21,12 +21,11 @@ from .. import permissions
 from ..db import database
 from ..errors import APIError
 from ..records import listing, service
-from ..records.tabular import cell_text, check_format, download, read_table
+from ..records.tabular import cell_text, check_format, check_mode, download, read_table
 from .fielddefs import FieldDef, custom_fields
 
 MAX_ROWS = 100_000
 MAX_REPORTED_ERRORS = 1000
-MODES = ("all_or_nothing", "valid_only")
 CORE_COLUMNS = ("name", "owner_id", "department_id")
 EXPORT_COLUMNS = ("id", "name", "owner_id", "department_id", "created_at", "updated_at")
 NAME_ALIASES = {"名称", "名字", "姓名", "标题", "title"}
@@ -79,8 +78,7 @@ def _cell(fd: FieldDef | None, text: str):
 
 def import_records(resource: str, model, schema, data: bytes, filename: str, mode: str, actor) -> dict:
     """Import a file of records of a custom object type as ``actor``; returns the report."""
-    if mode not in MODES:
-        raise APIError(422, "Unknown import mode.", errors={"mode": [f"One of: {', '.join(MODES)}."]})
+    check_mode(mode)
     permissions.require(actor, resource, "create")
     defs = custom_fields(resource)
     by_name = {fd.name: fd for fd in defs}

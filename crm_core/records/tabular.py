@@ -9,7 +9,9 @@ import/export pages, so that every file the CRM reads or writes follows the same
   unreadable);
 - ``cell_text(value)``: a stored value as an export cell;
 - ``check_format(fmt)`` and ``download(dataset, fmt, basename)``: a CSV (with BOM, so Excel reads
-  Chinese correctly) or XLSX attachment named ``<basename>-<timestamp>.<fmt>``.
+  Chinese correctly) or XLSX attachment named ``<basename>-<timestamp>.<fmt>``;
+- ``import_upload()``, ``check_mode(mode)`` and ``IMPORT_REQUEST_BODY``: the file and mode of an
+  import request, as every import endpoint reads and documents them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Iterator
 import charset_normalizer
 import openpyxl
 import tablib
-from flask import Response
+from flask import Response, request
 
 from ..db import utcnow
 from ..errors import APIError
@@ -127,3 +129,42 @@ def download(dataset: tablib.Dataset, fmt: str, basename: str) -> Response:
     response = Response(body, mimetype=MEDIA_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{basename}-{stamp}.{fmt}"'
     return response
+
+
+# --- import requests -----------------------------------------------------------------------------
+
+IMPORT_MODES = ("all_or_nothing", "valid_only")
+
+
+def check_mode(mode: str) -> None:
+    """422 unless ``mode`` is an import mode: ``all_or_nothing`` (any bad row rejects the file)
+    or ``valid_only`` (the good rows go in, the report lists the rest)."""
+    if mode not in IMPORT_MODES:
+        raise APIError(422, "Unknown import mode.", errors={"mode": [f"One of: {', '.join(IMPORT_MODES)}."]})
+
+
+# the OpenAPI body of every import endpoint: a spreadsheet file and the mode
+IMPORT_REQUEST_BODY = {
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "mode": {"type": "string", "enum": list(IMPORT_MODES), "default": "all_or_nothing"},
+                },
+                "required": ["file"],
+            }
+        }
+    }
+}
+
+
+def import_upload() -> tuple[bytes, str, str]:
+    """The uploaded file of an import request (form field ``file``; 400 without it), its name,
+    and the import mode (form or query ``mode``, default ``all_or_nothing``)."""
+    upload = request.files.get("file")
+    if upload is None:
+        raise APIError(400, "Send the file as multipart form field 'file'.", errors={"file": ["Missing."]})
+    mode = request.form.get("mode") or request.args.get("mode") or "all_or_nothing"
+    return upload.read(), upload.filename or "", mode
