@@ -13,6 +13,7 @@ import pytest
 
 from crm_core.auth.departments import create_department
 from crm_core.auth.models import Role
+from crm_core.entities.models import Customer
 from crm_core.permissions.models import FieldRule, Grant
 
 RECORDS = ("root", "mid", "leaf", "other", "sales_own")
@@ -99,9 +100,14 @@ def world(app, client, make_user):
             body = {"name": f"c_{key}", "department_id": dept.id, "owner_id": users["admin"].user.id}
             if key == "sales_own":
                 body["owner_id"] = users["sales"].user.id
+            if key == "sales_own":
+                body["department_id"] = mid.id  # the API files it in its owner's department
             r = client.post("/api/v1/customers", json=body, headers=admin)
             assert r.status_code == 201, r.get_json()
             ids[key] = r.get_json()["id"]
+        # legacy data from before placement was enforced: owned in mid, filed in other; its
+        # owner must still see it (scopes nest: the owner always sees their record)
+        Customer.update(department_id=other.id).where(Customer.id == ids["sales_own"]).execute()
         return ids
 
     return types.SimpleNamespace(depts=depts, users=users, make_customers=make_customers, client=client)

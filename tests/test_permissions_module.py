@@ -20,6 +20,7 @@ from crm_core.errors import APIError
 from crm_core.permissions import (
     can,
     check_assignment,
+    place,
     check_writable,
     field_rules,
     get_record,
@@ -275,35 +276,64 @@ def test_field_rules_union_over_roles(tree):
     check_writable(one, "widgets", {"custom": {"colour": "blue"}})
 
 
+# (scope, owner, department, expected): "other" owns no department unless named "other_in_<dept>";
+# the department must be covered by the scope, the owner assignable, and the department the owner's
 ASSIGNMENT_CASES = [
     ("own", "me", None, True),
-    ("own", "other", "mid", False),
-    ("department", "other", "mid", True),
-    ("department", "other", "leaf", False),
-    ("department_tree", "other", "leaf", True),
-    ("department_tree", "other", "root", False),
-    ("department_tree", "me", "other", True),
+    ("own", "me", "mid", True),
+    ("own", "me", "leaf", 422),  # not the owner's department
+    ("own", "other", "mid", 403),
+    ("department", "other", "mid", 403),  # the owner belongs to no department the scope covers
+    ("department", "other_in_mid", None, True),  # the department defaults to the owner's
+    ("department", "other_in_leaf", None, 403),
+    ("department", "nobody", "mid", True),
+    ("department", "nobody", "leaf", 403),
+    ("department", "nobody", None, 403),  # nobody in the scope would own or hold it
+    ("department_tree", "other_in_leaf", None, True),
+    ("department_tree", "nobody", "leaf", True),
+    ("department_tree", "nobody", "root", 403),
+    ("department_tree", "me", "other", 422),
     ("all", "other", "other", True),
+    ("all", "other_in_leaf", "other", 422),
+    ("all", "ghost", None, 422),
+    ("department", "ghost", None, 403),  # a free id looks like one outside the scope
 ]
 
 
 def test_check_assignment(tree):
     other_user = create_user("someone", TEST_PASSWORD)
+    in_dept = {
+        "mid": create_user("in-mid", TEST_PASSWORD, department_id=tree.mid.id),
+        "leaf": create_user("in-leaf", TEST_PASSWORD, department_id=tree.leaf.id),
+    }
     wrong = []
-    for i, (scope, owner, dept, ok) in enumerate(ASSIGNMENT_CASES):
+    for i, (scope, owner, dept, expected) in enumerate(ASSIGNMENT_CASES):
         role_with(f"r{i}", [("widgets", "create", scope)])
         a = actor(f"u{i}", [f"r{i}"], tree.mid)
-        owner_id = a.id if owner == "me" else other_user.id
+        owner_id = {"me": a.id, "other": other_user.id, "nobody": None, "ghost": 99999}.get(owner)
+        if owner.startswith("other_in_"):
+            owner_id = in_dept[owner.removeprefix("other_in_")].id
         dept_id = getattr(tree, dept).id if dept else None
         try:
-            check_assignment(a, "widgets", "create", owner_id, dept_id)
+            if dept is None and owner != "nobody":
+                place(a, "widgets", "create", owner_id)
+            else:
+                check_assignment(a, "widgets", "create", owner_id, dept_id)
             outcome = True
         except APIError as exc:
-            assert exc.code == 403 and exc.data["errors"]
-            outcome = False
-        if outcome is not ok:
-            wrong.append((scope, owner, dept))
+            assert exc.data["errors"]
+            outcome = exc.code
+        if outcome != expected:
+            wrong.append((scope, owner, dept, outcome))
     assert not wrong
+
+
+def test_place_defaults_to_the_owners_department(tree):
+    colleague = create_user("colleague", TEST_PASSWORD, department_id=tree.leaf.id)
+    role_with("tree", [("widgets", "create", "department_tree")])
+    a = actor("boss", ["tree"], tree.mid)
+    assert place(a, "widgets", "create", colleague.id) == (colleague.id, tree.leaf.id)
+    assert place(a, "widgets", "create", a.id) == (a.id, tree.mid.id)
 
 
 SCOPE_NAMES = ["own", "department", "department_tree", "all"]

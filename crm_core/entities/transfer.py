@@ -302,17 +302,18 @@ def _check_assignment(valid: list[tuple[int, dict]], errors: list[dict], actor) 
     kept = []
     for number, item in valid:
         item.setdefault("owner_id", actor.id)
-        item.setdefault("department_id", actor.department_id)
-        pair = (item["owner_id"], item["department_id"])
+        pair = (item["owner_id"], item.get("department_id", permissions.OWNER_DEPARTMENT))
         if pair not in verdicts:
             try:
-                permissions.check_assignment(actor, "customers", "create", *pair)
-                verdicts[pair] = None
+                verdicts[pair] = permissions.place(actor, "customers", "create", *pair)
             except APIError as exc:
-                verdicts[pair] = exc.message
-        if verdicts[pair]:
-            errors.append({"row": number, "errors": {"owner_id": [verdicts[pair]]}})
+                verdicts[pair] = exc
+        verdict = verdicts[pair]
+        if isinstance(verdict, APIError):
+            field_errors = verdict.data.get("errors") or {"owner_id": [verdict.message]}
+            errors.append({"row": number, "errors": field_errors})
         else:
+            item["owner_id"], item["department_id"] = verdict
             kept.append((number, item))
     valid[:] = kept
 

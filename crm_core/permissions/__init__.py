@@ -29,6 +29,8 @@ from ..errors import APIError
 from .models import FIELD_RULES, SCOPES, FieldRule, Grant
 
 __all__ = [
+    "View",
+    "view",
     "SCOPES",
     "FIELD_RULES",
     "scoped",
@@ -39,12 +41,25 @@ __all__ = [
     "mask",
     "check_writable",
     "check_assignment",
+    "place",
+    "OWNER_DEPARTMENT",
     "effective_scope",
     "resources",
     "invalidate",
     "validate_grant",
     "validate_scope_strings",
     "is_sensitive",
+    "covers",
+    "require_covers",
+    "grant_problems",
+    "field_rule_problems",
+    "roles_problems",
+    "require_covers_roles",
+    "user_problems",
+    "covers_user",
+    "require_covers_user",
+    "scope_problems",
+    "require_covers_scopes",
 ]
 
 _RANK = {scope: i for i, scope in enumerate(SCOPES)}
@@ -266,40 +281,44 @@ def _filters(model, actor, action):
     ]
 
 
-def _row_conditions(model, actor, resource: str, action: str) -> list:
-    """The WHERE expressions that bound ``actor``'s rows of ``model`` for ``resource:action``
-    (empty: every row); ``APIError(403)`` if no role grants it."""
-    scope = effective_scope(actor, resource, action)
-    if scope is None:
-        raise APIError(403, f"Not allowed: {resource}:{action}.")
-    conds = [_scope_condition(model, actor, scope), *_filters(model, actor, action)]
-    return [c for c in conds if c is not None]
+def view(actor, resource: str, action: str = "read") -> View:
+    """The one read decision: a :class:`~crm_core.permissions.decision.View` of ``resource`` for
+    ``actor`` doing ``action`` (row scope as SQL, hidden and read-only fields, masked dumps,
+    in-scope tests). Cached per request. Every read path uses it."""
+    cache = _cache()
+    scopes = getattr(actor, "scopes", None)
+    key = (
+        "view",
+        getattr(actor, "id", None),
+        getattr(actor, "roles", None),
+        None if scopes is None else frozenset(scopes),
+        resource,
+        action,
+    )
+    if key not in cache:
+        cache[key] = View(actor, resource, action)
+    return cache[key]
 
 
 def scoped(query, actor, resource: str, action: str = "read", model=None):
-    """``query`` AND-ed with ``actor``'s row scope for ``resource:action`` and every plugin's
-    ``crm_permission_filter``. Raises ``APIError(403)`` if no role grants ``resource:action``."""
-    for cond in _row_conditions(model or query.model, actor, resource, action):
-        query = query.where(cond)
-    return query
+    """``query`` AND-ed with ``actor``'s row scope for ``resource:action`` (and for read, which
+    every action needs) and every plugin's ``crm_permission_filter``. Raises ``APIError(403)`` if
+    no role grants it. Shorthand for ``view(actor, resource, action).apply(query, model)``."""
+    return view(actor, resource, action).apply(query, model)
 
 
 def _in_scope(actor, resource: str, action: str, record) -> bool:
     """True when ``record`` (a saved peewee row) lies inside ``actor``'s scope for ``action``."""
-    model = type(record)
-    try:
-        conds = _row_conditions(model, actor, resource, action)
-    except APIError:
-        return False
-    if not conds:
-        return True  # nothing bounds the scope: no need to ask the database about this row
-    pk = model._meta.primary_key
-    return model.select(pk).where(pk == record._pk, *conds).exists()
+    return view(actor, resource, action).contains(record)
 
 
-def get_record(model, record_id, actor, resource: str, action: str = "read"):
+def get_record(model, record_id, actor, resource: str, action: str = "read", lock: bool = False):
     """The record ``record_id`` of ``model``: 404 when it is outside ``actor``'s *read* scope (its
-    existence is not revealed), 403 when readable but ``action`` is not allowed on it."""
+    existence is not revealed), 403 when readable but ``action`` is not allowed on it.
+
+    ``lock``: read it with its row lock (``SELECT ... FOR UPDATE OF`` its own table only, on
+    PostgreSQL), held until the transaction ends; call inside ``db.write_transaction()``, which
+    on SQLite already holds the database's write lock."""
     pk = model._meta.primary_key
     try:
         value = pk.db_value(record_id)
@@ -307,7 +326,10 @@ def get_record(model, record_id, actor, resource: str, action: str = "read"):
             value = int(record_id)
     except (TypeError, ValueError):
         raise APIError(404, f"No {resource} record {record_id}.") from None
-    record = scoped(model.select().where(pk == value), actor, resource, "read", model=model).first()
+    query = model.select().where(pk == value)
+    if lock and is_postgres():
+        query = query.for_update(of=model)
+    record = scoped(query, actor, resource, "read", model=model).first()
     if record is None:
         raise APIError(404, f"No {resource} record {record_id}.")
     if action != "read":
@@ -335,7 +357,7 @@ def is_sensitive(resource: str) -> bool:
 def can(actor, resource: str, action: str, record=None) -> bool:
     """True when ``actor`` may do ``resource:action`` (on ``record``, if given): a role grants it,
     the record lies inside the granted scope, and no plugin's ``crm_permission_check`` vetoes."""
-    if effective_scope(actor, resource, action) is None:
+    if not view(actor, resource, action).allowed:
         return False
     saved = record is not None and isinstance(record, pw.Model) and record._pk is not None
     if saved and not _in_scope(actor, resource, action, record):
@@ -393,28 +415,11 @@ def field_rules(actor, resource: str) -> dict[str, str]:
     return dict(rules)
 
 
-def _hidden(actor, resource) -> set[str]:
-    return {f for f, rule in field_rules(actor, resource).items() if rule == "hidden"}
-
-
-def _mask_one(data: dict, hidden: set[str]) -> dict:
-    # a new dict (and a new ``custom``) is enough: values are never changed, only left out, and a
-    # deep copy per value costs more than the rest of the masking on a page of records
-    if not hidden:
-        out = dict(data)
-        if isinstance(out.get("custom"), dict):
-            out["custom"] = dict(out["custom"])
-        return out
-    out = {k: v for k, v in data.items() if k not in hidden}
-    if isinstance(out.get("custom"), dict):
-        out["custom"] = {k: v for k, v in out["custom"].items() if k not in hidden}
-    return out
-
-
 def mask(actor, resource: str, data: Any):
     """A copy of ``data`` (a dumped dict or a list of them) without the fields hidden from
-    ``actor``, including keys inside ``custom``."""
-    hidden = _hidden(actor, resource)
+    ``actor``, including keys inside ``custom``. Unlike ``view(...).dump`` it keeps everything
+    else even when the actor has no read grant (callers that already checked the grant)."""
+    hidden = frozenset(f for f, rule in field_rules(actor, resource).items() if rule == "hidden")
     if isinstance(data, list):
         return [_mask_one(item, hidden) if isinstance(item, dict) else item for item in data]
     if isinstance(data, dict):
@@ -440,32 +445,110 @@ def check_writable(actor, resource: str, data: dict) -> None:
         raise APIError(403, "Not allowed to write: " + ", ".join(sorted(errors)) + ".", errors=errors)
 
 
-def check_assignment(actor, resource: str, action: str, owner_id, department_id) -> None:
-    """Raise ``APIError(403)`` if a record with ``owner_id``/``department_id`` would lie outside
-    ``actor``'s scope for ``resource:action`` (closes mass assignment of ownership)."""
+#: ``place``'s marker for "no department given": the record then goes to its owner's department.
+OWNER_DEPARTMENT = object()
+
+
+def _owner_department(actor, owner_id):
+    """The department id of user ``owner_id`` (the actor's own without a query); 422 when no such
+    active user exists."""
+    if actor is not None and owner_id == actor.id:
+        return actor.department_id
+    row = User.select(User.department, User.is_active).where(User.id == owner_id).tuples().first()
+    if row is None or not row[1]:
+        raise APIError(422, "Invalid owner.", errors={"owner_id": [f"No active user {owner_id}."]})
+    return row[0]
+
+
+def _in_area(actor, scope: str, department_id) -> bool:
+    """True when ``department_id`` is a department ``scope`` lets ``actor`` place records in."""
+    if scope == "all":
+        return True
+    if department_id is None or scope == "own" or scope == "department":
+        return department_id is not None and department_id == actor.department_id
+    return _department_in_tree(department_id, actor.department_id)
+
+
+def place(actor, resource: str, action: str, owner_id, department_id=OWNER_DEPARTMENT) -> tuple:
+    """Where a record written by ``actor`` goes: ``(owner_id, department_id)``, checked.
+
+    The department defaults to the owner's (pass ``OWNER_DEPARTMENT``, the default); a department
+    given with an owner must be the owner's (422 otherwise). ``actor``'s scope for
+    ``resource:action`` must cover the department, the owner must be someone the actor may assign
+    to (themselves, or a user of a department the scope covers), and the record must end up
+    inside the scope (403 naming ``owner_id`` / ``department_id`` otherwise). Used by the write
+    service, imports, assignment and plugins alike.
+    """
     scope = effective_scope(actor, resource, action)
     if scope is None:
         raise APIError(403, f"Not allowed: {resource}:{action}.")
+    mine = owner_id is not None and actor is not None and owner_id == actor.id
+    if owner_id is not None and not mine and scope == "own":
+        raise APIError(
+            403,
+            f"Not allowed to place this {resource} record outside your {scope} scope.",
+            errors={"owner_id": [f"Outside your {scope} scope."]},
+        )
+    try:
+        owners_department = _owner_department(actor, owner_id) if owner_id is not None else None
+    except APIError:
+        if scope == "all":
+            raise
+        # to a scoped writer, a user id that does not exist looks like one outside its scope
+        raise APIError(
+            403,
+            f"Not allowed to place this {resource} record outside your {scope} scope.",
+            errors={"owner_id": [f"Outside your {scope} scope."]},
+        ) from None
+    if department_id is OWNER_DEPARTMENT:
+        department_id = owners_department
+    elif owner_id is not None and owners_department is not None and department_id != owners_department:
+        raise APIError(
+            422,
+            "The record's department must be its owner's.",
+            errors={"department_id": [f"Must be the owner's department ({owners_department})."]},
+        )
+    elif department_id is not None and not Department.select().where(Department.id == department_id).exists():
+        raise APIError(
+            422, "Invalid department.", errors={"department_id": [f"No department {department_id}."]}
+        )
     if scope == "all":
-        return
-    own = owner_id is not None and owner_id == actor.id
-    if scope == "own":
-        inside = own
-    elif scope == "department":
-        inside = own or (department_id is not None and department_id == actor.department_id)
-    else:
-        inside = own or _department_in_tree(department_id, actor.department_id)
-    if not inside:
-        errors = {}
-        if owner_id is not None and not own:
-            errors["owner_id"] = [f"Outside your {scope} scope."]
-        if scope != "own" or department_id is not None:
-            errors["department_id"] = [f"Outside your {scope} scope."]
-        if not errors:
-            errors["owner_id"] = [f"Outside your {scope} scope."]
+        return owner_id, department_id
+    errors = {}
+    if (
+        owner_id is not None
+        and not mine
+        and (scope == "own" or not _in_area(actor, scope, owners_department))
+    ):
+        errors["owner_id"] = [f"Outside your {scope} scope."]
+    if department_id is not None and not _in_area(actor, scope, department_id):
+        errors["department_id"] = [f"Outside your {scope} scope."]
+    if not errors and not mine and (scope == "own" or department_id is None):
+        # nobody in the scope would own it or hold its department: the writer could not read it
+        errors["owner_id" if scope == "own" else "department_id"] = [f"Outside your {scope} scope."]
+    if errors:
         raise APIError(
             403, f"Not allowed to place this {resource} record outside your {scope} scope.", errors=errors
         )
+    return owner_id, department_id
+
+
+def check_assignment(actor, resource: str, action: str, owner_id, department_id) -> None:
+    """Raise ``APIError`` 403/422 unless a record with ``owner_id``/``department_id`` may be placed
+    by ``actor`` for ``resource:action`` (see :func:`place`; closes mass assignment of ownership)."""
+    if resource == "users":
+        # a user record has no owner: its department is where it is placed
+        scope = effective_scope(actor, resource, action)
+        if scope is None:
+            raise APIError(403, f"Not allowed: {resource}:{action}.")
+        if scope != "all" and not _in_area(actor, scope, department_id):
+            raise APIError(
+                403,
+                f"Not allowed to place this {resource} record outside your {scope} scope.",
+                errors={"department_id": [f"Outside your {scope} scope."]},
+            )
+        return
+    place(actor, resource, action, owner_id, department_id)
 
 
 def _department_in_tree(department_id, root_id) -> bool:
@@ -528,3 +611,19 @@ def validate_scope_strings(scopes) -> list[str]:
         elif action not in ("*", "write") and action not in _actions_of(resource, known):
             problems.append(f"Unknown action {action!r} for {resource!r}.")
     return problems
+
+
+from .decision import View, _mask_one  # noqa: E402  (View uses the functions above)
+from .delegation import (  # noqa: E402  (uses effective_scope and field_rules above)
+    covers,
+    covers_user,
+    field_rule_problems,
+    grant_problems,
+    require_covers,
+    require_covers_roles,
+    require_covers_scopes,
+    require_covers_user,
+    roles_problems,
+    scope_problems,
+    user_problems,
+)
