@@ -20,11 +20,11 @@ from crm_core.errors import APIError
 from crm_core.permissions import (
     can,
     check_assignment,
-    place,
     check_writable,
     field_rules,
     get_record,
     mask,
+    place,
     require,
     scoped,
 )
