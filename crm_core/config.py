@@ -45,6 +45,12 @@ SETTINGS: dict[str, Setting] = {
     "MAX_CONTENT_LENGTH": Setting(int, 20 * 1024 * 1024, "largest request body in bytes (413 above it)"),
     "TOKEN_TTL_SECONDS": Setting(int, 3600 * 12, "lifetime of login bearer tokens"),
     "AUDIT_RETENTION_DAYS": Setting(int, 365 * 3, "audit log retention, 365 to 3650 days"),
+    "AUDIT_KEY": Setting(
+        str,
+        "",
+        "key of the audit chain's HMAC (>= 32 characters; keep it out of the database and stable); "
+        "default: derived from SECRET_KEY",
+    ),
     "AUDIT_SENSITIVE_RESOURCES": Setting(
         str, "", "comma-separated resources whose single-record reads are audited (plugins mark their own)"
     ),
@@ -148,6 +154,8 @@ def _read_instance_file(path: Path) -> dict:
 def _validate(config: dict) -> None:
     if not 365 <= config["AUDIT_RETENTION_DAYS"] <= 3650:
         raise ConfigError("AUDIT_RETENTION_DAYS: must be between 365 and 3650 (1 to 10 years)")
+    if config["AUDIT_KEY"] and len(config["AUDIT_KEY"]) < 32:
+        raise ConfigError("AUDIT_KEY: use at least 32 characters (e.g. `openssl rand -hex 32`)")
     if config["ENCRYPTION_ALGORITHM"] not in ("AES-256-GCM", "SM4-GCM"):
         raise ConfigError("ENCRYPTION_ALGORITHM: must be AES-256-GCM or SM4-GCM")
     if config["MAX_CONTENT_LENGTH"] <= 0:

@@ -2,22 +2,37 @@
 
 Every write (core and plugins, API and CLI) reaches ``crm_record_written``; this capability's
 implementation (``record_change``) appends an entry in the same transaction: actor, OAuth client,
-time, resource, id, action, before/after of the changed fields, request id and IP. Entries are
-hash-chained by ``chain.seal`` (see ``crm_core.audit.chain``); ``crm audit verify`` finds the first
-edited, deleted or reordered one.
+time, resource, id, action, before/after of the changed fields, request id and IP. Each entry is
+sealed as it is written: its place in a chain keyed with HMAC-SHA256 under a key outside the
+database (see ``crm_core.audit.chain``); ``crm audit verify`` finds the first edited, deleted or
+reordered one, and a log rewritten without the key.
 
-Public: ``record_read(actor, resource, record_id)`` for reads of sensitive objects,
-``seal()``, ``verify()``, ``purge(retention_days)``.
+Public:
+
+- ``record_event(actor, action, resource, record_id=None, extra=None, record=None)``: one audited
+  event that is not a write: a secret reveal, an export (with its filter and row count), a
+  privacy export, a login success or failure. Call it where the event happens.
+- ``record_read(actor, resource, record_id, record=None)``: a read of a sensitive record.
+- ``seal()``, ``verify()``, ``purge(retention_days)``.
 """
 
 from __future__ import annotations
 
 from flask import g, has_request_context, request
 
-from .chain import VerifyResult, canonical, purge, seal, verify
+from .chain import VerifyResult, append, canonical, purge, seal, verify
 from .models import AuditEntry
 
-__all__ = ["record_change", "record_read", "seal", "verify", "purge", "VerifyResult", "AuditEntry"]
+__all__ = [
+    "record_change",
+    "record_event",
+    "record_read",
+    "seal",
+    "verify",
+    "purge",
+    "VerifyResult",
+    "AuditEntry",
+]
 
 
 def _who(actor) -> dict:
@@ -26,7 +41,9 @@ def _who(actor) -> dict:
         actor = g.get("actor")
     info = {
         "actor_id": getattr(actor, "id", None),
-        "actor_name": getattr(getattr(actor, "user", None), "username", None),
+        # an ``Actor`` (its user's name) or a ``User`` (a login names the user before any actor)
+        "actor_name": getattr(getattr(actor, "user", None), "username", None)
+        or getattr(actor, "username", None),
         "client_id": getattr(actor, "client_id", None),
         "request_id": g.get("request_id") if in_request else None,
         "ip": request.remote_addr if in_request else None,
@@ -59,7 +76,7 @@ def record_change(change) -> AuditEntry:
         info["request_id"] = change.request_id
     if change.ip:
         info["ip"] = change.ip
-    return AuditEntry.create(
+    return append(
         kind="write",
         resource=change.resource,
         record_id=None if change.record_id is None else str(change.record_id),
@@ -72,9 +89,38 @@ def record_change(change) -> AuditEntry:
     )
 
 
-def record_read(actor, resource: str, record_id, record=None) -> AuditEntry:
-    """Log that ``actor`` read ``resource`` record ``record_id`` (call for sensitive objects).
-    Pass the ``record`` (or a dict of it) so the entry carries its ownership for row scopes."""
+#: actions of ``record_event`` that are about signing in (entry kind ``auth``); every other
+#: action is a read of something worth auditing (kind ``read``)
+AUTH_ACTIONS = frozenset({"login", "login_failed"})
+
+
+def _plain(value):
+    """``extra`` values as JSON: a query MultiDict (``request.args``) becomes a dict whose
+    repeated keys hold lists."""
+    if hasattr(value, "getlist") and hasattr(value, "keys"):
+        out = {}
+        for key in value:
+            values = value.getlist(key)
+            out[key] = values[0] if len(values) == 1 else values
+        return out
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def record_event(actor, action: str, resource: str, record_id=None, extra=None, record=None) -> AuditEntry:
+    """Audit one event that is not a write, sealed into the chain at once (inside the caller's
+    transaction if there is one, else in its own).
+
+    ``action`` says what happened: ``"reveal_secret"``, ``"export"``, ``"privacy_export"``,
+    ``"login"``, ``"login_failed"``... (``login``/``login_failed`` make an entry of kind ``auth``,
+    anything else kind ``read``). ``resource`` and ``record_id`` name what it was about (the
+    resource's read scope and hidden fields then govern who sees the entry and its details).
+    ``extra`` is a small dict stored as the entry's ``after``, e.g. an export's
+    ``{"filter": request.args, "rows": 120, "format": "csv"}`` (a MultiDict is turned into a dict);
+    never put the secret or the exported data there. ``actor`` defaults to the request's actor;
+    pass the ``User`` for a login. ``record`` (a model or its dict) gives the entry the record's
+    owner and department, for row scopes."""
     data = record if isinstance(record, dict) else {}
     if record is not None and not isinstance(record, dict):
         data = {
@@ -82,12 +128,19 @@ def record_read(actor, resource: str, record_id, record=None) -> AuditEntry:
             "department_id": getattr(record, "department_id", None),
         }
     owner_id, department_id = _ownership(resource, record_id, data)
-    return AuditEntry.create(
-        kind="read",
+    return append(
+        kind="auth" if action in AUTH_ACTIONS else "read",
         resource=resource,
         record_id=None if record_id is None else str(record_id),
-        action="read",
+        action=action,
         owner_id=owner_id if isinstance(owner_id, int) else None,
         department_id=department_id if isinstance(department_id, int) else None,
+        after=canonical(_plain(extra)) if extra is not None else None,
         **_who(actor),
     )
+
+
+def record_read(actor, resource: str, record_id, record=None) -> AuditEntry:
+    """Log that ``actor`` read ``resource`` record ``record_id`` (call for sensitive objects).
+    Pass the ``record`` (or a dict of it) so the entry carries its ownership for row scopes."""
+    return record_event(actor, "read", resource, record_id, record=record)

@@ -3,7 +3,9 @@
 The caller needs ``audit:read``; on top of its row scope, an entry is listed only if the caller
 could read the record it is about (the record's resource grants ``read`` and the record's owner
 and department lie in that scope), and fields hidden from the caller on that resource are taken
-out of ``before``/``after``: the audit log is no side door.
+out of ``before``/``after``: the audit log is no side door. Entries of audited reads (kind
+``read``: secret reveals, exports, privacy exports; kind ``auth``: logins) follow the same rules;
+an export's filter loses the keys (and sort terms) that name a hidden field.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class AuditArgs(PageArgs):
     actor_id = fields.Integer()
     client_id = text(64)
     action = text(40)
-    kind = fields.String(validate=validate.OneOf(["write", "read", "anchor"]))
+    kind = fields.String(validate=validate.OneOf(["write", "read", "auth", "anchor"]))
     request_id = text(128)
     since = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
     until = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
@@ -89,13 +91,40 @@ def visible_entries(actor, query=None):
     return query.where(combined)
 
 
+def _field_of(key: str) -> str:
+    """The field a list filter key is about: ``phone__contains`` -> ``phone``,
+    ``custom.vip`` -> ``vip``."""
+    name = key.split("__", 1)[0].lstrip("-").strip()
+    return name[len("custom.") :] if name.startswith("custom.") else name
+
+
+def _mask_filter(actor, resource: str, query: dict) -> dict:
+    """An audited export's query without the filters and sort terms on fields hidden from
+    ``actor`` (a filter value is a value of that field)."""
+    hidden = {f for f, rule in permissions.field_rules(actor, resource).items() if rule == "hidden"}
+    if not hidden:
+        return query
+    out = {}
+    for key, value in query.items():
+        if key == "sort" and isinstance(value, str):
+            terms = [t for t in value.split(",") if _field_of(t) not in hidden]
+            if terms:
+                out[key] = ",".join(terms)
+        elif _field_of(key) not in hidden:
+            out[key] = value
+    return out
+
+
 def entry_dict(actor, row: AuditEntry) -> dict:
-    """JSON view of an entry with the caller's hidden fields removed from before/after."""
+    """JSON view of an entry with the caller's hidden fields removed from before/after (and
+    from the filter of an audited export)."""
     before = json.loads(row.before) if row.before else None
     after = json.loads(row.after) if row.after else None
     if row.kind != "anchor":
         before = permissions.mask(actor, row.resource, before) if isinstance(before, dict) else before
         after = permissions.mask(actor, row.resource, after) if isinstance(after, dict) else after
+        if row.kind == "read" and isinstance(after, dict) and isinstance(after.get("filter"), dict):
+            after["filter"] = _mask_filter(actor, row.resource, after["filter"])
     return {
         "id": row.id,
         "seq": row.seq,

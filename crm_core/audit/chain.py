@@ -1,28 +1,42 @@
-"""The hash chain: sealing unsealed entries in commit order, verifying, and purging old entries.
+"""The keyed hash chain: sealing entries as they are written, verifying, and purging old entries.
 
-Writers insert entries unsealed inside their own transactions (no shared lock). ``seal`` is the
-only place that takes a lock (a PostgreSQL advisory lock, or SQLite's write lock): it gives the
-visible unsealed entries consecutive ``seq`` numbers, each entry's ``prev_hash`` is the previous
-entry's ``hash``, and ``hash`` = SHA-256 over the entry's content, ``seq`` and ``prev_hash``. So an
-edited entry no longer matches its hash, a deleted one leaves a gap in ``seq`` and a broken link,
-reordered entries break the links, and ``audit_head`` remembers the last sealed entry so cutting
-entries off the end is noticed too. Entries are only protected once sealed; the scheduler seals
-every few seconds and ``crm audit verify`` seals before verifying.
+Every entry gets its place in the chain in the transaction that writes it (``append``): the
+writer bumps the one head row (``UPDATE audit_head ... RETURNING``, which locks that row until the
+transaction ends on PostgreSQL and takes SQLite's write lock), so concurrent writers queue there
+and the chain cannot fork; ``seq`` numbers are consecutive in commit order. Each entry's ``hash``
+is an HMAC-SHA256, under a key that is not in the database (``audit_key``: derived from
+``AUDIT_KEY`` or else ``SECRET_KEY``), over the entry's content, ``seq`` and ``prev_hash`` (the
+previous entry's hash). The head row carries the last ``seq`` and ``hash`` and their own HMAC
+(``mac``), which each writer checks before it extends the chain: a head that was rolled back or
+forged keeps a ``mac`` that no longer matches, for good.
+
+So ``verify`` notices an edited entry (its HMAC), a deleted one (a gap in ``seq``, or the head
+counting further than the log goes: deleting the newest entry too), reordered entries (the
+links), and a rewritten log whose hashes were recomputed without the key (HMAC and head MAC).
+
+Chains sealed before the key existed (plain SHA-256) stay verifiable: migration 0003 appends one
+keyed ``rekey`` anchor vouching for them (``adopt_legacy``); entries up to its ``legacy_to_seq``
+are checked with SHA-256, everything after it with the key. ``seal`` still gives a place to
+entries that something inserted unsealed (rows written before this version).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 
 import peewee as pw
+from flask import current_app
 
 from ..db import database, is_postgres, utcnow
 from .models import AuditEntry, AuditHead
 
-_LOCK_KEY = 0x43524D41  # "CRMA": the advisory lock of the sealer on PostgreSQL
+_LOCK_KEY = 0x43524D41  # "CRMA": the advisory lock of the sealer and the purge on PostgreSQL
+_LABEL = b"crm-core audit chain v1"  # domain separation: the audit key is no other key
+_KEYS: dict[tuple[str, str], tuple[bytes, str]] = {}
 
 
 def canonical(data) -> str | None:
@@ -32,8 +46,23 @@ def canonical(data) -> str | None:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def entry_hash(row: AuditEntry, seq: int, prev_hash: str) -> str:
-    """SHA-256 over everything an entry says, its place in the chain and its predecessor's hash."""
+def audit_key() -> tuple[bytes, str]:
+    """This instance's chain key and its public id (16 hex digits): HMAC-SHA256 of a fixed label
+    under ``AUDIT_KEY`` when set, else under ``SECRET_KEY``. Neither lives in the database."""
+    config = current_app.config
+    own, secret = config.get("AUDIT_KEY") or "", config.get("SECRET_KEY") or ""
+    cached = _KEYS.get((own, secret))
+    if cached is None:
+        base = own or secret
+        if not base:
+            raise RuntimeError("the audit chain needs SECRET_KEY or AUDIT_KEY")
+        key = hmac.new(base.encode(), _LABEL, hashlib.sha256).digest()
+        key_id = hmac.new(key, b"key id", hashlib.sha256).hexdigest()[:16]
+        cached = _KEYS[(own, secret)] = (key, key_id)
+    return cached
+
+
+def _payload(row: AuditEntry, seq: int, prev_hash: str) -> bytes:
     occurred = row.occurred_at
     if isinstance(occurred, str):  # SQLite may hand back text for odd values
         occurred = dt.datetime.fromisoformat(occurred)
@@ -55,8 +84,29 @@ def entry_hash(row: AuditEntry, seq: int, prev_hash: str) -> str:
         "request_id": row.request_id,
         "ip": row.ip,
     }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(row: AuditEntry, seq: int, prev_hash: str, key: bytes | None = None) -> str:
+    """HMAC-SHA256 (under ``key``, default this instance's ``audit_key``) over everything an entry
+    says, its place in the chain and its predecessor's hash."""
+    return hmac.new(key or audit_key()[0], _payload(row, seq, prev_hash), hashlib.sha256).hexdigest()
+
+
+def legacy_hash(row: AuditEntry, seq: int, prev_hash: str) -> str:
+    """The unkeyed SHA-256 of chains sealed before the key (only valid up to a ``rekey`` anchor)."""
+    return hashlib.sha256(_payload(row, seq, prev_hash)).hexdigest()
+
+
+def head_mac(key: bytes, seq: int, last_hash: str) -> str:
+    """The head row's own HMAC over the last ``seq`` and ``hash``."""
+    return hmac.new(key, f"audit head|{seq}|{last_hash or ''}".encode(), hashlib.sha256).hexdigest()
+
+
+def _head_ok(key: bytes, seq: int, last_hash: str, mac: str | None) -> bool:
+    if mac is None:
+        return seq == 0 and not last_hash  # a fresh log, never written
+    return hmac.compare_digest(mac, head_mac(key, seq, last_hash))
 
 
 class _SealLock:
@@ -68,15 +118,77 @@ class _SealLock:
             self.tx.__enter__()
             database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         else:
-            # IMMEDIATE takes SQLite's write lock up front, so two sealers cannot interleave
-            self.tx = (
-                database.atomic() if database.in_transaction() else database.atomic(lock_type="IMMEDIATE")
-            )
+            self.tx = _write_tx()
             self.tx.__enter__()
         return self
 
     def __exit__(self, *exc):
         return self.tx.__exit__(*exc)
+
+
+def _write_tx():
+    """A transaction for a write of the chain outside the caller's: on SQLite ``IMMEDIATE``, so
+    the write lock is taken up front rather than on upgrade from a read snapshot."""
+    if is_postgres() or database.in_transaction():
+        return database.atomic()
+    return database.atomic(lock_type="IMMEDIATE")
+
+
+class HeadMissing(RuntimeError):
+    """The ``audit_head`` row is gone: someone removed it (``crm audit verify`` says more)."""
+
+
+def _bump_head(step: int) -> tuple[int, str, str | None, str | None]:
+    """Advance the head's ``seq`` by ``step`` and lock the row until the transaction ends;
+    returns the head as it was: ``(seq, hash, mac, key_id)``. One statement."""
+    cursor = database.execute_sql(
+        f"UPDATE audit_head SET seq = seq + {int(step)} WHERE id = 1 RETURNING seq, hash, mac, key_id"
+    )
+    rows = cursor.fetchall()
+    if not rows:
+        raise HeadMissing("audit_head row 1 is missing: the audit log was tampered with")
+    seq, last_hash, mac, key_id = rows[0]
+    return seq - step, last_hash or "", mac, key_id
+
+
+def _chain(rows: list[AuditEntry], insert: bool, adopt: bool = False) -> None:
+    """Give ``rows`` the next places in the chain (inside the caller's transaction): one
+    statement to lock and bump the head, the inserts (or updates), one statement for the head."""
+    key, key_id = audit_key()
+    seq, prev, mac, _kid = _bump_head(len(rows))
+    keep_mac = not (adopt or _head_ok(key, seq, prev, mac))
+    for row in rows:
+        seq += 1
+        row.seq, row.prev_hash = seq, prev
+        row.hash = prev = entry_hash(row, seq, prev, key)
+        if insert:
+            row.save(force_insert=True)
+        else:
+            AuditEntry.update(seq=row.seq, prev_hash=row.prev_hash, hash=row.hash).where(
+                AuditEntry.id == row.id
+            ).execute()
+    # a head that did not verify keeps its stale mac: the break stays visible to ``verify``
+    AuditHead.update(
+        hash=prev,
+        mac=mac if keep_mac else head_mac(key, seq, prev),
+        key_id=_kid if keep_mac else key_id,
+        sealed_at=utcnow(),
+    ).where(AuditHead.id == 1).execute()
+
+
+def append(**fields) -> AuditEntry:
+    """Insert one entry already sealed (its ``seq``, ``prev_hash`` and HMAC), in the caller's
+    transaction if there is one (so the entry commits or rolls back with the write it records),
+    else in its own. Costs two statements besides the INSERT; writers queue on the head row."""
+    row = AuditEntry(**fields)
+    if row.occurred_at is None:
+        row.occurred_at = utcnow()
+    if database.in_transaction():
+        _chain([row], insert=True)
+    else:
+        with _write_tx():
+            _chain([row], insert=True)
+    return row
 
 
 def _head() -> AuditHead:
@@ -87,27 +199,41 @@ def _head() -> AuditHead:
 
 
 def seal(batch: int = 5000) -> int:
-    """Seal every visible unsealed entry (in batches of ``batch``); returns how many were sealed."""
+    """Seal entries that were inserted unsealed (before this version sealed on write, or by code
+    that bypasses ``append``), in batches of ``batch``; returns how many were sealed."""
     total = 0
-    while True:
+    while AuditEntry.select(AuditEntry.id).where(AuditEntry.seq.is_null()).exists():
         with _SealLock():
-            head = _head()
             rows = list(
                 AuditEntry.select().where(AuditEntry.seq.is_null()).order_by(AuditEntry.id).limit(batch)
             )
-            seq, prev = head.seq, head.hash
-            for row in rows:
-                seq += 1
-                digest = entry_hash(row, seq, prev)
-                AuditEntry.update(seq=seq, prev_hash=prev, hash=digest).where(
-                    AuditEntry.id == row.id
-                ).execute()
-                prev = digest
             if rows:
-                AuditHead.update(seq=seq, hash=prev, sealed_at=utcnow()).where(AuditHead.id == 1).execute()
+                _chain(rows, insert=False)
         total += len(rows)
         if len(rows) < batch:
-            return total
+            break
+    return total
+
+
+def adopt_legacy() -> int:
+    """Vouch, with this instance's key, for a chain sealed with plain SHA-256 (migration 0003):
+    appends a keyed ``rekey`` anchor naming the last legacy ``seq`` and hash, and gives the head
+    its MAC. Returns the last legacy ``seq`` (0: nothing to adopt)."""
+    with _SealLock():
+        head = _head()
+        if head.seq == 0 or head.mac is not None:
+            return 0
+        key, key_id = audit_key()
+        row = AuditEntry(
+            kind="anchor",
+            resource="audit",
+            action="rekey",
+            client_id="cli",
+            occurred_at=utcnow(),
+            after=canonical({"legacy_to_seq": head.seq, "last_hash": head.hash, "key_id": key_id}),
+        )
+        _chain([row], insert=True, adopt=True)
+        return head.seq
 
 
 @dataclass
@@ -119,11 +245,18 @@ class VerifyResult:
     bad_id: int | None = None
     bad_seq: int | None = None
     reason: str = ""
+    head_seq: int | None = None
+    head_hash: str = ""
 
     def describe(self) -> str:
-        """One line for the CLI."""
+        """One line for the CLI (when intact, with the head to note down outside the database:
+        an earlier copy of the whole database, head included, is the one rewrite this cannot
+        tell from the real log)."""
         if self.ok:
-            return f"audit log intact: {self.checked} sealed entries verified"
+            return (
+                f"audit log intact: {self.checked} sealed entries verified "
+                f"(head seq {self.head_seq}, hash {self.head_hash[:16] or '-'})"
+            )
         where = f"entry id {self.bad_id}" if self.bad_id is not None else "the chain"
         seq = f" (seq {self.bad_seq})" if self.bad_seq is not None else ""
         return f"audit log TAMPERED at {where}{seq}: {self.reason}"
@@ -142,13 +275,46 @@ def _anchor_for(first: AuditEntry) -> bool:
     return False
 
 
+def _legacy_to() -> int:
+    """The last ``seq`` sealed with plain SHA-256, as vouched for by a ``rekey`` anchor (whose
+    own keyed hash ``verify`` checks), or 0."""
+    anchors = AuditEntry.select().where(
+        AuditEntry.kind == "anchor", AuditEntry.action == "rekey", AuditEntry.seq.is_null(False)
+    )
+    legacy = 0
+    for anchor in anchors:
+        try:
+            info = json.loads(anchor.after or "{}")
+        except ValueError:
+            continue
+        upto = info.get("legacy_to_seq")
+        if isinstance(upto, int) and anchor.seq == upto + 1:  # it must follow the last legacy one
+            legacy = max(legacy, upto)
+    return legacy
+
+
 def verify(batch: int = 5000) -> VerifyResult:
-    """Check the whole sealed chain; names the first entry that was edited, deleted or reordered."""
+    """Check the whole sealed chain and its head with this instance's key; names the first entry
+    that was edited, deleted or reordered, or says how the head disagrees with the log."""
+    key, key_id = audit_key()
+    head = AuditHead.get_or_none(AuditHead.id == 1)
+    if head is None:
+        return VerifyResult(False, 0, None, None, "the chain head row is missing")
+    if head.key_id and head.key_id != key_id:
+        return VerifyResult(
+            False,
+            0,
+            None,
+            head.seq,
+            f"the log was sealed with audit key id {head.key_id}, this instance's key is {key_id} "
+            "(AUDIT_KEY or SECRET_KEY changed?) or the head was forged",
+        )
     checked = 0
     prev: AuditEntry | None = None
     half = AuditEntry.select().where(AuditEntry.seq.is_null() != AuditEntry.hash.is_null()).first()
     if half is not None:
         return VerifyResult(False, 0, half.id, half.seq, "sequence number or hash removed")
+    legacy_to = _legacy_to()
     last_seq = None
     while True:
         query = AuditEntry.select().where(AuditEntry.seq.is_null(False)).order_by(AuditEntry.seq).limit(batch)
@@ -182,26 +348,42 @@ def verify(batch: int = 5000) -> VerifyResult:
                         row.seq,
                         "does not link to the entry before it (reordered or replaced)",
                     )
-            if entry_hash(row, row.seq, row.prev_hash or "") != row.hash:
+            if row.seq <= legacy_to:
+                expected = legacy_hash(row, row.seq, row.prev_hash or "")
+            else:
+                expected = entry_hash(row, row.seq, row.prev_hash or "", key)
+            if not hmac.compare_digest(expected, row.hash or ""):
                 return VerifyResult(
-                    False, checked, row.id, row.seq, "content does not match its hash (edited)"
+                    False,
+                    checked,
+                    row.id,
+                    row.seq,
+                    "content does not match its hash (edited, or re-hashed without the audit key)",
                 )
             checked += 1
             prev = row
         if len(rows) < batch:
             break
         last_seq = rows[-1].seq
-    head = _head()
     last = (prev.seq, prev.hash) if prev else (0, "")
-    if head.seq != last[0] or head.hash != last[1]:
+    if head.seq != last[0] or (head.hash or "") != last[1]:
         return VerifyResult(
             False,
             checked,
             None,
             head.seq,
-            f"the chain head says seq {head.seq} but the log ends at seq {last[0]} (entries cut off)",
+            f"the chain head says seq {head.seq} but the log ends at seq {last[0]} "
+            "(entries cut off or deleted)",
         )
-    return VerifyResult(True, checked)
+    if not _head_ok(key, head.seq, head.hash or "", head.mac):
+        return VerifyResult(
+            False,
+            checked,
+            None,
+            head.seq,
+            "the chain head's MAC does not match (the head was rolled back or rewritten)",
+        )
+    return VerifyResult(True, checked, head_seq=head.seq, head_hash=head.hash or "")
 
 
 # the same text as in migration 0002 (which keeps its own frozen copy)
@@ -253,7 +435,7 @@ def purge(retention_days: int, now: dt.datetime | None = None) -> int:
             count = (
                 AuditEntry.delete().where(AuditEntry.seq.is_null(False), AuditEntry.seq < keep_from).execute()
             )
-        AuditEntry.create(
+        append(
             kind="anchor",
             resource="audit",
             action="purge",

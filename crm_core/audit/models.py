@@ -10,9 +10,9 @@ from ..db import database, utcnow
 class AuditEntry(pw.Model):
     """One audited event: a write (create/update/delete), a sensitive read, or a purge anchor.
 
-    Entries are inserted unsealed (``seq``/``hash`` NULL) inside the writer's transaction, so
-    writers never wait on one another; ``crm_core.audit.chain.seal`` later gives them ``seq``,
-    ``prev_hash`` and ``hash`` in the order they became visible (commit order).
+    Entries are inserted sealed, in the writer's transaction (``crm_core.audit.chain.append``):
+    ``seq`` (consecutive, in commit order), ``prev_hash`` and ``hash`` (an HMAC under the audit
+    key). ``seq``/``hash`` NULL marks a row inserted unsealed, which ``chain.seal`` seals later.
     """
 
     id = pw.BigAutoField()
@@ -42,12 +42,16 @@ class AuditEntry(pw.Model):
 
 
 class AuditHead(pw.Model):
-    """The last sealed entry (one row): lets ``verify`` notice entries cut off the end."""
+    """The last sealed entry (one row, the writers' lock): lets ``verify`` notice entries cut off
+    the end. ``mac`` is an HMAC of ``seq`` and ``hash`` under the audit key (NULL only while the
+    log is empty); ``key_id`` names the key that sealed the log."""
 
     id = pw.IntegerField(primary_key=True)
     seq = pw.BigIntegerField(default=0)
     hash = pw.CharField(max_length=64, default="")
     sealed_at = pw.DateTimeField(null=True)
+    mac = pw.CharField(max_length=64, null=True)
+    key_id = pw.CharField(max_length=16, null=True)
 
     class Meta:
         database = database
