@@ -125,35 +125,45 @@ def default_pipeline() -> Pipeline | None:
     return Pipeline.select().order_by(Pipeline.is_default.desc(), Pipeline.id).first()
 
 
+def stage_totals(actor, pipeline) -> list[dict]:
+    """Count and total amount of the deals ``actor`` may read in ``pipeline``, per stage in stage
+    order. The amount is None where the actor's field rules hide deal amounts: a sum would reveal
+    them (the API summary and the dashboard both use this)."""
+    from .. import permissions
+
+    view = permissions.view(actor, "deals")
+    show_amount = view.visible("amount")
+    columns = [Deal.stage, pw.fn.COUNT(Deal.id)] + ([pw.fn.SUM(Deal.amount)] if show_amount else [])
+    query = view.apply(Deal.select(*columns).where(Deal.pipeline == pipeline.id), model=Deal)
+    totals = {row[0]: row[1:] for row in query.group_by(Deal.stage).tuples()}
+    rows = []
+    for stage in Stage.select().where(Stage.pipeline == pipeline.id).order_by(Stage.position):
+        count, *amount = totals.get(stage.id, (0, None))
+        total = None
+        if show_amount:
+            total = decimal.Decimal((amount and amount[0]) or 0).quantize(decimal.Decimal("0.01"))
+        rows.append(
+            {
+                "stage_id": stage.id,
+                "name": stage.name,
+                "position": stage.position,
+                "kind": stage.kind,
+                "count": count,
+                "amount": total,
+            }
+        )
+    return rows
+
+
 @pipelines_blp.route("/pipelines/<int:record_id>/summary")
 class PipelineSummary(MethodView):
     @pipelines_blp.response(200, StageSummarySchema(many=True))
     def get(self, record_id):
-        """Count and total amount of the deals you may read, per stage, in stage order."""
-        from .. import permissions
-
+        """Count and total amount of the deals you may read, per stage, in stage order (``amount``
+        is null when deal amounts are hidden from you)."""
         actor = current_actor()
         pipeline = pipelines_crud.get(record_id, actor)
-        query = Deal.select(Deal.stage, pw.fn.COUNT(Deal.id), pw.fn.SUM(Deal.amount)).where(
-            Deal.pipeline == pipeline.id
-        )
-        query = permissions.scoped(query, actor, "deals", "read", model=Deal).group_by(Deal.stage)
-        totals = {stage_id: (count, amount) for stage_id, count, amount in query.tuples()}
-        rows = []
-        for stage in pipeline.stages:
-            count, amount = totals.get(stage.id, (0, None))
-            amount = decimal.Decimal(amount or 0).quantize(decimal.Decimal("0.01"))
-            rows.append(
-                {
-                    "stage_id": stage.id,
-                    "name": stage.name,
-                    "position": stage.position,
-                    "kind": stage.kind,
-                    "count": count,
-                    "amount": amount,
-                }
-            )
-        return json_response(StageSummarySchema(many=True).dump(rows))
+        return json_response(StageSummarySchema(many=True).dump(stage_totals(actor, pipeline)))
 
 
 # --- deals --------------------------------------------------------------------------------------

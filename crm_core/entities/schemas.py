@@ -169,7 +169,9 @@ class StageSummarySchema(Schema):
     position = fields.Integer()
     kind = fields.String()
     count = fields.Integer()
-    amount = fields.Decimal(as_string=True)
+    amount = fields.Decimal(
+        as_string=True, allow_none=True, metadata={"description": "null when hidden from you"}
+    )
 
 
 class DealSchema(RecordSchema):

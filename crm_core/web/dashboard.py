@@ -4,8 +4,6 @@ over ``permissions.scoped`` queries, so a sales rep sees the figures of their ow
 
 from __future__ import annotations
 
-import decimal
-
 import peewee as pw
 from flask import g, render_template
 
@@ -37,26 +35,28 @@ def counts(actor) -> list[dict]:
 
 
 def pipeline_summary(actor) -> dict | None:
-    """Deals and amounts per stage of the default pipeline (the deals the actor may read)."""
+    """Deals and amounts per stage of the default pipeline (the deals the actor may read; no
+    amounts where the actor's field rules hide them)."""
     if not _readable(actor, "deals"):
         return None
-    from ..entities.deals import default_pipeline
-    from ..entities.models import Deal, Stage
+    from ..entities.deals import default_pipeline, stage_totals
 
     pipeline = default_pipeline()
     if pipeline is None:
         return None
-    query = Deal.select(Deal.stage, pw.fn.COUNT(Deal.id), pw.fn.SUM(Deal.amount)).where(
-        Deal.pipeline == pipeline.id
-    )
-    query = permissions.scoped(query, actor, "deals", "read", model=Deal).group_by(Deal.stage)
-    totals = {stage: (count, amount) for stage, count, amount in query.tuples()}
-    stages = []
-    for stage in Stage.select().where(Stage.pipeline == pipeline.id).order_by(Stage.position):
-        count, amount = totals.get(stage.id, (0, None))
-        amount = decimal.Decimal(amount or 0).quantize(decimal.Decimal("0.01"))
-        stages.append({"name": stage.name, "count": count, "amount": str(amount)})
-    return {"pipeline": pipeline.name, "stages": stages}
+    stages = [
+        {
+            "name": row["name"],
+            "count": row["count"],
+            "amount": None if row["amount"] is None else str(row["amount"]),
+        }
+        for row in stage_totals(actor, pipeline)
+    ]
+    return {
+        "pipeline": pipeline.name,
+        "stages": stages,
+        "amounts": all(s["amount"] is not None for s in stages),
+    }
 
 
 def ticket_summary(actor) -> dict | None:
