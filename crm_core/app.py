@@ -56,7 +56,7 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
     manager = PluginManager(disabled=disabled)
     manager.load(extra=plugins)
     crm = CRM(plugins=manager, db=db)
-    for _name, models in manager.calls("crm_models"):
+    for models in manager.hook.crm_models():
         crm.models.extend(models)
     app.extensions["crm"] = crm
 
@@ -64,7 +64,7 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
     from .api import create_api
 
     crm.api = create_api(app)
-    for _name, blueprints in manager.calls("crm_web_blueprints"):
+    for blueprints in manager.hook.crm_web_blueprints():
         for blp in blueprints:
             app.register_blueprint(blp)
     errors.register(app)

@@ -11,19 +11,34 @@ Every hook is collected from every registered plugin unless it says otherwise. I
 The core's own capabilities (``crm_core/<capability>/hooks.py``) are registered through these same
 hooks, so a third-party plugin has exactly the power the core has. ``docs/plugins.md`` documents
 each hook; ``tests/test_hookspecs.py`` fails when a hook is undocumented or never exercised.
+
+Hooks are called through pluggy, so its rules hold: implementations run in LIFO registration
+order (plugins are registered in dependency order, so a plugin runs before the plugins it
+requires), ``@hookimpl(tryfirst=True)`` / ``trylast=True`` move one to the front or the back, and
+``@hookimpl(wrapper=True)`` wraps the call. Parameters and results are typed with
+:mod:`crm_core.types`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    import click
+    import flask
+    import flask_smorest
+    import peewee
+
+    from .entities.models import Customer
+    from .types import ActionSpec, Actor, Change, EntityTemplate, Event, JobSpec, NavEntry, PermissionSpec
 
 hookspec = pluggy.HookspecMarker("crm_core")
 
 
 @hookspec(historic=True)
-def crm_startup(app: Any) -> None:
+def crm_startup(app: flask.Flask) -> None:
     """Called once when ``create_app()`` has built and wired the Flask ``app``.
 
     Historic: a plugin registered after startup is called too. Use it for app-level setup
@@ -34,7 +49,7 @@ def crm_startup(app: Any) -> None:
 
 
 @hookspec
-def crm_models() -> list[Any]:
+def crm_models() -> list[type[peewee.Model]]:
     """Return the peewee models this plugin owns.
 
     Called when the app is created. The core binds them to the database proxy and lists them for
@@ -59,7 +74,7 @@ def crm_migrations() -> str | None:
 
 
 @hookspec
-def crm_after_migrate(app: Any) -> None:
+def crm_after_migrate(app: flask.Flask) -> None:
     """Called by ``crm migrate`` and ``crm init`` after every plugin's migrations were applied.
 
     For data steps that need the whole schema in place: the core applies the industry templates
@@ -71,7 +86,7 @@ def crm_after_migrate(app: Any) -> None:
 
 
 @hookspec
-def crm_entities() -> list[dict]:
+def crm_entities() -> list[EntityTemplate]:
     """Return entity templates: custom object types and custom fields on existing objects.
 
     Called when templates are applied (``crm migrate``, ``crm templates apply``). Each template is
@@ -83,7 +98,7 @@ def crm_entities() -> list[dict]:
 
 
 @hookspec
-def crm_permissions() -> list[dict]:
+def crm_permissions() -> list[PermissionSpec]:
     """Return the resources and actions this plugin adds to the permission system.
 
     Each item is ``{"resource": "loyalty.points", "actions": ["read", "adjust"], "label": "..."}``,
@@ -97,7 +112,9 @@ def crm_permissions() -> list[dict]:
 
 
 @hookspec
-def crm_permission_check(actor: Any, action: str, resource: str, record: Any) -> bool | None:
+def crm_permission_check(
+    actor: Actor, action: str, resource: str, record: peewee.Model | None
+) -> bool | None:
     """Veto an action on a record: return False to deny, True or None to leave the decision.
 
     Called by the permission module after the role grant has allowed ``action`` on ``resource``
@@ -109,7 +126,7 @@ def crm_permission_check(actor: Any, action: str, resource: str, record: Any) ->
 
 
 @hookspec
-def crm_permission_filter(actor: Any, action: str, model: Any) -> Any | None:
+def crm_permission_filter(actor: Actor, action: str, model: type[peewee.Model]) -> peewee.Expression | None:
     """Return a peewee expression AND-ed into every query of ``model`` for ``actor``, or None.
 
     Called whenever the permission module scopes a query (lists, detail, update, delete, export,
@@ -121,7 +138,7 @@ def crm_permission_filter(actor: Any, action: str, model: Any) -> Any | None:
 
 
 @hookspec
-def crm_blueprints() -> list[Any]:
+def crm_blueprints() -> list[flask_smorest.Blueprint]:
     """Return flask-smorest ``Blueprint`` objects to mount on the API.
 
     Called when the app is created. Give each blueprint a ``url_prefix`` under ``/api/v1``
@@ -133,7 +150,7 @@ def crm_blueprints() -> list[Any]:
 
 
 @hookspec
-def crm_web_blueprints() -> list[Any]:
+def crm_web_blueprints() -> list[flask.Blueprint]:
     """Return plain Flask blueprints with HTML pages for the web workbench.
 
     Called when the app is created. Pages use the workbench layout (``crm/base.html``) and the
@@ -144,7 +161,7 @@ def crm_web_blueprints() -> list[Any]:
 
 
 @hookspec
-def crm_jobs() -> list[dict]:
+def crm_jobs() -> list[JobSpec]:
     """Return scheduled jobs: ``{"id": "<plugin>:<job>", "func": callable, "trigger": "cron" |
     "interval", **trigger_args}``, optionally with ``"description"`` and ``"misfire_grace_time"``.
 
@@ -157,7 +174,7 @@ def crm_jobs() -> list[dict]:
 
 
 @hookspec
-def crm_event(event: Any) -> None:
+def crm_event(event: Event) -> None:
     """Receive a committed domain event (``customer.created``, ``order.paid``...).
 
     Called by the event dispatcher once per event, after the transaction that wrote it committed.
@@ -169,7 +186,7 @@ def crm_event(event: Any) -> None:
 
 
 @hookspec
-def crm_record_written(change: Any) -> None:
+def crm_record_written(change: Change) -> None:
     """Observe a write inside its transaction (audit, outbox, search index...).
 
     Called by the core's write path for every create, update and delete, before commit, with a
@@ -181,7 +198,7 @@ def crm_record_written(change: Any) -> None:
 
 
 @hookspec
-def crm_actions() -> list[dict]:
+def crm_actions() -> list[ActionSpec]:
     """Return automation actions this plugin offers: ``{"name", "label", "schema", "run"}``.
 
     ``schema`` (a marshmallow schema) validates a rule's ``params`` when the rule is saved.
@@ -195,7 +212,7 @@ def crm_actions() -> list[dict]:
 
 
 @hookspec
-def crm_export_customer(customer: Any) -> dict | None:
+def crm_export_customer(customer: Customer) -> dict[str, Any] | None:
     """Return everything this plugin stores about ``customer``, as JSON-ready data, or None.
 
     Called by the privacy export (GDPR / PIPL subject access). The result is placed under the
@@ -206,7 +223,7 @@ def crm_export_customer(customer: Any) -> dict | None:
 
 
 @hookspec
-def crm_erase_customer(customer: Any) -> None:
+def crm_erase_customer(customer: Customer) -> None:
     """Erase or anonymise what this plugin stores about ``customer``.
 
     Called by the privacy erasure inside one transaction with the core's own erasure; raising
@@ -217,7 +234,7 @@ def crm_erase_customer(customer: Any) -> None:
 
 
 @hookspec
-def crm_cli(group: Any) -> None:
+def crm_cli(group: click.Group) -> None:
     """Add commands to the ``crm`` command line.
 
     Called when the CLI is built, with the top-level click ``group``; add commands or subgroups
@@ -228,7 +245,7 @@ def crm_cli(group: Any) -> None:
 
 
 @hookspec
-def crm_nav() -> list[dict]:
+def crm_nav() -> list[NavEntry]:
     """Return web workbench entries: ``{"label", "endpoint", "args"?, "permission", "order"?,
     "kind", "template"?}``.
 

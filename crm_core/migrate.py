@@ -22,7 +22,7 @@ def history_table(plugin_name: str) -> str:
 
 def migration_sets(plugins: PluginManager) -> list[tuple[str, str]]:
     """``[(plugin_name, directory)]`` in dependency order."""
-    return plugins.calls("crm_migrations")
+    return plugins.in_dependency_order(plugins.calls("crm_migrations"))
 
 
 def migrate(db: pw.Database, plugins: PluginManager) -> dict[str, list[str]]:

@@ -4,6 +4,16 @@ The core registers each capability package that has a ``hooks.py`` (``crm_core/a
 the plugin ``core.auth``), then every entry point in the group ``crm_core``. Plugins are
 registered in dependency order (a plugin module's ``requires`` tuple names the plugins it needs),
 so migrations and hook order are deterministic whatever the install order.
+
+A plugin that cannot be used is reported (``crm plugins``, ``GET /api/v1/plugins``, the log) and
+skipped, and the app still starts: one that fails to import, misses a requirement, or whose hook
+implementations pluggy rejects (arguments the hookspec does not have, a hook that does not exist).
+The plugins that require a skipped plugin are skipped too.
+
+Hooks are always called through pluggy (``manager.hook.<name>(**kwargs)``), so ``tryfirst``,
+``trylast`` and wrappers mean what they mean in pluggy. Where the core needs to know which plugin
+returned what, :meth:`PluginManager.calls` calls the hook once per implementing plugin through
+``pluggy.PluginManager.subset_hook_caller``, in pluggy's call order.
 """
 
 from __future__ import annotations
@@ -55,6 +65,29 @@ class PluginError(RuntimeError):
     """A plugin cannot be registered (missing requirement, cycle)."""
 
 
+class PluginHookCaller:
+    """Calls one plugin's implementation of a hook, inside every wrapper of the hook, through
+    pluggy's own call loop (what ``pluggy.HookCaller.__call__`` and
+    ``PluginManager.subset_hook_caller`` use). Unlike ``subset_hook_caller`` it selects the
+    plugin by identity, so plugins need not be hashable (``types.SimpleNamespace`` is not)."""
+
+    def __init__(self, hook: pluggy.HookCaller, plugin: object):
+        self.hook, self.plugin = hook, plugin
+
+    def get_hookimpls(self) -> list[pluggy.HookImpl]:
+        """The plugin's implementation and the hook's wrappers, in pluggy's order."""
+        return [
+            impl
+            for impl in self.hook.get_hookimpls()
+            if impl.plugin is self.plugin or impl.wrapper or impl.hookwrapper
+        ]
+
+    def __call__(self, **kwargs):
+        spec = self.hook.spec
+        firstresult = bool(spec and spec.opts.get("firstresult"))
+        return self.hook._hookexec(self.hook.name, self.get_hookimpls(), kwargs, firstresult)
+
+
 class PluginManager:
     """Wraps pluggy's manager with loading, dependency order and a listing of plugins."""
 
@@ -91,18 +124,64 @@ class PluginManager:
         for name, plugin in extra or []:
             candidates.append((name, plugin, "registered", getattr(plugin, "__version__", "0")))
         for name, plugin, source, version in self._ordered(candidates):
+            failed = [dep for dep in getattr(plugin, "requires", ()) if self._failed(dep)]
+            if failed:
+                self._skip(
+                    PluginInfo(name, version, source, requires=tuple(plugin.requires)),
+                    f"requires plugin {failed[0]!r}, which failed to load",
+                )
+                continue
             self.register(plugin, name, source=source, version=version)
-        self.pm.check_pending()
+        self._check_pending()
 
-    def register(self, plugin: object, name: str, source: str = "registered", version: str = "0") -> None:
-        """Register one plugin object or module under ``name`` (skipped if disabled)."""
+    def _failed(self, name: str) -> bool:
+        info = self.infos.get(name)
+        return info is not None and info.error is not None
+
+    def _check_pending(self) -> None:
+        """pluggy's ``check_pending`` (a hook implementation with no hookspec: a typo), reporting
+        and skipping each offending plugin instead of failing the whole app."""
+        while True:
+            try:
+                self.pm.check_pending()
+            except pluggy.PluginValidationError as exc:
+                name = self.pm.get_name(exc.plugin)
+                if name is None or name not in self.infos:
+                    raise
+                self._skip(self.infos[name], _validation_error(exc))
+            else:
+                return
+
+    def _skip(self, info: PluginInfo, error: str) -> None:
+        """Unregister ``info``'s plugin (if registered) and report it failed with ``error``; the
+        plugins that require it are skipped too."""
+        log.error("plugin %r is skipped: %s", info.name, error)
+        if self.pm.has_plugin(info.name):
+            self.pm.unregister(name=info.name)
+        self.infos[info.name] = PluginInfo(
+            info.name, info.version, info.source, enabled=False, error=error, requires=info.requires
+        )
+        for other in list(self.infos.values()):
+            if info.name in other.requires and other.error is None and self.pm.has_plugin(other.name):
+                self._skip(other, f"requires plugin {info.name!r}, which failed to load")
+
+    def register(self, plugin: object, name: str, source: str = "registered", version: str = "0") -> bool:
+        """Register one plugin object or module under ``name``; False if it is disabled, or if
+        pluggy rejects one of its hook implementations (then it is reported failed and skipped)."""
         requires = tuple(getattr(plugin, "requires", ()))
+        info = PluginInfo(name, version, source, requires=requires)
         if name in self.disabled:
-            self.infos[name] = PluginInfo(name, version, source, enabled=False, requires=requires)
-            return
-        self.pm.register(plugin, name=name)
-        hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
-        self.infos[name] = PluginInfo(name, version, source, requires=requires, hooks=hooks)
+            info.enabled = False
+            self.infos[name] = info
+            return False
+        try:
+            self.pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            self._skip(info, _validation_error(exc))
+            return False
+        info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+        self.infos[name] = info
+        return True
 
     def _ordered(self, candidates):
         """Topologically sort candidates by their ``requires``; drop those missing a requirement."""
@@ -144,24 +223,57 @@ class PluginManager:
         """Names of the registered (enabled) plugins in registration order."""
         return [name for name, _ in self.pm.list_name_plugin()]
 
-    def calls(self, hook_name: str) -> list[tuple[str, object]]:
-        """Call a no-argument hook per plugin: ``[(plugin_name, result), ...]`` in registration order.
+    def per_plugin(self, hook_name: str) -> list[tuple[str, PluginHookCaller]]:
+        """``[(plugin_name, caller)]``: one hook caller per plugin implementing ``hook_name``, in
+        pluggy's call order (``tryfirst`` first, then the most recently registered, ``trylast``
+        last).
 
-        Used where the core needs to know which plugin returned what (migrations, jobs, tags).
+        Each caller calls that plugin's implementation, wrapped by every wrapper of the hook. For
+        the core's per-plugin work: an event consumer that fails is retried alone, a result is
+        reported under its plugin's name.
         """
+        hook = getattr(self.pm.hook, hook_name)
+        impls = [impl for impl in hook.get_hookimpls() if not (impl.wrapper or impl.hookwrapper)]
+        # pluggy calls the end of its list first
+        return [(impl.plugin_name, PluginHookCaller(hook, impl.plugin)) for impl in reversed(impls)]
+
+    def calls(self, hook_name: str, **kwargs) -> list[tuple[str, object]]:
+        """Call ``hook_name`` with ``kwargs`` once per implementing plugin: ``[(plugin_name,
+        result), ...]`` in pluggy's call order, leaving out ``None`` results (see
+        :meth:`per_plugin`).
+
+        Used where the core needs to know which plugin returned what (migrations, jobs, actions,
+        menus, templates, privacy export). Use :meth:`in_dependency_order` where the order of
+        the plugins' dependencies matters (migrations).
+        """
+        spec = getattr(self.pm.hook, hook_name).spec
+        firstresult = bool(spec and spec.opts.get("firstresult"))
         out = []
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-            result = impl.function()
-            if result is not None:
-                out.append((impl.plugin_name, result))
-        order = {n: i for i, n in enumerate(self.plugin_names())}
-        return sorted(out, key=lambda pair: order.get(pair[0], 0))
+        for name, caller in self.per_plugin(hook_name):
+            result = caller(**kwargs)
+            for item in [result] if firstresult else result:
+                if item is not None:
+                    out.append((name, item))
+        return out
+
+    def in_dependency_order(self, pairs: list[tuple[str, object]]) -> list[tuple[str, object]]:
+        """``pairs`` (``(plugin_name, value)``) sorted by registration order, which is dependency
+        order: a plugin comes after the plugins it requires."""
+        order = {name: i for i, name in enumerate(self.plugin_names())}
+        return sorted(pairs, key=lambda pair: order.get(pair[0], len(order)))
 
     def listing(self) -> list[dict]:
         """Every plugin known, enabled or not, as dicts (core first)."""
         return [
             info.as_dict() for info in sorted(self.infos.values(), key=lambda i: (i.source != "core", i.name))
         ]
+
+
+def _validation_error(exc: pluggy.PluginValidationError) -> str:
+    """pluggy's (multi-line) message on one line, for listings and logs."""
+    return "PluginValidationError: " + "; ".join(
+        line.strip() for line in str(exc).splitlines() if line.strip()
+    )
 
 
 def _core_modules() -> list[tuple[str, ModuleType]]:

@@ -69,7 +69,7 @@ def create_api(app) -> flask_smorest.Api:
     api = flask_smorest.Api(
         app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
     )
-    for _plugin_name, blueprints in app.extensions["crm"].plugins.calls("crm_blueprints"):
+    for blueprints in app.extensions["crm"].plugins.hook.crm_blueprints():
         for blp in blueprints:
             api.register_blueprint(blp)
     return api

@@ -44,9 +44,7 @@ def dispatch_cache() -> dict | None:
 
 def _consumers(plugins=None) -> list[tuple[str, object]]:
     """``[(plugin name, function)]`` of every ``crm_event`` implementation, in registration order."""
-    plugins = plugins or current_app.extensions["crm"].plugins
-    impls = plugins.hook.crm_event.get_hookimpls()
-    return [(impl.plugin_name, impl.function) for impl in impls]
+    return (plugins or current_app.extensions["crm"].plugins).per_plugin("crm_event")
 
 
 def _claim_transaction():

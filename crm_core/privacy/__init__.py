@@ -30,12 +30,7 @@ def export_customer(customer: Customer, actor) -> dict:
     """Everything crm-core and its plugins store about ``customer``, as one JSON-ready document."""
     from ..audit import record_read
 
-    hook = current_app.extensions["crm"].plugins.pm.hook.crm_export_customer
-    plugins = {}
-    for impl in hook.get_hookimpls():
-        data = impl.function(customer=customer)
-        if data is not None:
-            plugins[impl.plugin_name] = data
+    plugins = dict(current_app.extensions["crm"].plugins.calls("crm_export_customer", customer=customer))
     document = {
         "format": FORMAT,
         "generated_at": service.to_json(utcnow()),

@@ -1,0 +1,136 @@
+"""Types of the values hooks receive and return: the typed half of the plugin contract.
+
+``crm_core.hookspecs`` annotates every hook with these. They are structural (``Protocol``,
+``TypedDict``) so a plugin can type its hook implementations, and its tests can pass stand-ins,
+without depending on how the core builds the values:
+
+- ``Actor``: who acts (``crm_core.auth.Actor`` satisfies it);
+- ``Change``: one write, given to ``crm_record_written`` (the dataclass of ``crm_core.changes``);
+- ``Event``: one committed domain event, given to ``crm_event`` (the dataclass of
+  ``crm_core.events``);
+- ``PermissionSpec``, ``JobSpec``, ``ActionSpec``, ``NavEntry``, ``EntityTemplate``: the dicts
+  that ``crm_permissions``, ``crm_jobs``, ``crm_actions``, ``crm_nav`` and ``crm_entities``
+  return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, runtime_checkable
+
+from .changes import Change
+
+if TYPE_CHECKING:
+    from .events.emitter import Event
+
+__all__ = [
+    "ActionSpec",
+    "Actor",
+    "Change",
+    "EntityTemplate",
+    "Event",
+    "JobSpec",
+    "NavEntry",
+    "PermissionSpec",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # ``Event`` lives with the outbox models; import it only when asked for, so that importing the
+    # hook contract never imports the database layer.
+    if name == "Event":
+        from .events.emitter import Event
+
+        return Event
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@runtime_checkable
+class Actor(Protocol):
+    """Who performs a request, a job or an automation: a user with roles, possibly acting through
+    an OAuth2 client whose ``scopes`` further restrict what the user may do (``None``: a first-party
+    token, no restriction)."""
+
+    @property
+    def id(self) -> int:
+        """The user's id."""
+        ...
+
+    @property
+    def department_id(self) -> int | None:
+        """The user's department (None: none)."""
+        ...
+
+    @property
+    def user(self) -> Any:
+        """The ``crm_core.auth`` ``User`` row."""
+        ...
+
+    @property
+    def roles(self) -> frozenset[str]:
+        """Names of the user's roles."""
+        ...
+
+    @property
+    def scopes(self) -> frozenset[str] | None:
+        """OAuth2 scopes of the client acting for the user, or None."""
+        ...
+
+    @property
+    def client_id(self) -> str | None:
+        """The OAuth2 client acting for the user, or None."""
+        ...
+
+    @property
+    def is_admin(self) -> bool:
+        """True for the built-in admin role without a scope restriction."""
+        ...
+
+
+class PermissionSpec(TypedDict, total=False):
+    """One item of ``crm_permissions``: a resource and its actions."""
+
+    resource: str  # required: "loyalty.points"
+    actions: list[str]  # required: ["read", "adjust"]
+    label: str
+    sensitive: bool
+
+
+class JobSpec(TypedDict, total=False):
+    """One item of ``crm_jobs`` (besides the trigger's own arguments: ``minute``, ``seconds``...)."""
+
+    id: str  # required: "<plugin>:<job>"
+    func: Callable[[], Any]  # required
+    trigger: Literal["cron", "interval"]  # required
+    description: str
+    misfire_grace_time: int
+
+
+class ActionSpec(TypedDict, total=False):
+    """One item of ``crm_actions``: an automation action."""
+
+    name: str  # required: "<plugin>.<verb>"
+    label: str
+    schema: Any  # a marshmallow Schema (class or instance) validating the rule's params
+    run: Callable[[dict, Any, Any], Any]  # required: run(params, event, customer)
+
+
+class NavEntry(TypedDict, total=False):
+    """One item of ``crm_nav``: a menu entry, dashboard panel or customer panel."""
+
+    label: str
+    endpoint: str
+    args: dict
+    permission: str | list[str] | None
+    order: int
+    kind: Literal["menu", "dashboard", "customer_panel"]
+    template: str
+
+
+class EntityTemplate(TypedDict, total=False):
+    """One item of ``crm_entities``: an industry template of object types and custom fields."""
+
+    name: str  # required
+    version: int  # required
+    objects: list[dict]
+    fields: list[dict]
