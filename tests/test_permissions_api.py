@@ -222,16 +222,30 @@ def test_manager_cannot_grant_admin_or_place_users_outside_tree(client, admin_he
         ("users", "read"),
         ("users", "create"),
         ("users", "update"),
+        ("roles", "read"),
         ("roles", "update"),
     ):
         Grant.create(role=role, resource=resource, action=action, scope="department_tree")
+    # hr hands out only roles whose every grant it holds itself (tests/test_escalation.py)
+    Grant.create(role=Role.create(name="colleague"), resource="users", action="read", scope="department")
     _h, hr = make_user("hr_north", roles=("hr",), department_id=north["id"])
-    ok = client.post(
+    r = client.post(
         "/api/v1/users",
-        json={"username": "n1", "password": "Passw0rd-1", "department_id": north["id"], "roles": ["sales"]},
+        json={"username": "n0", "password": "Passw0rd-1", "department_id": north["id"], "roles": ["sales"]},
         headers=hr,
     )
-    assert ok.status_code == 201
+    assert r.status_code == 403 and "roles" in r.get_json()["errors"]
+    ok = client.post(
+        "/api/v1/users",
+        json={
+            "username": "n1",
+            "password": "Passw0rd-1",
+            "department_id": north["id"],
+            "roles": ["colleague"],
+        },
+        headers=hr,
+    )
+    assert ok.status_code == 201, ok.get_json()
     r = client.post(
         "/api/v1/users",
         json={"username": "s1", "password": "Passw0rd-1", "department_id": south["id"]},

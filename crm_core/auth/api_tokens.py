@@ -148,6 +148,23 @@ def client_dict(row: OAuthClient) -> dict:
     }
 
 
+def check_client_delegation(actor, data: dict) -> None:
+    """403 unless ``actor`` may create a client acting for ``data["user_id"]`` with
+    ``data["scopes"]``; malformed input is left to ``create_client`` (422)."""
+    if data.get("user_id") != actor.id:
+        user = User.get_or_none(User.id == data.get("user_id"))
+        if user is not None:
+            permissions.require_covers_user(
+                actor,
+                user,
+                field="user_id",
+                message=f"You cannot create a client acting as {user.username!r}: they hold "
+                "permissions you do not.",
+            )
+    if not permissions.validate_scope_strings(data.get("scopes")):
+        permissions.require_covers_scopes(actor, data["scopes"])
+
+
 @clients_blp.route("")
 class Clients(MethodView):
     @clients_blp.response(200, ClientOut(many=True))
@@ -160,9 +177,14 @@ class Clients(MethodView):
     @clients_blp.arguments(ClientIn)
     @clients_blp.response(201, ClientOut)
     def post(self, data):
-        """Create a client acting for ``user_id`` with ``scopes``; the secret is shown once."""
+        """Create a client acting for ``user_id`` with ``scopes``; the secret is shown once.
+
+        No escalation: the client acts for the caller or for a user whose every grant the caller
+        holds (403 ``errors.user_id`` otherwise), and its scopes allow nothing the caller may not
+        do itself (403 ``errors.scopes``)."""
         actor = current_actor()
         permissions.require(actor, "oauth_clients", "create")
+        check_client_delegation(actor, data)
         with database.atomic():
             row, secret = create_client(data["name"], data["user_id"], data["scopes"], created_by=actor.id)
             record_change("create", "oauth_clients", row.id, None, client_dict(row))

@@ -1,5 +1,10 @@
 """``/api/v1/users``: people who log in, their roles and departments; ``/users/me`` and
-password changes (which revoke every other token of the user)."""
+password changes (which revoke every other token of the user).
+
+No escalation (``crm_core.permissions.delegation``): assigning roles needs ``roles:update`` and
+every grant of each role (the admin role: an administrator); changing, resetting the password
+of, deactivating or deleting a user needs every grant that user holds (an administrator: only
+another administrator). Otherwise 403 with the reasons in ``errors`` (``roles`` / ``user``)."""
 
 from __future__ import annotations
 
@@ -71,7 +76,8 @@ class UserListArgs(PageArgs):
 
 
 def _check_roles(actor, names) -> None:
-    """Changing roles needs ``roles:update``; only an admin hands out ``admin`` (no escalation)."""
+    """Changing roles needs ``roles:update`` and every grant of each role assigned; only an admin
+    hands out ``admin`` (no escalation)."""
     permissions.require(actor, "roles", "update")
     if ADMIN_ROLE in names and not actor.is_admin:
         raise APIError(403, "Only an administrator can grant the admin role.", errors={"roles": ["admin"]})
@@ -82,6 +88,12 @@ def _check_roles(actor, names) -> None:
     )
     if missing:
         raise APIError(422, "Invalid user.", errors={"roles": [f"Unknown role(s): {', '.join(missing)}."]})
+    permissions.require_covers_roles(actor, names)
+
+
+def check_manages(actor, user) -> None:
+    """403 unless ``actor`` may change ``user`` at all: it covers every grant of ``user``."""
+    permissions.require_covers_user(actor, user)
 
 
 def _visible(actor, data):
@@ -187,10 +199,12 @@ class UserItem(MethodView):
     @blp.arguments(UserPatch)
     @blp.response(200, UserOut)
     def patch(self, data, user_id):
-        """Change a user; a new password or deactivation revokes the user's tokens."""
+        """Change a user; a new password or deactivation revokes the user's tokens. A user who holds
+        more than the caller (an administrator, for anyone else) cannot be changed: 403."""
         actor = current_actor()
         user = permissions.get_record(User, user_id, actor, "users", "update")
         permissions.check_writable(actor, "users", data)
+        check_manages(actor, user)
         if "department_id" in data:
             permissions.check_assignment(actor, "users", "update", None, data["department_id"])
             if (
@@ -238,6 +252,7 @@ class UserItem(MethodView):
         user = permissions.get_record(User, user_id, actor, "users", "delete")
         if user.id == actor.id:
             raise APIError(409, "You cannot delete yourself.")
+        check_manages(actor, user)
         with database.atomic():
             before = user_dict(user)
             User.update(is_active=False, updated_at=utcnow()).where(User.id == user.id).execute()

@@ -1,6 +1,11 @@
 """``/api/v1/roles``: roles as data, with their grants and field rules; ``/api/v1/permissions``:
 the resources and actions known to the system. Built-in roles cannot be renamed or deleted, and
-the admin role's grants cannot be changed (so nobody can lock everyone out)."""
+the admin role's grants cannot be changed (so nobody can lock everyone out).
+
+No escalation (``crm_core.permissions.delegation``): a role's grants and field rules are saved
+only when the caller covers them (holds every grant at least as widely and is itself subject to no
+field rule the role would drop), and only a role the caller covers may be changed or deleted;
+otherwise 403 with the offending grants in ``errors``."""
 
 from __future__ import annotations
 
@@ -13,7 +18,18 @@ from ..auth.api_common import PageArgs, json_response, no_nul, page_of
 from ..auth.models import Role, UserRole
 from ..db import database, utcnow
 from ..errors import APIError
-from . import FIELD_RULES, SCOPES, get_record, invalidate, require, resources, scoped, validate_grant
+from . import (
+    FIELD_RULES,
+    SCOPES,
+    get_record,
+    invalidate,
+    require,
+    require_covers,
+    resources,
+    roles_problems,
+    scoped,
+    validate_grant,
+)
 from .models import FieldRule, Grant
 
 blp = Blueprint(
@@ -99,6 +115,27 @@ def _validate(data: dict) -> None:
         raise APIError(422, "Invalid role.", errors=errors)
 
 
+def _contents(role: Role) -> tuple[list[dict], list[dict]]:
+    data = role_dict(role)
+    return data["grants"], data["field_rules"]
+
+
+def check_delegation(actor, data: dict, role: Role | None = None) -> None:
+    """403 unless ``actor`` covers the role's grants and field rules as ``data`` would leave
+    them (``role``: the role being changed, which ``actor`` must cover as it is)."""
+    grants, rules = _contents(role) if role is not None else ([], [])
+    if role is not None:
+        problems = roles_problems(actor, [role.name])
+        if problems:
+            raise APIError(
+                403,
+                f"You cannot change role {role.name!r}: it grants more than you hold yourself.",
+                errors={"grants": problems},
+            )
+    if role is None or "grants" in data or "field_rules" in data:
+        require_covers(actor, data.get("grants", grants), data.get("field_rules", rules))
+
+
 def _replace(role: Role, data: dict) -> None:
     if "grants" in data:
         Grant.delete().where(Grant.role == role).execute()
@@ -124,10 +161,11 @@ class Roles(MethodView):
     @blp.arguments(RoleIn)
     @blp.response(201, RoleOut)
     def post(self, data):
-        """Create a role."""
+        """Create a role; its grants and field rules must not exceed the caller's own (403)."""
         actor = current_actor()
         require(actor, "roles", "create")
         _validate(data)
+        check_delegation(actor, data)
         if Role.select().where(Role.name == data["name"]).exists():
             raise APIError(409, f"Role {data['name']!r} exists.", errors={"name": ["Already taken."]})
         with database.atomic():
@@ -149,7 +187,8 @@ class RoleItem(MethodView):
     @blp.response(200, RoleOut)
     def patch(self, data, role_id):
         """Change a role's label, grants (replaced as a whole) or field rules; built-in roles keep
-        their name, and the admin role's grants cannot change."""
+        their name, and the admin role's grants cannot change. Only a role the caller covers can
+        change, and only to grants and field rules the caller covers (403 otherwise)."""
         actor = current_actor()
         role = get_record(Role, role_id, actor, "roles", "update")
         if role.builtin and "name" in data and data["name"] != role.name:
@@ -159,6 +198,7 @@ class RoleItem(MethodView):
                 409, "The admin role's permissions are fixed.", errors={"grants": ["Built-in admin role."]}
             )
         _validate(data)
+        check_delegation(actor, data, role)
         if "name" in data and Role.select().where(Role.name == data["name"], Role.id != role.id).exists():
             raise APIError(409, f"Role {data['name']!r} exists.", errors={"name": ["Already taken."]})
         before = role_dict(role)
@@ -174,11 +214,12 @@ class RoleItem(MethodView):
 
     @blp.response(204)
     def delete(self, role_id):
-        """Delete a custom role (built-in roles: 409)."""
+        """Delete a custom role (built-in roles: 409; a role granting more than the caller holds: 403)."""
         actor = current_actor()
         role = get_record(Role, role_id, actor, "roles", "delete")
         if role.builtin:
             raise APIError(409, "Built-in roles cannot be deleted.")
+        check_delegation(actor, {}, role)
         with database.atomic():
             before = role_dict(role)
             role.delete_instance(recursive=True)

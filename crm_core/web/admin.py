@@ -4,7 +4,10 @@ log with its chain verification.
 
 Each page checks the same permission the matching API checks (``users:read``, ``roles:update``,
 ``fields:create``...; jobs and plugins are admin-only as in the API) and writes through the owning
-module's functions, so the audit log and events see web changes exactly like API ones.
+module's functions, so the audit log and events see web changes exactly like API ones. The same
+no-escalation rules apply (``crm_core.permissions.delegation``): a role matrix saves only grants
+and field rules the editor covers, roles are assigned only by someone who holds all their grants,
+and a user who holds more than the editor cannot be changed.
 """
 
 from __future__ import annotations
@@ -150,9 +153,11 @@ def admin_user(user_id):
     """Change a user's name, e-mail, department, roles and whether they may log in, with the
     API's rules: ``users:update`` on that user, the department inside the editor's scope,
     ``roles:update`` to change roles (``admin`` only by an admin), and nobody removes their own
-    admin role or deactivates themselves. Deactivation revokes the user's tokens."""
+    admin role or deactivates themselves, and nobody changes a user who holds more than they do.
+    Deactivation revokes the user's tokens."""
     from ..auth import ADMIN_ROLE, record_change, revoke_user_tokens, user_dict
     from ..auth.api_users import _check_roles as check_roles
+    from ..auth.api_users import check_manages
     from ..auth.models import Department, Role, User, UserRole
 
     actor = g.actor
@@ -173,6 +178,7 @@ def admin_user(user_id):
         # fields hidden or read-only for the editor are not on the form: keep their values
         data = {k: v for k, v in data.items() if not rules.get(k.removesuffix("_id"), rules.get(k))}
         try:
+            check_manages(actor, user)
             if "department_id" in data and data["department_id"] != user.department_id:
                 permissions.check_assignment(actor, "users", "update", None, data["department_id"])
                 if not Department.select().where(Department.id == data["department_id"]).exists() and (
@@ -221,7 +227,7 @@ def admin_user(user_id):
         user_roles=current_roles,
         all_roles=list(Role.select().order_by(Role.name)),
         departments={d.id: d.name for d in Department.select().order_by(Department.path)},
-        can_update=permissions.can(actor, "users", "update", user),
+        can_update=permissions.can(actor, "users", "update", user) and permissions.covers_user(actor, user),
         rules=rules,
         errors=errors,
     ), status
@@ -270,8 +276,9 @@ def _matrix_from_form(form, resources: dict) -> tuple[list[dict], list[dict]]:
 def admin_role(role_id):
     """The permission matrix of one role (resource x action -> scope) and its field rules.
 
-    Saving replaces the role's grants and field rules as the API's PATCH does (validated the same
-    way, audited as a ``roles`` update); the admin role's permissions cannot change.
+    Saving replaces the role's grants and field rules as the API's PATCH does (validated and
+    checked for escalation the same way, audited as a ``roles`` update); the admin role's
+    permissions cannot change, and a role granting more than the editor holds is read-only.
     """
     from ..auth import ADMIN_ROLE, record_change
     from ..auth.models import Role
@@ -282,6 +289,7 @@ def admin_role(role_id):
     resources = permissions.resources()
     errors, status = {}, 200
     editable = role.name != ADMIN_ROLE and permissions.can(actor, "roles", "update", role)
+    covered = not permissions.roles_problems(actor, [role.name])
     if request.method == "POST":
         if not editable:
             raise APIError(403, _("This role cannot be changed."))
@@ -290,6 +298,7 @@ def admin_role(role_id):
         label = request.form.get("label", "").strip()
         try:
             roles_api._validate(data)
+            roles_api.check_delegation(actor, data, role)
             before = roles_api.role_dict(role)
             with database.atomic():
                 if label and label != role.label:
@@ -298,7 +307,7 @@ def admin_role(role_id):
                 role = Role.get_by_id(role.id)
                 record_change("update", "roles", role.id, before, roles_api.role_dict(role))
         except APIError as exc:
-            if exc.code not in (409, 422):
+            if exc.code not in (403, 409, 422):
                 raise
             errors = flatten_messages(exc.data.get("errors") or {}) or {"_schema": [exc.message]}
             status = exc.code
@@ -314,7 +323,7 @@ def admin_role(role_id):
         granted=granted,
         scopes=[(s, str(SCOPE_LABELS.get(s, s))) for s in permissions.SCOPES],
         field_rule_names=permissions.FIELD_RULES,
-        editable=editable,
+        editable=editable and covered,
         errors=errors,
     ), status
 
