@@ -1,8 +1,9 @@
-"""Every hook is documented, and the documentation is the one generated from the hookspecs."""
+"""Every hook is documented and typed, and the documentation is the one generated from the hookspecs."""
 
 import inspect
 import re
 import runpy
+import typing
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,60 @@ def _implementations():
 @pytest.mark.parametrize("name", HOOKS)
 def test_hook_is_implemented_somewhere(name):
     assert name in _implementations(), f"no plugin, core capability or example implements {name}"
+
+
+def _annotation_namespace():
+    import click
+    import flask
+    import flask_smorest
+    import peewee
+
+    from crm_core import types
+    from crm_core.entities.models import Customer
+
+    return {
+        **vars(hookspecs),
+        **{name: getattr(types, name) for name in types.__all__},
+        "click": click,
+        "flask": flask,
+        "flask_smorest": flask_smorest,
+        "peewee": peewee,
+        "Customer": Customer,
+    }
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_hook_annotations_name_real_types(name):
+    hints = typing.get_type_hints(getattr(hookspecs, name), globalns=_annotation_namespace())
+    assert "return" in hints
+    assert set(hints) - {"return"} == set(inspect.signature(getattr(hookspecs, name)).parameters)
+
+
+@pytest.mark.parametrize(
+    "hook, parameter, expected",
+    [
+        ("crm_permission_check", "actor", "Actor"),
+        ("crm_permission_filter", "actor", "Actor"),
+        ("crm_record_written", "change", "Change"),
+        ("crm_event", "event", "Event"),
+    ],
+)
+def test_actor_change_and_event_are_typed(hook, parameter, expected):
+    from crm_core import types
+
+    hints = typing.get_type_hints(getattr(hookspecs, hook), globalns=_annotation_namespace())
+    assert hints[parameter] is getattr(types, expected)
+
+
+def test_the_core_actor_and_values_satisfy_the_types():
+    import types as stdlib_types
+
+    from crm_core import types
+    from crm_core.auth import Actor
+    from crm_core.changes import Change
+    from crm_core.events import Event
+
+    actor = Actor(user=stdlib_types.SimpleNamespace(id=3, department_id=None), roles=frozenset({"sales"}))
+    assert isinstance(actor, types.Actor)
+    assert not isinstance(object(), types.Actor)
+    assert types.Change is Change and types.Event is Event
