@@ -112,9 +112,9 @@ def record_event(actor, action: str, resource: str, record_id=None, extra=None, 
     """Audit one event that is not a write, sealed into the chain at once (inside the caller's
     transaction if there is one, else in its own).
 
-    ``action`` says what happened: ``"reveal_secret"``, ``"export"``, ``"privacy_export"``,
-    ``"login"``, ``"login_failed"``... (``login``/``login_failed`` make an entry of kind ``auth``,
-    anything else kind ``read``). ``resource`` and ``record_id`` name what it was about (the
+    ``action`` says what happened: ``"reveal_secret"``, ``"export"``, ``"read"`` (a privacy
+    export is a read with ``extra={"export": FORMAT}``), ``"login"``, ``"login_failed"``...
+    (``login``/``login_failed`` make an entry of kind ``auth``, anything else kind ``read``). ``resource`` and ``record_id`` name what it was about (the
     resource's read scope and hidden fields then govern who sees the entry and its details).
     ``extra`` is a small dict stored as the entry's ``after``, e.g. an export's
     ``{"filter": request.args, "rows": 120, "format": "csv"}`` (a MultiDict is turned into a dict);

@@ -94,7 +94,7 @@ def visible_entries(actor, query=None):
 def _field_of(key: str) -> str:
     """The field a list filter key is about: ``phone__contains`` -> ``phone``,
     ``custom.vip`` -> ``vip``."""
-    name = key.split("__", 1)[0].lstrip("-").strip()
+    name = key.split("__", 1)[0].strip().lstrip("-+")
     return name[len("custom.") :] if name.startswith("custom.") else name
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import peewee as pw
 from flask import current_app, g, request
 
+from ..audit import record_event
 from ..db import Prepared, database, slot, utcnow
 from ..errors import APIError
 from .models import AccessToken, Department, Role, User, UserRole
@@ -193,6 +194,7 @@ def login(username: str, password: str) -> User:
     now = utcnow()
     if user is not None and user.locked_until is not None and user.locked_until > now:
         retry = max(1, int((user.locked_until - now).total_seconds()))
+        record_event(None, "login_failed", "users", user.id, {"username": username, "reason": "locked"}, user)
         raise APIError(
             429,
             f"Too many failed logins; try again in {retry} s.",
@@ -201,9 +203,13 @@ def login(username: str, password: str) -> User:
     if authenticate(username, password) is None:
         if user is not None:
             _count_failure(user)
+        record_event(
+            None, "login_failed", "users", getattr(user, "id", None), {"username": username[:150]}, user
+        )
         raise APIError(401, "Wrong username or password.")
     if user.failed_logins or user.locked_until:
         User.update(failed_logins=0, locked_until=None).where(User.id == user.id).execute()
+    record_event(user, "login", "users", user.id, record=user)
     return user
 
 

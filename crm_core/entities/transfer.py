@@ -22,6 +22,7 @@ from flask import Response, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
+from .. import audit
 from ..auth import current_actor
 from ..db import database, utcnow
 from ..errors import APIError
@@ -389,6 +390,9 @@ def export_customers(args, actor, fmt: str) -> Response:
         if len(batch) >= CHUNK:
             flush()
     flush()
+    audit.record_event(
+        actor, "export", "customers", extra={"filter": args, "rows": len(dataset), "format": fmt}
+    )
     return download(dataset, fmt, "customers")
 
 

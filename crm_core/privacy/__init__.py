@@ -28,7 +28,7 @@ def _rows(query) -> list[dict]:
 
 def export_customer(customer: Customer, actor) -> dict:
     """Everything crm-core and its plugins store about ``customer``, as one JSON-ready document."""
-    from ..audit import record_read
+    from ..audit import record_event
 
     plugins = dict(current_app.extensions["crm"].plugins.calls("crm_export_customer", customer=customer))
     document = {
@@ -42,7 +42,7 @@ def export_customer(customer: Customer, actor) -> dict:
         "tags": [t.name for t in Tag.select().join(CustomerTag).where(CustomerTag.customer == customer)],
         "plugins": plugins,
     }
-    record_read(actor, "customers", customer.id, customer)
+    record_event(actor, "read", "customers", customer.id, {"export": FORMAT}, record=customer)
     return document
 
 

@@ -16,7 +16,7 @@ import tablib
 from flask import g, render_template, request
 from flask_babel import gettext as _
 
-from .. import permissions
+from .. import audit, permissions
 from ..entities.transfer import HEADER_ALIASES  # the usual Chinese headers (姓名, 手机...)
 from ..errors import APIError
 from ..records import listing, tabular
@@ -63,6 +63,9 @@ def record_export(resource, fmt):
             _append(data, res, actor, fields, batch)
             batch = []
     _append(data, res, actor, fields, batch)
+    audit.record_event(
+        actor, "export", res.resource, extra={"filter": args, "rows": len(data), "format": fmt}
+    )
     return tabular.download(data, fmt, resource.replace(".", "-"))
 
 

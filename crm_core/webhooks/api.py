@@ -10,6 +10,7 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from ..api import API_PREFIX, Blueprint
+from ..audit import record_event
 from ..auth import current_actor, public
 from ..db import database
 from ..entities.schemas import RecordSchema, UTCDateTime
@@ -236,6 +237,7 @@ class Secret(MethodView):
     def get(self, record_id):
         """The signing secret (needs update permission on the subscription)."""
         sub = crud.get(record_id, current_actor(), "update")
+        record_event(None, "reveal_secret", "webhooks", sub.id, record=sub)
         return {"secret": sub.secret}
 
 
