@@ -23,8 +23,8 @@ from crm_core.db import database, utcnow
 from crm_core.errors import APIError
 from crm_core.records import listing, register_crud, service
 
-from . import activities, ledger, tiers
-from .models import Allocation, EarningRule, LedgerEntry, Lot, Member, Program, Tier, TierChange
+from . import activities, customers, ledger, tiers
+from .models import Allocation, EarningRule, LedgerEntry, Lot, Member, Tier, TierChange
 from .schemas import (
     TIER_BASIS,
     LoyaltyActivityResultSchema,
@@ -121,10 +121,9 @@ class ProgramView(MethodView):
     def patch(self, data):
         """Change programme settings (only the fields sent)."""
         actor = current_actor()
-        with database.atomic():
-            permissions.require(actor, "loyalty.program", "update")
-            Program.update(**data, updated_at=utcnow()).where(Program.id == 1).execute()
-        return ledger.program()
+        permissions.require(actor, "loyalty.program", "update")
+        # the core's write path: permission and field checks, save, audit and outbox in one transaction
+        return service.update("loyalty.program", ledger.program(), data, actor)
 
 
 def _member(
@@ -144,6 +143,27 @@ def _member(
     if (resource, action) != (MEMBERS, "read"):
         permissions.require(actor, resource, action, member)
     return member
+
+
+def _member_image(member: Member, **extra) -> dict:
+    """What the audit log and the outbox keep of a member: its columns and its tier's code."""
+    data = service.record_dict(member)
+    data["tier"] = member.tier.code if member.tier_id else None
+    return {**data, **extra}
+
+
+def _entry_written(entry: LedgerEntry, member: Member, actor) -> None:
+    """Tell the core's write path (audit, outbox) about a new ledger entry, inside the ledger
+    write's transaction. The image carries the member's customer and ownership, so the audit view
+    shows the entry to whoever may read the member's points."""
+    after = service.record_dict(entry)
+    after.update(
+        customer_id=member.customer_id,
+        member_no=member.member_no,
+        owner_id=member.owner_id,
+        department_id=member.department_id,
+    )
+    service.record_written("create", POINTS, entry, actor, None, after)
 
 
 def member_detail(member: Member, actor=None) -> dict:
@@ -196,6 +216,9 @@ class Members(MethodView):
     def post(self, data):
         """Enrol a customer (base tier, signup bonus). Owner and department default to yours."""
         actor = current_actor()
+        # first: may the actor read this customer at all? (422 alike for absent and out of scope,
+        # before the 409 below could reveal that someone else enrolled it)
+        customers.require_readable(data["customer_id"], actor)
         if Member.select().where(Member.customer_id == data["customer_id"]).exists():
             raise APIError(
                 409, "This customer is already a member.", errors={"customer_id": ["Already enrolled."]}
@@ -241,7 +264,11 @@ class MemberItem(MethodView):
                 if tier is None:
                     raise APIError(422, "Unknown tier.", errors={"tier": [f"No tier {code!r}."]})
                 if tier.id != member.tier_id:
+                    before = _member_image(member, reason=None)
                     tiers.change_tier(member, tier, "manual", reason, actor_id=actor.id)
+                    service.record_written(
+                        "update", MEMBERS, member, actor, before, _member_image(member, reason=reason)
+                    )
         return _json(member_detail(Member.get_by_id(member.id), actor))
 
 
@@ -368,6 +395,8 @@ class Redeem(MethodView):
             entry, created = ledger.redeem(
                 member, data["points"], reference, reason=data["reason"], actor_id=actor.id
             )
+            if created:
+                _entry_written(entry, member, actor)
         return _ledger_result(member, entry, created, fresh=created)
 
 
@@ -404,6 +433,8 @@ class Adjust(MethodView):
                     ledger.notify(
                         "points.adjusted", member, entry.points, data["reason"], reference=reference
                     )
+            if created:
+                _entry_written(entry, member, actor)
         return _ledger_result(member, entry, created)
 
 
@@ -436,6 +467,8 @@ class Reverse(MethodView):
                 reason=data["reason"],
                 actor_id=actor.id,
             )
+            if created:
+                _entry_written(entry, member, actor)
         return _ledger_result(member, entry, created)
 
 
@@ -459,15 +492,22 @@ class Activities(MethodView):
                 raise APIError(404, f"Customer {data['customer_id']} is not a loyalty member.")
             permissions.require(actor, MEMBERS, "create")
             permissions.check_assignment(actor, MEMBERS, "create", actor.id, actor.department_id)
+            customers.require_readable(data["customer_id"], actor)
             with database.atomic():
-                member, _ = activities.enrol(
+                member, created = activities.enrol(
                     data["customer_id"],
                     channel=data["channel"],
                     owner_id=actor.id,
                     department_id=actor.department_id,
                 )
+                if created:
+                    service.record_written("create", MEMBERS, member, actor, None, _member_image(member))
         member = _member(data["customer_id"], actor)
-        result = activities.apply(member, data, actor_id=actor.id)
+        with ledger.write_transaction():  # apply's member lock joins it: entries and audit commit together
+            result = activities.apply(member, data, actor_id=actor.id)
+            if result["created"]:
+                for entry in result["entries"]:
+                    _entry_written(entry, member, actor)
         body = {
             "created": result["created"],
             "kind": data["kind"],

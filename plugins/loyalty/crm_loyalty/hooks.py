@@ -13,8 +13,9 @@ from crm_core import hookimpl
 from . import jobs, listeners, privacy
 from .models import MODELS
 
-# the tables this plugin's views and handlers rely on: grants, records' write path, the outbox
-requires = ("core.auth", "core.permissions", "core.records", "core.events")
+# the tables this plugin's views and handlers rely on: grants, records' write path, the outbox,
+# and the customers members refer to (a foreign key: the customer table must be migrated first)
+requires = ("core.auth", "core.permissions", "core.records", "core.events", "core.entities")
 
 
 @hookimpl
@@ -58,7 +59,8 @@ def crm_permissions():
             "label": "Earning rules",
         },
         {"resource": "loyalty.program", "actions": ["read", "update"], "label": "Loyalty programme settings"},
-        {"resource": "loyalty.activities", "actions": ["create"], "label": "Qualifying activities"},
+        # read: the core requires it beside every action (a grant of create alone allows nothing)
+        {"resource": "loyalty.activities", "actions": ["read", "create"], "label": "Qualifying activities"},
     ]
 
 

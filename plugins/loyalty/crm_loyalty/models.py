@@ -80,6 +80,9 @@ class EarningRule(BaseModel):
 class Member(RecordModel):
     """A customer enrolled in the programme; ``owner_id``/``department_id`` drive row scopes."""
 
+    # a foreign key to the core's ``customer.id`` ON DELETE RESTRICT (migration 0003: the ledger
+    # never disappears with a customer row; privacy erasure deletes the member explicitly). Kept a
+    # plain column here so that importing the plugin does not import the core's entity models.
     customer_id = pw.IntegerField(unique=True)
     member_no = pw.CharField(max_length=40, unique=True)
     joined_at = pw.DateTimeField(default=utcnow)

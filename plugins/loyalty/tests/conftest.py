@@ -1,9 +1,39 @@
-"""Shared setup of the loyalty tests: a programme with three tiers and earning rules."""
+"""Shared setup of the loyalty tests: a programme with three tiers and earning rules, and the
+customers the tests enrol by id."""
 
 from __future__ import annotations
 
 import pytest
-from loyalty_testlib import TIERS, L
+from loyalty_testlib import SEEDED_CUSTOMERS, TIERS, L
+
+
+@pytest.fixture(autouse=True)
+def seeded_customers(request):
+    """Customers with the ids the tests enrol (members need an existing customer: a foreign key,
+    and enrolment checks the actor can read it). Unowned, so only ``all``-scope readers (admins)
+    see them; tests of row scopes create their own customers through the API."""
+    if "app" not in request.fixturenames:
+        return
+    request.getfixturevalue("app")
+    seed_customers(SEEDED_CUSTOMERS)
+
+
+def seed_customers(ids) -> None:
+    from crm_core.db import database, is_postgres, utcnow
+    from crm_core.entities.models import Customer
+
+    now = utcnow()
+    with database.atomic():
+        Customer.insert_many(
+            [
+                {"id": i, "name": f"Customer {i}", "created_at": now, "updated_at": now, "custom": {}}
+                for i in ids
+            ]
+        ).execute()
+        if is_postgres():  # explicit ids do not move the sequence: API-created customers come after
+            database.execute_sql(
+                "SELECT setval(pg_get_serial_sequence('customer', 'id'), MAX(id)) FROM customer"
+            )
 
 
 @pytest.fixture

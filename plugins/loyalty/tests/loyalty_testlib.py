@@ -7,6 +7,9 @@ import datetime as dt
 
 L = "/api/v1/loyalty"
 
+#: ids of the customers ``conftest.seeded_customers`` creates for every test that has an app
+SEEDED_CUSTOMERS = (1, 2, 5, *range(11, 23), 31, 41, 42, 43, 50, 60, 61, 62, 63, 70, 71, 77, 500)
+
 TIERS = [
     {
         "code": "silver",

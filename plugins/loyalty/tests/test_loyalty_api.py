@@ -306,7 +306,9 @@ def test_permissions_and_row_scopes(client, program, purchase, make_user, admin_
             {"resource": "loyalty.members", "action": "create", "scope": "own"},
             {"resource": "loyalty.points", "action": "read", "scope": "own"},
             {"resource": "loyalty.points", "action": "redeem", "scope": "own"},
+            {"resource": "loyalty.activities", "action": "read", "scope": "all"},
             {"resource": "loyalty.activities", "action": "create", "scope": "all"},
+            {"resource": "customers", "action": "read", "scope": "all"},
         ],
     }
     assert client.post("/api/v1/roles", json=role, headers=admin_headers).status_code == 201
