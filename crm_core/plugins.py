@@ -12,8 +12,9 @@ The plugins that require a skipped plugin are skipped too.
 
 Hooks are always called through pluggy (``manager.hook.<name>(**kwargs)``), so ``tryfirst``,
 ``trylast`` and wrappers mean what they mean in pluggy. Where the core needs to know which plugin
-returned what, :meth:`PluginManager.calls` calls the hook once per implementing plugin through
-``pluggy.PluginManager.subset_hook_caller``, in pluggy's call order.
+returned what, :meth:`PluginManager.calls` calls the hook once per implementing plugin, each call
+through pluggy's own call loop and inside every wrapper (:class:`PluginHookCaller`), in pluggy's
+call order.
 """
 
 from __future__ import annotations
