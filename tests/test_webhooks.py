@@ -210,7 +210,14 @@ def test_exhausted_retries_mark_subscription_failing_and_hold_new_events(client,
     assert listed.status_code == 200 and [w["id"] for w in listed.get_json()] == [sub["id"]]
     assert client.get("/api/v1/webhooks?status=active", headers=admin_headers).get_json() == []
     failing = OutboxEvent.get(OutboxEvent.type == "webhook.failing")
-    assert failing.data == {"subscription_id": sub["id"], "url": receiver.url, "failures": 4}
+    assert failing.resource == "webhooks"  # sent only to owners whose scope covers the subscription
+    assert failing.data == {
+        "subscription_id": sub["id"],
+        "url": receiver.url,
+        "failures": 4,
+        "owner_id": sub["owner_id"],
+        "department_id": sub["department_id"],
+    }
 
     later = _customer_created(2)
     dispatch_pending()

@@ -20,7 +20,6 @@ from .. import permissions
 from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
 from ..auth.api_common import PageArgs, json_response, page_of, text
-from ..permissions import effective_scope
 from .chain import seal
 from .models import AuditEntry
 
@@ -76,13 +75,13 @@ def visible_entries(actor, query=None):
     per_resource = []
     names = [r for (r,) in AuditEntry.select(AuditEntry.resource).distinct().tuples()]
     for name in names:
-        scope = effective_scope(actor, name, "read")
-        if scope is None:
+        view = permissions.view(actor, name)
+        if not view.allowed:
             continue
-        cond = permissions._scope_condition(AuditEntry, actor, scope)
-        per_resource.append(
-            (AuditEntry.resource == name) & cond if cond is not None else AuditEntry.resource == name
-        )
+        cond = AuditEntry.resource == name
+        for scope_cond in view.image_conditions(AuditEntry):
+            cond = cond & scope_cond
+        per_resource.append(cond)
     if not per_resource:
         return query.where(pw.SQL("1 = 0"))
     combined = per_resource[0]
@@ -101,7 +100,7 @@ def _field_of(key: str) -> str:
 def _mask_filter(actor, resource: str, query: dict) -> dict:
     """An audited export's query without the filters and sort terms on fields hidden from
     ``actor`` (a filter value is a value of that field)."""
-    hidden = {f for f, rule in permissions.field_rules(actor, resource).items() if rule == "hidden"}
+    hidden = permissions.view(actor, resource).hidden
     if not hidden:
         return query
     out = {}
@@ -121,8 +120,9 @@ def entry_dict(actor, row: AuditEntry) -> dict:
     before = json.loads(row.before) if row.before else None
     after = json.loads(row.after) if row.after else None
     if row.kind != "anchor":
-        before = permissions.mask(actor, row.resource, before) if isinstance(before, dict) else before
-        after = permissions.mask(actor, row.resource, after) if isinstance(after, dict) else after
+        view = permissions.view(actor, row.resource)
+        before = view.dump(before) if isinstance(before, dict) else before
+        after = view.dump(after) if isinstance(after, dict) else after
         if row.kind == "read" and isinstance(after, dict) and isinstance(after.get("filter"), dict):
             after["filter"] = _mask_filter(actor, row.resource, after["filter"])
     return {

@@ -33,6 +33,9 @@ class Role(BaseModel):
 class User(BaseModel):
     """A person who logs in. Passwords are argon2 hashes (``crm_core.auth.passwords``)."""
 
+    #: never searched, filtered or sorted on (``permissions.View.searchable``)
+    secret_fields = ("password_hash",)
+
     username = pw.CharField(max_length=150, unique=True)
     name = pw.CharField(max_length=200, default="")
     email = pw.CharField(max_length=254, null=True)
@@ -60,6 +63,8 @@ class UserRole(BaseModel):
 class AccessToken(BaseModel):
     """A bearer token, stored as its SHA-256 hash. ``kind`` is ``login`` or ``personal``."""
 
+    secret_fields = ("token_hash",)
+
     user = pw.ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
     token_hash = pw.CharField(max_length=64, unique=True)
     kind = pw.CharField(max_length=20, default="login")
@@ -80,6 +85,8 @@ class OAuthClient(BaseModel):
     """An integration using OAuth2 client credentials. It acts on behalf of ``user`` and never
     sees more than that user; ``scopes`` (space-separated ``resource:action``) cut it down further.
     The secret is random and high-entropy, so a SHA-256 hash is enough to store it."""
+
+    secret_fields = ("secret_hash",)
 
     client_id = pw.CharField(max_length=64, unique=True)
     secret_hash = pw.CharField(max_length=64)

@@ -231,7 +231,16 @@ def execute(run: AutomationRun, rule: AutomationRule, event: Event, customer) ->
     if run.status == FAILED:
         emit(
             "automation.failed",
-            {"rule_id": rule.id, "run_id": run.id, "event_id": event.id, "error": failure},
+            {
+                "rule_id": rule.id,
+                "run_id": run.id,
+                "event_id": event.id,
+                "error": failure,
+                # the rule's place: webhooks send it only to owners whose scope covers the rule
+                "owner_id": rule.owner_id,
+                "department_id": rule.department_id,
+            },
+            resource="automations",
             customer_id=event.customer_id,
         )
     return run

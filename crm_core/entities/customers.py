@@ -69,8 +69,29 @@ def tag_filter(values: list[str]):
 EXTRA_FILTERS = {"tag": tag_filter}
 
 
+def conflict(resource: str, model, existing_id, field: str, what: str) -> APIError:
+    """The 409 for a value ``field`` already used by record ``existing_id`` of ``resource``: it
+    names the record (message and ``existing_id``) only when the caller may read it
+    (``permissions.view``); otherwise it only says the value is taken, revealing no id."""
+    from .. import permissions
+    from ..auth import current_actor
+
+    actor = current_actor(required=False)
+    if actor is not None and permissions.view(actor, resource).contains_id(model, existing_id):
+        return APIError(
+            409,
+            f"A {what} with this {field} already exists (id {existing_id}).",
+            errors={field: [f"Already used by {what} {existing_id}."]},
+            existing_id=existing_id,
+        )
+    return APIError(
+        409, f"This {field} is already taken.", errors={field: [f"Already used by another {what}."]}
+    )
+
+
 def check_unique(record: Customer, data=None, before=None) -> None:
-    """409 naming the existing customer when the phone or e-mail is already used."""
+    """409 when the phone or e-mail is already used, naming the existing customer only when the
+    caller may read it (``conflict``)."""
     for name in UNIQUE_FIELDS:
         value = getattr(record, name)
         if value is None:
@@ -80,12 +101,7 @@ def check_unique(record: Customer, data=None, before=None) -> None:
             query = query.where(Customer.id != record.id)
         existing = query.scalar()
         if existing is not None:
-            raise APIError(
-                409,
-                f"A customer with this {name} already exists (id {existing}).",
-                errors={name: [f"Already used by customer {existing}."]},
-                existing_id=existing,
-            )
+            raise conflict("customers", Customer, existing, name, "customer")
 
 
 def tag_ids(names: list[str]) -> list[int]:
@@ -178,21 +194,49 @@ tags_crud = register_crud(
 # --- timeline -----------------------------------------------------------------------------------
 
 
+#: The field each timeline source takes its entry's title from (blank when hidden from the viewer).
+TITLE_FIELDS = {"activities": "subject", "deals": "title", "tickets": "title"}
+#: The record field a timeline ``data`` key shows, where the names differ.
+DATA_FIELDS = {
+    "from_stage_id": "stage_id",
+    "to_stage_id": "stage_id",
+    "stage": "stage_id",
+    "from_status": "status",
+    "to_status": "status",
+}
+
+
 def _source(actor, resource, query, model):
-    """``query`` scoped for ``actor``; None when the actor may not read ``resource`` at all."""
+    """``query`` within ``actor``'s view of ``resource`` and that view; ``(None, view)`` when the
+    actor may not read ``resource`` at all."""
     from .. import permissions
 
-    try:
-        return permissions.scoped(query, actor, resource, "read", model=model)
-    except APIError as exc:
-        if exc.code == 403:
-            return None
-        raise
+    view = permissions.view(actor, resource, "read")
+    if not view.allowed:
+        return None, view
+    return view.apply(query, model), view
+
+
+def _masked(view, item: dict) -> dict:
+    """A timeline entry as ``view`` lets it be seen: ``data`` keys whose field is hidden left out,
+    the title blank when its field is hidden."""
+    if not view.visible(TITLE_FIELDS.get(view.resource, "title")):
+        item["title"] = ""
+    if view.resource == "activities" and not view.visible("kind"):
+        item["type"] = "activity"
+    item["data"] = {
+        key: value
+        for key, value in item["data"].items()
+        if view.visible(key) and view.visible(DATA_FIELDS.get(key, key))
+    }
+    return item
 
 
 def timeline(customer: Customer, actor, limit: int, before=None) -> list[dict]:
     """Activities, deals, deal stage changes, tickets and ticket transitions of ``customer``,
-    newest first, each source read within the actor's scope for it (one query per source)."""
+    newest first. Each source is read within the actor's view of its own resource (row scope in
+    SQL, one query per source; a resource the actor cannot read adds nothing) and each entry is
+    masked by that resource's field rules (``permissions.view``)."""
     items: list[dict] = []
 
     def window(query, column):
@@ -200,9 +244,15 @@ def timeline(customer: Customer, actor, limit: int, before=None) -> list[dict]:
             query = query.where(column < before)
         return query.order_by(column.desc()).limit(limit)
 
-    q = _source(actor, "activities", Activity.select().where(Activity.customer == customer.id), Activity)
+    def add(view, item):
+        items.append(_masked(view, item))
+
+    q, view = _source(
+        actor, "activities", Activity.select().where(Activity.customer == customer.id), Activity
+    )
     for a in window(q, Activity.created_at) if q is not None else []:
-        items.append(
+        add(
+            view,
             {
                 "type": f"activity.{a.kind}",
                 "at": a.created_at,
@@ -210,11 +260,12 @@ def timeline(customer: Customer, actor, limit: int, before=None) -> list[dict]:
                 "object_id": a.id,
                 "title": a.subject,
                 "data": {"done": a.done, "due_at": service.to_json(a.due_at), "body": a.body[:500]},
-            }
+            },
         )
-    q = _source(actor, "deals", Deal.select().where(Deal.customer == customer.id), Deal)
+    q, view = _source(actor, "deals", Deal.select().where(Deal.customer == customer.id), Deal)
     for d in window(q, Deal.created_at) if q is not None else []:
-        items.append(
+        add(
+            view,
             {
                 "type": "deal.created",
                 "at": d.created_at,
@@ -222,7 +273,7 @@ def timeline(customer: Customer, actor, limit: int, before=None) -> list[dict]:
                 "object_id": d.id,
                 "title": d.title,
                 "data": {"amount": str(d.amount), "currency": d.currency, "status": d.status},
-            }
+            },
         )
     ToStage = Stage.alias()
     q = (
@@ -231,9 +282,10 @@ def timeline(customer: Customer, actor, limit: int, before=None) -> list[dict]:
         .switch(DealStageChange)
         .join(ToStage, pw.JOIN.LEFT_OUTER, on=(DealStageChange.to_stage == ToStage.id))
     )
-    q = _source(actor, "deals", q.where(Deal.customer == customer.id), Deal)
+    q, view = _source(actor, "deals", q.where(Deal.customer == customer.id), Deal)
     for c in window(q, DealStageChange.changed_at).objects() if q is not None else []:
-        items.append(
+        add(
+            view,
             {
                 "type": "deal.stage_changed",
                 "at": c.changed_at,
@@ -245,11 +297,12 @@ def timeline(customer: Customer, actor, limit: int, before=None) -> list[dict]:
                     "to_stage_id": c.to_stage_id,
                     "stage": c.stage_name,
                 },
-            }
+            },
         )
-    q = _source(actor, "tickets", Ticket.select().where(Ticket.customer == customer.id), Ticket)
+    q, view = _source(actor, "tickets", Ticket.select().where(Ticket.customer == customer.id), Ticket)
     for t in window(q, Ticket.created_at) if q is not None else []:
-        items.append(
+        add(
+            view,
             {
                 "type": "ticket.created",
                 "at": t.created_at,
@@ -257,17 +310,18 @@ def timeline(customer: Customer, actor, limit: int, before=None) -> list[dict]:
                 "object_id": t.id,
                 "title": t.title,
                 "data": {"priority": t.priority, "status": t.status},
-            }
+            },
         )
     q = TicketTransition.select(TicketTransition, Ticket.title).join(Ticket)
-    q = _source(
+    q, view = _source(
         actor,
         "tickets",
         q.where(Ticket.customer == customer.id, TicketTransition.from_status.is_null(False)),
         Ticket,
     )
     for tr in window(q, TicketTransition.changed_at).objects() if q is not None else []:
-        items.append(
+        add(
+            view,
             {
                 "type": "ticket.status_changed",
                 "at": tr.changed_at,
@@ -275,7 +329,7 @@ def timeline(customer: Customer, actor, limit: int, before=None) -> list[dict]:
                 "object_id": tr.ticket_id,
                 "title": tr.title,
                 "data": {"from_status": tr.from_status, "to_status": tr.to_status},
-            }
+            },
         )
     items.sort(key=lambda item: (item["at"], item["object_id"]), reverse=True)
     return items[:limit]

@@ -161,6 +161,7 @@ def emit(
     record_id: Any = None,
     customer_id: int | None = None,
     version: int = 1,
+    public: bool = False,
 ) -> Event:
     """Write a domain event to the outbox in the caller's transaction and return it.
 
@@ -171,7 +172,10 @@ def emit(
     webhooks can mask it by their owner's field rules; ``customer_id`` (default: ``data
     ["customer_id"]``, the record id of ``customers`` events, or ``data["object"]
     ["customer_id"]``) feeds the per-customer event
-    history that automation conditions count over. Raises ``APIError(500)`` on a malformed type.
+    history that automation conditions count over. An event without a ``resource`` reaches
+    webhooks with only its id keys (it fails closed: nobody's field rules can apply) unless
+    ``public=True`` declares its data fit for every subscriber (kept as ``meta["public"]``).
+    Raises ``APIError(500)`` on a malformed type.
     """
     if not isinstance(event_type, str) or not EVENT_TYPE_RE.match(event_type) or "*" in event_type:
         raise APIError(500, f"Invalid event type {event_type!r}: use dotted lower-case words.")
@@ -187,7 +191,7 @@ def emit(
             customer_id = _int_or_none(payload["object"].get("customer_id"))
     actor_id = actor if isinstance(actor, int) else getattr(actor, "id", None)
     cause = _cause.get()
-    meta: dict = {}
+    meta: dict = {"public": True} if public else {}
     causation_id, depth = None, 0
     if cause is not None:
         parent, rules = cause

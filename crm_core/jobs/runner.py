@@ -58,5 +58,9 @@ def _run(spec, source, started_by) -> JobRun:
         if outcome == ERROR:
             from ..events import emit
 
-            emit("job.failed", {"job_id": spec.id, "run_id": run.id, "error": error.splitlines()[0]})
+            emit(
+                "job.failed",
+                {"job_id": spec.id, "run_id": run.id, "error": error.splitlines()[0]},
+                resource="jobs",  # webhooks: readers of jobs only
+            )
     return run

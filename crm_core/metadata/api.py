@@ -170,8 +170,8 @@ def _field_out(fd, deleted=False) -> dict:
 
 
 def _visible(actor, entity: str, defs):
-    rules = permissions.field_rules(actor, entity)
-    return [fd for fd in defs if rules.get(fd.name) != "hidden"]
+    view = permissions.view(actor, entity)
+    return [fd for fd in defs if view.visible(fd.name)]
 
 
 @blp.route("/fields/<entity>")

@@ -160,10 +160,9 @@ def export_records(resource: str, model, args, actor, fmt: str, search_fields=No
         ignore=("format",),
         paginate=False,
     )
-    rules = permissions.field_rules(actor, resource)
-    hidden = {name for name, rule in rules.items() if rule == "hidden"}
-    names = [fd.name for fd in custom_fields(resource) if fd.name not in hidden]
-    columns = [c for c in EXPORT_COLUMNS if c not in hidden]
+    view = permissions.view(actor, resource, "export")
+    names = [fd.name for fd in custom_fields(resource) if view.visible(fd.name)]
+    columns = [c for c in EXPORT_COLUMNS if view.visible(c)]
     dataset = tablib.Dataset(headers=columns + [f"custom.{n}" for n in names])
     for record in query.iterator():
         values = service.record_dict(record)

@@ -153,6 +153,17 @@ class View:
             out.append(field)
         return out
 
+    def image_conditions(self, model) -> list:
+        """The row scope (of the action and of read) as WHERE expressions on ``model``, a table
+        of *images* of this resource's records carrying their ``owner_id`` / ``department_id``
+        (audit entries): empty for an ``all`` scope; 403 when not allowed. Plugin filters are
+        left out, since they name the resource's own model."""
+        from . import _scope_condition
+
+        self.require()
+        conds = (_scope_condition(model, self.actor, scope) for scope in {self.scope, self.read_scope})
+        return [c for c in conds if c is not None]
+
     def contains_id(self, model, record_id) -> bool:
         """True when the row ``record_id`` of ``model`` exists and lies inside the view (for
         messages that would otherwise name a record the actor cannot read, e.g. a 409 conflict)."""

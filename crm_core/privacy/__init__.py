@@ -2,7 +2,9 @@
 
 - ``export_customer(customer, actor)`` -> a JSON-ready document: the customer, their contacts,
   deals, activities, tickets and tags, and under ``plugins`` whatever each plugin's
-  ``crm_export_customer`` returns. The read is audited.
+  ``crm_export_customer`` returns. Each part is what ``actor`` may read of its own resource
+  (``permissions.view``: rows outside the scope and resources without a read grant left out,
+  hidden fields removed). The read is audited.
 - ``erase_customer(customer, actor)`` anonymises the customer in one transaction: personal fields
   cleared through the core write path (so the audit log and events record it), activities and
   company links deleted, ticket texts blanked, tags removed, and every plugin's
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from .. import permissions
 from ..db import database, utcnow
 from ..entities.models import Activity, Contact, Customer, CustomerTag, Deal, Tag, Ticket
 from ..records import service
@@ -22,8 +25,12 @@ FORMAT = "crm-core.privacy-export/1"
 ERASED_FIELDS = {"phone": None, "email": None, "gender": None, "birthday": None, "source_channel": None}
 
 
-def _rows(query) -> list[dict]:
-    return [service.record_dict(row) for row in query]
+def _rows(actor, resource: str, query) -> list[dict]:
+    """The rows of ``query`` that ``actor`` may read as ``resource``, masked (none without a grant)."""
+    view = permissions.view(actor, resource)
+    if not view.allowed:
+        return []
+    return view.dump([service.record_dict(row) for row in view.apply(query)])
 
 
 def export_customer(customer: Customer, actor) -> dict:
@@ -31,15 +38,17 @@ def export_customer(customer: Customer, actor) -> dict:
     from ..audit import record_event
 
     plugins = dict(current_app.extensions["crm"].plugins.calls("crm_export_customer", customer=customer))
+    customers = permissions.view(actor, "customers")
+    tags = Tag.select().join(CustomerTag).where(CustomerTag.customer == customer)
     document = {
         "format": FORMAT,
         "generated_at": service.to_json(utcnow()),
-        "customer": service.record_dict(customer),
-        "contacts": _rows(Contact.select().where(Contact.customer == customer)),
-        "deals": _rows(Deal.select().where(Deal.customer == customer)),
-        "activities": _rows(Activity.select().where(Activity.customer == customer)),
-        "tickets": _rows(Ticket.select().where(Ticket.customer == customer)),
-        "tags": [t.name for t in Tag.select().join(CustomerTag).where(CustomerTag.customer == customer)],
+        "customer": customers.dump(service.record_dict(customer)),
+        "contacts": _rows(actor, "contacts", Contact.select().where(Contact.customer == customer)),
+        "deals": _rows(actor, "deals", Deal.select().where(Deal.customer == customer)),
+        "activities": _rows(actor, "activities", Activity.select().where(Activity.customer == customer)),
+        "tickets": _rows(actor, "tickets", Ticket.select().where(Ticket.customer == customer)),
+        "tags": [t.name for t in tags] if customers.visible("tags") else [],
         "plugins": plugins,
     }
     record_event(actor, "read", "customers", customer.id, {"export": FORMAT}, record=customer)
@@ -61,5 +70,16 @@ def erase_customer(customer: Customer, actor) -> dict:
         fields = {**ERASED_FIELDS, "custom": cleared_custom, "name": f"Erased customer {customer.id}"}
         service.update("customers", customer, fields, actor)
         current_app.extensions["crm"].plugins.hook.crm_erase_customer(customer=customer)
-        emit("customer.erased", {"id": customer.id, "erased": counts}, actor=actor)
+        emit(
+            "customer.erased",
+            {
+                "id": customer.id,
+                "erased": counts,
+                "owner_id": customer.owner_id,
+                "department_id": customer.department_id,
+            },
+            actor=actor,
+            resource="customers",
+            record_id=customer.id,
+        )
     return counts

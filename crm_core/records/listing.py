@@ -10,11 +10,14 @@ Query-string grammar (``list_query`` parses it):
   plain name (``credit_score__gte=500``); repeated equality filters on one field mean "any of";
 - extra named filters a collection adds (``tag=vip`` on customers).
 
-Fields hidden from the caller (``permissions.field_rules``) are unknown to their filters, sort and
-``q``: answering on them would leak their values. NUL characters are refused (400).
+What the caller may see is decided by one ``permissions.view(actor, resource, action)``: its row
+scope bounds the rows (for ``export`` also the read scope), and only ``view.searchable`` fields are
+known to filters, sort and ``q``: never a field hidden from the caller nor a secret column
+(``secret_fields`` of the model, ``secret``, ``password_hash``, ``token_hash``...), since answering
+on them would leak their values one character at a time. NUL characters are refused (400).
 
 An unknown field, operator or badly typed value answers 400 naming the field; database errors never
-leak SQL. The row scope of the actor is applied first (``crm_core.permissions.scoped``), and paging
+leak SQL. The row scope of the actor is applied first (``View.apply``), and paging
 is done with ``.paginate()`` + ``.count()`` (never by slicing the query, which peewee would run
 without a LIMIT).
 """
@@ -146,12 +149,26 @@ def text_fields(model: type[pw.Model]) -> list[pw.Field]:
 
 
 class Fields:
-    """Resolves API field names of one collection to expressions (columns, then custom fields)."""
+    """Resolves API field names of one collection to expressions (columns, then custom fields).
 
-    def __init__(self, model, resource, allowed: Iterable[str] | None = None, hidden: Iterable[str] = ()):
+    Only what ``view.searchable`` allows is known (``view``: the caller's ``permissions.View``);
+    without a view, the fields in ``hidden`` and the model's secret columns are left out.
+    """
+
+    def __init__(
+        self,
+        model,
+        resource,
+        allowed: Iterable[str] | None = None,
+        hidden: Iterable[str] = (),
+        view=None,
+    ):
+        from ..permissions.decision import secret_columns
+
         self.model = model
         self.resource = resource
-        self.hidden = set(hidden)
+        self.view = view
+        self.hidden = set(hidden) | (set(view.hidden) if view is not None else set())
         self.columns: dict[str, pw.Field] = {}
         for name, field in model._meta.fields.items():
             if isinstance(field, pw.BareField) or type(field).__name__ in ("JSONField", "BinaryJSONField"):
@@ -162,10 +179,13 @@ class Fields:
         if allowed is not None:
             allowed = set(allowed)
             self.columns = {k: v for k, v in self.columns.items() if k in allowed}
-        # a field hidden from the caller cannot be filtered or sorted on: the answers would leak it
-        self.columns = {
-            k: v for k, v in self.columns.items() if k not in self.hidden and v.name not in self.hidden
-        }
+        # a field hidden from the caller, or a secret column, cannot be filtered or sorted on: the
+        # answers would leak it
+        if view is not None:
+            keep = {id(f) for f in view.searchable(self.columns.values(), model)}
+            self.columns = {k: v for k, v in self.columns.items() if id(v) in keep}
+        secrets = secret_columns(model)
+        self.columns = {k: v for k, v in self.columns.items() if not ({k, v.name} & (self.hidden | secrets))}
         self._custom = None
 
     @property
@@ -254,14 +274,20 @@ def apply_filters(query, fields: Fields, args, *, extra: ExtraFilters | None = N
     return query
 
 
-def apply_search(query, model, text: str | None, search_fields=None, hidden: Iterable[str] = ()):
-    """AND a ``q`` search (any of the text fields contains it) into ``query``; fields in
-    ``hidden`` are left out of the search (matching on them would reveal their values)."""
+def apply_search(query, model, text: str | None, search_fields=None, hidden: Iterable[str] = (), view=None):
+    """AND a ``q`` search (any of the text fields contains it) into ``query``. Only the fields
+    ``view.searchable`` allows are searched (``view``: the caller's ``permissions.View``); without
+    a view, fields in ``hidden`` and secret columns are left out. Matching on a hidden or secret
+    field would reveal its value."""
+    from ..permissions.decision import _names_of, secret_columns
+
     if not text or not text.strip():
         return query
     fields = list(search_fields) if search_fields is not None else text_fields(model)
-    hidden = set(hidden)
-    fields = [f for f in fields if getattr(f, "name", None) not in hidden]
+    if view is not None:
+        fields = view.searchable(fields, model)
+    hidden = set(hidden) | secret_columns(model)
+    fields = [f for f in fields if not (_names_of(f) & hidden)]
     if not fields:
         raise _bad("q", "This collection has no searchable text fields.")
     condition = None
@@ -323,12 +349,12 @@ def list_query(
     """
     from .. import permissions
 
+    view = permissions.view(actor, resource, action)
     base = query if query is not None else model.select()
-    base = permissions.scoped(base, actor, resource, action, model=model)
-    hidden = [name for name, rule in permissions.field_rules(actor, resource).items() if rule == "hidden"]
-    fields = Fields(model, resource, filter_fields, hidden=hidden)
+    base = view.apply(base, model=model)
+    fields = Fields(model, resource, filter_fields, view=view)
     filtered = apply_filters(base, fields, args, extra=extra_filters, ignore=ignore)
-    filtered = apply_search(filtered, model, args.get("q"), search_fields, hidden=hidden)
+    filtered = apply_search(filtered, model, args.get("q"), search_fields, view=view)
     ordering = order_by(fields, args.get("sort"), default_sort)
     if not paginate:
         return filtered.order_by(*ordering), None

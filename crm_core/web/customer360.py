@@ -1,8 +1,8 @@
 """The customer 360 page: profile, tags, deals, tickets, the activity timeline and plugin panels.
 
 Every part is read with the viewer's permissions: deals and tickets through ``list_query`` (row
-scope) and ``Crud.dump`` (masked), the timeline from ``crm_core.entities`` with the fields the
-viewer may not see removed from each entry (timelines must not leak hidden fields), and plugin
+scope) and ``Crud.dump`` (masked), the timeline from ``crm_core.entities``, which masks each entry
+by the viewer's view of its own resource (timelines must not leak hidden fields), and plugin
 panels only when the viewer holds the panel's permission.
 """
 
@@ -19,9 +19,6 @@ from .nav import render_panels
 from .registry import cruds, fields_for, get_resource
 
 log = logging.getLogger(__name__)
-
-#: Which field of each timeline source carries the entry's title.
-TITLE_FIELDS = {"activities": "subject", "deals": "title", "tickets": "title"}
 
 
 def related(resource: str, customer_id: int, actor, limit: int = 20) -> dict | None:
@@ -40,27 +37,14 @@ def related(resource: str, customer_id: int, actor, limit: int = 20) -> dict | N
 
 
 def masked_timeline(customer, actor, limit: int = 50) -> list[dict]:
-    """The customer's timeline with what ``actor`` may not see taken out of every entry."""
+    """The customer's timeline as ``actor`` may see it: ``entities.customers.timeline`` reads each
+    source within the viewer's ``permissions.view`` of its resource and masks every entry by
+    that resource's field rules (deals' rules for deals, activities' for activities)."""
     try:
         from ..entities.customers import timeline
     except ImportError:
         return []
-    items = timeline(customer, actor, limit)
-    rules_by_resource: dict[str, set] = {}
-    out = []
-    for item in items:
-        resource = item.get("object", "")
-        if resource not in rules_by_resource:
-            rules_by_resource[resource] = {
-                f for f, rule in permissions.field_rules(actor, resource).items() if rule == "hidden"
-            }
-        hidden = rules_by_resource[resource]
-        entry = dict(item)
-        if TITLE_FIELDS.get(resource) in hidden:
-            entry["title"] = ""
-        entry["data"] = {k: v for k, v in (item.get("data") or {}).items() if k not in hidden}
-        out.append(entry)
-    return out
+    return timeline(customer, actor, limit)
 
 
 def customer_context(customer, actor, data: dict) -> dict:

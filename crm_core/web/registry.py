@@ -10,7 +10,7 @@ The generic list / detail / form pages are built from what the API already has:
 - the custom fields of each entity (``crm_core.metadata.custom_fields``), read on every render so
   a field added at runtime shows up at once.
 
-Field rules (``crm_core.permissions.field_rules``) decide what each user sees: hidden fields are
+The read decision (``crm_core.permissions.view``) decides what each user sees: hidden fields are
 dropped before rendering, read-only ones are shown but never offered as inputs.
 """
 
@@ -358,11 +358,11 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
     """
     from .. import permissions
 
-    rules = permissions.field_rules(actor, res.resource)
+    view = permissions.view(actor, res.resource)
     out: list[FormField] = []
     sortable_columns = set(res.model._meta.fields) | {f.column_name for f in res.model._meta.fields.values()}
     for name, schema_field in res.schema.fields.items():
-        if schema_field.load_only or rules.get(name) == "hidden" or name == "custom":
+        if schema_field.load_only or not view.visible(name) or name == "custom":
             continue
         if for_form and name in SYSTEM_FIELDS:
             continue
@@ -374,7 +374,7 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
                 label=str(FIELD_LABELS.get(name, name.replace("_", " ").capitalize())),
                 widget=_widget(name, schema_field),
                 required=bool(schema_field.required),
-                writable=not schema_field.dump_only and rules.get(name) != "read-only",
+                writable=not schema_field.dump_only and name not in view.read_only,
                 choices=choices,
                 sortable=name in sortable_columns,
                 filterable=bool(choices) or name in ("owner_id", "department_id"),
@@ -386,7 +386,7 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
         from ..metadata import custom_fields
 
         for fd in custom_fields(res.resource):
-            if rules.get(fd.name) == "hidden":
+            if not view.visible(fd.name):
                 continue
             out.append(
                 FormField(
@@ -396,7 +396,7 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
                     widget=CUSTOM_WIDGETS.get(fd.type, "text"),
                     custom=True,
                     required=fd.required,
-                    writable=rules.get(fd.name) != "read-only",
+                    writable=fd.name not in view.read_only,
                     choices=[(c["value"], _localised(c.get("label")) or c["value"]) for c in fd.choices],
                     sortable=True,
                     filterable=fd.filterable or fd.type in ("choice", "bool"),
@@ -410,4 +410,4 @@ def hidden_fields(res: WebResource, actor) -> set[str]:
     """Names of the fields of ``res`` hidden from ``actor`` (core and custom, plain names)."""
     from .. import permissions
 
-    return {f for f, rule in permissions.field_rules(actor, res.resource).items() if rule == "hidden"}
+    return set(permissions.view(actor, res.resource).hidden)

@@ -27,6 +27,9 @@ class WebhookSubscription(RecordModel):
     held (not sent, not lost) until the owner sets it back to ``active``.
     """
 
+    #: never searched, filtered or sorted on (``permissions.View.searchable``)
+    secret_fields = ("secret",)
+
     url = pw.CharField(max_length=2000)
     description = pw.CharField(max_length=500, default="")
     events = pw.JSONField(default=list)

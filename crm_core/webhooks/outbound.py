@@ -63,66 +63,42 @@ def _owner_actor(owner_id, cache: dict):
     return cache[owner_id]
 
 
-def in_row_scope(actor, scope: str, obj: dict) -> bool:
-    """True when a record image (``owner_id``, ``department_id``) lies inside ``actor``'s row
-    scope, the way :mod:`crm_core.permissions` scopes queries: the owner always sees the record;
-    ``department`` adds the actor's department, ``department_tree`` the departments below it.
-    An image without ownership columns is not row-scoped."""
-    if scope == "all" or ("owner_id" not in obj and "department_id" not in obj):
-        return True
-    if obj.get("owner_id") is not None and obj.get("owner_id") == actor.id:
-        return True
-    dept = obj.get("department_id")
-    if scope == "own" or dept is None or actor.department_id is None:
-        return False
-    if dept == actor.department_id:
-        return True
-    if scope != "department_tree":
-        return False
-    from ..auth.models import Department
-
-    paths = dict(
-        Department.select(Department.id, Department.path)
-        .where(Department.id.in_([dept, actor.department_id]))
-        .tuples()
-    )
-    mine, theirs = paths.get(actor.department_id), paths.get(dept)
-    return bool(mine and theirs and theirs.startswith(mine))
-
-
 def masked_data(event, actor, memo: dict | None = None) -> dict | None:
-    """The event's data as ``actor`` may see it: hidden fields removed by the owner's field rules;
-    None when the owner may not read the event's resource at all, or (record events) the record
-    lies outside the owner's row scope. ``memo`` keeps each owner's scope and hidden fields per
-    resource for a dispatcher batch."""
+    """The event's data as ``actor`` may see it, decided by ``permissions.view(actor,
+    event.resource)``: hidden fields removed by the owner's field rules; None when the owner may
+    not read the event's resource at all, or (record events) the record lies outside the owner's
+    row scope (``View.contains_image``). An event without a resource fails closed (only its id
+    keys) unless its emitter declared it public (``emit(..., public=True)``). ``memo`` keeps each
+    owner's view per resource for a dispatcher batch."""
     from .. import permissions
+    from ..permissions.decision import closed
 
     if event.resource is None:
-        return event.data
+        return event.data if (event.meta or {}).get("public") else closed(event.data)
     memo = {} if memo is None else memo
     key = (actor.id, event.resource)
     if key not in memo:
-        scope = permissions.effective_scope(actor, event.resource, "read")
-        rules = permissions.field_rules(actor, event.resource) if scope is not None else {}
-        memo[key] = (scope, {f for f, rule in rules.items() if rule == "hidden"})
-    scope, hidden = memo[key]
-    if scope is None:
+        memo[key] = permissions.view(actor, event.resource, "read")
+    view = memo[key]
+    if not view.allowed:
         return None
+    # a record event carries the record's image in ``object``; other events may carry their own
+    # ``owner_id`` / ``department_id`` (an image without them is not row-scoped)
     obj = event.data.get("object") if isinstance(event.data.get("object"), dict) else None
-    if obj is not None and not in_row_scope(actor, scope, obj):
+    if not view.contains_image(obj if obj is not None else event.data):
         return None
-    if not hidden:
+    if not view.hidden:
         return event.data
     data = dict(event.data)
     if "object" in data and data.get("resource") == event.resource:
         # a record event: mask the record images, and do not name hidden fields as changed
         for name in ("object", "previous"):
             if isinstance(data.get(name), dict):
-                data[name] = permissions.mask(actor, event.resource, data[name])
+                data[name] = view.dump(data[name])
         if isinstance(data.get("changed"), list):
-            data["changed"] = [field for field in data["changed"] if field not in hidden]
+            data["changed"] = [field for field in data["changed"] if view.visible(field)]
         return data
-    return permissions.mask(actor, event.resource, data)
+    return view.dump(data)
 
 
 def body_of(event, data: dict) -> str:
@@ -440,7 +416,14 @@ def _advance(delivery, sub, job: Job, outcome: Outcome, config, now: dt.datetime
                 sub.status, sub.failing_since = FAILING, finished
                 emit(
                     "webhook.failing",
-                    {"subscription_id": sub.id, "url": sub.url, "failures": sub.consecutive_failures},
+                    {
+                        "subscription_id": sub.id,
+                        "url": sub.url,
+                        "failures": sub.consecutive_failures,
+                        "owner_id": sub.owner_id,
+                        "department_id": sub.department_id,
+                    },
+                    resource="webhooks",
                 )
         else:
             delivery.status = RETRYING
