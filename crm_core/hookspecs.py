@@ -126,14 +126,20 @@ def crm_permission_check(
 
 
 @hookspec
-def crm_permission_filter(actor: Actor, action: str, model: type[peewee.Model]) -> peewee.Expression | None:
+def crm_permission_filter(
+    actor: Actor, action: str, model: type[peewee.Model], resource: str
+) -> peewee.Expression | None:
     """Return a peewee expression AND-ed into every query of ``model`` for ``actor``, or None.
 
-    Called whenever the permission module scopes a query (lists, detail, update, delete, export,
-    counts), in the style of Odoo's record rules. Restricts only: it can never widen a role's
-    row scope.
+    Called whenever the permission decision (``permissions.view``) bounds a query: lists, detail,
+    update, delete, export, counts, timelines, webhook payloads. ``resource`` is the permission
+    resource the rows are read as (``customers``, ``objects.course``, ``loyalty.members``), so a
+    rule can be keyed by resource the way Frappe keys permission hooks by doctype; ``action`` is
+    the action asked for (a non-read action is also bounded by the ``read`` filters). Restricts
+    only: it can never widen a role's row scope. Take only the arguments you need (pluggy).
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 receives ``resource``.
     """
 
 

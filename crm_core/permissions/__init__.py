@@ -273,10 +273,10 @@ def _hook():
     return current_app.extensions["crm"].plugins.hook
 
 
-def _filters(model, actor, action):
+def _filters(model, actor, action, resource=None):
     return [
         expr
-        for expr in _hook().crm_permission_filter(actor=actor, action=action, model=model)
+        for expr in _hook().crm_permission_filter(actor=actor, action=action, model=model, resource=resource)
         if expr is not None
     ]
 
@@ -324,6 +324,8 @@ def get_record(model, record_id, actor, resource: str, action: str = "read", loc
         value = pk.db_value(record_id)
         if isinstance(pk, pw.AutoField | pw.IntegerField | pw.BigAutoField | pw.BigIntegerField):
             value = int(record_id)
+            if not -(2**63) <= value < 2**63:  # no 64-bit id can match (and SQLite cannot bind it)
+                raise ValueError(record_id)
     except (TypeError, ValueError):
         raise APIError(404, f"No {resource} record {record_id}.") from None
     query = model.select().where(pk == value)

@@ -20,8 +20,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import peewee as pw
-
 from ..errors import APIError
 
 #: Keys a dump keeps for an actor who may not read the resource at all (``View.dump`` fails closed).
@@ -78,21 +76,14 @@ class View:
         from . import _filters, _scope_condition
 
         self.require()
-        conds = [_scope_condition(model, self.actor, self.scope), *_filters(model, self.actor, self.action)]
+        actor, resource = self.actor, self.resource
+        conds = [_scope_condition(model, actor, self.scope), *_filters(model, actor, self.action, resource)]
         if self.action != "read":
-            conds += [
-                _scope_condition(model, self.actor, self.read_scope),
-                *_filters(model, self.actor, "read"),
-            ]
-        unique, seen = [], set()
-        for cond in conds:
-            if cond is None:
-                continue
-            key = repr(cond) if isinstance(cond, pw.SQL) else id(cond)
-            if key not in seen:
-                seen.add(key)
-                unique.append(cond)
-        return unique
+            # every action needs read as well: export, update, delete never reach an unreadable row
+            if self.read_scope != self.scope:
+                conds.append(_scope_condition(model, actor, self.read_scope))
+            conds += _filters(model, actor, "read", resource)
+        return [cond for cond in conds if cond is not None]
 
     def apply(self, query, model=None):
         """``query`` AND-ed with :meth:`conditions` (its model, or ``model`` for a join)."""
