@@ -7,6 +7,7 @@ bind to a concrete database, so tests and the CLI can point the same models at e
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from pathlib import Path
 
 import peewee as pw
@@ -62,6 +63,26 @@ def is_postgres(db: pw.Database | None = None) -> bool:
     """True when the bound database is PostgreSQL."""
     db = db or database.obj
     return isinstance(db, pw.PostgresqlDatabase)
+
+
+@contextmanager
+def write_transaction():
+    """The transaction of a write: ``database.atomic()``, except that as the outermost
+    transaction on SQLite it begins IMMEDIATE.
+
+    A deferred SQLite transaction that reads and then writes fails at once with "database is
+    locked" when another writer committed in between (WAL cannot upgrade a stale snapshot, and
+    the busy timeout is not consulted); IMMEDIATE takes the write lock at BEGIN, waiting up to
+    ``busy_timeout`` for it, so concurrent writers serialise instead. Nested, it is a savepoint of
+    the transaction already open. On PostgreSQL, read what the write depends on with a row lock
+    (``SELECT ... FOR UPDATE``, e.g. ``permissions.get_record(..., lock=True)``) inside it.
+    """
+    if not is_postgres() and database.transaction_depth() == 0:
+        with database.atomic(lock_type="IMMEDIATE"):
+            yield
+    else:
+        with database.atomic():
+            yield
 
 
 class _Slot:

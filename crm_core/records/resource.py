@@ -40,7 +40,7 @@ import peewee as pw
 from flask import Response, request, url_for
 from flask.views import MethodView
 
-from ..db import database, utcnow
+from ..db import database, utcnow, write_transaction
 from ..errors import APIError
 from . import listing, service
 from .models import IdempotencyKey
@@ -124,7 +124,8 @@ def idempotent(actor, run: Callable[[], Response]) -> Response:
     """
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
-        return run()
+        with write_transaction():
+            return run()
     key = key.strip()
     if not 1 <= len(key) <= 200 or "\x00" in key:
         raise APIError(400, "Idempotency-Key must be 1 to 200 characters.")
@@ -145,7 +146,7 @@ def idempotent(actor, run: Callable[[], Response]) -> Response:
         for name, value in headers.items():
             response.headers[name] = value
         return response
-    with database.atomic():
+    with write_transaction():
         if stored is not None:  # expired: the key may be used again
             stored.delete_instance()
         response = run()
@@ -193,11 +194,12 @@ class Crud:
         (base query, search fields, extra filters such as ``tag``, default sort)."""
         return self.options() if self.options else {}
 
-    def get(self, record_id, actor, action: str = "read"):
-        """The record within the actor's scope (404 outside the read scope, 403 if not allowed)."""
+    def get(self, record_id, actor, action: str = "read", lock: bool = False):
+        """The record within the actor's scope (404 outside the read scope, 403 if not allowed).
+        ``lock``: with its row lock, inside ``db.write_transaction()`` (see ``permissions.get_record``)."""
         from .. import permissions
 
-        return permissions.get_record(self.model, record_id, actor, self.resource, action)
+        return permissions.get_record(self.model, record_id, actor, self.resource, action, lock=lock)
 
     def dump(self, records, actor):
         """Dump one record or a list, prefetching relations in one query and masking hidden fields."""
@@ -349,8 +351,10 @@ def register_crud(
         def patch(self, data, record_id):
             """Change some fields. Send ``If-Match: <ETag>`` to refuse lost updates (412)."""
             actor = current_actor()
-            with database.atomic():
-                record = crud.get(record_id, actor, "update")
+            # the row is read under its lock (FOR UPDATE; BEGIN IMMEDIATE on SQLite), so the ETag
+            # compared is the one of the row this update changes, and concurrent writers queue
+            with write_transaction():
+                record = crud.get(record_id, actor, "update", lock=True)
                 if request.headers.get("If-Match") is not None:
                     check_if_match(etag_of(crud.dump(record, actor)))
                 record = service.update(resource, record, data, actor, **write)
@@ -366,8 +370,8 @@ def register_crud(
         def delete(self, record_id):
             """Delete the record (204)."""
             actor = current_actor()
-            with database.atomic():
-                record = crud.get(record_id, actor, "delete")
+            with write_transaction():
+                record = crud.get(record_id, actor, "delete", lock=True)
                 if request.headers.get("If-Match") is not None:
                     check_if_match(etag_of(crud.dump(record, actor)))
                 service.delete(resource, record, actor, before_delete=before_delete, serialize=serialize)

@@ -25,7 +25,7 @@ import peewee as pw
 from flask import current_app, g, has_request_context, request
 
 from ..changes import Change
-from ..db import database
+from ..db import database, is_postgres, utcnow, write_transaction
 from ..errors import APIError
 
 Hook = Callable[[Any, dict, dict | None], None]
@@ -132,6 +132,69 @@ def record_written(
     current_app.extensions["crm"].plugins.hook.crm_record_written(change=change)
 
 
+def _json_path(key: str) -> str:
+    escaped = str(key).replace("\\", "\\\\").replace('"', '\\"')
+    return f'$."{escaped}"'
+
+
+def merge_custom(field: pw.Field, patch: dict):
+    """SQL for ``field`` (a JSON column) with the keys of ``patch`` set and those given ``None``
+    removed, evaluated against the stored value: concurrent writers of other keys are kept.
+
+    Shallow, like the Python merge: a key's value is replaced whole (``jsonb - keys || patch`` on
+    PostgreSQL, ``json_remove(json_set(...))`` on SQLite, not ``json_patch``, which would merge
+    nested objects key by key)."""
+    dumps = field._dumps
+    setting = {k: v for k, v in patch.items() if v is not None}
+    removing = [k for k, v in patch.items() if v is None]
+    if is_postgres():
+        expr = pw.fn.COALESCE(field, pw.Cast(pw.Value("{}"), "jsonb"))
+        for key in removing:
+            expr = pw.Expression(expr, "-", pw.Cast(pw.Value(key), "text"))
+        if setting:
+            expr = pw.Expression(expr, "||", pw.Cast(pw.Value(dumps(setting)), "jsonb"))
+        return expr
+    expr = pw.fn.COALESCE(field, pw.fn.json("{}"))
+    if setting:
+        pairs = []
+        for key, value in setting.items():
+            pairs += [_json_path(key), pw.fn.json(dumps(value))]
+        expr = pw.fn.json_set(expr, *pairs)
+    if removing:
+        expr = pw.fn.json_remove(expr, *[_json_path(k) for k in removing])
+    return expr
+
+
+def write_changes(record: pw.Model, custom_patch: dict | None = None) -> None:
+    """UPDATE only what changed on ``record``: the columns assigned since it was read (peewee's
+    dirty set: the caller's data and whatever hooks set) and ``updated_at``. With ``custom_patch``
+    (the validated partial ``custom``), ``custom`` is merged with the stored value in SQL
+    (:func:`merge_custom`) rather than written whole, so a writer that read the row without its
+    lock still loses no other writer's keys. 409 on a unique or reference conflict."""
+    model = type(record)
+    meta = model._meta
+    if "updated_at" in meta.fields:
+        record.updated_at = utcnow()
+    dirty = set(record._dirty) - {meta.primary_key.name}
+    custom = meta.fields.get("custom")
+    if custom_patch is not None and custom is not None:
+        dirty.discard(custom.name)
+    values: dict = {meta.fields[name]: record.__data__.get(name) for name in dirty if name in meta.fields}
+    if custom_patch and custom is not None:
+        values[custom] = merge_custom(custom, custom_patch)
+    if not values:
+        return
+    try:
+        with database.atomic():
+            model.update(values).where(meta.primary_key == record._pk).execute()
+    except pw.IntegrityError as exc:
+        # the savepoint above keeps the outer transaction usable on PostgreSQL
+        raise APIError(
+            409, "The record conflicts with an existing one (a unique value or a reference)."
+        ) from exc
+    record._dirty.clear()
+
+
 def _save(record: pw.Model, force_insert: bool) -> None:
     try:
         with database.atomic():
@@ -202,13 +265,18 @@ def update(
     ``custom`` is merged key by key (a key set to ``None`` clears that value). Moving a record to
     another owner or department is checked against the actor's scope. The hooks receive the
     before-image (a dict) as their third argument.
+
+    Only what changes is written (:func:`write_changes`): the columns in ``data`` or set by the
+    hooks, and the ``custom`` keys given, merged in SQL. To refuse stale writes (``If-Match``) or
+    derive new values from old ones, read ``record`` with its row lock inside the caller's
+    ``db.write_transaction()`` (``permissions.get_record(..., lock=True)``), as the PATCH view does.
     """
     from .. import metadata, permissions
 
     data = dict(data)
     reject_nul(data)
     model = type(record)
-    with database.atomic():
+    with write_transaction():
         permissions.require(actor, resource, "update", record)
         permissions.check_writable(actor, resource, data)
         if _has_scope_columns(model) and ({"owner_id", "department_id"} & set(data)):
@@ -221,12 +289,13 @@ def update(
             )
         before = serialize(record)
         _assign(record, data)
+        patch = merged = None
         if _has_custom(model) and "custom" in data:
-            cleaned = metadata.validate_custom(
+            patch = metadata.validate_custom(
                 resource, data.get("custom") or {}, partial=True, record_id=record.get_id()
             )
             merged = dict(record.custom or {})
-            for key, value in cleaned.items():
+            for key, value in patch.items():
                 if value is None:
                     merged.pop(key, None)
                 else:
@@ -234,7 +303,9 @@ def update(
             record.custom = merged
         if before_save:
             before_save(record, data, before)
-        _save(record, force_insert=False)
+        if patch is not None and record.custom != merged:
+            patch = None  # a hook rewrote custom itself: write its value whole
+        write_changes(record, patch)
         if after_save:
             after_save(record, data, before)
         record_written("update", resource, record, actor, before, serialize(record), extra)
@@ -253,7 +324,7 @@ def delete(
     """Delete ``record`` as ``actor``. 403 when not allowed; 409 when other rows still refer to it."""
     from .. import permissions
 
-    with database.atomic():
+    with write_transaction():
         permissions.require(actor, resource, "delete", record)
         before = serialize(record)
         if before_delete:

@@ -46,15 +46,14 @@ def program() -> Program:
 
 @contextmanager
 def write_transaction():
-    """A transaction for ledger writes. On SQLite it is IMMEDIATE: the write lock is taken at
-    BEGIN, so two redeemers serialise there instead of both reading the old balance and failing
-    (or overspending) at COMMIT. On PostgreSQL, read the member with :func:`locking` inside it."""
-    if not is_postgres() and database.transaction_depth() == 0:
-        with database.atomic(lock_type="IMMEDIATE"):
-            yield
-    else:
-        with database.atomic():
-            yield
+    """A transaction for ledger writes: the core's :func:`crm_core.db.write_transaction`. On
+    SQLite it is IMMEDIATE: the write lock is taken at BEGIN, so two redeemers serialise there
+    instead of both reading the old balance and failing (or overspending) at COMMIT. On
+    PostgreSQL, read the member with :func:`locking` inside it."""
+    from crm_core.db import write_transaction as core_write_transaction
+
+    with core_write_transaction():
+        yield
 
 
 def locking(query):
