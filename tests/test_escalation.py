@@ -436,3 +436,51 @@ def test_user_pages_refuse_roles_and_users_beyond_the_editor(app, client, make_u
     assert r.status_code == 403
     again = client.get(f"/api/v1/users/{admin.id}", headers=admin_headers).get_json()
     assert again["name"] == "the_admin" and again["is_active"] is True
+
+
+# --- departments: moving one under your own tree would widen every department_tree scope ---------
+
+
+def test_a_branch_manager_cannot_pull_another_branch_under_its_own(client, make_user, admin_headers):
+    """Found while fixing issue 13: ``departments:update`` on a subtree let a manager move another
+    branch below its own and so read that branch's customers through ``department_tree``."""
+    from crm_core.auth.departments import create_department
+
+    north = create_department("north")
+    north_team = create_department("north team", north.id)
+    south = create_department("south")
+    make_role(
+        client,
+        admin_headers,
+        "branch",
+        [
+            grant("departments", "read", "department_tree"),
+            grant("departments", "update", "department_tree"),
+            grant("departments", "create", "department_tree"),
+            grant("customers", "read", "department_tree"),
+        ],
+    )
+    _m, manager = make_user("north_boss", roles=("branch",), department_id=north.id)
+    # a department of its own tree cannot be hung under a branch it does not run, nor made a root
+    r = client.patch(f"/api/v1/departments/{north_team.id}", json={"parent_id": south.id}, headers=manager)
+    assert r.status_code == 403 and "parent_id" in r.get_json()["errors"]
+    r = client.post("/api/v1/departments", json={"name": "rogue", "parent_id": None}, headers=manager)
+    assert r.status_code == 403 and "parent_id" in r.get_json()["errors"]
+    r = client.post("/api/v1/departments", json={"name": "sub", "parent_id": south.id}, headers=manager)
+    assert r.status_code == 403
+    # the other branch stays out of reach: 404 for it, and moving it is not possible either
+    assert (
+        client.patch(
+            f"/api/v1/departments/{south.id}", json={"parent_id": north.id}, headers=manager
+        ).status_code
+        == 404
+    )
+    # inside its own tree it reorganises freely
+    r = client.post(
+        "/api/v1/departments", json={"name": "north east", "parent_id": north.id}, headers=manager
+    )
+    assert r.status_code == 201, r.get_json()
+    r = client.patch(
+        f"/api/v1/departments/{north_team.id}", json={"parent_id": r.get_json()["id"]}, headers=manager
+    )
+    assert r.status_code == 200, r.get_json()

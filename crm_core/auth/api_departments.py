@@ -79,10 +79,31 @@ class Departments(MethodView):
         """Create a department (below ``parent_id``, or a root)."""
         actor = current_actor()
         permissions.require(actor, "departments", "create")
+        _check_parent(actor, "create", data.get("parent_id"))
         with database.atomic():
             dept = create_department(data["name"], data.get("parent_id"))
             record_change("create", "departments", dept.id, None, department_dict(dept))
         return json_response(department_dict(dept), 201)
+
+
+def _check_parent(actor, action: str, parent_id) -> None:
+    """403 unless the new parent lies inside ``actor``'s departments scope for ``action``: moving a
+    department under one's own would widen every ``department_tree`` scope held there. A root
+    (no parent) needs the ``all`` scope."""
+    view = permissions.view(actor, "departments", action)
+    if parent_id is None:
+        inside = view.scope == "all"
+    else:
+        parent = Department.get_or_none(Department.id == parent_id)
+        if parent is None:
+            raise APIError(422, "Invalid parent.", errors={"parent_id": [f"No department {parent_id}."]})
+        inside = view.contains(parent)
+    if not inside:
+        raise APIError(
+            403,
+            f"Not allowed to place a department outside your {view.scope} scope.",
+            errors={"parent_id": [f"Outside your {view.scope} scope."]},
+        )
 
 
 @blp.route("/<department_id>")
@@ -108,6 +129,7 @@ class DepartmentItem(MethodView):
                     raise APIError(
                         422, "A department cannot be its own parent.", errors={"parent_id": ["Cycle."]}
                     )
+                _check_parent(actor, "update", data["parent_id"])
                 move_department(dept, data["parent_id"])
             dept = Department.get_by_id(dept.id)
             record_change("update", "departments", dept.id, before, department_dict(dept))
