@@ -19,6 +19,7 @@ from .hooks import (  # noqa: E402  the hooks need __version__ first
     crm_permissions,
     crm_startup,
     crm_web_blueprints,
+    requires,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "crm_permissions",
     "crm_startup",
     "crm_web_blueprints",
+    "requires",
 ]

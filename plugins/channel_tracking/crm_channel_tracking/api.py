@@ -28,6 +28,7 @@ from crm_core.permissions import get_record, require
 from crm_core.records import service
 from crm_core.records.resource import register_crud
 
+from . import customers
 from . import keys as ingest_keys
 from .attribution import DEFAULT_MODEL, MODELS
 from .classify import GROUPS
@@ -57,6 +58,7 @@ KEY_SECURITY = [{"trackingKey": []}]
 MAX_INT = 2**31 - 1
 MAX_BIGINT = 2**63 - 1
 MAX_MONEY = Decimal("999999999999.99")  # the columns hold 14 digits, 2 after the point
+CENTS = Decimal("0.01")
 
 # --- ingestion ---------------------------------------------------------------------------------
 
@@ -335,6 +337,12 @@ class CampaignSpend(MethodView):
         for item in body["days"]:
             days[item["day"]] = item["amount"]  # a day given twice: the last value wins
         with database.atomic():
+            old = {
+                row.day: row.amount
+                for row in Spend.select(Spend.day, Spend.amount).where(
+                    Spend.campaign == campaign, Spend.day.in_(list(days))
+                )
+            }
             Spend.delete().where(Spend.campaign == campaign, Spend.day.in_(list(days))).execute()
             now = utcnow()
             Spend.insert_many(
@@ -349,7 +357,28 @@ class CampaignSpend(MethodView):
                     for day, amount in days.items()
                 ]
             ).execute()
+            _spend_written(campaign, actor, old, days)
         return list(Spend.select().where(Spend.campaign == campaign).order_by(Spend.day))
+
+
+def _spend_written(campaign: Campaign, actor, old: dict, new: dict) -> None:
+    """One audit entry (and ``channel_tracking.campaigns.updated`` outbox event) per spend import,
+    through the core's write path inside the import's transaction: the days it set, with their
+    amounts before (absent: no spend that day) and after. Spend is part of its campaign: the
+    campaign's ``update`` permission governs it, so its audit entries are the campaign's."""
+
+    def image(values: dict) -> dict:
+        return {
+            "id": campaign.id,
+            "name": campaign.name,
+            "spend": {d.isoformat(): str(Decimal(v).quantize(CENTS)) for d, v in values.items()},
+        }
+
+    changed = {day: amount for day, amount in new.items() if old.get(day) != amount}
+    if not changed:
+        return
+    before = image({day: old[day] for day in changed if day in old})
+    service.record_written("update", "channel_tracking.campaigns", campaign, actor, before, image(changed))
 
 
 # --- tracking links and QR codes ---------------------------------------------------------------
@@ -529,6 +558,9 @@ class ConversionRecord(MethodView):
         """Record a conversion (an order) and attribute it; repeating an order_id changes nothing."""
         actor = current_actor()
         require(actor, "channel_tracking.conversions", "create")
+        if data.get("customer_id"):
+            # the conversion (and the visitor it stitches) refers to a customer the actor must read
+            customers.require_readable(data["customer_id"], actor)
         at = data.get("occurred_at")
         at = at.astimezone(dt.UTC).replace(tzinfo=None) if at else utcnow()
         conversion, created = record_conversion(

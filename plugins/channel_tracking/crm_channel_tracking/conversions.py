@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from crm_core.db import database
 from crm_core.events import emit
+from crm_core.records import service
 
 from .attribution import DEFAULT_MODEL, MODELS, Touch, attribute
 from .ingest import stitch
@@ -102,6 +103,10 @@ def record_conversion(
                 )
         if rows:
             Credit.insert_many(rows).execute()
+        # the core's write path: audit entry and outbox event in this transaction
+        after = service.record_dict(conversion)
+        after["credits"] = len(rows)
+        service.record_written("create", "channel_tracking.conversions", conversion, actor, None, after)
         _announce(conversion, by_model[DEFAULT_MODEL], lookback, actor)
     return conversion, True
 

@@ -14,7 +14,8 @@ from .models import MODELS
 
 log = logging.getLogger(__name__)
 
-requires = ("core.auth",)
+# conversions recorded through the API check that the actor can read the customer they name
+requires = ("core.auth", "core.entities")
 
 PERMISSIONS = [
     {

@@ -1,8 +1,36 @@
-"""Fixtures for the channel tracking tests: settings, an ingestion key, and small helpers."""
+"""Fixtures for the channel tracking tests: settings, an ingestion key, the customers the tests
+name by id, and small helpers."""
 
 import pytest
 
 ALLOWED = "shop.example.com,example.org"
+
+#: ids of the customers ``seeded_customers`` creates (a conversion recorded through the API must
+#: name a customer the caller can read)
+SEEDED_CUSTOMERS = (1, 2, 3, 42)
+
+
+@pytest.fixture(autouse=True)
+def seeded_customers(request):
+    """Unowned customers with the ids the tests use, for every test that has an app (only
+    ``all``-scope readers, admins, see them)."""
+    if "app" not in request.fixturenames:
+        return
+    request.getfixturevalue("app")
+    from crm_core.db import database, is_postgres, utcnow
+    from crm_core.entities.models import Customer
+
+    now = utcnow()
+    rows = [
+        {"id": i, "name": f"Customer {i}", "created_at": now, "updated_at": now, "custom": {}}
+        for i in SEEDED_CUSTOMERS
+    ]
+    with database.atomic():
+        Customer.insert_many(rows).execute()
+        if is_postgres():  # explicit ids do not move the sequence: API-created customers come after
+            database.execute_sql(
+                "SELECT setval(pg_get_serial_sequence('customer', 'id'), MAX(id)) FROM customer"
+            )
 
 
 @pytest.fixture
