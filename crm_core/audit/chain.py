@@ -295,7 +295,17 @@ def _legacy_to() -> int:
 
 def verify(batch: int = 5000) -> VerifyResult:
     """Check the whole sealed chain and its head with this instance's key; names the first entry
-    that was edited, deleted or reordered, or says how the head disagrees with the log."""
+    that was edited, deleted or reordered, or says how the head disagrees with the log. Reads one
+    snapshot (entries committed meanwhile by writers are not mistaken for a head mismatch)."""
+    if database.in_transaction():
+        return _verify(batch)
+    with database.atomic():
+        if is_postgres():
+            database.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return _verify(batch)
+
+
+def _verify(batch: int) -> VerifyResult:
     key, key_id = audit_key()
     head = AuditHead.get_or_none(AuditHead.id == 1)
     if head is None:
