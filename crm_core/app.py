@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask, g, request
 
-from . import errors
+from . import errors, inputs
 from .config import ensure_secret_key, load_config
 from .db import database, default_url, open_database
 from .plugins import PluginManager, disabled_from_env
@@ -50,6 +50,7 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
     app.config["SECRET_KEY"] = ensure_secret_key(settings)
     app.config.setdefault("JSON_SORT_KEYS", False)
     _configure_logging(app)
+    inputs.install(app)  # before any blueprint: bounded <int:> ids, JSON limits
 
     db = open_database(settings["DATABASE_URL"] or default_url(settings["INSTANCE_PATH"]))
     disabled = disabled_from_env(settings["PLUGINS_DISABLED"])

@@ -69,9 +69,17 @@ def error_payload(error: HTTPException) -> tuple[dict, dict]:
             for part in errors.values():
                 flat.update(part if isinstance(part, dict) else {"_schema": part})
             errors = flat
+        from .inputs import cap_errors
+
+        errors, count = cap_errors(errors)
         body["errors"] = errors
+        if count is not None:  # a 900,000-key body must not get a 65 MB answer
+            body["error_count"] = count
+            message = message if len(message) <= 1000 else message[:1000] + "..."
+            body["message"] = message
         if message == error.description and error.code == 422 and isinstance(errors, dict):
-            body["message"] = "Invalid input: " + ", ".join(sorted(map(str, errors))) + "."
+            more = f" and {count - len(errors)} more" if count is not None else ""
+            body["message"] = "Invalid input: " + ", ".join(sorted(map(str, errors))) + more + "."
         if error.code == 400 and errors == {"_schema": ["Invalid JSON body."]}:
             body["message"] = "Malformed JSON body."
     body.update(data.get("extra") or {})
@@ -124,6 +132,17 @@ def handle_unexpected(error: Exception, database_checked: bool = False):
         return handle_http_exception(error)
     if not database_checked and isinstance(error, peewee.OperationalError | peewee.InterfaceError):
         return handle_database_unavailable(error)
+    if isinstance(error, OverflowError | peewee.DataError):
+        # a value the database cannot hold (a number beyond 64 bits, text longer than its
+        # column) that got past the input checks: the client's input, not a bug to hide as a 500
+        log.warning("value out of range (request %s): %s", getattr(g, "request_id", "-"), error)
+        return handle_http_exception(
+            APIError(
+                422,
+                "A value is out of range or too long for its field.",
+                errors={"_schema": ["Out of range."]},
+            )
+        )
     log.exception("unhandled error (request %s)", getattr(g, "request_id", "-"))
     return handle_http_exception(InternalServerError("An unexpected error occurred; it has been logged."))
 

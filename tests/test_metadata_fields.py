@@ -69,7 +69,7 @@ def test_definition_crud(client, admin_headers):
         ({"name": "Bad-Name", "type": "string"}, "name", "a-z"),
         ({"name": "a__b", "type": "string"}, "name", "__"),
         ({"name": "abc\n", "type": "string"}, "name", "a-z"),
-        ({"name": "x", "type": "string", "label": "bad\x00label"}, "_schema", "NUL"),
+        ({"name": "x", "type": "string", "label": "bad\x00label"}, "label", "NUL"),
         ({"name": "x", "type": "float"}, "type", "one of"),
         ({"name": "x", "type": "choice"}, "choices", "needs choices"),
         ({"name": "x", "type": "int", "min": 5, "max": 1}, "min", "exceed"),

@@ -10,6 +10,7 @@ import flask_smorest
 from flask_smorest import abort  # noqa: F401  re-exported for plugins
 
 from ..errors import APIError  # noqa: F401  re-exported for plugins
+from ..inputs import Parser
 
 API_PREFIX = "/api/v1"
 
@@ -38,6 +39,8 @@ class Blueprint(flask_smorest.Blueprint):
     """flask-smorest Blueprint with the core's pagination defaults (page_size up to 200)."""
 
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 20, "max_page_size": 200}
+    # JSON bodies, numbers and pages within the limits of crm_core.inputs
+    ARGUMENTS_PARSER = PAGINATION_ARGUMENTS_PARSER = Parser()
 
 
 def schema_name(schema) -> str:

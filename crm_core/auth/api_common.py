@@ -5,13 +5,14 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from ..errors import APIError
+from ..inputs import INT64_MAX, INT64_MIN, MAX_PAGE
 from ..records.listing import pagination_header  # one X-Pagination format for every list
 
 
 class PageArgs(Schema):
     """``page`` and ``page_size`` (1 to 200) of a list."""
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
 
 
@@ -56,6 +57,9 @@ def json_response(data, status: int = 200, headers: dict | None = None):
 def int_id(value, what: str) -> int:
     """An integer path id, or 404 naming ``what``."""
     try:
-        return int(value)
+        number = int(value) if len(str(value)) <= 20 else None
     except (TypeError, ValueError):
-        raise APIError(404, f"No {what} {value}.") from None
+        number = None
+    if number is None or not INT64_MIN <= number <= INT64_MAX:
+        raise APIError(404, f"No {what} {str(value)[:40]}.") from None
+    return number

@@ -23,6 +23,7 @@ from marshmallow import ValidationError
 
 from ..db import database, utcnow
 from ..errors import APIError
+from ..inputs import check_length
 from .entities import core_field_names, entity_model, require_entity
 from .expressions import raw_expression, sync_indexes
 from .fielddefs import (
@@ -72,6 +73,13 @@ MAX_LISTED = 100  # record ids listed in a refusal
 
 
 def _labels(value, current: dict | None = None) -> dict:
+    labels = _parse_labels(value, current)
+    for text in labels.values():  # label_en / label_zh columns of fields and object types alike
+        check_length(text, FieldDefinition.label_en, "label")
+    return labels
+
+
+def _parse_labels(value, current: dict | None = None) -> dict:
     current = dict(current or {"en": "", "zh-CN": ""})
     if value is None:
         return current

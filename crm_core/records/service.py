@@ -27,6 +27,7 @@ from flask import current_app, g, has_request_context, request
 from ..changes import Change
 from ..db import database, is_postgres, utcnow, write_transaction
 from ..errors import APIError
+from ..inputs import reject_nul  # noqa: F401  one definition for every input, re-exported
 
 Hook = Callable[[Any, dict, dict | None], None]
 
@@ -79,25 +80,6 @@ def _assign(record: pw.Model, data: dict) -> None:
         if field is None or key == "custom":
             continue
         setattr(record, field.name, value)
-
-
-def reject_nul(data: Any, path: str = "") -> None:
-    """422 naming the field when any string in ``data`` holds a NUL character (PostgreSQL cannot
-    store one; SQLite would truncate what other tools read)."""
-    if isinstance(data, str):
-        if "\x00" in data:
-            raise APIError(
-                422,
-                "NUL characters are not allowed.",
-                errors={path or "_schema": ["Contains a NUL character."]},
-            )
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            reject_nul(key, path or "_schema")
-            reject_nul(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(data, list | tuple):
-        for value in data:
-            reject_nul(value, path)
 
 
 def _has_custom(model) -> bool:
