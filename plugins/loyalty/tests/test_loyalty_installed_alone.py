@@ -28,10 +28,11 @@ SMOKE = textwrap.dedent(
                                        "threshold": threshold}, headers=h)
         assert r.status_code == 201, r.get_json()
     assert c.post(L + "/rules", json={"name": "1/yuan", "kind": "purchase", "rate": "1"}, headers=h).status_code == 201
-    r = c.post(L + "/activities", json={"customer_id": 1, "kind": "purchase", "reference": "o1", "amount": "800"},
-               headers=h)
+    customer = c.post("/api/v1/customers", json={"name": "Smoke"}, headers=h).get_json()["id"]
+    r = c.post(L + "/activities", json={"customer_id": customer, "kind": "purchase", "reference": "o1",
+                                        "amount": "800"}, headers=h)
     assert r.status_code == 201, r.get_json()
-    member = c.get(L + "/members/1", headers=h).get_json()
+    member = c.get(L + "/members/%d" % customer, headers=h).get_json()
     print(json.dumps({"tier": member["tier"], "balance": member["points"]["balance"]}))
     """
 )
