@@ -67,6 +67,13 @@ def customer_ownership(customer_id: int) -> tuple[int | None, int | None]:
     return (row[0], row[1]) if row else (None, None)
 
 
+def customer_exists(customer_id: int) -> bool:
+    """True when the core has a customer ``customer_id`` (enrolment by an event, which has no
+    actor to check read access for, needs at least that: the member's foreign key)."""
+    customer = pw.Table("customer", ("id",)).bind(database)
+    return customer.select(customer.id).where(customer.id == customer_id).exists()
+
+
 def welcome(member: Member, now: dt.datetime | None = None) -> None:
     """What follows an enrolment: ``loyalty.member.enrolled``, the base tier, the signup bonus."""
     now = now or utcnow()

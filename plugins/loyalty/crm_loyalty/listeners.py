@@ -54,6 +54,10 @@ def on_order_paid(event) -> None:
     if member is None:
         if not ledger.program().auto_enrol:
             return
+        if not activities.customer_exists(customer_id):
+            # members need an existing customer (a foreign key); a retry would not create one
+            log.warning("loyalty: ignoring %s %s for unknown customer %s", event.type, event.id, customer_id)
+            return
         with database.atomic():
             member, _ = activities.enrol(customer_id, channel=str((event.data or {}).get("channel") or ""))
     activities.apply(

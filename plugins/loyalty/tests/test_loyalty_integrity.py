@@ -77,6 +77,19 @@ def test_enrolling_a_customer_one_cannot_read_is_refused_and_the_owner_can_still
     assert r.status_code == 422  # not 409: that the customer is a member is not revealed either
 
 
+def test_an_order_event_for_an_unknown_customer_enrols_nobody(client, admin_headers):
+    from crm_loyalty.models import Member
+
+    from crm_core.events import dispatch_pending, emit
+    from crm_core.events.models import OutboxEvent
+
+    with database.atomic():
+        emit("order.paid", {"order_id": 1, "customer_id": 987654, "amount": "10.00", "currency": "CNY"})
+    dispatch_pending()
+    assert not Member.select().where(Member.customer_id == 987654).exists()
+    assert OutboxEvent.select().where(OutboxEvent.status == "pending").count() == 0  # not retried forever
+
+
 def test_the_database_refuses_a_member_without_a_customer(app):
     from crm_loyalty.models import Member
 
