@@ -4,7 +4,6 @@ commands plugins add through ``crm_cli``."""
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 
@@ -67,6 +66,8 @@ def init_command(demo):
     """Migrate the database and create the first admin (once)."""
     from .auth import ADMIN_ROLE, create_user
     from .auth.models import Role, User, UserRole
+    from .auth.passwords import describe_errors, generate_password
+    from .errors import APIError
     from .migrate import migrate
 
     migrate(_crm().db, _crm().plugins)
@@ -75,8 +76,13 @@ def init_command(demo):
         click.echo(f"admin exists: {admins.first().username}")
     else:
         username = current_app.config["ADMIN_USERNAME"]
-        password = current_app.config["ADMIN_PASSWORD"] or secrets.token_urlsafe(12)
-        create_user(username, password, roles=[ADMIN_ROLE])
+        password = current_app.config["ADMIN_PASSWORD"] or generate_password()
+        try:
+            create_user(username, password, roles=[ADMIN_ROLE])
+        except APIError as exc:  # name the rule (CRM_ADMIN_PASSWORD too short...), not "422"
+            raise click.ClickException(
+                f"cannot create admin {username!r}: {describe_errors(exc.data['errors']) or exc.message}"
+            ) from None
         shown = password if not current_app.config["ADMIN_PASSWORD"] else "(from CRM_ADMIN_PASSWORD)"
         click.echo(f"created admin user: {username}  password: {shown}")
     if demo:
