@@ -369,3 +369,19 @@ def test_phone_conflict_reveals_the_id_only_of_a_readable_customer(client, make_
     mine = _post(client, "/api/v1/customers", {"name": "Mine", "email": "mine@example.cn"}, sales)
     r = client.post("/api/v1/customers", json={"name": "Again", "email": "mine@example.cn"}, headers=sales)
     assert r.status_code == 409 and r.get_json()["existing_id"] == mine["id"]
+
+
+def test_import_conflict_names_only_readable_customers(client, make_user, admin_headers):
+    north, south = _dept(client, admin_headers, "North"), _dept(client, admin_headers, "South")
+    theirs = {"name": "South", "phone": "+8613800000002", "department_id": south}
+    theirs = _post(client, "/api/v1/customers", theirs, admin_headers)
+    _, sales = make_user("north_sales", roles=("sales",), department_id=north)
+    mine = _post(client, "/api/v1/customers", {"name": "Mine", "phone": "+8613800000003"}, sales)
+    rows = "name,phone\nCopy,+8613800000002\nAgain,+8613800000003\n"
+    form = {"file": (io.BytesIO(rows.encode()), "people.csv"), "mode": "valid_only"}
+    r = client.post("/api/v1/customers/import", data=form, headers=sales, content_type="multipart/form-data")
+    assert r.status_code == 200, r.get_json()
+    errors = {e["row"]: e["errors"]["phone"] for e in r.get_json()["errors"]}
+    assert len(errors) == 2
+    assert not any(str(theirs["id"]) in message for messages in errors.values() for message in messages)
+    assert any(str(mine["id"]) in message for messages in errors.values() for message in messages)

@@ -134,6 +134,17 @@ def check_contact(record: Contact, data: dict, before) -> None:
         query = query.where(Contact.id != record.id)
     existing = query.scalar()
     if existing is not None:
+        from .. import permissions
+        from ..auth import current_actor
+
+        actor = current_actor(required=False)
+        if actor is None or not permissions.view(actor, "contacts").contains_id(Contact, existing):
+            # the link exists, but the caller may not read it: no id
+            raise APIError(
+                409,
+                "This customer is already a contact of this company.",
+                errors={"company_id": ["Already linked."]},
+            )
         raise APIError(
             409,
             "This customer is already a contact of this company.",

@@ -253,7 +253,7 @@ def import_customers(data: bytes, filename: str, mode: str, actor) -> dict:
             continue
         valid.append((number, item))
 
-    _check_existing(valid, errors)
+    _check_existing(valid, errors, actor)
     _check_assignment(valid, errors, actor)
     errors.sort(key=lambda e: e["row"])
     report = {
@@ -277,8 +277,12 @@ def import_customers(data: bytes, filename: str, mode: str, actor) -> dict:
     return report
 
 
-def _check_existing(valid: list[tuple[int, dict]], errors: list[dict]) -> None:
-    """Move rows whose phone or e-mail is already in the database to ``errors``."""
+def _check_existing(valid: list[tuple[int, dict]], errors: list[dict], actor=None) -> None:
+    """Move rows whose phone or e-mail is already in the database to ``errors``; the message
+    names the existing customer only when ``actor`` may read it (``permissions.view``)."""
+    from .. import permissions
+
+    view = permissions.view(actor, "customers") if actor is not None else None
     bad: dict[int, dict] = {}
     for name in customers.UNIQUE_FIELDS:
         column = getattr(Customer, name)
@@ -287,9 +291,12 @@ def _check_existing(valid: list[tuple[int, dict]], errors: list[dict]) -> None:
         for start in range(0, len(values), CHUNK):
             chunk = values[start : start + CHUNK]
             existing.update(Customer.select(column, Customer.id).where(column.in_(chunk)).tuples())
+        readable = view.readable_ids(Customer, existing.values()) if view is not None else set()
         for number, item in valid:
             if item.get(name) in existing:
-                bad.setdefault(number, {})[name] = [f"Already used by customer {existing[item[name]]}."]
+                found = existing[item[name]]
+                message = f"Already used by customer {found}." if found in readable else "Already used."
+                bad.setdefault(number, {})[name] = [message]
     if bad:
         errors.extend({"row": n, "errors": e} for n, e in bad.items())
         valid[:] = [(n, item) for n, item in valid if n not in bad]
@@ -368,10 +375,9 @@ def export_customers(args, actor, fmt: str) -> Response:
         ignore=("format",),
         paginate=False,
     )
-    rules = permissions.field_rules(actor, "customers")
-    hidden = {name for name, rule in rules.items() if rule == "hidden"}
-    custom_names = [d.name for d in metadata.custom_fields("customers") if d.name not in hidden]
-    headers = [c for c in EXPORT_COLUMNS if c not in hidden] + [f"custom.{n}" for n in custom_names]
+    view = permissions.view(actor, "customers", "export")
+    custom_names = [d.name for d in metadata.custom_fields("customers") if view.visible(d.name)]
+    headers = [c for c in EXPORT_COLUMNS if view.visible(c)] + [f"custom.{n}" for n in custom_names]
     dataset = tablib.Dataset(headers=headers)
     batch: list[Customer] = []
 

@@ -257,9 +257,21 @@ def _check_unique(entity: str, defs: dict, cleaned: dict, record_id) -> None:
             query = query.where(model.id != record_id)
         existing = query.first()
         if existing is not None:
+            message = f"Custom field {name!r} must be unique: {cleaned[name]!r} is already used."
+            if not _readable(entity, model, existing.id):  # name only a record the caller may read
+                raise APIError(409, message, errors={f"custom.{name}": ["Already used by another record."]})
             raise APIError(
                 409,
-                f"Custom field {name!r} must be unique: {cleaned[name]!r} is already used.",
+                message,
                 errors={f"custom.{name}": [f"Already used by record {existing.id}."]},
                 existing_id=existing.id,
             )
+
+
+def _readable(entity: str, model, record_id) -> bool:
+    """True when the caller of this request may read record ``record_id`` (``permissions.view``)."""
+    from .. import permissions
+    from ..auth import current_actor
+
+    actor = current_actor(required=False)
+    return actor is not None and permissions.view(actor, entity).contains_id(model, record_id)
