@@ -3,7 +3,9 @@ commands plugins add through ``crm_cli``."""
 
 from __future__ import annotations
 
+import functools
 import os
+import signal
 import subprocess
 import sys
 
@@ -104,20 +106,62 @@ def init_command(demo):
 @click.option("--no-scheduler", is_flag=True, help="Serve the web app only.")
 @with_appcontext
 def run_command(host, port, no_scheduler):
-    """Development server and the scheduler together (one machine, SQLite)."""
+    """Development server and the scheduler together (one machine, SQLite).
+
+    One unit: SIGTERM or SIGINT stops the web server and the scheduler child; the child also gets
+    SIGTERM from the kernel if this process dies without cleaning up (even SIGKILL)."""
     child = None
     root = click.get_current_context().find_root()
-    if not no_scheduler and root.command.get_command(root, "scheduler") is not None:
-        child = subprocess.Popen([sys.argv[0], "scheduler"], env=os.environ.copy())
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def stop(signum, frame):
+        # werkzeug's serve_forever ends on KeyboardInterrupt; the finally below reaps the child
+        raise KeyboardInterrupt
+
+    for sig in previous:
+        signal.signal(sig, stop)
     try:
+        if not no_scheduler and root.command.get_command(root, "scheduler") is not None:
+            child = subprocess.Popen(
+                [sys.executable, "-c", "from crm_core.cli import main; main()", "scheduler"],
+                env=os.environ.copy(),
+                preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+            )
         # app.run() refuses to start under the flask CLI; serve with werkzeug directly
         from werkzeug.serving import run_simple
 
         run_simple(host, port, current_app._get_current_object(), use_reloader=False, threaded=True)
+    except KeyboardInterrupt:
+        pass
     finally:
+        for sig in previous:  # a second signal must not cut the clean-up short
+            signal.signal(sig, signal.SIG_IGN)
         if child is not None:
-            child.terminate()
-            child.wait(timeout=10)
+            _stop_child(child)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """In a child, before exec: SIGTERM when the parent dies (Linux ``PR_SET_PDEATHSIG``)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the parent died before the call
+            os._exit(1)
+
+
+def _stop_child(child: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; always reaped."""
+    if child.poll() is None:
+        child.terminate()
+    try:
+        child.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 @click.command("serve")
