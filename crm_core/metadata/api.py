@@ -25,7 +25,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from .. import permissions
 from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
-from ..db import database
+from ..db import write_transaction
 from ..errors import APIError
 from ..records import listing, service, tabular
 from ..records.resource import (
@@ -391,8 +391,8 @@ class ObjectRecordItem(MethodView):
         crud = _crud(type_name)
         actor = current_actor()
         data = _load(_update_schema)
-        with database.atomic():
-            record = crud.get(record_id, actor, "update")
+        with write_transaction():
+            record = crud.get(record_id, actor, "update", lock=True)
             if request.headers.get("If-Match") is not None:
                 check_if_match(etag_of(crud.dump(record, actor)))
             record = service.update(crud.resource, record, data, actor)
@@ -404,8 +404,8 @@ class ObjectRecordItem(MethodView):
         """Delete the record (204)."""
         crud = _crud(type_name)
         actor = current_actor()
-        with database.atomic():
-            record = crud.get(record_id, actor, "delete")
+        with write_transaction():
+            record = crud.get(record_id, actor, "delete", lock=True)
             if request.headers.get("If-Match") is not None:
                 check_if_match(etag_of(crud.dump(record, actor)))
             service.delete(crud.resource, record, actor)

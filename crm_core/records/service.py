@@ -202,7 +202,8 @@ def create(
     """Create a ``model`` row from validated ``data`` as ``actor``; returns the saved record.
 
     ``resource`` is the permission resource (``customers``, ``objects.course``). Ownership defaults
-    to the actor (``owner_id``) and their department when the model has those columns.
+    to the actor (``owner_id``) and the department to the owner's when the model has those columns
+    (``permissions.place`` checks both against the actor's scope).
     ``before_save(record, data, None)`` runs after assignment and before the insert (normalise,
     check uniqueness); ``after_save(record, data, None)`` runs after it (many-to-many rows,
     history). Raises ``APIError`` 403 (permissions), 409 (conflict), 422 (custom fields).
@@ -211,13 +212,18 @@ def create(
 
     data = dict(data)
     reject_nul(data)
-    with database.atomic():
+    with write_transaction():
         permissions.require(actor, resource, "create")
         permissions.check_writable(actor, resource, data)
         if _has_scope_columns(model):
             data.setdefault("owner_id", actor.id if actor is not None else None)
-            data.setdefault("department_id", actor.department_id if actor is not None else None)
-            permissions.check_assignment(actor, resource, "create", data["owner_id"], data["department_id"])
+            data["owner_id"], data["department_id"] = permissions.place(
+                actor,
+                resource,
+                "create",
+                data["owner_id"],
+                data.get("department_id", permissions.OWNER_DEPARTMENT),
+            )
         record = model()
         _assign(record, data)
         if _has_custom(model):
@@ -245,7 +251,8 @@ def update(
     """Apply the partial, validated ``data`` to ``record`` as ``actor``; returns the record.
 
     ``custom`` is merged key by key (a key set to ``None`` clears that value). Moving a record to
-    another owner or department is checked against the actor's scope. The hooks receive the
+    another owner or department is checked by ``permissions.place`` (a new owner brings the
+    record to their department unless one is given). The hooks receive the
     before-image (a dict) as their third argument.
 
     Only what changes is written (:func:`write_changes`): the columns in ``data`` or set by the
@@ -262,12 +269,15 @@ def update(
         permissions.require(actor, resource, "update", record)
         permissions.check_writable(actor, resource, data)
         if _has_scope_columns(model) and ({"owner_id", "department_id"} & set(data)):
-            permissions.check_assignment(
+            # a new owner brings the record to their department unless one is given with it
+            owner_changes = "owner_id" in data and data["owner_id"] != record.owner_id
+            default = permissions.OWNER_DEPARTMENT if owner_changes else record.department_id
+            data["owner_id"], data["department_id"] = permissions.place(
                 actor,
                 resource,
                 "update",
                 data.get("owner_id", record.owner_id),
-                data.get("department_id", record.department_id),
+                data.get("department_id", default),
             )
         before = serialize(record)
         _assign(record, data)
