@@ -49,6 +49,7 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
     app.config.update(settings)
     app.config["SECRET_KEY"] = ensure_secret_key(settings)
     app.config.setdefault("JSON_SORT_KEYS", False)
+    _cookie_settings(app, config or {})
     _configure_logging(app)
     inputs.install(app)  # before any blueprint: bounded <int:> ids, JSON limits
 
@@ -62,6 +63,7 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
     app.extensions["crm"] = crm
 
     _install_request_hooks(app)
+    _install_security_headers(app)
     from .api import create_api
 
     crm.api = create_api(app)
@@ -103,3 +105,46 @@ def _install_request_hooks(app: Flask) -> None:
     def _close(exc):
         if not database.is_closed() and not database.in_transaction():
             database.close()
+
+
+def _cookie_settings(app: Flask, config: dict) -> None:
+    """Session cookie: SameSite=Lax unless the caller chose otherwise (Flask's own default is
+    None, so a ``setdefault`` never applies), HttpOnly, Secure when configured or when the CRM is
+    served over HTTPS (``BASE_URL``)."""
+    if "SESSION_COOKIE_SAMESITE" not in config:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    if app.config["BASE_URL"].startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+
+
+#: workbench pages load scripts, styles and images from the CRM only; no inline script
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'self'"
+)
+#: API answers are data, never a document to render or frame
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def _install_security_headers(app: Flask) -> None:
+    from .errors import API_PREFIXES
+
+    @app.after_request
+    def _security_headers(response):
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        api = request.path.startswith(API_PREFIXES)
+        if api and response.mimetype != "text/html":  # (the Swagger UI page has inline script)
+            headers.setdefault("X-Frame-Options", "DENY")
+            headers.setdefault("Content-Security-Policy", API_CSP)
+            if "Authorization" in request.headers or g.get("actor") is not None:
+                # an authenticated answer is for this caller only: no shared or disk cache
+                headers["Cache-Control"] = "no-store"
+                headers.setdefault("Pragma", "no-cache")
+        elif response.mimetype == "text/html" and not api:
+            headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        return response

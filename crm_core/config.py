@@ -43,6 +43,15 @@ SETTINGS: dict[str, Setting] = {
     "LOGIN_MAX_FAILURES": Setting(int, 5, "failed logins in a row before a user is locked out for a while"),
     "LOGIN_LOCKOUT_SECONDS": Setting(int, 60, "first lockout; doubles with each further failure, max 1 h"),
     "MAX_CONTENT_LENGTH": Setting(int, 20 * 1024 * 1024, "largest request body in bytes (413 above it)"),
+    "BASE_URL": Setting(
+        str,
+        "",
+        "public URL of the CRM (https://crm.example.com): absolute links (short links, QR codes) are "
+        "built from it, never from the request's Host; default http://127.0.0.1:5000",
+    ),
+    "SESSION_COOKIE_SECURE": Setting(
+        bool, False, "send the workbench session cookie over HTTPS only (always on when BASE_URL is https)"
+    ),
     "TOKEN_TTL_SECONDS": Setting(int, 3600 * 12, "lifetime of login bearer tokens"),
     "AUDIT_RETENTION_DAYS": Setting(int, 365 * 3, "audit log retention, 365 to 3650 days"),
     "AUDIT_KEY": Setting(
@@ -160,6 +169,13 @@ def _validate(config: dict) -> None:
         raise ConfigError("ENCRYPTION_ALGORITHM: must be AES-256-GCM or SM4-GCM")
     if config["MAX_CONTENT_LENGTH"] <= 0:
         raise ConfigError("MAX_CONTENT_LENGTH: must be positive")
+    base = config["BASE_URL"]
+    if base:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ConfigError(f"BASE_URL: give the public http(s) URL of the CRM, got {base!r}")
     url = config["DATABASE_URL"]
     if url and url.split(":", 1)[0] not in (
         "sqlite",

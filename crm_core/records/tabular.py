@@ -9,22 +9,29 @@ import/export pages, so that every file the CRM reads or writes follows the same
   unreadable);
 - ``cell_text(value)``: a stored value as an export cell;
 - ``check_format(fmt)`` and ``download(dataset, fmt, basename)``: a CSV (with BOM, so Excel reads
-  Chinese correctly) or XLSX attachment named ``<basename>-<timestamp>.<fmt>``;
+  Chinese correctly) or XLSX attachment named ``<basename>-<timestamp>.<fmt>``, formulas
+  neutralised as OWASP recommends (``'`` before ``= + - @``, tab, CR in CSV; XLSX text cells are
+  strings, never formulas); CSV imports drop that ``'`` again;
 - ``import_upload()``, ``check_mode(mode)`` and ``IMPORT_REQUEST_BODY``: the file and mode of an
   import request, as every import endpoint reads and documents them.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import decimal
 import io
 import json
+import re
 from collections.abc import Iterator
 
 import charset_normalizer
 import openpyxl
 import tablib
 from flask import Response, request
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
 
 from ..db import utcnow
 from ..errors import APIError
@@ -99,8 +106,8 @@ def read_table(data: bytes, filename: str) -> tuple[list[str], Iterator[list[str
         dataset.load(text, format="csv")
     except Exception:  # tablib wraps csv errors in several types
         raise APIError(400, "The file is not valid CSV.", errors={"file": ["Not CSV."]}) from None
-    return [str(h or "").strip() for h in dataset.headers or []], (
-        [_read_cell(c) for c in row] for row in dataset
+    return [_unneutralise(str(h or "").strip()) for h in dataset.headers or []], (
+        [_unneutralise(_read_cell(c)) for c in row] for row in dataset
     )
 
 
@@ -121,10 +128,71 @@ def check_format(fmt: str) -> None:
         raise APIError(400, "Invalid query parameter 'format'.", errors={"format": ["csv or xlsx."]})
 
 
+# --- formulas in exports (OWASP "CSV injection") ------------------------------------------------
+
+#: a cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def neutralise(value):
+    """A CSV cell that no spreadsheet runs: text starting with ``=``, ``+``, ``-``, ``@``, tab or
+    CR gets a leading ``'`` (plain numbers such as ``-12.5`` are left alone: never formulas)."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def _unneutralise(text: str) -> str:
+    """What :func:`neutralise` wrote, read back (CSV imports of our own exports round-trip)."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_TRIGGERS):
+        return text[1:]
+    return text
+
+
+def _csv_body(dataset: tablib.Dataset) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    if dataset.headers:
+        writer.writerow([neutralise(h) for h in dataset.headers])
+    for row in dataset:
+        writer.writerow(["" if v is None else neutralise(v) for v in row])
+    return "\ufeff" + out.getvalue()
+
+
+def _xlsx_value(value):
+    if value is None or isinstance(value, bool | int | float | decimal.Decimal | dt.date | dt.time):
+        return value
+    # text openpyxl refuses (control characters) would fail the whole export
+    return ILLEGAL_CHARACTERS_RE.sub("", str(value))
+
+
+def _xlsx_body(dataset: tablib.Dataset) -> bytes:
+    """The workbook, every text cell written as a string: openpyxl would store text starting
+    with ``=`` as a formula."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = (dataset.title or "Sheet1")[:31]
+    rows = [dataset.headers] if dataset.headers else []
+    for number, row in enumerate([*rows, *dataset], start=1):
+        for column, value in enumerate(row, start=1):
+            cell = sheet.cell(row=number, column=column, value=_xlsx_value(value))
+            if cell.data_type == "f":
+                cell.data_type = "s"
+    if dataset.headers:
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def download(dataset: tablib.Dataset, fmt: str, basename: str) -> Response:
-    """``dataset`` as a CSV (with BOM) or XLSX attachment ``<basename>-<timestamp>.<fmt>``."""
+    """``dataset`` as a CSV (with BOM) or XLSX attachment ``<basename>-<timestamp>.<fmt>``;
+    formulas neutralised (:func:`neutralise` in CSV, string cells in XLSX)."""
     check_format(fmt)
-    body = "\ufeff" + dataset.export("csv") if fmt == "csv" else dataset.export("xlsx")
+    body = _csv_body(dataset) if fmt == "csv" else _xlsx_body(dataset)
     stamp = utcnow().strftime("%Y%m%d-%H%M%S")
     response = Response(body, mimetype=MEDIA_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{basename}-{stamp}.{fmt}"'

@@ -36,8 +36,7 @@ def crm_startup(app):
 
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # API calls use tokens, not cookies
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session: long-open forms work
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    # session cookie flags (SameSite=Lax, HttpOnly, Secure) and the pages' CSP: crm_core.app
     csrf = CSRFProtect(app)
     init_babel(app)
 

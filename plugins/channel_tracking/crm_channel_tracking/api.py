@@ -412,8 +412,10 @@ def _link_checks(record, data, before):
 
 
 def short_url(code: str, qr: bool = False) -> str:
-    """The absolute short link of ``code`` on this server."""
-    return f"{request.url_root.rstrip('/')}/t/{code}" + ("?qr=1" if qr else "")
+    """The absolute short link of ``code`` on this server (on ``CRM_BASE_URL``, never ``Host``)."""
+    from crm_core.urls import absolute_url
+
+    return absolute_url(f"/t/{code}") + ("?qr=1" if qr else "")
 
 
 register_crud(
