@@ -246,24 +246,12 @@ def set_password(user: User, password: str, keep_token_id: int | None = None) ->
 
 
 def record_change(action: str, resource: str, record_id, before=None, after=None, actor=None) -> None:
-    """Tell ``crm_record_written`` observers (audit, outbox) about a write to an identity object
-    (users, roles, departments, tokens, OAuth clients); call inside the write's transaction."""
-    from flask import has_request_context
+    """Report a write to an identity object (users, roles, departments, tokens, OAuth clients)
+    through the one write path's ``records.service.record_written`` (audit, outbox); call inside
+    the write's transaction. ``actor`` defaults to the request's."""
+    from ..records.service import record_written
 
-    from ..changes import Change
-
-    in_request = has_request_context()
-    change = Change(
-        action=action,
-        resource=resource,
-        record_id=record_id,
-        actor=actor if actor is not None else (g.get("actor") if in_request else None),
-        before=before,
-        after=after,
-        request_id=g.get("request_id") if in_request else None,
-        ip=request.remote_addr if in_request else None,
-    )
-    current_app.extensions["crm"].plugins.hook.crm_record_written(change=change)
+    record_written(action, resource, None, actor, before, after, record_id=record_id)
 
 
 def create_user(

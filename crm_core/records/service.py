@@ -95,20 +95,24 @@ def record_written(
 ) -> None:
     """Tell every ``crm_record_written`` implementation about one write (call inside the transaction).
 
-    ``create``/``update``/``delete`` call it; bulk writers (the customer import) call it once per
-    row they inserted with ``record=None`` and ``record_id`` set, so audit and events still see
-    every record.
+    The one place every write is reported, so audit and outbox see them all: ``create``/``update``/
+    ``delete`` call it; so do identity writes (users, roles, departments, tokens, OAuth clients:
+    ``auth.record_change``), data-model writes (fields, object types: ``metadata.journal``) and
+    plugin writes that are not records of their own (ledger entries, spend). Bulk writers (the
+    customer import) call it once per row with ``record=None`` and ``record_id`` set. Without an
+    ``actor``, the request's authenticated actor is taken.
     """
+    in_request = has_request_context()
     change = Change(
         action=action,
         resource=resource,
         record_id=record.get_id() if record is not None else record_id,
-        actor=actor,
+        actor=actor if actor is not None or not in_request else g.get("actor"),
         before=before,
         after=after,
         record=record,
-        request_id=g.get("request_id") if has_request_context() else None,
-        ip=request.remote_addr if has_request_context() else None,
+        request_id=g.get("request_id") if in_request else None,
+        ip=request.remote_addr if in_request else None,
         extra=dict(extra or {}),
     )
     current_app.extensions["crm"].plugins.hook.crm_record_written(change=change)
