@@ -1,6 +1,11 @@
-"""``/api/v1/events``: the outbox as admins see it (what happened, what is stuck), and retry."""
+"""``/api/v1/events``: the outbox as admins see it (what happened, what is stuck), and retry.
+
+Each event's ``data`` is shown as the reader may see it (``permissions.event_data``), so an
+``events:read`` grant never reveals fields or records the reader's other grants do not."""
 
 from __future__ import annotations
+
+import copy
 
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
@@ -12,6 +17,22 @@ from .dispatcher import retry_event
 from .models import OutboxEvent
 
 blp = Blueprint("events", __name__, url_prefix=f"{API_PREFIX}/events", description="Domain events (outbox)")
+
+
+def visible(rows, actor) -> list:
+    """Copies of outbox ``rows`` whose ``data`` is what ``actor`` may see of it
+    (``permissions.event_data``): an event the actor may not read keeps only its id keys, so the
+    page and its count stay those of the outbox."""
+    from .. import permissions
+
+    memo: dict = {}
+    out = []
+    for row in rows:
+        shown = copy.copy(row)
+        data = permissions.event_data(actor, row, memo)
+        shown.data = data if data is not None else permissions.closed(row.data)
+        out.append(shown)
+    return out
 
 
 def require_events(action: str = "read"):
@@ -74,7 +95,7 @@ class Events(MethodView):
     def get(self, args, pagination_parameters):
         """List events, newest first (``events:read``, admins). Filter by ``type``, ``status``,
         ``customer_id``."""
-        require_events("read")
+        actor = require_events("read")
         query = OutboxEvent.select().order_by(OutboxEvent.id.desc())
         if "type" in args:
             query = query.where(OutboxEvent.type == args["type"])
@@ -83,7 +104,7 @@ class Events(MethodView):
         if "customer_id" in args:
             query = query.where(OutboxEvent.customer_id == args["customer_id"])
         pagination_parameters.item_count = query.count()
-        return list(query.paginate(pagination_parameters.page, pagination_parameters.page_size))
+        return visible(query.paginate(pagination_parameters.page, pagination_parameters.page_size), actor)
 
 
 @blp.route("/<int:event_id>")
@@ -91,11 +112,11 @@ class EventDetail(MethodView):
     @blp.response(200, EventDetailSchema)
     def get(self, event_id):
         """One event with each consumer's progress (``events:read``, admins)."""
-        require_events("read")
+        actor = require_events("read")
         row = OutboxEvent.get_or_none(OutboxEvent.id == event_id)
         if row is None:
             raise APIError(404, f"No event {event_id}.")
-        return row  # ``consumers`` is the backref to the per-consumer progress rows
+        return visible([row], actor)[0]  # ``consumers`` is the backref to the per-consumer progress rows
 
 
 @blp.route("/<int:event_id>/retry")

@@ -31,6 +31,8 @@ from .models import FIELD_RULES, SCOPES, FieldRule, Grant
 __all__ = [
     "View",
     "view",
+    "event_data",
+    "closed",
     "SCOPES",
     "FIELD_RULES",
     "scoped",
@@ -615,7 +617,7 @@ def validate_scope_strings(scopes) -> list[str]:
     return problems
 
 
-from .decision import View, _mask_one  # noqa: E402  (View uses the functions above)
+from .decision import View, _mask_one, closed, event_data  # noqa: E402  (View uses the functions above)
 from .delegation import (  # noqa: E402  (uses effective_scope and field_rules above)
     covers,
     covers_user,

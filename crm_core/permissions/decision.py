@@ -173,6 +173,45 @@ class View:
         return {row[0] for row in query.tuples()}
 
 
+def event_data(actor, event, memo: dict | None = None) -> dict | None:
+    """An event's ``data`` as ``actor`` may see it (webhook payloads, the events API): through
+    ``view(actor, event.resource)`` the hidden fields are left out (and not named as changed);
+    None when the actor may not read the resource or the record image lies outside its row scope.
+    Fails closed: an event without a resource, or without an actor to ask for, keeps only its id
+    keys (:func:`closed`), unless its emitter declared it public (``emit(..., public=True)``).
+    ``memo`` keeps each actor's view per resource across a batch of events."""
+    from . import view
+
+    data = event.data if isinstance(event.data, dict) else {}
+    if (event.meta or {}).get("public"):
+        return data
+    if event.resource is None or actor is None:
+        return closed(data)
+    memo = {} if memo is None else memo
+    key = (actor.id, event.resource)
+    if key not in memo:
+        memo[key] = view(actor, event.resource, "read")
+    seen = memo[key]
+    if not seen.allowed:
+        return None
+    # a record event carries the record's image in ``object``; other events may carry their own
+    # ``owner_id`` / ``department_id`` (an image without them is not row-scoped)
+    obj = data.get("object") if isinstance(data.get("object"), dict) else None
+    if not seen.contains_image(obj if obj is not None else data):
+        return None
+    if not seen.hidden:
+        return data
+    if "object" in data and data.get("resource") == event.resource:
+        out = dict(data)
+        for name in ("object", "previous"):
+            if isinstance(out.get(name), dict):
+                out[name] = seen.dump(out[name])
+        if isinstance(out.get("changed"), list):
+            out["changed"] = [field for field in out["changed"] if seen.visible(field)]
+        return out
+    return seen.dump(data)
+
+
 def closed(data: Any):
     """What anyone may see of ``data`` whose resource is unknown: only the id keys (``ID_KEYS``);
     lists item by item. The fail-closed dump of :meth:`View.dump`, for payloads that name no

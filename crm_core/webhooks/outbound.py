@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import requests
 from flask import current_app
 
+from .. import permissions
 from ..db import database, is_postgres, utcnow
 from ..events.retry import backoff_delay
 from . import signing
@@ -63,44 +64,6 @@ def _owner_actor(owner_id, cache: dict):
     return cache[owner_id]
 
 
-def masked_data(event, actor, memo: dict | None = None) -> dict | None:
-    """The event's data as ``actor`` may see it, decided by ``permissions.view(actor,
-    event.resource)``: hidden fields removed by the owner's field rules; None when the owner may
-    not read the event's resource at all, or (record events) the record lies outside the owner's
-    row scope (``View.contains_image``). An event without a resource fails closed (only its id
-    keys) unless its emitter declared it public (``emit(..., public=True)``). ``memo`` keeps each
-    owner's view per resource for a dispatcher batch."""
-    from .. import permissions
-    from ..permissions.decision import closed
-
-    if event.resource is None:
-        return event.data if (event.meta or {}).get("public") else closed(event.data)
-    memo = {} if memo is None else memo
-    key = (actor.id, event.resource)
-    if key not in memo:
-        memo[key] = permissions.view(actor, event.resource, "read")
-    view = memo[key]
-    if not view.allowed:
-        return None
-    # a record event carries the record's image in ``object``; other events may carry their own
-    # ``owner_id`` / ``department_id`` (an image without them is not row-scoped)
-    obj = event.data.get("object") if isinstance(event.data.get("object"), dict) else None
-    if not view.contains_image(obj if obj is not None else event.data):
-        return None
-    if not view.hidden:
-        return event.data
-    data = dict(event.data)
-    if "object" in data and data.get("resource") == event.resource:
-        # a record event: mask the record images, and do not name hidden fields as changed
-        for name in ("object", "previous"):
-            if isinstance(data.get(name), dict):
-                data[name] = view.dump(data[name])
-        if isinstance(data.get("changed"), list):
-            data["changed"] = [field for field in data["changed"] if view.visible(field)]
-        return data
-    return view.dump(data)
-
-
 def body_of(event, data: dict) -> str:
     """The exact JSON body sent (and signed): compact, UTF-8, stable key order."""
     return json.dumps(event.envelope(data), ensure_ascii=False, separators=(",", ":"))
@@ -126,15 +89,11 @@ def fan_out(event) -> int:
     for sub in cache["webhooks.subscriptions"]:
         if not matches(sub.events, event.type):
             continue
-        if sub.owner_id is None:
-            data = event.data
-        else:
-            actor = _owner_actor(sub.owner_id, owners)
-            data = (
-                masked_data(event, actor, cache.setdefault("webhooks.masks", {}))
-                if actor is not None
-                else None
-            )
+        # a subscription whose owner is gone gets what nobody in particular may see: ids only
+        actor = _owner_actor(sub.owner_id, owners) if sub.owner_id is not None else None
+        if sub.owner_id is not None and actor is None:
+            continue  # the owner is inactive
+        data = permissions.event_data(actor, event, cache.setdefault("webhooks.masks", {}))
         if data is None:
             continue
         rows.append(
@@ -157,12 +116,10 @@ def fan_out(event) -> int:
 def enqueue(subscription: WebhookSubscription, event, redelivery_of: int | None = None) -> WebhookDelivery:
     """Queue one event for one subscription regardless of its filter (automation action
     "send webhook"); masked by the owner's field rules like any delivery."""
-    data = event.data
-    if subscription.owner_id is not None:
-        actor = _owner_actor(subscription.owner_id, {})
-        data = masked_data(event, actor) if actor is not None else None
-        if data is None:
-            raise PermissionError("the subscription's owner may not read this event")
+    actor = _owner_actor(subscription.owner_id, {}) if subscription.owner_id is not None else None
+    data = permissions.event_data(actor, event) if subscription.owner_id is None or actor else None
+    if data is None:
+        raise PermissionError("the subscription's owner may not read this event")
     return WebhookDelivery.create(
         subscription=subscription,
         message_id=event.id,
