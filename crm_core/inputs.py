@@ -84,9 +84,9 @@ def _field(path: tuple) -> str:
     return ".".join(map(str, path)) or "_schema"
 
 
-def string_problem(text: str) -> str | None:
+def string_problem(text: str, check_nul: bool = True) -> str | None:
     """Why ``text`` cannot be stored (a NUL character, an unpaired surrogate), or None."""
-    if "\x00" in text:
+    if check_nul and "\x00" in text:
         return "Contains a NUL character."
     if _SURROGATE.search(text):
         return "Contains an unpaired surrogate (not valid Unicode)."
@@ -111,11 +111,32 @@ def loads(data: bytes | str) -> Any:
             f"JSON nested too deeply (at most {MAX_JSON_DEPTH} levels).",
             errors={"_schema": [f"Nested deeper than {MAX_JSON_DEPTH} levels."]},
         ) from None
-    check_json(value, check_strings="\\u" in text)
+    escapes = "\\u" in text
+    check_json(value, check_strings=escapes, check_nul=escapes and not _view_checks_nul())
     return value
 
 
-def check_json(value: Any, check_strings: bool = True) -> None:
+def checks_nul_itself(view):
+    """Mark a view (function or MethodView class) that refuses NUL characters itself, item by
+    item (an ingestion batch keeps its good events): its JSON body reaches it with them kept.
+    Every other limit still applies."""
+    view.crm_checks_nul_itself = True
+    return view
+
+
+def _view_checks_nul() -> bool:
+    from flask import current_app, has_request_context, request
+
+    if not has_request_context() or request.endpoint is None:
+        return False
+    view = current_app.view_functions.get(request.endpoint)
+    return bool(
+        getattr(view, "crm_checks_nul_itself", False)
+        or getattr(getattr(view, "view_class", None), "crm_checks_nul_itself", False)
+    )
+
+
+def check_json(value: Any, check_strings: bool = True, check_nul: bool = True) -> None:
     """Walk parsed JSON (without recursion): 400 when nested deeper than ``MAX_JSON_DEPTH``, 422
     naming each field (first ``MAX_FIELD_ERRORS``) that holds a refused number, a NUL character or
     an unpaired surrogate. Field names follow :func:`reject_nul` (``a.b``; list items take their
@@ -132,29 +153,29 @@ def check_json(value: Any, check_strings: bool = True) -> None:
             )
         if isinstance(node, dict):
             for key, item in node.items():
-                if check_strings and (problem := string_problem(key)):
+                if check_strings and (problem := string_problem(key, check_nul)):
                     errors.setdefault(_field(path), []).append(f"A key {problem[0].lower()}{problem[1:]}")
                 if isinstance(item, dict | list):
                     stack.append((item, (*path, key), depth + 1))
                 else:
-                    _check_scalar(item, (*path, key), errors, check_strings)
+                    _check_scalar(item, (*path, key), errors, check_strings, check_nul)
         elif isinstance(node, list):
             for item in node:
                 if isinstance(item, dict | list):
                     stack.append((item, path, depth + 1))
                 else:
-                    _check_scalar(item, path, errors, check_strings)
+                    _check_scalar(item, path, errors, check_strings, check_nul)
         else:
-            _check_scalar(node, path, errors, check_strings)
+            _check_scalar(node, path, errors, check_strings, check_nul)
     if errors:
         raise APIError(422, "Invalid input: " + ", ".join(sorted(errors)) + ".", errors=errors)
 
 
-def _check_scalar(item, path: tuple, errors: dict, check_strings: bool) -> None:
+def _check_scalar(item, path: tuple, errors: dict, check_strings: bool, check_nul: bool = True) -> None:
     if isinstance(item, _Refused):
         problem = item.message
     elif check_strings and isinstance(item, str):
-        problem = string_problem(item)
+        problem = string_problem(item, check_nul)
     else:
         return
     if problem:

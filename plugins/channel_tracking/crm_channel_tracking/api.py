@@ -24,6 +24,7 @@ from crm_core.api import API_PREFIX, APIError, Blueprint
 from crm_core.auth import current_actor, public
 from crm_core.db import database, utcnow
 from crm_core.events import emit
+from crm_core.inputs import checks_nul_itself
 from crm_core.permissions import get_record, require
 from crm_core.records import service
 from crm_core.records.resource import register_crud
@@ -173,6 +174,7 @@ def _cors(response):
 
 @track_blp.route("")
 @public
+@checks_nul_itself  # per event: a batch keeps its good events
 class Track(MethodView):
     @track_blp.doc(
         security=KEY_SECURITY,
@@ -194,6 +196,7 @@ class Track(MethodView):
 
 @track_blp.route("/batch")
 @public
+@checks_nul_itself  # per event: a batch keeps its good events
 class TrackBatch(MethodView):
     @track_blp.doc(
         security=KEY_SECURITY,
