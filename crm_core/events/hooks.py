@@ -42,7 +42,11 @@ def crm_blueprints():
 
 @hookimpl
 def crm_record_written(change):
-    """Write ``<noun>.created|updated|deleted`` for every write of the core write path."""
+    """Write ``<noun>.created|updated|deleted`` for every write of the core write path, except
+    where the writer emits a domain event of its own for it (``extra={"event": False}``, e.g. the
+    loyalty ledger's ``points.earned``): one write, one event."""
+    if change.extra.get("event") is False:
+        return
     # the timestamp moves on every save: it is not a change anyone reacts to
     changed = [name for name in change.changed if name not in BOOKKEEPING]
     if change.action == "update" and not changed:

@@ -100,7 +100,8 @@ def record_written(
     ``auth.record_change``), data-model writes (fields, object types: ``metadata.journal``) and
     plugin writes that are not records of their own (ledger entries, spend). Bulk writers (the
     customer import) call it once per row with ``record=None`` and ``record_id`` set. Without an
-    ``actor``, the request's authenticated actor is taken.
+    ``actor``, the request's authenticated actor is taken. A writer that emits its own domain
+    event for the write passes ``extra={"event": False}`` so the outbox gets one event, not two.
     """
     in_request = has_request_context()
     change = Change(

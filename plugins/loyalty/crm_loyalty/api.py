@@ -163,7 +163,8 @@ def _entry_written(entry: LedgerEntry, member: Member, actor) -> None:
         owner_id=member.owner_id,
         department_id=member.department_id,
     )
-    service.record_written("create", POINTS, entry, actor, None, after)
+    # the ledger emits its own points.* event for the entry: no generic one beside it
+    service.record_written("create", POINTS, entry, actor, None, after, extra={"event": False})
 
 
 def member_detail(member: Member, actor=None) -> dict:
@@ -266,8 +267,14 @@ class MemberItem(MethodView):
                 if tier.id != member.tier_id:
                     before = _member_image(member, reason=None)
                     tiers.change_tier(member, tier, "manual", reason, actor_id=actor.id)
-                    service.record_written(
-                        "update", MEMBERS, member, actor, before, _member_image(member, reason=reason)
+                    service.record_written(  # tier.changed is the event of a tier change
+                        "update",
+                        MEMBERS,
+                        member,
+                        actor,
+                        before,
+                        _member_image(member, reason=reason),
+                        extra={"event": False},
                     )
         return _json(member_detail(Member.get_by_id(member.id), actor))
 
