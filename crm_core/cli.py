@@ -169,8 +169,21 @@ def _stop_child(child: subprocess.Popen, grace: float = 10.0) -> None:
 @click.option("--workers", default=4, show_default=True, type=int)
 @click.option("--threads", default=1, show_default=True, type=int)
 def serve_command(bind, workers, threads):
-    """Production server: gunicorn workers (stateless; run `crm scheduler` once beside them)."""
+    """Production server: gunicorn workers (stateless; run `crm scheduler` once beside them).
+
+    With more than one worker and rate limits on, the limits' store must be shared
+    (CRM_RATELIMIT_STORAGE_URL=redis://...): a per-process memory:// store is refused."""
     from gunicorn.app.base import BaseApplication
+
+    from .auth.ratelimit import check_shared_storage
+    from .config import load_config
+
+    try:
+        check_shared_storage(load_config(), workers)
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration: {exc}") from None
+    except ValueError as exc:
+        raise click.ClickException(f"refusing to start: {exc}") from None
 
     class Server(BaseApplication):
         def load_config(self):

@@ -37,10 +37,19 @@ SETTINGS: dict[str, Setting] = {
     "RATELIMIT_STORAGE_URL": Setting(str, "memory://", "Flask-Limiter storage (memory:// or redis://...)"),
     "RATELIMIT_ENABLED": Setting(bool, True, "turn rate limits off (tests of other behaviour)"),
     "RATELIMIT_DEFAULT": Setting(
-        str, "600/minute", "API calls per token / OAuth client (per IP if anonymous)"
+        str, "600/minute", "calls per user / OAuth client (per IP if anonymous) across all endpoints"
+    ),
+    "RATELIMIT_ENDPOINT": Setting(str, "300/minute", "calls per user / OAuth client to any one endpoint"),
+    "RATELIMIT_HEAVY": Setting(
+        str, "30/minute", "calls per user / OAuth client to one export, import, erase or bulk endpoint"
+    ),
+    "RATELIMIT_KEY_PREFIX": Setting(
+        str, "", "prefix of rate-limit keys in a shared store; default: derived from secret and database"
     ),
     "RATELIMIT_LOGIN": Setting(str, "10/minute", "failed logins and OAuth token requests per IP"),
-    "LOGIN_MAX_FAILURES": Setting(int, 5, "failed logins in a row before a user is locked out for a while"),
+    "LOGIN_MAX_FAILURES": Setting(
+        int, 5, "failed logins in a row before that username is locked out from that IP for a while"
+    ),
     "LOGIN_LOCKOUT_SECONDS": Setting(int, 60, "first lockout; doubles with each further failure, max 1 h"),
     "MAX_CONTENT_LENGTH": Setting(int, 20 * 1024 * 1024, "largest request body in bytes (413 above it)"),
     "BASE_URL": Setting(

@@ -82,15 +82,18 @@ def test_wrong_password_is_401_json(client, make_user, password):
 def test_lockout_after_repeated_failures(client, make_user, app):
     app.config["RATELIMIT_LOGIN"] = "1000/minute"  # isolate the per-user lockout from the IP limit
     make_user("dave", roles=("sales",))
-    for i in range(app.config["LOGIN_MAX_FAILURES"]):
-        assert login(client, "dave", "wrong", ip=f"10.1.0.{i}").status_code == 401
-    r = login(client, "dave", ip="10.1.1.1")  # right password, but locked
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert login(client, "dave", "wrong", ip="10.1.0.1").status_code == 401
+    r = login(client, "dave", ip="10.1.0.1")  # right password, but locked from this address
     assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0 and r.get_json()["code"] == 429
     from crm_core.auth.models import User
 
-    User.update(locked_until=dt.datetime(2000, 1, 1)).where(User.username == "dave").execute()
+    # the lockout is per (username, IP): dave still signs in from anywhere else (issue 14)
     assert login(client, "dave", ip="10.1.1.2").status_code == 200
     assert User.get(User.username == "dave").failed_logins == 0
+    # an administrator's lock (locked_until) holds everywhere
+    User.update(locked_until=dt.datetime(2999, 1, 1)).where(User.username == "dave").execute()
+    assert login(client, "dave", ip="10.1.1.3").status_code == 429
 
 
 def test_brute_force_hits_the_ip_rate_limit(client, make_user):

@@ -47,9 +47,16 @@ def server_env(tmp_path):
 def test_server_answers_health(server_env, command):
     port = free_port()
     bind = ["--bind", f"127.0.0.1:{port}"] if command[0] == "serve" else ["--port", str(port)]
+    env = server_env
+    if command[0] == "serve":  # several workers must share their rate-limit counts (issue 14)
+        env = {
+            **server_env,
+            "CRM_RATELIMIT_STORAGE_URL": os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "CRM_RATELIMIT_KEY_PREFIX": f"crmtest-servers-{port}",
+        }
     proc = subprocess.Popen(
         [CRM, *command, *bind],
-        env=server_env,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -7,8 +7,9 @@ Public API used by every view and plugin:
   callers; every other ``/api/`` view requires a valid token.
 - ``create_user(...)``, ``authenticate(username, password)``, ``issue_token(user, ...)``,
   ``revoke_token(raw)``, ``revoke_user_tokens(user)``.
-- ``login(username, password)``: a password check with lockout (429 + ``Retry-After`` while
-  locked); wrap it in ``crm_core.auth.ratelimit.login_attempt()`` to apply the per-IP limit too.
+- ``login(username, password)``: a password check with lockout per (username, client IP)
+  (429 + ``Retry-After`` while locked); wrap it in ``crm_core.auth.ratelimit.login_attempt()``
+  to apply the per-IP limit too.
 - ``set_password(user, password, keep_token_id=None)``: policy-checked, revokes the user's tokens.
 - ``record_change(action, resource, record_id, before, after)``: report a write to an identity
   object (users, roles, departments, tokens, OAuth clients) to ``crm_record_written`` (audit).
@@ -187,40 +188,52 @@ _DUMMY_HASH = hash_password("not-a-real-password-0")
 
 
 def login(username: str, password: str) -> User:
-    """Check a password login with lockout: after ``LOGIN_MAX_FAILURES`` failures in a row the
-    user is locked for ``LOGIN_LOCKOUT_SECONDS``, doubling with each further failure (max 1 h).
+    """Check a password login with lockout per (username, client IP): after ``LOGIN_MAX_FAILURES``
+    failures in a row from one IP, that username is locked *from that IP* for
+    ``LOGIN_LOCKOUT_SECONDS``, doubling with each further failure (max 1 h); the user still signs
+    in from anywhere else. ``User.locked_until`` (set by an administrator) locks everywhere.
     Raises ``APIError`` 401 (wrong credentials) or 429 with ``Retry-After`` (locked)."""
+    from .ratelimit import clear_user_failures, count_user_failure, login_locked_for
+
     user = User.get_or_none(User.username == username)
     now = utcnow()
+    retry = login_locked_for(username)
     if user is not None and user.locked_until is not None and user.locked_until > now:
-        retry = max(1, int((user.locked_until - now).total_seconds()))
-        record_event(None, "login_failed", "users", user.id, {"username": username, "reason": "locked"}, user)
+        retry = max(retry, 1, int((user.locked_until - now).total_seconds()))
+    if retry:
+        record_event(
+            None,
+            "login_failed",
+            "users",
+            getattr(user, "id", None),
+            {"username": username[:150], "reason": "locked"},
+            user,
+        )
         raise APIError(
             429,
             f"Too many failed logins; try again in {retry} s.",
             headers={"Retry-After": str(retry)},
         )
     if authenticate(username, password) is None:
+        # unknown usernames count too: whether a name exists is not revealed by when it locks
+        count_user_failure(username)
         if user is not None:
             _count_failure(user)
         record_event(
             None, "login_failed", "users", getattr(user, "id", None), {"username": username[:150]}, user
         )
         raise APIError(401, "Wrong username or password.")
-    if user.failed_logins or user.locked_until:
-        User.update(failed_logins=0, locked_until=None).where(User.id == user.id).execute()
+    clear_user_failures(username)
+    if user.failed_logins:
+        User.update(failed_logins=0).where(User.id == user.id).execute()
     record_event(user, "login", "users", user.id, record=user)
     return user
 
 
 def _count_failure(user: User) -> None:
-    limit = current_app.config["LOGIN_MAX_FAILURES"]
-    # count atomically in SQL so concurrent attempts cannot undercount
+    # failures in a row from anywhere, for the record (atomic in SQL: concurrent attempts cannot
+    # undercount); the lockout itself is per client IP (``ratelimit.count_user_failure``)
     User.update(failed_logins=User.failed_logins + 1).where(User.id == user.id).execute()
-    failures = User.select(User.failed_logins).where(User.id == user.id).scalar() or 0
-    if limit and failures >= limit:
-        seconds = min(3600, current_app.config["LOGIN_LOCKOUT_SECONDS"] * 2 ** (failures - limit))
-        User.update(locked_until=utcnow() + dt.timedelta(seconds=seconds)).where(User.id == user.id).execute()
 
 
 def set_password(user: User, password: str, keep_token_id: int | None = None) -> None:
