@@ -26,7 +26,6 @@ functions raise ``APIError(403)`` with the problems as per-field ``errors`` (``g
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable
 
 from ..errors import APIError
@@ -46,16 +45,8 @@ __all__ = [
     "require_covers_scopes",
 ]
 
-_RANK = {scope: i for i, scope in enumerate(SCOPES)}
-_STRICTNESS = {"hidden": 2, "read-only": 1}
-
-
-def _matches(pattern: str, value: str) -> bool:
-    """``pattern`` (a grant's or rule's resource) applies to ``value``: equal, ``*``, or a
-    ``prefix.*`` pattern (the rule ``permissions.effective_scope`` applies)."""
-    if pattern == value or pattern == "*":
-        return True
-    return pattern.endswith(".*") and fnmatch.fnmatchcase(value, pattern)
+# the package's own scope order, rule strictness and resource matching: one definition of each
+from . import _RANK, _STRICTNESS, _matches  # noqa: E402
 
 
 def _triples(items, keys) -> list[tuple[str, str, str]]:
