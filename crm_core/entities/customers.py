@@ -94,8 +94,8 @@ def check_unique(record: Customer, data=None, before=None) -> None:
     caller may read it (``conflict``)."""
     for name in UNIQUE_FIELDS:
         value = getattr(record, name)
-        if value is None:
-            continue
+        if value is None or (before is not None and before.get(name) == value):
+            continue  # unchanged by this update: it was unique when it was written
         query = Customer.select(Customer.id).where(getattr(Customer, name) == value)
         if record.id is not None:
             query = query.where(Customer.id != record.id)

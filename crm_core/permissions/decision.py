@@ -57,6 +57,7 @@ class View:
         self.rules = field_rules(actor, resource) if self.allowed else {}
         self.hidden = frozenset(f for f, rule in self.rules.items() if rule == "hidden")
         self.read_only = frozenset(f for f, rule in self.rules.items() if rule == "read-only")
+        self._contains: dict = {}
 
     def __repr__(self) -> str:
         who = getattr(self.actor, "id", None)
@@ -100,8 +101,13 @@ class View:
         conds = self.conditions(model)
         if not conds:
             return True
-        pk = model._meta.primary_key
-        return model.select(pk).where(pk == record._pk, *conds).exists()
+        # the view lives for one request: a record is asked about twice on a write (the view's
+        # get_record, then the service's require), and its placement is checked before it moves
+        key = (model._meta.table_name, record._pk)
+        if key not in self._contains:
+            pk = model._meta.primary_key
+            self._contains[key] = model.select(pk).where(pk == record._pk, *conds).exists()
+        return self._contains[key]
 
     def contains_image(self, image: dict | None) -> bool:
         """True when a record image (a dict with ``owner_id`` / ``department_id``, e.g. from an
