@@ -31,6 +31,7 @@ TINY = {
         "0,5",
     ],
     "bench_channel.py": ["--events", "500", "--touchpoints", "2000", "--conversions", "50"],
+    "bench_statements.py": [],
 }
 
 
