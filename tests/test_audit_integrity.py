@@ -190,6 +190,28 @@ def test_api_logins_are_audited_success_and_failure(client, make_user):
     assert "wrong-Passw0rd" not in json.dumps([e.__data__ for e in AuditEntry.select()], default=str)
 
 
+def test_oauth_token_grants_are_audited_success_and_failure(client, make_user, admin_headers):
+    user, _ = make_user("integrator", roles=("sales",))
+    r = client.post(
+        "/api/v1/oauth-clients",
+        json={"name": "erp", "scopes": ["customers:read"], "user_id": user.id},
+        headers=admin_headers,
+    )
+    assert r.status_code == 201, r.get_json()
+    made = r.get_json()
+    grant = {"grant_type": "client_credentials", "client_id": made["client_id"]}
+    ok = client.post("/oauth/token", data={**grant, "client_secret": made["client_secret"]})
+    bad = client.post("/oauth/token", data={**grant, "client_secret": "not-the-secret"})
+    assert (ok.status_code, bad.status_code) == (200, 401), (ok.get_json(), bad.get_json())
+    logins = [e for e in events(kind="auth") if e.resource == "oauth_clients"]
+    assert [(e.action, e.record_id) for e in logins] == [
+        ("login", str(made["id"])),
+        ("login_failed", str(made["id"])),
+    ]
+    assert logins[1].actor_id is None and json.loads(logins[1].after)["client_id"] == made["client_id"]
+    assert made["client_secret"] not in json.dumps([e.__data__ for e in AuditEntry.select()], default=str)
+
+
 def test_web_logins_are_audited_and_listed(client, make_user, admin_headers):
     user, _ = make_user("weblogin", roles=("sales",))
     assert web_login(client, "weblogin", "wrong-Passw0rd").status_code == 401

@@ -18,7 +18,7 @@ import secrets
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
-from flask import Response, current_app
+from flask import Response, current_app, request
 
 from ..db import database, utcnow
 from ..errors import APIError
@@ -109,6 +109,7 @@ def token_response() -> Response:
     server = current_app.extensions["crm_oauth"]
     with database.atomic():
         response = server.create_token_response()
+        _audit_grant(response.status_code < 400)
     if response.status_code >= 400:
         from werkzeug.http import HTTP_STATUS_CODES
 
@@ -125,6 +126,25 @@ def token_response() -> Response:
         response.set_data(json.dumps(body))
         response.headers["Content-Type"] = "application/json"
     return response
+
+
+def _audit_grant(granted: bool) -> None:
+    """An audit entry for a token request, like a password login: ``login`` as the client's user,
+    or ``login_failed`` naming the client id tried (never the secret)."""
+    from .. import audit
+
+    auth = request.authorization
+    client_id = auth.username if auth is not None and auth.username else request.form.get("client_id")
+    row = None
+    if client_id:
+        row = OAuthClient.get_or_none(OAuthClient.client_id == str(client_id)[:64])
+    audit.record_event(
+        row.user if granted and row is not None else None,
+        "login" if granted else "login_failed",
+        "oauth_clients",
+        record_id=row.id if row is not None else None,
+        extra={"client_id": str(client_id or "")[:64], "grant_type": request.form.get("grant_type")},
+    )
 
 
 def create_client(name: str, user_id: int, scopes, created_by: int | None = None) -> tuple[OAuthClient, str]:
