@@ -79,6 +79,19 @@ SETTINGS: dict[str, Setting] = {
     "LOG_LEVEL": Setting(str, "INFO", "logging level"),
     "TESTING": Setting(bool, False, "Flask testing mode"),
     "DEBUG": Setting(bool, False, "Flask debug mode"),
+    # long work as tasks (crm_core.jobs.tasks)
+    "TASKS_RUN_IN_WEB": Setting(
+        bool,
+        False,
+        "also run a queued task (import, large export) in a thread of the web process right after "
+        "the request, instead of only by the scheduler (single-process setups)",
+    ),
+    "IMPORT_SYNC_MAX_ROWS": Setting(
+        int, 1000, "largest import that ?sync=true may run inside the request (larger ones become tasks)"
+    ),
+    "EXPORT_TASK_ROWS": Setting(
+        int, 5000, "exports of more rows than this run as a task producing a file to download"
+    ),
     # events and webhooks (crm_core.events, crm_core.webhooks)
     "WEBHOOK_TIMEOUT_SECONDS": Setting(int, 10, "seconds to wait for a webhook receiver's answer"),
     "WEBHOOK_MAX_ATTEMPTS": Setting(int, 8, "delivery attempts before a subscription is marked failing"),

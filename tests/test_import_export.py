@@ -8,6 +8,8 @@ import io
 import openpyxl
 import pytest
 
+from crm_core.testing import follow_task
+
 API = "/api/v1"
 
 CHINESE_CSV = "姓名,手机,邮箱,性别,标签,生日\n张三,138 0013 8000,Zhang@Example.com,男,vip，kol,1990/05/01\n李四,13900139000,,女,,\n"
@@ -17,9 +19,10 @@ def upload(client, headers, data: bytes, filename="customers.csv", mode=None):
     form = {"file": (io.BytesIO(data), filename)}
     if mode:
         form["mode"] = mode
-    return client.post(
-        f"{API}/customers/import", data=form, headers=headers, content_type="multipart/form-data"
-    )
+    r = client.post(f"{API}/customers/import", data=form, headers=headers, content_type="multipart/form-data")
+    # imports are tasks (202 + Location); the task's result is the report the request used to
+    # answer, a failed task's error is the error it answered (400, 413, 422 with the report)
+    return follow_task(client, r, headers)
 
 
 def listed(client, headers, query=""):

@@ -14,18 +14,22 @@ the same customers. Hidden fields (field rules) are left out; rows follow the ex
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable
 
+import peewee as pw
 import tablib
-from flask import Response, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
-from .. import audit
+from .. import audit, permissions
 from ..auth import current_actor
-from ..db import database, utcnow
+from ..db import utcnow, write_transaction
 from ..errors import APIError
+from ..jobs import tasks
+from ..jobs.tasks_api import TaskSchema, accepted
 from ..records import listing, service
 from ..records.bulk import insert_rows
 from ..records.tabular import (
@@ -183,13 +187,20 @@ def _errors_of(exc: APIError) -> dict:
     return exc.data.get("errors") or {"_schema": [exc.message]}
 
 
-def import_customers(data: bytes, filename: str, mode: str, actor) -> dict:
-    """Validate and import a customer file as ``actor``; returns the report (see module docs)."""
+def import_customers(data: bytes, filename: str, mode: str, actor, progress=None) -> dict:
+    """Validate and import a customer file as ``actor``; returns the report (see module docs).
+
+    ``progress(done, total, phase)`` (a task's) is told how far validation and insertion got;
+    with it, rows are inserted in transactions of ``CHUNK`` rows (each with its audit entries,
+    events and the progress), so other writers are not held up for the whole file.
+    """
     from .. import metadata, permissions
 
     check_mode(mode)
     permissions.require(actor, "customers", "create")
     definitions = {d.name: d for d in metadata.custom_fields("customers")}
+    if progress is not None:
+        progress(0, None, "reading")
     headers, rows = read_table(data, filename)
     fields, ignored = map_headers(headers, definitions)
     writable = {f: None for f in fields if f and not f.startswith("custom.")}
@@ -197,6 +208,15 @@ def import_customers(data: bytes, filename: str, mode: str, actor) -> dict:
     if custom_written:
         writable["custom"] = custom_written
     permissions.check_writable(actor, "customers", writable)
+    if progress is not None:
+        rows = list(rows)
+        if len(rows) > MAX_ROWS:
+            raise APIError(
+                413,
+                f"Too many rows: at most {MAX_ROWS:,} per import.",
+                errors={"file": [f"Over {MAX_ROWS} rows."]},
+            )
+        progress(0, len(rows), "validating")
 
     schema = CustomerSchema()
     valid: list[tuple[int, dict]] = []
@@ -205,6 +225,8 @@ def import_customers(data: bytes, filename: str, mode: str, actor) -> dict:
     no_custom: dict | APIError | None = None
     total = 0
     for number, cells in enumerate(rows, start=2):  # row 1 is the header, as a spreadsheet shows it
+        if progress is not None and number % CHUNK == 0:
+            progress(number - 1)
         if not any(cells):
             continue
         total += 1
@@ -253,6 +275,8 @@ def import_customers(data: bytes, filename: str, mode: str, actor) -> dict:
             continue
         valid.append((number, item))
 
+    if progress is not None:
+        progress(len(rows), len(rows), "checking")
     _check_existing(valid, errors, actor)
     _check_assignment(valid, errors, actor)
     errors.sort(key=lambda e: e["row"])
@@ -273,7 +297,7 @@ def import_customers(data: bytes, filename: str, mode: str, actor) -> dict:
             errors=flat,
             report=report,
         )
-    report["imported"] = _insert(valid, actor)
+    report["imported"] = _insert(valid, actor, progress)
     return report
 
 
@@ -326,44 +350,63 @@ def _check_assignment(valid: list[tuple[int, dict]], errors: list[dict], actor) 
     valid[:] = kept
 
 
-def _insert(valid: list[tuple[int, dict]], actor) -> int:
-    """Bulk-insert the rows (chunks of ``CHUNK``), link tags, and report each row as written."""
-    columns = [f for f in Customer._meta.fields if f not in ("id",)]
-    with database.atomic():
-        for start in range(0, len(valid), CHUNK):
-            chunk = [item for _, item in valid[start : start + CHUNK]]
-            now = utcnow()
-            rows = []
-            for item in chunk:
-                row = {c: item.get(c) for c in columns}
-                row["lifecycle_stage"] = row["lifecycle_stage"] or "lead"
-                row["custom"] = row["custom"] or {}
-                row["created_at"] = row["updated_at"] = now
-                rows.append(row)
-            ids = insert_rows(Customer, columns, [tuple(row[c] for c in columns) for row in rows])
-            links = []
-            names = sorted({t for item in chunk for t in item.get("tags") or []})
-            by_name = dict(zip(names, customers.tag_ids(names), strict=True)) if names else {}
-            for record_id, item, row in zip(ids, chunk, rows, strict=True):
-                tags = sorted(set(item.get("tags") or []))
-                links.extend({"customer": record_id, "tag": by_name[t]} for t in tags)
-                after = {**service.to_json(row), "id": record_id, "tags": tags}
-                service.record_written(
-                    "create", "customers", None, actor, None, after, {"source": "import"}, record_id=record_id
-                )
-            if links:
-                CustomerTag.insert_many(links).execute()
+def _insert(valid: list[tuple[int, dict]], actor, progress=None) -> int:
+    """Bulk-insert the rows (chunks of ``CHUNK``), link tags, and report each row as written: in
+    one transaction, or with ``progress`` one per chunk (the rows were all validated first, so
+    only a database failure can stop it half-way: the error then says how many went in)."""
+    if progress is None:
+        with write_transaction():
+            _insert_chunks(valid, actor)
+        return len(valid)
+    progress(0, len(valid), "importing")
+    done = 0
+    for start in range(0, len(valid), CHUNK):
+        try:
+            with write_transaction():
+                _insert_chunks(valid[start : start + CHUNK], actor)
+                done = min(len(valid), start + CHUNK)
+                progress(done)
+        except Exception as exc:
+            raise APIError(
+                503 if isinstance(exc, pw.OperationalError) else 500,
+                f"The import stopped after {done} of {len(valid)} valid rows were imported "
+                f"({type(exc).__name__}); import the remaining rows again.",
+                imported=done,
+            ) from exc
     return len(valid)
+
+
+def _insert_chunks(valid: list[tuple[int, dict]], actor) -> None:
+    columns = [f for f in Customer._meta.fields if f not in ("id",)]
+    for start in range(0, len(valid), CHUNK):
+        chunk = [item for _, item in valid[start : start + CHUNK]]
+        now = utcnow()
+        rows = []
+        for item in chunk:
+            row = {c: item.get(c) for c in columns}
+            row["lifecycle_stage"] = row["lifecycle_stage"] or "lead"
+            row["custom"] = row["custom"] or {}
+            row["created_at"] = row["updated_at"] = now
+            rows.append(row)
+        ids = insert_rows(Customer, columns, [tuple(row[c] for c in columns) for row in rows])
+        links = []
+        names = sorted({t for item in chunk for t in item.get("tags") or []})
+        by_name = dict(zip(names, customers.tag_ids(names), strict=True)) if names else {}
+        for record_id, item, row in zip(ids, chunk, rows, strict=True):
+            tags = sorted(set(item.get("tags") or []))
+            links.extend({"customer": record_id, "tag": by_name[t]} for t in tags)
+            after = {**service.to_json(row), "id": record_id, "tags": tags}
+            service.record_written(
+                "create", "customers", None, actor, None, after, {"source": "import"}, record_id=record_id
+            )
+        if links:
+            CustomerTag.insert_many(links).execute()
 
 
 # --- export -------------------------------------------------------------------------------------
 
 
-def export_customers(args, actor, fmt: str) -> Response:
-    """The customers the list filters select (export scope), as a CSV or XLSX download."""
-    from .. import metadata, permissions
-
-    check_format(fmt)
+def _export_query(args, actor):
     query, _ = listing.list_query(
         Customer,
         "customers",
@@ -375,6 +418,17 @@ def export_customers(args, actor, fmt: str) -> Response:
         ignore=("format",),
         paginate=False,
     )
+    return query
+
+
+def export_customers(args, actor, fmt: str, progress=None) -> Response:
+    """The customers the list filters select (export scope), as a CSV or XLSX download."""
+    from .. import metadata, permissions
+
+    check_format(fmt)
+    query = _export_query(args, actor)
+    if progress is not None:
+        progress(0, query.count(), "exporting")
     view = permissions.view(actor, "customers", "export")
     custom_names = [d.name for d in metadata.custom_fields("customers") if view.visible(d.name)]
     headers = [c for c in EXPORT_COLUMNS if view.visible(c)] + [f"custom.{n}" for n in custom_names]
@@ -390,6 +444,8 @@ def export_customers(args, actor, fmt: str) -> Response:
             row += [cell_text((c.custom or {}).get(n)) for n in custom_names]
             dataset.append(row)
         batch.clear()
+        if progress is not None:
+            progress(dataset.height)
 
     for record in query.iterator():
         batch.append(record)
@@ -399,7 +455,55 @@ def export_customers(args, actor, fmt: str) -> Response:
     audit.record_event(
         actor, "export", "customers", extra={"filter": args, "rows": len(dataset), "format": fmt}
     )
-    return download(dataset, fmt, "customers")
+    response = download(dataset, fmt, "customers")
+    response.crm_rows = dataset.height
+    return response
+
+
+def export_or_task(args, actor, fmt: str):
+    """The export as a download, or, when it has more than ``EXPORT_TASK_ROWS`` rows, a queued
+    ``customers.export`` task (a ``Task``) whose file is the download."""
+    from ..jobs import tasks
+
+    check_format(fmt)
+    count = _export_query(args, actor).count()  # 400 for bad filters, 403 without export
+    if count <= current_app.config["EXPORT_TASK_ROWS"]:
+        return export_customers(args, actor, fmt)
+    pairs = (
+        list(args.items(multi=True))
+        if hasattr(args, "items") and hasattr(args, "getlist")
+        else list(args.items())
+    )
+    task = tasks.enqueue("customers.export", actor, {"args": pairs, "format": fmt})
+    tasks.start(current_app._get_current_object(), task)
+    return task
+
+
+# --- tasks --------------------------------------------------------------------------------------
+
+
+def import_task(ctx) -> dict:
+    """The ``customers.import`` task: the import report (an invalid file fails the task with the
+    error the synchronous import answered)."""
+    return import_customers(
+        ctx.input_data,
+        ctx.input_name or "upload.csv",
+        ctx.params.get("mode", "all_or_nothing"),
+        ctx.actor,
+        ctx.progress,
+    )
+
+
+def export_task(ctx) -> dict:
+    """The ``customers.export`` task: the export file, attached to the task."""
+    from werkzeug.datastructures import MultiDict
+
+    args = MultiDict([tuple(pair) for pair in ctx.params.get("args") or []])
+    response = export_customers(args, ctx.actor, ctx.params.get("format", "csv"), ctx.progress)
+    disposition = response.headers["Content-Disposition"]
+    name = disposition.split('filename="', 1)[1].rstrip('"')
+    ctx.attach(name, response.mimetype, response.get_data())
+    return {"rows": response.crm_rows, "format": ctx.params.get("format", "csv"), "file": name}
 
 
 # --- views --------------------------------------------------------------------------------------
@@ -407,16 +511,57 @@ def export_customers(args, actor, fmt: str) -> Response:
 blp = customers.blp
 
 
+def _wants_sync() -> bool:
+    """``sync=true`` (query or form): the caller asks for the report in the response."""
+    value = request.args.get("sync") or request.form.get("sync") or ""
+    return value.strip().lower() in ("1", "true", "yes")
+
+
+def _small(data: bytes, filename: str) -> bool:
+    """True when the file has at most ``IMPORT_SYNC_MAX_ROWS`` data rows (an unreadable file
+    counts as small: the import then answers its 400 at once)."""
+    limit = current_app.config["IMPORT_SYNC_MAX_ROWS"]
+    try:
+        _headers, rows = read_table(data, filename)
+    except APIError:
+        return True
+    return sum(1 for _ in itertools.islice((r for r in rows if any(r)), limit + 1)) <= limit
+
+
 @blp.route("/customers/import")
 class CustomerImport(MethodView):
-    @blp.doc(summary="Import customers from CSV or XLSX", requestBody=IMPORT_REQUEST_BODY)
-    @blp.response(200)
+    @blp.doc(
+        summary="Import customers from CSV or XLSX (a task)",
+        requestBody=IMPORT_REQUEST_BODY,
+        parameters=[
+            {
+                "in": "query",
+                "name": "sync",
+                "schema": {"type": "boolean", "default": False},
+                "description": "answer with the report (200) when the file has at most "
+                "IMPORT_SYNC_MAX_ROWS rows; larger files are queued as without it",
+            }
+        ],
+    )
+    @blp.response(202, TaskSchema, description="Queued: follow Location (GET /api/v1/tasks/<id>)")
+    @blp.alt_response(200, description="sync=true and a small file: the import report")
     def post(self):
-        """Validate every row; import all-or-nothing (422 with per-row errors if any row is bad) or
-        only the valid rows (``mode=valid_only``; the report lists the rejected rows)."""
+        """Queue the import as a task and answer ``202`` with ``Location: /api/v1/tasks/<id>``;
+        the task's ``result`` is the report. Every row is validated first; ``all_or_nothing``
+        (default) imports nothing if any row is bad (the task fails with the 422 error, its
+        ``report`` listing each row's errors), ``valid_only`` imports the good rows and reports the
+        rest. The task runs as you (row scopes, placement, field rules). ``sync=true`` runs a small
+        file inside the request as before."""
         data, filename, mode = import_upload()
-        report = import_customers(data, filename, mode, current_actor())
-        return Response(json.dumps(report, ensure_ascii=False), status=200, mimetype="application/json")
+        actor = current_actor()
+        check_mode(mode)
+        permissions.require(actor, "customers", "create")
+        if _wants_sync() and _small(data, filename):
+            report = import_customers(data, filename, mode, actor)
+            return Response(json.dumps(report, ensure_ascii=False), status=200, mimetype="application/json")
+        task = tasks.enqueue("customers.import", actor, {"mode": mode}, data, filename)
+        tasks.start(current_app._get_current_object(), task)
+        return accepted(task)
 
 
 @blp.route("/customers/export")
@@ -426,8 +571,12 @@ class CustomerExport(MethodView):
         parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["csv", "xlsx"]}}],
     )
     @blp.response(200)
+    @blp.alt_response(202, description="Over EXPORT_TASK_ROWS rows: queued; the task's file is the export")
     def get(self):
-        """Every customer the list filters select (no paging), within your export scope."""
+        """Every customer the list filters select (no paging), within your export scope. More than
+        ``EXPORT_TASK_ROWS`` (5,000) rows: ``202`` and a task (``Location``) whose file
+        (``GET /api/v1/tasks/<id>/file``) is the export."""
         actor = current_actor()
         args = request.args
-        return export_customers(args, actor, args.get("format", "csv"))
+        out = export_or_task(args, actor, args.get("format", "csv"))
+        return out if isinstance(out, Response) else accepted(out)

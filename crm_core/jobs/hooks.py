@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from .. import hookimpl
 from ..db import utcnow
 from .models import MODELS, RUNNING, JobRun
+from .tasks import TASK_POLL_SECONDS, prune_tasks, run_pending
 
 RUN_RETENTION_DAYS = 30
 RUNS_KEPT_PER_JOB = 1000
@@ -19,7 +20,9 @@ RUNS_KEPT_PER_JOB = 1000
 
 @hookimpl
 def crm_models():
-    return MODELS
+    from .tasks import Task
+
+    return [*MODELS, Task]
 
 
 @hookimpl
@@ -35,8 +38,9 @@ def crm_permissions():
 @hookimpl
 def crm_blueprints():
     from .api import blp
+    from .tasks_api import blp as tasks_blp
 
-    return [blp]
+    return [blp, tasks_blp]
 
 
 def prune_runs() -> int:
@@ -68,7 +72,22 @@ def crm_jobs():
             "hour": 3,
             "minute": 17,
             "description": "Prune the job run log.",
-        }
+        },
+        {
+            "id": "core.jobs:tasks",
+            "func": run_pending,
+            "trigger": "interval",
+            "seconds": TASK_POLL_SECONDS,
+            "description": "Run queued tasks (imports, large exports) one after another.",
+        },
+        {
+            "id": "core.jobs:prune-tasks",
+            "func": prune_tasks,
+            "trigger": "cron",
+            "hour": 3,
+            "minute": 27,
+            "description": "Delete finished tasks and their files after a week.",
+        },
     ]
 
 
