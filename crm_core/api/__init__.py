@@ -6,8 +6,11 @@ Public for plugin authors: ``Blueprint`` (flask-smorest's, with the core's pagin
 
 from __future__ import annotations
 
+import decimal
+
 import flask_smorest
 from flask_smorest import abort  # noqa: F401  re-exported for plugins
+from marshmallow import Schema, fields
 
 from ..errors import APIError  # noqa: F401  re-exported for plugins
 from ..inputs import Parser
@@ -33,6 +36,72 @@ API_CONFIG = {
         "security": [{"bearerAuth": []}],
     },
 }
+
+
+class ErrorSchema(Schema):
+    """Every error body (``crm_core.errors.error_payload``); documentation only."""
+
+    code = fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    status = fields.String(required=True, metadata={"description": "HTTP status phrase"})
+    message = fields.String(required=True)
+    errors = fields.Dict(
+        metadata={"description": "Per-field messages ({field: [message]}), nested for nested input"}
+    )
+    error_count = fields.Integer(metadata={"description": "How many field errors there were (capped)"})
+    existing_id = fields.Integer(
+        allow_none=True, metadata={"description": "409: the record that already holds the value"}
+    )
+    etag = fields.String(metadata={"description": "412: the current ETag"})
+    report = fields.Raw(metadata={"description": "Import: the rows refused and why"})
+    error = fields.String(metadata={"description": "OAuth 2.0 (RFC 6749) error code"})
+    error_description = fields.String(metadata={"description": "OAuth 2.0 (RFC 6749) error text"})
+
+
+def _number(value):
+    """A Decimal bound or default as a JSON number (apispec copies them as strings)."""
+    if isinstance(value, str | decimal.Decimal):
+        number = decimal.Decimal(value)
+        return int(number) if number == number.to_integral_value() else float(number)
+    return value
+
+
+def decimal2properties(self, field, ret, **kwargs) -> dict:
+    """OpenAPI for marshmallow ``Decimal`` fields: numeric ``minimum``/``maximum``/``default``, and
+    ``type: string`` (a decimal literal) for ``as_string`` fields, which is what they send."""
+    if not isinstance(field, fields.Decimal):
+        return {}
+    for key in ("minimum", "maximum", "default", "multipleOf"):
+        if key in ret:
+            ret[key] = _number(ret[key])
+    if field.as_string:
+        ret["type"] = "string"
+        ret["format"] = "decimal"
+        ret["pattern"] = DECIMAL_PATTERN
+        low, high = ret.pop("minimum", None), ret.pop("maximum", None)
+        if low is not None or high is not None:
+            bounds = f"from {low if low is not None else '-inf'} to {high if high is not None else 'inf'}"
+            ret["description"] = (ret.get("description", "") + f" (decimal {bounds})").strip()
+        if "default" in ret:
+            ret["default"] = str(ret["default"])
+    return {}
+
+
+def pattern2ecma(self, field, ret, **kwargs) -> dict:
+    """Python-only regex anchors (``\\A``, ``\\Z``) as ECMA-262 ones, which OpenAPI patterns use."""
+    pattern = ret.get("pattern")
+    if isinstance(pattern, str):
+        ret["pattern"] = pattern.replace(r"\A", "^").replace(r"\Z", "$")
+    return {}
+
+
+#: A decimal as ``str(Decimal)`` writes it (no NaN or infinity)
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest ``Api`` documenting the core's real error body."""
+
+    ERROR_SCHEMA = ErrorSchema
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -69,9 +138,9 @@ def create_api(app) -> flask_smorest.Api:
 
     for key, value in API_CONFIG.items():
         app.config.setdefault(key, value)
-    api = flask_smorest.Api(
-        app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
-    )
+    api = Api(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)})
+    api.ma_plugin.converter.add_attribute_function(decimal2properties)
+    api.ma_plugin.converter.add_attribute_function(pattern2ecma)
     for blueprints in app.extensions["crm"].plugins.hook.crm_blueprints():
         for blp in blueprints:
             api.register_blueprint(blp)
