@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 import tablib
-from flask import g, render_template, request
+from flask import current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from .. import audit, permissions
@@ -92,24 +92,51 @@ def read_table(upload) -> tablib.Dataset:
     return dataset
 
 
-def import_customers(upload, actor) -> dict:
+def queue_customer_import(upload, actor):
     """Customers go through the API's bulk importer (duplicate checks within the file, Chinese
-    headers, up to 100,000 rows) in valid-rows-only mode; its report in this page's shape."""
-    from ..entities.transfer import import_customers as bulk_import
+    headers, up to 100,000 rows) in valid-rows-only mode, as a task (``customers.import``): the
+    page then shows its progress and, when done, the report."""
+    from ..jobs import tasks
 
-    try:
-        report = bulk_import(upload.read(), upload.filename or "upload.csv", "valid_only", actor)
-    except APIError as exc:
-        if exc.code in (403, 413, 422):
-            raise FormErrors(
-                flatten_messages(exc.data.get("errors") or {}) or {"file": [exc.message]}
-            ) from None
-        raise
-    return {
-        "created": report["imported"],
-        "errors": [(e["row"], flatten_messages(e["errors"])) for e in report["errors"]],
-        "unknown": report.get("ignored_columns", []),
-    }
+    data = upload.read()
+    if not data:
+        raise FormErrors({"file": [_("The file could not be read as CSV or Excel.")]})
+    task = tasks.enqueue(
+        "customers.import", actor, {"mode": "valid_only"}, data, upload.filename or "upload.csv"
+    )
+    tasks.start(current_app._get_current_object(), task)
+    return task
+
+
+def task_view(task) -> dict:
+    """What the progress fragment shows of a task: its state, progress, and the report in this
+    page's shape when done (or the error's messages when it failed)."""
+    from ..jobs.tasks_api import task_dict
+
+    view = task_dict(task)
+    view["report"] = None
+    view["problems"] = {}
+    if task.status == "done" and task.result:
+        report = task.result
+        view["report"] = {
+            "created": report.get("imported", 0),
+            "errors": [(e["row"], flatten_messages(e["errors"])) for e in report.get("errors", [])],
+            "unknown": report.get("ignored_columns", []),
+        }
+    elif task.status == "failed":
+        error = task.error or {}
+        view["problems"] = flatten_messages(error.get("errors") or {}) or {"file": [error.get("message", "")]}
+    return view
+
+
+@bp.route("/tasks/<int:task_id>/progress")
+@login_required
+def task_progress(task_id):
+    """The progress fragment of one of your tasks (polled by htmx until the task has finished)."""
+    from ..jobs.tasks_api import visible_task
+
+    task = visible_task(task_id, g.actor)
+    return render_template("crm/records/task_progress.html", task=task_view(task))
 
 
 def header_map(headers, fields) -> tuple[dict[int, object], list[str]]:
@@ -177,13 +204,19 @@ def record_import(resource):
             if upload is None or not upload.filename:
                 raise FormErrors({"file": [_("Choose a CSV or Excel file.")]})
             if resource == "customers":
-                result = import_customers(upload, actor)
-            else:
-                result = import_rows(res, actor, read_table(upload))
+                task = queue_customer_import(upload, actor)
+                return redirect(url_for("web.record_import", resource=resource, task=task.id), 303)
+            result = import_rows(res, actor, read_table(upload))
             if result["errors"]:
                 status = 422 if not result["created"] else 200
         except FormErrors as exc:
             errors, status = exc.errors, 422
+    task = None
+    task_id = request.args.get("task", type=int)
+    if task_id is not None and request.method == "GET":
+        from ..jobs.tasks_api import visible_task
+
+        task = task_view(visible_task(task_id, actor))
     return render_template(
-        "crm/records/import.html", res=res, fields=fields, result=result, errors=errors
+        "crm/records/import.html", res=res, fields=fields, result=result, errors=errors, task=task
     ), status
