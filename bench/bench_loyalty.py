@@ -98,6 +98,15 @@ def load(conn, n: int, activities: int, now: dt.datetime) -> None:
         "UPDATE loyalty_program SET grace_days = %s, retention_days = %s, downgrade_steps = 1",
         (GRACE_DAYS, RETENTION_DAYS),
     )
+    # members belong to customers (a foreign key): the N customers first, then their members
+    cur.execute(
+        """
+        INSERT INTO customer (id, name, lifecycle_stage, custom, created_at, updated_at)
+        SELECT g, 'Bench ' || g, 'lead', '{}', %(now)s, %(now)s FROM generate_series(1, %(n)s) AS g
+        """,
+        {"now": now, "n": n},
+    )
+    cur.execute("SELECT setval(pg_get_serial_sequence('customer', 'id'), %s)", (n,))
     cur.execute(
         """
         INSERT INTO loyalty_member (customer_id, member_no, joined_at, channel, tier_id, tier_since, grace_until,
@@ -201,6 +210,21 @@ def bench_http(
         tokens = [issue_token(user)[0] for _ in range(clients)]
         members = 1 if shared else clients
         seed = 10 * clients * requests_each * len(paces)
+        from crm_core.entities.models import Customer
+
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        Customer.insert_many(
+            [
+                {
+                    "id": 900000 + i,
+                    "name": f"Redeemer {i}",
+                    "created_at": now,
+                    "updated_at": now,
+                    "custom": {},
+                }
+                for i in range(members)
+            ]
+        ).execute()
         for i in range(members):
             member, _ = activities.enrol(900000 + i)
             with ledger.member_lock(member.id) as locked:

@@ -6,9 +6,20 @@ pages (folder printed at the end of the run).
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def wait_until(page, expression: str, timeout: float = 10.0) -> None:
+    """Poll ``expression`` from the test (DevTools evaluation): the workbench's Content-Security-Policy
+    rightly refuses the string ``eval`` that ``page.wait_for_function`` runs inside the page."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        page.wait_for_timeout(50)
 
 
 def test_login_and_dashboard(page, live_server, shot, login):
@@ -19,7 +30,7 @@ def test_login_and_dashboard(page, live_server, shot, login):
     login(page, base, "admin")
     assert page.locator("h1").inner_text() == "Dashboard"
     assert page.locator("#counts [data-resource=customers]").inner_text() != ""
-    page.wait_for_function("document.querySelector('#pipeline-chart') && Chart.getChart('pipeline-chart')")
+    wait_until(page, "!!(document.querySelector('#pipeline-chart') && Chart.getChart('pipeline-chart'))")
     shot(page, "02-dashboard")
 
 
@@ -148,7 +159,9 @@ def test_live_search_updates_the_list_in_place(page, live_server, shot, login):
     page.goto(base + "/records/customers/")
     page.evaluate("window.__marker = 'same page'")
     page.fill("input[type=search]", "Secret Phone")
-    page.wait_for_function("document.querySelector('#record-count').textContent.trim().startsWith('1 ')")
+    wait_until(page, "document.querySelector('#record-count').textContent.trim().startsWith('1 ')")
+    # htmx pushes the URL when the swap settles, a moment after the list changed
+    wait_until(page, "location.search.includes('q=Secret')")
     assert page.evaluate("window.__marker") == "same page", "htmx swapped the list, no page load"
     assert "q=Secret" in page.url
     assert page.locator("#bulk-form tbody tr").count() == 1
