@@ -21,6 +21,8 @@ SQLITE_PRAGMAS = {
     "busy_timeout": 10000,
     "synchronous": "normal",
 }
+# how SQLite transactions begin (peewee's ``lock_type``): see ``open_database``
+SQLITE_LOCK_TYPE = "IMMEDIATE"
 
 
 def utcnow() -> dt.datetime:
@@ -46,7 +48,10 @@ def open_database(url: str) -> pw.Database:
     per request); ``postgresql+pool://`` URLs are taken as given.
     """
     if url.startswith("sqlite"):
-        db = connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        # every outermost transaction (``database.atomic()`` as much as ``write_transaction()``)
+        # begins IMMEDIATE: a deferred one that reads, then writes after another connection
+        # committed fails at once with "database is locked", whatever the busy timeout
+        db = connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False, lock_type=SQLITE_LOCK_TYPE)
     elif url.split("://", 1)[0] in ("postgres", "postgresql"):
         pooled = "postgresql+pool://" + url.split("://", 1)[1]
         # threads beyond the pool wait (up to POOL_WAIT_SECONDS) instead of failing
@@ -68,7 +73,9 @@ def is_postgres(db: pw.Database | None = None) -> bool:
 @contextmanager
 def write_transaction():
     """The transaction of a write: ``database.atomic()``, except that as the outermost
-    transaction on SQLite it begins IMMEDIATE.
+    transaction on SQLite it begins IMMEDIATE (as every transaction of a database opened by
+    :func:`open_database` does; this says so where the write is, and holds on a database
+    opened otherwise).
 
     A deferred SQLite transaction that reads and then writes fails at once with "database is
     locked" when another writer committed in between (WAL cannot upgrade a stale snapshot, and
