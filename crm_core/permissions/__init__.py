@@ -37,6 +37,7 @@ __all__ = [
     "FIELD_RULES",
     "scoped",
     "get_record",
+    "readable_reference",
     "require",
     "can",
     "field_rules",
@@ -343,6 +344,21 @@ def get_record(model, record_id, actor, resource: str, action: str = "read", loc
 
         record_read(actor, resource, record.get_id(), record)
     return record
+
+
+def readable_reference(model, record_id, actor, resource: str, field: str):
+    """The record ``record_id`` of ``model`` that a record being written refers to (a member's
+    customer, a conversion's customer...), when ``actor`` may read it; else ``APIError(422)`` naming
+    ``field``, in the same words whether the record lies outside the actor's scope or does not
+    exist (no id is revealed). 403 when the actor may not read ``resource`` at all."""
+    try:
+        return get_record(model, record_id, actor, resource)
+    except APIError as exc:
+        if exc.code != 404:
+            raise
+    raise APIError(
+        422, f"Invalid {field}.", errors={field: [f"No {resource} record {record_id} that you can read."]}
+    )
 
 
 def is_sensitive(resource: str) -> bool:

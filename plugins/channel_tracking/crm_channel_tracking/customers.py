@@ -7,13 +7,12 @@ outside the actor's row scope and one that does not exist answer alike (no id is
 
 The core has no documented public export of its ``Customer`` model yet; it is resolved here, in one
 place, from ``crm_core.entities.models`` (the module the core's own capabilities use), at call time.
-(Plugins never import each other, so the loyalty plugin has its own copy of this helper.)
+(Plugins never import each other: the check itself is the core's ``permissions.readable_reference``.)
 """
 
 from __future__ import annotations
 
 from crm_core import permissions
-from crm_core.errors import APIError
 
 
 def customer_model():
@@ -24,16 +23,6 @@ def customer_model():
 
 
 def require_readable(customer_id, actor, field: str = "customer_id"):
-    """The customer ``customer_id`` when ``actor`` may read it; else 422 naming ``field``, with the
-    same words whether the customer is outside the actor's scope or absent. 403 when the actor may
-    not read customers at all."""
-    try:
-        return permissions.get_record(customer_model(), customer_id, actor, "customers")
-    except APIError as exc:
-        if exc.code != 404:
-            raise
-    raise APIError(
-        422,
-        f"Invalid {field}.",
-        errors={field: [f"No customer {customer_id} that you can read."]},
-    )
+    """The customer ``customer_id`` when ``actor`` may read it; else 422 naming ``field``
+    (``crm_core.permissions.readable_reference``)."""
+    return permissions.readable_reference(customer_model(), customer_id, actor, "customers", field)
