@@ -9,9 +9,10 @@ sealing and the plugins' jobs all write to the same file). Each client (an async
 one kept-alive connection, see ``httpload``) logs in twice, through the API (bearer token) and
 through the workbench's ``/login`` form (session cookie, CSRF token), then loops over:
 
-    POST /api/v1/customers, PATCH /api/v1/customers/<id>, GET /api/v1/customers/<id>,
-    GET /api/v1/customers?page_size=20, a workbench edit (GET the form for its CSRF token, POST it),
-    and every 25 rounds a fresh token (POST /auth/token) and a fresh workbench login.
+    POST /api/v1/customers (every other one with an Idempotency-Key), PATCH /api/v1/customers/<id>,
+    GET /api/v1/customers/<id>, GET /api/v1/customers?page_size=20, a workbench edit (GET the form
+    for its CSRF token, POST it), and every 25 rounds a fresh token (POST /auth/token), a fresh
+    workbench login and a wrong password for another user (failed-login bookkeeping).
 
 Printed: requests, answers by status, p50/p99 latency per kind, throughput, whether the outbox
 drained afterwards; beside them two baselines measured in the same run: the same clients doing
@@ -53,6 +54,7 @@ from httpload import free_port, percentile  # noqa: E402
 
 CRM = str(Path(sys.executable).parent / "crm")
 ADMIN = "bench_admin"
+OTHER = "bench_other"  # the user whose password the clients get wrong (failed-login bookkeeping)
 PASSWORD = "Bench-Passw0rd!x"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 LOCKED = b"database is locked"
@@ -63,8 +65,8 @@ LOCKED = b"database is locked"
 
 def instance_env(instance: Path, extra: dict | None = None) -> dict:
     """The environment of ``crm init`` / ``crm run`` on ``instance`` with SQLite (no CRM_* from
-    outside, so never PostgreSQL), rate limits off (4 clients in a closed loop exceed any sane
-    per-user budget; the limits' store is in memory, not in the database), private webhook URLs
+    outside, so never PostgreSQL), rate limits on but with budgets 4 clients in a closed loop
+    cannot exhaust (their store is the default memory://, not the database), private webhook URLs
     allowed (the receiver is on loopback)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
     env.update(
@@ -72,7 +74,9 @@ def instance_env(instance: Path, extra: dict | None = None) -> dict:
         CRM_SECRET_KEY="bench-sqlite-writers",
         CRM_ADMIN_USERNAME=ADMIN,
         CRM_ADMIN_PASSWORD=PASSWORD,
-        CRM_RATELIMIT_ENABLED="false",
+        CRM_RATELIMIT_DEFAULT="1000000/minute",
+        CRM_RATELIMIT_ENDPOINT="1000000/minute",
+        CRM_RATELIMIT_LOGIN="1000000/minute",
         CRM_WEBHOOK_ALLOW_PRIVATE_URLS="true",
     )
     env.update(extra or {})
@@ -100,6 +104,13 @@ def crm_run(instance: Path, env: dict | None = None, wait_seconds: float = 120):
     env = env or instance_env(instance)
     instance.mkdir(parents=True, exist_ok=True)
     subprocess.run([CRM, "init"], env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [CRM, "create-user", OTHER, "--password", PASSWORD, "--role", "admin"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     port = free_port()
     log_path = instance / "run.log"
     log = log_path.open("w")
@@ -329,6 +340,8 @@ async def writer(port: int, index: int, deadline: float, tally: Tally) -> None:
         while time.monotonic() < deadline:
             n += 1
             tag = f"c{index}-{n}"
+            # every other create carries an Idempotency-Key (its stored response is a write too)
+            key = {"Idempotency-Key": f"bench-{tag}"} if n % 2 else {}
             r = await call(
                 api,
                 tally,
@@ -341,7 +354,7 @@ async def writer(port: int, index: int, deadline: float, tally: Tally) -> None:
                     "email": f"{tag}@bench.example",
                     "source_channel": "bench",
                 },
-                headers=auth,
+                headers={**auth, **key},
             )
             if r is not None and r[0] == 201:
                 mine.append(json.loads(r[2])["id"])
@@ -375,6 +388,17 @@ async def writer(port: int, index: int, deadline: float, tally: Tally) -> None:
             if n % 25 == 0:  # login bookkeeping and token issue are writes too
                 auth = await api_login(api, tally) or auth
                 await web_login(web, tally)
+                # a wrong password: failed_logins and an audit entry (429 once that user is
+                # locked out from this IP, still audited)
+                await call(
+                    api,
+                    tally,
+                    "failed login",
+                    "POST",
+                    "/api/v1/auth/token",
+                    expect=(401, 429),
+                    json_body={"username": OTHER, "password": "wrong-Passw0rd!"},
+                )
     finally:
         api.close()
         web.close()
@@ -512,6 +536,25 @@ def sqlite_baseline(path: Path, threads: int, seconds: float) -> tuple[int, int,
 # ------------------------------------------------------------------------------------ reporting
 
 
+def _spread(lat: list[float]) -> str:
+    return (
+        f"n={len(lat):>6}  p50 {percentile(lat, 50):7.1f} ms  p99 {percentile(lat, 99):7.1f} ms"
+        f"  max {max(lat):7.1f} ms"
+    )
+
+
+def job_runs(instance: Path) -> list[tuple]:
+    """(job id, runs, errors, mean ms, longest ms) of the scheduler's runs so far."""
+    conn = sqlite3.connect(f"file:{instance / 'crm.db'}?mode=ro", uri=True, timeout=10)
+    try:
+        return conn.execute(
+            "SELECT job_id, count(*), sum(outcome = 'error'), avg(duration_ms), max(duration_ms)"
+            " FROM job_run GROUP BY job_id ORDER BY job_id"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
 def report(title: str, tally: Tally, seconds: float) -> None:
     print(
         f"{title}: {tally.requests} requests in {seconds:.1f} s = {tally.requests / seconds:,.1f}/s; "
@@ -521,13 +564,9 @@ def report(title: str, tally: Tally, seconds: float) -> None:
     print(f"; 'database is locked': {tally.locked}; connection errors: {tally.connection_errors}")
     every = [x for lat in tally.latencies.values() for x in lat]
     if every:
-        print(
-            f"  {'all':<16} n={len(every):>6}  p50 {percentile(every, 50):7.1f} ms  p99 {percentile(every, 99):7.1f} ms"
-        )
+        print(f"  {'all':<16} {_spread(every)}")
     for kind, lat in sorted(tally.latencies.items()):
-        print(
-            f"  {kind:<16} n={len(lat):>6}  p50 {percentile(lat, 50):7.1f} ms  p99 {percentile(lat, 99):7.1f} ms"
-        )
+        print(f"  {kind:<16} {_spread(lat)}")
     for failure in tally.failures:
         print(f"  ! {failure}")
 
@@ -557,7 +596,8 @@ def main(argv=None) -> int:
             report(f"writers ({args.clients} clients)", tally, elapsed)
             writes = (
                 sum(
-                    len(tally.latencies[k]) for k in ("POST customer", "PATCH customer", "token", "web login")
+                    len(tally.latencies[k])
+                    for k in ("POST customer", "PATCH customer", "token", "web login", "failed login")
                 )
                 + len(tally.latencies["web edit"]) // 2
             )
@@ -573,6 +613,18 @@ def main(argv=None) -> int:
                 f" (webhook deliveries received: {hits['deliveries']})"
             )
             failed |= left > 0
+            for job_id, runs, errors, mean_ms, max_ms in job_runs(instance):
+                print(
+                    f"  job {job_id:<26} runs {runs:>4}  errors {errors}  mean {mean_ms or 0:6.0f} ms"
+                    f"  longest {max_ms or 0:6.0f} ms"
+                )
+                failed |= bool(errors)
+            wal = instance / "crm.db-wal"
+            print(
+                f"database {(instance / 'crm.db').stat().st_size / 1e6:.1f} MB,"
+                f" WAL {wal.stat().st_size / 1e6 if wal.exists() else 0:.1f} MB after the load"
+                " (it stays small while checkpoints keep up with the writers)"
+            )
             health, health_s = drive_health(port, args.clients, base_s)
             report(f"\nbaseline: the same {args.clients} clients, GET /api/v1/health only", health, health_s)
             failed |= health.errors > 0
