@@ -20,6 +20,7 @@ from .. import permissions
 from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
 from ..auth.api_common import PageArgs, json_response, page_of, text
+from ..entities.schemas import UTCDateTime
 from .chain import seal
 from .models import AuditEntry
 
@@ -34,8 +35,8 @@ class AuditArgs(PageArgs):
     action = text(40)
     kind = fields.String(validate=validate.OneOf(["write", "read", "auth", "anchor"]))
     request_id = text(128)
-    since = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
-    until = fields.DateTime(metadata={"description": "ISO 8601, UTC"})
+    since = UTCDateTime(metadata={"description": "ISO 8601, UTC"})
+    until = UTCDateTime(metadata={"description": "ISO 8601, UTC"})
 
 
 class AuditOut(Schema):

@@ -208,8 +208,38 @@ class ClientItem(MethodView):
         return "", 204
 
 
+class OAuthTokenOut(Schema):
+    """RFC 6749 §5.1 access token response."""
+
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    expires_in = fields.Integer()
+    scope = fields.String()
+
+
+OAUTH_TOKEN_FORM = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["grant_type"],
+                "properties": {
+                    "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                    "scope": {"type": "string"},
+                    "client_id": {"type": "string"},
+                    "client_secret": {"type": "string"},
+                },
+            }
+        }
+    },
+}
+
+
 @oauth_blp.route("/token", methods=["POST"])
 @public
+@oauth_blp.doc(requestBody=OAUTH_TOKEN_FORM, security=[{}])
+@oauth_blp.alt_response(200, schema=OAuthTokenOut, description="The access token", success=True)
 def oauth_token():
     """OAuth2 token endpoint, client-credentials grant (RFC 6749 §4.4).
 

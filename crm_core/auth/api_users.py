@@ -44,6 +44,16 @@ class UserOut(Schema):
     created_at = fields.String()
 
 
+class MeOut(UserOut):
+    client_id = fields.String(allow_none=True, metadata={"description": "The OAuth2 client acting, if any"})
+    scopes = fields.List(fields.String(), allow_none=True, metadata={"description": "null: no restriction"})
+    permissions = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.String(allow_none=True)),
+        metadata={"description": "{resource: {action: scope or null}}"},
+    )
+
+
 class UserIn(Schema):
     username = fields.String(required=True, validate=[validate.Length(min=1, max=150), no_nul])
     password = fields.String(required=True, load_only=True, validate=[validate.Length(max=1024), no_nul])
@@ -146,7 +156,7 @@ class Users(MethodView):
 
 @blp.route("/me")
 class Me(MethodView):
-    @blp.response(200, UserOut)
+    @blp.response(200, MeOut)
     def get(self):
         """The caller's own profile, roles and effective permissions."""
         actor = current_actor()

@@ -86,6 +86,10 @@ class UTCDateTime(fields.DateTime):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
+        if isinstance(value, str):  # already serialised (a row read back as text)
+            value = dt.datetime.fromisoformat(value)
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
         return value.isoformat() + "Z"
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -185,7 +189,7 @@ class DealSchema(RecordSchema):
     expected_close_date = fields.Date(allow_none=True)
     status = fields.String(dump_only=True, validate=validate.OneOf(DEAL_STATUSES))
     close_reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    closed_at = UTCDateTime(dump_only=True)
+    closed_at = UTCDateTime(dump_only=True, allow_none=True)
     stage_changed_at = UTCDateTime(dump_only=True)
 
 
@@ -203,7 +207,7 @@ class ActivitySchema(RecordSchema):
     body = fields.String(validate=validate.Length(max=20000))
     due_at = UTCDateTime(allow_none=True)
     done = fields.Boolean()
-    done_at = UTCDateTime(dump_only=True)
+    done_at = UTCDateTime(dump_only=True, allow_none=True)
     # a core collection (ACTIVITY_TARGETS), a plugin entity or a custom object type (objects.<type>)
     related_type = fields.String(allow_none=True, validate=validate.Length(min=1, max=40))
     related_id = fields.Integer(allow_none=True)
@@ -217,10 +221,10 @@ class TicketSchema(RecordSchema):
     priority = fields.String(validate=validate.OneOf(TICKET_PRIORITIES))
     status = fields.String(validate=validate.OneOf(TICKET_STATUSES))
     assignee_id = fields.Integer(allow_none=True)
-    sla_due_at = UTCDateTime(dump_only=True)
+    sla_due_at = UTCDateTime(dump_only=True, allow_none=True)
     sla_breached = fields.Boolean(dump_only=True)
-    resolved_at = UTCDateTime(dump_only=True)
-    closed_at = UTCDateTime(dump_only=True)
+    resolved_at = UTCDateTime(dump_only=True, allow_none=True)
+    closed_at = UTCDateTime(dump_only=True, allow_none=True)
 
 
 class TransitionSchema(Schema):

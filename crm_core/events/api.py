@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
+from ..entities.schemas import UTCDateTime
 from ..errors import APIError
 from .dispatcher import retry_event
 from .models import OutboxEvent
@@ -58,11 +59,11 @@ class EventSchema(Schema):
     causation_id = fields.Integer(allow_none=True)
     depth = fields.Integer()
     meta = fields.Dict()
-    occurred_at = fields.DateTime()
+    occurred_at = UTCDateTime()
     status = fields.String()
     attempts = fields.Integer()
-    next_attempt_at = fields.DateTime()
-    dispatched_at = fields.DateTime(allow_none=True)
+    next_attempt_at = UTCDateTime()
+    dispatched_at = UTCDateTime(allow_none=True)
     last_error = fields.String(allow_none=True)
 
 
@@ -71,7 +72,7 @@ class ConsumerSchema(Schema):
     status = fields.String(metadata={"description": "done or failed"})
     attempts = fields.Integer()
     last_error = fields.String(allow_none=True)
-    updated_at = fields.DateTime()
+    updated_at = UTCDateTime()
 
 
 class EventDetailSchema(EventSchema):

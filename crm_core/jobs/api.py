@@ -8,6 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
+from ..entities.schemas import UTCDateTime
 from ..errors import APIError
 from .models import JobRun
 from .registry import collect_jobs
@@ -31,8 +32,8 @@ class JobRunSchema(Schema):
     id = fields.Integer()
     job_id = fields.String()
     source = fields.String()
-    started_at = fields.DateTime()
-    finished_at = fields.DateTime(allow_none=True)
+    started_at = UTCDateTime()
+    finished_at = UTCDateTime(allow_none=True)
     duration_ms = fields.Integer(allow_none=True)
     outcome = fields.String()
     error = fields.String(allow_none=True)
@@ -49,9 +50,7 @@ class JobSchema(Schema):
     schedule = fields.Dict()
     description = fields.String()
     error = fields.String(allow_none=True)
-    next_run_at = fields.DateTime(
-        allow_none=True, metadata={"description": "cron jobs: next fire time (UTC)"}
-    )
+    next_run_at = UTCDateTime(allow_none=True, metadata={"description": "cron jobs: next fire time (UTC)"})
     last_run = fields.Nested(JobRunSchema, allow_none=True)
 
 

@@ -26,6 +26,7 @@ from .. import permissions
 from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
 from ..db import write_transaction
+from ..entities.schemas import UTCDateTime
 from ..errors import APIError
 from ..records import listing, service, tabular
 from ..records.resource import (
@@ -153,8 +154,8 @@ class ObjectRecordSchema(Schema):
     owner_id = fields.Integer(allow_none=True)
     department_id = fields.Integer(allow_none=True)
     custom = fields.Dict(load_default=dict)
-    created_at = fields.DateTime(dump_only=True)
-    updated_at = fields.DateTime(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)
 
 
 class ObjectRecordUpdateSchema(ObjectRecordSchema):

@@ -228,8 +228,21 @@ class RoleItem(MethodView):
         return "", 204
 
 
+class ResourceSchema(Schema):
+    label = fields.String()
+    actions = fields.List(fields.String())
+    sensitive = fields.Boolean()
+
+
+class ResourcesSchema(Schema):
+    resources = fields.Dict(keys=fields.String(), values=fields.Nested(ResourceSchema))
+    scopes = fields.List(fields.String())
+    field_rules = fields.List(fields.String())
+
+
 @resources_blp.route("")
 class Resources(MethodView):
+    @resources_blp.response(200, ResourcesSchema)
     def get(self):
         """Resources and actions roles can grant (core and plugins), and the row scopes."""
         current_actor()

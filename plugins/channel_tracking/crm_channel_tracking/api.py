@@ -23,6 +23,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from crm_core.api import API_PREFIX, APIError, Blueprint
 from crm_core.auth import current_actor, public
 from crm_core.db import database, utcnow
+from crm_core.entities.schemas import UTCDateTime
 from crm_core.events import emit
 from crm_core.inputs import checks_nul_itself
 from crm_core.permissions import get_record, require
@@ -231,8 +232,8 @@ class TrackingChannelSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     group = fields.String(required=True, validate=validate.OneOf(GROUPS))
     description = fields.String(load_default="", validate=validate.Length(max=2000))
-    created_at = fields.DateTime(dump_only=True)
-    updated_at = fields.DateTime(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)
 
 
 class TrackingCampaignSchema(Schema):
@@ -251,8 +252,8 @@ class TrackingCampaignSchema(Schema):
     currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$", error="Use an ISO 4217 code (CNY)."))
     starts_on = fields.Date(allow_none=True)
     ends_on = fields.Date(allow_none=True)
-    created_at = fields.DateTime(dump_only=True)
-    updated_at = fields.DateTime(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)
 
     @validates_schema
     def _dates(self, data, **kwargs):
@@ -395,7 +396,7 @@ class TrackingLinkSchema(Schema):
     target_url = fields.String(required=True, validate=validate.Length(min=1, max=1800))
     clicks = fields.Integer(dump_only=True)
     short_url = fields.Method("_short_url", dump_only=True)
-    created_at = fields.DateTime(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
 
     def _short_url(self, link):
         return short_url(link.code)
@@ -457,9 +458,9 @@ class TrackingKeySchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     prefix = fields.String(dump_only=True)
     key = fields.String(dump_only=True, metadata={"description": "shown once, on creation"})
-    created_at = fields.DateTime(dump_only=True)
-    revoked_at = fields.DateTime(dump_only=True)
-    last_used_at = fields.DateTime(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+    revoked_at = UTCDateTime(dump_only=True, allow_none=True)
+    last_used_at = UTCDateTime(dump_only=True, allow_none=True)
 
 
 def _hide_hash(record) -> dict:
@@ -544,9 +545,9 @@ class TrackingConversionSchema(Schema):
     visitor_id = fields.String(allow_none=True)
     revenue = fields.Decimal(as_string=True, places=2)
     currency = fields.String()
-    occurred_at = fields.DateTime()
+    occurred_at = UTCDateTime()
     source = fields.String()
-    created_at = fields.DateTime(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
 
 
 class TrackingConversionOutSchema(TrackingConversionSchema):
@@ -606,8 +607,8 @@ register_crud(
 
 
 class TrackingSessionSchema(Schema):
-    started_at = fields.DateTime()
-    ended_at = fields.DateTime()
+    started_at = UTCDateTime()
+    ended_at = UTCDateTime()
     channel = fields.String()
     campaign_id = fields.Integer(allow_none=True)
     kol = fields.String(allow_none=True)

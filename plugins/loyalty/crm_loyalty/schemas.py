@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from crm_core.entities.schemas import UTCDateTime
+
 from .models import BONUS_KINDS, EXPIRY_MODES, METRICS, REFUND_POLICIES, ROUNDING, RULE_KINDS, WINDOWS
 
 TIER_BASIS = (
@@ -35,7 +37,7 @@ class LoyaltyProgramSchema(Schema):
         validate=validate.Range(min=0, max=100), metadata={"description": "levels per evaluation; 0 = any"}
     )
     auto_enrol = fields.Boolean()
-    updated_at = fields.DateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)
 
 
 class LoyaltyTierSchema(Schema):
@@ -61,8 +63,8 @@ class LoyaltyTierSchema(Schema):
     multiplier = fields.Decimal(load_default=1, as_string=True, validate=validate.Range(min=0, max=100))
     benefits = fields.Dict(load_default=dict)
     description = fields.String(load_default="")
-    created_at = fields.DateTime(dump_only=True)
-    updated_at = fields.DateTime(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)
 
     @validates_schema
     def _window(self, data, **kwargs):
@@ -91,8 +93,8 @@ class LoyaltyRuleSchema(Schema):
     cap_per_day = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=10**9))
     cap_per_month = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=10**9))
     active = fields.Boolean(load_default=True)
-    created_at = fields.DateTime(dump_only=True)
-    updated_at = fields.DateTime(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)
 
 
 class LoyaltyTierPatchSchema(LoyaltyTierSchema):
@@ -121,17 +123,17 @@ class LoyaltyMemberSchema(Schema):
     id = fields.Integer(dump_only=True)
     customer_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     member_no = fields.String(dump_only=True)
-    joined_at = fields.DateTime()
+    joined_at = UTCDateTime()
     channel = fields.String(validate=validate.Length(max=100))
     birthday = fields.Date(allow_none=True)
     tier = fields.Function(lambda m: m.tier.code if m.tier_id else None, dump_only=True)
-    tier_since = fields.DateTime(dump_only=True)
-    grace_until = fields.DateTime(dump_only=True)
+    tier_since = UTCDateTime(dump_only=True, allow_none=True)
+    grace_until = UTCDateTime(dump_only=True, allow_none=True)
     owner_id = fields.Integer(allow_none=True)
     department_id = fields.Integer(allow_none=True)
     custom = fields.Dict()
-    created_at = fields.DateTime(dump_only=True)
-    updated_at = fields.DateTime(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)
 
 
 class LoyaltyMemberUpdateSchema(Schema):
@@ -165,7 +167,7 @@ class LoyaltyEntrySchema(Schema):
     reverses_id = fields.Integer(attribute="reverses_id", allow_none=True)
     outstanding = fields.Integer()
     actor_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
+    created_at = UTCDateTime()
     lots = fields.List(fields.Dict(), dump_default=list)
 
 
@@ -178,7 +180,7 @@ class LoyaltyTierChangeSchema(Schema):
     direction = fields.String()
     reason = fields.String()
     actor_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
+    created_at = UTCDateTime()
 
 
 def _reference():
@@ -206,7 +208,7 @@ class LoyaltyAdjustSchema(Schema):
     )
     reference = _reference()
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    expires_at = fields.DateTime(allow_none=True)
+    expires_at = UTCDateTime(allow_none=True)
 
     @validates_schema
     def _nonzero(self, data, **kwargs):
@@ -245,7 +247,7 @@ class LoyaltyActivitySchema(Schema):
     )
     amount = fields.Decimal(as_string=True, validate=validate.Range(min=0, max=10**9), places=2)
     order_reference = fields.String(validate=validate.Length(min=1, max=150))
-    occurred_at = fields.DateTime()
+    occurred_at = UTCDateTime()
     channel = fields.String(load_default="", validate=validate.Length(max=100))
 
     @validates_schema
