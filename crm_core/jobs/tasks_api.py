@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
+from ..entities.schemas import UTCDateTime
 from ..errors import APIError
 from .tasks import DONE, STATUSES, SUMMARY_FIELDS, Task
 
@@ -43,9 +44,9 @@ class TaskSchema(Schema):
     error = fields.Dict(allow_none=True, metadata={"description": "the error, as an API error body"})
     file = fields.Nested(TaskFileSchema, allow_none=True)
     created_by = fields.Integer()
-    created_at = fields.DateTime()
-    started_at = fields.DateTime(allow_none=True)
-    finished_at = fields.DateTime(allow_none=True)
+    created_at = UTCDateTime()
+    started_at = UTCDateTime(allow_none=True)
+    finished_at = UTCDateTime(allow_none=True)
     links = fields.Dict(keys=fields.String(), values=fields.String())
 
 
