@@ -21,7 +21,10 @@ EXCLUDED = {
     ("POST", "/api/v1/auth/logout"): "ends the admin's own session, so later examples get 401 only",
     ("DELETE", "/api/v1/auth/tokens/{token_id}"): "may revoke the admin's own token mid-run",
     ("POST", "/api/v1/customers/import"): "multipart upload of a file, covered by test_import_export",
-    ("POST", "/api/v1/objects/{type_name}/import"): "multipart upload of a file, covered by test_import_export",
+    (
+        "POST",
+        "/api/v1/objects/{type_name}/import",
+    ): "multipart upload of a file, covered by test_import_export",
 }
 
 
@@ -103,3 +106,70 @@ def test_api_keeps_to_its_schema(case, app, admin_headers):
         headers={**(case.headers or {}), **admin_headers},
         checks=[not_a_server_error, response_schema_conformance],
     )
+
+
+def _conforms(document: dict, path: str, method: str, status: int, body) -> None:
+    """``body`` is valid against the schema ``document`` declares for that answer."""
+    from openapi_schema_validator import OAS30Validator
+
+    responses = document["paths"][path][method]["responses"]
+    response = responses.get(str(status)) or responses["default"]
+    if "$ref" in response:
+        response = document["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = response["content"]["application/json"]["schema"]
+    # "#/components/..." references resolve against the root: give it the document's components
+    schema = {**schema, "components": document["components"]}
+    errors = sorted(OAS30Validator(schema).iter_errors(body), key=str)
+    assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors]
+
+
+def _post(client, headers, path, body, status=201):
+    r = client.post(f"/api/v1/{path}", json=body, headers=headers)
+    assert r.status_code == status, r.get_json()
+    return r.get_json()
+
+
+def test_deals_and_stage_summaries_keep_to_their_schema(client, admin_headers):
+    document = client.get("/api/v1/openapi.json").json
+    stages = [{"name": "Lead"}, {"name": "Won", "kind": "won"}]
+    pipeline = _post(
+        client, admin_headers, "pipelines", {"name": "Sales", "is_default": True, "stages": stages}
+    )
+    deal = _post(client, admin_headers, "deals", {"title": "big", "amount": "1000.10"})
+    _conforms(document, "/api/v1/deals", "post", 201, deal)
+    assert deal["closed_at"] is None and deal["created_at"].endswith("Z")
+    r = client.get(f"/api/v1/pipelines/{pipeline['id']}/summary", headers=admin_headers)
+    assert r.status_code == 200
+    _conforms(document, "/api/v1/pipelines/{record_id}/summary", "get", 200, r.get_json())
+    assert {"amount": "1000.10"}.items() <= r.get_json()[0].items()
+    summary = document["components"]["schemas"]["StageSummary"]["properties"]["amount"]
+    assert summary["type"] == "string" and summary["nullable"] is True
+
+
+def test_error_bodies_keep_to_the_error_schema(client, admin_headers):
+    document = client.get("/api/v1/openapi.json").json
+    first = _post(client, admin_headers, "customers", {"name": "a", "email": "a@example.com"})
+    body = _post(client, admin_headers, "customers", {"name": "b", "email": "a@example.com"}, status=409)
+    assert body["existing_id"] == first["id"]
+    _conforms(document, "/api/v1/customers", "post", 409, body)
+    body = _post(client, admin_headers, "customers", {"name": ""}, status=422)
+    assert "name" in body["errors"]
+    _conforms(document, "/api/v1/customers", "post", 422, body)
+    r = client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=("nope", "wrong"))
+    assert r.status_code == 401 and r.get_json()["error"] == "invalid_client"
+    _conforms(document, "/oauth/token", "post", 401, r.get_json())
+
+
+def test_times_carry_their_timezone(client, admin_headers):
+    document = client.get("/api/v1/openapi.json").json
+    me = client.get("/api/v1/users/me", headers=admin_headers).get_json()
+    _conforms(document, "/api/v1/users/me", "get", 200, me)
+    ticket = _post(client, admin_headers, "tickets", {"title": "help"})
+    _conforms(document, "/api/v1/tickets", "post", 201, ticket)
+    assert ticket["sla_due_at"] is None or ticket["sla_due_at"].endswith("Z")
+    assert ticket["resolved_at"] is None
+    jobs = client.get("/api/v1/jobs", headers=admin_headers).get_json()
+    _conforms(document, "/api/v1/jobs", "get", 200, jobs)
+    assert any(job.get("next_run_at") for job in jobs)
+    for job in jobs:
+        assert job.get("next_run_at") is None or job["next_run_at"].endswith("Z")
