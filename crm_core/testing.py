@@ -9,6 +9,7 @@ Fixtures:
   client and its peewee database.
 - ``register_plugin(plugin, name)``: an app that also has a throwaway plugin registered and migrated.
 - ``make_user(...)`` and ``admin_headers``: users with roles and departments, and their auth headers.
+- ``fast_hashing``: cheap argon2 parameters for suites that create many users.
 
 Each test gets its own database: a copy of a template migrated once per session (a file copy on
 SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL), so tests never see each other's rows.
@@ -368,6 +369,21 @@ def register_plugin(db_url, app_config):
     yield register
     for application in built:
         application.extensions["crm"].db.close()
+
+
+@pytest.fixture
+def fast_hashing(monkeypatch):
+    """Cheap argon2 parameters (and the matching dummy hash for unknown users) for tests that
+    create many users and are not about hashing cost. The core's own suite turns it on for every
+    test (``tests/conftest.py``); a plugin's suite can do the same with an autouse fixture."""
+    from argon2 import PasswordHasher
+
+    from . import auth
+    from .auth import passwords
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    monkeypatch.setattr(auth, "_DUMMY_HASH", hasher.hash("not-a-real-password-0"))
 
 
 @pytest.fixture

@@ -22,20 +22,6 @@ from crm_core.auth.departments import create_department
 from crm_core.auth.models import Role
 from crm_core.permissions.models import FieldRule, Grant
 
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheap argon2 parameters: these tests are not about hashing cost."""
-    from argon2 import PasswordHasher
-
-    import crm_core.auth
-    from crm_core.auth import passwords
-
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", hasher)
-    monkeypatch.setattr(crm_core.auth, "_DUMMY_HASH", hasher.hash("not-a-real-password-0"))
-
-
 _MIGRATION = Path(__file__).resolve().parents[1] / "crm_core" / "audit" / "migrations" / "0002_append_only.py"
 
 

@@ -33,18 +33,6 @@ from crm_core.web.testing import web_login
 _MIGRATION = Path(__file__).resolve().parents[1] / "crm_core" / "audit" / "migrations" / "0002_append_only.py"
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    from argon2 import PasswordHasher
-
-    import crm_core.auth
-    from crm_core.auth import passwords
-
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", hasher)
-    monkeypatch.setattr(crm_core.auth, "_DUMMY_HASH", hasher.hash("not-a-real-password-0"))
-
-
 @contextlib.contextmanager
 def tampering():
     """Act as someone with full control of the database (but not of the instance's settings)."""

@@ -12,19 +12,6 @@ from crm_core.auth.models import AccessToken
 from crm_core.testing import TEST_PASSWORD
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheap argon2 parameters: these tests create many users and are not about hashing cost."""
-    from argon2 import PasswordHasher
-
-    import crm_core.auth
-    from crm_core.auth import passwords
-
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", hasher)
-    monkeypatch.setattr(crm_core.auth, "_DUMMY_HASH", hasher.hash("not-a-real-password-0"))
-
-
 def login(client, username, password=TEST_PASSWORD, ip="10.0.0.1"):
     return client.post(
         "/api/v1/auth/token",

@@ -5,23 +5,8 @@ and an OAuth client acts only for a user (and with scopes) its creator covers.""
 
 from __future__ import annotations
 
-import pytest
-
 from crm_core.testing import TEST_PASSWORD
 from crm_core.web.testing import post_form, web_login
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheap argon2 parameters: these tests are not about hashing cost."""
-    from argon2 import PasswordHasher
-
-    import crm_core.auth
-    from crm_core.auth import passwords
-
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", hasher)
-    monkeypatch.setattr(crm_core.auth, "_DUMMY_HASH", hasher.hash("not-a-real-password-0"))
 
 
 def grant(resource, action, scope="all"):

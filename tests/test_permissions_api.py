@@ -9,19 +9,6 @@ import pytest
 from crm_core.auth.models import Department
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheap argon2 parameters: these tests are not about hashing cost."""
-    from argon2 import PasswordHasher
-
-    import crm_core.auth
-    from crm_core.auth import passwords
-
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", hasher)
-    monkeypatch.setattr(crm_core.auth, "_DUMMY_HASH", hasher.hash("not-a-real-password-0"))
-
-
 def dept(client, headers, name, parent_id=None):
     r = client.post("/api/v1/departments", json={"name": name, "parent_id": parent_id}, headers=headers)
     assert r.status_code == 201, r.get_json()

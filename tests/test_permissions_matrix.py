@@ -57,19 +57,6 @@ EXPORT = {  # None: export not granted at all (403)
 }
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheap argon2 parameters: these tests create many users and are not about hashing cost."""
-    from argon2 import PasswordHasher
-
-    import crm_core.auth
-    from crm_core.auth import passwords
-
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", hasher)
-    monkeypatch.setattr(crm_core.auth, "_DUMMY_HASH", hasher.hash("not-a-real-password-0"))
-
-
 @pytest.fixture
 def world(app, client, make_user):
     """The tree root > mid > leaf and a separate root ``other``; users in ``mid``; customers."""

@@ -62,16 +62,6 @@ class Widget(RecordModel):
         table_name = "permtest_widget"
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheap argon2 parameters: these tests create many users and are not about hashing cost."""
-    from argon2 import PasswordHasher
-
-    from crm_core.auth import passwords
-
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
-
 @pytest.fixture
 def plugin_app(register_plugin, tmp_path):
     """An app with the test plugin ``permtest`` (resource ``widgets``) registered."""

@@ -13,19 +13,6 @@ from crm_core.auth.models import Role
 from crm_core.permissions.models import FieldRule, Grant
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheap argon2 parameters: these tests are not about hashing cost."""
-    from argon2 import PasswordHasher
-
-    import crm_core.auth
-    from crm_core.auth import passwords
-
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", hasher)
-    monkeypatch.setattr(crm_core.auth, "_DUMMY_HASH", hasher.hash("not-a-real-password-0"))
-
-
 @pytest.fixture
 def two_branches(client, make_user, admin_headers):
     north, south = create_department("north"), create_department("south")

@@ -24,19 +24,6 @@ CRM = str(Path(sys.executable).parent / "crm")
 REDIS_URL = os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheap argon2 parameters: these tests log in many times and are not about hashing cost."""
-    from argon2 import PasswordHasher
-
-    import crm_core.auth
-    from crm_core.auth import passwords
-
-    hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    monkeypatch.setattr(passwords, "_hasher", hasher)
-    monkeypatch.setattr(crm_core.auth, "_DUMMY_HASH", hasher.hash("not-a-real-password-0"))
-
-
 @pytest.fixture
 def redis_prefix():
     """A key prefix of this test's own in the Redis at REDIS_URL; its keys are deleted afterwards."""

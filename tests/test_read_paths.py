@@ -14,6 +14,7 @@ route to ``NOT_READ_PATHS`` with the reason it reads no record data).
 
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import types
@@ -40,6 +41,7 @@ OUTSIDE = {
     "deal": "OUTSIDEDEAL9c1e",
     "activity": "OUTSIDEACTIVITY9c1e",
     "ticket": "OUTSIDETICKET9c1e",
+    "import": "OUTSIDEIMPORT9c1e",
 }
 #: Routes that read no record data, with the reason.
 NOT_READ_PATHS = {
@@ -122,11 +124,20 @@ def world(app, client, make_user):
         from crm_core.entities.models import Ticket
 
         Ticket.update(department_id=away.id).where(Ticket.id == ticket_out).execute()
+    # the stranger's import, queued as a task: its file and report belong to the stranger alone
+    csv_text = f"姓名\n{OUTSIDE['import']}\n".encode()
+    form = {"file": (io.BytesIO(csv_text), "people.csv")}
+    r = client.post(
+        f"{API}/customers/import", data=form, headers=stranger_h, content_type="multipart/form-data"
+    )
+    assert r.status_code == 202, r.get_json()
+    task_out = r.get_json()["id"]
     ids = {
         "customers": [inside, outside, shared],
         "deals": [deal_in, deal_out],
         "activities": [activity_in, activity_out],
         "tickets": [ticket_out],
+        "tasks": [task_out],
     }
     return types.SimpleNamespace(
         spy=spy, spy_h=spy_h, ids=ids, users=[spy.id, colleague.id, stranger.id], depts=[home.id, away.id]
@@ -139,6 +150,7 @@ def params(world) -> dict[str, list]:
     return {
         "record_id": any_ids,
         "customer_id": world.ids["customers"],
+        "task_id": world.ids["tasks"],
         "user_id": world.users,
         "department_id": world.depts,
         "role_id": ["spy", "sales"],
