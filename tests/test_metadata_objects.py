@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from crm_core.auth.models import Role
 from crm_core.permissions.models import FieldRule, Grant
+from crm_core.testing import follow_task
 
 OBJ = "/api/v1/objects"
 
@@ -150,9 +151,11 @@ def test_import_and_export_records(client, admin_headers):
 
     def upload(text, mode="all_or_nothing"):
         data = {"file": (io.BytesIO(text.encode("utf-8")), "courses.csv"), "mode": mode}
-        return client.post(
+        r = client.post(
             f"{OBJ}/course/import", data=data, headers=admin_headers, content_type="multipart/form-data"
         )
+        assert r.status_code == 202, r.get_json()  # a task: followed as the scheduler would run it
+        return follow_task(client, r, admin_headers)
 
     r = upload(bad)
     assert r.status_code == 422 and "row 4" in r.get_json()["errors"], r.get_json()
@@ -186,6 +189,7 @@ def test_import_refuses_a_file_with_no_known_column(client, admin_headers):
     r = client.post(
         f"{OBJ}/course/import", data=data, headers=admin_headers, content_type="multipart/form-data"
     )
+    r = follow_task(client, r, admin_headers)
     assert r.status_code == 400 and "colour" in str(r.get_json()["errors"])
 
 

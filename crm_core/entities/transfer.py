@@ -14,7 +14,6 @@ the same customers. Hidden fields (field rules) are left out; rows follow the ex
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Iterable
 
@@ -40,6 +39,8 @@ from ..records.tabular import (
     download,
     import_upload,
     read_table,
+    small_upload,
+    wants_sync,
 )
 from . import customers
 from .models import Customer, CustomerTag
@@ -511,21 +512,8 @@ def export_task(ctx) -> dict:
 blp = customers.blp
 
 
-def _wants_sync() -> bool:
-    """``sync=true`` (query or form): the caller asks for the report in the response."""
-    value = request.args.get("sync") or request.form.get("sync") or ""
-    return value.strip().lower() in ("1", "true", "yes")
-
-
-def _small(data: bytes, filename: str) -> bool:
-    """True when the file has at most ``IMPORT_SYNC_MAX_ROWS`` data rows (an unreadable file
-    counts as small: the import then answers its 400 at once)."""
-    limit = current_app.config["IMPORT_SYNC_MAX_ROWS"]
-    try:
-        _headers, rows = read_table(data, filename)
-    except APIError:
-        return True
-    return sum(1 for _ in itertools.islice((r for r in rows if any(r)), limit + 1)) <= limit
+_wants_sync = wants_sync  # kept for callers of the old names
+_small = small_upload
 
 
 @blp.route("/customers/import")

@@ -90,6 +90,9 @@ SUMMARY_FIELDS = [f for name, f in Task._meta.fields.items() if name not in ("in
 KINDS: dict[str, object] = {
     "customers.import": "crm_core.entities.transfer:import_task",
     "customers.export": "crm_core.entities.transfer:export_task",
+    # any other collection: params name the resource and the path (API or workbench) it came by
+    "records.import": "crm_core.jobs.transfer:import_task",
+    "records.export": "crm_core.jobs.transfer:export_task",
 }
 
 
@@ -162,6 +165,17 @@ def enqueue(
             input_name=(input_name or "")[:255],
             input_data=input_data,
         )
+    return task
+
+
+def queue(
+    kind: str, actor, params: dict | None = None, input_data: bytes | None = None, input_name: str = ""
+) -> Task:
+    """:func:`enqueue` then :func:`start` in the current app: what an endpoint that queues does."""
+    from flask import current_app
+
+    task = enqueue(kind, actor, params, input_data, input_name)
+    start(current_app._get_current_object(), task)
     return task
 
 

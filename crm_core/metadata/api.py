@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, request, url_for
+from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, fields, validate
 
@@ -28,6 +28,8 @@ from ..auth import current_actor
 from ..db import write_transaction
 from ..entities.schemas import UTCDateTime
 from ..errors import APIError
+from ..jobs import tasks
+from ..jobs.tasks_api import TaskSchema, accepted
 from ..records import listing, service, tabular
 from ..records.resource import (
     LIST_PARAMETERS,
@@ -416,19 +418,39 @@ class ObjectRecordItem(MethodView):
 @blp.route("/objects/<type_name>/import")
 class ObjectRecordImport(MethodView):
     @blp.doc(
-        summary="Import records of a custom object type from CSV or XLSX",
+        summary="Import records of a custom object type from CSV or XLSX (a task)",
         requestBody=tabular.IMPORT_REQUEST_BODY,
+        parameters=[
+            {
+                "in": "query",
+                "name": "sync",
+                "schema": {"type": "boolean", "default": False},
+                "description": "answer with the report (200) when the file has at most "
+                "IMPORT_SYNC_MAX_ROWS rows; larger files are queued as without it",
+            }
+        ],
     )
-    @blp.response(200)
+    @blp.response(202, TaskSchema, description="Queued: follow Location (GET /api/v1/tasks/<id>)")
+    @blp.alt_response(200, description="sync=true and a small file: the import report")
     def post(self, type_name):
         """Columns ``name``, ``owner_id``, ``department_id`` and the custom fields (by name, as
-        ``custom.<name>`` or by label). All-or-nothing (422 listing bad rows) or ``mode=valid_only``."""
+        ``custom.<name>`` or by label). Queued as a task (``202``, ``Location`` the task, whose
+        ``result`` is the report); it runs as you. All-or-nothing (the task fails with the 422
+        listing bad rows) or ``mode=valid_only``. ``sync=true`` runs a small file in the request."""
         crud = _crud(type_name)
+        actor = current_actor()
         data, filename, mode = tabular.import_upload()
-        report = transfer.import_records(
-            crud.resource, crud.model, _create_schema, data, filename, mode, current_actor()
+        tabular.check_mode(mode)
+        permissions.require(actor, crud.resource, "create")
+        if tabular.wants_sync() and tabular.small_upload(data, filename):
+            report = transfer.import_records(
+                crud.resource, crud.model, _create_schema, data, filename, mode, actor
+            )
+            return json_response(report)
+        task = tasks.queue(
+            "records.import", actor, {"via": "api", "type": type_name, "mode": mode}, data, filename
         )
-        return json_response(report)
+        return accepted(task)
 
 
 @blp.route("/objects/<type_name>/export")
@@ -438,14 +460,19 @@ class ObjectRecordExport(MethodView):
         parameters=[{"in": "query", "name": "format", "schema": {"type": "string", "enum": ["csv", "xlsx"]}}],
     )
     @blp.response(200)
+    @blp.alt_response(202, description="Over EXPORT_TASK_ROWS rows: queued; the task's file is the export")
     def get(self, type_name):
-        """Every record the list filters select (no paging), within your export scope."""
+        """Every record the list filters select (no paging), within your export scope. More than
+        ``EXPORT_TASK_ROWS`` rows: ``202`` and a task (``Location``) whose file
+        (``GET /api/v1/tasks/<id>/file``) is the export."""
         crud = _crud(type_name)
-        return transfer.export_records(
-            crud.resource,
-            crud.model,
-            request.args,
-            current_actor(),
-            request.args.get("format", "csv"),
-            search_fields=objects.search_fields(type_name),
-        )
+        actor = current_actor()
+        fmt = request.args.get("format", "csv")
+        search = objects.search_fields(type_name)
+        count = transfer.export_count(crud.resource, crud.model, request.args, actor, fmt, search)
+        if count <= current_app.config["EXPORT_TASK_ROWS"]:
+            return transfer.export_records(
+                crud.resource, crud.model, request.args, actor, fmt, search_fields=search
+            )
+        params = {"via": "api", "type": type_name, "args": tabular.query_pairs(request.args), "format": fmt}
+        return accepted(tasks.queue("records.export", actor, params))

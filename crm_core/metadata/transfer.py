@@ -17,7 +17,7 @@ import tablib
 from flask import Response
 from marshmallow import ValidationError
 
-from .. import permissions
+from .. import audit, permissions
 from ..db import database
 from ..errors import APIError
 from ..records import listing, service
@@ -26,6 +26,7 @@ from .fielddefs import FieldDef, custom_fields
 
 MAX_ROWS = 100_000
 MAX_REPORTED_ERRORS = 1000
+CHUNK = 1000
 CORE_COLUMNS = ("name", "owner_id", "department_id")
 EXPORT_COLUMNS = ("id", "name", "owner_id", "department_id", "created_at", "updated_at")
 NAME_ALIASES = {"名称", "名字", "姓名", "标题", "title"}
@@ -76,12 +77,21 @@ def _cell(fd: FieldDef | None, text: str):
     return text
 
 
-def import_records(resource: str, model, schema, data: bytes, filename: str, mode: str, actor) -> dict:
-    """Import a file of records of a custom object type as ``actor``; returns the report."""
+def import_records(
+    resource: str, model, schema, data: bytes, filename: str, mode: str, actor, progress=None
+) -> dict:
+    """Import a file of records of a custom object type as ``actor``; returns the report.
+
+    ``progress(done, total, phase)`` (a task's) is told how many rows were processed, every
+    ``CHUNK`` rows; with it, ``valid_only`` commits each chunk (its progress with it) so other
+    writers are not held up for the whole file. ``all_or_nothing`` stays one transaction (its
+    progress shows once it ends)."""
     check_mode(mode)
     permissions.require(actor, resource, "create")
     defs = custom_fields(resource)
     by_name = {fd.name: fd for fd in defs}
+    if progress is not None:
+        progress(0, None, "reading")
     headers, rows = read_table(data, filename)
     targets, ignored = map_headers(headers, defs)
     if not any(targets):
@@ -91,39 +101,57 @@ def import_records(resource: str, model, schema, data: bytes, filename: str, mod
             "No column of the file matches a field (name, owner_id, department_id or a custom field).",
             errors={"file": [f"Unknown columns: {', '.join(ignored) or 'none'}."]},
         )
+    numbered: list[tuple[int, list[str]]] = []
+    for number, cells in enumerate(rows, start=2):  # row 1 is the header
+        if not any(cells):
+            continue
+        if len(numbered) >= MAX_ROWS:
+            raise APIError(413, f"Too many rows: at most {MAX_ROWS:,} per import.")
+        numbered.append((number, cells))
+    total = len(numbered)
     errors: list[dict] = []
-    imported = total = 0
-    try:
-        with database.atomic():
-            for number, cells in enumerate(rows, start=2):  # row 1 is the header
-                if not any(cells):
+    imported = 0
+
+    def run(chunk) -> None:
+        nonlocal imported
+        for number, cells in chunk:
+            raw: dict = {}
+            for target, text in zip(targets, cells, strict=False):
+                if target is None or text == "":
                     continue
-                total += 1
-                if total > MAX_ROWS:
-                    raise APIError(413, f"Too many rows: at most {MAX_ROWS:,} per import.")
-                raw: dict = {}
-                for target, text in zip(targets, cells, strict=False):
-                    if target is None or text == "":
-                        continue
-                    if target.startswith("custom."):
-                        raw.setdefault("custom", {})[target[7:]] = _cell(by_name.get(target[7:]), text)
-                    else:
-                        raw[target] = text
-                try:
-                    item = schema.load(raw)
-                    with database.atomic():
-                        service.create(resource, model, item, actor)
-                    imported += 1
-                except ValidationError as exc:
-                    errors.append({"row": number, "errors": exc.messages})
-                except APIError as exc:
-                    if exc.code == 413:
-                        raise
-                    errors.append(
-                        {"row": number, "errors": exc.data.get("errors") or {"_schema": [exc.message]}}
-                    )
-            if errors and mode == "all_or_nothing":
-                raise _Rollback
+                if target.startswith("custom."):
+                    raw.setdefault("custom", {})[target[7:]] = _cell(by_name.get(target[7:]), text)
+                else:
+                    raw[target] = text
+            try:
+                item = schema.load(raw)
+                with database.atomic():
+                    service.create(resource, model, item, actor)
+                imported += 1
+            except ValidationError as exc:
+                errors.append({"row": number, "errors": exc.messages})
+            except APIError as exc:
+                errors.append({"row": number, "errors": exc.data.get("errors") or {"_schema": [exc.message]}})
+
+    chunks = [numbered[start : start + CHUNK] for start in range(0, total, CHUNK)]
+    if progress is not None:
+        progress(0, total, "importing")
+    try:
+        if progress is None or mode == "all_or_nothing":
+            with database.atomic():
+                for chunk in chunks:
+                    run(chunk)
+                if errors and mode == "all_or_nothing":
+                    raise _Rollback
+                if progress is not None:
+                    progress(total)
+        else:
+            done = 0
+            for chunk in chunks:
+                with database.atomic():
+                    run(chunk)
+                    done += len(chunk)
+                    progress(done)
     except _Rollback:
         flat = {f"row {e['row']}": e["errors"] for e in errors[:MAX_REPORTED_ERRORS]}
         raise APIError(
@@ -147,9 +175,7 @@ def _report(mode, total, imported, errors, ignored) -> dict:
     }
 
 
-def export_records(resource: str, model, args, actor, fmt: str, search_fields=None) -> Response:
-    """The records the list filters select (export scope, hidden fields left out) as CSV/XLSX."""
-    check_format(fmt)
+def _export_query(resource: str, model, args, actor, search_fields=None):
     query, _ = listing.list_query(
         model,
         resource,
@@ -160,6 +186,18 @@ def export_records(resource: str, model, args, actor, fmt: str, search_fields=No
         ignore=("format",),
         paginate=False,
     )
+    return query
+
+
+def export_records(
+    resource: str, model, args, actor, fmt: str, search_fields=None, progress=None
+) -> Response:
+    """The records the list filters select (export scope, hidden fields left out) as CSV/XLSX,
+    audited as ``export``; ``progress(done, total, phase)`` (a task's) hears how far it got."""
+    check_format(fmt)
+    query = _export_query(resource, model, args, actor, search_fields)
+    if progress is not None:
+        progress(0, query.count(), "exporting")
     view = permissions.view(actor, resource, "export")
     names = [fd.name for fd in custom_fields(resource) if view.visible(fd.name)]
     columns = [c for c in EXPORT_COLUMNS if view.visible(c)]
@@ -170,4 +208,19 @@ def export_records(resource: str, model, args, actor, fmt: str, search_fields=No
         dataset.append(
             [cell_text(values.get(c)) for c in columns] + [cell_text(custom.get(n)) for n in names]
         )
-    return download(dataset, fmt, resource.replace(".", "-"))
+        if progress is not None and dataset.height % CHUNK == 0:
+            progress(dataset.height)
+    if progress is not None:
+        progress(dataset.height)
+    audit.record_event(
+        actor, "export", resource, extra={"filter": args, "rows": dataset.height, "format": fmt}
+    )
+    response = download(dataset, fmt, resource.replace(".", "-"))
+    response.crm_rows = dataset.height
+    return response
+
+
+def export_count(resource: str, model, args, actor, fmt: str, search_fields=None) -> int:
+    """How many rows the export would have (400 for bad filters or format, 403 without export)."""
+    check_format(fmt)
+    return _export_query(resource, model, args, actor, search_fields).count()

@@ -236,3 +236,38 @@ def import_upload() -> tuple[bytes, str, str]:
         raise APIError(400, "Send the file as multipart form field 'file'.", errors={"file": ["Missing."]})
     mode = request.form.get("mode") or request.args.get("mode") or "all_or_nothing"
     return upload.read(), upload.filename or "", mode
+
+
+def wants_sync() -> bool:
+    """``sync=true`` (query or form): the caller of an import asks for the report in the response."""
+    value = request.args.get("sync") or request.form.get("sync") or ""
+    return value.strip().lower() in ("1", "true", "yes")
+
+
+def small_upload(data: bytes, filename: str) -> bool:
+    """True when the file has at most ``IMPORT_SYNC_MAX_ROWS`` data rows (an unreadable file
+    counts as small: the import then answers its 400 at once)."""
+    import itertools
+
+    from flask import current_app
+
+    limit = current_app.config["IMPORT_SYNC_MAX_ROWS"]
+    try:
+        _headers, rows = read_table(data, filename)
+    except APIError:
+        return True
+    return sum(1 for _ in itertools.islice((r for r in rows if any(r)), limit + 1)) <= limit
+
+
+def query_pairs(args) -> list[list[str]]:
+    """The (key, value) pairs of request/list arguments (a MultiDict or a dict), as a task's
+    parameters store them (JSON)."""
+    if hasattr(args, "getlist"):
+        return [[k, v] for k, v in args.items(multi=True)]
+    return [[k, v] for k, v in dict(args).items()]
+
+
+def file_of(response: Response) -> tuple[str, str, bytes]:
+    """The file name, media type and body of a :func:`download` response (for a task's file)."""
+    name = response.headers["Content-Disposition"].split('filename="', 1)[1].rstrip('"')
+    return name, response.mimetype, response.get_data()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 import tablib
-from flask import current_app, g, redirect, render_template, request, url_for
+from flask import Response, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from .. import audit, permissions
@@ -28,6 +28,7 @@ from .session import login_required
 
 MAX_IMPORT_ROWS = 5000
 EXPORT_BATCH = 500
+PROGRESS_EVERY = 100
 
 
 def _cell(value):
@@ -41,20 +42,48 @@ def _cell(value):
 @bp.route("/records/<resource>/export.<fmt>")
 @login_required
 def record_export(resource, fmt):
-    """The filtered collection as CSV or XLSX, within the export scope, hidden fields left out."""
+    """The filtered collection as CSV or XLSX, within the export scope, hidden fields left out;
+    over ``EXPORT_TASK_ROWS`` rows, a task (the page then shows its progress and the download)."""
+    from ..jobs import tasks
+
     if fmt not in tabular.MEDIA_TYPES:
         raise APIError(404, f"No export format {fmt!r}.")
     actor = g.actor
     res = get_resource(resource)
-    fields = [f for f in fields_for(res, actor) if f.widget != "json" or f.custom]
     args = list_args(res, actor, request.args)
     if resource == "customers":  # the API's export: same columns its import reads back
-        from ..entities.transfer import export_customers
+        from ..entities.transfer import export_or_task
 
-        return export_customers(args, actor, fmt)
+        out = export_or_task(args, actor, fmt)
+        if isinstance(out, Response):
+            return out
+        return redirect(url_for("web.task_page", task_id=out.id), 303)
+    if _export_query(res, actor, args).count() <= current_app.config["EXPORT_TASK_ROWS"]:
+        return export_response(resource, actor, args, fmt)
+    params = {"via": "web", "resource": resource, "args": tabular.query_pairs(args), "format": fmt}
+    task = tasks.queue("records.export", actor, params)
+    return redirect(url_for("web.task_page", task_id=task.id), 303)
+
+
+def _export_query(res, actor, args):
     rows, _total = listing.list_query(
         res.model, res.resource, args, actor, action="export", paginate=False, **res.list_options()
     )
+    return rows
+
+
+def export_response(resource: str, actor, args, fmt: str, progress=None) -> Response:
+    """The export download of a collection (``args``: the page's list arguments), audited as
+    ``export``; ``progress(done, total, phase)`` (a task's) hears how far it got."""
+    res = get_resource(resource)
+    if resource == "customers":
+        from ..entities.transfer import export_customers
+
+        return export_customers(args, actor, fmt, progress)
+    fields = [f for f in fields_for(res, actor) if f.widget != "json" or f.custom]
+    rows = _export_query(res, actor, args)
+    if progress is not None:
+        progress(0, rows.count(), "exporting")
     data = tablib.Dataset(headers=["id", *[f.key for f in fields]])
     batch = []
     for record in rows.iterator():
@@ -62,11 +91,17 @@ def record_export(resource, fmt):
         if len(batch) >= EXPORT_BATCH:
             _append(data, res, actor, fields, batch)
             batch = []
+            if progress is not None:
+                progress(data.height)
     _append(data, res, actor, fields, batch)
+    if progress is not None:
+        progress(data.height)
     audit.record_event(
         actor, "export", res.resource, extra={"filter": args, "rows": len(data), "format": fmt}
     )
-    return tabular.download(data, fmt, resource.replace(".", "-"))
+    response = tabular.download(data, fmt, resource.replace(".", "-"))
+    response.crm_rows = data.height
+    return response
 
 
 def _append(data, res, actor, fields, records) -> None:
@@ -76,11 +111,11 @@ def _append(data, res, actor, fields, records) -> None:
         data.append([row.get("id"), *[_cell(f.value_of(row)) for f in fields]])
 
 
-def read_table(upload) -> tablib.Dataset:
-    """The uploaded CSV or XLSX (read by ``records.tabular``, as the API's importers do) as a
+def read_dataset(data: bytes, filename: str) -> tablib.Dataset:
+    """An uploaded CSV or XLSX (read by ``records.tabular``, as the API's importers do) as a
     dataset with a header row; ``FormErrors`` when unreadable or longer than ``MAX_IMPORT_ROWS``."""
     try:
-        headers, rows = tabular.read_table(upload.read(), upload.filename or "")
+        headers, rows = tabular.read_table(data, filename or "")
     except APIError:
         raise FormErrors({"file": [_("The file could not be read as CSV or Excel.")]}) from None
     width = len(headers)
@@ -90,6 +125,53 @@ def read_table(upload) -> tablib.Dataset:
             raise FormErrors({"file": [_("At most %(n)s rows per file.", n=MAX_IMPORT_ROWS)]})
         dataset.append((row + [""] * width)[:width])
     return dataset
+
+
+def read_table(upload) -> tablib.Dataset:
+    """:func:`read_dataset` of an uploaded file."""
+    return read_dataset(upload.read(), upload.filename or "")
+
+
+def queue_import(resource: str, upload, actor):
+    """Any other collection: the file is checked here (readable, at most ``MAX_IMPORT_ROWS``
+    rows) and its rows saved by a ``records.import`` task through the create form's path
+    (:func:`import_task_report`); the page shows its progress and then the report."""
+    from flask_babel import get_locale
+
+    from ..jobs import tasks
+
+    data, filename = upload.read(), upload.filename or "upload.csv"
+    read_dataset(data, filename)
+    params = {"via": "web", "resource": resource, "locale": str(get_locale() or "en")}
+    return tasks.queue("records.import", actor, params, data, filename)
+
+
+def import_task_report(resource: str, actor, data: bytes, filename: str, progress=None) -> dict:
+    """The ``records.import`` task of a workbench import: every row saved as the create form
+    saves it; the report in the API's shape (``imported``, ``failed``, ``errors`` by row)."""
+    res = get_resource(resource)
+    permissions.require(actor, res.resource, "create")
+    if progress is not None:
+        progress(0, None, "reading")
+    try:
+        dataset = read_dataset(data, filename)
+    except FormErrors as exc:
+        raise APIError(400, "The file could not be read.", errors=_plain(exc.errors)) from None
+    result = import_rows(res, actor, dataset, progress)
+    return {
+        "mode": "valid_only",
+        "total_rows": dataset.height,
+        "imported": result["created"],
+        "failed": len(result["errors"]),
+        "ignored_columns": result["unknown"],
+        "errors": [{"row": number, "errors": _plain(problems)} for number, problems in result["errors"]],
+        "errors_truncated": False,
+    }
+
+
+def _plain(value):
+    """Messages as JSON (lazy translations turned into text)."""
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
 
 
 def queue_customer_import(upload, actor):
@@ -116,7 +198,9 @@ def task_view(task) -> dict:
     view = task_dict(task)
     view["report"] = None
     view["problems"] = {}
-    if task.status == "done" and task.result:
+    view["export"] = task.kind.endswith(".export")
+    view["download"] = url_for("web.task_file", task_id=task.id) if view["file"] else None
+    if task.status == "done" and task.result and not view["export"]:
         report = task.result
         view["report"] = {
             "created": report.get("imported", 0),
@@ -127,6 +211,32 @@ def task_view(task) -> dict:
         error = task.error or {}
         view["problems"] = flatten_messages(error.get("errors") or {}) or {"file": [error.get("message", "")]}
     return view
+
+
+@bp.route("/tasks/<int:task_id>")
+@login_required
+def task_page(task_id):
+    """One of your tasks (a large export): its progress, then the download link."""
+    from ..jobs.tasks_api import visible_task
+
+    task = task_view(visible_task(task_id, g.actor))
+    return render_template("crm/records/task.html", task=task)
+
+
+@bp.route("/tasks/<int:task_id>/file")
+@login_required
+def task_file(task_id):
+    """The file one of your tasks produced (the workbench's ``/api/v1/tasks/<id>/file``)."""
+    from ..jobs.tasks import DONE, Task
+    from ..jobs.tasks_api import visible_task
+
+    fields = [Task.id, Task.created_by, Task.status, Task.output_name, Task.output_type, Task.output_data]
+    task = visible_task(task_id, g.actor, fields=fields)
+    if task.status != DONE or task.output_data is None:
+        raise APIError(404, "This task has no file (yet).")
+    response = Response(bytes(task.output_data), mimetype=task.output_type or "application/octet-stream")
+    response.headers["Content-Disposition"] = f'attachment; filename="{task.output_name}"'
+    return response
 
 
 @bp.route("/tasks/<int:task_id>/progress")
@@ -162,13 +272,18 @@ def header_map(headers, fields) -> tuple[dict[int, object], list[str]]:
     return mapping, unknown
 
 
-def import_rows(res, actor, dataset) -> dict:
-    """Save every row; returns ``{"created": n, "errors": [(row number, {field: msgs})], ...}``."""
+def import_rows(res, actor, dataset, progress=None) -> dict:
+    """Save every row; returns ``{"created": n, "errors": [(row number, {field: msgs})], ...}``
+    (``progress(done, total, phase)``, a task's, hears every ``PROGRESS_EVERY`` rows)."""
     fields = [f for f in fields_for(res, actor, for_form=True) if f.writable]
     mapping, unknown = header_map(dataset.headers, fields)
     created, errors = 0, []
     mapped_fields = list(mapping.values())
+    if progress is not None:
+        progress(0, dataset.height, "importing")
     for number, row in enumerate(dataset, start=2):  # row 1 is the header
+        if progress is not None and number > 2 and (number - 2) % PROGRESS_EVERY == 0:
+            progress(number - 2)
         values = {}
         for i, f in mapping.items():
             cell = row[i] if i < len(row) else None
@@ -186,6 +301,8 @@ def import_rows(res, actor, dataset) -> dict:
             errors.append((number, exc.errors or {"_schema": [exc.message]}))
         except APIError as exc:
             errors.append((number, {"_schema": [exc.message]}))
+    if progress is not None:
+        progress(dataset.height)
     return {"created": created, "errors": errors, "unknown": unknown, "mapped": mapped_fields}
 
 
@@ -205,10 +322,9 @@ def record_import(resource):
                 raise FormErrors({"file": [_("Choose a CSV or Excel file.")]})
             if resource == "customers":
                 task = queue_customer_import(upload, actor)
-                return redirect(url_for("web.record_import", resource=resource, task=task.id), 303)
-            result = import_rows(res, actor, read_table(upload))
-            if result["errors"]:
-                status = 422 if not result["created"] else 200
+            else:
+                task = queue_import(resource, upload, actor)
+            return redirect(url_for("web.record_import", resource=resource, task=task.id), 303)
         except FormErrors as exc:
             errors, status = exc.errors, 422
     task = None
