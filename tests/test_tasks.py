@@ -4,6 +4,7 @@ and file the creator follows through /api/v1/tasks (and the workbench), on SQLit
 from __future__ import annotations
 
 import io
+import re
 import threading
 import time
 
@@ -236,3 +237,189 @@ def test_the_workbench_import_shows_progress_then_the_report(app, client, make_u
     other = app.test_client()
     assert web_login(other, "other").status_code == 302
     assert other.get(fragment_url).status_code == 404
+
+
+# --- custom objects and the workbench's other collections ----------------------------------------
+
+OBJ = f"{API}/objects"
+COURSE = {"name": "course", "fields": [{"name": "level", "type": "int", "min": 1, "max": 9}]}
+
+
+def post_object_import(client, headers, text: str, mode="valid_only", query=""):
+    form = {"file": (io.BytesIO(text.encode()), "courses.csv"), "mode": mode}
+    return client.post(
+        f"{OBJ}/course/import{query}", data=form, headers=headers, content_type="multipart/form-data"
+    )
+
+
+def test_a_custom_object_import_is_a_task_run_as_its_creator(app, client, make_user):
+    from crm_core.audit.models import AuditEntry
+
+    user, headers = make_user("objects_admin")
+    _, bob = make_user("bob", roles=("sales",))
+    assert client.post(OBJ, json=COURSE, headers=headers).status_code == 201
+    r = post_object_import(client, headers, "name,level\nMath,3\nArt,12\nChem,2\n")
+    assert r.status_code == 202, r.get_json()
+    body = r.get_json()
+    assert body["kind"] == "records.import" and body["status"] == "queued"
+    assert r.headers["Location"] == f"{API}/tasks/{body['id']}"
+    assert client.get(f"{OBJ}/course", headers=headers).get_json() == []  # not yet
+    assert client.get(r.headers["Location"], headers=bob).status_code == 404
+    outcome = follow_task(client, r, headers)
+    report = outcome.get_json()
+    assert outcome.status_code == 200 and (report["imported"], report["failed"]) == (2, 1)
+    assert [e["row"] for e in report["errors"]] == [3] and outcome.task["progress"]["percent"] == 100
+    rows = client.get(f"{OBJ}/course?sort=name", headers=headers).get_json()
+    assert [(c["name"], c["owner_id"]) for c in rows] == [("Chem", user.id), ("Math", user.id)]
+    created = AuditEntry.select().where(
+        AuditEntry.resource == "objects.course", AuditEntry.action == "create"
+    )
+    assert created.count() == 2 and {e.actor_id for e in created} == {user.id}
+    assert client.get(r.headers["Location"], headers=bob).status_code == 404  # still only its creator's
+    # all-or-nothing: the task fails with the 422 the request gave, nothing imported
+    failed = follow_task(
+        client, post_object_import(client, headers, "name,level\nX,1\nY,99\n", "all_or_nothing"), headers
+    )
+    assert failed.status_code == 422 and "row 3" in failed.get_json()["errors"]
+    assert len(client.get(f"{OBJ}/course", headers=headers).get_json()) == 2
+    # sync=true keeps a small file in the request; a larger one is queued as without it
+    r = post_object_import(client, headers, "name,level\nSync,1\n", query="?sync=true")
+    assert r.status_code == 200 and r.get_json()["imported"] == 1
+    app.config["IMPORT_SYNC_MAX_ROWS"] = 1
+    r = post_object_import(client, headers, "name,level\nA,1\nB,1\n", query="?sync=true")
+    assert r.status_code == 202 and follow_task(client, r, headers).get_json()["imported"] == 2
+    # checked in the request: the mode, the permission, the type
+    assert post_object_import(client, headers, "name\nx\n", mode="sometimes").status_code == 422
+    assert post_object_import(client, bob, "name\nx\n").status_code == 403
+    assert client.post(f"{OBJ}/nosuch/import", headers=headers).status_code == 404
+
+
+def test_a_large_custom_object_export_is_a_task_with_a_file(app, client, make_user):
+    from crm_core.audit.models import AuditEntry
+
+    _, headers = make_user("objects_admin")
+    _, bob = make_user("bob", roles=("sales",))
+    assert client.post(OBJ, json=COURSE, headers=headers).status_code == 201
+    for name in ("Math", "=HYPERLINK(1)", "Art"):
+        r = client.post(f"{OBJ}/course", json={"name": name, "custom": {"level": 2}}, headers=headers)
+        assert r.status_code == 201, r.get_json()
+    small = client.get(f"{OBJ}/course/export?format=csv", headers=headers)
+    assert small.status_code == 200 and small.mimetype == "text/csv"
+    app.config["EXPORT_TASK_ROWS"] = 2
+    r = client.get(f"{OBJ}/course/export?format=csv&sort=name", headers=headers)
+    assert r.status_code == 202 and r.get_json()["kind"] == "records.export"
+    url = r.headers["Location"]
+    assert client.get(url + "/file", headers=headers).status_code == 404  # not yet
+    task = follow_task(client, r, headers).task
+    assert task["status"] == "done" and task["result"]["rows"] == 3 and task["progress"]["total"] == 3
+    f = client.get(task["links"]["file"], headers=headers)
+    assert f.status_code == 200 and "attachment" in f.headers["Content-Disposition"]
+    lines = f.data.decode("utf-8-sig").splitlines()
+    assert lines[0] == "id,name,owner_id,department_id,created_at,updated_at,custom.level"
+    assert [line.split(",")[1] for line in lines[1:]] == ["'=HYPERLINK(1)", "Art", "Math"]  # neutralised
+    assert client.get(url, headers=bob).status_code == 404
+    assert client.get(url + "/file", headers=bob).status_code == 404
+    exports = AuditEntry.select().where(
+        AuditEntry.action == "export", AuditEntry.resource == "objects.course"
+    )
+    assert exports.count() == 2  # the small download and the task, alike
+    xlsx = follow_task(client, client.get(f"{OBJ}/course/export?format=xlsx", headers=headers), headers)
+    assert client.get(xlsx.task["links"]["file"], headers=headers).data[:2] == b"PK"
+    assert client.get(f"{OBJ}/course/export?format=pdf", headers=headers).status_code == 400
+
+
+def _web_client(app, make_user, username, lang, roles=("admin",)):
+    make_user(username, roles=roles)
+    web = app.test_client()
+    web.environ_base["HTTP_ACCEPT_LANGUAGE"] = lang
+    assert web_login(web, username).status_code == 302
+    return web
+
+
+@pytest.mark.parametrize(
+    "lang, queued, done", [("en", "queued", "1 row(s) imported, 1 refused"), ("zh-CN", "导入已排队", "行")]
+)
+def test_a_workbench_import_of_another_collection_is_a_task(app, make_user, lang, queued, done):
+    from crm_core.entities.models import Company
+
+    web = _web_client(app, make_user, "webadmin", lang)
+    token = csrf_from(web, "/records/companies/import")
+    r = web.post(
+        "/records/companies/import",
+        data={
+            "csrf_token": token,
+            "file": (io.BytesIO(b"name,website\nAcme,https://acme.example\n,nope\n"), "c.csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 303 and "task=" in r.headers["Location"]
+    task = tasks.Task.get_by_id(int(r.headers["Location"].split("task=")[1]))
+    assert task.kind == "records.import" and task.params["via"] == "web"
+    html = web.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'data-status="queued"' in html and queued in html and 'hx-trigger="every 1s"' in html
+    assert Company.select().count() == 0
+    fragment_url = html.split('hx-get="', 1)[1].split('"', 1)[0]
+    tasks.run_pending(app)
+    fragment = web.get(fragment_url).get_data(as_text=True)
+    assert 'data-status="done"' in fragment and "hx-trigger" not in fragment
+    assert done in fragment and 'data-row="3"' in fragment and 'data-row="2"' not in fragment
+    assert [c.name for c in Company.select()] == ["Acme"]
+    other = _web_client(app, make_user, "other", lang, roles=("sales",))
+    assert other.get(fragment_url).status_code == 404
+    # an unreadable file is refused on the page, before any task
+    r = web.post(
+        "/records/companies/import",
+        data={"csrf_token": token, "file": (io.BytesIO(b"\x00\xff\x00garbage"), "c.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 422 and tasks.Task.select().count() == 1
+
+
+@pytest.mark.parametrize(
+    "lang, queued, done, download",
+    [
+        ("en", "The export is queued", "3 row(s) exported.", "Download"),
+        ("zh-CN", "导出已排队", "已导出 3 行", "下载"),
+    ],
+)
+def test_a_large_workbench_export_is_a_task_with_a_download(
+    app, client, make_user, lang, queued, done, download
+):
+    from crm_core.audit.models import AuditEntry
+
+    _, headers = make_user("api_admin")
+    for name in ("Beta", "=HYPERLINK(1)", "Alpha"):
+        assert client.post(f"{API}/companies", json={"name": name}, headers=headers).status_code == 201
+    web = _web_client(app, make_user, "webadmin", lang)
+    assert web.get("/records/companies/export.csv").status_code == 200  # small: the download itself
+    app.config["EXPORT_TASK_ROWS"] = 2
+    r = web.get("/records/companies/export.csv?sort=name")
+    assert r.status_code == 303 and "/tasks/" in r.headers["Location"]
+    page = web.get(r.headers["Location"])
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'data-status="queued"' in html and queued in html
+    assert 'hx-trigger="every 1s"' in html and "<script>" not in html
+    fragment_url = html.split('hx-get="', 1)[1].split('"', 1)[0]
+    tasks.run_pending(app)
+    fragment = web.get(fragment_url).get_data(as_text=True)
+    assert 'data-status="done"' in fragment and "hx-trigger" not in fragment and done in fragment
+    assert download in fragment
+    link = re.search(r'<a href="([^"]+)" download', fragment).group(1)
+    f = web.get(link)
+    assert f.status_code == 200 and "attachment" in f.headers["Content-Disposition"]
+    names = [line.split(",")[1] for line in f.data.decode("utf-8-sig").splitlines()[1:]]
+    assert names == ["'=HYPERLINK(1)", "Alpha", "Beta"]
+    exports = AuditEntry.select().where(AuditEntry.action == "export", AuditEntry.resource == "companies")
+    assert exports.count() == 2  # the small download and the task, alike
+    other = _web_client(app, make_user, "other", lang, roles=("sales",))
+    for path in (r.headers["Location"], fragment_url, link):
+        assert other.get(path).status_code == 404, path
+    # customers over the threshold take the same page (their own export task)
+    for name in ("C1", "C2", "C3"):
+        assert client.post(f"{API}/customers", json={"name": name}, headers=headers).status_code == 201
+    r = web.get("/records/customers/export.xlsx")
+    assert r.status_code == 303 and "/tasks/" in r.headers["Location"]
+    tasks.run_pending(app)
+    fragment = web.get(r.headers["Location"]).get_data(as_text=True)
+    link = re.search(r'<a href="([^"]+)" download', fragment).group(1)
+    assert web.get(link).data[:2] == b"PK"
