@@ -7,6 +7,9 @@ Files are read by ``records.tabular.read_table`` (tablib/openpyxl, GBK detection
 row goes through the one write path (``records.service.create``) in its own savepoint, so
 permissions, custom-field validation, uniqueness, audit and events apply row by row; with
 ``all_or_nothing`` any bad row rolls the whole file back.
+
+``/api/v1/objects/<type>/import`` runs it as a ``records.import`` task (``crm_core.jobs.transfer``)
+and an export of more than ``EXPORT_TASK_ROWS`` rows as a ``records.export`` task with a file.
 """
 
 from __future__ import annotations

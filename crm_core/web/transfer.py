@@ -6,6 +6,12 @@ UTF-8 with BOM, GBK/GB18030 from Excel; decoded with charset-normalizer) or XLSX
 row to fields by API name or label in either language (``姓名`` -> ``name``), and saves each row
 through the same path as the create form, in its own savepoint: good rows are saved, bad rows
 are listed with their row number and per-field messages.
+
+Both are tasks (``crm_core.jobs.tasks``) when long: every import is queued (customers as
+``customers.import``, other collections as ``records.import``) and the import page follows its
+progress (``/tasks/<id>/progress``, polled by htmx) to the report; an export of more than
+``EXPORT_TASK_ROWS`` rows is queued (``customers.export`` / ``records.export``) and ``/tasks/<id>``
+shows its progress and then the link to its file (``/tasks/<id>/file``).
 """
 
 from __future__ import annotations
