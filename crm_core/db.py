@@ -92,6 +92,27 @@ def write_transaction():
             yield
 
 
+@contextmanager
+def read_transaction():
+    """A transaction that only reads one consistent snapshot (reports, ``crm audit verify``).
+
+    On SQLite the outermost one begins DEFERRED, a WAL read snapshot that takes no write lock:
+    every other transaction begins IMMEDIATE (see :func:`open_database`), and a reader holding the
+    write lock in a loop would starve the writers past their busy timeout. On PostgreSQL it is a
+    REPEATABLE READ transaction. Nested, it is a savepoint of the transaction already open.
+    """
+    if database.transaction_depth() > 0:
+        with database.atomic():
+            yield
+    elif is_postgres():
+        with database.atomic():
+            database.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield
+    else:
+        with database.atomic(lock_type="DEFERRED"):
+            yield
+
+
 class _Slot:
     """Stands in a compiled query's parameters for a value given at run time."""
 

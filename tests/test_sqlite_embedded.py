@@ -73,6 +73,27 @@ def test_a_transaction_that_reads_then_writes_waits_for_another_writer(sqlite_fi
     assert db.execute_sql("SELECT count(*) FROM item").fetchone() == (2,)
 
 
+def test_a_read_transaction_never_holds_the_write_lock(sqlite_file):
+    """``read_transaction()`` (``crm audit verify``, reports) reads a snapshot without the write
+    lock: seen, a verifier in a loop of IMMEDIATE transactions starved audited writers past their
+    busy timeout ("database is locked"). A writer commits at once while the reader is open, and the
+    reader's snapshot does not move."""
+    from crm_core.db import read_transaction
+
+    db, path = sqlite_file
+    with read_transaction():
+        assert db.execute_sql("SELECT count(*) FROM item").fetchone() == (1,)
+        conn = sqlite3.connect(path, timeout=0.5, isolation_level=None)
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # would wait out the timeout and fail under the lock
+            conn.execute("INSERT INTO item (n) VALUES (7)")
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        assert db.execute_sql("SELECT count(*) FROM item").fetchone() == (1,)
+    assert db.execute_sql("SELECT count(*) FROM item").fetchone() == (2,)
+
+
 def test_nested_atomic_is_still_a_savepoint(sqlite_file):
     from crm_core.db import database
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import peewee as pw
 from flask import current_app
 
-from ..db import database, is_postgres, utcnow
+from ..db import database, is_postgres, read_transaction, utcnow
 from .models import AuditEntry, AuditHead
 
 _LOCK_KEY = 0x43524D41  # "CRMA": the advisory lock of the sealer and the purge on PostgreSQL
@@ -299,9 +299,7 @@ def verify(batch: int = 5000) -> VerifyResult:
     snapshot (entries committed meanwhile by writers are not mistaken for a head mismatch)."""
     if database.in_transaction():
         return _verify(batch)
-    with database.atomic():
-        if is_postgres():
-            database.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    with read_transaction():
         return _verify(batch)
 
 
