@@ -33,6 +33,7 @@ from ..records import listing, service
 from ..records.bulk import insert_rows
 from ..records.tabular import (
     IMPORT_REQUEST_BODY,
+    SYNC_PARAMETER,
     cell_text,
     check_format,
     check_mode,
@@ -521,15 +522,7 @@ class CustomerImport(MethodView):
     @blp.doc(
         summary="Import customers from CSV or XLSX (a task)",
         requestBody=IMPORT_REQUEST_BODY,
-        parameters=[
-            {
-                "in": "query",
-                "name": "sync",
-                "schema": {"type": "boolean", "default": False},
-                "description": "answer with the report (200) when the file has at most "
-                "IMPORT_SYNC_MAX_ROWS rows; larger files are queued as without it",
-            }
-        ],
+        parameters=[SYNC_PARAMETER],
     )
     @blp.response(202, TaskSchema, description="Queued: follow Location (GET /api/v1/tasks/<id>)")
     @blp.alt_response(200, description="sync=true and a small file: the import report")

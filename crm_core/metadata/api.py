@@ -420,15 +420,7 @@ class ObjectRecordImport(MethodView):
     @blp.doc(
         summary="Import records of a custom object type from CSV or XLSX (a task)",
         requestBody=tabular.IMPORT_REQUEST_BODY,
-        parameters=[
-            {
-                "in": "query",
-                "name": "sync",
-                "schema": {"type": "boolean", "default": False},
-                "description": "answer with the report (200) when the file has at most "
-                "IMPORT_SYNC_MAX_ROWS rows; larger files are queued as without it",
-            }
-        ],
+        parameters=[tabular.SYNC_PARAMETER],
     )
     @blp.response(202, TaskSchema, description="Queued: follow Location (GET /api/v1/tasks/<id>)")
     @blp.alt_response(200, description="sync=true and a small file: the import report")

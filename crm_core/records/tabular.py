@@ -43,6 +43,15 @@ MEDIA_TYPES = {
 }
 _CHINESE_ENCODINGS = ("gbk", "gb2312", "gb18030", "cp936", "hz")
 
+#: The ``sync`` query parameter of every import endpoint (OpenAPI).
+SYNC_PARAMETER = {
+    "in": "query",
+    "name": "sync",
+    "schema": {"type": "boolean", "default": False},
+    "description": "answer with the report (200) when the file has at most "
+    "IMPORT_SYNC_MAX_ROWS rows; larger files are queued as without it",
+}
+
 
 def decode_csv(data: bytes) -> str:
     """Text of a CSV file: UTF-8 (with or without the BOM Excel writes), else the encoding
