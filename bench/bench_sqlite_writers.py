@@ -50,7 +50,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from httpload import free_port, percentile  # noqa: E402
+from httpload import free_port, percentile, run_loop  # noqa: E402
 
 CRM = str(Path(sys.executable).parent / "crm")
 ADMIN = "bench_admin"
@@ -442,7 +442,7 @@ def drive(port: int, clients: int, seconds: float) -> tuple[Tally, float]:
         await asyncio.gather(*(writer(port, c, deadline, tally) for c in range(clients)))
 
     start = time.perf_counter()
-    asyncio.run(main())
+    run_loop(main)
     return tally, time.perf_counter() - start
 
 
@@ -454,14 +454,14 @@ def drive_health(port: int, clients: int, seconds: float) -> tuple[Tally, float]
         await asyncio.gather(*(health_only(port, deadline, tally) for _ in range(clients)))
 
     start = time.perf_counter()
-    asyncio.run(main())
+    run_loop(main)
     return tally, time.perf_counter() - start
 
 
 def drive_sequential(port: int, count: int) -> tuple[Tally, float]:
     tally = Tally()
     start = time.perf_counter()
-    asyncio.run(sequential_posts(port, count, tally))
+    run_loop(lambda: sequential_posts(port, count, tally))
     return tally, time.perf_counter() - start
 
 
@@ -485,7 +485,7 @@ def subscribe_webhook(port: int, url: str) -> None:
         if r is None or r[0] != 201:
             raise RuntimeError(f"cannot subscribe the webhook receiver: {tally.failures}")
 
-    asyncio.run(main())
+    run_loop(main)
 
 
 # ---------------------------------------------------------------------------------- the baseline

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -107,6 +108,27 @@ async def _client(host, port, index, count, make, think_s, latencies, errors, rn
         writer.close()
 
 
+def run_loop(main: Callable[[], object]):
+    """``asyncio.run(main())`` on a thread of its own, returning its result (or raising its error).
+
+    The caller's thread may already run an event loop (a test process where Playwright's sync API
+    is active): ``asyncio.run`` refuses to start a second one there."""
+    outcome: dict = {}
+
+    def target():
+        try:
+            outcome["value"] = asyncio.run(main())
+        except BaseException as exc:  # handed back to the caller's thread below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="httpload")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
+
+
 def run(
     host: str,
     port: int,
@@ -134,7 +156,7 @@ def run(
         )
 
     start = time.perf_counter()
-    asyncio.run(main())
+    run_loop(main)
     return Result(latencies, errors, time.perf_counter() - start)
 
 

@@ -94,6 +94,22 @@ def test_a_read_transaction_never_holds_the_write_lock(sqlite_file):
     assert db.execute_sql("SELECT count(*) FROM item").fetchone() == (2,)
 
 
+def test_the_load_generator_runs_beside_a_running_event_loop():
+    """Seen in CI: with Playwright's sync API active in the same test process (a browser test ran
+    first on that worker), the soak's ``asyncio.run`` refused to start ("cannot be called from a
+    running event loop"). The load generator runs its loop on a thread of its own."""
+    import asyncio
+
+    async def outer():
+        async def inner():
+            await asyncio.sleep(0)
+            return "ran"
+
+        return soak.run_loop(inner)
+
+    assert asyncio.run(outer()) == "ran"
+
+
 def test_nested_atomic_is_still_a_savepoint(sqlite_file):
     from crm_core.db import database
 
