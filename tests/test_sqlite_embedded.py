@@ -97,17 +97,23 @@ def test_a_read_transaction_never_holds_the_write_lock(sqlite_file):
 def test_the_load_generator_runs_beside_a_running_event_loop():
     """Seen in CI: with Playwright's sync API active in the same test process (a browser test ran
     first on that worker), the soak's ``asyncio.run`` refused to start ("cannot be called from a
-    running event loop"). The load generator runs its loop on a thread of its own."""
+    running event loop"). The load generator runs its loop on a thread of its own. The running
+    loop is made here on a fresh thread, so this test does not depend on the worker's state."""
     import asyncio
 
+    answers: list = []
+
+    async def inner():
+        await asyncio.sleep(0)
+        return "ran"
+
     async def outer():
-        async def inner():
-            await asyncio.sleep(0)
-            return "ran"
+        answers.append(soak.run_loop(inner))
 
-        return soak.run_loop(inner)
-
-    assert asyncio.run(outer()) == "ran"
+    thread = threading.Thread(target=lambda: asyncio.run(outer()))
+    thread.start()
+    thread.join(10)
+    assert answers == ["ran"]
 
 
 def test_nested_atomic_is_still_a_savepoint(sqlite_file):
