@@ -4,14 +4,12 @@ permission-checked ``GET /api/v1/audit``."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import importlib.util
 import json
-from pathlib import Path
 
 import peewee as pw
 import pytest
+from audit_tampering import tampering
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,32 +19,6 @@ from crm_core.audit.models import AuditEntry, AuditHead
 from crm_core.auth.departments import create_department
 from crm_core.auth.models import Role
 from crm_core.permissions.models import FieldRule, Grant
-
-_MIGRATION = Path(__file__).resolve().parents[1] / "crm_core" / "audit" / "migrations" / "0002_append_only.py"
-
-
-@contextlib.contextmanager
-def tampering():
-    """Act as someone with full control of the database: switch the append-only triggers off."""
-    from crm_core.db import database, is_postgres
-
-    if is_postgres():
-        database.execute_sql("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only")
-        try:
-            yield
-        finally:
-            database.execute_sql("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only")
-    else:
-        spec = importlib.util.spec_from_file_location("append_only", _MIGRATION)
-        mig = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mig)
-        database.execute_sql("DROP TRIGGER IF EXISTS audit_entry_no_update")
-        database.execute_sql("DROP TRIGGER IF EXISTS audit_entry_no_delete")
-        try:
-            yield
-        finally:
-            database.execute_sql(mig.SQLITE_UPDATE)
-            database.execute_sql(mig.SQLITE_DELETE)
 
 
 def writes(resource="customers"):

@@ -12,13 +12,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import importlib.util
 import json
 import threading
-from pathlib import Path
 
 import pytest
+from audit_tampering import load_migration, tampering
 from click.testing import CliRunner
 
 from crm_core.audit import record_event, seal, verify
@@ -29,32 +27,6 @@ from crm_core.config import ConfigError, load_config
 from crm_core.permissions.models import FieldRule, Grant
 from crm_core.testing import TEST_PASSWORD
 from crm_core.web.testing import web_login
-
-_MIGRATION = Path(__file__).resolve().parents[1] / "crm_core" / "audit" / "migrations" / "0002_append_only.py"
-
-
-@contextlib.contextmanager
-def tampering():
-    """Act as someone with full control of the database (but not of the instance's settings)."""
-    from crm_core.db import database, is_postgres
-
-    if is_postgres():
-        database.execute_sql("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only")
-        try:
-            yield
-        finally:
-            database.execute_sql("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only")
-    else:
-        spec = importlib.util.spec_from_file_location("append_only", _MIGRATION)
-        mig = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mig)
-        database.execute_sql("DROP TRIGGER IF EXISTS audit_entry_no_update")
-        database.execute_sql("DROP TRIGGER IF EXISTS audit_entry_no_delete")
-        try:
-            yield
-        finally:
-            database.execute_sql(mig.SQLITE_UPDATE)
-            database.execute_sql(mig.SQLITE_DELETE)
 
 
 def cli_verify(app):
@@ -371,9 +343,7 @@ def test_a_legacy_chain_verifies_once_adopted_and_stays_protected(client, admin_
 def test_the_migration_adopts_an_existing_chain(app, client, admin_headers):
     client.post("/api/v1/customers", json={"name": "m"}, headers=admin_headers)
     _make_legacy_chain()
-    spec = importlib.util.spec_from_file_location("keyed", _MIGRATION.with_name("0003_keyed_chain.py"))
-    mig = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mig)
+    mig = load_migration("0003_keyed_chain.py")
 
     class NoColumns:  # the columns exist already: only the adoption step runs
         def migrate(self, *ops):
