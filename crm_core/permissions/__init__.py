@@ -310,11 +310,6 @@ def scoped(query, actor, resource: str, action: str = "read", model=None):
     return view(actor, resource, action).apply(query, model)
 
 
-def _in_scope(actor, resource: str, action: str, record) -> bool:
-    """True when ``record`` (a saved peewee row) lies inside ``actor``'s scope for ``action``."""
-    return view(actor, resource, action).contains(record)
-
-
 def get_record(model, record_id, actor, resource: str, action: str = "read", lock: bool = False):
     """The record ``record_id`` of ``model``: 404 when it is outside ``actor``'s *read* scope (its
     existence is not revealed), 403 when readable but ``action`` is not allowed on it.
@@ -377,10 +372,11 @@ def is_sensitive(resource: str) -> bool:
 def can(actor, resource: str, action: str, record=None) -> bool:
     """True when ``actor`` may do ``resource:action`` (on ``record``, if given): a role grants it,
     the record lies inside the granted scope, and no plugin's ``crm_permission_check`` vetoes."""
-    if not view(actor, resource, action).allowed:
+    seen = view(actor, resource, action)
+    if not seen.allowed:
         return False
     saved = record is not None and isinstance(record, pw.Model) and record._pk is not None
-    if saved and not _in_scope(actor, resource, action, record):
+    if saved and not seen.contains(record):
         return False
     votes = _hook().crm_permission_check(actor=actor, action=action, resource=resource, record=record)
     return not any(v is False for v in votes)
