@@ -176,20 +176,15 @@ def _role_contents(names) -> dict[str, tuple[list, list]]:
         return out
     for (name,) in Role.select(Role.name).where(Role.name.in_(names)).tuples():
         out[name] = ([], [])
-    for name, resource, action, scope in (
-        Grant.select(Role.name, Grant.resource, Grant.action, Grant.scope)
-        .join(Role)
-        .where(Role.name.in_(names))
-        .tuples()
-    ):
-        out[name][0].append((resource, action, scope))
-    for name, resource, field, rule in (
-        FieldRule.select(Role.name, FieldRule.resource, FieldRule.field, FieldRule.rule)
-        .join(Role)
-        .where(Role.name.in_(names))
-        .tuples()
-    ):
-        out[name][1].append((resource, field, rule))
+    parts = (
+        (0, Grant, (Grant.resource, Grant.action, Grant.scope)),
+        (1, FieldRule, (FieldRule.resource, FieldRule.field, FieldRule.rule)),
+    )
+    for index, model, columns in parts:
+        for name, *triple in (
+            model.select(Role.name, *columns).join(Role).where(Role.name.in_(names)).tuples()
+        ):
+            out[name][index].append(tuple(triple))
     return out
 
 
