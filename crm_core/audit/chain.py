@@ -458,5 +458,4 @@ def purge(retention_days: int, now: dt.datetime | None = None) -> int:
                 }
             ),
         )
-    seal()
     return count
