@@ -26,10 +26,11 @@ import tempfile
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from httpload import receiver  # noqa: E402
 
 from crm_core.testing import migrate_url, scratch_database  # noqa: E402
 
@@ -55,29 +56,6 @@ def _counter_plugin(counter):
             counter.crm_event(event)
 
     return Plugin()
-
-
-def _receiver():
-    """A local HTTP/1.1 keep-alive receiver answering 204; returns (server, url, hits list)."""
-    hits = []
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("content-length", 0)))
-            hits.append(1)
-            self.send_response(204)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/hook", hits
 
 
 def rate(n: int, seconds: float) -> str:
@@ -187,7 +165,7 @@ def bench_webhooks(app, m: int) -> None:
     from crm_core.webhooks.outbound import deliver_due
     from crm_core.webhooks.signing import generate_secret
 
-    server, url, hits = _receiver()
+    server, url, hits = receiver()
     try:
         WebhookSubscription.create(url=url, events=["bench.*"], secret=generate_secret(), owner_id=None)
         with database.atomic():

@@ -45,12 +45,11 @@ import urllib.parse
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from httpload import free_port, percentile, run_loop  # noqa: E402
+from httpload import free_port, healthy, percentile, receiver, run_loop  # noqa: E402
 
 CRM = str(Path(sys.executable).parent / "crm")
 ADMIN = "bench_admin"
@@ -83,19 +82,6 @@ def instance_env(instance: Path, extra: dict | None = None) -> dict:
     return env
 
 
-def _healthy(port: int) -> bool:
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        conn.request("GET", "/api/v1/health")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
-
-
 @contextmanager
 def crm_run(instance: Path, env: dict | None = None, wait_seconds: float = 120):
     """``crm init`` then ``crm run`` (web + scheduler) on ``instance``; yields (port, log path)
@@ -124,7 +110,7 @@ def crm_run(instance: Path, env: dict | None = None, wait_seconds: float = 120):
     try:
         deadline = time.monotonic() + wait_seconds
         lock = instance / "scheduler.lock"
-        while not (_healthy(port) and lock.exists() and lock.read_text().strip().isdigit()):
+        while not (healthy(port) and lock.exists() and lock.read_text().strip().isdigit()):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("crm run did not come up:\n" + log_path.read_text()[-3000:])
             time.sleep(0.2)
@@ -159,29 +145,6 @@ def wait_outbox_drained(instance: Path, timeout: float = 60) -> tuple[int, float
         if left == 0 or time.monotonic() - start > timeout:
             return left, time.monotonic() - start
         time.sleep(0.5)
-
-
-def receiver():
-    """A loopback HTTP receiver answering 204 to webhook deliveries; (server, url, hit counter)."""
-    hits = Counter()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("content-length", 0)))
-            hits["deliveries"] += 1
-            self.send_response(204)
-            self.send_header("content-length", "0")
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/hook", hits
 
 
 # ------------------------------------------------------------------------------------ the client
@@ -610,7 +573,7 @@ def main(argv=None) -> int:
             left, waited = wait_outbox_drained(instance)
             print(
                 f"\noutbox: {left} events pending {waited:.1f} s after the load"
-                f" (webhook deliveries received: {hits['deliveries']})"
+                f" (webhook deliveries received: {len(hits)})"
             )
             failed |= left > 0
             for job_id, runs, errors, mean_ms, max_ms in job_runs(instance):

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
@@ -173,7 +174,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _healthy(port: int) -> bool:
+def healthy(port: int) -> bool:
+    """Whether ``/api/v1/health`` on 127.0.0.1:``port`` answers 200."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
     try:
         conn.request("GET", "/api/v1/health")
@@ -182,6 +184,30 @@ def _healthy(port: int) -> bool:
         return False
     finally:
         conn.close()
+
+
+def receiver():
+    """A local HTTP/1.1 keep-alive receiver answering 204 to webhook deliveries; returns (server,
+    url, hits list: one entry per delivery)."""
+    hits = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            hits.append(1)
+            self.send_response(204)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/hook", hits
 
 
 @contextmanager
@@ -206,7 +232,7 @@ def served(env: dict, workers: int, threads: int = 1, wait_seconds: float = 60):
     )
     try:
         deadline = time.monotonic() + wait_seconds
-        while not _healthy(port):
+        while not healthy(port):
             if server.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit("crm serve did not come up")
             time.sleep(0.1)

@@ -185,7 +185,7 @@ def test_four_writers_beside_the_scheduler_see_no_error(running):
     assert len(tally.latencies["web edit"]) > 20
     left, _ = soak.wait_outbox_drained(instance, timeout=60)
     assert left == 0, f"{left} events still pending: the scheduler does not keep up or fails"
-    assert hits["deliveries"] > 0, "no webhook delivered: the scheduler did not dispatch"
+    assert len(hits) > 0, "no webhook delivered: the scheduler did not dispatch"
     _assert_clean(tally, instance, log_path, mark)
 
 
