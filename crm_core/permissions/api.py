@@ -123,7 +123,6 @@ def _contents(role: Role) -> tuple[list[dict], list[dict]]:
 def check_delegation(actor, data: dict, role: Role | None = None) -> None:
     """403 unless ``actor`` covers the role's grants and field rules as ``data`` would leave
     them (``role``: the role being changed, which ``actor`` must cover as it is)."""
-    grants, rules = _contents(role) if role is not None else ([], [])
     if role is not None:
         problems = roles_problems(actor, [role.name])
         if problems:
@@ -132,8 +131,10 @@ def check_delegation(actor, data: dict, role: Role | None = None) -> None:
                 f"You cannot change role {role.name!r}: it grants more than you hold yourself.",
                 errors={"grants": problems},
             )
-    if role is None or "grants" in data or "field_rules" in data:
-        require_covers(actor, data.get("grants", grants), data.get("field_rules", rules))
+        if "grants" not in data and "field_rules" not in data:
+            return  # a label, a name or a deletion: nothing new to cover
+    grants, rules = _contents(role) if role is not None else ([], [])
+    require_covers(actor, data.get("grants", grants), data.get("field_rules", rules))
 
 
 def _replace(role: Role, data: dict) -> None:
