@@ -83,10 +83,14 @@ class PluginHookCaller:
             if impl.plugin is self.plugin or impl.wrapper or impl.hookwrapper
         ]
 
-    def __call__(self, **kwargs):
+    @property
+    def firstresult(self) -> bool:
+        """True when the hookspec says ``firstresult`` (the call returns one value, not a list)."""
         spec = self.hook.spec
-        firstresult = bool(spec and spec.opts.get("firstresult"))
-        return self.hook._hookexec(self.hook.name, self.get_hookimpls(), kwargs, firstresult)
+        return bool(spec and spec.opts.get("firstresult"))
+
+    def __call__(self, **kwargs):
+        return self.hook._hookexec(self.hook.name, self.get_hookimpls(), kwargs, self.firstresult)
 
 
 class PluginManager:
@@ -247,12 +251,10 @@ class PluginManager:
         menus, templates, privacy export). Use :meth:`in_dependency_order` where the order of
         the plugins' dependencies matters (migrations).
         """
-        spec = getattr(self.pm.hook, hook_name).spec
-        firstresult = bool(spec and spec.opts.get("firstresult"))
         out = []
         for name, caller in self.per_plugin(hook_name):
             result = caller(**kwargs)
-            for item in [result] if firstresult else result:
+            for item in [result] if caller.firstresult else result:
                 if item is not None:
                     out.append((name, item))
         return out
