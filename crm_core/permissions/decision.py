@@ -251,7 +251,7 @@ def _mask_one(data: dict, hidden: frozenset[str] | set[str]) -> dict:
 
 def _image_in_scope(actor, scope: str | None, image: dict | None) -> bool:
     """The Python twin of ``_scope_condition`` for a dict image (events, deleted records)."""
-    from . import _department_in_tree
+    from . import _in_area
 
     if scope is None:
         return False
@@ -264,9 +264,6 @@ def _image_in_scope(actor, scope: str | None, image: dict | None) -> bool:
     owner = image.get("owner_id")
     if owner is not None and owner == actor.id:
         return True
-    dept = image.get("department_id")
-    if scope == "own" or dept is None or actor.department_id is None:
-        return False
-    if scope == "department":
-        return dept == actor.department_id
-    return _department_in_tree(dept, actor.department_id)
+    # beyond the owner, ``own`` reaches nothing; the wider scopes reach the image's department as
+    # they reach a placed record's
+    return scope != "own" and _in_area(actor, scope, image.get("department_id"))
