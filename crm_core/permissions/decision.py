@@ -74,17 +74,13 @@ class View:
     def conditions(self, model) -> list:
         """The WHERE expressions bounding the rows of ``model`` (empty: every row); 403 when not
         allowed. Includes every plugin's ``crm_permission_filter`` for the action (and for read)."""
-        from . import _filters, _scope_condition
+        from . import _filters
 
-        self.require()
-        actor, resource = self.actor, self.resource
-        conds = [_scope_condition(model, actor, self.scope), *_filters(model, actor, self.action, resource)]
-        if self.action != "read":
-            # every action needs read as well: export, update, delete never reach an unreadable row
-            if self.read_scope != self.scope:
-                conds.append(_scope_condition(model, actor, self.read_scope))
-            conds += _filters(model, actor, "read", resource)
-        return [cond for cond in conds if cond is not None]
+        conds = self.image_conditions(model)
+        # every action needs read as well: export, update, delete never reach an unreadable row
+        for action in dict.fromkeys((self.action, "read")):
+            conds += _filters(model, self.actor, action, self.resource)
+        return conds
 
     def apply(self, query, model=None):
         """``query`` AND-ed with :meth:`conditions` (its model, or ``model`` for a join)."""
@@ -151,14 +147,16 @@ class View:
         return out
 
     def image_conditions(self, model) -> list:
-        """The row scope (of the action and of read) as WHERE expressions on ``model``, a table
-        of *images* of this resource's records carrying their ``owner_id`` / ``department_id``
-        (audit entries): empty for an ``all`` scope; 403 when not allowed. Plugin filters are
-        left out, since they name the resource's own model."""
+        """The row scope (of the action and of read) as WHERE expressions on ``model``: the
+        resource's own model (:meth:`conditions` adds the plugin filters to these) or a table of
+        *images* of its records carrying their ``owner_id`` / ``department_id`` (audit entries).
+        Empty for an ``all`` scope; 403 when not allowed. Plugin filters are left out, since they
+        name the resource's own model."""
         from . import _scope_condition
 
         self.require()
-        conds = (_scope_condition(model, self.actor, scope) for scope in {self.scope, self.read_scope})
+        scopes = dict.fromkeys((self.scope, self.read_scope))  # one condition when they are the same
+        conds = (_scope_condition(model, self.actor, scope) for scope in scopes)
         return [c for c in conds if c is not None]
 
     def contains_id(self, model, record_id) -> bool:
