@@ -19,6 +19,7 @@ import datetime as dt
 import decimal
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from typing import Any
 
 import peewee as pw
@@ -171,23 +172,19 @@ def write_changes(record: pw.Model, custom_patch: dict | None = None) -> None:
         values[custom] = merge_custom(custom, custom_patch)
     if not values:
         return
-    try:
-        with database.atomic():
-            model.update(values).where(meta.primary_key == record._pk).execute()
-    except pw.IntegrityError as exc:
-        # the savepoint above keeps the outer transaction usable on PostgreSQL
-        raise APIError(
-            409, "The record conflicts with an existing one (a unique value or a reference)."
-        ) from exc
+    with _conflicts_as_409():
+        model.update(values).where(meta.primary_key == record._pk).execute()
     record._dirty.clear()
 
 
-def _save(record: pw.Model, force_insert: bool) -> None:
+@contextmanager
+def _conflicts_as_409():
+    """One write in a savepoint; 409 when it breaks a unique value or a reference (the savepoint
+    keeps the outer transaction usable on PostgreSQL)."""
     try:
         with database.atomic():
-            record.save(force_insert=force_insert)
+            yield
     except pw.IntegrityError as exc:
-        # the savepoint above keeps the outer transaction usable on PostgreSQL
         raise APIError(
             409, "The record conflicts with an existing one (a unique value or a reference)."
         ) from exc
@@ -235,7 +232,8 @@ def create(
             record.custom = metadata.validate_custom(resource, data.get("custom") or {}, partial=False)
         if before_save:
             before_save(record, data, None)
-        _save(record, force_insert=True)
+        with _conflicts_as_409():
+            record.save(force_insert=True)
         if after_save:
             after_save(record, data, None)
         record_written("create", resource, record, actor, None, serialize(record), extra)
