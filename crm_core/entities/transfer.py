@@ -513,10 +513,6 @@ def export_task(ctx) -> dict:
 blp = customers.blp
 
 
-_wants_sync = wants_sync  # kept for callers of the old names
-_small = small_upload
-
-
 @blp.route("/customers/import")
 class CustomerImport(MethodView):
     @blp.doc(
@@ -537,7 +533,7 @@ class CustomerImport(MethodView):
         actor = current_actor()
         check_mode(mode)
         permissions.require(actor, "customers", "create")
-        if _wants_sync() and _small(data, filename):
+        if wants_sync() and small_upload(data, filename):
             report = import_customers(data, filename, mode, actor)
             return Response(json.dumps(report, ensure_ascii=False), status=200, mimetype="application/json")
         task = tasks.enqueue("customers.import", actor, {"mode": mode}, data, filename)
