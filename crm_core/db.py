@@ -70,26 +70,19 @@ def is_postgres(db: pw.Database | None = None) -> bool:
     return isinstance(db, pw.PostgresqlDatabase)
 
 
-@contextmanager
 def write_transaction():
-    """The transaction of a write: ``database.atomic()``, except that as the outermost
-    transaction on SQLite it begins IMMEDIATE (as every transaction of a database opened by
-    :func:`open_database` does; this says so where the write is, and holds on a database
-    opened otherwise).
+    """The transaction of a write: ``database.atomic()``, named so where the write is.
 
-    A deferred SQLite transaction that reads and then writes fails at once with "database is
-    locked" when another writer committed in between (WAL cannot upgrade a stale snapshot, and
-    the busy timeout is not consulted); IMMEDIATE takes the write lock at BEGIN, waiting up to
-    ``busy_timeout`` for it, so concurrent writers serialise instead. Nested, it is a savepoint of
-    the transaction already open. On PostgreSQL, read what the write depends on with a row lock
-    (``SELECT ... FOR UPDATE``, e.g. ``permissions.get_record(..., lock=True)``) inside it.
+    On SQLite the outermost one begins IMMEDIATE, as every transaction of a database opened by
+    :func:`open_database` does (``lock_type``): a deferred SQLite transaction that reads and then
+    writes fails at once with "database is locked" when another writer committed in between (WAL
+    cannot upgrade a stale snapshot, and the busy timeout is not consulted); IMMEDIATE takes the
+    write lock at BEGIN, waiting up to ``busy_timeout`` for it, so concurrent writers serialise
+    instead. Nested, it is a savepoint of the transaction already open. On PostgreSQL, read what
+    the write depends on with a row lock (``SELECT ... FOR UPDATE``, e.g.
+    ``permissions.get_record(..., lock=True)``) inside it.
     """
-    if not is_postgres() and database.transaction_depth() == 0:
-        with database.atomic(lock_type="IMMEDIATE"):
-            yield
-    else:
-        with database.atomic():
-            yield
+    return database.atomic()
 
 
 @contextmanager
