@@ -89,10 +89,11 @@ def fan_out(event) -> int:
     for sub in cache["webhooks.subscriptions"]:
         if not matches(sub.events, event.type):
             continue
-        # a subscription whose owner is gone gets what nobody in particular may see: ids only
+        # a subscription without an owner gets what nobody in particular may see (ids only,
+        # unless the event is public); one whose owner is inactive gets nothing
         actor = _owner_actor(sub.owner_id, owners) if sub.owner_id is not None else None
         if sub.owner_id is not None and actor is None:
-            continue  # the owner is inactive
+            continue
         data = permissions.event_data(actor, event, cache.setdefault("webhooks.masks", {}))
         if data is None:
             continue
