@@ -184,8 +184,9 @@ class Fields:
         if view is not None:
             keep = {id(f) for f in view.searchable(self.columns.values(), model)}
             self.columns = {k: v for k, v in self.columns.items() if id(v) in keep}
-        secrets = secret_columns(model)
-        self.columns = {k: v for k, v in self.columns.items() if not ({k, v.name} & (self.hidden | secrets))}
+        else:
+            left_out = self.hidden | secret_columns(model)
+            self.columns = {k: v for k, v in self.columns.items() if not ({k, v.name} & left_out)}
         self._custom = None
 
     @property
@@ -286,8 +287,9 @@ def apply_search(query, model, text: str | None, search_fields=None, hidden: Ite
     fields = list(search_fields) if search_fields is not None else text_fields(model)
     if view is not None:
         fields = view.searchable(fields, model)
-    hidden = set(hidden) | secret_columns(model)
-    fields = [f for f in fields if not (_names_of(f) & hidden)]
+    else:
+        left_out = set(hidden) | secret_columns(model)
+        fields = [f for f in fields if not (_names_of(f) & left_out)]
     if not fields:
         raise _bad("q", "This collection has no searchable text fields.")
     condition = None
