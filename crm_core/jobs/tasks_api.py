@@ -115,6 +115,18 @@ def visible_task(task_id: int, actor, fields=SUMMARY_FIELDS) -> Task:
     return task
 
 
+def file_response(task_id: int, actor) -> Response:
+    """The file a task of ``actor``'s produced, as an attachment (the API's and the workbench's
+    download); 404 if the task is not visible or has no file (yet)."""
+    fields = [Task.id, Task.created_by, Task.status, Task.output_name, Task.output_type, Task.output_data]
+    task = visible_task(task_id, actor, fields=fields)
+    if task.status != DONE or task.output_data is None:
+        raise APIError(404, "This task has no file (yet).")
+    response = Response(bytes(task.output_data), mimetype=task.output_type or "application/octet-stream")
+    response.headers["Content-Disposition"] = f'attachment; filename="{task.output_name}"'
+    return response
+
+
 @blp.route("")
 class Tasks(MethodView):
     @blp.arguments(TaskQuerySchema, location="query")
@@ -151,20 +163,4 @@ class TaskFile(MethodView):
     @blp.alt_response(404, description="No such task, or it has no file (yet)")
     def get(self, task_id):
         """The file the task produced (a large export), as an attachment."""
-        task = visible_task(
-            task_id,
-            current_actor(),
-            fields=[
-                Task.id,
-                Task.created_by,
-                Task.status,
-                Task.output_name,
-                Task.output_type,
-                Task.output_data,
-            ],
-        )
-        if task.status != DONE or task.output_data is None:
-            raise APIError(404, "This task has no file (yet).")
-        response = Response(bytes(task.output_data), mimetype=task.output_type or "application/octet-stream")
-        response.headers["Content-Disposition"] = f'attachment; filename="{task.output_name}"'
-        return response
+        return file_response(task_id, current_actor())

@@ -133,11 +133,6 @@ def read_dataset(data: bytes, filename: str) -> tablib.Dataset:
     return dataset
 
 
-def read_table(upload) -> tablib.Dataset:
-    """:func:`read_dataset` of an uploaded file."""
-    return read_dataset(upload.read(), upload.filename or "")
-
-
 def queue_import(resource: str, upload, actor):
     """Any other collection: the file is checked here (readable, at most ``MAX_IMPORT_ROWS``
     rows) and its rows saved by a ``records.import`` task through the create form's path
@@ -233,16 +228,9 @@ def task_page(task_id):
 @login_required
 def task_file(task_id):
     """The file one of your tasks produced (the workbench's ``/api/v1/tasks/<id>/file``)."""
-    from ..jobs.tasks import DONE, Task
-    from ..jobs.tasks_api import visible_task
+    from ..jobs.tasks_api import file_response
 
-    fields = [Task.id, Task.created_by, Task.status, Task.output_name, Task.output_type, Task.output_data]
-    task = visible_task(task_id, g.actor, fields=fields)
-    if task.status != DONE or task.output_data is None:
-        raise APIError(404, "This task has no file (yet).")
-    response = Response(bytes(task.output_data), mimetype=task.output_type or "application/octet-stream")
-    response.headers["Content-Disposition"] = f'attachment; filename="{task.output_name}"'
-    return response
+    return file_response(task_id, g.actor)
 
 
 @bp.route("/tasks/<int:task_id>/progress")
