@@ -476,9 +476,7 @@ def export_or_task(args, actor, fmt: str):
         if hasattr(args, "items") and hasattr(args, "getlist")
         else list(args.items())
     )
-    task = tasks.enqueue("customers.export", actor, {"args": pairs, "format": fmt})
-    tasks.start(current_app._get_current_object(), task)
-    return task
+    return tasks.queue("customers.export", actor, {"args": pairs, "format": fmt})
 
 
 # --- tasks --------------------------------------------------------------------------------------
@@ -536,9 +534,7 @@ class CustomerImport(MethodView):
         if wants_sync() and small_upload(data, filename):
             report = import_customers(data, filename, mode, actor)
             return Response(json.dumps(report, ensure_ascii=False), status=200, mimetype="application/json")
-        task = tasks.enqueue("customers.import", actor, {"mode": mode}, data, filename)
-        tasks.start(current_app._get_current_object(), task)
-        return accepted(task)
+        return accepted(tasks.queue("customers.import", actor, {"mode": mode}, data, filename))
 
 
 @blp.route("/customers/export")

@@ -184,11 +184,9 @@ def queue_customer_import(upload, actor):
     data = upload.read()
     if not data:
         raise FormErrors({"file": [_("The file could not be read as CSV or Excel.")]})
-    task = tasks.enqueue(
+    return tasks.queue(
         "customers.import", actor, {"mode": "valid_only"}, data, upload.filename or "upload.csv"
     )
-    tasks.start(current_app._get_current_object(), task)
-    return task
 
 
 def task_view(task) -> dict:
