@@ -266,3 +266,19 @@ def crm_nav() -> list[NavEntry]:
 
     .. versionadded:: 0.1
     """
+
+
+@hookspec
+def crm_translations() -> list[str]:
+    """Return folders of gettext catalogues (``<folder>/<locale>/LC_MESSAGES/messages.mo``) that
+    translate this plugin's strings in the workbench and in API error messages.
+
+    Called once when the app is built. The folders are merged after the core's catalogue, in
+    plugin order, so a plugin translates its own labels, pages and messages (and may re-translate
+    a core string). Keep the catalogue beside the package (``<package>/translations``, with a
+    ``babel.cfg`` saying which files to extract) and maintain it with
+    ``python -m crm_core.web.catalogs sync <package folder>`` (extract, merge, compile);
+    :func:`crm_core.web.catalogs.problems` lists what a test should fail on.
+
+    .. versionadded:: 0.2
+    """

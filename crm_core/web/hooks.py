@@ -23,6 +23,14 @@ def crm_web_blueprints():
     return [pages.bp]
 
 
+@hookimpl
+def crm_translations():
+    """The core's catalogue (workbench pages, validation and error messages)."""
+    from .i18n import TRANSLATIONS
+
+    return [str(TRANSLATIONS)]
+
+
 @hookimpl(trylast=True)
 def crm_startup(app):
     """Languages, CSRF on every non-API form post, and the session actor.

@@ -2,8 +2,9 @@
 
 The language is, in order: the user's saved choice (``User.language``), the choice made before
 logging in (session), then the browser's ``Accept-Language`` (any ``zh*`` gets Chinese), then
-English. Catalogues live in ``crm_core/translations/<locale>/LC_MESSAGES/messages.po`` (compiled
-``.mo`` files are committed so no build step is needed).
+English. The core's catalogue lives in ``crm_core/translations/<locale>/LC_MESSAGES/messages.po``,
+each plugin's in the folders its ``crm_translations`` hook names (compiled ``.mo`` files are
+committed so no build step is needed; :mod:`crm_core.web.catalogs` keeps them in step).
 """
 
 from __future__ import annotations
@@ -45,8 +46,21 @@ def select_locale() -> str:
     return DEFAULT_LANGUAGE
 
 
+def translation_directories(app) -> list[str]:
+    """Every ``crm_translations`` folder, core first, then plugins in plugin order (a later
+    catalogue wins for a message both translate)."""
+    plugins = app.extensions["crm"].plugins
+    folders: list[str] = []
+    for _plugin, result in plugins.in_dependency_order(plugins.calls("crm_translations")):
+        for folder in result or []:
+            if str(folder) not in folders:
+                folders.append(str(folder))
+    return folders
+
+
 def init_babel(app) -> Babel:
-    """Install Flask-Babel on ``app`` with the workbench's catalogues."""
+    """Install Flask-Babel on ``app`` with the catalogues of the core and of every plugin."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
-    return Babel(app, locale_selector=select_locale, default_translation_directories=str(TRANSLATIONS))
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join(translation_directories(app)))
+    return Babel(app, locale_selector=select_locale)
