@@ -32,7 +32,17 @@ if TYPE_CHECKING:
     import peewee
 
     from .entities.models import Customer
-    from .types import ActionSpec, Actor, Change, EntityTemplate, Event, JobSpec, NavEntry, PermissionSpec
+    from .types import (
+        ActionSpec,
+        Actor,
+        Change,
+        DemoContext,
+        EntityTemplate,
+        Event,
+        JobSpec,
+        NavEntry,
+        PermissionSpec,
+    )
 
 hookspec = pluggy.HookspecMarker("crm_core")
 
@@ -279,6 +289,20 @@ def crm_translations() -> list[str]:
     ``babel.cfg`` saying which files to extract) and maintain it with
     ``python -m crm_core.web.catalogs sync <package folder>`` (extract, merge, compile);
     :func:`crm_core.web.catalogs.problems` lists what a test should fail on.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
+def crm_demo_data(context: DemoContext) -> None:
+    """Add this plugin's demo records, after the core's (``crm demo-data``, ``crm init --demo``).
+
+    ``context`` (:class:`crm_core.types.DemoContext`) names the demo's locale, its users by role,
+    departments and customers, and a seeded random generator; write in ``context.locale`` and
+    attach records to those customers, owners and departments, so every screen of the plugin
+    shows something a visitor understands. Called inside the command's transaction; return
+    nothing.
 
     .. versionadded:: 0.2
     """

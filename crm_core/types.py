@@ -8,6 +8,8 @@ without depending on how the core builds the values:
 - ``Change``: one write, given to ``crm_record_written`` (the dataclass of ``crm_core.changes``);
 - ``Event``: one committed domain event, given to ``crm_event`` (the dataclass of
   ``crm_core.events``);
+- ``DemoContext``: what ``crm_demo_data`` is given (the demo's locale, users, departments and
+  customers, and a seeded random generator);
 - ``PermissionSpec``, ``JobSpec``, ``ActionSpec``, ``NavEntry``, ``EntityTemplate``: the dicts
   that ``crm_permissions``, ``crm_jobs``, ``crm_actions``, ``crm_nav`` and ``crm_entities``
   return.
@@ -15,7 +17,9 @@ without depending on how the core builds the values:
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from .changes import Change
@@ -27,6 +31,7 @@ __all__ = [
     "ActionSpec",
     "Actor",
     "Change",
+    "DemoContext",
     "EntityTemplate",
     "Event",
     "JobSpec",
@@ -134,3 +139,22 @@ class EntityTemplate(TypedDict, total=False):
     version: int  # required
     objects: list[dict]
     fields: list[dict]
+
+
+@dataclass
+class DemoContext:
+    """What ``crm demo-data`` has made before it asks plugins for theirs.
+
+    ``locale`` is the language the demo is written in (``"zh_CN"`` or ``"en"``: names, labels,
+    seeded reference data). ``admin`` is the first admin's actor (for writes through the write
+    path that need one); ``users`` maps a role name (``"sales"``, ``"manager"``, ...) to user ids;
+    ``departments`` maps a department name to its id; ``customers`` holds the ids of the demo
+    customers; ``random`` is seeded so two runs make the same demo.
+    """
+
+    locale: str
+    admin: Actor | None
+    users: dict[str, list[int]] = field(default_factory=dict)
+    departments: dict[str, int] = field(default_factory=dict)
+    customers: list[int] = field(default_factory=list)
+    random: random.Random = field(default_factory=lambda: random.Random(0))

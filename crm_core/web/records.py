@@ -20,6 +20,7 @@ from ..db import database
 from ..errors import APIError
 from ..records import listing
 from .blueprint import bp
+from .editors import editor_for
 from .forms import FormErrors, submit
 from .registry import fields_for, get_resource, hidden_fields
 from .session import login_required
@@ -105,6 +106,9 @@ def record_list(resource):
 @login_required
 def record_new(resource):
     """The create form; inline messages per field when the values are refused."""
+    editor = editor_for(resource)
+    if editor is not None:
+        return redirect(url_for(editor.new, **request.args))
     actor = g.actor
     res = get_resource(resource)
     permissions.require(actor, res.resource, "create")
@@ -164,6 +168,9 @@ def record_detail(resource, record_id):
 @login_required
 def record_edit(resource, record_id):
     """The edit form: read-only fields are shown as text, hidden ones are not there at all."""
+    editor = editor_for(resource)
+    if editor is not None:
+        return redirect(url_for(editor.edit, record_id=record_id))
     actor = g.actor
     res = get_resource(resource)
     record = res.crud.get(record_id, actor, "update")
