@@ -15,15 +15,16 @@ import json
 import peewee as pw
 from flask import jsonify, request
 from flask.views import MethodView
+from flask_babel import gettext as _
 
 from crm_core import permissions
 from crm_core.api import API_PREFIX, Blueprint
 from crm_core.auth import current_actor
-from crm_core.db import database, utcnow
+from crm_core.db import database
 from crm_core.errors import APIError
 from crm_core.records import listing, register_crud, service
 
-from . import activities, customers, ledger, tiers
+from . import activities, customers, ledger, operations, tiers
 from .models import Allocation, EarningRule, LedgerEntry, Lot, Member, Tier, TierChange
 from .schemas import (
     TIER_BASIS,
@@ -68,16 +69,22 @@ def _json(data, status: int = 200, headers: dict | None = None):
 
 def _check_tier(record, data, before):
     if Tier.select().where(Tier.rank == record.rank, Tier.id != (record.id or 0)).exists():
-        raise APIError(409, "Another tier has this rank.", errors={"rank": ["Already used by another tier."]})
+        raise APIError(
+            409, _("Another tier has this rank."), errors={"rank": [_("Already used by another tier.")]}
+        )
     if Tier.select().where(Tier.code == record.code, Tier.id != (record.id or 0)).exists():
-        raise APIError(409, "Another tier has this code.", errors={"code": ["Already used by another tier."]})
+        raise APIError(
+            409, _("Another tier has this code."), errors={"code": [_("Already used by another tier.")]}
+        )
     if record.window == "rolling" and not record.window_days:
-        raise APIError(422, "A rolling window needs window_days.", errors={"window_days": ["Required."]})
+        raise APIError(
+            422, _("A rolling window needs window_days."), errors={"window_days": [_("Required.")]}
+        )
 
 
 def _tier_in_use(record):
     if Member.select().where(Member.tier == record).exists():
-        raise APIError(409, "Members hold this tier; move them first.", errors={"id": ["Tier in use."]})
+        raise APIError(409, _("Members hold this tier; move them first."), errors={"id": [_("Tier in use.")]})
 
 
 register_crud(
@@ -126,53 +133,10 @@ class ProgramView(MethodView):
         return service.update("loyalty.program", ledger.program(), data, actor)
 
 
-def _member(
-    customer_id: int, actor, resource: str = MEMBERS, action: str = "read", lock: bool = False
-) -> Member:
-    """The member of ``customer_id`` within the actor's read scope (404 outside), with ``action``
-    on ``resource`` required on it (403). ``lock``: read it with its row lock, inside
-    ``ledger.write_transaction()``, for a ledger write."""
-    query = (
-        Member.select(Member, Tier).join(Tier, pw.JOIN.LEFT_OUTER).where(Member.customer_id == customer_id)
-    )
-    if lock:
-        query = ledger.locking(query)
-    member = permissions.scoped(query, actor, MEMBERS, "read", model=Member).first()
-    if member is None:
-        raise APIError(404, f"Customer {customer_id} is not a loyalty member.")
-    if (resource, action) != (MEMBERS, "read"):
-        permissions.require(actor, resource, action, member)
-    return member
-
-
-def _member_image(member: Member, **extra) -> dict:
-    """What the audit log and the outbox keep of a member: its columns and its tier's code."""
-    data = service.record_dict(member)
-    data["tier"] = member.tier.code if member.tier_id else None
-    return {**data, **extra}
-
-
-def _entry_written(entry: LedgerEntry, member: Member, actor) -> None:
-    """Tell the core's write path (audit, outbox) about a new ledger entry, inside the ledger
-    write's transaction. The image carries the member's customer and ownership, so the audit view
-    shows the entry to whoever may read the member's points."""
-    after = service.record_dict(entry)
-    after.update(
-        customer_id=member.customer_id,
-        member_no=member.member_no,
-        owner_id=member.owner_id,
-        department_id=member.department_id,
-    )
-    # the ledger emits its own points.* event for the entry: no generic one beside it
-    service.record_written("create", POINTS, entry, actor, None, after, extra={"event": False})
-
-
-def member_detail(member: Member, actor=None) -> dict:
-    """A member with points in buckets and tier progress, masked for ``actor``."""
-    data = LoyaltyMemberSchema().dump(member)
-    data["points"] = ledger.balance(member)
-    data["progress"] = tiers.progress(member)
-    return permissions.mask(actor, MEMBERS, data) if actor is not None else data
+_member = operations.member_for
+_member_image = operations.member_image
+_entry_written = operations.entry_written
+member_detail = operations.member_detail
 
 
 def _by_tier(values):
@@ -217,25 +181,8 @@ class Members(MethodView):
     def post(self, data):
         """Enrol a customer (base tier, signup bonus). Owner and department default to yours."""
         actor = current_actor()
-        # first: may the actor read this customer at all? (422 alike for absent and out of scope,
-        # before the 409 below could reveal that someone else enrolled it)
-        customers.require_readable(data["customer_id"], actor)
-        if Member.select().where(Member.customer_id == data["customer_id"]).exists():
-            raise APIError(
-                409, "This customer is already a member.", errors={"customer_id": ["Already enrolled."]}
-            )
-        now = utcnow()
-
-        def stamp(record, values, before):
-            record.member_no = activities.member_number(now)
-            record.joined_at = ledger.to_naive_utc(values.get("joined_at")) or now
-
-        def welcome(record, values, before):
-            activities.welcome(record, now)
-
-        with database.atomic():
-            member = service.create(MEMBERS, Member, data, actor, before_save=stamp, after_save=welcome)
-        return _json(member_detail(Member.get_by_id(member.id), actor), 201)
+        member = operations.enrol(data, actor)
+        return _json(member_detail(member, actor), 201)
 
 
 @blp.route("/members/<int:customer_id>")
@@ -367,8 +314,8 @@ def _reference(data) -> str:
     if not reference:
         raise APIError(
             422,
-            "A reference is required.",
-            errors={"reference": ["Send a reference (or an Idempotency-Key header)."]},
+            _("A reference is required."),
+            errors={"reference": [_("Send a reference (or an Idempotency-Key header).")]},
         )
     return reference.strip()[:150]
 
@@ -396,14 +343,7 @@ class Redeem(MethodView):
         """Spend active points, soonest-expiring lots first. Safe under concurrent calls; a repeat
         with the same reference returns the first result and spends nothing more."""
         actor = current_actor()
-        with ledger.write_transaction():
-            member = _member(customer_id, actor, POINTS, "redeem", lock=True)
-            reference = _reference(data)
-            entry, created = ledger.redeem(
-                member, data["points"], reference, reason=data["reason"], actor_id=actor.id
-            )
-            if created:
-                _entry_written(entry, member, actor)
+        member, entry, created = operations.redeem(customer_id, data, _reference(data), actor)
         return _ledger_result(member, entry, created, fresh=created)
 
 
@@ -419,29 +359,7 @@ class Adjust(MethodView):
         """Credit (positive) or deduct (negative) points by hand; needs ``loyalty.points:adjust``.
         A deduction never takes the balance below zero."""
         actor = current_actor()
-        with ledger.write_transaction():
-            member = _member(customer_id, actor, POINTS, "adjust", lock=True)
-            reference = _reference(data)
-            if data["points"] > 0:
-                entry, created = ledger.credit(
-                    member,
-                    data["points"],
-                    reference,
-                    kind="adjust",
-                    reason=data["reason"],
-                    expires_at=ledger.to_naive_utc(data.get("expires_at")),
-                    actor_id=actor.id,
-                )
-            else:
-                entry, created = ledger.debit(
-                    member, -data["points"], reference, reason=data["reason"], actor_id=actor.id
-                )
-                if created:
-                    ledger.notify(
-                        "points.adjusted", member, entry.points, data["reason"], reference=reference
-                    )
-            if created:
-                _entry_written(entry, member, actor)
+        member, entry, created = operations.adjust(customer_id, data, _reference(data), actor)
         return _ledger_result(member, entry, created)
 
 
@@ -456,26 +374,7 @@ class Reverse(MethodView):
         """Reverse an earning (all or ``points`` of it) or a redemption (restoring the exact lots it
         used, with their original expiry). Needs ``loyalty.points:adjust``."""
         actor = current_actor()
-        with ledger.write_transaction():
-            member = _member(customer_id, actor, POINTS, "adjust", lock=True)
-            reference = _reference(data)
-            original = LedgerEntry.get_or_none(
-                LedgerEntry.id == data["entry_id"], LedgerEntry.member == member
-            )
-            if original is None:
-                raise APIError(
-                    404, "No such ledger entry for this member.", errors={"entry_id": ["Not found."]}
-                )
-            entry, created = ledger.reverse(
-                member,
-                original,
-                reference,
-                points=data.get("points"),
-                reason=data["reason"],
-                actor_id=actor.id,
-            )
-            if created:
-                _entry_written(entry, member, actor)
+        member, entry, created = operations.reverse(customer_id, data, _reference(data), actor)
         return _ledger_result(member, entry, created)
 
 

@@ -24,6 +24,7 @@ import datetime as dt
 from contextlib import contextmanager
 
 import peewee as pw
+from flask_babel import gettext as _
 
 from crm_core.db import Prepared, database, is_postgres, slot, utcnow
 from crm_core.errors import APIError
@@ -272,10 +273,10 @@ def settle_debt(member: Member, now: dt.datetime) -> None:
         ).execute()
 
 
-def _spend(member, kind, points, reference, reason, actor_id, now, shortfall: str):
+def _spend(member, kind, points, reference, reason, actor_id, now, shortfall):
     """The shared debit path: a repeat of ``(kind, reference)`` returns the first entry; else take
-    ``points`` from the spendable lots, soonest-expiring first, or 409 with ``shortfall``
-    (formatted with ``available``) when there are not enough."""
+    ``points`` from the spendable lots, soonest-expiring first, or 409 with ``shortfall(available)``
+    (the message on ``points``) when there are not enough."""
     found = _existing(member, kind, reference)
     if found is not None:
         return found, False
@@ -284,8 +285,8 @@ def _spend(member, kind, points, reference, reason, actor_id, now, shortfall: st
     if points > available:
         raise APIError(
             409,
-            "Not enough points.",
-            errors={"points": [shortfall.format(available=available)]},
+            _("Not enough points."),
+            errors={"points": [shortfall(available)]},
             available=available,
         )
     entry = _entry(member, kind, -points, reference, reason, actor_id)
@@ -317,7 +318,7 @@ def redeem(
         reason,
         actor_id,
         now,
-        "Only {available} points are available to redeem.",
+        lambda available: _("Only %(available)s points are available to redeem.", available=available),
     )
     if created:
         entry.points_after = balance(member, now)
@@ -346,7 +347,14 @@ def debit(
     """Remove ``points`` (> 0) of spendable points (a manual deduction); 409 if not enough."""
     now = now or utcnow()
     return _spend(
-        member, kind, points, reference, reason, actor_id, now, "Only {available} points can be deducted."
+        member,
+        kind,
+        points,
+        reference,
+        reason,
+        actor_id,
+        now,
+        lambda available: _("Only %(available)s points can be deducted.", available=available),
     )
 
 
@@ -435,12 +443,14 @@ def reverse(
     if found is not None:
         return found, False
     if original.member_id != member.id:
-        raise APIError(404, "No such ledger entry for this member.")
+        raise APIError(404, _("No such ledger entry for this member."))
     done = reversed_points(original)
     if original.kind == "redeem":
         if done:
             raise APIError(
-                409, "This redemption was already reversed.", errors={"entry_id": ["Already reversed."]}
+                409,
+                _("This redemption was already reversed."),
+                errors={"entry_id": [_("Already reversed.")]},
             )
         entry = _entry(
             member,
@@ -465,13 +475,17 @@ def reverse(
         return entry, True
     if original.kind not in ("earn", "adjust") or original.points <= 0:
         raise APIError(
-            422, "Only earnings and redemptions can be reversed.", errors={"entry_id": ["Not reversible."]}
+            422,
+            _("Only earnings and redemptions can be reversed."),
+            errors={"entry_id": [_("Not reversible.")]},
         )
     left = original.points - done - expired_points_of(original)
     wanted = left if points is None else min(points, left)
     if wanted <= 0:
         raise APIError(
-            409, "Nothing left to reverse on this entry.", errors={"entry_id": ["Fully reversed."]}
+            409,
+            _("Nothing left to reverse on this entry."),
+            errors={"entry_id": [_("Fully reversed.")]},
         )
     entry = _entry(member, "reverse", 0, reference, reason, actor_id, reverses=original, requested=wanted)
     own = Lot.select().where(Lot.entry == original, Lot.remaining > 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from crm_core.entities.schemas import UTCDateTime
@@ -69,7 +70,7 @@ class LoyaltyTierSchema(Schema):
     @validates_schema
     def _window(self, data, **kwargs):
         if data.get("window") == "rolling" and data.get("window_days") is None and not kwargs.get("partial"):
-            raise ValidationError("Required for a rolling window.", "window_days")
+            raise ValidationError(_("Required for a rolling window."), "window_days")
 
 
 class LoyaltyRuleSchema(Schema):
@@ -213,7 +214,7 @@ class LoyaltyAdjustSchema(Schema):
     @validates_schema
     def _nonzero(self, data, **kwargs):
         if data.get("points") == 0:
-            raise ValidationError("Must not be zero.", "points")
+            raise ValidationError(_("Must not be zero."), "points")
 
 
 class LoyaltyReverseSchema(Schema):
@@ -253,9 +254,9 @@ class LoyaltyActivitySchema(Schema):
     @validates_schema
     def _needs(self, data, **kwargs):
         if data.get("kind") == "purchase" and data.get("amount") is None:
-            raise ValidationError("Required for a purchase.", "amount")
+            raise ValidationError(_("Required for a purchase."), "amount")
         if data.get("kind") == "refund" and not data.get("order_reference"):
-            raise ValidationError("Required for a refund.", "order_reference")
+            raise ValidationError(_("Required for a refund."), "order_reference")
 
 
 class LoyaltyActivityResultSchema(Schema):
