@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask.views import MethodView
+from flask_babel import gettext as _
 from marshmallow import Schema, fields, validate
 
 from .. import permissions
@@ -77,13 +78,19 @@ class Departments(MethodView):
     @blp.response(201, DepartmentOut)
     def post(self, data):
         """Create a department (below ``parent_id``, or a root)."""
-        actor = current_actor()
-        permissions.require(actor, "departments", "create")
-        _check_parent(actor, "create", data.get("parent_id"))
-        with database.atomic():
-            dept = create_department(data["name"], data.get("parent_id"))
-            record_change("create", "departments", dept.id, None, department_dict(dept))
+        dept = new_department(current_actor(), data["name"], data.get("parent_id"))
         return json_response(department_dict(dept), 201)
+
+
+def new_department(actor, name: str, parent_id: int | None) -> Department:
+    """Create a department below ``parent_id`` (inside the actor's create scope), audited; the
+    API's POST and the admin page both use it."""
+    permissions.require(actor, "departments", "create")
+    _check_parent(actor, "create", parent_id)
+    with database.atomic():
+        dept = create_department(name, parent_id)
+        record_change("create", "departments", dept.id, None, department_dict(dept))
+    return dept
 
 
 def _check_parent(actor, action: str, parent_id) -> None:
@@ -96,13 +103,18 @@ def _check_parent(actor, action: str, parent_id) -> None:
     else:
         parent = Department.get_or_none(Department.id == parent_id)
         if parent is None:
-            raise APIError(422, "Invalid parent.", errors={"parent_id": [f"No department {parent_id}."]})
+            raise APIError(
+                422, _("Invalid parent."), errors={"parent_id": [_("No department %(id)s.", id=parent_id)]}
+            )
         inside = view.contains(parent)
     if not inside:
         raise APIError(
             403,
-            f"Not allowed to place a department outside your {view.scope} scope.",
-            errors={"parent_id": [f"Outside your {view.scope} scope."]},
+            _(
+                "You may not place a department outside your departments (scope: %(scope)s).",
+                scope=view.scope,
+            ),
+            errors={"parent_id": [_("Outside your scope.")]},
         )
 
 
@@ -120,28 +132,51 @@ class DepartmentItem(MethodView):
         """Rename a department or move it (with its subtree) below another; 422 on a cycle."""
         actor = current_actor()
         dept = permissions.get_record(Department, department_id, actor, "departments", "update")
-        before = department_dict(dept)
-        with database.atomic():
-            if "name" in data:
-                Department.update(name=data["name"].strip()).where(Department.id == dept.id).execute()
-            if "parent_id" in data and data["parent_id"] != dept.parent_id:
-                if data["parent_id"] == dept.id:
-                    raise APIError(
-                        422, "A department cannot be its own parent.", errors={"parent_id": ["Cycle."]}
-                    )
-                _check_parent(actor, "update", data["parent_id"])
-                move_department(dept, data["parent_id"])
-            dept = Department.get_by_id(dept.id)
-            record_change("update", "departments", dept.id, before, department_dict(dept))
-        return json_response(department_dict(dept))
+        return json_response(department_dict(change_department(actor, dept, data)))
 
     @blp.response(204)
+    @blp.alt_response(409, description="Sub-departments, users or records are still in it")
     def delete(self, department_id):
-        """Delete an empty department (409 while it has sub-departments or members)."""
+        """Delete an empty department (409 while it has sub-departments, users or records)."""
         actor = current_actor()
         dept = permissions.get_record(Department, department_id, actor, "departments", "delete")
-        with database.atomic():
-            before = department_dict(dept)
-            delete_department(dept)
-            record_change("delete", "departments", before["id"], before, None)
+        remove_department(dept)
         return "", 204
+
+
+def change_department(actor, dept: Department, data: dict) -> Department:
+    """Rename ``dept`` (``name``) and/or move it with its subtree below ``parent_id`` (None: a
+    root), audited as one ``departments`` update in one transaction; the API's PATCH and the
+    admin page both use it. 422 on a cycle or a bad name, 403 when the new parent lies outside
+    the actor's ``departments:update`` scope. Row scopes follow at once: they are read from the
+    paths this rewrites."""
+    before = department_dict(dept)
+    with database.atomic():
+        if "name" in data:
+            name = (data["name"] or "").strip()
+            if not name or len(name) > 200:
+                raise APIError(
+                    422, _("Invalid department."), errors={"name": [_("Must be 1 to 200 characters.")]}
+                )
+            Department.update(name=name).where(Department.id == dept.id).execute()
+        if "parent_id" in data and data["parent_id"] != dept.parent_id:
+            if data["parent_id"] == dept.id:
+                raise APIError(
+                    422,
+                    _("A department cannot be its own parent."),
+                    errors={"parent_id": [_("Would create a cycle in the department tree.")]},
+                )
+            _check_parent(actor, "update", data["parent_id"])
+            move_department(dept, data["parent_id"])
+        dept = Department.get_by_id(dept.id)
+        record_change("update", "departments", dept.id, before, department_dict(dept))
+    permissions.invalidate()
+    return dept
+
+
+def remove_department(dept: Department) -> None:
+    """Delete ``dept`` when nothing is in it (409 naming what is), audited."""
+    with database.atomic():
+        before = department_dict(dept)
+        delete_department(dept)
+        record_change("delete", "departments", before["id"], before, None)

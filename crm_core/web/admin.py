@@ -12,6 +12,7 @@ and a user who holds more than the editor cannot be changed.
 
 from __future__ import annotations
 
+import peewee as pw
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -43,11 +44,19 @@ SCOPE_LABELS = {
     "all": _l("all"),
 }
 
-#: The permissions that make the Administration menu entry appear (any one of them).
+#: The permissions that make the Administration menu entry appear (any one of them). Reading
+#: users and departments is not among them: every built-in role reads its colleagues and the
+#: department tree (owner and department names on every page), which makes nobody an
+#: administrator; changing them does.
 ADMIN_PERMISSIONS = [
-    "users:read",
+    "users:create",
+    "users:update",
     "roles:read",
-    "departments:read",
+    "departments:create",
+    "departments:update",
+    "departments:delete",
+    "fields:create",
+    "fields:update",
     "webhooks:read",
     "automations:read",
     "audit:read",
@@ -70,6 +79,8 @@ def _need(permission: str) -> None:
 @login_required
 def admin_home():
     """Links to the administration pages this user may use."""
+    if not any(_may(g.actor, p) for p in ADMIN_PERMISSIONS):
+        raise APIError(403, _("You may not use this page."))
     sections = []
     for endpoint, perm, label in SECTIONS:
         if _may(g.actor, perm):
@@ -356,19 +367,20 @@ def admin_role_new():
 @bp.route("/admin/departments", methods=["GET", "POST"])
 @login_required
 def admin_departments():
-    """The department tree, and a form to add a department under any node."""
-    from ..auth.departments import create_department
-    from ..auth.models import Department
+    """The department tree with each department's users, a form to add a department under any
+    node, and per department: rename, move (never below itself) and delete (refused while
+    anything is in it)."""
+    from ..auth.api_departments import new_department
+    from ..auth.models import Department, User
 
     actor = g.actor
     if request.method == "POST":
-        permissions.require(actor, "departments", "create")
         try:
-            create_department(request.form.get("name", "").strip(), request.form.get("parent_id", type=int))
+            new_department(actor, request.form.get("name", ""), request.form.get("parent_id", type=int))
         except APIError as exc:
-            if exc.code not in (409, 422):
+            if exc.code not in (403, 409, 422):
                 raise
-            flash(exc.message, "error")
+            flash(_error_text(exc), "error")
         else:
             flash(_("Department created."), "success")
         return redirect(url_for("web.admin_departments"))
@@ -382,15 +394,90 @@ def admin_departments():
     for d in rows:
         parent = d.parent_id if d.parent_id in ids else None
         children.setdefault(parent, []).append(d)
+    users = {}
+    if ids:
+        users = dict(
+            User.select(User.department, pw.fn.COUNT(User.id))
+            .where(User.department.in_(list(ids)))
+            .group_by(User.department)
+            .tuples()
+        )
     return render_template(
         "crm/admin/departments.html",
         children=children,
         departments=rows,
+        users=users,
         can_create=permissions.can(actor, "departments", "create"),
+        can_update=permissions.can(actor, "departments", "update"),
+        can_delete=permissions.can(actor, "departments", "delete"),
     )
 
 
+def _error_text(exc: APIError) -> str:
+    """One line for a flash message: the error and what it says about each field."""
+    details = [m for msgs in (exc.data.get("errors") or {}).values() if isinstance(msgs, list) for m in msgs]
+    return " ".join([exc.message, *[str(d) for d in details if str(d) != exc.message]]).strip()
+
+
+@bp.route("/admin/departments/<int:department_id>", methods=["POST"])
+@login_required
+def admin_department_edit(department_id):
+    """Rename a department and/or move it (with everything below it) under another parent,
+    through the API's rules (``departments:update``, no cycle, the new parent in scope)."""
+    from ..auth.api_departments import change_department
+    from ..auth.models import Department
+
+    actor = g.actor
+    dept = permissions.get_record(Department, department_id, actor, "departments", "update")
+    data = {}
+    if "name" in request.form:
+        data["name"] = request.form.get("name", "")
+    if "parent_id" in request.form:
+        raw = request.form.get("parent_id", "").strip()
+        if raw and not raw.isdigit():
+            flash(_("Choose a department."), "error")
+            return redirect(url_for("web.admin_departments"))
+        data["parent_id"] = int(raw) if raw else None
+    try:
+        dept = change_department(actor, dept, data)
+    except APIError as exc:
+        if exc.code not in (403, 409, 422):
+            raise
+        flash(_error_text(exc), "error")
+    else:
+        flash(_("Department %(name)s saved.", name=dept.name), "success")
+    return redirect(url_for("web.admin_departments"))
+
+
+@bp.route("/admin/departments/<int:department_id>/delete", methods=["POST"])
+@login_required
+def admin_department_delete(department_id):
+    """Delete an empty department; while users, records or sub-departments are in it the
+    message says which, and nothing is changed."""
+    from ..auth.api_departments import remove_department
+    from ..auth.models import Department
+
+    dept = permissions.get_record(Department, department_id, g.actor, "departments", "delete")
+    try:
+        remove_department(dept)
+    except APIError as exc:
+        if exc.code != 409:
+            raise
+        flash(_error_text(exc), "error")
+    else:
+        flash(_("Department %(name)s deleted.", name=dept.name), "success")
+    return redirect(url_for("web.admin_departments"))
+
+
 # --- custom fields ---------------------------------------------------------------------------------
+
+
+def _choices_from_form(raw: str, current=()) -> list:
+    """Choices typed as ``a, b, c`` (full-width commas too); a value that was already a choice
+    keeps its labels."""
+    labels = {c["value"]: c.get("label") for c in current}
+    values = [c.strip() for c in raw.replace("，", ",").split(",") if c.strip()]
+    return [{"value": v, "label": labels[v]} if labels.get(v) else v for v in values]
 
 
 @bp.route("/admin/fields", methods=["GET", "POST"])
@@ -417,7 +504,7 @@ def admin_fields():
             "unique": bool(form.get("unique")),
             "filterable": bool(form.get("filterable")),
         }
-        choices = [c.strip() for c in form.get("choices", "").replace("，", ",").split(",") if c.strip()]
+        choices = _choices_from_form(form.get("choices", ""))
         if data["type"] in ("choice", "multi-choice"):
             data["choices"] = choices
         if form.get("default", "") != "":
@@ -441,7 +528,63 @@ def admin_fields():
         errors=errors,
         form=form,
         can_delete=permissions.can(actor, "fields", "delete"),
+        can_update=permissions.can(actor, "fields", "update"),
         can_create_type=permissions.can(actor, "object_types", "create"),
+    ), status
+
+
+@bp.route("/admin/fields/<entity>/<name>", methods=["GET", "POST"])
+@login_required
+def admin_field_edit(entity, name):
+    """Edit a custom field's label, help, choices, default and flags (``fields:update``, as the
+    API's PATCH). Stored values are never lost: a change they would not fit (a new type, a
+    removed choice, ``required`` without a default, ``unique`` over duplicates) is refused
+    and the records in the way are listed."""
+    from ..metadata import FIELD_TYPES, custom_fields, definitions, known_entities
+
+    _need("fields:update")
+    if entity not in known_entities():
+        abort(404)
+    current = next((f for f in custom_fields(entity) if f.name == name), None)
+    if current is None:
+        abort(404)
+    errors, status, blocking = {}, 200, []
+    form = request.form
+    if request.method == "POST":
+        data = {
+            "label": {"en": form.get("label_en", "").strip(), "zh-CN": form.get("label_zh", "").strip()},
+            "help": {"en": form.get("help_en", "").strip(), "zh-CN": form.get("help_zh", "").strip()},
+            "required": bool(form.get("required")),
+            "unique": bool(form.get("unique")),
+            "filterable": bool(form.get("filterable")),
+        }
+        if not current.source:  # a plugin's field keeps the type its code expects
+            data["type"] = form.get("type", current.type)
+        if data.get("type", current.type) in ("choice", "multi-choice"):
+            data["choices"] = _choices_from_form(form.get("choices", ""), current.choices)
+        default = form.get("default", "")
+        data["default"] = default if default != "" else None
+        try:
+            definitions.update_field(entity, name, data)
+        except APIError as exc:
+            if exc.code not in (409, 422):
+                raise
+            found = exc.data.get("errors") or {}
+            blocking = sorted((found.pop("records", None) or {}).items(), key=lambda kv: int(kv[0]))
+            errors = flatten_messages(found) or {}
+            errors.setdefault("_schema", [exc.message])
+            status = exc.code
+        else:
+            flash(_("Field %(name)s saved.", name=name), "success")
+            return redirect(url_for("web.admin_fields", entity=entity))
+    return render_template(
+        "crm/admin/field_edit.html",
+        entity=entity,
+        field=current,
+        types=FIELD_TYPES,
+        errors=errors,
+        blocking=blocking,
+        form=form if errors else None,
     ), status
 
 
