@@ -14,6 +14,11 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 log = logging.getLogger(__name__)
 
 API_PREFIXES = ("/api/", "/oauth/")
+#: the summary of a 422 that carries no message of its own (translated like any message: the
+#: filled-in text is matched against these msgids, see ``crm_core.web.messages``)
+INVALID_INPUT = "Invalid input: %(fields)s."
+INVALID_INPUT_MORE = "Invalid input: %(fields)s and %(count)s more."
+NOT_FOUND = "Not found."
 
 
 class APIError(HTTPException):
@@ -52,7 +57,7 @@ def error_payload(error: HTTPException) -> tuple[dict, dict]:
     data = getattr(error, "data", None) or {}
     message = data.get("message") or error.description or error.name
     if error.code == 404 and message == (InternalServerError.description or ""):
-        message = "Not found."
+        message = NOT_FOUND
     body = {"code": error.code, "status": error.name, "message": message, "errors": {}}
     errors = data.get("errors") or data.get("messages")
     if errors:
@@ -78,8 +83,12 @@ def error_payload(error: HTTPException) -> tuple[dict, dict]:
             message = message if len(message) <= 1000 else message[:1000] + "..."
             body["message"] = message
         if message == error.description and error.code == 422 and isinstance(errors, dict):
-            more = f" and {count - len(errors)} more" if count is not None else ""
-            body["message"] = "Invalid input: " + ", ".join(sorted(map(str, errors))) + more + "."
+            fields = ", ".join(sorted(map(str, errors)))
+            body["message"] = (
+                INVALID_INPUT_MORE % {"fields": fields, "count": count - len(errors)}
+                if count is not None
+                else INVALID_INPUT % {"fields": fields}
+            )
         if error.code == 400 and errors == {"_schema": ["Invalid JSON body."]}:
             body["message"] = "Malformed JSON body."
     body.update(data.get("extra") or {})
@@ -89,16 +98,33 @@ def error_payload(error: HTTPException) -> tuple[dict, dict]:
     return body, headers
 
 
+def localise(body: dict) -> dict:
+    """The error body with its message and per-field messages in the request's language (the
+    workbench user's saved one, else ``Accept-Language``; English when none is given). The keys,
+    ``code`` and ``status`` stay as they are: clients match on those, people read the messages."""
+    try:
+        from .web.messages import translate_errors, translate_message
+    except ImportError:  # the workbench (and its catalogues) is not installed
+        return body
+    body = dict(body)
+    body["message"] = translate_message(body.get("message"))
+    if body.get("errors"):
+        body["errors"] = translate_errors(body["errors"])
+    return body
+
+
 def handle_http_exception(error: HTTPException):
     """Render any HTTP error as JSON (API) or an HTML page (workbench)."""
     if error.code is None:
         return error
     body, headers = error_payload(error)
+    body = localise(body)
     if wants_json():
         response = jsonify(body)
     else:
         try:
-            response = render_template("crm/error.html", error=body), error.code
+            title = localise({"message": error.name})["message"]
+            response = render_template("crm/error.html", error=body, title=title), error.code
             response = _to_response(response)
         except Exception:  # the workbench may not be installed; never fail while failing
             response = jsonify(body)

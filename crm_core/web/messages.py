@@ -1,0 +1,97 @@
+"""Error and validation messages in the reader's language, translated where they are rendered.
+
+Messages are raised in English everywhere (``APIError(422, "...")``, marshmallow's
+``ValidationError``), so logs, task reports and API clients without ``Accept-Language`` get
+English. Where an error is shown (the API's error JSON in :mod:`crm_core.errors`, the
+workbench's form errors in :mod:`crm_core.web.forms`), :func:`translate_message` looks the text
+up in the loaded catalogues (the core's and every plugin's): an exact msgid, or a msgid with named
+placeholders (``Must be at least %(min)s characters long.``) whose literal parts match the text;
+the captured values are translated too when they are msgids themselves (``greater than``).
+:mod:`crm_core.web.catalog_extract` puts those msgids into the catalogues.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+
+from flask import current_app, has_app_context
+from flask_babel import get_translations
+from flask_babel import lazy_gettext as _l
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+_patterns: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+#: marshmallow's names for the kinds in ``Not a valid %(obj_type)s.``; its own messages are
+#: extracted from the installed marshmallow (see :func:`catalog_extract.marshmallow_messages`)
+OBJECT_TYPES = (_l("datetime"), _l("date"), _l("time"), _l("aware"), _l("naive"))
+
+
+def _compile(catalog: dict) -> list[tuple[re.Pattern, str, list[str]]]:
+    """The placeholder msgids of a catalogue as regular expressions, most literal text first
+    (so ``Must be at least %(min)s characters long.`` wins over ``Must be %(x)s.``)."""
+    found = []
+    for msgid in catalog:
+        if not isinstance(msgid, str) or "%(" not in msgid:
+            continue
+        names, regex, last = [], [], 0
+        for match in _PLACEHOLDER.finditer(msgid):
+            regex.append(re.escape(msgid[last : match.start()].replace("%%", "%")))
+            name = match.group(1)
+            regex.append(f"(?P<{name}>.+?)" if name not in names else f"(?P={name})")
+            names.append(name)
+            last = match.end()
+        regex.append(re.escape(msgid[last:].replace("%%", "%")))
+        literal = len(_PLACEHOLDER.sub("", msgid))
+        found.append((literal, re.compile("".join(regex), re.DOTALL), msgid, names))
+    found.sort(key=lambda item: -item[0])
+    return [(pattern, msgid, names) for _literal, pattern, msgid, names in found]
+
+
+def _catalog() -> tuple[dict, list] | None:
+    if not has_app_context() or "babel" not in current_app.extensions:
+        return None
+    translations = get_translations()
+    catalog = getattr(translations, "_catalog", None)
+    if not catalog or len(catalog) <= 1:  # English: nothing but the header, if that
+        return None
+    if translations not in _patterns:
+        _patterns[translations] = _compile(catalog)
+    return catalog, _patterns[translations]
+
+
+def translate_message(text) -> str:
+    """``text`` (an English message, possibly with values filled in) in the current language;
+    unchanged when no catalogue knows it."""
+    text = "" if text is None else str(text)
+    found = _catalog()
+    if found is None or not text:
+        return text
+    catalog, patterns = found
+    exact = catalog.get(text)
+    if exact:
+        return exact
+    for pattern, msgid, names in patterns:
+        match = pattern.fullmatch(text)
+        if match is None or not catalog.get(msgid):
+            continue
+        values = {}
+        for name in names:
+            value = match.group(name)
+            values[name] = catalog.get(value) or value
+        try:
+            return catalog[msgid] % values
+        except (KeyError, ValueError, TypeError):  # a msgstr whose placeholders differ
+            return text
+    return text
+
+
+def translate_errors(errors):
+    """Per-field messages (``{field: [message]}``, nested dicts and lists) translated, same shape."""
+    if isinstance(errors, dict):
+        return {key: translate_errors(value) for key, value in errors.items()}
+    if isinstance(errors, list | tuple):
+        return [translate_errors(item) for item in errors]
+    if isinstance(errors, str):
+        return translate_message(errors)
+    return errors
