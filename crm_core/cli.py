@@ -63,20 +63,35 @@ def migrate_command():
 
 @click.command("init")
 @click.option("--demo", is_flag=True, help="Also load demo data, where the installed plugins offer it.")
+@click.option(
+    "--locale",
+    default=None,
+    metavar="zh_CN|en",
+    help="Language of the seeded pipeline, stages and role labels (default: CRM_LOCALE, else LANG, else en).",
+)
 @with_appcontext
-def init_command(demo):
-    """Migrate the database and create the first admin (once)."""
+def init_command(demo, locale):
+    """Migrate the database and create the first admin (once); a new install also gets the default
+    sales pipeline and built-in role labels in its locale (existing data is left as it is)."""
     from .auth import ADMIN_ROLE, create_user
     from .auth.models import Role, User, UserRole
     from .auth.passwords import describe_errors, generate_password
     from .errors import APIError
     from .migrate import migrate
+    from .reference_data import LocaleError, resolve_locale, seed_first_run
 
+    try:
+        locale = resolve_locale(locale, current_app.config.get("LOCALE"))
+    except LocaleError as exc:
+        raise click.ClickException(str(exc)) from None
     migrate(_crm().db, _crm().plugins)
     admins = User.select().join(UserRole).join(Role).where(Role.name == ADMIN_ROLE)
     if admins.exists():
         click.echo(f"admin exists: {admins.first().username}")
     else:
+        seeded = seed_first_run(locale)
+        if seeded["pipeline"]:
+            click.echo(f"created pipeline: {seeded['pipeline']} ({locale})")
         username = current_app.config["ADMIN_USERNAME"]
         password = current_app.config["ADMIN_PASSWORD"] or generate_password()
         try:
@@ -96,7 +111,7 @@ def init_command(demo):
         if demo_cmd is None:
             click.echo("no demo data available from the installed plugins")
         else:
-            click.get_current_context().invoke(demo_cmd)
+            click.get_current_context().invoke(demo_cmd, locale=locale)
     click.echo("ready")
 
 

@@ -74,8 +74,12 @@ SETTINGS: dict[str, Setting] = {
     ),
     "ENCRYPTION_ALGORITHM": Setting(str, "AES-256-GCM", "AES-256-GCM or SM4-GCM for sensitive fields"),
     "DEFAULT_PHONE_REGION": Setting(str, "CN", "region for phone numbers written without a country code"),
+    "TIMEZONE": Setting(
+        str, "UTC", "IANA time zone pages show times in (e.g. Asia/Shanghai); each user may pick their own"
+    ),
     "ADMIN_USERNAME": Setting(str, "admin", "first admin created by `crm init`"),
     "ADMIN_PASSWORD": Setting(str, "", "its password; generated and printed once when unset"),
+    "LOCALE": Setting(str, "", "zh_CN or en: language of seeded data (`crm init`, demo); default from LANG"),
     "LOG_LEVEL": Setting(str, "INFO", "logging level"),
     "TESTING": Setting(bool, False, "Flask testing mode"),
     "DEBUG": Setting(bool, False, "Flask debug mode"),

@@ -1,4 +1,5 @@
-"""The core objects as a plugin: models, migrations, API blueprints and the ``demo-data`` command."""
+"""The core objects as a plugin: models, migrations, API blueprints, the ``demo-data`` command and
+the core's own demo records."""
 
 from __future__ import annotations
 
@@ -42,3 +43,12 @@ def crm_cli(group):
     from .demo import demo_data_command
 
     group.add_command(demo_data_command)
+
+
+@hookimpl(tryfirst=True)
+def crm_demo_data(context):
+    """The core's demo records (companies, deals, tickets, activities), before any plugin's: the
+    plugins' demo data may refer to them."""
+    from .demo import seed_records
+
+    seed_records(context)
