@@ -17,6 +17,120 @@ from .registry import fields_for, get_resource
 from .session import login_required
 
 
+def readable_json(value) -> str:
+    """JSON for people: Chinese and other non-ASCII text as written, not ``\\uXXXX`` escapes."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _value_text(bf, value) -> str:
+    values = value if isinstance(value, list) else [value]
+    shown = []
+    for v in values:
+        if isinstance(v, bool):
+            shown.append(_("yes") if v else _("no"))
+        elif bf is not None and bf.choices:
+            shown.append(bf.choice_label(v))
+        else:
+            shown.append(v if isinstance(v, str) else readable_json(v))
+    return ", ".join(shown)
+
+
+def describe_condition(cond, catalogue: dict) -> dict:
+    """A condition as ``{"text", "children"}`` in the user's language (labels of fields, operators
+    and choices), for the rule's page."""
+    from .builder_fields import OPERATOR_LABELS
+
+    if not cond:
+        return {"text": _("always (no conditions)"), "children": []}
+    for key, text in (("and", _("all of:")), ("or", _("any of:"))):
+        if isinstance(cond, dict) and key in cond and isinstance(cond[key], list):
+            return {"text": text, "children": [describe_condition(c, catalogue) for c in cond[key]]}
+    if isinstance(cond, dict) and "not" in cond:
+        return {"text": _("not:"), "children": [describe_condition(cond["not"], catalogue)]}
+    if not isinstance(cond, dict):
+        return {"text": readable_json(cond), "children": []}
+    op, value = cond.get("op"), cond.get("value")
+    if op == "exists" and value is False:
+        op, value = "not_exists", None
+    op_text = str(OPERATOR_LABELS.get(op, op))
+    if "field" in cond:
+        name = str(cond["field"])
+        bf = catalogue.get(name)
+        if bf is None and name.startswith("event.") and name != "event.type":
+            label = _("event data %(key)s", key=name[len("event.") :])
+        else:
+            label = bf.label if bf is not None else name
+    else:
+        kind = "count" if "count" in cond else "sum"
+        spec = cond.get(kind) or {}
+        days = spec.get("within_days")
+        if kind == "count":
+            label = _("number of %(event)s events", event=spec.get("event"))
+        else:
+            label = _("total %(field)s of %(event)s events", field=spec.get("field"), event=spec.get("event"))
+        if days:
+            label = _("%(what)s in the last %(days)s days", what=label, days=days)
+        bf = None
+    text = (
+        f"{label} {op_text}"
+        if op in ("exists", "not_exists")
+        else f"{label} {op_text} {_value_text(bf, value)}"
+    )
+    return {"text": text, "children": []}
+
+
+def describe_rule(data: dict) -> dict:
+    """What the rule's page shows of a dumped rule: the trigger's label, the conditions as
+    sentences, each action's label with its parameters' labels and values (readable text, never
+    ``\\uXXXX`` escapes)."""
+    from .automation_editor import action_forms, event_label, event_types
+    from .builder_fields import condition_fields
+
+    actor = g.actor
+    forms = {f.name: f for f in action_forms(actor)}
+    actions = []
+    for action in data.get("actions") or []:
+        form = forms.get(action.get("type"))
+        params = []
+        for key, value in (action.get("params") or {}).items():
+            param = form.param(key) if form else None
+            label = param.label if param else key
+            if param is not None and param.choices:
+                shown = next((text for v, text in param.choices if v == str(value)), str(value))
+            elif isinstance(value, bool):
+                shown = _("yes") if value else _("no")
+            elif isinstance(value, list):
+                shown = ", ".join(str(v) for v in value)
+            else:
+                shown = value if isinstance(value, str) else readable_json(value)
+            params.append((label, shown))
+        actions.append(
+            {
+                "type": action.get("type"),
+                "label": form.label if form else action.get("type"),
+                "params": params,
+            }
+        )
+    catalogue = {f.name: f for f in condition_fields(actor)}
+    trigger = data.get("trigger") or ""
+    return {
+        "trigger": trigger,
+        "trigger_label": event_label(trigger, event_types(actor)),
+        "conditions": describe_condition(data.get("conditions"), catalogue),
+        "actions": actions,
+    }
+
+
+@bp.app_template_filter("readable_json")
+def _readable_json_filter(value) -> str:
+    return readable_json(value)
+
+
+@bp.app_template_global("describe_rule")
+def _describe_rule_global(data: dict) -> dict:
+    return describe_rule(data)
+
+
 @bp.route("/records/automations/<int:record_id>/dry-run", methods=["POST"])
 @login_required
 def automation_dry_run(record_id):
@@ -65,3 +179,10 @@ def automation_dry_run(record_id):
         dry_errors=errors,
         result=result,
     ), (422 if errors else 200)
+
+
+@bp.app_template_global("rule_event_types")
+def _rule_event_types_global() -> list:
+    from .automation_editor import event_types
+
+    return event_types(g.actor)

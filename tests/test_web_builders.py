@@ -1,0 +1,384 @@
+"""The segment filter builder and the automation rule builder (Flask test client).
+
+Issue 15 saw segments and automations needing hand-written JSON (``lifecycle_stage=vip`` was
+refused with "not valid JSON") and automations showing their actions as ``\\uXXXX`` escapes.
+These tests build both without JSON, check the live count stays inside the actor's scope and
+never touches a hidden field, load stored filters and rules back faithfully, and refuse bad
+input with per-field messages in the user's language.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from crm_core.web.testing import post_form, web_login
+
+SECRET_SCORE = 987_654_321
+
+
+@pytest.fixture
+def setup(app, client, make_user):
+    """An admin (logged in on ``client``), two departments, a custom field ``credit_score``, a
+    ``rep`` in North whose role hides ``credit_score`` and reads customers of its department only,
+    and customers: two VIPs in North, one VIP and one lead in South."""
+    _admin, h = make_user("boss", roles=("admin",))
+    api = app.test_client()
+    for name in ("North", "South"):
+        assert api.post("/api/v1/departments", json={"name": name}, headers=h).status_code == 201
+    r = api.post(
+        "/api/v1/fields/customers",
+        json={"name": "credit_score", "type": "int", "label": {"en": "Credit score", "zh-CN": "信用评分"}},
+        headers=h,
+    )
+    assert r.status_code == 201, r.get_json()
+    grants = [{"resource": "customers", "action": "read", "scope": "department"}] + [
+        {"resource": r, "action": a, "scope": "all"}
+        for r in ("segments", "automations")
+        for a in ("read", "create", "update")
+    ]
+    rules = [{"resource": "customers", "field": "credit_score", "rule": "hidden"}]
+    r = api.post("/api/v1/roles", json={"name": "rep", "grants": grants, "field_rules": rules}, headers=h)
+    assert r.status_code == 201, r.get_json()
+    make_user("rep", roles=("rep",), department_id=1)
+    people = [
+        ("North VIP 1", 1, "vip", 100),
+        ("North VIP 2", 1, "vip", 900),
+        ("South VIP", 2, "vip", 900),
+        ("South lead", 2, "lead", 900),
+    ]
+    ids = {}
+    for name, dept, stage, score in people:
+        r = api.post(
+            "/api/v1/customers",
+            json={
+                "name": name,
+                "department_id": dept,
+                "lifecycle_stage": stage,
+                "custom": {"credit_score": score},
+            },
+            headers=h,
+        )
+        assert r.status_code == 201, r.get_json()
+        ids[name] = r.get_json()["id"]
+    web_login(client, "boss")
+    return {"api": api, "h": h, "ids": ids}
+
+
+def login_as(app, username):
+    other = app.test_client()
+    assert web_login(other, username).status_code == 302
+    return other
+
+
+def _id_of(location: str) -> int:
+    return int(location.rstrip("/").rsplit("/", 1)[1])
+
+
+def _segment(setup, sid):
+    return setup["api"].get(f"/api/v1/segments/{sid}", headers=setup["h"]).get_json()
+
+
+def _rule(setup, rid):
+    return setup["api"].get(f"/api/v1/automations/{rid}", headers=setup["h"]).get_json()
+
+
+# --- segments --------------------------------------------------------------------------------------
+
+
+def test_segment_lifecycle_stage_vip_without_json(client, setup):
+    """What was seen: ``lifecycle_stage=vip`` typed into the filters box was refused as not JSON.
+    The builder saves it from a field, an operator and a choice."""
+    r = client.get("/records/segments/new")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/segments/new")
+    html = client.get("/segments/new").get_data(as_text=True)
+    assert 'name="f-0-field"' in html and 'value="lifecycle_stage"' in html
+    assert "<script>" not in html and 'name="filters"' not in html, "no JSON box, no inline script"
+    r = post_form(
+        client,
+        "/segments/new",
+        {"name": "VIPs", "f-0-field": "lifecycle_stage", "f-0-op": "eq", "f-0-value": "vip"},
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)
+    segment = _segment(setup, _id_of(r.headers["Location"]))
+    assert segment["filters"] == {"lifecycle_stage": "vip"}
+    count = setup["api"].get(f"/api/v1/segments/{segment['id']}/count", headers=setup["h"]).get_json()
+    assert count == {"count": 3}
+
+
+def test_live_count_respects_scope_and_hidden_fields(app, client, setup):
+    rows = {"f-0-field": "lifecycle_stage", "f-0-op": "eq", "f-0-value": "vip"}
+    r = post_form(client, "/segments/count", rows, page="/segments/new")
+    assert r.status_code == 200 and r.get_json()["count"] == 3
+    rep = login_as(app, "rep")
+    r = post_form(rep, "/segments/count", rows, page="/segments/new")
+    assert r.status_code == 200 and r.get_json()["count"] == 2, "only the rep's department"
+    # the admin may filter on credit_score; the rep is never offered it and cannot count with it
+    score = {"f-0-field": "credit_score", "f-0-op": "gte", "f-0-value": "500"}
+    r = post_form(client, "/segments/count", score, page="/segments/new")
+    assert r.get_json()["count"] == 3
+    form = rep.get("/segments/new").get_data(as_text=True)
+    assert "credit_score" not in form and "Credit score" not in form
+    r = post_form(rep, "/segments/count", score, page="/segments/new")
+    assert r.status_code == 422 and "count" not in r.get_json()
+    assert r.get_json()["errors"]["f-0-field"]
+    r = post_form(rep, "/segments/new", {"name": "Probe", **score}, page="/segments/new")
+    assert r.status_code == 422
+    assert str(SECRET_SCORE) not in r.get_data(as_text=True)
+
+
+def test_segment_round_trip_edit(client, setup):
+    """Filters stored through the API load into rows and save back unchanged."""
+    filters = {
+        "lifecycle_stage": ["vip", "customer"],
+        "credit_score__gte": "500",
+        "tag": "vip,kol",
+        "q": "North",
+        "name__contains": "VIP",
+    }
+    r = setup["api"].post("/api/v1/segments", json={"name": "Mixed", "filters": filters}, headers=setup["h"])
+    assert r.status_code == 201, r.get_json()
+    sid = r.get_json()["id"]
+    assert client.get(f"/records/segments/{sid}/edit").headers["Location"].endswith(f"/segments/{sid}/edit")
+    html = client.get(f"/segments/{sid}/edit").get_data(as_text=True)
+    data = _form_data(html)
+    assert data["name"] == ["Mixed"]
+    r = post_form(client, f"/segments/{sid}/edit", {k: v for k, v in data.items() if k != "csrf_token"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    saved = _segment(setup, sid)["filters"]
+    assert {k: sorted(v) if isinstance(v, list) else v for k, v in saved.items()} == {
+        k: sorted(v) if isinstance(v, list) else v for k, v in filters.items()
+    }, "the same filters (a browser posts a multiple select's values in the options' order)"
+
+
+def test_segment_bad_input_per_field_in_chinese(client, setup):
+    assert post_form(client, "/language", {"language": "zh_CN"}, page="/").status_code == 302
+    r = post_form(
+        client,
+        "/segments/new",
+        {
+            "name": "",
+            "f-0-field": "credit_score",
+            "f-0-op": "gte",
+            "f-0-value": "many",
+            "f-1-field": "lifecycle_stage",
+            "f-1-op": "eq",
+            "f-1-value": "nonsense",
+        },
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422, html
+    errors = dict(re.findall(r'<small class="crm-field-error" data-field="([^"]+)">([^<]+)</small>', html))
+    assert set(errors) >= {"f-0-value", "f-1-value"}
+    assert all(re.search(r"[\u4e00-\u9fff]", m) for m in errors.values()), errors
+    assert 'value="many"' in html, "what was typed is kept"
+
+
+# --- automations -----------------------------------------------------------------------------------
+
+
+def test_automation_with_an_action_and_parameters(client, setup):
+    r = client.get("/records/automations/new")
+    assert r.headers["Location"].endswith("/automations/new")
+    html = client.get("/automations/new").get_data(as_text=True)
+    assert 'value="customer.created"' in html and 'value="order.paid"' in html
+    assert 'data-switch-value="create_task"' in html and 'name="a-__i__-p-subject"' in html
+    r = post_form(
+        client,
+        "/automations/new",
+        {
+            "name": "欢迎新的贵宾",
+            "trigger_choice": "customer.updated",
+            "match": "and",
+            "c-0-field": "customer.lifecycle_stage",
+            "c-0-op": "eq",
+            "c-0-value": "vip",
+            "c-1-field": "event.",
+            "c-1-key": "object.name",
+            "c-1-op": "startswith",
+            "c-1-value": "North",
+            "a-0-type": "create_task",
+            "a-0-p-subject": "自动欢迎电话",
+            "a-0-p-due_in_hours": "48",
+            "a-0-p-assignee": "rule_owner",
+            "a-1-type": "add_tag",
+            "a-1-p-tag": "贵宾",
+            "active": "on",
+        },
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)
+    rid = _id_of(r.headers["Location"])
+    rule = _rule(setup, rid)
+    assert rule["trigger"] == "customer.updated"
+    assert rule["conditions"] == {
+        "and": [
+            {"field": "customer.lifecycle_stage", "op": "eq", "value": "vip"},
+            {"field": "event.object.name", "op": "startswith", "value": "North"},
+        ]
+    }
+    assert rule["actions"] == [
+        {
+            "type": "create_task",
+            "params": {"subject": "自动欢迎电话", "due_in_hours": 48, "assignee": "rule_owner"},
+        },
+        {"type": "add_tag", "params": {"tag": "贵宾"}},
+    ]
+    # what was seen: the detail page showed actions as \u81ea\u52a8... escapes
+    detail = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "\\u81ea" not in detail and "\\u" not in detail
+    summary = detail[detail.index('id="rule-summary"') :]
+    assert "Create a task on the customer" in summary and "自动欢迎电话" in summary
+    assert "the rule&#39;s owner" in summary and "贵宾" in summary
+    # the dry run still works on the built rule
+    cid = setup["ids"]["North VIP 1"]
+    r = post_form(
+        client,
+        f"/records/automations/{rid}/dry-run",
+        {
+            "event_type": "customer.updated",
+            "event_data": '{"object": {"name": "North VIP 1"}}',
+            "customer_id": str(cid),
+        },
+        page=f"/records/automations/{rid}",
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'data-would-act="true"' in html, html
+    assert "\\u" not in html and "自动欢迎电话" in html
+
+
+def test_automation_round_trip_edit(client, setup):
+    """A rule made through the API (with a count aggregate the rows cannot show) loads into the
+    builder and saves back unchanged."""
+    body = {
+        "name": "KOL buyers",
+        "trigger": "order.*",
+        "conditions": {
+            "or": [
+                {"field": "customer.source_channel", "op": "startswith", "value": "kol:"},
+                {"count": {"event": "order.paid", "within_days": 30}, "op": "gte", "value": 3},
+                # (in the choices' order: a browser posts a multiple select's values that way)
+                {"field": "customer.lifecycle_stage", "op": "in", "value": ["customer", "vip"]},
+                {"field": "event.amount", "op": "exists", "value": False},
+            ]
+        },
+        "actions": [
+            {"type": "add_tag", "params": {"tag": "kol"}},
+            {"type": "create_task", "params": {"subject": "Call", "body": "多谢", "due_in_hours": 2}},
+        ],
+        "active": False,
+    }
+    r = setup["api"].post("/api/v1/automations", json=body, headers=setup["h"])
+    assert r.status_code == 201, r.get_json()
+    rid = r.get_json()["id"]
+    html = client.get(f"/automations/{rid}/edit").get_data(as_text=True)
+    data = _form_data(html)
+    assert data["trigger_choice"] == ["__other__"] and data["trigger_custom"] == ["order.*"]
+    assert "active" not in data
+    r = post_form(client, f"/automations/{rid}/edit", {k: v for k, v in data.items() if k != "csrf_token"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    rule = _rule(setup, rid)
+    assert {k: rule[k] for k in body} == body
+
+
+def test_automation_bad_input_per_field(client, setup):
+    r = post_form(
+        client,
+        "/automations/new",
+        {
+            "name": "Broken",
+            "trigger_choice": "",
+            "c-0-field": "event.",
+            "c-0-key": "bad key!",
+            "c-0-op": "eq",
+            "c-0-value": "x",
+            "a-0-type": "create_task",
+            "a-0-p-subject": "",
+            "a-0-p-due_in_hours": "soon",
+        },
+    )
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    errors = dict(re.findall(r'<small class="crm-field-error" data-field="([^"]+)">([^<]+)</small>', html))
+    assert {"trigger", "c-0-key", "a-0-p-subject", "a-0-p-due_in_hours"} <= set(errors), errors
+    assert errors["a-0-p-due_in_hours"] == "Give a whole number."
+    assert 'value="soon"' in html, "what was typed is kept"
+    r = post_form(client, "/automations/new", {"name": "No actions", "trigger_choice": "order.paid"})
+    assert r.status_code == 422 and "Add at least one action." in r.get_data(as_text=True)
+
+
+def test_automation_conditions_never_offer_hidden_fields(app, setup):
+    rep = login_as(app, "rep")
+    html = rep.get("/automations/new").get_data(as_text=True)
+    assert "customer.custom.credit_score" not in html and "Credit score" not in html
+    r = post_form(
+        rep,
+        "/automations/new",
+        {
+            "name": "Probe",
+            "trigger_choice": "order.paid",
+            "c-0-field": "customer.custom.credit_score",
+            "c-0-op": "gte",
+            "c-0-value": "1",
+            "a-0-type": "add_tag",
+            "a-0-p-tag": "x",
+        },
+    )
+    assert r.status_code == 422
+    assert "c-0-field" in r.get_data(as_text=True)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _form_data(html: str) -> dict[str, list[str]]:
+    """The values a browser would post for the builder form (templates left out)."""
+    from html.parser import HTMLParser
+
+    form = html[html.index('<form method="post" novalidate') :]
+    form = form[: form.index("</form>")]
+    form = re.sub(r"<template.*?</template>", "", form, flags=re.S)
+    data: dict[str, list[str]] = {}
+
+    class Parser(HTMLParser):
+        select = None
+        textarea = None
+        text = ""
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "input" and a.get("name"):
+                kind = a.get("type", "text")
+                if kind == "checkbox" and "checked" not in a:
+                    return
+                data.setdefault(a["name"], []).append(a.get("value", "on" if kind == "checkbox" else ""))
+            elif tag == "select":
+                self.select = a.get("name")
+                self.first = None
+                self.chosen = False
+            elif tag == "option" and self.select:
+                if self.first is None:
+                    self.first = a.get("value", "")
+                if "selected" in a:
+                    data.setdefault(self.select, []).append(a.get("value", ""))
+                    self.chosen = True
+            elif tag == "textarea":
+                self.textarea = a.get("name")
+                self.text = ""
+
+        def handle_endtag(self, tag):
+            if tag == "select" and self.select:
+                if not self.chosen and self.first is not None:
+                    data.setdefault(self.select, []).append(self.first)
+                self.select = None
+            elif tag == "textarea" and self.textarea:
+                data.setdefault(self.textarea, []).append(self.text)
+                self.textarea = None
+
+        def handle_data(self, text):
+            if self.textarea:
+                self.text += text
+
+    parser = Parser(convert_charrefs=True)
+    parser.feed(form)
+    return data
