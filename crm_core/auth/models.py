@@ -43,6 +43,7 @@ class User(BaseModel):
     is_active = pw.BooleanField(default=True)
     department = pw.ForeignKeyField(Department, null=True, backref="users", on_delete="SET NULL")
     language = pw.CharField(max_length=10, null=True)
+    timezone = pw.CharField(max_length=64, null=True)  # IANA name; None: the instance's TIMEZONE
     failed_logins = pw.IntegerField(default=0)
     locked_until = pw.DateTimeField(null=True)
     password_changed_at = pw.DateTimeField(null=True)

@@ -1,8 +1,8 @@
-"""Login, logout, change password and language: the pages every user sees first."""
+"""Login, logout, the account page (password, time zone) and language: what every user sees first."""
 
 from __future__ import annotations
 
-from flask import abort, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import refresh
 
@@ -14,7 +14,9 @@ from ..auth.ratelimit import login_attempt
 from ..db import database, utcnow
 from ..errors import APIError
 from .blueprint import bp
-from .i18n import LANGUAGES
+from .formatting import current_timezone, timezone_label
+from .i18n import LANGUAGES, valid_timezone
+from .messages import translate_message
 from .session import end_session, login_required, safe_next, start_session
 
 
@@ -70,7 +72,7 @@ def change_password():
             errors["current_password"] = [_("The current password is not correct.")]
         problems = policy_errors(new)
         if problems:
-            errors["new_password"] = [_(p) for p in problems]
+            errors["new_password"] = [translate_message(p) for p in problems]
         elif new != confirm:
             errors["confirm_password"] = [_("The two new passwords differ.")]
         if not errors:
@@ -78,7 +80,72 @@ def change_password():
             start_session(User.get_by_id(user.id))
             done = True
     status = 422 if errors else 200
-    return render_template("crm/password.html", errors=errors, done=done), status
+    return _account_page(errors=errors, done=done), status
+
+
+#: the zones offered first on the account page (any other IANA name is accepted too)
+COMMON_TIMEZONES = (
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Asia/Bangkok",
+    "Asia/Kolkata",
+    "Asia/Dubai",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Moscow",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "UTC",
+)
+
+
+def timezone_choices(*also: str | None) -> list[tuple[str, str]]:
+    """``[(IANA name, label in the page's language)]`` for the time zone select."""
+    names = list(COMMON_TIMEZONES) + [z for z in also if z and z not in COMMON_TIMEZONES]
+    return [(name, timezone_label(name)) for name in names]
+
+
+def _account_page(errors=None, done=False, zone_errors=None, zone_saved=False) -> str:
+    instance_zone = current_app.config.get("TIMEZONE") or "UTC"
+    return render_template(
+        "crm/password.html",
+        errors=errors or {},
+        done=done,
+        zone_errors=zone_errors or {},
+        zone_saved=zone_saved,
+        timezones=timezone_choices(g.web_user.timezone, instance_zone),
+        user_timezone=g.web_user.timezone or "",
+        instance_timezone=timezone_label(instance_zone),
+        shown_timezone=current_timezone(),
+    )
+
+
+@bp.route("/account/timezone", methods=["POST"])
+@login_required
+def set_timezone():
+    """Save the user's time zone (empty: follow the instance's ``TIMEZONE``); audited."""
+    user = g.web_user
+    zone = request.form.get("timezone", "").strip() or None
+    if zone is not None and not valid_timezone(zone):
+        errors = {"timezone": [_("Unknown time zone %(zone)s.", zone=zone)]}
+        return _account_page(zone_errors=errors), 422
+    if zone != user.timezone:
+        with database.atomic():
+            User.update(timezone=zone, updated_at=utcnow()).where(User.id == user.id).execute()
+            record_change("update", "users", user.id, {"timezone": user.timezone}, {"timezone": zone})
+        user.timezone = zone
+        refresh()  # this request's cached zone is stale now
+    return _account_page(zone_saved=True)
 
 
 @bp.route("/language", methods=["POST"])

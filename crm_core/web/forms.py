@@ -16,6 +16,7 @@ from marshmallow import ValidationError
 from ..db import database
 from ..errors import APIError
 from ..records import service
+from .messages import translate_message
 from .registry import FormField, WebResource
 
 TRUE_TEXT = {"1", "true", "yes", "on", "y", "是", "√"}
@@ -27,11 +28,11 @@ class FormErrors(Exception):
     def __init__(self, errors: dict[str, list[str]], message: str = ""):
         super().__init__(message)
         self.errors = errors
-        self.message = message
+        self.message = translate_message(message)
 
 
 def flatten_messages(messages, prefix="") -> dict[str, list[str]]:
-    """marshmallow's nested messages as ``{input name: [text]}``."""
+    """marshmallow's nested messages as ``{input name: [text]}``, in the page's language."""
     out: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
@@ -39,11 +40,15 @@ def flatten_messages(messages, prefix="") -> dict[str, list[str]]:
             if isinstance(value, dict) and not prefix and key == "custom":
                 out.update(flatten_messages(value, "custom."))
             elif isinstance(value, dict):
-                out[name] = [str(m) for v in value.values() for m in (v if isinstance(v, list) else [v])]
+                out[name] = [
+                    translate_message(m) for v in value.values() for m in (v if isinstance(v, list) else [v])
+                ]
             else:
-                out[name] = [str(m) for m in (value if isinstance(value, list) else [value])]
+                out[name] = [translate_message(m) for m in (value if isinstance(value, list) else [value])]
     else:
-        out["_schema"] = [str(m) for m in (messages if isinstance(messages, list) else [messages])]
+        out["_schema"] = [
+            translate_message(m) for m in (messages if isinstance(messages, list) else [messages])
+        ]
     return out
 
 

@@ -2,7 +2,9 @@
 
 The language is, in order: the user's saved choice (``User.language``), the choice made before
 logging in (session), then the browser's ``Accept-Language`` (any ``zh*`` gets Chinese), then
-English. The core's catalogue lives in ``crm_core/translations/<locale>/LC_MESSAGES/messages.po``,
+English. The time zone is the user's saved one (``User.timezone``), else the instance's
+``TIMEZONE`` setting (default ``UTC``); :mod:`crm_core.web.formatting` shows every date, time
+and amount in that zone and the locale's format. The core's catalogue lives in ``crm_core/translations/<locale>/LC_MESSAGES/messages.po``,
 each plugin's in the folders its ``crm_translations`` hook names (compiled ``.mo`` files are
 committed so no build step is needed; :mod:`crm_core.web.catalogs` keeps them in step).
 """
@@ -10,9 +12,12 @@ committed so no build step is needed; :mod:`crm_core.web.catalogs` keeps them in
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from flask import g, has_request_context, request, session
+from flask import current_app, g, has_request_context, request, session
 from flask_babel import Babel
+
+from ..config import ConfigError
 
 LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 DEFAULT_LANGUAGE = "en"
@@ -46,6 +51,26 @@ def select_locale() -> str:
     return DEFAULT_LANGUAGE
 
 
+def valid_timezone(name: str | None) -> bool:
+    """True when ``name`` is an IANA time zone (``Asia/Shanghai``, ``UTC``)."""
+    if not name or name not in available_timezones() | {"UTC"}:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def select_timezone() -> str:
+    """Flask-Babel's time zone selector: the user's saved zone, else the instance's ``TIMEZONE``."""
+    user = g.get("web_user") if has_request_context() else None
+    chosen = getattr(user, "timezone", None)
+    if valid_timezone(chosen):
+        return chosen
+    return current_app.config.get("TIMEZONE") or "UTC"
+
+
 def translation_directories(app) -> list[str]:
     """Every ``crm_translations`` folder, core first, then plugins in plugin order (a later
     catalogue wins for a message both translate)."""
@@ -59,8 +84,22 @@ def translation_directories(app) -> list[str]:
 
 
 def init_babel(app) -> Babel:
-    """Install Flask-Babel on ``app`` with the catalogues of the core and of every plugin."""
+    """Install Flask-Babel on ``app`` with the catalogues of the core and of every plugin, the
+    time zone selector and the formatting filters (:mod:`crm_core.web.formatting`)."""
+    from .formatting import register_filters
+
+    zone = app.config.get("TIMEZONE") or "UTC"
+    if not valid_timezone(zone):
+        raise ConfigError(f"TIMEZONE: unknown time zone {zone!r} (use an IANA name like Asia/Shanghai)")
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", zone)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", ";".join(translation_directories(app)))
-    return Babel(app, locale_selector=select_locale)
+
+    @app.before_request
+    def _fresh_locale():
+        # g outlives a request when an app context is already pushed (tests, embedding): the
+        # locale and zone Flask-Babel cached there belong to the previous request (API ones too)
+        g.pop("_flask_babel", None)
+
+    register_filters(app)
+    return Babel(app, locale_selector=select_locale, timezone_selector=select_timezone)
