@@ -81,7 +81,7 @@ def init_command(demo, locale):
     from .reference_data import LocaleError, resolve_locale, seed_first_run
 
     try:
-        locale = resolve_locale(locale, current_app.config.get("LOCALE"))
+        chosen = resolve_locale(locale, current_app.config.get("LOCALE"))
     except LocaleError as exc:
         raise click.ClickException(str(exc)) from None
     migrate(_crm().db, _crm().plugins)
@@ -89,9 +89,9 @@ def init_command(demo, locale):
     if admins.exists():
         click.echo(f"admin exists: {admins.first().username}")
     else:
-        seeded = seed_first_run(locale)
+        seeded = seed_first_run(chosen)
         if seeded["pipeline"]:
-            click.echo(f"created pipeline: {seeded['pipeline']} ({locale})")
+            click.echo(f"created pipeline: {seeded['pipeline']} ({chosen})")
         username = current_app.config["ADMIN_USERNAME"]
         password = current_app.config["ADMIN_PASSWORD"] or generate_password()
         try:

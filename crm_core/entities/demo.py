@@ -26,6 +26,7 @@ import datetime as dt
 import logging
 import random
 import time
+import unicodedata
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -601,7 +602,13 @@ def demo_data_command(customers, seed_value, chunk, locale, password):
     click.echo(f"demo logins (password for all: {run.password}):")
     for user in run.people.users:
         roles = " + ".join(labels.get(r, r) for r in user.roles)
-        click.echo(f"  {user.username:<16} {user.name:<10} {roles:<16} {user.department}")
+        click.echo(f"  {_pad(user.username, 16)} {_pad(user.name, 10)} {_pad(roles, 18)} {user.department}")
     if run.failures:
         failed = "; ".join(f"{name}: {error}" for name, error in run.failures)
         raise click.ClickException(f"demo data of these plugins failed and was left out: {failed}")
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` padded to ``width`` terminal columns (a Chinese character takes two)."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - used)

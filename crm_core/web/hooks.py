@@ -117,6 +117,13 @@ def crm_nav():
         },
         collection("segments", _l("Segments"), 60),
         {
+            "kind": "customer_panel",
+            "label": _l("Companies"),
+            "template": "crm/companies/customer_panel.html",
+            "permission": "contacts:read",
+            "order": 10,
+        },
+        {
             "label": _l("Administration"),
             "endpoint": "web.admin_home",
             "permission": ADMIN_PERMISSIONS,

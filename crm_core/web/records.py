@@ -159,6 +159,11 @@ def record_detail(resource, record_id):
 
         context.update(customer_context(record, actor, data))
         return render_template("crm/customer360.html", **context)
+    if resource == "companies":
+        from .companies import company_context
+
+        context.update(company_context(record, actor, data))
+        return render_template("crm/companies/company.html", **context)
     if resource == "automations":
         return render_template("crm/automation.html", dry=None, dry_errors={}, result=None, **context)
     return render_template("crm/records/detail.html", **context)
