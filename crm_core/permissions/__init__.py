@@ -71,6 +71,7 @@ _WRITE_ACTIONS = ("create", "update", "delete")
 CORE_RESOURCES = {
     "customers": ("read", "create", "update", "delete", "export"),
     "companies": ("read", "create", "update", "delete", "export"),
+    "contacts": ("read", "create", "update", "delete", "export"),
     "deals": ("read", "create", "update", "delete", "export"),
     "activities": ("read", "create", "update", "delete", "export"),
     "tickets": ("read", "create", "update", "delete", "export"),

@@ -3,7 +3,17 @@
 
 from __future__ import annotations
 
-BUSINESS = ("customers", "companies", "deals", "activities", "tickets", "tags", "segments", "objects.*")
+BUSINESS = (
+    "customers",
+    "companies",
+    "contacts",
+    "deals",
+    "activities",
+    "tickets",
+    "tags",
+    "segments",
+    "objects.*",
+)
 CRUD = ("read", "create", "update", "delete")
 
 BUILTIN_LABELS = {
@@ -31,8 +41,12 @@ BUILTIN_GRANTS: dict[str, list[tuple[str, str, str]]] = {
     ],
     # sees their department's customers and pipeline, changes only what they own
     "sales": [
-        *_grants(("customers", "companies", "deals", "activities"), ("read",), "department"),
-        *_grants(("customers", "companies", "deals", "activities"), ("create", "update", "delete"), "own"),
+        *_grants(("customers", "companies", "contacts", "deals", "activities"), ("read",), "department"),
+        *_grants(
+            ("customers", "companies", "contacts", "deals", "activities"),
+            ("create", "update", "delete"),
+            "own",
+        ),
         *_grants(("customers", "deals"), ("export",), "own"),
         *_grants(("tickets",), ("read",), "own"),
         *_grants(("tags", "segments", "departments"), ("read",), "all"),
@@ -42,7 +56,7 @@ BUILTIN_GRANTS: dict[str, list[tuple[str, str, str]]] = {
     "service": [
         *_grants(("tickets", "activities"), ("read", "create", "update"), "department"),
         *_grants(("customers",), ("read", "update"), "department"),
-        *_grants(("companies",), ("read",), "department"),
+        *_grants(("companies", "contacts"), ("read",), "department"),
         *_grants(("tags", "departments"), ("read",), "all"),
         *_grants(("users",), ("read",), "department"),
     ],
