@@ -9,6 +9,7 @@ plugin; it never imports another plugin.
 from .hooks import (  # noqa: F401  pluggy collects the hook implementations from this module
     crm_blueprints,
     crm_cli,
+    crm_demo_data,
     crm_erase_customer,
     crm_event,
     crm_export_customer,
@@ -18,6 +19,7 @@ from .hooks import (  # noqa: F401  pluggy collects the hook implementations fro
     crm_nav,
     crm_permissions,
     crm_startup,
+    crm_translations,
     crm_web_blueprints,
     requires,
 )

@@ -67,7 +67,8 @@ def _json(data, status: int = 200, headers: dict | None = None):
     return response
 
 
-def _check_tier(record, data, before):
+def check_tier(record, data, before):
+    """A tier's rank and code are unique; a rolling window needs its length (before a save)."""
     if Tier.select().where(Tier.rank == record.rank, Tier.id != (record.id or 0)).exists():
         raise APIError(
             409, _("Another tier has this rank."), errors={"rank": [_("Already used by another tier.")]}
@@ -82,7 +83,8 @@ def _check_tier(record, data, before):
         )
 
 
-def _tier_in_use(record):
+def tier_in_use(record):
+    """409 while members hold the tier (before a delete)."""
     if Member.select().where(Member.tier == record).exists():
         raise APIError(409, _("Members hold this tier; move them first."), errors={"id": [_("Tier in use.")]})
 
@@ -96,8 +98,8 @@ register_crud(
     name="tiers",
     update_schema=LoyaltyTierPatchSchema(partial=True),
     default_sort="rank",
-    before_save=_check_tier,
-    before_delete=_tier_in_use,
+    before_save=check_tier,
+    before_delete=tier_in_use,
     description="loyalty tiers",
 )
 register_crud(

@@ -40,27 +40,41 @@ def crm_blueprints():
 
 @hookimpl
 def crm_permissions():
-    """Resources and actions roles can be granted."""
+    """Resources and actions roles can be granted (labels in the user's language)."""
+    from flask_babel import lazy_gettext as _l
+
     return [
         {
             "resource": "loyalty.members",
             "actions": ["read", "create", "update", "delete", "export"],
-            "label": "Loyalty members",
+            "label": _l("Loyalty members"),
         },
-        {"resource": "loyalty.points", "actions": ["read", "redeem", "adjust"], "label": "Loyalty points"},
+        {
+            "resource": "loyalty.points",
+            "actions": ["read", "redeem", "adjust"],
+            "label": _l("Loyalty points"),
+        },
         {
             "resource": "loyalty.tiers",
             "actions": ["read", "create", "update", "delete"],
-            "label": "Loyalty tiers",
+            "label": _l("Loyalty tiers"),
         },
         {
             "resource": "loyalty.rules",
             "actions": ["read", "create", "update", "delete"],
-            "label": "Earning rules",
+            "label": _l("Earning rules"),
         },
-        {"resource": "loyalty.program", "actions": ["read", "update"], "label": "Loyalty programme settings"},
+        {
+            "resource": "loyalty.program",
+            "actions": ["read", "update"],
+            "label": _l("Loyalty programme settings"),
+        },
         # read: the core requires it beside every action (a grant of create alone allows nothing)
-        {"resource": "loyalty.activities", "actions": ["read", "create"], "label": "Qualifying activities"},
+        {
+            "resource": "loyalty.activities",
+            "actions": ["read", "create"],
+            "label": _l("Qualifying activities"),
+        },
     ]
 
 
@@ -84,7 +98,8 @@ def crm_jobs():
 
 @hookimpl
 def crm_web_blueprints():
-    """Puts the panel template on the template path."""
+    """The workbench screens under /loyalty (members, tiers, rules, programme) and the customer
+    360 panel's template."""
     from .web import blp
 
     return [blp]
@@ -100,10 +115,25 @@ def crm_startup(app):
 
 @hookimpl
 def crm_nav():
-    """The loyalty panel on the customer 360 page."""
+    """The loyalty menu entry and the panel on the customer 360 page."""
     from .web import NAV
 
     return NAV
+
+
+@hookimpl
+def crm_translations():
+    """The plugin's own catalogue (its pages, messages and permission labels in Chinese)."""
+    return [str(Path(__file__).parent / "translations")]
+
+
+@hookimpl
+def crm_demo_data(context):
+    """Tiers named in the demo's language, earning rules, and members with ledgers (earnings,
+    redemptions, expired points) for the demo customers, through the plugin's services."""
+    from .demo import add_demo_data
+
+    add_demo_data(context)
 
 
 @hookimpl
