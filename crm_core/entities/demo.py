@@ -11,7 +11,8 @@ One run makes, in the chosen locale (:mod:`crm_core.reference_data` says how it 
    with their stage history, tickets in every status with their transitions, calls, meetings and
    tasks with due dates, some overdue), then each plugin's, each given a
    :class:`~crm_core.types.DemoContext` with the locale, the admin, the users by role, the
-   departments and the customers.
+   departments and the customers (the run's last 1,000 at most: with ``--customers 1000000``
+   the related records and the plugins' demo stay small and quick).
 
 Demo rows are written with bulk inserts rather than through the API or the write path: they are
 seed data, not business events, so they are neither audited nor sent to webhooks. Phone numbers
@@ -62,7 +63,7 @@ from .models import (
     Ticket,
     TicketTransition,
 )
-from .tickets import sla_due
+from .tickets import SLA_HOURS, sla_due
 
 log = logging.getLogger(__name__)
 
@@ -452,8 +453,8 @@ def _tickets(customers, agent, service_dept, rng, text, now) -> int:
             status = "new"  # without an agent nobody could have picked it up
         flow = list(TICKET_STATUSES[: TICKET_STATUSES.index(status) + 1])
         priority = rng.choice(TICKET_PRIORITIES)
-        created = now - dt.timedelta(hours=rng.randrange(2, 24 * 20))
-        times = [created + (now - created) * k / (len(flow) + 1) for k in range(len(flow))]
+        times = _ticket_times(flow, SLA_HOURS[priority], rng, now)
+        created = times[0]
         tickets.append(
             {
                 "title": rng.choice(text["ticket"]),
@@ -490,6 +491,19 @@ def _tickets(customers, agent, service_dept, rng, text, now) -> int:
             previous = status
     _insert(TicketTransition, transitions)
     return len(ids)
+
+
+def _ticket_times(flow, sla_hours: int, rng, now) -> list[dt.datetime]:
+    """When a ticket went through each status of ``flow``: open tickets are recent (some already
+    past their SLA), finished ones older and mostly resolved within it."""
+    hour = dt.timedelta(hours=1)
+    if "resolved" not in flow:
+        created = now - hour * rng.uniform(0.5, sla_hours * 1.5)
+        return [created + (now - created) * k / len(flow) for k in range(len(flow))]
+    created = now - hour * rng.uniform(sla_hours * 2 + 24, 24 * 30)
+    resolved = created + hour * sla_hours * rng.uniform(0.3, 1.3)
+    times = [created, created + (resolved - created) * 0.2, created + (resolved - created) * 0.4, resolved]
+    return times + ([min(resolved + 24 * hour, now)] if "closed" in flow else [])
 
 
 def _activities(customers, deals, deal_ids, rng, text, now) -> int:
