@@ -308,3 +308,27 @@ def test_init_demo_loads_the_demo_in_the_same_locale(crm, db_url, tmp_path):
     rep = token(app, "sales.shanghai", password)
     customers = every(app.test_client(), "customers", rep)
     assert customers and len({c["owner_id"] for c in customers}) == 1
+
+
+def test_the_statements_of_a_run_do_not_grow_with_the_number_of_customers(app, db, admin_headers):
+    """A large ``--customers N`` stays a bulk load: one chunk of 3,000 customers costs as many
+    statements as one of 1,000 (no per-customer query), and related records stay capped."""
+    from crm_core.entities.demo import seed
+
+    seed(10, locale="zh_CN", password=PASSWORD)  # people exist: both measured runs reuse them
+    real = db.execute_sql
+    counts = []
+
+    def counting(sql, *args, **kwargs):
+        counts[-1] += 1
+        return real(sql, *args, **kwargs)
+
+    db.execute_sql = counting
+    try:
+        for customers in (1000, 3000):
+            counts.append(0)
+            run = seed(customers, chunk=customers, locale="zh_CN", password=PASSWORD)
+            assert run.counts["customers"] == customers and run.counts["deals"] == 500
+    finally:
+        db.execute_sql = real
+    assert counts[0] == counts[1], counts

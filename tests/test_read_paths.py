@@ -156,6 +156,8 @@ def params(world) -> dict[str, list]:
         "role_id": ["spy", "sales"],
         "resource": ["customers", "deals", "activities", "tickets", "companies"],
         "entity": ["customers", "deals", "activities"],
+        # the pickers' lookup: every kind of record a reference can point to
+        "target": ["customers", "deals", "activities", "tickets", "companies", "users", "departments", "stages"],
         "name": ["vault", "email"],
         "type_name": ["asset"],
         "fmt": ["csv", "xlsx"],

@@ -4,7 +4,9 @@ Every write runs in one ``database.atomic()`` block that
 
 1. checks permissions (``crm_core.permissions``: the action itself, read-only/hidden fields written,
    and that the record is not placed outside the actor's row scope),
-2. validates ``custom`` against the field definitions (``crm_core.metadata.validate_custom``),
+2. validates ``custom`` against the field definitions (``crm_core.metadata.validate_custom``) and
+   refuses references to records that do not exist or that the actor may not read
+   (``crm_core.records.references.check``: 422 per field, alike for both),
 3. saves the row (plus whatever the caller's ``before_save`` / ``after_save`` do, e.g. tags),
 4. calls ``crm_record_written(change=Change(...))`` so audit, outbox and plugins see the change
    inside the same transaction (raising there rolls the write back).
@@ -29,6 +31,7 @@ from ..changes import Change
 from ..db import database, is_postgres, utcnow, write_transaction
 from ..errors import APIError
 from ..inputs import reject_nul  # noqa: F401  one definition for every input, re-exported
+from . import references
 
 Hook = Callable[[Any, dict, dict | None], None]
 
@@ -208,7 +211,7 @@ def create(
     (``permissions.place`` checks both against the actor's scope).
     ``before_save(record, data, None)`` runs after assignment and before the insert (normalise,
     check uniqueness); ``after_save(record, data, None)`` runs after it (many-to-many rows,
-    history). Raises ``APIError`` 403 (permissions), 409 (conflict), 422 (custom fields).
+    history). Raises ``APIError`` 403 (permissions), 409 (conflict), 422 (custom fields, references).
     """
     from .. import metadata, permissions
 
@@ -226,6 +229,7 @@ def create(
                 data["owner_id"],
                 data.get("department_id", permissions.OWNER_DEPARTMENT),
             )
+        references.check(resource, model, data, actor)
         record = model()
         _assign(record, data)
         if _has_custom(model):
@@ -282,6 +286,7 @@ def update(
                 data.get("owner_id", record.owner_id),
                 data.get("department_id", default),
             )
+        references.check(resource, model, data, actor, record)
         before = serialize(record)
         _assign(record, data)
         patch = merged = None

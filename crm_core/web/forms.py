@@ -17,7 +17,7 @@ from ..db import database
 from ..errors import APIError
 from ..records import service
 from .messages import translate_message
-from .registry import FormField, WebResource
+from .registry import NOT_CLEARABLE, FormField, WebResource
 
 TRUE_TEXT = {"1", "true", "yes", "on", "y", "是", "√"}
 
@@ -57,7 +57,9 @@ def read_values(fields: list[FormField], getter, getlist, *, partial: bool) -> t
 
     ``getter(name)`` returns one string or None (field absent), ``getlist(name)`` all values.
     Blank inputs are left out on create (so required fields report "missing") and clear the
-    value on edit.
+    value on edit with what the schema accepts for "empty" (``FormField.empty``: None, or ""
+    for a text the schema does not let be null); a field that cannot be emptied says so.
+    A reference (a picker's hidden input) must be an id.
     """
     data: dict = {}
     custom: dict = {}
@@ -91,8 +93,19 @@ def read_values(fields: list[FormField], getter, getlist, *, partial: bool) -> t
             value = str(raw).strip()
             if value == "":
                 if not partial:
+                    continue  # the schema's default, or its "missing" message when required
+                if f.custom:
+                    value = None  # removes the custom value
+                elif f.empty == NOT_CLEARABLE:
+                    errors[f.name] = [_("This field cannot be empty.")]
                     continue
-                value = None
+                else:
+                    value = f.empty
+            elif f.widget == "reference":
+                if not value.isdigit():
+                    errors[f.name] = [_("Choose an entry from the list.")]
+                    continue
+                value = int(value)
         if f.custom:
             custom[f.key] = value
         else:

@@ -19,6 +19,7 @@ from .. import permissions
 from ..db import database
 from ..errors import APIError
 from ..records import listing
+from . import lookup  # the /lookup pickers and the ref_label/ref_name page globals
 from .blueprint import bp
 from .editors import editor_for
 from .forms import FormErrors, submit
@@ -83,6 +84,7 @@ def record_list(resource):
         records, total, page, page_size = _page_data(res, actor, args)
     pages = max(1, -(-total // page_size))
     shown = [f for f in fields if f.name not in ("id", "updated_at") and f.widget != "json"][:12]
+    lookup.prime(shown, records)
     return render_template(
         "crm/records/list.html",
         res=res,
@@ -146,9 +148,11 @@ def record_detail(resource, record_id):
     res = get_resource(resource)
     record = res.crud.get(record_id, actor)
     data = res.crud.dump(record, actor)
+    fields = fields_for(res, actor)
+    lookup.prime(fields, [data])
     context = {
         "res": res,
-        "fields": fields_for(res, actor),
+        "fields": fields,
         "data": data,
         "record": record,
         "can_update": permissions.can(actor, res.resource, "update", record),

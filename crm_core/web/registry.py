@@ -156,7 +156,8 @@ class FormField:
     name: str  # API name; custom fields are ``custom.<name>`` in forms and errors
     key: str  # key in the dumped record (custom fields: the plain name inside ``custom``)
     label: str
-    widget: str  # text, textarea, number, decimal, date, datetime, checkbox, select, multiselect, email, tags, json
+    widget: str  # text, textarea, number, decimal, date, datetime, checkbox, select, multiselect, email,
+    # tags, json, reference (a picker), path (a materialized path shown as names)
     custom: bool = False
     required: bool = False
     writable: bool = True  # False: dump-only or read-only for this user
@@ -164,12 +165,39 @@ class FormField:
     sortable: bool = True
     filterable: bool = False
     help: str = ""
+    #: the target a reference field points to (``users``, ``customers``, ``loyalty.tiers``...):
+    #: shown by name, chosen with a picker (``crm_core.web.lookup``)
+    reference: str | None = None
+    #: another input whose value narrows this picker (a stage by its ``pipeline_id``)
+    depends_on: str | None = None
+    #: what an emptied input sends on edit: None, "" (a text that may be blank), or
+    #: ``NOT_CLEARABLE`` (the schema takes neither: the field cannot be emptied)
+    empty: object = None
+
+    @property
+    def clearable(self) -> bool:
+        """True when the input may be left empty on edit (the schema takes an empty value)."""
+        return self.custom or self.empty != NOT_CLEARABLE
 
     def value_of(self, record: dict):
         """This field's value in a dumped (masked) record dict."""
         if self.custom:
             return (record.get("custom") or {}).get(self.key)
         return record.get(self.key)
+
+
+#: ``FormField.empty`` of a field whose schema accepts neither None nor "" (it must keep a value).
+NOT_CLEARABLE = "__not_clearable__"
+
+
+def _empty_value(schema_field):
+    """What the schema accepts for an emptied optional input: None when it allows None, "" for
+    a text field that does not, else ``NOT_CLEARABLE``."""
+    if schema_field.allow_none:
+        return None
+    if isinstance(schema_field, mf.String) and not _one_of(schema_field):
+        return ""
+    return NOT_CLEARABLE
 
 
 @dataclass
@@ -337,7 +365,7 @@ CUSTOM_WIDGETS = {
     "string": "text",
     "text": "textarea",
     "int": "number",
-    "reference": "number",
+    "reference": "reference",
     "decimal": "decimal",
     "bool": "checkbox",
     "date": "date",
@@ -357,8 +385,10 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
     offered (dump-only and read-only fields are shown as text).
     """
     from .. import permissions
+    from ..records.references import references_of
 
     view = permissions.view(actor, res.resource)
+    refs = references_of(res.model, res.resource)
     out: list[FormField] = []
     sortable_columns = set(res.model._meta.fields) | {f.column_name for f in res.model._meta.fields.values()}
     for name, schema_field in res.schema.fields.items():
@@ -367,19 +397,31 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
         if for_form and name in SYSTEM_FIELDS:
             continue
         choices = [(c, value_label(c)) for c in _one_of(schema_field)]
+        widget = _widget(name, schema_field)
+        ref = refs.get(name) if widget == "number" else None
         out.append(
             FormField(
                 name=name,
                 key=schema_field.data_key or name,
                 label=str(FIELD_LABELS.get(name, name.replace("_", " ").capitalize())),
-                widget=_widget(name, schema_field),
+                widget="reference" if ref else widget,
                 required=bool(schema_field.required),
                 writable=not schema_field.dump_only and name not in view.read_only,
                 choices=choices,
                 sortable=name in sortable_columns,
                 filterable=bool(choices) or name in ("owner_id", "department_id"),
+                reference=ref.target if ref else None,
+                depends_on="pipeline_id"
+                if ref and ref.target == "stages" and "pipeline_id" in refs
+                else None,
+                empty=_empty_value(schema_field),
             )
         )
+    # a materialized path (``/1/4/9/``, companies) is shown as the names along it
+    parent = refs.get("parent_id")
+    for f in out:
+        if f.name == "path" and parent is not None and parent.target == res.resource:
+            f.widget, f.reference, f.sortable = "path", res.resource, False
     # bookkeeping columns (ownership, id, timestamps) after the record's own fields
     out.sort(key=lambda f: BOOKKEEPING.index(f.name) + 1 if f.name in BOOKKEEPING else 0)
     if res.has_custom:
@@ -401,6 +443,7 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
                     sortable=True,
                     filterable=fd.filterable or fd.type in ("choice", "bool"),
                     help=_localised(fd.help),
+                    reference=fd.reference if fd.type == "reference" else None,
                 )
             )
     return out

@@ -105,30 +105,19 @@ def login_required(view):
     return wrapped
 
 
-USER_NAME_LIMIT = 5000
-
-
 def user_name(user_id) -> str:
     """The display name of user ``user_id`` for pages (owner, assignee), when the viewer may read
-    that user (``users:read`` scope); otherwise the bare id. Loaded once per request."""
+    that user (``users:read`` scope, through ``crm_core.web.lookup``); otherwise ``#id``. Names
+    of a page's users are loaded together (``lookup.prime``)."""
     if user_id in (None, ""):
         return ""
-    names = g.get("_crm_user_names")
-    if names is None:
-        from .. import permissions
+    from .lookup import label_of
 
-        names = {}
-        actor = web_actor()
-        if actor is not None and permissions.can(actor, "users", "read"):
-            query = permissions.scoped(
-                User.select(User.id, User.name, User.username), actor, "users", model=User
-            )
-            names = {u.id: u.name or u.username for u in query.limit(USER_NAME_LIMIT)}
-        g._crm_user_names = names
     try:
-        return names.get(int(user_id)) or f"#{user_id}"
+        name = label_of("users", int(user_id))
     except (TypeError, ValueError):
         return str(user_id)
+    return name or f"#{user_id}"
 
 
 #: Reference columns shown by the name of what they point to, and where that record's page is.
