@@ -214,10 +214,11 @@ def network_svg(net: dict, current_id: int, members: dict[int, list[dict]]) -> M
     def top(d):
         return PAD + d * (NODE_H + GAP_Y)
 
+    label = escape(_("Company network"))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="crm-network" id="company-network" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
-        f'aria-label="{escape(_("Company network"))}">'
+        f'aria-label="{label}">'
     ]
     for node, x, d in placed:
         for child in node.get("children") or []:
