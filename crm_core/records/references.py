@@ -187,9 +187,10 @@ def check(resource: str, model, data: dict, actor, record=None) -> None:
         except (TypeError, ValueError, pw.DataError):
             found = False
         if not found:
-            errors[name] = [f"No {ref.target} record {value} that you can read."]
+            errors.setdefault(name, []).append(f"No record {value} that you can read.")
     if errors:
-        raise APIError(422, "Invalid reference: " + ", ".join(sorted(errors)) + ".", errors=errors)
+        names = ", ".join(sorted(errors))
+        raise APIError(422, f"Invalid reference: {names}.", errors=errors)
 
 
 def _field_name(model, api_name: str) -> str:
