@@ -42,6 +42,7 @@ from .models import Campaign, Channel, Conversion, Credit, IngestKey, Spend, Tou
 from .reports import channel_report, funnel_report
 from .sessions import sessionize
 from .settings import setting, setting_list
+from .spend import set_spend
 
 track_blp = Blueprint(
     "channel_tracking_ingest",
@@ -340,49 +341,8 @@ class CampaignSpend(MethodView):
         days = {}
         for item in body["days"]:
             days[item["day"]] = item["amount"]  # a day given twice: the last value wins
-        with database.atomic():
-            old = {
-                row.day: row.amount
-                for row in Spend.select(Spend.day, Spend.amount).where(
-                    Spend.campaign == campaign, Spend.day.in_(list(days))
-                )
-            }
-            Spend.delete().where(Spend.campaign == campaign, Spend.day.in_(list(days))).execute()
-            now = utcnow()
-            Spend.insert_many(
-                [
-                    {
-                        "campaign": campaign.id,
-                        "day": day,
-                        "amount": amount,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for day, amount in days.items()
-                ]
-            ).execute()
-            _spend_written(campaign, actor, old, days)
+        set_spend(campaign, days, actor)
         return list(Spend.select().where(Spend.campaign == campaign).order_by(Spend.day))
-
-
-def _spend_written(campaign: Campaign, actor, old: dict, new: dict) -> None:
-    """One audit entry (and ``channel_tracking.campaigns.updated`` outbox event) per spend import,
-    through the core's write path inside the import's transaction: the days it set, with their
-    amounts before (absent: no spend that day) and after. Spend is part of its campaign: the
-    campaign's ``update`` permission governs it, so its audit entries are the campaign's."""
-
-    def image(values: dict) -> dict:
-        return {
-            "id": campaign.id,
-            "name": campaign.name,
-            "spend": {d.isoformat(): str(Decimal(v).quantize(CENTS)) for d, v in values.items()},
-        }
-
-    changed = {day: amount for day, amount in new.items() if old.get(day) != amount}
-    if not changed:
-        return
-    before = image({day: old[day] for day in changed if day in old})
-    service.record_written("update", "channel_tracking.campaigns", campaign, actor, before, image(changed))
 
 
 # --- tracking links and QR codes ---------------------------------------------------------------

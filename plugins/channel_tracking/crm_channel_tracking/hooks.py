@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import click
+from flask_babel import lazy_gettext as _l
 
 from crm_core import hookimpl
 
@@ -21,22 +22,38 @@ PERMISSIONS = [
     {
         "resource": "channel_tracking.channels",
         "actions": ["read", "create", "update", "delete"],
-        "label": "Channels",
+        "label": _l("Channel tracking: channels"),
     },
     {
         "resource": "channel_tracking.campaigns",
         "actions": ["read", "create", "update", "delete"],
-        "label": "Campaigns, budgets and spend",
+        "label": _l("Channel tracking: campaigns, budgets and spend"),
     },
     {
         "resource": "channel_tracking.links",
         "actions": ["read", "create", "delete"],
-        "label": "Tracking links",
+        "label": _l("Channel tracking: tracking links and QR codes"),
     },
-    {"resource": "channel_tracking.keys", "actions": ["read", "create", "delete"], "label": "Ingestion keys"},
-    {"resource": "channel_tracking.touchpoints", "actions": ["read"], "label": "Touchpoints and sessions"},
-    {"resource": "channel_tracking.conversions", "actions": ["read", "create"], "label": "Conversions"},
-    {"resource": "channel_tracking.reports", "actions": ["read"], "label": "Channel reports and funnels"},
+    {
+        "resource": "channel_tracking.keys",
+        "actions": ["read", "create", "delete"],
+        "label": _l("Channel tracking: ingestion keys"),
+    },
+    {
+        "resource": "channel_tracking.touchpoints",
+        "actions": ["read"],
+        "label": _l("Channel tracking: touchpoints and sessions"),
+    },
+    {
+        "resource": "channel_tracking.conversions",
+        "actions": ["read", "create"],
+        "label": _l("Channel tracking: conversions"),
+    },
+    {
+        "resource": "channel_tracking.reports",
+        "actions": ["read"],
+        "label": _l("Channel tracking: reports, attribution and funnels"),
+    },
 ]
 
 
@@ -64,9 +81,54 @@ def crm_blueprints():
 
 @hookimpl
 def crm_web_blueprints():
+    """The short-link redirect ``/t/<code>`` and the workbench screens under ``/channel-tracking``."""
+    from .pages import bp
     from .web import web_blp
 
-    return [web_blp]
+    return [web_blp, bp]
+
+
+NAV = [
+    {
+        "label": _l("Campaigns"),
+        "endpoint": "channel_tracking_web.campaigns",
+        "permission": "channel_tracking.campaigns:read",
+        "order": 65,
+    },
+    {
+        "label": _l("Channel analytics"),
+        "endpoint": "channel_tracking_web.roi",
+        "permission": ["channel_tracking.reports:read"],
+        "order": 66,
+    },
+    {
+        "label": _l("Touchpoints"),
+        "endpoint": "channel_tracking_web.touchpoints",
+        "permission": "channel_tracking.touchpoints:read",
+        "order": 67,
+    },
+]
+
+
+@hookimpl
+def crm_nav():
+    """Menu entries of the plugin's screens, each shown only to users holding its permission."""
+    return NAV
+
+
+@hookimpl
+def crm_translations():
+    """The plugin's own catalogue (its screens, labels and messages)."""
+    return [str(Path(__file__).parent / "translations")]
+
+
+@hookimpl
+def crm_demo_data(context):
+    """Demo campaigns with budgets and spend, links, touchpoints over the last weeks and
+    conversions of the demo customers (see :mod:`.demo`)."""
+    from .demo import add_demo_data
+
+    add_demo_data(context)
 
 
 @hookimpl

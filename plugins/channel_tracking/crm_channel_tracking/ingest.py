@@ -25,7 +25,7 @@ from crm_core.db import database, is_postgres, utcnow
 
 from .classify import CLICK_ID_PARAMS, classify_cached, host_of
 from .models import Campaign, Channel, Conversion, Identity, Touchpoint
-from .settings import setting, setting_list
+from .settings import redirect_domains, setting
 
 MAX_BATCH = 1000
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
@@ -255,7 +255,7 @@ def prepare(rows: list[dict], received_at: dt.datetime | None = None) -> list[di
     received_at = received_at or utcnow()
     identities = _identities(rows)
     campaigns = _campaigns(rows)
-    own_hosts = setting_list("REDIRECT_DOMAINS")
+    own_hosts = redirect_domains()
     for r in rows:
         customer = r["customer_id"] or identities.get(r["visitor_id"])
         r["customer_id"] = customer

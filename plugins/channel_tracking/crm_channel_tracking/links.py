@@ -1,7 +1,8 @@
 """Tracking links and QR codes, and the rules that keep redirects from being open redirects.
 
 A link's destination is fixed when the link is created, must be ``http``/``https`` and its host
-must be one of ``CHANNEL_TRACKING_REDIRECT_DOMAINS`` (or a subdomain of one). It is checked again
+must be one of ``CHANNEL_TRACKING_REDIRECT_DOMAINS`` (or a subdomain of one); with none
+configured, the CRM's own host (``CRM_BASE_URL``). It is checked again
 at redirect time (the list may have shrunk since), the URL is rebuilt from its parsed parts, and
 nothing in the incoming request can change where it goes. QR codes (segno) encode the short link
 with ``?qr=1`` so scans are recorded as their own event type.
@@ -14,8 +15,9 @@ import secrets
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import segno
+from flask_babel import gettext as _
 
-from .settings import setting_list
+from .settings import redirect_domains
 
 CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
@@ -27,25 +29,29 @@ def new_code(length: int = 8) -> str:
 
 def unsafe_reason(url: str, allowed: tuple[str, ...] | None = None) -> str | None:
     """Why ``url`` may not be a redirect target (None when it may)."""
-    allowed = setting_list("REDIRECT_DOMAINS") if allowed is None else allowed
+    allowed = redirect_domains() if allowed is None else allowed
     if not isinstance(url, str) or not url or len(url) > 1800:
-        return "Must be an absolute http(s) URL of at most 1800 characters."
+        return _("Must be an absolute http(s) URL of at most 1800 characters.")
     if any(ch in url for ch in "\\\r\n\t ") or not url.isprintable():
-        return "Must not contain spaces, backslashes or control characters."
+        return _("Must not contain spaces, backslashes or control characters.")
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower().rstrip(".")
         parts.port  # noqa: B018  raises ValueError on a malformed port
     except ValueError:
-        return "Not a valid URL."
+        return _("Not a valid URL.")
     if parts.scheme not in ("http", "https") or not host:
-        return "Must be an absolute http(s) URL."
+        return _("Must be an absolute http(s) URL.")
     if parts.username is not None or parts.password is not None:
-        return "Must not contain credentials."
+        return _("Must not contain credentials.")
     if not allowed:
-        return "No redirect domains are configured (CHANNEL_TRACKING_REDIRECT_DOMAINS)."
+        return _("No redirect domains are configured (CHANNEL_TRACKING_REDIRECT_DOMAINS or CRM_BASE_URL).")
     if not any(host == d or host.endswith("." + d) for d in allowed):
-        return f"Host {host!r} is not one of the allowed redirect domains."
+        return _(
+            "Host %(host)s is not one of the allowed redirect domains (%(allowed)s).",
+            host=host,
+            allowed=", ".join(allowed),
+        )
     return None
 
 

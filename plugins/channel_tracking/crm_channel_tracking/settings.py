@@ -26,3 +26,18 @@ def setting(name: str):
 def setting_list(name: str) -> tuple[str, ...]:
     """A comma-separated setting as a tuple of lower-case, stripped, non-empty items."""
     return tuple(part.strip().lower() for part in str(setting(name)).split(",") if part.strip())
+
+
+def redirect_domains() -> tuple[str, ...]:
+    """The hosts tracking links may redirect to (and whose referrers count as direct):
+    ``CHANNEL_TRACKING_REDIRECT_DOMAINS``, or, when none are configured, the CRM's own host from
+    ``CRM_BASE_URL`` (core setting ``BASE_URL``), so a fresh install can make a link at once."""
+    configured = setting_list("REDIRECT_DOMAINS")
+    if configured:
+        return configured
+    from urllib.parse import urlsplit
+
+    from crm_core.urls import base_url
+
+    host = (urlsplit(base_url()).hostname or "").lower().rstrip(".")
+    return (host,) if host else ()
