@@ -13,6 +13,7 @@ import re
 
 import pytest
 
+from crm_core import hookimpl
 from crm_core.web.testing import post_form, web_login
 
 SECRET_SCORE = 987_654_321
@@ -382,3 +383,74 @@ def _form_data(html: str) -> dict[str, list[str]]:
     parser = Parser(convert_charrefs=True)
     parser.feed(form)
     return data
+
+
+class Coupons:
+    """A plugin offering two actions: one with a marshmallow schema (a decimal and a choice), one
+    with a JSON-Schema-like dict."""
+
+    @hookimpl
+    def crm_actions(self):
+        from marshmallow import Schema, fields, validate
+
+        class Params(Schema):
+            value = fields.Decimal(required=True, as_string=True)
+            kind = fields.String(load_default="cash", validate=validate.OneOf(["cash", "percent"]))
+
+        def run(params, event, customer):
+            return {}
+
+        schema = {
+            "type": "object",
+            "properties": {"points": {"type": "integer"}, "note": {"type": "string"}},
+            "required": ["points"],
+            "additionalProperties": False,
+        }
+        return [
+            {"name": "coupons.issue", "label": "Issue a coupon", "schema": Params, "run": run},
+            {"name": "coupons.points", "label": "Give points", "schema": schema, "run": run},
+        ]
+
+
+def test_plugin_actions_get_inputs_from_their_schemas(register_plugin, make_user):
+    app = register_plugin(Coupons(), "coupons")
+    with app.app_context():
+        make_user("coupon_boss", roles=("admin",))
+        client = app.test_client()
+        web_login(client, "coupon_boss")
+        html = client.get("/automations/new").get_data(as_text=True)
+        assert 'data-switch-value="coupons.issue"' in html and "Issue a coupon" in html
+        assert 'name="a-__i__-p-value"' in html and 'inputmode="decimal"' in html
+        assert 'name="a-__i__-p-kind"' in html and 'value="percent"' in html
+        assert 'name="a-__i__-p-points"' in html and 'name="a-__i__-p-note"' in html
+        base = {"name": "Coupons", "trigger_choice": "order.paid"}
+        r = post_form(
+            client,
+            "/automations/new",
+            {**base, "a-0-type": "coupons.issue", "a-0-p-value": "ten", "a-1-type": "coupons.points"},
+        )
+        html = r.get_data(as_text=True)
+        assert r.status_code == 422
+        assert 'data-field="a-0-p-value"' in html and 'data-field="a-1-p-points"' in html
+        r = post_form(
+            client,
+            "/automations/new",
+            {
+                **base,
+                "a-0-type": "coupons.issue",
+                "a-0-p-value": "20.00",
+                "a-0-p-kind": "percent",
+                "a-1-type": "coupons.points",
+                "a-1-p-points": "50",
+            },
+        )
+        assert r.status_code == 302, r.get_data(as_text=True)
+        rid = _id_of(r.headers["Location"])
+        api = client.get(f"/records/automations/{rid}").get_data(as_text=True)
+        assert "Issue a coupon" in api and "Give points" in api
+        from crm_core.automations.models import AutomationRule
+
+        assert AutomationRule.get_by_id(rid).actions == [
+            {"type": "coupons.issue", "params": {"value": "20.00", "kind": "percent"}},
+            {"type": "coupons.points", "params": {"points": 50}},
+        ]

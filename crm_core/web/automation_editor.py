@@ -62,6 +62,11 @@ PARAM_LABELS = {
     "user_id": _l("User"),
     "subscription_id": _l("Webhook subscription"),
 }
+#: The core actions' parameter descriptions in the user's language (keyed by action, then param).
+PARAM_HELP = {
+    ("create_task", "assignee"): _l("Who owns the task: the customer's owner or the rule's owner."),
+    ("create_task", "due_in_hours"): _l("Hours from the event until the task is due."),
+}
 PARAM_CHOICE_LABELS = {"customer_owner": _l("the customer's owner"), "rule_owner": _l("the rule's owner")}
 
 #: Business events the core documents (docs/events.md) besides the record events.
@@ -74,9 +79,9 @@ BUSINESS_EVENTS = {
     "job.failed": _l("Scheduled job failed"),
 }
 VERBS = {
-    "created": _l("%(what)s created"),
-    "updated": _l("%(what)s updated"),
-    "deleted": _l("%(what)s deleted"),
+    "created": _l("%(what)s · created"),
+    "updated": _l("%(what)s · updated"),
+    "deleted": _l("%(what)s · deleted"),
 }
 
 #: marshmallow's own messages the editor says in the user's language
@@ -268,6 +273,8 @@ def action_forms(actor) -> list[ActionForm]:
             params = [_marshmallow_input(n, f) for n, f in schema.fields.items() if not f.dump_only]
         for param in params:
             _pickers(param, actor)
+            if (spec.name, param.name) in PARAM_HELP:
+                param.help = str(PARAM_HELP[(spec.name, param.name)])
         label = ACTION_LABELS.get(spec.name)
         out.append(ActionForm(spec.name, str(label) if label else _(spec.label), spec.plugin, params))
     return out
