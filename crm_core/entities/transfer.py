@@ -1,9 +1,10 @@
 """Customer import (CSV or XLSX, up to 100,000 rows) and export (CSV or XLSX, the list's filters).
 
-Import reads the file with ``records.tabular`` (tablib for CSV, openpyxl for XLSX, the encoding
-of Excel-made CSV files (UTF-8 with or without BOM, GBK/GB18030) by charset-normalizer), maps the
-header row to fields (English names, ``custom.<name>``, or the usual Chinese headers 姓名, 手机,
-邮箱...), validates every row with the same schema and custom-field rules as the API, checks phone
+Import reads the file with ``records.tabular`` (tablib for CSV, openpyxl for XLSX; a CSV is
+UTF-8 with or without BOM, else GB18030 as Excel on Chinese Windows writes it, unless the form
+field ``encoding`` names another), maps the header row to fields (English names,
+``custom.<name>``, the workbench labels in either language such as 名称, or the usual Chinese
+headers 姓名, 手机, 邮箱...), validates every row with the same schema and custom-field rules as the API, checks phone
 and e-mail uniqueness within the file and against the database, and inserts in bulk. ``mode``
 chooses all-or-nothing (any bad row: 422, nothing imported) or valid-rows-only. Each inserted row is
 still reported to ``crm_record_written`` (audit, events).
@@ -21,6 +22,7 @@ import peewee as pw
 import tablib
 from flask import Response, current_app, request
 from flask.views import MethodView
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from .. import audit, permissions
@@ -29,6 +31,7 @@ from ..db import utcnow, write_transaction
 from ..errors import APIError
 from ..jobs import tasks
 from ..jobs.tasks_api import TaskSchema, accepted
+from ..records import headers as headers_
 from ..records import listing, service
 from ..records.bulk import insert_rows
 from ..records.tabular import (
@@ -38,6 +41,7 @@ from ..records.tabular import (
     check_format,
     check_mode,
     download,
+    import_encoding,
     import_upload,
     read_table,
     small_upload,
@@ -121,14 +125,22 @@ TAG_SEPARATORS = (",", "，", ";", "；", "|", "、")
 # --- reading files ------------------------------------------------------------------------------
 
 
-def map_headers(headers: list[str], custom_names: Iterable[str]) -> tuple[list[str | None], list[str]]:
-    """The field of each column (None: ignored) and the headers that match nothing."""
+def map_headers(headers: list[str], custom_fields: Iterable) -> tuple[list[str | None], list[str]]:
+    """The field of each column (None: ignored) and the headers that match nothing.
+
+    A heading may be the API name, ``custom.<name>``, a usual Chinese heading
+    (:data:`HEADER_ALIASES`), or the label the workbench shows in either language (``名称``,
+    ``Phone``, a custom field's label): :mod:`crm_core.records.headers`. ``custom_fields`` are
+    the custom field definitions (or just their names)."""
     known = set(CustomerSchema().fields) - {"id", "created_at", "updated_at", "custom"}
-    custom_names = set(custom_names)
+    definitions = [fd for fd in custom_fields if not isinstance(fd, str)]
+    custom_names = {getattr(fd, "name", fd) for fd in custom_fields}
+    labels = headers_.label_aliases(sorted(known))
+    custom_labels = headers_.custom_aliases(definitions)
     fields, ignored = [], []
     for header in headers:
         key = header.strip().lstrip("\ufeff").rstrip("*").strip()
-        norm = key.lower().replace(" ", "")
+        norm = headers_.normalise(header)
         target = None
         if norm in IGNORED_ON_IMPORT:
             target = None
@@ -140,13 +152,20 @@ def map_headers(headers: list[str], custom_names: Iterable[str]) -> tuple[list[s
             target = "custom." + norm[7:]
         elif norm in custom_names:
             target = "custom." + norm
+        elif norm in labels:
+            target = labels[norm]
+        elif norm in custom_labels:
+            target = custom_labels[norm]
         elif key:
             ignored.append(header)
         fields.append(target)
     if fields.count("name") != 1:
-        raise APIError(
-            400, "The file needs one name column (name or 姓名).", errors={"file": ["No name column."]}
+        message = _(
+            "The file needs exactly one name column (a heading such as name, Name, 姓名 or 名称); "
+            "its headings are: %(headings)s.",
+            headings=", ".join(h for h in headers if h) or "-",
         )
+        raise APIError(400, message, errors={"file": [message]})
     return fields, [h for h in ignored if h.lower() not in IGNORED_ON_IMPORT]
 
 
@@ -189,8 +208,11 @@ def _errors_of(exc: APIError) -> dict:
     return exc.data.get("errors") or {"_schema": [exc.message]}
 
 
-def import_customers(data: bytes, filename: str, mode: str, actor, progress=None) -> dict:
+def import_customers(
+    data: bytes, filename: str, mode: str, actor, progress=None, encoding: str | None = None
+) -> dict:
     """Validate and import a customer file as ``actor``; returns the report (see module docs).
+    ``encoding``: the CSV's, when the caller named it (else UTF-8, else GB18030).
 
     ``progress(done, total, phase)`` (a task's) is told how far validation and insertion got;
     with it, rows are inserted in transactions of ``CHUNK`` rows (each with its audit entries,
@@ -203,8 +225,8 @@ def import_customers(data: bytes, filename: str, mode: str, actor, progress=None
     definitions = {d.name: d for d in metadata.custom_fields("customers")}
     if progress is not None:
         progress(0, None, "reading")
-    headers, rows = read_table(data, filename)
-    fields, ignored = map_headers(headers, definitions)
+    headers, rows = read_table(data, filename, encoding)
+    fields, ignored = map_headers(headers, definitions.values())
     writable = {f: None for f in fields if f and not f.startswith("custom.")}
     custom_written = {f[7:]: None for f in fields if f and f.startswith("custom.")}
     if custom_written:
@@ -271,7 +293,7 @@ def import_customers(data: bytes, filename: str, mode: str, actor, progress=None
                 continue
             first = seen.setdefault((name, value), number)
             if first != number:
-                problems[name] = [f"Same {name} as row {first}."]
+                problems[name] = [_("Same %(field)s as row %(row)s.", field=name, row=first)]
         if problems:
             errors.append({"row": number, "errors": problems})
             continue
@@ -321,7 +343,11 @@ def _check_existing(valid: list[tuple[int, dict]], errors: list[dict], actor=Non
         for number, item in valid:
             if item.get(name) in existing:
                 found = existing[item[name]]
-                message = f"Already used by customer {found}." if found in readable else "Already used."
+                message = (
+                    _("Already used by customer %(id)s.", id=found)
+                    if found in readable
+                    else _("Already used.")
+                )
                 bad.setdefault(number, {})[name] = [message]
     if bad:
         errors.extend({"row": n, "errors": e} for n, e in bad.items())
@@ -491,6 +517,7 @@ def import_task(ctx) -> dict:
         ctx.params.get("mode", "all_or_nothing"),
         ctx.actor,
         ctx.progress,
+        ctx.params.get("encoding") or None,
     )
 
 
@@ -528,13 +555,15 @@ class CustomerImport(MethodView):
         rest. The task runs as you (row scopes, placement, field rules). ``sync=true`` runs a small
         file inside the request as before."""
         data, filename, mode = import_upload()
+        encoding = import_encoding()
         actor = current_actor()
         check_mode(mode)
         permissions.require(actor, "customers", "create")
-        if wants_sync() and small_upload(data, filename):
-            report = import_customers(data, filename, mode, actor)
+        if wants_sync() and small_upload(data, filename, encoding):
+            report = import_customers(data, filename, mode, actor, encoding=encoding)
             return Response(json.dumps(report, ensure_ascii=False), status=200, mimetype="application/json")
-        return accepted(tasks.queue("customers.import", actor, {"mode": mode}, data, filename))
+        params = {"mode": mode, **({"encoding": encoding} if encoding else {})}
+        return accepted(tasks.queue("customers.import", actor, params, data, filename))
 
 
 @blp.route("/customers/export")

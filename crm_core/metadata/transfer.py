@@ -3,7 +3,8 @@ import/export: columns ``name``, ``owner_id``, ``department_id`` and one per cus
 name or ``custom.<name>``, or its English or Chinese label); the report and the
 ``all_or_nothing`` / ``valid_only`` modes are the same.
 
-Files are read by ``records.tabular.read_table`` (tablib/openpyxl, GBK detection). Every
+Files are read by ``records.tabular.read_table`` (tablib/openpyxl; a CSV is UTF-8, with or
+without BOM, else GB18030, unless the caller names its encoding). Every
 row goes through the one write path (``records.service.create``) in its own savepoint, so
 permissions, custom-field validation, uniqueness, audit and events apply row by row; with
 ``all_or_nothing`` any bad row rolls the whole file back.
@@ -18,11 +19,13 @@ import json
 
 import tablib
 from flask import Response
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from .. import audit, permissions
 from ..db import database
 from ..errors import APIError
+from ..records import headers as headers_
 from ..records import listing, service
 from ..records.tabular import cell_text, check_format, check_mode, download, read_table
 from .fielddefs import FieldDef, custom_fields
@@ -32,7 +35,7 @@ MAX_REPORTED_ERRORS = 1000
 CHUNK = 1000
 CORE_COLUMNS = ("name", "owner_id", "department_id")
 EXPORT_COLUMNS = ("id", "name", "owner_id", "department_id", "created_at", "updated_at")
-NAME_ALIASES = {"名称", "名字", "姓名", "标题", "title"}
+NAME_ALIASES = set(headers_.NAME_ALIASES)
 
 
 class _Rollback(Exception):
@@ -41,7 +44,9 @@ class _Rollback(Exception):
 
 def map_headers(headers: list[str], defs: list[FieldDef]) -> tuple[list[str | None], list[str]]:
     """The target of each column (``name``, ``owner_id``, ``custom.level``... or None) and the
-    headers that match nothing."""
+    headers that match nothing. Besides the names, a heading may be the workbench label of a
+    core column in either language (``名称``, ``负责人``) or of a custom field."""
+    core_labels = headers_.label_aliases(CORE_COLUMNS)
     by_label = {}
     for fd in defs:
         for label in fd.label.values():
@@ -63,6 +68,8 @@ def map_headers(headers: list[str], defs: list[FieldDef]) -> tuple[list[str | No
             target = "custom." + norm
         elif norm in by_label:
             target = "custom." + by_label[norm]
+        elif headers_.normalise(key) in core_labels:
+            target = core_labels[headers_.normalise(key)]
         elif key and norm not in ("id", "created_at", "updated_at", "type"):
             ignored.append(header)
         targets.append(target)
@@ -81,9 +88,18 @@ def _cell(fd: FieldDef | None, text: str):
 
 
 def import_records(
-    resource: str, model, schema, data: bytes, filename: str, mode: str, actor, progress=None
+    resource: str,
+    model,
+    schema,
+    data: bytes,
+    filename: str,
+    mode: str,
+    actor,
+    progress=None,
+    encoding: str | None = None,
 ) -> dict:
     """Import a file of records of a custom object type as ``actor``; returns the report.
+    ``encoding``: the CSV's, when the caller named it (else UTF-8, else GB18030).
 
     ``progress(done, total, phase)`` (a task's) is told how many rows were processed, every
     ``CHUNK`` rows; with it, ``valid_only`` commits each chunk (its progress with it) so other
@@ -95,14 +111,14 @@ def import_records(
     by_name = {fd.name: fd for fd in defs}
     if progress is not None:
         progress(0, None, "reading")
-    headers, rows = read_table(data, filename)
+    headers, rows = read_table(data, filename, encoding)
     targets, ignored = map_headers(headers, defs)
     if not any(targets):
         # e.g. a mis-detected encoding: importing rows of nothing would only create blanks
         raise APIError(
             400,
-            "No column of the file matches a field (name, owner_id, department_id or a custom field).",
-            errors={"file": [f"Unknown columns: {', '.join(ignored) or 'none'}."]},
+            _("No column of the file matches a field (name, owner_id, department_id or a custom field)."),
+            errors={"file": [_("Unknown columns: %(names)s.", names=", ".join(ignored) or "-")]},
         )
     numbered: list[tuple[int, list[str]]] = []
     for number, cells in enumerate(rows, start=2):  # row 1 is the header

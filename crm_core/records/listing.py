@@ -4,7 +4,10 @@ Query-string grammar (``list_query`` parses it):
 
 - ``page`` (from 1) and ``page_size`` (1..200, default 20);
 - ``sort=-amount,name``: several fields, ``-`` for descending; the id breaks ties so pages are stable;
-- ``q=text``: case-insensitive substring search over the collection's text fields;
+- ``q=text``: case-insensitive substring search over the collection's text fields; text typed
+  like a phone number (``138 0013 8000``, ``138-0013-8000``, ``+86 138 0013 8000``,
+  ``0086 13800138000``) also matches the forms phones are stored in (E.164 ``+8613800138000``,
+  or the bare digits): :func:`phone_forms`;
 - ``<field>=v`` equality, ``<field>__gte|gt|lte|lt|ne=v`` comparisons, ``<field>__in=a,b``,
   ``<field>__contains=text``; ``<field>`` is a column (``owner_id``) or a custom field by its
   plain name (``credit_score__gte=500``); repeated equality filters on one field mean "any of";
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -275,6 +279,49 @@ def apply_filters(query, fields: Fields, args, *, extra: ExtraFilters | None = N
     return query
 
 
+#: text a person types for a phone number: digits with spaces, dashes, dots, parentheses, a "+"
+_PHONE_TYPED = re.compile(r"\+?[\d\s\-().]+")
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+_CHINA_PREFIXES = ("+86", "0086")
+
+
+def phone_forms(text: str) -> list[str]:
+    """The other spellings a phone number typed as ``text`` is stored under: separators
+    removed, ``00`` as ``+``, without a ``+86``/``0086`` prefix, and in E.164 (numbers without
+    a country code read in ``DEFAULT_PHONE_REGION``). Empty unless ``text`` looks like a phone
+    number (at least five digits and nothing but digits, separators and a leading ``+``)."""
+    typed = text.strip()
+    if not _PHONE_TYPED.fullmatch(typed):
+        return []
+    compact = _PHONE_SEPARATORS.sub("", typed)
+    if sum(c.isdigit() for c in compact) < 5 or "+" in compact[1:]:
+        return []
+    forms = {compact}
+    if compact.startswith("00"):
+        forms.add("+" + compact[2:])
+    for prefix in _CHINA_PREFIXES:
+        if compact.startswith(prefix) and len(compact) > len(prefix) + 4:
+            forms.add(compact[len(prefix) :])
+    forms.update(_e164(compact))
+    forms.discard(typed)  # searched as typed already
+    return sorted(forms)
+
+
+def _e164(compact: str) -> list[str]:
+    import phonenumbers
+    from flask import current_app, has_app_context
+
+    region = current_app.config.get("DEFAULT_PHONE_REGION") or "CN" if has_app_context() else "CN"
+    number = "+" + compact[2:] if compact.startswith("00") else compact
+    try:
+        parsed = phonenumbers.parse(number, None if number.startswith("+") else region)
+    except phonenumbers.NumberParseException:
+        return []
+    if not phonenumbers.is_valid_number(parsed):
+        return []
+    return [phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)]
+
+
 def apply_search(query, model, text: str | None, search_fields=None, hidden: Iterable[str] = (), view=None):
     """AND a ``q`` search (any of the text fields contains it) into ``query``. Only the fields
     ``view.searchable`` allows are searched (``view``: the caller's ``permissions.View``); without
@@ -293,9 +340,10 @@ def apply_search(query, model, text: str | None, search_fields=None, hidden: Ite
     if not fields:
         raise _bad("q", "This collection has no searchable text fields.")
     condition = None
-    for field in fields:
-        term = ilike(field, text.strip())
-        condition = term if condition is None else (condition | term)
+    for typed in (text.strip(), *phone_forms(text)):
+        for field in fields:
+            term = ilike(field, typed)
+            condition = term if condition is None else (condition | term)
     return query.where(condition)
 
 

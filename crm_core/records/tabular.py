@@ -3,10 +3,11 @@
 Used by the customer importer/exporter, custom-object import/export and the workbench's
 import/export pages, so that every file the CRM reads or writes follows the same rules:
 
-- ``decode_csv(data)``: UTF-8 with or without the BOM Excel writes, else the encoding
-  charset-normalizer detects, GBK read as its superset GB18030;
-- ``read_table(data, filename)``: header row and text rows of a CSV or XLSX file (400 when
-  unreadable);
+- ``decode_csv(data, encoding)``: the rules of :mod:`crm_core.records.decoding` (a BOM, else
+  the encoding the caller chose, else UTF-8, else GB18030: never a guess, which read small GBK
+  files as cp1251);
+- ``read_table(data, filename, encoding)``: header row and text rows of a CSV or XLSX file (400
+  in the caller's language when empty, undecodable or unreadable);
 - ``cell_text(value)``: a stored value as an export cell;
 - ``check_format(fmt)`` and ``download(dataset, fmt, basename)``: a CSV (with BOM, so Excel reads
   Chinese correctly) or XLSX attachment named ``<basename>-<timestamp>.<fmt>``, formulas
@@ -26,22 +27,21 @@ import json
 import re
 from collections.abc import Iterator
 
-import charset_normalizer
 import openpyxl
 import tablib
 from flask import Response, request
+from flask_babel import gettext as _
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from ..db import utcnow
 from ..errors import APIError
-from . import service
+from . import decoding, service
 
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-_CHINESE_ENCODINGS = ("gbk", "gb2312", "gb18030", "cp936", "hz")
 
 #: The ``sync`` query parameter of every import endpoint (OpenAPI).
 SYNC_PARAMETER = {
@@ -53,31 +53,14 @@ SYNC_PARAMETER = {
 }
 
 
-def decode_csv(data: bytes) -> str:
-    """Text of a CSV file: UTF-8 (with or without the BOM Excel writes), else the encoding
-    charset-normalizer finds (GBK files are read as GB18030, its superset)."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
+def decode_csv(data: bytes, encoding: str | None = None) -> str:
+    """Text of a CSV file by the rules of :mod:`crm_core.records.decoding`: a BOM, else the
+    chosen ``encoding``, else UTF-8, else GB18030; 400 (in the caller's language) otherwise."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    best = charset_normalizer.from_bytes(data).best()
-    if best is None:
-        raise APIError(
-            400,
-            "Cannot tell the file's text encoding; save it as UTF-8 CSV.",
-            errors={"file": ["Unknown encoding."]},
-        )
-    encoding = best.encoding.lower()
-    if encoding in _CHINESE_ENCODINGS:
-        encoding = "gb18030"
-    try:
-        return data.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
-        raise APIError(
-            400, "Cannot decode the file; save it as UTF-8 CSV.", errors={"file": ["Bad encoding."]}
-        ) from None
+        text, _name = decoding.decode(data, encoding)
+    except decoding.EncodingProblem as exc:
+        raise APIError(400, exc.message, errors={"file": [exc.message]}) from None
+    return text
 
 
 def _read_cell(value) -> str:
@@ -92,29 +75,42 @@ def _read_cell(value) -> str:
     return str(value).strip()
 
 
-def read_table(data: bytes, filename: str) -> tuple[list[str], Iterator[list[str]]]:
-    """Header row and data rows (as text) of a CSV or XLSX file."""
-    is_xlsx = filename.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04"
-    if is_xlsx:
+def is_xlsx(data: bytes, filename: str) -> bool:
+    """True when the upload is an Excel workbook (by name, or by its ZIP signature)."""
+    return filename.lower().endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04"
+
+
+def _unreadable(message: str) -> APIError:
+    return APIError(400, message, errors={"file": [message]})
+
+
+def read_table(
+    data: bytes, filename: str, encoding: str | None = None
+) -> tuple[list[str], Iterator[list[str]]]:
+    """Header row and data rows (as text) of a CSV or XLSX file; ``encoding`` (CSV only) as the
+    user chose it ("" or None: automatic, see :func:`decode_csv`)."""
+    if not data or not data.strip():
+        raise _unreadable(_("The file is empty."))
+    if is_xlsx(data, filename):
         try:
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception:  # openpyxl raises many kinds on a damaged file; all mean "not readable"
-            raise APIError(
-                400, "The file is not a readable XLSX workbook.", errors={"file": ["Not XLSX."]}
-            ) from None
+            raise _unreadable(_("The file is not a readable Excel (XLSX) workbook.")) from None
+        if not book.worksheets:
+            raise _unreadable(_("The workbook has no rows."))
         rows = book.worksheets[0].iter_rows(values_only=True)
         header = next(rows, None)
-        if header is None:
-            raise APIError(400, "The workbook is empty.", errors={"file": ["No header row."]})
+        if header is None or not any(_read_cell(h) for h in header):
+            raise _unreadable(_("The workbook has no rows."))
         return [_read_cell(h) for h in header], ([_read_cell(c) for c in row] for row in rows)
-    text = decode_csv(data)
+    text = decode_csv(data, encoding)
     if not text.strip():
-        raise APIError(400, "The file is empty.", errors={"file": ["No header row."]})
+        raise _unreadable(_("The file is empty."))
     dataset = tablib.Dataset()
     try:
         dataset.load(text, format="csv")
     except Exception:  # tablib wraps csv errors in several types
-        raise APIError(400, "The file is not valid CSV.", errors={"file": ["Not CSV."]}) from None
+        raise _unreadable(_("The file is not valid CSV.")) from None
     return [_unneutralise(str(h or "").strip()) for h in dataset.headers or []], (
         [_unneutralise(_read_cell(c)) for c in row] for row in dataset
     )
@@ -229,6 +225,12 @@ IMPORT_REQUEST_BODY = {
                 "properties": {
                     "file": {"type": "string", "format": "binary"},
                     "mode": {"type": "string", "enum": list(IMPORT_MODES), "default": "all_or_nothing"},
+                    "encoding": {
+                        "type": "string",
+                        "enum": [code for code, _label in decoding.ENCODINGS if code],
+                        "description": "the CSV's text encoding; without it: UTF-8 (a BOM is "
+                        "honoured), else GB18030",
+                    },
                 },
                 "required": ["file"],
             }
@@ -247,13 +249,23 @@ def import_upload() -> tuple[bytes, str, str]:
     return upload.read(), upload.filename or "", mode
 
 
+def import_encoding() -> str:
+    """The ``encoding`` (form or query) of an import request, checked ("" for automatic); 400
+    when it is not one :data:`decoding.ENCODINGS` offers."""
+    raw = request.form.get("encoding") or request.args.get("encoding") or ""
+    try:
+        return decoding.check_encoding(raw)
+    except decoding.EncodingProblem as exc:
+        raise APIError(400, exc.message, errors={"encoding": [exc.message]}) from None
+
+
 def wants_sync() -> bool:
     """``sync=true`` (query or form): the caller of an import asks for the report in the response."""
     value = request.args.get("sync") or request.form.get("sync") or ""
     return value.strip().lower() in ("1", "true", "yes")
 
 
-def small_upload(data: bytes, filename: str) -> bool:
+def small_upload(data: bytes, filename: str, encoding: str | None = None) -> bool:
     """True when the file has at most ``IMPORT_SYNC_MAX_ROWS`` data rows (an unreadable file
     counts as small: the import then answers its 400 at once)."""
     import itertools
@@ -262,7 +274,7 @@ def small_upload(data: bytes, filename: str) -> bool:
 
     limit = current_app.config["IMPORT_SYNC_MAX_ROWS"]
     try:
-        _headers, rows = read_table(data, filename)
+        _headers, rows = read_table(data, filename, encoding)
     except APIError:
         return True
     return sum(1 for _ in itertools.islice((r for r in rows if any(r)), limit + 1)) <= limit

@@ -1,15 +1,16 @@
 """CSV / Excel export and import pages for every collection (tablib + openpyxl).
 
 Export uses ``list_query(action="export")``: the export grant's row scope, the page's filters and
-sort, and ``Crud.dump`` masking, so a hidden field is never in the file. Import reads CSV (UTF-8,
-UTF-8 with BOM, GBK/GB18030 from Excel; decoded with charset-normalizer) or XLSX, maps the header
-row to fields by API name or label in either language (``姓名`` -> ``name``), and saves each row
-through the same path as the create form, in its own savepoint: good rows are saved, bad rows
-are listed with their row number and per-field messages.
+sort, and ``Crud.dump`` masking, so a hidden field is never in the file. Import is the wizard of
+:mod:`crm_core.web.import_wizard` (upload with an encoding choice, preview, column mapping,
+create or update): its first page is ``/records/<resource>/import`` here; a file posted there
+without the wizard (a script) is imported with the suggested mapping. Either way every row is
+saved through the same path as the create form, in its own savepoint: good rows are saved, bad
+rows are listed with their row number, column and messages (downloadable as a file).
 
-Both are tasks (``crm_core.jobs.tasks``) when long: every import is queued (customers as
-``customers.import``, other collections as ``records.import``) and the import page follows its
-progress (``/tasks/<id>/progress``, polled by htmx) to the report; an export of more than
+Both are tasks (``crm_core.jobs.tasks``): every import is queued (``records.import_wizard``, or
+``records.import`` for a direct post) and the import page follows its progress
+(``/tasks/<id>/progress``, polled by htmx) to the report; an export of more than
 ``EXPORT_TASK_ROWS`` rows is queued (``customers.export`` / ``records.export``) and ``/tasks/<id>``
 shows its progress and then the link to its file (``/tasks/<id>/file``).
 """
@@ -22,19 +23,16 @@ import tablib
 from flask import Response, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import audit, permissions
-from ..entities.transfer import HEADER_ALIASES  # the usual Chinese headers (姓名, 手机...)
+from .. import audit
 from ..errors import APIError
-from ..records import listing, tabular
+from ..records import decoding, listing, tabular
 from .blueprint import bp
-from .forms import FormErrors, flatten_messages, submit
+from .forms import FormErrors, flatten_messages
 from .records import list_args
-from .registry import FIELD_LABELS, fields_for, get_resource
+from .registry import fields_for, get_resource
 from .session import login_required
 
-MAX_IMPORT_ROWS = 5000
 EXPORT_BATCH = 500
-PROGRESS_EVERY = 100
 
 
 def _cell(value):
@@ -117,76 +115,40 @@ def _append(data, res, actor, fields, records) -> None:
         data.append([row.get("id"), *[_cell(f.value_of(row)) for f in fields]])
 
 
-def read_dataset(data: bytes, filename: str) -> tablib.Dataset:
-    """An uploaded CSV or XLSX (read by ``records.tabular``, as the API's importers do) as a
-    dataset with a header row; ``FormErrors`` when unreadable or longer than ``MAX_IMPORT_ROWS``."""
+def import_task_report(resource: str, actor, data: bytes, filename: str, progress=None) -> dict:
+    """The ``records.import`` task of a file posted straight to ``/records/<resource>/import``
+    (no wizard steps: scripts, older pages): the columns mapped as the wizard would suggest
+    (the user's remembered mapping, then the field names, labels and aliases), every row
+    created through the create form's path; the report as the wizard's."""
+    res = get_resource(resource)
+    import_wizard.may_import(actor, res)
+    if progress is not None:
+        progress(0, None, "reading")
     try:
-        headers, rows = tabular.read_table(data, filename or "")
-    except APIError:
-        raise FormErrors({"file": [_("The file could not be read as CSV or Excel.")]}) from None
-    width = len(headers)
-    dataset = tablib.Dataset(headers=headers)
-    for row in rows:
-        if dataset.height >= MAX_IMPORT_ROWS:
-            raise FormErrors({"file": [_("At most %(n)s rows per file.", n=MAX_IMPORT_ROWS)]})
-        dataset.append((row + [""] * width)[:width])
-    return dataset
+        headers, rows = import_wizard.read_file(data, filename)
+    except FormErrors as exc:
+        raise APIError(400, exc.message, errors={"file": exc.errors.get("file", [])}) from None
+    fields = import_wizard.importable_fields(res, actor)
+    _stored, remembered = import_wizard._remembered(actor, res.resource)
+    columns = import_wizard.suggest(headers, res, fields, remembered)
+    if not any(c and c != import_wizard.ID_COLUMN for c in columns):
+        message = _("No column of the file matches a field; its headings are: %(h)s.", h=", ".join(headers))
+        raise APIError(400, message, errors={"file": [message]})
+    return import_wizard.import_rows(res, actor, headers, rows, columns, "create", "", progress)
 
 
 def queue_import(resource: str, upload, actor):
-    """Any other collection: the file is checked here (readable, at most ``MAX_IMPORT_ROWS``
-    rows) and its rows saved by a ``records.import`` task through the create form's path
-    (:func:`import_task_report`); the page shows its progress and then the report."""
+    """A file posted without the wizard's steps: checked here (readable, not empty, at most
+    ``import_wizard.MAX_IMPORT_ROWS`` rows), then imported by a ``records.import`` task
+    (:func:`import_task_report`)."""
     from flask_babel import get_locale
 
     from ..jobs import tasks
 
     data, filename = upload.read(), upload.filename or "upload.csv"
-    read_dataset(data, filename)
+    import_wizard.read_file(data, filename)
     params = {"via": "web", "resource": resource, "locale": str(get_locale() or "en")}
     return tasks.queue("records.import", actor, params, data, filename)
-
-
-def import_task_report(resource: str, actor, data: bytes, filename: str, progress=None) -> dict:
-    """The ``records.import`` task of a workbench import: every row saved as the create form
-    saves it; the report in the API's shape (``imported``, ``failed``, ``errors`` by row)."""
-    res = get_resource(resource)
-    permissions.require(actor, res.resource, "create")
-    if progress is not None:
-        progress(0, None, "reading")
-    try:
-        dataset = read_dataset(data, filename)
-    except FormErrors as exc:
-        raise APIError(400, "The file could not be read.", errors=_plain(exc.errors)) from None
-    result = import_rows(res, actor, dataset, progress)
-    return {
-        "mode": "valid_only",
-        "total_rows": dataset.height,
-        "imported": result["created"],
-        "failed": len(result["errors"]),
-        "ignored_columns": result["unknown"],
-        "errors": [{"row": number, "errors": _plain(problems)} for number, problems in result["errors"]],
-        "errors_truncated": False,
-    }
-
-
-def _plain(value):
-    """Messages as JSON (lazy translations turned into text)."""
-    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
-
-
-def queue_customer_import(upload, actor):
-    """Customers go through the API's bulk importer (duplicate checks within the file, Chinese
-    headers, up to 100,000 rows) in valid-rows-only mode, as a task (``customers.import``): the
-    page then shows its progress and, when done, the report."""
-    from ..jobs import tasks
-
-    data = upload.read()
-    if not data:
-        raise FormErrors({"file": [_("The file could not be read as CSV or Excel.")]})
-    return tasks.queue(
-        "customers.import", actor, {"mode": "valid_only"}, data, upload.filename or "upload.csv"
-    )
 
 
 def task_view(task) -> dict:
@@ -203,8 +165,18 @@ def task_view(task) -> dict:
         report = task.result
         view["report"] = {
             "created": report.get("imported", 0),
-            "errors": [(e["row"], flatten_messages(e["errors"])) for e in report.get("errors", [])],
+            "updated": report.get("updated", 0),
+            "errors": [
+                (e["row"], flatten_messages(e["errors"]), e.get("columns") or {})
+                for e in report.get("errors", [])
+            ],
             "unknown": report.get("ignored_columns", []),
+            "truncated": report.get("errors_truncated", False),
+            "error_files": {
+                fmt: url_for("web.task_errors", task_id=task.id, fmt=fmt) for fmt in tabular.MEDIA_TYPES
+            }
+            if report.get("errors")
+            else {},
         }
     elif task.status == "failed":
         error = task.error or {}
@@ -241,81 +213,28 @@ def task_progress(task_id):
     return render_template("crm/records/task_progress.html", task=task_view(task))
 
 
-def header_map(headers, fields) -> tuple[dict[int, object], list[str]]:
-    """Column index -> field for the known headers, and the headers that match no field."""
-    lookup = {}
-    for f in fields:
-        names = {f.name, f.key, f.label, str(FIELD_LABELS.get(f.key, ""))}
-        for alias, target in HEADER_ALIASES.items():
-            if target == f.key and not f.custom:
-                names.add(alias)
-        for n in names:
-            if n:
-                lookup[n.strip().lower()] = f
-    mapping, unknown = {}, []
-    for i, header in enumerate(headers or []):
-        key = str(header or "").strip().lower()
-        if key in ("", "id"):
-            continue
-        if key in lookup:
-            mapping[i] = lookup[key]
-        else:
-            unknown.append(str(header))
-    return mapping, unknown
-
-
-def import_rows(res, actor, dataset, progress=None) -> dict:
-    """Save every row; returns ``{"created": n, "errors": [(row number, {field: msgs})], ...}``
-    (``progress(done, total, phase)``, a task's, hears every ``PROGRESS_EVERY`` rows)."""
-    fields = [f for f in fields_for(res, actor, for_form=True) if f.writable]
-    mapping, unknown = header_map(dataset.headers, fields)
-    created, errors = 0, []
-    mapped_fields = list(mapping.values())
-    if progress is not None:
-        progress(0, dataset.height, "importing")
-    for number, row in enumerate(dataset, start=2):  # row 1 is the header
-        if progress is not None and number > 2 and (number - 2) % PROGRESS_EVERY == 0:
-            progress(number - 2)
-        values = {}
-        for i, f in mapping.items():
-            cell = row[i] if i < len(row) else None
-            values[f.name] = "" if cell is None else str(cell)
-        try:
-            submit(
-                res,
-                actor,
-                mapped_fields,
-                values.get,
-                lambda name, v=values: [p.strip() for p in v.get(name, "").split(",") if p.strip()],
-            )
-            created += 1
-        except FormErrors as exc:
-            errors.append((number, exc.errors or {"_schema": [exc.message]}))
-        except APIError as exc:
-            errors.append((number, {"_schema": [exc.message]}))
-    if progress is not None:
-        progress(dataset.height)
-    return {"created": created, "errors": errors, "unknown": unknown, "mapped": mapped_fields}
-
-
 @bp.route("/records/<resource>/import", methods=["GET", "POST"])
 @login_required
 def record_import(resource):
-    """Upload a CSV or XLSX; shows how many rows were saved and each refused row's messages."""
+    """The import wizard's first step (:mod:`crm_core.web.import_wizard`): choose a CSV or
+    XLSX file and its encoding, then map its columns on the next page. ``?task=<id>`` follows a
+    queued import to its report. A file posted without ``step=upload`` (a script) is imported
+    at once with the suggested mapping."""
     actor = g.actor
     res = get_resource(resource)
-    permissions.require(actor, res.resource, "create")
-    fields = [f for f in fields_for(res, actor, for_form=True) if f.writable]
-    result, errors, status = None, {}, 200
+    import_wizard.may_import(actor, res)
+    fields = import_wizard.importable_fields(res, actor)
+    errors, status = {}, 200
+    encoding = request.form.get("encoding", "")
     if request.method == "POST":
         upload = request.files.get("file")
         try:
+            if request.form.get("step") == "upload":
+                stored = import_wizard.start_upload(res, actor, upload, encoding)
+                return redirect(url_for("web.import_mapping", resource=resource, upload_id=stored.id), 303)
             if upload is None or not upload.filename:
                 raise FormErrors({"file": [_("Choose a CSV or Excel file.")]})
-            if resource == "customers":
-                task = queue_customer_import(upload, actor)
-            else:
-                task = queue_import(resource, upload, actor)
+            task = queue_import(resource, upload, actor)
             return redirect(url_for("web.record_import", resource=resource, task=task.id), 303)
         except FormErrors as exc:
             errors, status = exc.errors, 422
@@ -326,5 +245,14 @@ def record_import(resource):
 
         task = task_view(visible_task(task_id, actor))
     return render_template(
-        "crm/records/import.html", res=res, fields=fields, result=result, errors=errors, task=task
+        "crm/records/import.html",
+        res=res,
+        fields=fields,
+        errors=errors,
+        task=task,
+        encoding=encoding,
+        encodings=decoding.ENCODINGS,
     ), status
+
+
+from . import import_wizard  # noqa: E402  (its views attach to the blueprint; it uses this module's pages)
