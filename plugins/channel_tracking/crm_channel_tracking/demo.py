@@ -165,12 +165,16 @@ def _journeys(context, campaigns, start: dt.date, today: dt.date):
     people = [(f"demo-c{cid}", cid) for cid in context.customers]
     people += [(f"demo-v{i:04d}", None) for i in range(max(60, 2 * len(people)))]
     events, orders = [], []
-    for visitor, customer in people:
-        for _visit in range(rnd.randint(1, 3)):
+    for index, (visitor, customer) in enumerate(people):
+        visits = rnd.randint(1, 3)
+        for visit in range(visits):
+            # every other demo customer buys on their last visit, so each screen has conversions
+            # of known customers however few the demo has
+            buys = customer is not None and index % 2 == 0 and visit == visits - 1
             day = start + dt.timedelta(days=rnd.randint(0, (today - start).days))
             at = dt.datetime.combine(day, dt.time(rnd.randint(8, 22), rnd.randint(0, 59)))
-            if at > now:
-                at = now - dt.timedelta(minutes=rnd.randint(5, 600))
+            if at > now - dt.timedelta(hours=2):  # a visit today ends before now
+                at = now - dt.timedelta(hours=2, minutes=rnd.randint(0, 300))
             source = rnd.random()
             base = {"visitor_id": visitor}
             if source < 0.75:
@@ -183,7 +187,7 @@ def _journeys(context, campaigns, start: dt.date, today: dt.date):
             elif source < 0.88:
                 base["referrer"] = "https://www.baidu.com/s?wd=demo"
             for step, (event_type, chance) in enumerate(JOURNEY):
-                if step and rnd.random() > chance:
+                if step and not buys and rnd.random() > chance:
                     break
                 at += dt.timedelta(minutes=rnd.randint(1, 12))
                 event = {**base, "event_type": event_type, "timestamp": at.isoformat()}
