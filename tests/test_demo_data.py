@@ -332,3 +332,32 @@ def test_the_statements_of_a_run_do_not_grow_with_the_number_of_customers(app, d
     finally:
         db.execute_sql = real
     assert counts[0] == counts[1], counts
+
+
+@pytest.mark.parametrize(
+    ("explicit", "setting", "environ", "expected"),
+    [
+        ("zh-CN", "en", {"LANG": "en_US.UTF-8"}, "zh_CN"),
+        (None, "zh_Hans", {"LANG": "en_US.UTF-8"}, "zh_CN"),
+        (None, "", {"LANG": "zh_CN.UTF-8"}, "zh_CN"),
+        (None, "", {"LC_ALL": "en_GB.UTF-8", "LANG": "zh_CN.UTF-8"}, "en"),
+        (None, "", {"LC_ALL": "", "LC_MESSAGES": "zh_TW.UTF-8", "LANG": "en_US"}, "zh_CN"),
+        (None, "", {"LANG": "C.UTF-8"}, "en"),
+        (None, "", {}, "en"),
+    ],
+)
+def test_the_locale_is_the_option_then_crm_locale_then_the_posix_locale(explicit, setting, environ, expected):
+    from crm_core.reference_data import resolve_locale
+
+    assert resolve_locale(explicit, setting, environ) == expected
+
+
+def test_a_demo_in_a_guessed_locale_leaves_the_role_labels_alone(app, client, admin_headers, monkeypatch):
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    demo(app, "--customers", "5", "--locale", "zh_CN")
+    demo(app, "--customers", "5")  # en from LANG: a guess, the labels of the install stay
+    roles = {r["name"]: r["label"] for r in every(client, "roles", admin_headers)}
+    assert roles["sales"] == "销售"
+    assert {"Headquarters", "上海"} <= {d["name"] for d in every(client, "departments", admin_headers)}

@@ -166,14 +166,17 @@ def seed(
     echo: Callable[[str], None] = lambda msg: None,
     locale: str = "en",
     password: str | None = None,
+    relabel_roles: bool = False,
 ) -> DemoRun:
     """The whole demo (see the module docstring): people, ``customers`` customers, then the
-    ``crm_demo_data`` hook (the core's records, then every plugin's). Needs an app context."""
+    ``crm_demo_data`` hook (the core's records, then every plugin's). With ``relabel_roles`` the
+    built-in roles still carrying a shipped label get the ``locale`` one. Needs an app context."""
     from ..auth.passwords import generate_password
 
     rng = rng or random.Random(42)
     password = password or generate_password()
-    localise_role_labels(locale)
+    if relabel_roles:
+        localise_role_labels(locale)
     people = ensure_people(locale, password)
     run = DemoRun(locale=locale, password=password, people=people)
     ids = insert_customers(customers, people, locale, chunk, rng, echo)
@@ -596,6 +599,8 @@ def demo_data_command(customers, seed_value, chunk, locale, password):
     status, tasks due, then each plugin's demo data. Safe to run again."""
     from ..auth.passwords import policy_errors
 
+    # a locale asked for (not guessed from LANG) also gives the untouched role labels its language
+    asked = bool(locale or current_app.config.get("LOCALE"))
     locale = chosen_locale(locale)
     if password is not None and policy_errors(password):
         raise click.ClickException(f"--password: {' '.join(policy_errors(password))}")
@@ -607,6 +612,7 @@ def demo_data_command(customers, seed_value, chunk, locale, password):
         echo=click.echo,
         locale=locale,
         password=password,
+        relabel_roles=asked,
     )
     took = time.perf_counter() - started
     counts = ", ".join(f"{k} {v:,}" for k, v in run.counts.items())
