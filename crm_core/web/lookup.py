@@ -264,14 +264,14 @@ def label_of(target: str, value) -> str | None:
 
 
 def _page_of(target: str) -> str | None:
-    """The generic page resource of ``target`` when it has one."""
+    """The generic page resource of ``target`` when it has one the viewer may open."""
+    from .. import permissions
     from .registry import NOT_GENERIC, cruds
 
-    if target in NOT_GENERIC:
+    if target in NOT_GENERIC or not (target.startswith("objects.") or target in cruds()):
         return None
-    if target.startswith("objects.") or target in cruds():
-        return target
-    return None
+    actor = web_actor()
+    return target if actor is not None and permissions.can(actor, target, "read") else None
 
 
 @bp.app_template_global("ref_label")

@@ -157,9 +157,12 @@
         if (index >= 0) choose(p, options(p)[index]);
       }
     } else if (event.key === "Escape") {
-      if (!p.list.hidden) {
-        event.preventDefault();
-        p.input.value = p.root.dataset.chosen || "";
+      const chosen = p.root.dataset.chosen || "";
+      if (!p.list.hidden || p.input.value !== chosen) {
+        event.preventDefault(); // (an open dialog or the browser would take it otherwise)
+        clearTimeout(p.root._pickerTimer);
+        p.root.dataset.seq = ""; // an answer still on its way is no longer wanted
+        p.input.value = chosen;
         close(p);
       }
     }
