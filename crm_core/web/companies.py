@@ -270,6 +270,7 @@ def company_context(company, actor, data: dict) -> dict:
         "subsidiaries": [n for n in nodes if n.get("parent_id") == company.id],
         "can_link": permissions.can(actor, "contacts", "create") and _readable("customers", actor),
         "can_create_deal": permissions.can(actor, "deals", "create"),
+        "can_create_company": permissions.can(actor, "companies", "create"),
         "find": find,
         "found": _find_customers(actor, find) if find else [],
         "roles": SUGGESTED_ROLES,
