@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+from flask_babel import lazy_gettext as _l
 
 from .. import hookimpl
 from .emitter import emit
@@ -30,7 +31,7 @@ def crm_migrations():
 
 @hookimpl
 def crm_permissions():
-    return [{"resource": "events", "actions": ["read", "retry"], "label": "Domain events (outbox)"}]
+    return [{"resource": "events", "actions": ["read", "retry"], "label": _l("Domain events (outbox)")}]
 
 
 @hookimpl

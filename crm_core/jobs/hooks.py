@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import lazy_gettext as _l
 
 from .. import hookimpl
 from ..db import utcnow
@@ -32,7 +33,7 @@ def crm_migrations():
 
 @hookimpl
 def crm_permissions():
-    return [{"resource": "jobs", "actions": ["read", "run"], "label": "Scheduled jobs"}]
+    return [{"resource": "jobs", "actions": ["read", "run"], "label": _l("Scheduled jobs")}]
 
 
 @hookimpl

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flask_babel import lazy_gettext as _l
+
 from .. import hookimpl
 from .models import MODELS
 
@@ -36,11 +38,15 @@ def crm_permissions():
     """Who may manage definitions: ``fields:*`` and ``object_types:*`` (records of a type are
     ``objects.<type>``, declared by the permission module)."""
     return [
-        {"resource": "fields", "actions": ["read", "create", "update", "delete"], "label": "Custom fields"},
+        {
+            "resource": "fields",
+            "actions": ["read", "create", "update", "delete"],
+            "label": _l("Custom fields"),
+        },
         {
             "resource": "object_types",
             "actions": ["read", "create", "update", "delete"],
-            "label": "Custom object types",
+            "label": _l("Custom object types"),
         },
     ]
 

@@ -28,7 +28,10 @@ MESSAGE_CALLS = {
     "ValidationError": (0, "message"),
     "abort": (1, "description"),
     "FormErrors": (1, "message"),
+    "_bad": (1, "message"),  # crm_core.records.listing: a refused query parameter
 }
+#: keys of dict literals whose values people read: a job's description, a capability's label
+SHOWN_KEYS = {"description", "label"}
 #: werkzeug's HTTP exceptions take the message as ``description``
 HTTP_EXCEPTIONS = {
     "BadRequest",
@@ -126,6 +129,14 @@ def error_messages(tree: ast.AST) -> Iterator[tuple[int, str]]:
             text = msgid_of(node.value)
             if text and all(t.id.isupper() for t in node.targets) and _SENTENCE.fullmatch(text):
                 yield node.lineno, text
+    # OpenAPI documentation (``metadata={"description": ...}``) is for developers, in English
+    documentation = {
+        id(kw.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for kw in node.keywords
+        if kw.arg == "metadata"
+    }
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _call_name(node) == "append" and node.args:
             if isinstance(node.func, ast.Attribute) and _collects_messages(node.func.value):
@@ -144,7 +155,11 @@ def error_messages(tree: ast.AST) -> Iterator[tuple[int, str]]:
             for kw in node.keywords:
                 if kw.arg == keyword or (kw.arg in MESSAGE_DICTS):
                     yield from _strings(kw.value)
-        elif isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Dict):
+        elif isinstance(node, ast.Dict) and id(node) not in documentation:
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value in SHOWN_KEYS:
+                    yield from _strings(value)
+        if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Dict):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(isinstance(t, ast.Name) and t.id in MESSAGE_DICTS for t in targets):
                 yield from _strings(node.value)

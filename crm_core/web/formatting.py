@@ -9,6 +9,8 @@ Jinja filters for every page (core and plugins), installed by :func:`crm_core.we
 - ``{{ value|crm_number }}``: a number with the locale's grouping (``1,234.5``).
 - ``{{ value|crm_money(currency) }}``: an amount with its currency (``¥1,234.50``, ``CN¥1,234.50``);
   without a currency, a number with two decimals.
+- ``{{ text|crm_message }}``: an English message from code (an error, a job's description) in the
+  page's language (:func:`crm_core.web.messages.translate_message`).
 
 A value that is not what the filter expects is shown as it is rather than failing the page.
 """
@@ -24,6 +26,8 @@ from flask_babel import format_currency as babel_format_currency
 from flask_babel import format_date, format_decimal, get_locale, get_timezone, to_user_timezone
 from flask_babel import format_time as babel_format_time
 from flask_babel import gettext as _
+
+from .messages import translate_message
 
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
@@ -130,6 +134,7 @@ FILTERS = {
     "crm_date": crm_date,
     "crm_number": crm_number,
     "crm_money": crm_money,
+    "crm_message": translate_message,
 }
 
 

@@ -60,9 +60,10 @@ def _catalog() -> tuple[dict, list] | None:
     return catalog, _patterns[translations]
 
 
-def translate_message(text) -> str:
+def translate_message(text, _depth: int = 0) -> str:
     """``text`` (an English message, possibly with values filled in) in the current language;
-    unchanged when no catalogue knows it."""
+    unchanged when no catalogue knows it. A filled-in value that is a message itself
+    (``Invalid query parameter 'sort': Unknown sort field 'x'.``) is translated too."""
     text = "" if text is None else str(text)
     found = _catalog()
     if found is None or not text:
@@ -78,7 +79,7 @@ def translate_message(text) -> str:
         values = {}
         for name in names:
             value = match.group(name)
-            values[name] = catalog.get(value) or value
+            values[name] = catalog.get(value) or (translate_message(value, 1) if not _depth else value)
         try:
             return catalog[msgid] % values
         except (KeyError, ValueError, TypeError):  # a msgstr whose placeholders differ

@@ -23,6 +23,7 @@ from . import lookup  # the /lookup pickers and the ref_label/ref_name page glob
 from .blueprint import bp
 from .editors import editor_for
 from .forms import FormErrors, submit
+from .messages import translate_message
 from .registry import fields_for, get_resource, hidden_fields
 from .session import login_required
 
@@ -79,7 +80,7 @@ def record_list(resource):
     except APIError as exc:
         if exc.code != 400:
             raise
-        error = exc.message
+        error = translate_message(exc.message)
         args = MultiDict({k: v for k, v in args.items() if k in ("page_size",)})
         records, total, page, page_size = _page_data(res, actor, args)
     pages = max(1, -(-total // page_size))
@@ -231,7 +232,7 @@ def record_delete(resource, record_id):
     except APIError as exc:
         if exc.code != 409:
             raise
-        flash(exc.message, "error")
+        flash(translate_message(exc.message), "error")
         return redirect(url_for("web.record_detail", resource=resource, record_id=record_id))
     flash(_("Deleted."), "success")
     return redirect(url_for("web.record_list", resource=resource))

@@ -107,6 +107,9 @@ FIELD_LABELS = {
     "failing_since": _l("Failing since"),
     "last_success_at": _l("Last success"),
     "last_failure_at": _l("Last failure"),
+    "type": _l("Type"),
+    "is_default": _l("Default"),
+    "stages": _l("Stages"),
 }
 
 #: Labels of the core objects' fixed values (statuses, priorities, stages...).
@@ -136,12 +139,86 @@ VALUE_LABELS = {
     "open": _l("open"),
     "won": _l("won"),
     "lost": _l("lost"),
+    # acquisition channels and industries (free text, but these codes are the usual ones)
+    "wechat": _l("WeChat"),
+    "douyin": _l("Douyin"),
+    "xiaohongshu": _l("Xiaohongshu"),
+    "weibo": _l("Weibo"),
+    "kol": _l("KOL (influencer)"),
+    "store": _l("store"),
+    "retail": _l("retail"),
+    "wholesale": _l("wholesale"),
+    "distribution": _l("distribution"),
+    "manufacturing": _l("manufacturing"),
+    "website": _l("website"),
+    "referral": _l("referral"),
+    "exhibition": _l("exhibition"),
+    # the core's resources (role grid, custom-field entities, related records)
+    "customers": _l("Customers"),
+    "companies": _l("Companies"),
+    "contacts": _l("Contacts"),
+    "deals": _l("Deals"),
+    "activities": _l("Activities"),
+    "tickets": _l("Tickets"),
+    "tags": _l("Tags"),
+    "segments": _l("Segments"),
+    "users": _l("Users"),
+    "roles": _l("Roles"),
+    "departments": _l("Departments"),
+    "webhooks": _l("Webhooks"),
+    "automations": _l("Automations"),
+    "audit": _l("Audit log"),
+    "oauth_clients": _l("OAuth clients"),
+    "objects.*": _l("Custom objects (all types)"),
+    "pipelines": _l("Pipelines"),
+    # permission actions and field rules
+    "read": _l("read"),
+    "create": _l("create"),
+    "update": _l("update"),
+    "delete": _l("delete"),
+    "export": _l("export"),
+    "run": _l("run"),
+    "retry": _l("retry"),
+    "hidden": _l("hidden"),
+    "read-only": _l("read-only"),
+    # custom field types
+    "string": _l("short text"),
+    "text": _l("long text"),
+    "int": _l("whole number"),
+    "decimal": _l("decimal number"),
+    "bool": _l("yes/no"),
+    "date": _l("date"),
+    "datetime": _l("date and time"),
+    "choice": _l("choice"),
+    "multi-choice": _l("multiple choice"),
+    "reference": _l("reference"),
+    "email": _l("e-mail"),
+    "phone": _l("phone"),
+    "url": _l("web address"),
 }
 
+#: fields holding free text whose usual values are codes of :data:`VALUE_LABELS` (shown labelled)
+CODED_FIELDS = frozenset({"source_channel", "industry", "related_type", "entity", "channel"})
 
-def value_label(value) -> str:
-    """The translated label of a fixed value (``in_progress`` -> "in progress"), else the value."""
+
+def value_label(value, field: str | None = None) -> str:
+    """The translated label of a fixed value (``in_progress`` -> "in progress"), else the value.
+
+    With ``field``, only values of :data:`CODED_FIELDS` are labelled (other free text, such as a
+    name that happens to read "lead", is shown as typed). Custom object types show their label.
+    """
+    if field is not None and field not in CODED_FIELDS:
+        return "" if value is None else str(value)
     label = VALUE_LABELS.get(value) if isinstance(value, str) else None
+    if label is None and isinstance(value, str) and value.startswith("objects."):
+        try:
+            label = dict(object_types()).get(value)
+        except Exception:  # no database at hand (CLI, a failed request): the code will do
+            label = None
+    if label is None and field is None and isinstance(value, str):
+        from .messages import translate_message
+
+        label = translate_message(value)  # a plugin's code its own catalogue translates ("redeem")
     return str(label) if label is not None else ("" if value is None else str(value))
 
 
