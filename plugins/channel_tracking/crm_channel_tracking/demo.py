@@ -127,7 +127,8 @@ def add_demo_data(context) -> None:
             before_save=_campaign_checks,
         )
         campaigns.append(campaign)
-        daily = Decimal(budget) / (DAYS + 14)
+        # a budget paced over the whole campaign, spent unevenly day by day
+        daily = Decimal(budget) / (DAYS + 14) / 3
         spend = {
             start + dt.timedelta(days=i): (daily * Decimal(str(rnd.uniform(0.6, 1.3)))).quantize(
                 Decimal("0.01")
@@ -197,6 +198,6 @@ def _journeys(context, campaigns, start: dt.date, today: dt.date):
                     event = {k: v for k, v in event.items() if not k.startswith("utm_") and k != "referrer"}
                 events.append(event)
                 if event_type == "order":
-                    revenue = Decimal(rnd.randrange(9900, 199900)) / 100
+                    revenue = Decimal(rnd.randrange(19900, 399900)) / 100
                     orders.append((f"{PREFIX}{visitor}-{len(orders)}", revenue, at, customer, visitor))
     return events, orders

@@ -15,7 +15,7 @@ CHANNEL_LABELS = {
     "kol": _l("KOL / influencer"),
     "live_stream": _l("Live stream"),
     "offline_event": _l("Offline event"),
-    "email": _l("E-mail"),
+    "email": _l("E-mail marketing"),
     "sms": _l("SMS"),
     "display": _l("Display ads"),
     "affiliate": _l("Affiliate"),

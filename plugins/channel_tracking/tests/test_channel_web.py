@@ -94,7 +94,7 @@ def test_campaign_form_bad_input_keeps_values_then_saves(client, admin):
     zh = post_form(
         client, "/channel-tracking/campaigns/new", {"name": "", "utm_campaign": "x"}, headers=ZH
     ).get_data(as_text=True)
-    assert "此项必填" in zh
+    assert "此项为必填" in zh
 
     ok = post_form(
         client,
@@ -340,7 +340,15 @@ def test_zh_cn_screens_have_no_untranslated_labels(client, admin, traffic):
     ):
         html = client.get(path, headers=ZH).get_data(as_text=True)
         main = html.split("<main", 1)[1]
-        for english in ("Campaigns", "Revenue", "Spend", "Attribution model", "Conversions", "Apply", "From"):
+        for english in (
+            "Campaigns",
+            "Revenue",
+            "Spend",
+            "Attribution model",
+            "Conversions",
+            "Apply",
+            "Start date",
+        ):
             assert f">{english}<" not in main, (path, english)
 
 

@@ -1,0 +1,167 @@
+"""Browser fixtures for the channel tracking screens: a real crm-core server (werkzeug in a
+thread, temp SQLite database, no redirect domain configured: a fresh install) filled by the
+plugin's own ``crm_demo_data`` hookimpl, and headless Debian chromium driven by Playwright (as
+``tests/browser/conftest.py`` of the core does). Screenshots go to ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "Browser-Passw0rd!"
+ROOT = Path(__file__).resolve().parents[4]
+SCREENSHOTS = Path(os.environ.get("CRM_SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
+CUSTOMERS = ("王芳", "李娜", "张伟", "刘洋", "陈静", "杨磊", "赵敏", "黄勇", "周婷", "吴军")
+
+
+def _need(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if os.environ.get("CRM_TEST_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason + " (run scripts/install-browser.sh)")
+    pytest.skip(reason + " (run scripts/install-browser.sh)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _seed(app) -> None:
+    """An admin, an analyst who may read campaigns, links and reports only, ten customers and
+    the plugin's demo data."""
+    import crm_channel_tracking
+
+    from crm_core.auth import actor_for_user, create_user, issue_token
+    from crm_core.db import database
+    from crm_core.types import DemoContext
+
+    with app.app_context():
+        admin = create_user("admin", PASSWORD, roles=["admin"], name="Admin")
+        raw, _ = issue_token(admin)
+    api = app.test_client()
+    h = {"Authorization": f"Bearer {raw}"}
+    role = api.post(
+        "/api/v1/roles",
+        json={
+            "name": "ct_analyst",
+            "grants": [
+                {"resource": r, "action": "read", "scope": "all"}
+                for r in ("channel_tracking.campaigns", "channel_tracking.links", "channel_tracking.reports")
+            ],
+        },
+        headers=h,
+    )
+    assert role.status_code == 201, role.get_json()
+    user = api.post(
+        "/api/v1/users",
+        json={"username": "analyst", "password": PASSWORD, "roles": ["ct_analyst"]},
+        headers=h,
+    )
+    assert user.status_code == 201, user.get_json()
+    ids = []
+    for name in CUSTOMERS:
+        r = api.post("/api/v1/customers", json={"name": name}, headers=h)
+        assert r.status_code == 201, r.get_json()
+        ids.append(r.get_json()["id"])
+    with app.test_request_context(), database.atomic():
+        crm_channel_tracking.crm_demo_data(
+            DemoContext(locale="zh_CN", admin=actor_for_user(admin), customers=ids, random=random.Random(3))
+        )
+
+
+@pytest.fixture(scope="session")
+def ct_server(tmp_path_factory):
+    """``{"url", "app"}``: crm-core with the plugin's demo data on a free port."""
+    from werkzeug.serving import make_server
+
+    from crm_core.app import create_app
+    from crm_core.testing import migrate_url
+
+    folder = tmp_path_factory.mktemp("ct-browser-server")
+    url = f"sqlite:///{folder / 'crm.db'}"
+    migrate_url(url)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "INSTANCE_PATH": str(folder),
+            "SECRET_KEY": "ct-browser-secret",
+            "WTF_CSRF_ENABLED": True,
+            "BASE_URL": base,
+            "CHANNEL_TRACKING_REDIRECT_DOMAINS": "",
+        }
+    )
+    _seed(app)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": base, "app": app}
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def ct_browser():
+    """Headless Debian chromium through Playwright (never Playwright's own download)."""
+    _need(os.path.exists(CHROMIUM), f"{CHROMIUM} is not installed")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "the playwright package is not installed")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_as(ct_browser, ct_server):
+    """``open_as(username, locale)``: a fresh signed-in page in that browser language."""
+    contexts = []
+
+    def run(username, locale="zh-CN"):
+        context = ct_browser.new_context(viewport={"width": 1366, "height": 900}, locale=locale)
+        context.set_default_timeout(15000)
+        contexts.append(context)
+        page = context.new_page()
+        base = ct_server["url"]
+        page.goto(base + "/login")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(base + "/")
+        return page
+
+    yield run
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def shot():
+    """``shot(page, name)``: a full-page screenshot under the screenshots folder."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name):
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return take
