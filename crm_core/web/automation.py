@@ -40,13 +40,16 @@ def describe_condition(cond, catalogue: dict) -> dict:
     and choices), for the rule's page."""
     from .builder_fields import OPERATOR_LABELS
 
-    if not cond:
-        return {"text": _("always (no conditions)"), "children": []}
+    # a dry run's trace is the condition with "result" (and "actual") added to every part
+    result = cond.get("result") if isinstance(cond, dict) else None
+    if not cond or (isinstance(cond, dict) and cond.get("always")):
+        return {"text": _("always (no conditions)"), "children": [], "result": result}
     for key, text in (("and", _("all of:")), ("or", _("any of:"))):
         if isinstance(cond, dict) and key in cond and isinstance(cond[key], list):
-            return {"text": text, "children": [describe_condition(c, catalogue) for c in cond[key]]}
+            children = [describe_condition(c, catalogue) for c in cond[key]]
+            return {"text": text, "children": children, "result": result}
     if isinstance(cond, dict) and "not" in cond:
-        return {"text": _("not:"), "children": [describe_condition(cond["not"], catalogue)]}
+        return {"text": _("not:"), "children": [describe_condition(cond["not"], catalogue)], "result": result}
     if not isinstance(cond, dict):
         return {"text": readable_json(cond), "children": []}
     op, value = cond.get("op"), cond.get("value")
@@ -76,7 +79,11 @@ def describe_condition(cond, catalogue: dict) -> dict:
         if op in ("exists", "not_exists")
         else f"{label} {op_text} {_value_text(bf, value)}"
     )
-    return {"text": text, "children": []}
+    if "actual" in cond:
+        actual = cond["actual"]
+        shown = _("(none)") if actual is None else _value_text(bf, actual)
+        text = _("%(condition)s — actual: %(value)s", condition=text, value=shown)
+    return {"text": text, "children": [], "result": result}
 
 
 def describe_rule(data: dict) -> dict:
@@ -93,6 +100,8 @@ def describe_rule(data: dict) -> dict:
         form = forms.get(action.get("type"))
         params = []
         for key, value in (action.get("params") or {}).items():
+            if value in ("", None, [], {}):
+                continue  # a blank optional parameter says nothing
             param = form.param(key) if form else None
             label = param.label if param else key
             if param is not None and param.choices:

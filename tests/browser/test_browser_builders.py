@@ -49,8 +49,8 @@ def builder_user(live_server):
         )
         for name, stage in ((f"贵宾 {stamp}", "vip"), (f"线索 {stamp}", "lead")):
             _api(live_server, "POST", "/api/v1/customers", {"name": name, "lifecycle_stage": stage})
-        made["user"] = f"b_{stamp}"
-        return made["user"]
+        made["user"], made["vip"] = f"b_{stamp}", f"贵宾 {stamp}"
+        return made
 
     return make
 
@@ -63,7 +63,8 @@ def _vip_total(live_server) -> int:
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 def test_build_a_segment_and_an_automation(browser, live_server, shot, login, builder_user, locale):
     base = live_server["url"]
-    username = builder_user(locale[:2])
+    made = builder_user(locale[:2])
+    username = made["user"]
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
     context.set_default_timeout(15000)
     page = context.new_page()
@@ -137,10 +138,14 @@ def test_build_a_segment_and_an_automation(browser, live_server, shot, login, bu
         summary = page.locator("#rule-summary").inner_text()
         assert text["action"] in summary and "自动欢迎电话" in summary and "\\u" not in page.content()
         assert text["trigger"] in summary
-        # the dry run, from the rule's page
+        # the dry run, from the rule's page, on a customer chosen by name (no id typed)
+        page.fill("#dry-run [data-picker-input]", made["vip"])
+        page.click(f"#dry-run [role=option]:has-text('{made['vip']}')")
+        assert page.locator("#dry-run input[name=customer_id]").input_value().isdigit()
         page.fill("#dry-run textarea[name=event_data]", "{}")
         page.click("#dry-run button[type=submit]")
         page.wait_for_selector("#dry-run-result")
+        assert page.locator("[data-would-act]").get_attribute("data-would-act") == "true"
         shot(page, f"builders-automation-detail-{locale}")
         assert not [e for e in errors if "Content Security Policy" in e], errors
     finally:
