@@ -137,7 +137,7 @@ class DemoRun:
     password: str
     people: DemoPeople
     counts: dict = dataclasses.field(default_factory=dict)
-    plugins: list[str] = dataclasses.field(default_factory=list)
+    plugins: list[tuple[str, float]] = dataclasses.field(default_factory=list)  # (name, seconds)
     failures: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
@@ -195,6 +195,7 @@ def seed(
         for name, caller in current_app.extensions["crm"].plugins.per_plugin("crm_demo_data"):
             # each plugin its own stream: one plugin's demo does not shift another's
             own = dataclasses.replace(context, random=random.Random(f"{base}:{name}"))
+            started = time.perf_counter()
             try:
                 with database.atomic():  # a savepoint: a failing plugin leaves the rest in place
                     caller(context=own)
@@ -202,7 +203,7 @@ def seed(
                 log.exception("crm_demo_data of plugin %r failed", name)
                 run.failures.append((name, f"{type(exc).__name__}: {exc}"))
             else:
-                run.plugins.append(name)
+                run.plugins.append((name, time.perf_counter() - started))
     for name, model in COUNTED.items():
         run.counts[name] = model.select().where(model.id > before[name]).count()
     return run
@@ -617,7 +618,7 @@ def demo_data_command(customers, seed_value, chunk, locale, password):
     took = time.perf_counter() - started
     counts = ", ".join(f"{k} {v:,}" for k, v in run.counts.items())
     click.echo(f"demo data ({locale}): {counts} in {took:.1f} s")
-    click.echo("added by: " + ", ".join(run.plugins))
+    click.echo("added by: " + ", ".join(f"{name} ({took:.1f} s)" for name, took in run.plugins))
     labels = ROLE_LABELS[locale]
     click.echo(f"demo logins (password for all: {run.password}):")
     for user in run.people.users:
