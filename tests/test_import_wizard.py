@@ -321,6 +321,18 @@ def test_mapping_is_remembered_for_the_next_file(client, admin):
     assert suggested(html) == {"column-0": "phone", "column-1": "name"}
 
 
+def test_references_by_name_within_what_the_user_may_read(client, admin, make_user):
+    owner, _h = make_user("zhang", roles=("admin",), name="张三")
+    data = "名称,负责人\n周杰,张三\n王菲,李四\n".encode("gbk")
+    html, report = run_wizard(client, "customers", data, "owners.csv")
+    columns = suggested(html)
+    assert columns["column-1"] == "owner_id"
+    assert "1 row(s) imported, 1 refused" in report and 'data-row="3"' in report, report
+    assert "Nothing you may choose is called 李四." in report
+    (row,) = [c for c in customers(client, admin) if c["name"] == "周杰"]
+    assert row["owner_id"] == owner.id
+
+
 def test_custom_object_and_custom_field_labels(client, admin):
     assert (
         client.post(

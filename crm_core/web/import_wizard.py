@@ -212,9 +212,13 @@ class _Lookup:
         return table.get(headings.normalise(text), text)
 
 
-def _cell_values(mapped: list[tuple[int, FormField]], cells: list[str], lookup: _Lookup) -> dict[str, object]:
-    """The form values of one row: blank cells left out (create: the default; update: kept)."""
+def _cell_values(
+    mapped: list[tuple[int, FormField]], cells: list[str], lookup: _Lookup, names: _Names
+) -> tuple[dict[str, object], dict[str, list[str]]]:
+    """The form values of one row (blank cells left out: create takes the default, update keeps
+    the value) and the messages of cells that name no record the user may pick."""
     values: dict[str, object] = {}
+    problems: dict[str, list[str]] = {}
     for index, f in mapped:
         text = cells[index].strip() if index < len(cells) else ""
         if text == "":
@@ -226,6 +230,14 @@ def _cell_values(mapped: list[tuple[int, FormField]], cells: list[str], lookup: 
             continue
         if f.widget == "select":
             text = lookup.value(f, text)
+        elif f.widget == "reference" and f.reference and not text.lstrip("#").isdigit():
+            found = names.resolve(f, text)
+            if isinstance(found, str):
+                problems[f.name] = [found]
+                continue
+            text = str(found)
+        elif f.widget == "reference":
+            text = text.lstrip("#")
         elif f.widget == "tags":
             for sep in TAG_SEPARATORS:
                 text = text.replace(sep, ",")
@@ -234,7 +246,38 @@ def _cell_values(mapped: list[tuple[int, FormField]], cells: list[str], lookup: 
             parts = text[:10].split("-")
             text = "-".join([parts[0], parts[1].zfill(2), parts[2].zfill(2)]) + text[10:]
         values[f.name] = text
-    return values
+    return values, problems
+
+
+class _Names:
+    """Reference cells written as names (``张三`` for an owner, a company's name): the one
+    record of that name the user may read (``web.lookup.search``, hence the permission
+    module), looked up once per name."""
+
+    def __init__(self, actor):
+        self.actor = actor
+        self.cache: dict[tuple[str, str], int | str] = {}
+
+    def resolve(self, f: FormField, text: str) -> int | str:
+        """The id, or the message saying why there is none."""
+        key = (f.reference, text.lower())
+        if key not in self.cache:
+            self.cache[key] = self._find(f, text)
+        return self.cache[key]
+
+    def _find(self, f: FormField, text: str) -> int | str:
+        from .lookup import search
+
+        try:
+            entries = search(self.actor, f.reference, text, limit=50)
+        except APIError:
+            entries = []
+        exact = [e["id"] for e in entries if str(e["label"]).strip().lower() == text.lower()]
+        if len(exact) == 1:
+            return exact[0]
+        if len(exact) > 1:
+            return _("Several records are called %(name)s; write the id instead.", name=text)
+        return _("Nothing you may choose is called %(name)s.", name=text)
 
 
 class _RowError(Exception):
@@ -314,10 +357,9 @@ def import_rows(
     and the heading of each input's column)."""
     fields = {f.name: f for f in importable_fields(res, actor)}
     mapped = [(i, fields[name]) for i, name in enumerate(columns) if name in fields]
-    mapped_fields = [f for _i, f in mapped]
     heading_of = {name: headers[i] for i, name in enumerate(columns) if name}
     key_index = columns.index(match_key) if mode == "upsert" and match_key in columns else None
-    lookup = _Lookup(res, mapped_fields)
+    run = _Run(res, actor, mapped, key_index, match_key, fields)
     created = updated = 0
     errors: list[dict] = []
     total = len(rows)
@@ -326,9 +368,7 @@ def import_rows(
     for start in range(0, total, CHUNK):
         with write_transaction():
             for number, cells in rows[start : start + CHUNK]:
-                outcome = _import_row(
-                    res, actor, mapped, mapped_fields, cells, lookup, key_index, match_key, fields
-                )
+                outcome = run.row(cells)
                 if outcome == "created":
                     created += 1
                 elif outcome == "updated":
@@ -352,32 +392,44 @@ def import_rows(
     }
 
 
-def _import_row(res, actor, mapped, mapped_fields, cells, lookup, key_index, match_key, fields):
-    """``"created"``, ``"updated"`` or the row's messages by input name."""
-    values = _cell_values(mapped, cells, lookup)
-    try:
-        with database.atomic():
-            record = None
-            if key_index is not None:
-                key_text = cells[key_index].strip() if key_index < len(cells) else ""
-                if key_text:
-                    record = _matching_record(res, actor, match_key, key_text, fields)
-            submit(
-                res,
-                actor,
-                mapped_fields,
-                lambda name: _text(values.get(name)),
-                lambda name: list(values.get(name) or []) if isinstance(values.get(name), list) else [],
-                record=record,
-            )
-            return "updated" if record is not None else "created"
-    except _RowError as exc:
-        return exc.errors
-    except FormErrors as exc:
-        return exc.errors or {"_schema": [exc.message]}
-    except APIError as exc:
-        errors = exc.data.get("errors")
-        return flatten_messages(errors) if errors else {"_schema": [exc.message]}
+class _Run:
+    """One import's fixed parts (mapping, match key, value spellings, names) and its rows."""
+
+    def __init__(self, res, actor, mapped, key_index, match_key, fields):
+        self.res, self.actor, self.mapped = res, actor, mapped
+        self.mapped_fields = [f for _i, f in mapped]
+        self.key_index, self.match_key, self.fields = key_index, match_key, fields
+        self.lookup = _Lookup(res, self.mapped_fields)
+        self.names = _Names(actor)
+
+    def row(self, cells: list[str]):
+        """``"created"``, ``"updated"`` or the row's messages by input name."""
+        values, problems = _cell_values(self.mapped, cells, self.lookup, self.names)
+        if problems:
+            return problems
+        try:
+            with database.atomic():
+                record = None
+                if self.key_index is not None:
+                    key_text = cells[self.key_index].strip() if self.key_index < len(cells) else ""
+                    if key_text:
+                        record = _matching_record(self.res, self.actor, self.match_key, key_text, self.fields)
+                submit(
+                    self.res,
+                    self.actor,
+                    self.mapped_fields,
+                    lambda name: _text(values.get(name)),
+                    lambda name: list(values.get(name) or []) if isinstance(values.get(name), list) else [],
+                    record=record,
+                )
+                return "updated" if record is not None else "created"
+        except _RowError as exc:
+            return exc.errors
+        except FormErrors as exc:
+            return exc.errors or {"_schema": [exc.message]}
+        except APIError as exc:
+            errors = exc.data.get("errors")
+            return flatten_messages(errors) if errors else {"_schema": [exc.message]}
 
 
 def _text(value):
@@ -397,7 +449,7 @@ def import_task(ctx) -> dict:
     params = ctx.params
     with force_locale(params.get("locale") or "en"):
         res = get_resource(params["resource"])
-        permissions.require(ctx.actor, res.resource, "create" if params.get("mode") != "upsert" else "read")
+        may_import(ctx.actor, res)
         ctx.progress(0, None, "reading")
         try:
             headers, rows = read_file(ctx.input_data, ctx.input_name, params.get("encoding") or "")
