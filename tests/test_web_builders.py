@@ -454,3 +454,14 @@ def test_plugin_actions_get_inputs_from_their_schemas(register_plugin, make_user
             {"type": "coupons.issue", "params": {"value": "20.00", "kind": "percent"}},
             {"type": "coupons.points", "params": {"points": 50}},
         ]
+
+
+def test_segment_page_shows_chinese_filter_values_as_written(client, setup):
+    """The JSON a record page shows (a segment's filters) keeps Chinese as written, not as
+    ``\\uXXXX`` escapes, and stays HTML-safe."""
+    filters = {"tag": "贵宾", "q": "<b>北方</b>"}
+    r = setup["api"].post("/api/v1/segments", json={"name": "贵宾", "filters": filters}, headers=setup["h"])
+    assert r.status_code == 201, r.get_json()
+    html = client.get(f"/records/segments/{r.get_json()['id']}").get_data(as_text=True)
+    assert "贵宾" in html and "\\u8d35" not in html
+    assert "<b>北方</b>" not in html, "escaped like tojson"

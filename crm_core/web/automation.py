@@ -131,8 +131,15 @@ def describe_rule(data: dict) -> dict:
 
 
 @bp.app_template_filter("readable_json")
-def _readable_json_filter(value) -> str:
-    return readable_json(value)
+def _readable_json_filter(value):
+    """``tojson`` for people: safe in HTML the same way (``<``, ``>``, ``&``, ``'`` escaped as
+    JSON escapes), but other non-ASCII text kept as written."""
+    from markupsafe import Markup
+
+    text = readable_json(value)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        text = text.replace(char, escape)
+    return Markup(text)
 
 
 @bp.app_template_global("describe_rule")
