@@ -137,7 +137,8 @@ class DemoRun:
     password: str
     people: DemoPeople
     counts: dict = dataclasses.field(default_factory=dict)
-    plugins: list[tuple[str, float]] = dataclasses.field(default_factory=list)  # (name, seconds)
+    plugins: list[str] = dataclasses.field(default_factory=list)
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)  # per plugin
     failures: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
 
@@ -203,7 +204,8 @@ def seed(
                 log.exception("crm_demo_data of plugin %r failed", name)
                 run.failures.append((name, f"{type(exc).__name__}: {exc}"))
             else:
-                run.plugins.append((name, time.perf_counter() - started))
+                run.plugins.append(name)
+                run.seconds[name] = time.perf_counter() - started
     for name, model in COUNTED.items():
         run.counts[name] = model.select().where(model.id > before[name]).count()
     return run
@@ -619,7 +621,7 @@ def demo_data_command(customers, seed_value, chunk, locale, password):
     took = time.perf_counter() - started
     counts = ", ".join(f"{k} {v:,}" for k, v in run.counts.items())
     click.echo(f"demo data ({locale}): {counts} in {took:.1f} s")
-    click.echo("added by: " + ", ".join(f"{name} ({took:.1f} s)" for name, took in run.plugins))
+    click.echo("added by: " + ", ".join(f"{name} ({run.seconds[name]:.1f} s)" for name in run.plugins))
     labels = ROLE_LABELS[locale]
     click.echo(f"demo logins (password for all: {run.password}):")
     for user in run.people.users:
