@@ -129,3 +129,30 @@ def test_qr_image_needs_a_session(ct_browser, ct_server):
         assert response.status == 302 and "/login" in response.headers["location"]
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(("locale", "lang"), LANGUAGES)
+def test_campaign_form_refuses_bad_input_then_saves(open_as, ct_server, shot, locale, lang):
+    page = open_as("admin", locale)
+    page.goto(ct_server["url"] + "/channel-tracking/campaigns")
+    page.click("#new-campaign")
+    page.fill("input[name=name]", "Browser " + lang)
+    page.fill("input[name=utm_campaign]", "browser-" + lang)
+    page.fill("input[name=budget]", "lots")
+    page.fill("input[name=new_channel_name]", "Browser channel " + lang)
+    page.select_option("select[name=new_channel_group]", "kol")
+    page.click("#save-campaign")
+    page.wait_for_selector("#form-error")
+    assert page.input_value("input[name=name]") == "Browser " + lang  # nothing typed is lost
+    message = page.inner_text("[data-field=budget]")
+    assert message == (
+        "金额无效：请填写数字，例如 1200.50。"
+        if lang == "zh"
+        else "Not a valid amount: use digits like 1200.50."
+    )
+    shot(page, f"channel-campaign-form-errors-{lang}")
+    page.fill("input[name=budget]", "6800")
+    page.click("#save-campaign")
+    page.wait_for_selector("#kpis")
+    assert page.inner_text("#campaign-name") == "Browser " + lang
+    assert page.inner_text("[data-kpi=budget]") == "6,800.00"
