@@ -496,16 +496,22 @@ def test_new_form_prefilled_from_the_customer_page(client, setup):
 
 
 def test_automation_rule_editor_and_dry_run(client, setup):
+    # the rule builder (crm_core.web.automation_editor; /records/automations/new leads there)
     rule = {
         "name": "Tag big spenders",
-        "trigger": "order.paid",
-        "conditions": '{"field": "event.amount", "op": "gte", "value": 100}',
-        "actions": '[{"type": "add_tag", "params": {"tag": "big"}}]',
+        "trigger_choice": "order.paid",
+        "c-0-field": "event.",
+        "c-0-key": "amount",
+        "c-0-op": "gte",
+        "c-0-value": "100",
+        "a-0-type": "add_tag",
+        "a-0-p-tag": "big",
         "active": "on",
     }
-    r = post_form(client, "/records/automations/new", {**rule, "actions": "[not json"})
-    assert r.status_code == 422 and "Not valid JSON." in r.get_data(as_text=True)
-    r = post_form(client, "/records/automations/new", rule)
+    assert client.get("/records/automations/new").headers["Location"].endswith("/automations/new")
+    r = post_form(client, "/automations/new", {**rule, "a-0-p-tag": ""})
+    assert r.status_code == 422 and 'data-field="a-0-p-tag"' in r.get_data(as_text=True)
+    r = post_form(client, "/automations/new", rule)
     assert r.status_code == 302, r.get_data(as_text=True)
     detail = r.headers["Location"]
     rid = int(detail.rstrip("/").rsplit("/", 1)[1])
