@@ -465,3 +465,20 @@ def test_segment_page_shows_chinese_filter_values_as_written(client, setup):
     html = client.get(f"/records/segments/{r.get_json()['id']}").get_data(as_text=True)
     assert "贵宾" in html and "\\u8d35" not in html
     assert "<b>北方</b>" not in html, "escaped like tojson"
+
+
+def test_rule_author_without_customers_gets_event_fields_only(app, setup, make_user):
+    grants = [{"resource": "automations", "action": a, "scope": "own"} for a in ("read", "create", "update")]
+    r = setup["api"].post("/api/v1/roles", json={"name": "rules_only", "grants": grants}, headers=setup["h"])
+    assert r.status_code == 201, r.get_json()
+    make_user("rules_only_user", roles=("rules_only",))
+    author = login_as(app, "rules_only_user")
+    html = author.get("/automations/new").get_data(as_text=True)
+    assert 'value="event.type"' in html and "customer.lifecycle_stage" not in html
+    assert 'value="customer.created"' not in html, "no record events of resources it cannot read"
+    r = post_form(
+        author,
+        "/automations/new",
+        {"name": "Mine", "trigger_choice": "order.paid", "a-0-type": "add_tag", "a-0-p-tag": "paid"},
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)

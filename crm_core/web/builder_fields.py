@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 
 from .. import permissions
+from ..errors import APIError
 from ..records import listing
 from .registry import fields_for, get_resource
 
@@ -221,7 +222,13 @@ def condition_fields(actor) -> list[BuilderField]:
         ),
     ]
     tags = None
-    for plain, f, widget in customer_fields(actor, CONDITION_OPERATORS):
+    try:
+        customers = customer_fields(actor, CONDITION_OPERATORS)
+    except APIError as exc:
+        if exc.code != 403:
+            raise
+        customers = []  # a rule author who may not read customers gets the event's fields only
+    for plain, f, widget in customers:
         name = f"customer.custom.{plain}" if f.custom else f"customer.{plain}"
         if widget == "tags":
             tags = tag_names(actor) if tags is None else tags
