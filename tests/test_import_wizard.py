@@ -452,6 +452,21 @@ def test_api_import_reports_bad_files_as_json(client, admin):
     )
     assert follow_task(client, r, admin).status_code == 200
     assert [c["name"] for c in customers(client, admin)] == ["周杰"]
+    # a custom object's import too, queued as a task
+    assert (
+        client.post(
+            f"{API}/objects", json={"name": "shop", "label": {"en": "Shop"}}, headers=admin
+        ).status_code
+        == 201
+    )
+    r = client.post(
+        f"{API}/objects/shop/import",
+        data={"file": (io.BytesIO("名稱,name\n,台北店\n".encode("big5")), "s.csv"), "encoding": "big5"},
+        headers=admin,
+        content_type="multipart/form-data",
+    )
+    assert follow_task(client, r, admin).status_code == 200
+    assert [o["name"] for o in client.get(f"{API}/objects/shop", headers=admin).get_json()] == ["台北店"]
     r = client.post(
         f"{API}/customers/import",
         data={"file": (io.BytesIO(b"name\nx\n"), "b.csv"), "encoding": "klingon"},

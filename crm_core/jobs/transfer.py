@@ -3,7 +3,7 @@ collection other than customers (which have ``customers.import``/``customers.exp
 path they were asked through, so a task does exactly what that request did:
 
 - ``via: "api"``: ``/api/v1/objects/<type>/import`` and ``/export`` (``metadata.transfer``),
-  params ``type`` (the custom object type), ``mode`` or ``args``/``format``;
+  params ``type`` (the custom object type), ``mode`` and ``encoding``, or ``args``/``format``;
 - ``via: "web"``: the workbench's ``/records/<resource>/import`` and ``/export.<fmt>``
   (``web.transfer``), params ``resource``, ``locale`` (the page's language, for row messages),
   ``args``/``format``.
@@ -41,6 +41,7 @@ def import_task(ctx) -> dict:
             ctx.params.get("mode", "all_or_nothing"),
             ctx.actor,
             ctx.progress,
+            ctx.params.get("encoding") or None,
         )
     if via == "web":
         from flask_babel import force_locale

@@ -432,16 +432,16 @@ class ObjectRecordImport(MethodView):
         crud = _crud(type_name)
         actor = current_actor()
         data, filename, mode = tabular.import_upload()
+        encoding = tabular.import_encoding()
         tabular.check_mode(mode)
         permissions.require(actor, crud.resource, "create")
-        if tabular.wants_sync() and tabular.small_upload(data, filename):
+        if tabular.wants_sync() and tabular.small_upload(data, filename, encoding):
             report = transfer.import_records(
-                crud.resource, crud.model, _create_schema, data, filename, mode, actor
+                crud.resource, crud.model, _create_schema, data, filename, mode, actor, encoding=encoding
             )
             return json_response(report)
-        task = tasks.queue(
-            "records.import", actor, {"via": "api", "type": type_name, "mode": mode}, data, filename
-        )
+        params = {"via": "api", "type": type_name, "mode": mode, "encoding": encoding}
+        task = tasks.queue("records.import", actor, params, data, filename)
         return accepted(task)
 
 
