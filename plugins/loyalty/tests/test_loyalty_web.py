@@ -28,5 +28,5 @@ def test_customer_page_shows_tier_points_and_progress(client, program, purchase,
 
     html = client.get(f"/records/customers/{customer}").get_data(as_text=True)
     assert 'data-loyalty="balance">1200<' in html
-    assert "Gold" in html and "Next tier: Platinum, 3800.00 more (Spend amount)." in html
+    assert "Gold" in html and "Next tier: Platinum, 3,800 more (Spend amount)." in html
     assert "Not a loyalty member." in client.get(f"/records/customers/{other}").get_data(as_text=True)
