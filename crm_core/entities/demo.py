@@ -167,7 +167,7 @@ def seed(
     echo: Callable[[str], None] = lambda msg: None,
     locale: str = "en",
     password: str | None = None,
-    relabel_roles: bool = False,
+    relabel_roles: bool = True,
 ) -> DemoRun:
     """The whole demo (see the module docstring): people, ``customers`` customers, then the
     ``crm_demo_data`` hook (the core's records, then every plugin's). With ``relabel_roles`` the
