@@ -305,10 +305,11 @@ def _postgres() -> bool:
     return is_postgres()
 
 
-def _refuse(message: str, broken: list) -> APIError:
+def _refusal(broken: list) -> dict:
+    """The details of a 409 over stored values: the first records in the way and why."""
     ids = [rid for rid, _ in broken][:MAX_LISTED]
     details = {str(rid): reason for rid, reason in broken[:MAX_LISTED]}
-    return APIError(409, message, errors={"records": details}, records=ids, count=len(broken))
+    return {"errors": {"records": details}, "records": ids, "count": len(broken)}
 
 
 def check_existing(model, fd: FieldDef, backfill_default: bool = True) -> dict:
@@ -337,19 +338,24 @@ def check_existing(model, fd: FieldDef, backfill_default: bool = True) -> dict:
                 broken.append((rid, f"{value!r} is also the value of record {seen[key]}"))
             else:
                 seen[key] = rid
+    # the messages are raised as f-strings so the catalogue extractor finds them (translated where shown)
     if broken:
-        raise _refuse(
-            f"{len(broken)} record(s) of {fd.entity} hold values that {fd.name!r} would not accept; "
+        count, entity, name = len(broken), fd.entity, fd.name
+        raise APIError(
+            409,
+            f"{count} record(s) of {entity} hold values that '{name}' would not accept; "
             "fix or clear them first.",
-            broken,
+            **_refusal(broken),
         )
     if fd.required and not (fd.has_default and backfill_default):
         missing = [rid for (rid,) in model.select(model.id).tuples() if rid not in holders]
         if missing:
-            raise _refuse(
-                f"{fd.name!r} cannot be required without a default: {len(missing)} record(s) of "
-                f"{fd.entity} have no value.",
-                [(rid, "no value") for rid in missing],
+            count, entity, name = len(missing), fd.entity, fd.name
+            raise APIError(
+                409,
+                f"'{name}' cannot be required without a default: {count} record(s) of "
+                f"{entity} have no value.",
+                **_refusal([(rid, "no value") for rid in missing]),
             )
     return rewrites
 

@@ -414,9 +414,25 @@ def admin_departments():
 
 
 def _error_text(exc: APIError) -> str:
-    """One line for a flash message: the error and what it says about each field."""
+    """One line for a flash message in the reader's language: the error and what it says about
+    each field."""
+    from .messages import translate_message
+
     details = [m for msgs in (exc.data.get("errors") or {}).values() if isinstance(msgs, list) for m in msgs]
-    return " ".join([exc.message, *[str(d) for d in details if str(d) != exc.message]]).strip()
+    message = translate_message(exc.message)
+    parts = [translate_message(d) for d in details]
+    return " ".join([message, *[p for p in parts if p != message]]).strip()
+
+
+def _blocking_reason(reason: str) -> str:
+    """Why one stored value is in the way (``'a': Must be one of: b.``), in the reader's language:
+    the value as stored, then the validator's message translated."""
+    from .messages import translate_message
+
+    if reason == "no value":
+        return _("no value")
+    value, sep, message = str(reason).partition(": ")
+    return f"{value}{sep}{translate_message(message)}" if sep else translate_message(reason)
 
 
 @bp.route("/admin/departments/<int:department_id>", methods=["POST"])
@@ -541,6 +557,7 @@ def admin_field_edit(entity, name):
     removed choice, ``required`` without a default, ``unique`` over duplicates) is refused
     and the records in the way are listed."""
     from ..metadata import FIELD_TYPES, custom_fields, definitions, known_entities
+    from .messages import translate_message
 
     _need("fields:update")
     if entity not in known_entities():
@@ -570,9 +587,15 @@ def admin_field_edit(entity, name):
             if exc.code not in (409, 422):
                 raise
             found = exc.data.get("errors") or {}
-            blocking = sorted((found.pop("records", None) or {}).items(), key=lambda kv: int(kv[0]))
+            held = sorted((found.pop("records", None) or {}).items(), key=lambda kv: int(kv[0]))
+            blocking = [(rid, _blocking_reason(reason)) for rid, reason in held]
             errors = flatten_messages(found) or {}
-            errors.setdefault("_schema", [exc.message])
+            if blocking:  # the API's message names the entity by its code; say it for people
+                count = (exc.data.get("extra") or {}).get("count", len(blocking))
+                errors.setdefault(
+                    "_schema", [_("%(count)s record(s) hold values this change would not keep.", count=count)]
+                )
+            errors.setdefault("_schema", [translate_message(exc.message)])
             status = exc.code
         else:
             flash(_("Field %(name)s saved.", name=name), "success")

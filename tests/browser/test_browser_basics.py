@@ -163,3 +163,57 @@ def test_menu_at_phone_width(browser, live_server, login, shot, locale):
         shot(page, f"basics-phone-reminders-{locale}")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_departments_and_custom_fields_are_editable(browser, live_server, login, shot, locale):
+    base = live_server["url"]
+    api, h = live_server["api"], live_server["headers"]
+    tag = uuid.uuid4().hex[:6]
+
+    def post(path, body):
+        r = api.post(f"/api/v1/{path}", json=body, headers=h)
+        assert r.status_code == 201, (path, r.get_json())
+        return r.get_json()["id"]
+
+    top = post("departments", {"name": f"Region {tag}"})
+    child = post("departments", {"name": f"Team {tag}", "parent_id": top})
+    post("customers", {"name": f"Held {tag}", "department_id": child})
+    field = f"grade_{tag}"
+    post("fields/customers", {"name": field, "type": "choice", "choices": ["a", "b"]})
+    post("customers", {"name": f"Graded {tag}", "custom": {field: "a"}})
+    context, page = context_page(browser, locale)
+    try:
+        login(page, base, "admin")
+        page.goto(base + "/admin/departments")
+        node = page.locator(f"li[data-department='{top}']").first
+        node.locator("summary").first.click()
+        form = node.locator("form.crm-dept-edit").first
+        # its own sub-department is not offered as a parent
+        assert form.locator(f"select[name=parent_id] option[value='{child}']").count() == 0
+        form.locator("input[name=name]").fill(f"大区 {tag}")
+        form.locator("button[type=submit]").click()
+        assert page.locator(f"li[data-department='{top}'] .crm-dept-name").first.inner_text() == f"大区 {tag}"
+        team = page.locator(f"li[data-department='{child}']").first
+        team.locator("summary").first.click()
+        page.once("dialog", lambda d: d.accept())
+        team.locator("form.crm-dept-delete button").click()
+        flash = page.locator(".crm-flash-error").inner_text()
+        assert ("仍有记录" in flash) if locale == "zh-CN" else ("still holds records" in flash)
+        shot(page, f"basics-departments-{locale}")
+        page.goto(f"{base}/admin/fields?entity=customers")
+        page.click(f"a[data-edit-field='{field}']")
+        page.fill("#field-edit-form input[name=choices]", "b")
+        page.fill("#field-edit-form input[name=label_zh]", "等级")
+        page.click("#field-edit-form button[type=submit]")
+        blocking = page.locator("#blocking-records")
+        assert blocking.is_visible(), "removing a choice a record holds is refused"
+        assert page.locator("#field-edit-form input[name=label_zh]").input_value() == "等级"
+        shot(page, f"basics-field-edit-refused-{locale}")
+        page.fill("#field-edit-form input[name=choices]", "a, b, c")
+        page.click("#field-edit-form button[type=submit]")
+        row = page.locator(f"#field-list tr[data-field='{field}']")
+        assert "等级" in row.inner_text() and "c" in row.inner_text()
+        shot(page, f"basics-fields-{locale}")
+    finally:
+        context.close()
