@@ -482,3 +482,21 @@ def test_rule_author_without_customers_gets_event_fields_only(app, setup, make_u
         {"name": "Mine", "trigger_choice": "order.paid", "a-0-type": "add_tag", "a-0-p-tag": "paid"},
     )
     assert r.status_code == 302, r.get_data(as_text=True)
+
+
+def test_segment_page_describes_its_filters_and_size_per_viewer(app, client, setup):
+    filters = {"lifecycle_stage": "vip", "credit_score__gte": "500"}
+    r = setup["api"].post(
+        "/api/v1/segments", json={"name": "Rich VIPs", "filters": filters}, headers=setup["h"]
+    )
+    sid = r.get_json()["id"]
+    html = client.get(f"/records/segments/{sid}").get_data(as_text=True)
+    summary = html[html.index('id="segment-summary"') :]
+    assert "Lifecycle stage is VIP" in summary and "Credit score at least 500" in summary
+    assert 'data-count="2"' in summary  # South VIP (900) and North VIP 2 (900)
+    rep = login_as(app, "rep")
+    html = rep.get(f"/records/segments/{sid}").get_data(as_text=True)
+    summary = html[html.index('id="segment-summary"') :]
+    assert "Lifecycle stage is VIP" in summary and "Credit score" not in summary
+    assert "1 condition on a field you cannot filter on is kept unchanged." in summary
+    assert 'id="segment-size"' not in summary, "a filter on a hidden field is not counted for the rep"

@@ -247,4 +247,36 @@ def segment_count():
     return jsonify(count=count, text=ngettext("%(num)s customer matches", "%(num)s customers match", count))
 
 
+def describe_filters(filters: dict, actor) -> dict:
+    """What a segment's page says of its filters: each row as a sentence in the user's language
+    (field, operator and choice labels), how many entries the actor cannot see, and the count
+    of matching customers the actor may read (None when it cannot be counted)."""
+    from .builder_fields import OPERATOR_LABELS
+
+    try:
+        catalogue = _catalogue(actor)
+    except APIError as exc:
+        if exc.code != 403:
+            raise
+        catalogue = {}  # may read segments but not customers: no field to name, nothing to count
+    rows, kept = rows_from_filters(filters or {}, catalogue)
+    sentences = []
+    for row in rows:
+        field = catalogue[row["field"]]
+        values = ", ".join(field.choice_label(v) for v in row["values"])
+        sentences.append(f"{field.label} {OPERATOR_LABELS[row['op']]} {values}")
+    try:
+        count = count_matching(filters or {}, actor)
+    except APIError as exc:
+        if exc.code not in (400, 403):
+            raise
+        count = None
+    return {"rows": sentences, "kept": len(kept), "count": count}
+
+
+@bp.app_template_global("segment_summary")
+def _segment_summary_global(filters: dict) -> dict:
+    return describe_filters(filters, g.actor)
+
+
 register_editor("segments", new="web.segment_new", edit="web.segment_edit")
