@@ -361,3 +361,10 @@ def test_a_demo_in_a_guessed_locale_leaves_the_role_labels_alone(app, client, ad
     roles = {r["name"]: r["label"] for r in every(client, "roles", admin_headers)}
     assert roles["sales"] == "销售"
     assert {"Headquarters", "上海"} <= {d["name"] for d in every(client, "departments", admin_headers)}
+
+
+def test_a_demo_without_customers_still_makes_the_people(app, client, admin_headers):
+    result = demo(app, "--customers", "0", "--locale", "en")
+    assert "customers 0" in result.output and "sales.shanghai" in result.output
+    assert every(client, "customers", admin_headers) == []
+    token(app, "support.agent")
