@@ -91,7 +91,7 @@ def crm_event(event):
 def crm_jobs():
     """Tier evaluation, expiry, activation of pending points, expiry reminders."""
     return [
-        {"id": f"loyalty:{name}", "func": func, "description": func.__doc__.split("\n")[0], **trigger}
+        {"id": f"loyalty:{name}", "func": func, "description": str(jobs.DESCRIPTIONS[name]), **trigger}
         for name, (func, trigger) in jobs.JOBS.items()
     ]
 

@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 
 import peewee as pw
+from flask_babel import lazy_gettext as _l
 
 from crm_core.db import database, utcnow
 
@@ -100,4 +101,15 @@ JOBS = {
     "expire_points": (expire_points, {"trigger": "cron", "hour": 0, "minute": 10}),
     "activate_pending": (activate_pending, {"trigger": "interval", "hours": 1}),
     "expiring_reminders": (expiring_reminders, {"trigger": "cron", "hour": 9, "minute": 0}),
+}
+
+#: what the jobs page says of each job (in the reader's language; the core translates the
+#: English text through the merged catalogues when it shows it)
+DESCRIPTIONS = {
+    "evaluate_tiers": _l(
+        "Evaluate every member's tier: downgrades after retention and grace, catch-up upgrades."
+    ),
+    "expire_points": _l("Expire the points of every lot past its expiry date."),
+    "activate_pending": _l("Make pending points active once their return window has closed."),
+    "expiring_reminders": _l("Remind members whose points expire soon."),
 }
