@@ -358,3 +358,36 @@ def test_catalogue_complete():
     from crm_core.web.catalogs import problems
 
     assert problems(Path(__file__).resolve().parents[1] / "crm_channel_tracking") == []
+
+
+def test_deleting_needs_the_form_token_and_removes_links(client, admin):
+    campaign = _campaign(client, admin)
+    link = api(
+        client,
+        admin,
+        "POST",
+        "/links",
+        json={"campaign_id": campaign["id"], "target_url": "https://shop.example.com/"},
+    ).get_json()
+    page = f"/channel-tracking/campaigns/{campaign['id']}"
+    # a post without the CSRF token changes nothing
+    assert client.post(f"/channel-tracking/links/{link['id']}/delete").status_code == 400
+    assert client.post(f"{page}/delete").status_code == 400
+    assert len(api(client, admin, "GET", "/links").get_json()) == 1
+
+    r = post_form(client, f"/channel-tracking/links/{link['id']}/delete", {}, page=page)
+    assert r.status_code == 302 and api(client, admin, "GET", "/links").get_json() == []
+    assert client.get(f"/channel-tracking/links/{link['id']}/qr.png").status_code == 404
+
+    api(
+        client,
+        admin,
+        "POST",
+        "/links",
+        json={"campaign_id": campaign["id"], "target_url": "https://shop.example.com/"},
+    )
+    r = post_form(client, f"{page}/delete", {}, page=page)
+    assert r.status_code == 302
+    assert client.get(page).status_code == 404
+    assert api(client, admin, "GET", "/links").get_json() == []  # its links went with it
+    assert "No such campaign." in client.get(page).get_data(as_text=True)

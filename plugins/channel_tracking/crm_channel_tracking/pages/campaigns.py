@@ -184,6 +184,7 @@ def campaign(campaign_id):
         can_delete=can("campaigns", "delete", record),
         can_link=can("links", "create"),
         can_unlink=can("links", "delete"),
+        can_touchpoints=can("touchpoints"),
         default_target=base_url() + "/",
         currency=record.currency or setting("CURRENCY"),
     )
