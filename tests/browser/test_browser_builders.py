@@ -99,6 +99,8 @@ def test_build_a_segment_and_an_automation(browser, live_server, shot, login, bu
         sid = int(page.url.rsplit("/", 1)[1])
         stored = _api(live_server, "GET", f"/api/v1/segments/{sid}").get_json()
         assert stored["filters"] == {"lifecycle_stage": "vip"}
+        assert page.locator("#segment-size").get_attribute("data-count") == str(expected)
+        shot(page, f"builders-segment-detail-{locale}")
         # edit: the stored filter comes back as a row
         page.goto(base + f"/records/segments/{sid}/edit")
         assert page.locator("select[name=f-0-field]").input_value() == "lifecycle_stage"
