@@ -36,9 +36,7 @@
     const wrap = row.querySelector("[data-value-wrap]");
     if (!wrap) return;
     const valueSelect = wrap.querySelector("select[data-value]");
-    if (valueSelect && valueSelect.dataset.choices !== "bool") {
-      valueSelect.multiple = LIST_OPS.includes(select.value);
-    }
+    if (valueSelect) valueSelect.multiple = LIST_OPS.includes(select.value);
     wrap.hidden = NO_VALUE.includes(select.value);
   }
 
