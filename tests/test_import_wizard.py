@@ -353,6 +353,40 @@ def test_custom_object_and_custom_field_labels(client, admin):
     assert "1 row(s) imported, 1 refused" in report and 'data-row="3"' in report, report
 
 
+def test_update_by_a_custom_phone_field(client, admin):
+    """A custom object matched by its custom (unique) phone field."""
+    assert (
+        client.post(
+            f"{API}/objects", json={"name": "store", "label": {"en": "Store"}}, headers=admin
+        ).status_code
+        == 201
+    )
+    r = client.post(
+        f"{API}/fields/objects.store",
+        json={
+            "name": "hotline",
+            "type": "phone",
+            "unique": True,
+            "label": {"en": "Hotline", "zh-CN": "热线"},
+        },
+        headers=admin,
+    )
+    assert r.status_code == 201, r.get_json()
+    r = client.post(
+        f"{API}/objects/store", json={"name": "Old", "custom": {"hotline": "13800138000"}}, headers=admin
+    )
+    assert r.status_code == 201, r.get_json()
+    store = r.get_json()
+    data = "名称,热线\n新店名,138-0013-8000\n二店,13900139000\n坏店,12\n".encode("gbk")
+    html, report = run_wizard(
+        client, "objects.store", data, "s.csv", mode="upsert", match_key="custom.hotline"
+    )
+    assert suggested(html) == {"column-0": "name", "column-1": "custom.hotline"}
+    assert "1 row(s) imported, 1 refused" in report and "1 record(s) updated" in report, report
+    assert 'data-row="4"' in report
+    assert client.get(f"{API}/objects/store/{store['id']}", headers=admin).get_json()["name"] == "新店名"
+
+
 # --- bad input -------------------------------------------------------------------------------------
 
 

@@ -324,18 +324,21 @@ def _matching_record(res: WebResource, actor, match_key: str, text: str, fields:
 
 def _normalised(res: WebResource, f: FormField, text: str):
     """The match value as stored (a phone in E.164, an e-mail lower-cased); ``_RowError`` when
-    it is not valid."""
+    it is not valid. A custom field is normalised by its type here rather than by the custom
+    field validator, which would refuse a unique value for being used: by the very record the
+    row matches."""
     from marshmallow import ValidationError
 
     if f.custom:
-        from .. import metadata
+        fd = _custom_defs(res).get(f.key)
+        if getattr(fd, "type", "") != "phone":
+            return text.strip().lower()
+        from ..entities.schemas import normalize_phone
 
         try:
-            return metadata.validate_custom(res.resource, {f.key: text}, partial=True)[f.key]
-        except APIError as exc:
-            raise _RowError(
-                flatten_messages({"custom": exc.data.get("errors") or {f.key: [exc.message]}})
-            ) from None
+            return normalize_phone(text)
+        except ValueError as exc:
+            raise _RowError(flatten_messages({f.name: [str(exc)]})) from None
     try:
         return res.schema.fields[f.name].deserialize(text)
     except ValidationError as exc:
