@@ -283,3 +283,32 @@ def test_the_menu_folds_into_a_button_on_narrow_screens(app, client, world):
     assert 'id="crm-menu-toggle"' in html and 'for="crm-menu-toggle"' in html
     css = client.get("/static/crm/app.css").get_data(as_text=True)
     assert "@media (max-width: 900px)" in css and ".crm-menu-toggle:checked ~ .crm-menu" in css
+
+
+def test_contacts_api_for_a_sales_rep(app, world):
+    """Built-in roles get on contacts what they have on companies (migration 0002): a sales rep
+    links their customers to readable companies through the API, within scope."""
+    api, rep_h = world["api"], world["rep_h"]
+    r = api.post(
+        f"{API}/contacts",
+        json={"customer_id": world["wang"], "company_id": world["hq"], "role": "财务"},
+        headers=rep_h,
+    )
+    assert r.status_code == 201, r.get_json()
+    r = api.post(
+        f"{API}/contacts", json={"customer_id": world["zhao"], "company_id": world["hq"]}, headers=rep_h
+    )
+    assert r.status_code == 422, "a customer outside the rep's scope cannot be linked"
+    r = api.post(
+        f"{API}/contacts", json={"customer_id": world["li"], "company_id": world["west"]}, headers=rep_h
+    )
+    assert r.status_code == 422, "nor a company outside it"
+    api.post(
+        f"{API}/contacts",
+        json={"customer_id": world["zhao"], "company_id": world["west"], "department_id": world["south"]},
+        headers=world["h"],
+    )
+    listed = api.get(f"{API}/contacts", headers=rep_h).get_json()
+    assert [(c["customer_id"], c["role"]) for c in listed] == [(world["wang"], "财务")]
+    spec = api.get(f"{API}/openapi.json").get_json()
+    assert "/api/v1/contacts" in spec["paths"] and "/api/v1/companies/{record_id}/tree" in spec["paths"]
