@@ -174,3 +174,12 @@ def test_amounts_are_formatted_for_the_locale(app, client, admin_zh):
     html = client.get("/pipeline").get_data(as_text=True)
     assert "¥1,234,567.50" in html
     assert "1234567.50" not in html
+
+
+def test_admin_form_refusals_are_in_the_users_language(client, admin_zh):
+    """A refusal of the admin pages (a duplicate username) reads in Chinese."""
+    data = {"username": "boss", "password": "Another-Passw0rd"}
+    r = post_form(client, "/admin/users", data)
+    assert r.status_code == 409
+    html = r.get_data(as_text=True)
+    assert "已被占用。" in html and "Already taken." not in html

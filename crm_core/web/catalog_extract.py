@@ -153,7 +153,7 @@ def error_messages(tree: ast.AST) -> Iterator[tuple[int, str]]:
             if len(node.args) > index:
                 yield from _strings(node.args[index])
             for kw in node.keywords:
-                if kw.arg == keyword or (kw.arg in MESSAGE_DICTS):
+                if kw.arg in (keyword, "errors") or kw.arg in MESSAGE_DICTS:
                     yield from _strings(kw.value)
         elif isinstance(node, ast.Dict) and id(node) not in documentation:
             for key, value in zip(node.keys, node.values, strict=True):

@@ -63,7 +63,10 @@ def _catalog() -> tuple[dict, list] | None:
 def translate_message(text, _depth: int = 0) -> str:
     """``text`` (an English message, possibly with values filled in) in the current language;
     unchanged when no catalogue knows it. A filled-in value that is a message itself
-    (``Invalid query parameter 'sort': Unknown sort field 'x'.``) is translated too."""
+    (``Invalid query parameter 'sort': Unknown sort field 'x'.``) is translated too. Markup (HTML
+    a page built on purpose) is left as it is."""
+    if hasattr(text, "__html__"):
+        return text
     text = "" if text is None else str(text)
     found = _catalog()
     if found is None or not text:
