@@ -152,3 +152,50 @@ def test_build_a_segment_and_an_automation(browser, live_server, shot, login, bu
         assert not [e for e in errors if "Content Security Policy" in e], errors
     finally:
         context.close()
+
+
+def test_a_scoped_rep_builds_a_segment_over_their_own_customers(browser, live_server, shot, login):
+    """A rep whose role reads the customers of their department only, with ``phone`` hidden: the
+    builder never offers the phone, and the live count is of the rep's customers."""
+    base = live_server["url"]
+    stamp = f"{time.monotonic_ns() % 10**9}"
+    dept = _api(live_server, "POST", "/api/v1/departments", {"name": f"西区 {stamp}"}).get_json()["id"]
+    grants = [{"resource": "customers", "action": "read", "scope": "department"}] + [
+        {"resource": "segments", "action": a, "scope": "own"} for a in ("read", "create", "update")
+    ]
+    rules = [{"resource": "customers", "field": "phone", "rule": "hidden"}]
+    role = f"rep_{stamp}"
+    _api(live_server, "POST", "/api/v1/roles", {"name": role, "grants": grants, "field_rules": rules})
+    user = f"rep_{stamp}"
+    _api(
+        live_server,
+        "POST",
+        "/api/v1/users",
+        {"username": user, "password": PASSWORD, "roles": [role], "department_id": dept},
+    )
+    for name, department in ((f"西区贵宾 {stamp}", dept), (f"别处贵宾 {stamp}", None)):
+        _api(
+            live_server,
+            "POST",
+            "/api/v1/customers",
+            {"name": name, "lifecycle_stage": "vip", "department_id": department},
+        )
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    try:
+        login(page, base, user, PASSWORD)
+        page.goto(base + "/records/segments/new")
+        options = page.locator("select[name=f-0-field] option").evaluate_all("els => els.map(e => e.value)")
+        assert "lifecycle_stage" in options and "phone" not in options
+        page.fill("input[name=name]", "我的贵宾")
+        page.select_option("select[name=f-0-field]", "lifecycle_stage")
+        page.select_option("select[name=f-0-value]", "vip")
+        wait_until(page, "document.querySelector('#segment-count').dataset.count === '1'")
+        assert "1 位客户符合条件" in page.locator("#segment-count").inner_text()
+        shot(page, "builders-segment-scoped-rep-zh-CN")
+        page.click("#segment-save")
+        page.wait_for_url(base + "/records/segments/*")
+        assert page.locator("#segment-size").get_attribute("data-count") == "1"
+    finally:
+        context.close()
