@@ -27,6 +27,20 @@ SMOKE = textwrap.dedent(
         {"visitor_id": "v1"},
     ]})
     assert r.status_code == 200, r.get_data(as_text=True)
+
+    # the screens, their static files and their zh-CN catalogue are in the installed package
+    import re
+    from crm_core.auth import create_user
+
+    with app.app_context():
+        create_user("smoke_admin", "Smoke-Passw0rd!", roles=["admin"])
+    web = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', web.get("/login").get_data(as_text=True)).group(1)
+    login = {"username": "smoke_admin", "password": "Smoke-Passw0rd!", "csrf_token": token}
+    assert web.post("/login", data=login).status_code == 302
+    page = web.get("/channel-tracking/campaigns", headers={"Accept-Language": "zh-CN"})
+    assert page.status_code == 200 and "渠道活动" in page.get_data(as_text=True), page.status_code
+    assert web.get("/channel-tracking/static/channel_tracking/charts.js").status_code == 200
     print(json.dumps(r.get_json(), sort_keys=True))
     """
 )

@@ -391,3 +391,23 @@ def test_deleting_needs_the_form_token_and_removes_links(client, admin):
     assert client.get(page).status_code == 404
     assert api(client, admin, "GET", "/links").get_json() == []  # its links went with it
     assert "No such campaign." in client.get(page).get_data(as_text=True)
+
+
+def test_touchpoints_name_only_customers_the_reader_may_read(app, client, admin, traffic, make_user):
+    role = client.post(
+        "/api/v1/roles",
+        json={
+            "name": "ct_touch",
+            "grants": [{"resource": "channel_tracking.touchpoints", "action": "read", "scope": "all"}],
+        },
+        headers=admin,
+    )
+    assert role.status_code == 201, role.get_json()
+    make_user("ct_touch_user", roles=("ct_touch",))
+    reader = app.test_client()
+    web_login(reader, "ct_touch_user")
+    html = reader.get("/channel-tracking/touchpoints?visitor=v-one&to=9999-12-31").get_data(as_text=True)
+    assert "3 touchpoints" in html and "Not a valid date" in html
+    assert "Customer 1" not in html and "/records/customers/1" not in html
+    # nor campaign names without campaigns:read (the touch's own utm_campaign is shown)
+    assert "Spring launch" not in html and "spring26" in html

@@ -99,6 +99,9 @@ def date_range(args, default_start: dt.date | None = None, default_end: dt.date 
         given_end = None
         errors["to"] = _("Not a valid date: use YYYY-MM-DD.")
     start, end = given_start or start, given_end or end
+    if end >= dt.date.max - dt.timedelta(days=1):  # the reports need the day after the range
+        errors["to"] = _("Not a valid date: use YYYY-MM-DD.")
+        end = today
     if end < start:
         errors["to"] = _("The end date must not be before the start date.")
         start, end = end, start
