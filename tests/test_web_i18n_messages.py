@@ -183,3 +183,26 @@ def test_admin_form_refusals_are_in_the_users_language(client, admin_zh):
     assert r.status_code == 409
     html = r.get_data(as_text=True)
     assert "已被占用。" in html and "Already taken." not in html
+
+
+def test_codes_are_shown_with_labels(app, client, admin_zh):
+    """The role grid's resources and actions, field rules, custom-field entities and types, and
+    the usual codes of channels and industries read as words, not codes."""
+    api = app.test_client()
+    r = api.post("/api/v1/customers", json={"name": "渠道客户", "source_channel": "kol"}, headers=admin_zh)
+    assert r.status_code == 201, r.get_json()
+    r = api.post("/api/v1/companies", json={"name": "零售公司", "industry": "retail"}, headers=admin_zh)
+    assert r.status_code == 201, r.get_json()
+    sales = next(x for x in api.get("/api/v1/roles", headers=admin_zh).get_json() if x["name"] == "sales")
+
+    grid = client.get(f"/admin/roles/{sales['id']}").get_data(as_text=True)
+    assert "<th>查看</th>" in grid and "<th>导出</th>" in grid and "<th>read</th>" not in grid
+    assert '<th scope="row">客户 <small' in grid and ">隐藏</option>" in grid
+    fields = client.get("/admin/fields?entity=customers").get_data(as_text=True)
+    assert ">整数</option>" in fields and ">客户</option>" in fields and ">int</option>" not in fields
+    customers = client.get("/records/customers/").get_data(as_text=True)
+    assert "KOL 达人" in customers and ">kol<" not in customers
+    companies = client.get("/records/companies/").get_data(as_text=True)
+    assert "零售" in companies and ">retail<" not in companies
+    audit = client.get("/admin/audit").get_data(as_text=True)
+    assert "<td>新建</td>" in audit and "<td>create</td>" not in audit
