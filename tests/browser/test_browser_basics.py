@@ -82,6 +82,15 @@ def test_company_page_links_a_customer_and_draws_the_network(
         graph.locator(f"[data-company='{network['hq']}']").click()
         page.wait_for_url(f"{base}/records/companies/{network['hq']}")
         assert "决策人" in page.locator("#contacts").inner_text()
+        # the customer's page lists the company with the role, and links another one by name
+        page.goto(f"{base}/records/customers/{network['buyer']}")
+        panel = page.locator("#customer-companies")
+        assert f"南区经销 {network['tag']}" in panel.inner_text() and "采购" in panel.inner_text()
+        page.fill("#link-company input[name=company]", f"North region {network['tag']}")
+        page.fill("#link-company input[name=role]", "财务")
+        page.click("#link-company button[type=submit]")
+        assert f"North region {network['tag']}" in page.locator("#customer-companies").inner_text()
+        shot(page, f"basics-customer-companies-{locale}")
     finally:
         context.close()
 
