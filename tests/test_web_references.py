@@ -238,6 +238,7 @@ def test_names_keep_hidden_fields_and_other_scopes_out(app, client, world):
     role = Role.create(name="blind")
     Grant.create(role=role, resource="*", action="read", scope="all")
     FieldRule.create(role=role, resource="customers", field="name", rule="hidden")
+    FieldRule.create(role=role, resource="customers", field="phone", rule="hidden")
     from crm_core.auth import create_user
     from crm_core.testing import TEST_PASSWORD
 
@@ -249,8 +250,10 @@ def test_names_keep_hidden_fields_and_other_scopes_out(app, client, world):
     answer = blind.get("/lookup/customers?q=").get_json()
     assert all(entry["label"] == f"#{entry['id']}" for entry in answer["results"])
     assert "周杰" not in str(answer)
-    # and searching by the hidden name finds nothing
+    # and searching by the hidden name (or phone) finds nothing; no hint carries the phone
     assert blind.get("/lookup/customers?q=周杰").get_json()["results"] == []
+    assert blind.get("/lookup/customers?q=13800").get_json()["results"] == []
+    assert "13800138000" not in str(answer)
 
 
 def test_forms_offer_pickers_not_number_boxes(client, world):
@@ -350,3 +353,84 @@ def test_a_reference_the_writer_cannot_read_is_refused_like_a_missing_one(world)
     assert outside == missing.get_json()["errors"]["assignee_id"][0].replace("987654", "N")
     ok = api.post(f"{API}/tickets", json={"title": "Mine", "assignee_id": world["rep"].id}, headers=headers)
     assert ok.status_code == 201, ok.get_json()
+
+
+def test_a_new_owner_brings_the_record_to_their_department_and_a_new_pipeline_its_first_stage(client, world):
+    api, h = world["api"], world["h"]
+    customer = api.get(f"{API}/customers/{world['mine']}", headers=h).get_json()
+    r = post_form(
+        client,
+        f"/records/customers/{world['mine']}/edit",
+        {
+            "name": customer["name"],
+            "owner_id": str(world["other"].id),
+            "department_id": str(customer["department_id"]),
+        },
+    )
+    _saved(r)
+    moved = api.get(f"{API}/customers/{world['mine']}", headers=h).get_json()
+    assert moved["owner_id"] == world["other"].id and moved["department_id"] == world["depts"]["beijing"]
+    # the stage picker is emptied when the pipeline changes: the deal goes to the new first stage
+    r = post_form(
+        client,
+        f"/records/deals/{world['deal']}/edit",
+        {"title": "Spring order", "pipeline_id": str(world["second"]["id"]), "stage_id": ""},
+    )
+    _saved(r)
+    deal = api.get(f"{API}/deals/{world['deal']}", headers=h).get_json()
+    assert deal["pipeline_id"] == world["second"]["id"]
+    assert deal["stage_id"] == world["second"]["stages"][0]["id"]
+
+
+def test_custom_reference_fields_get_a_picker_and_show_a_name(client, world):
+    api, h = world["api"], world["h"]
+    r = api.post(
+        f"{API}/fields/customers",
+        json={"name": "dealer", "type": "reference", "reference": "companies", "label": {"en": "Dealer"}},
+        headers=h,
+    )
+    assert r.status_code == 201, r.get_json()
+    html = client.get(f"/records/customers/{world['mine2']}/edit").get_data(as_text=True)
+    assert 'data-lookup="/lookup/companies"' in html and 'name="custom.dealer"' in html
+    customer = api.get(f"{API}/customers/{world['mine2']}", headers=h).get_json()
+    r = post_form(
+        client,
+        f"/records/customers/{world['mine2']}/edit",
+        {"name": customer["name"], "custom.dealer": str(world["parent"])},
+    )
+    _saved(r)
+    html = client.get(f"/records/customers/{world['mine2']}").get_data(as_text=True)
+    assert "华东总代" in html
+
+
+def test_plugin_references_are_pickers_and_names_too(app, client, world):
+    from crm_core.web.registry import cruds
+
+    with app.test_request_context("/"):
+        known = set(cruds())
+    assert "channel_tracking.campaigns" in known, "the channel tracking plugin is installed with the core"
+    api, h = world["api"], world["h"]
+    channel = api.post(
+        f"{API}/channel-tracking/channels", json={"name": "抖音直播", "group": "social"}, headers=h
+    )
+    assert channel.status_code == 201, channel.get_json()
+    channel_id = channel.get_json()["id"]
+    html = client.get("/records/channel_tracking.campaigns/new").get_data(as_text=True)
+    assert 'data-lookup="/lookup/channel_tracking.channels"' in html
+    found = client.get("/lookup/channel_tracking.channels?q=抖音").get_json()["results"]
+    assert [e["id"] for e in found] == [channel_id]
+    r = post_form(
+        client,
+        "/records/channel_tracking.campaigns/new",
+        {"name": "双十一", "utm_campaign": "d11-live", "channel_id": str(channel_id)},
+    )
+    _saved(r)
+    html = client.get("/records/channel_tracking.campaigns/").get_data(as_text=True)
+    assert "抖音直播" in html
+    # a channel that does not exist is refused on its field
+    r = post_form(
+        client,
+        "/records/channel_tracking.campaigns/new",
+        {"name": "x", "utm_campaign": "x1", "channel_id": "9999"},
+    )
+    assert r.status_code == 422 and 'data-field="channel_id"' in r.get_data(as_text=True)

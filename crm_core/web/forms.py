@@ -97,6 +97,8 @@ def read_values(fields: list[FormField], getter, getlist, *, partial: bool) -> t
                 if f.custom:
                     value = None  # removes the custom value
                 elif f.empty == NOT_CLEARABLE:
+                    if f.depends_on and (getter(f.depends_on) or "").strip():
+                        continue  # cleared because what it depends on changed: the service picks
                     errors[f.name] = [_("This field cannot be empty.")]
                     continue
                 else:
@@ -163,4 +165,13 @@ def submit(res: WebResource, actor, fields: list[FormField], getter, getlist, re
     if errors:
         raise FormErrors(errors, _("Please correct the marked fields."))
     values = load(res, data, partial=partial)
+    # a new owner with the department left as it was: the record follows its owner (the service's
+    # rule for a new owner), instead of a refusal for a department that is not the owner's
+    moved = record is not None and values.get("owner_id", None) != getattr(record, "owner_id", None)
+    if (
+        moved
+        and "owner_id" in values
+        and values.get("department_id", ()) == getattr(record, "department_id", None)
+    ):
+        del values["department_id"]
     return save(res, actor, values, record)
