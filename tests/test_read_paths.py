@@ -42,6 +42,7 @@ OUTSIDE = {
     "activity": "OUTSIDEACTIVITY9c1e",
     "ticket": "OUTSIDETICKET9c1e",
     "import": "OUTSIDEIMPORT9c1e",
+    "company": "OUTSIDECOMPANY9c1e",
 }
 #: Routes that read no record data, with the reason.
 NOT_READ_PATHS = {
@@ -132,7 +133,24 @@ def world(app, client, make_user):
     )
     assert r.status_code == 202, r.get_json()
     task_out = r.get_json()["id"]
+    # a dealer network: the spy reads the parent, not the stranger's branch below it, nor the
+    # stranger's customer linked to the parent (company pages, their graph, search)
+    parent = post("companies", {"name": "Inside parent"}, colleague_h)
+    r = client.post(
+        f"{API}/companies",
+        json={"name": OUTSIDE["company"], "parent_id": parent, "department_id": away.id},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.get_json()
+    branch = r.get_json()["id"]
+    r = client.post(
+        f"{API}/contacts",
+        json={"customer_id": outside, "company_id": parent, "role": "x", "department_id": away.id},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.get_json()
     ids = {
+        "companies": [parent, branch],
         "customers": [inside, outside, shared],
         "deals": [deal_in, deal_out],
         "activities": [activity_in, activity_out],
@@ -157,7 +175,16 @@ def params(world) -> dict[str, list]:
         "resource": ["customers", "deals", "activities", "tickets", "companies"],
         "entity": ["customers", "deals", "activities"],
         # the pickers' lookup: every kind of record a reference can point to
-        "target": ["customers", "deals", "activities", "tickets", "companies", "users", "departments", "stages"],
+        "target": [
+            "customers",
+            "deals",
+            "activities",
+            "tickets",
+            "companies",
+            "users",
+            "departments",
+            "stages",
+        ],
         "name": ["vault", "email"],
         "type_name": ["asset"],
         "fmt": ["csv", "xlsx"],
