@@ -28,7 +28,7 @@ import logging
 import random
 import time
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 import click
@@ -168,10 +168,13 @@ def seed(
     locale: str = "en",
     password: str | None = None,
     relabel_roles: bool = True,
+    plugins: Iterable[str] | None = None,
 ) -> DemoRun:
     """The whole demo (see the module docstring): people, ``customers`` customers, then the
-    ``crm_demo_data`` hook (the core's records, then every plugin's). With ``relabel_roles`` the
-    built-in roles still carrying a shipped label get the ``locale`` one. Needs an app context."""
+    ``crm_demo_data`` hook (the core's records, then every plugin's; only those named in
+    ``plugins`` when given, e.g. ``["core.entities"]`` for the core's alone). With
+    ``relabel_roles`` the built-in roles still carrying a shipped label get the ``locale`` one.
+    Needs an app context."""
     from ..auth.passwords import generate_password
 
     rng = rng or random.Random(42)
@@ -194,6 +197,8 @@ def seed(
     before = {name: _last_id(model) for name, model in COUNTED.items()}
     with database.atomic():
         for name, caller in current_app.extensions["crm"].plugins.per_plugin("crm_demo_data"):
+            if plugins is not None and name not in plugins:
+                continue
             # each plugin its own stream: one plugin's demo does not shift another's
             own = dataclasses.replace(context, random=random.Random(f"{base}:{name}"))
             started = time.perf_counter()
