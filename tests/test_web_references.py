@@ -267,6 +267,13 @@ def test_forms_offer_pickers_not_number_boxes(client, world):
     for name in ("李销售", "周杰", "上海分销", "Retail", "Lead", "总部 / 华东 / 上海"):
         assert f'value="{name}"' in html, name
     assert "/static/crm/picker.js" in html
+    # a new record's owner starts as the user, shown by name
+    html = client.get("/records/customers/new").get_data(as_text=True)
+    assert re.search(rf'name="owner_id" value="{world["admin"].id}"', html) and 'value="王老板"' in html
+    # the list filters by owner and department with pickers too
+    html = client.get(f"/records/customers/?owner_id={world['other'].id}").get_data(as_text=True)
+    assert 'data-lookup="/lookup/users"' in html and 'data-lookup="/lookup/departments"' in html
+    assert 'value="赵销售"' in html and "钱外人" in html and "周杰" not in html
 
 
 # --- the picker endpoint ------------------------------------------------------------------------

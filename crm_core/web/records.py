@@ -116,8 +116,13 @@ def record_new(resource):
     res = get_resource(resource)
     permissions.require(actor, res.resource, "create")
     fields = fields_for(res, actor, for_form=True)
-    # a link may prefill the form (``/records/deals/new?customer_id=5`` from the customer page)
-    errors, message, values = {}, None, (request.args if request.args else {})
+    # a link may prefill the form (``/records/deals/new?customer_id=5`` from the customer page);
+    # the owner starts as the user, as the service would make it, so the picker shows who
+    values = MultiDict(request.args)
+    owner = next((f for f in fields if f.name == "owner_id" and f.writable), None)
+    if owner is not None and "owner_id" not in values and actor is not None:
+        values["owner_id"] = str(actor.id)
+    errors, message = {}, None
     status = 200
     if request.method == "POST":
         try:
