@@ -133,6 +133,10 @@ def world(app, client, make_user):
     )
     assert r.status_code == 202, r.get_json()
     task_out = r.get_json()["id"]
+    # the stranger's file waiting in the import wizard: only the stranger may preview it
+    from crm_core.records.import_store import save_upload
+
+    upload_out = save_upload(stranger.id, "customers", "people.csv", csv_text).id
     # a dealer network: the spy reads the parent, not the stranger's branch below it, nor the
     # stranger's customer linked to the parent (company pages, their graph, search)
     parent = post("companies", {"name": "Inside parent"}, colleague_h)
@@ -156,6 +160,7 @@ def world(app, client, make_user):
         "activities": [activity_in, activity_out],
         "tickets": [ticket_out],
         "tasks": [task_out],
+        "uploads": [upload_out],
     }
     return types.SimpleNamespace(
         spy=spy, spy_h=spy_h, ids=ids, users=[spy.id, colleague.id, stranger.id], depts=[home.id, away.id]
@@ -169,6 +174,7 @@ def params(world) -> dict[str, list]:
         "record_id": any_ids,
         "customer_id": world.ids["customers"],
         "task_id": world.ids["tasks"],
+        "upload_id": world.ids["uploads"],
         "user_id": world.users,
         "department_id": world.depts,
         "role_id": ["spy", "sales"],
