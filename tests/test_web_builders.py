@@ -261,6 +261,12 @@ def test_automation_round_trip_edit(client, setup):
                 # (in the choices' order: a browser posts a multiple select's values that way)
                 {"field": "customer.lifecycle_stage", "op": "in", "value": ["customer", "vip"]},
                 {"field": "event.amount", "op": "exists", "value": False},
+                {
+                    "sum": {"event": "order.paid", "field": "amount", "within_days": 90},
+                    "op": "gte",
+                    "value": "1000.50",
+                },
+                {"not": {"field": "customer.tags", "op": "contains", "value": "vip"}},
             ]
         },
         "actions": [
@@ -276,6 +282,12 @@ def test_automation_round_trip_edit(client, setup):
     data = _form_data(html)
     assert data["trigger_choice"] == ["__other__"] and data["trigger_custom"] == ["order.*"]
     assert "active" not in data
+    # the aggregates are rows of the builder; the "not" is kept as written
+    assert (
+        data["c-1-field"] == ["count"] and data["c-1-event"] == ["order.paid"] and data["c-1-days"] == ["30"]
+    )
+    assert data["c-4-field"] == ["sum"] and data["c-4-key"] == ["amount"]
+    assert "c-5-raw" in data and "c-5-field" not in data
     r = post_form(client, f"/automations/{rid}/edit", {k: v for k, v in data.items() if k != "csrf_token"})
     assert r.status_code == 302, r.get_data(as_text=True)
     rule = _rule(setup, rid)
@@ -500,3 +512,36 @@ def test_segment_page_describes_its_filters_and_size_per_viewer(app, client, set
     assert "Lifecycle stage is VIP" in summary and "Credit score" not in summary
     assert "1 condition on a field you cannot filter on is kept unchanged." in summary
     assert 'id="segment-size"' not in summary, "a filter on a hidden field is not counted for the rep"
+
+
+def test_automation_history_conditions_from_rows(client, setup):
+    """ "Three paid orders in 30 days" is built from a row (event, days, operator, number)."""
+    base = {
+        "name": "Loyal buyers",
+        "trigger_choice": "order.paid",
+        "a-0-type": "add_tag",
+        "a-0-p-tag": "loyal",
+    }
+    bad = {"c-0-field": "count", "c-0-event": "", "c-0-days": "0", "c-0-op": "gte", "c-0-value": "three"}
+    r = post_form(client, "/automations/new", {**base, **bad})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    for key in ("c-0-event", "c-0-days", "c-0-value"):
+        assert f'data-field="{key}"' in html, key
+    good = {
+        "c-0-field": "count",
+        "c-0-event": "order.paid",
+        "c-0-days": "30",
+        "c-0-op": "gte",
+        "c-0-value": "3",
+    }
+    r = post_form(client, "/automations/new", {**base, **good})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    rule = _rule(setup, _id_of(r.headers["Location"]))
+    assert rule["conditions"] == {
+        "count": {"event": "order.paid", "within_days": 30},
+        "op": "gte",
+        "value": 3,
+    }
+    detail = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "number of Order paid events in the last 30 days at least 3" in detail

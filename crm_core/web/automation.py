@@ -67,10 +67,12 @@ def describe_condition(cond, catalogue: dict) -> dict:
         kind = "count" if "count" in cond else "sum"
         spec = cond.get(kind) or {}
         days = spec.get("within_days")
+        history = catalogue.get(kind)
+        event = history.choice_label(spec.get("event")) if history is not None else spec.get("event")
         if kind == "count":
-            label = _("number of %(event)s events", event=spec.get("event"))
+            label = _("number of %(event)s events", event=event)
         else:
-            label = _("total %(field)s of %(event)s events", field=spec.get("field"), event=spec.get("event"))
+            label = _("total %(field)s of %(event)s events", field=spec.get("field"), event=event)
         if days:
             label = _("%(what)s in the last %(days)s days", what=label, days=days)
         bf = None

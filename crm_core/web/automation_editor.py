@@ -412,8 +412,59 @@ def actions_from_form(form, forms: dict[str, ActionForm]) -> tuple[list[dict], l
 # --- conditions ----------------------------------------------------------------------------------
 
 
+def _history_row(item, catalogue: dict[str, BuilderField]) -> dict | None:
+    """A ``count`` / ``sum`` aggregate (without ``where``) as a row, or None."""
+    kind = "count" if "count" in item else "sum"
+    spec, bf = item.get(kind), catalogue.get(kind)
+    allowed = {"event", "within_days"} | ({"field"} if kind == "sum" else set())
+    if bf is None or set(item) - {kind, "op", "value"} or not isinstance(spec, dict) or set(spec) - allowed:
+        return None
+    if item.get("op") not in bf.operator_names or isinstance(item.get("value"), list | dict | bool):
+        return None
+    if spec.get("event") not in {value for value, _label in bf.choices}:
+        return None  # an event type the list does not offer: kept as written
+    days = spec.get("within_days")
+    return {
+        "field": kind,
+        "event": spec.get("event", ""),
+        "key": spec.get("field", ""),
+        "days": "" if days is None else str(days),
+        "op": item["op"],
+        "values": [_shown(item.get("value"))],
+    }
+
+
+def _history_condition(i: int, kind: str, form, row: dict, errors: dict) -> dict | None:
+    """The ``count`` / ``sum`` condition of a posted row (errors keyed by its inputs)."""
+    event, days, key = form.get(f"c-{i}-event", "").strip(), form.get(f"c-{i}-days", "").strip(), row["key"]
+    row.update(event=event, days=days)
+    spec: dict = {"event": event}
+    if not event:
+        errors[f"c-{i}-event"] = [_("Choose an event.")]
+    if kind == "sum":
+        if not KEY_RE.match(key):
+            errors[f"c-{i}-key"] = [_("Give the event data key, e.g. amount or object.lifecycle_stage.")]
+        spec["field"] = key
+    if days:
+        if not days.isdigit() or not 1 <= int(days) <= 3650:
+            errors[f"c-{i}-days"] = [_("A whole number of days from 1 to 3650.")]
+        else:
+            spec["within_days"] = int(days)
+    value = (row["values"] or [""])[0]
+    try:
+        if not decimal.Decimal(value).is_finite():
+            raise decimal.InvalidOperation
+    except decimal.InvalidOperation:
+        errors[f"c-{i}-value"] = [_("Give a number.")]
+    if any(k.startswith(f"c-{i}-") for k in errors):
+        return None
+    return {kind: spec, "op": row["op"], "value": int(value) if value.isdigit() else value}
+
+
 def _condition_row(item, catalogue: dict[str, BuilderField]) -> dict | None:
     """A field comparison as a row, or None when the rows cannot show it."""
+    if isinstance(item, dict) and ("count" in item or "sum" in item):
+        return _history_row(item, catalogue)
     if not isinstance(item, dict) or set(item) - {"field", "op", "value"} or "field" not in item:
         return None
     name, op, value = item["field"], item.get("op"), item.get("value")
@@ -479,6 +530,11 @@ def conditions_from_form(form, catalogue: dict[str, BuilderField]) -> tuple[dict
             continue
         if op not in bf.operator_names:
             errors[f"c-{i}-op"] = [_("Choose an operator.")]
+            continue
+        if bf.widget in ("count", "sum"):
+            item = _history_condition(i, bf.widget, form, rows[-1], errors)
+            if item is not None:
+                items.append(item)
             continue
         path = name
         if bf.widget == "event":

@@ -83,6 +83,9 @@ CONDITION_OPERATORS = {
     "bool": ("eq", "exists", "not_exists"),
     "tags": ("contains", "not_contains"),
     "event": ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "startswith", "in", "exists", "not_exists"),
+    # the customer's event history: how many events of a type, or the total of one of their keys
+    "count": ("gte", "gt", "eq", "lte", "lt"),
+    "sum": ("gte", "gt", "eq", "lte", "lt"),
 }
 
 #: Operators whose value is a list (a multiple select, or comma-separated text).
@@ -243,7 +246,27 @@ def condition_fields(actor) -> list[BuilderField]:
                 suggestions=tags if widget == "tags" else [],
             )
         )
+    out += history_fields(actor)
     return out
+
+
+def history_fields(actor) -> list[BuilderField]:
+    """The aggregate rows of a condition (``count`` and ``sum`` over the customer's events of a
+    type, ``crm_core.automations.conditions``): their choices are the known event types."""
+    from flask_babel import gettext as _
+
+    from .automation_editor import event_types
+
+    events = [(value, label) for _group, items in event_types(actor) for value, label in items]
+    group = _("Customer's event history")
+    return [
+        BuilderField(
+            "count", _("Number of events"), "count", _ops(CONDITION_OPERATORS["count"]), events, group
+        ),
+        BuilderField(
+            "sum", _("Total of an event value"), "sum", _ops(CONDITION_OPERATORS["sum"]), events, group
+        ),
+    ]
 
 
 def split_list(raw) -> list[str]:

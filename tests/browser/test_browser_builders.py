@@ -116,6 +116,12 @@ def test_build_a_segment_and_an_automation(browser, live_server, shot, login, bu
         page.select_option("select[name=c-0-field]", "customer.lifecycle_stage")
         page.select_option("select[name=c-0-op]", "eq")
         page.select_option("select[name=c-0-value]", "vip")
+        page.click("#c-add")
+        page.select_option("select[name=c-1-field]", "count")
+        page.select_option("select[name=c-1-event]", "order.paid")
+        page.fill("input[name=c-1-days]", "30")
+        page.select_option("select[name=c-1-op]", "gte")
+        page.fill("input[name=c-1-value]", "0")
         page.select_option("select[name=a-0-type]", "create_task")
         page.fill("input[name=a-0-p-subject]", "自动欢迎电话")
         page.fill("input[name=a-0-p-due_in_hours]", "48")
@@ -129,7 +135,12 @@ def test_build_a_segment_and_an_automation(browser, live_server, shot, login, bu
         rid = int(page.url.rsplit("/", 1)[1])
         rule = _api(live_server, "GET", f"/api/v1/automations/{rid}").get_json()
         assert rule["trigger"] == "customer.updated"
-        assert rule["conditions"] == {"field": "customer.lifecycle_stage", "op": "eq", "value": "vip"}
+        assert rule["conditions"] == {
+            "and": [
+                {"field": "customer.lifecycle_stage", "op": "eq", "value": "vip"},
+                {"count": {"event": "order.paid", "within_days": 30}, "op": "gte", "value": 0},
+            ]
+        }
         assert rule["actions"] == [
             {
                 "type": "create_task",
