@@ -20,7 +20,7 @@ from crm_core.urls import base_url
 from .conversions import record_conversion
 from .ingest import ingest
 from .links import new_code
-from .models import Campaign, Channel, TrackingLink
+from .models import Campaign, Channel, Touchpoint, TrackingLink
 from .settings import redirect_domains, setting_list
 from .spend import set_spend
 
@@ -103,7 +103,7 @@ def add_demo_data(context) -> None:
             )
         )
 
-    campaigns = []
+    campaigns, links = [], []
     target = _target_base()
     for name_zh, name_en, channel, source, medium, utm, kol, budget in CAMPAIGNS:
         campaign = _write(
@@ -136,7 +136,7 @@ def add_demo_data(context) -> None:
             for i in range(DAYS + 1)
         }
         set_spend(campaign, spend, actor)
-        _write(
+        link = _write(
             "channel_tracking.links",
             TrackingLink,
             {
@@ -148,10 +148,19 @@ def add_demo_data(context) -> None:
             actor,
             before_save=_link_checks,
         )
+        links.append(link)
 
     events, orders = _journeys(context, campaigns, start, today)
     for i in range(0, len(events), 1000):
         ingest(events[i : i + 1000])
+    for link in links:
+        # the campaign's clicks and scans came through its link, as /t/<code> records them
+        through = (Touchpoint.campaign_id == link.campaign_id) & Touchpoint.event_type.in_(
+            ("link_click", "qr_scan")
+        )
+        Touchpoint.update(link_id=link.id).where(through).execute()
+        clicks = Touchpoint.select().where(through).count()
+        TrackingLink.update(clicks=clicks).where(TrackingLink.id == link.id).execute()
     for order_ref, revenue, at, customer_id, visitor_id in orders:
         record_conversion(
             order_ref, revenue, at, customer_id=customer_id, visitor_id=visitor_id, source="demo", actor=actor
@@ -178,6 +187,7 @@ def _journeys(context, campaigns, start: dt.date, today: dt.date):
                 at = now - dt.timedelta(hours=2, minutes=rnd.randint(0, 300))
             source = rnd.random()
             base = {"visitor_id": visitor}
+            first = "page_view"  # a search or a direct visit starts on a page
             if source < 0.75:
                 campaign = rnd.choice(campaigns)
                 base.update(
@@ -185,9 +195,14 @@ def _journeys(context, campaigns, start: dt.date, today: dt.date):
                     utm_medium=campaign.utm_medium,
                     utm_campaign=campaign.utm_campaign,
                 )
+                first = "qr_scan" if campaign.utm_medium == "qr" else "link_click"
             elif source < 0.88:
                 base["referrer"] = "https://www.baidu.com/s?wd=demo"
             for step, (event_type, chance) in enumerate(JOURNEY):
+                if step == 0:
+                    event_type = first
+                elif step == 1 and first == "page_view":
+                    continue  # the visit already began with a page view
                 if step and not buys and rnd.random() > chance:
                     break
                 at += dt.timedelta(minutes=rnd.randint(1, 12))

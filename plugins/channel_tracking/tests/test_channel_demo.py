@@ -41,6 +41,8 @@ def test_demo_data_fills_every_screen(app, client, make_user, locale):
         assert "creators" in names and not any("\u4e00" <= ch <= "\u9fff" for ch in names)
     assert Spend.select().count() >= 5 * 28
     assert TrackingLink.select().count() == 5
+    assert all(link.clicks > 0 for link in TrackingLink.select())  # clicks and scans came through them
+    assert Touchpoint.select().where(Touchpoint.event_type == "qr_scan").exists()
     now = utcnow()
     times = [t for (t,) in Touchpoint.select(Touchpoint.occurred_at).tuples()]
     assert len(times) > 200 and min(times) >= now - dt.timedelta(days=30) and max(times) <= now
