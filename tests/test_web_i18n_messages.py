@@ -206,3 +206,24 @@ def test_codes_are_shown_with_labels(app, client, admin_zh):
     assert "零售" in companies and ">retail<" not in companies
     audit = client.get("/admin/audit").get_data(as_text=True)
     assert "<td>新建</td>" in audit and "<td>create</td>" not in audit
+
+
+def test_datetime_inputs_are_in_the_users_zone_both_ways(app, client, admin_zh):
+    """A due time typed in Shanghai time is stored as UTC, and the edit form shows it back as typed."""
+    post_form(client, "/account/timezone", {"timezone": "Asia/Shanghai"}, page="/account/password")
+    r = post_form(
+        client, "/records/activities/new", {"kind": "task", "subject": "回访", "due_at": "2026-12-20T09:00"}
+    )
+    assert r.status_code == 302, r.get_data(as_text=True)
+    record_id = int(r.headers["Location"].rstrip("/").rsplit("/", 1)[-1])
+    stored = app.test_client().get(f"/api/v1/activities/{record_id}", headers=admin_zh).get_json()
+    assert stored["due_at"].startswith("2026-12-20T01:00")
+    form = client.get(f"/records/activities/{record_id}/edit").get_data(as_text=True)
+    assert 'name="due_at" value="2026-12-20T09:00"' in form
+    assert "2026年12月20日 09:00" in client.get(f"/records/activities/{record_id}").get_data(as_text=True)
+    # shown again after a refusal: what was typed, not shifted once more
+    r = post_form(
+        client, f"/records/activities/{record_id}/edit", {"subject": "", "due_at": "2026-12-21T10:30"}
+    )
+    assert r.status_code == 422
+    assert 'name="due_at" value="2026-12-21T10:30"' in r.get_data(as_text=True)

@@ -5,6 +5,8 @@ Jinja filters for every page (core and plugins), installed by :func:`crm_core.we
 - ``{{ value|crm_datetime }}``: a stored time (naive values are UTC, as the database keeps them;
   ISO strings of dumped records are read too) in the user's time zone, without microseconds:
   ``2026年12月2日 08:38`` / ``Dec 2, 2026, 8:38 AM``.
+- ``{{ value|crm_datetime_input }}``: the same as a ``datetime-local`` input's value; the forms
+  read it back with :func:`utc_from_input`.
 - ``{{ value|crm_date }}``: a date (``2026年12月2日`` / ``Dec 2, 2026``).
 - ``{{ value|crm_number }}``: a number with the locale's grouping (``1,234.5``).
 - ``{{ value|crm_money(currency) }}``: an amount with its currency (``¥1,234.50``, ``CN¥1,234.50``);
@@ -23,13 +25,15 @@ from decimal import Decimal, InvalidOperation
 
 from babel.dates import get_timezone_location
 from flask_babel import format_currency as babel_format_currency
-from flask_babel import format_date, format_decimal, get_locale, get_timezone, to_user_timezone
+from flask_babel import format_date, format_decimal, get_locale, get_timezone, to_user_timezone, to_utc
 from flask_babel import format_time as babel_format_time
 from flask_babel import gettext as _
 
 from .messages import translate_message
 
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+#: a ``datetime-local`` input's value: no offset, so in the zone the form was shown in
+_LOCAL_INPUT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?")
 
 
 def _parse_datetime(value) -> dt.datetime | None:
@@ -67,6 +71,29 @@ def crm_datetime(value, seconds: bool = False) -> str:
     if pattern is None:
         return f"{day} {time}"
     return str(pattern).replace("{1}", day).replace("{0}", time)
+
+
+def crm_datetime_input(value) -> str:
+    """A stored time as a ``datetime-local`` input's value in the user's zone (``2026-12-02T08:38``);
+    :func:`utc_from_input` turns what comes back into UTC."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str) and _LOCAL_INPUT.fullmatch(value):
+        return value[:16]  # no offset: what the user typed (a form shown again), already local
+    moment = local_datetime(value)
+    return moment.strftime("%Y-%m-%dT%H:%M") if moment else str(value)
+
+
+def utc_from_input(text: str) -> str:
+    """A ``datetime-local`` value (no offset: the user's zone, as the form showed it) as UTC ISO
+    text; anything else (an explicit offset, a typo) is left for the schema to judge."""
+    if not _LOCAL_INPUT.fullmatch(text):
+        return text
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return to_utc(moment).replace(tzinfo=dt.UTC).isoformat()
 
 
 def crm_date(value) -> str:
@@ -131,6 +158,7 @@ def current_timezone() -> str:
 
 FILTERS = {
     "crm_datetime": crm_datetime,
+    "crm_datetime_input": crm_datetime_input,
     "crm_date": crm_date,
     "crm_number": crm_number,
     "crm_money": crm_money,

@@ -16,6 +16,7 @@ from marshmallow import ValidationError
 from ..db import database
 from ..errors import APIError
 from ..records import service
+from .formatting import utc_from_input
 from .messages import translate_message
 from .registry import NOT_CLEARABLE, FormField, WebResource
 
@@ -103,6 +104,8 @@ def read_values(fields: list[FormField], getter, getlist, *, partial: bool) -> t
                     continue
                 else:
                     value = f.empty
+            elif f.widget == "datetime":
+                value = utc_from_input(value)  # the form showed the user's time zone
             elif f.widget == "reference":
                 if not value.isdigit():
                     errors[f.name] = [_("Choose an entry from the list.")]
