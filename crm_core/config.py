@@ -77,9 +77,6 @@ SETTINGS: dict[str, Setting] = {
     "TIMEZONE": Setting(
         str, "UTC", "IANA time zone pages show times in (e.g. Asia/Shanghai); each user may pick their own"
     ),
-    "TIMEZONE": Setting(
-        str, "UTC", "IANA time zone pages show times in (e.g. Asia/Shanghai); each user may pick their own"
-    ),
     "ADMIN_USERNAME": Setting(str, "admin", "first admin created by `crm init`"),
     "ADMIN_PASSWORD": Setting(str, "", "its password; generated and printed once when unset"),
     "LOCALE": Setting(str, "", "zh_CN or en: language of seeded data (`crm init`, demo); default from LANG"),
