@@ -24,7 +24,7 @@ from crm_core.db import database
 from crm_core.errors import APIError
 from crm_core.records import listing, register_crud, service
 
-from . import activities, customers, ledger, operations, tiers
+from . import activities, customers, ledger, operations
 from .models import Allocation, EarningRule, LedgerEntry, Lot, Member, Tier, TierChange
 from .schemas import (
     TIER_BASIS,
@@ -203,28 +203,7 @@ class MemberItem(MethodView):
     def patch(self, data, customer_id):
         """Change a member; sending ``tier`` moves them by hand (recorded with ``reason``)."""
         actor = current_actor()
-        code = data.pop("tier", None)
-        reason = data.pop("reason", "") or "manual change"
-        with database.atomic():
-            member = _member(customer_id, actor, MEMBERS, "update")
-            if data:
-                member = service.update(MEMBERS, member, data, actor)
-            if code is not None:
-                tier = Tier.get_or_none(Tier.code == code)
-                if tier is None:
-                    raise APIError(422, "Unknown tier.", errors={"tier": [f"No tier {code!r}."]})
-                if tier.id != member.tier_id:
-                    before = _member_image(member, reason=None)
-                    tiers.change_tier(member, tier, "manual", reason, actor_id=actor.id)
-                    service.record_written(  # tier.changed is the event of a tier change
-                        "update",
-                        MEMBERS,
-                        member,
-                        actor,
-                        before,
-                        _member_image(member, reason=reason),
-                        extra={"event": False},
-                    )
+        member = operations.update_member(customer_id, data, actor)
         return _json(member_detail(Member.get_by_id(member.id), actor))
 
 

@@ -102,6 +102,36 @@ def enrol(data: dict, actor, now=None) -> Member:
     return Member.get_by_id(member.id)
 
 
+def update_member(customer_id: int, data: dict, actor) -> Member:
+    """Change a member (``LoyaltyMemberUpdateSchema``: channel, birthday, ownership); a ``tier``
+    code moves them by hand, recorded with ``reason``. Needs ``loyalty.members:update``; 422 on
+    ``tier`` for an unknown code."""
+    data = dict(data)
+    code = data.pop("tier", None)
+    reason = data.pop("reason", "") or "manual change"
+    with database.atomic():
+        member = member_for(customer_id, actor, MEMBERS, "update")
+        if data:
+            member = service.update(MEMBERS, member, data, actor)
+        if code is not None:
+            tier = Tier.get_or_none(Tier.code == code)
+            if tier is None:
+                raise APIError(422, _("Unknown tier."), errors={"tier": [_("No tier %(code)r.", code=code)]})
+            if tier.id != member.tier_id:
+                before = member_image(member, reason=None)
+                tiers.change_tier(member, tier, "manual", reason, actor_id=actor.id)
+                service.record_written(  # tier.changed is the event of a tier change
+                    "update",
+                    MEMBERS,
+                    member,
+                    actor,
+                    before,
+                    member_image(member, reason=reason),
+                    extra={"event": False},
+                )
+    return Member.get_by_id(member.id)
+
+
 def redeem(customer_id: int, data: dict, reference: str, actor) -> tuple[Member, LedgerEntry, bool]:
     """Spend ``data["points"]`` of the member's active points (``LoyaltyRedeemSchema``); 409 with a
     message on ``points`` when fewer are spendable. Returns ``(member, entry, created)``; a new

@@ -23,7 +23,13 @@ from crm_core.web import login_required, web_actor
 
 from . import customers, ledger, operations, tiers
 from .models import Allocation, LedgerEntry, Lot, Member, Tier, TierChange
-from .schemas import LoyaltyAdjustSchema, LoyaltyMemberSchema, LoyaltyRedeemSchema, LoyaltyReverseSchema
+from .schemas import (
+    LoyaltyAdjustSchema,
+    LoyaltyMemberSchema,
+    LoyaltyMemberUpdateSchema,
+    LoyaltyRedeemSchema,
+    LoyaltyReverseSchema,
+)
 from .web import blp
 from .webforms import FormErrors, load, refusal, values
 
@@ -209,6 +215,8 @@ def _member_page(customer_id: int, errors=None, form=None, message=None, status=
             can_points=can_points,
             can_redeem=permissions.can(actor, POINTS, "redeem", member),
             can_adjust=permissions.can(actor, POINTS, "adjust", member),
+            can_update=permissions.can(actor, MEMBERS, "update", member),
+            tiers=tiers.ordered_tiers(),
             errors=errors or {},
             form=form or {},
             message=message,
@@ -297,6 +305,28 @@ def reverse(customer_id):
         {"entry_id": "text", "points": "text", "reason": "keep"},
         lambda points: _("%(points)s points reversed.", points=points),
     )
+
+
+@blp.route("/members/<int:customer_id>/edit", methods=["POST"])
+@login_required
+def edit_member(customer_id):
+    """Change a member's channel and birthday, or move them to another tier by hand with a reason
+    (the API's ``PATCH /members/<customer_id>``)."""
+    actor = web_actor()
+    operations.member_for(customer_id, actor)
+    raw = values({"channel": "keep", "birthday": "optional", "tier": "text", "reason": "keep"})
+    try:
+        data = load(LoyaltyMemberUpdateSchema(), raw)
+        operations.update_member(customer_id, data, actor)
+    except FormErrors as exc:
+        return _member_page(customer_id, exc.errors, request.form, exc.message, 422, "edit")
+    except APIError as exc:
+        if exc.code not in (409, 422):
+            raise
+        failed = refusal(exc)
+        return _member_page(customer_id, failed.errors, request.form, failed.message, exc.code, "edit")
+    flash(_("Member saved."), "success")
+    return redirect(url_for("loyalty_web.member", customer_id=customer_id))
 
 
 # --- enrolment -----------------------------------------------------------------------------------

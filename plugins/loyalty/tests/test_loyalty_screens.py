@@ -441,3 +441,25 @@ def test_customer_panel_in_chinese_with_links(client, shop):
     assert "不是会员" in other and f"/loyalty/members/new?customer_id={zhao}" in other
     enrol = text(client.get(f"/loyalty/members/new?customer_id={zhao}"))
     assert 'id="chosen-customer"' in enrol and "Zhao Liu" in enrol
+
+
+def test_member_details_and_manual_tier_change(client, shop, admin_headers):
+    wang = shop["ids"]["Wang Wu"]
+    path = f"/loyalty/members/{wang}"
+    r = post(
+        client, f"{path}/edit", {"channel": "store", "birthday": "1990-02-30", "tier": "silver"}, page=path
+    )
+    assert r.status_code == 422 and field_error(text(r), "birthday")
+    r = post(client, f"{path}/edit", {"channel": "store", "birthday": "", "tier": "bronze"}, page=path)
+    assert r.status_code == 422 and field_error(text(r), "tier") == "No tier &#39;bronze&#39;."
+    r = post(
+        client,
+        f"{path}/edit",
+        {"channel": "live", "birthday": "1990-02-03", "tier": "gold", "reason": "VIP since 2020"},
+        page=path,
+    )
+    assert r.status_code == 302
+    member = client.get(f"{L}/members/{wang}", headers=admin_headers).get_json()
+    assert member["tier"] == "gold" and member["channel"] == "live" and member["birthday"] == "1990-02-03"
+    html = text(client.get(path, headers=ZH))
+    assert "VIP since 2020" in html and "手动" in html
