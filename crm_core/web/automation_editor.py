@@ -6,10 +6,11 @@ rows (like segment filters) and actions with inputs for the parameters each one 
   way the write path names them: ``crm_core.changes.Change.event_type``), the documented business
   events, and, for those who may read the event log, every type that has occurred. A pattern
   (``customer.*``) can still be typed.
-- Conditions: rows of (field, operator, value) on the event (its type and data keys) and on the
-  customer's fields the actor may see, matched all / any. What the rows cannot show (``not``,
-  ``count``, ``sum``, nested groups) is kept as a JSON row, so a rule made through the API loads
-  faithfully.
+- Conditions: rows of (field, operator, value) on the event (its type and data keys), on the
+  customer's fields the actor may see, and on the customer's event history (how many events of
+  a type, or the total of one of their keys, within N days), matched all / any. What the rows
+  cannot show (``not``, nested groups, a ``count``/``sum`` with ``where``) is kept as a JSON
+  row, so a rule made through the API loads faithfully.
 - Actions: every ``crm_actions`` action (core and plugins); the inputs come from each action's
   params schema (a marshmallow schema, or a JSON-Schema-like dict), and the action validates
   them itself on save.
@@ -577,7 +578,7 @@ def conditions_from_form(form, catalogue: dict[str, BuilderField]) -> tuple[dict
 # --- pages ---------------------------------------------------------------------------------------
 
 
-def _trigger_from_form(form, groups) -> tuple[str, str, str]:
+def _trigger_from_form(form) -> tuple[str, str, str]:
     """``(trigger, choice, custom)``: the chosen event type, or the typed pattern for "other"."""
     choice = form.get("trigger_choice", "").strip()
     custom = form.get("trigger_custom", "").strip()
@@ -594,7 +595,6 @@ def _render(res, actor, record, values, match, condition_rows, action_rows, erro
         record=record,
         values=values,
         groups=groups,
-        known_types={t for _group, items in groups for t, _label in items},
         OTHER=OTHER,
         match=match,
         condition_rows=condition_rows,
@@ -614,8 +614,7 @@ def _submit(res, actor, record):
     form = request.form
     catalogue = {f.name: f for f in condition_fields(actor)}
     forms = {f.name: f for f in action_forms(actor)}
-    groups = event_types(actor)
-    trigger, choice, custom = _trigger_from_form(form, groups)
+    trigger, choice, custom = _trigger_from_form(form)
     conditions, match, condition_rows, errors = conditions_from_form(form, catalogue)
     actions, action_rows, action_errors = actions_from_form(form, forms)
     errors.update(action_errors)
