@@ -118,6 +118,18 @@ def test_a_ticket_created_without_a_description_can_be_edited(client, world):
     assert world["api"].get(f"{API}/tickets/{ticket_id}", headers=world["h"]).get_json()["description"] == ""
 
 
+def test_the_api_takes_null_for_an_optional_text_as_empty(world):
+    api, h = world["api"], world["h"]
+    ticket = api.post(
+        f"{API}/tickets", json={"title": "No text", "description": "first"}, headers=h
+    ).get_json()
+    r = api.patch(f"{API}/tickets/{ticket['id']}", json={"description": None}, headers=h)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["description"] == ""
+    r = api.post(f"{API}/segments", json={"name": "All", "filters": {}, "description": None}, headers=h)
+    assert r.status_code == 201 and r.get_json()["description"] == "", r.get_json()
+
+
 def _submit(app, resource, actor_user, values, record=None):
     """The generic form layer (``crm_core.web.forms.submit``) as a page calls it."""
     from werkzeug.datastructures import MultiDict

@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
 from ..db import database
-from ..entities.schemas import RecordSchema, UTCDateTime
+from ..entities.schemas import BlankText, RecordSchema, UTCDateTime
 from ..errors import APIError
 from ..events.models import OutboxEvent
 from ..records.resource import register_crud
@@ -86,7 +86,7 @@ class RuleDraftSchema(Schema):
 
 class RuleSchema(RecordSchema, RuleDraftSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(validate=validate.Length(max=5000))
+    description = BlankText(validate=validate.Length(max=5000))
     active = fields.Boolean()
 
 

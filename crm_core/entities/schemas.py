@@ -99,6 +99,18 @@ class UTCDateTime(fields.DateTime):
         return value
 
 
+class BlankText(fields.String):
+    """Optional text kept as "" when empty (a NOT NULL column): ``null`` is accepted and loads as
+    "", so a client (or a form) clearing the field need not know which columns take null."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_none", True)
+        super().__init__(**kwargs)
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        return super().deserialize("" if value is None else value, attr, data, **kwargs)
+
+
 def _text(max_length: int, **kwargs):
     return fields.String(validate=validate.Length(max=max_length), **kwargs)
 
@@ -216,7 +228,7 @@ class ActivitySchema(RecordSchema):
 
 class TicketSchema(RecordSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
-    description = fields.String(validate=validate.Length(max=20000))
+    description = BlankText(validate=validate.Length(max=20000))
     customer_id = fields.Integer(allow_none=True)
     priority = fields.String(validate=validate.OneOf(TICKET_PRIORITIES))
     status = fields.String(validate=validate.OneOf(TICKET_STATUSES))
@@ -245,7 +257,7 @@ class TagSchema(Schema):
 
 class SegmentSchema(RecordSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    description = fields.String(validate=validate.Length(max=2000))
+    description = BlankText(validate=validate.Length(max=2000))
     filters = fields.Dict(keys=fields.String(), required=True)
 
 
