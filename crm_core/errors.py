@@ -98,18 +98,19 @@ def error_payload(error: HTTPException) -> tuple[dict, dict]:
     return body, headers
 
 
-def localise(body: dict) -> dict:
+def localise(body: dict, labels: bool = False) -> dict:
     """The error body with its message and per-field messages in the request's language (the
     workbench user's saved one, else ``Accept-Language``; English when none is given). The keys,
-    ``code`` and ``status`` stay as they are: clients match on those, people read the messages."""
+    ``code`` and ``status`` stay as they are: clients match on those, people read the messages.
+    Codes quoted in a message (``Must be one of: low, high.``) stay codes unless ``labels``."""
     try:
         from .web.messages import translate_errors, translate_message
     except ImportError:  # the workbench (and its catalogues) is not installed
         return body
     body = dict(body)
-    body["message"] = translate_message(body.get("message"))
+    body["message"] = translate_message(body.get("message"), labels=labels)
     if body.get("errors"):
-        body["errors"] = translate_errors(body["errors"])
+        body["errors"] = translate_errors(body["errors"], labels=labels)
     return body
 
 
@@ -118,7 +119,7 @@ def handle_http_exception(error: HTTPException):
     if error.code is None:
         return error
     body, headers = error_payload(error)
-    body = localise(body)
+    body = localise(body, labels=not wants_json())
     if wants_json():
         response = jsonify(body)
     else:

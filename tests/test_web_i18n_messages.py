@@ -55,6 +55,7 @@ def test_api_messages_with_values_are_translated_with_their_values(app, make_use
         "/api/v1/customers", json={"name": "x", "lifecycle_stage": "nope"}, headers={**h, **ZH}
     ).get_json()
     assert zh["errors"]["lifecycle_stage"][0].startswith("必须是以下之一：")
+    assert "lead" in zh["errors"]["lifecycle_stage"][0]  # the codes a client must send stay codes
     missing = api.get("/api/v1/customers/999999", headers={**h, **ZH}).get_json()
     assert missing["message"] == "不存在 customers 记录 999999。"
     assert api.get("/api/v1/customers/999999", headers=h).get_json()["message"] == (
@@ -68,6 +69,11 @@ def test_workbench_form_errors_are_in_the_users_language(client, admin_zh):
     html = r.get_data(as_text=True)
     assert "必填字段缺少数据。" in html and "不是有效的电话号码。" in html
     assert "Missing data for required field." not in html and "Not a valid phone number." not in html
+    # a form shows choices by their labels: so does the message naming them
+    html = post_form(client, "/records/tickets/new", {"title": "退货", "priority": "nope"}).get_data(
+        as_text=True
+    )
+    assert "必须是以下之一：低, 普通, 高, 紧急。" in html
 
 
 def test_password_policy_messages_are_translated(client, admin_zh):

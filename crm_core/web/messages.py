@@ -60,11 +60,13 @@ def _catalog() -> tuple[dict, list] | None:
     return catalog, _patterns[translations]
 
 
-def translate_message(text, _depth: int = 0) -> str:
+def translate_message(text, _depth: int = 0, labels: bool = True) -> str:
     """``text`` (an English message, possibly with values filled in) in the current language;
     unchanged when no catalogue knows it. A filled-in value that is a message itself
-    (``Invalid query parameter 'sort': Unknown sort field 'x'.``) is translated too. Markup (HTML
-    a page built on purpose) is left as it is."""
+    (``Invalid query parameter 'sort': Unknown sort field 'x'.``) is translated too; with
+    ``labels``, so is a list of codes the catalogues know (``Must be one of: low, high.`` reads
+    with the choices' labels, as the form's select shows them; the API keeps the codes a client
+    must send). Markup (HTML a page built on purpose) is left as it is."""
     if hasattr(text, "__html__"):
         return text
     text = "" if text is None else str(text)
@@ -81,8 +83,7 @@ def translate_message(text, _depth: int = 0) -> str:
             continue
         values = {}
         for name in names:
-            value = match.group(name)
-            values[name] = catalog.get(value) or (translate_message(value, 1) if not _depth else value)
+            values[name] = _value(match.group(name), catalog, _depth, labels)
         try:
             return catalog[msgid] % values
         except (KeyError, ValueError, TypeError):  # a msgstr whose placeholders differ
@@ -90,12 +91,22 @@ def translate_message(text, _depth: int = 0) -> str:
     return text
 
 
-def translate_errors(errors):
+def _value(value: str, catalog: dict, depth: int, labels: bool) -> str:
+    """A filled-in value of a message, translated when the catalogues know it."""
+    if catalog.get(value):
+        return catalog[value]
+    items = value.split(", ")
+    if labels and len(items) > 1 and all(catalog.get(item) for item in items):
+        return ", ".join(catalog[item] for item in items)
+    return translate_message(value, 1, labels) if not depth else value
+
+
+def translate_errors(errors, labels: bool = True):
     """Per-field messages (``{field: [message]}``, nested dicts and lists) translated, same shape."""
     if isinstance(errors, dict):
-        return {key: translate_errors(value) for key, value in errors.items()}
+        return {key: translate_errors(value, labels) for key, value in errors.items()}
     if isinstance(errors, list | tuple):
-        return [translate_errors(item) for item in errors]
+        return [translate_errors(item, labels) for item in errors]
     if isinstance(errors, str):
-        return translate_message(errors)
+        return translate_message(errors, labels=labels)
     return errors
