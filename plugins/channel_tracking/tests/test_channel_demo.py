@@ -24,7 +24,8 @@ def _demo(app, user, locale):
         customers=list(SEEDED_CUSTOMERS),
         random=random.Random(7),
     )
-    with app.test_request_context(), database.atomic():
+    # as ``crm demo-data`` calls it: an app context (no request) and the command's transaction
+    with app.app_context(), database.atomic():
         crm_channel_tracking.crm_demo_data(context)
 
 

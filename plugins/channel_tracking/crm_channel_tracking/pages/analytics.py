@@ -136,6 +136,7 @@ def touchpoints():
     chart = {
         "type": "bar",
         "stacked": True,
+        "integer": True,
         "labels": days,
         "datasets": [
             {"label": channel_label(g), "data": [per[g].get(d, 0) for d in days]} for g in sorted(per)
@@ -225,6 +226,7 @@ def funnels():
         chart = {
             "type": "bar",
             "labels": [event_label(s["event_type"]) for s in report["steps"]],
+            "integer": True,
             "datasets": [{"label": _("People"), "data": [s["count"] for s in report["steps"]]}],
         }
     return render_template(

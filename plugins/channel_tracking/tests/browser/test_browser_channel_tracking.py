@@ -156,3 +156,20 @@ def test_campaign_form_refuses_bad_input_then_saves(open_as, ct_server, shot, lo
     page.wait_for_selector("#kpis")
     assert page.inner_text("#campaign-name") == "Browser " + lang
     assert page.inner_text("[data-kpi=budget]") == "6,800.00"
+
+
+@pytest.mark.parametrize(("locale", "lang"), LANGUAGES)
+def test_touchpoints_filters_and_chart(open_as, ct_server, shot, locale, lang):
+    page = open_as("admin", locale)
+    page.click(".crm-menu >> text=" + ("触点" if lang == "zh" else "Touchpoints"))
+    page.wait_for_selector("#touchpoints")
+    _charts_drawn(page, "#touchpoint-chart")
+    page.select_option("#touchpoint-filters select[name=channel]", "kol")
+    page.click("#touchpoint-filters button[type=submit]")
+    page.wait_for_url("**channel=kol**")
+    channels = page.eval_on_selector_all(
+        "#touchpoints td[data-channel]", "tds => tds.map(t => t.dataset.channel)"
+    )
+    assert channels and set(channels) == {"kol"}
+    assert page.inner_text("#touchpoints td[data-channel]") == TEXT[lang]["kol"]
+    shot(page, f"channel-touchpoints-{lang}")

@@ -17,6 +17,9 @@
       x: { stacked: !!spec.stacked },
       y: { stacked: !!spec.stacked, beginAtZero: true },
     };
+    if (spec.integer) {
+      scales.y.ticks = { precision: 0 };
+    }
     if (spec.percent) {
       scales.y.ticks = { callback: function (v) { return Math.round(v * 100) + "%"; } };
     }
