@@ -545,3 +545,16 @@ def test_automation_history_conditions_from_rows(client, setup):
     }
     detail = client.get(r.headers["Location"]).get_data(as_text=True)
     assert "number of Order paid events in the last 30 days at least 3" in detail
+
+
+def test_segment_times_are_typed_in_the_users_time_zone(client, setup):
+    from crm_core.auth.models import User
+
+    User.update(timezone="Asia/Shanghai").where(User.username == "boss").execute()
+    rows = {"f-0-field": "created_at", "f-0-op": "gte", "f-0-value": "2026-01-01T08:00"}
+    r = post_form(client, "/segments/new", {"name": "This year", **rows})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    sid = _id_of(r.headers["Location"])
+    assert _segment(setup, sid)["filters"] == {"created_at__gte": "2026-01-01T00:00:00+00:00"}
+    html = client.get(f"/segments/{sid}/edit").get_data(as_text=True)
+    assert 'value="2026-01-01T08:00"' in html, "shown again in the user's zone"

@@ -37,6 +37,7 @@ from .. import permissions
 from .blueprint import bp
 from .builder_fields import LIST_OPERATORS, NO_VALUE, BuilderField, condition_fields, split_list
 from .editors import register_editor
+from .formatting import utc_from_input
 from .forms import FormErrors, load, save
 from .registry import RESOURCE_LABELS, _localised, get_resource, object_types, value_label
 from .session import login_required
@@ -559,6 +560,8 @@ def conditions_from_form(form, catalogue: dict[str, BuilderField]) -> tuple[dict
             except decimal.InvalidOperation:
                 errors[f"c-{i}-value"] = [_("Give a number.")]
                 continue
+        if bf.widget == "datetime":  # typed in the user's time zone; stored times are UTC
+            values = [utc_from_input(v) for v in values]
         if bf.widget == "bool":
             value = values[0] == "true"
         elif op in LIST_OPERATORS:

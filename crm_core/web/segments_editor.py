@@ -27,6 +27,7 @@ from ..records import listing
 from .blueprint import bp
 from .builder_fields import LIST_OPERATORS, BuilderField, segment_fields, split_list
 from .editors import register_editor
+from .formatting import utc_from_input
 from .forms import FormErrors, load, save
 from .registry import get_resource
 from .session import login_required
@@ -109,6 +110,8 @@ def filters_from_rows(rows: list[dict], catalogue: dict[str, BuilderField], acto
             continue
         if op not in LIST_OPERATORS and len(values) > 1:
             values = values[:1]
+        if field.widget == "datetime":  # typed in the user's time zone; stored times are UTC
+            values = [utc_from_input(v) for v in values]
         if field.widget in ("select", "multiselect") and field.choices:
             known = {v for v, _label in field.choices}
             unknown = [v for v in values if v not in known]
