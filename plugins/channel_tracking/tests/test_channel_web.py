@@ -411,3 +411,14 @@ def test_touchpoints_name_only_customers_the_reader_may_read(app, client, admin,
     assert "Customer 1" not in html and "/records/customers/1" not in html
     # nor campaign names without campaigns:read (the touch's own utm_campaign is shown)
     assert "Spring launch" not in html and "spring26" in html
+
+
+def test_permission_labels_translated_on_the_role_page(client, admin, analyst_role):
+    roles = client.get("/api/v1/roles", headers=admin).get_json()
+    role_id = next(
+        r["id"] for r in (roles["items"] if isinstance(roles, dict) else roles) if r["name"] == analyst_role
+    )
+    html = client.get(f"/admin/roles/{role_id}", headers=ZH).get_data(as_text=True)
+    assert "渠道追踪：报表、归因与漏斗" in html and "渠道追踪：追踪链接与二维码" in html
+    english = client.get(f"/admin/roles/{role_id}").get_data(as_text=True)
+    assert "Channel tracking: reports, attribution and funnels" in english
