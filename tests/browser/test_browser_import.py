@@ -15,8 +15,16 @@ PASSWORD = "Importer-Passw0rd!"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TEXT = {
-    "en": {"next": "Next: preview", "done": "0 record(s) created, 1 updated, 1 row(s) refused."},
-    "zh_CN": {"next": "下一步：预览", "done": "新建 0 条记录，更新 1 条，拒绝 1 行。"},
+    "en": {
+        "next": "Next: preview",
+        "done": "0 record(s) created, 1 updated, 1 row(s) refused.",
+        "empty": "The file is empty.",
+    },
+    "zh_CN": {
+        "next": "下一步：预览",
+        "done": "新建 0 条记录，更新 1 条，拒绝 1 行。",
+        "empty": "文件是空的。",
+    },
 }
 
 
@@ -45,6 +53,12 @@ def test_import_wizard_upload_preview_map_run(page, live_server, shot, login, la
     text = TEXT[lang]
 
     page.goto(base + "/records/customers/import")
+    # an empty file first: the page says why, in the user's language, and keeps the form
+    page.set_input_files("input[name=file]", {"name": "空.csv", "mimeType": "text/csv", "buffer": b""})
+    page.click(f"button:has-text('{text['next']}')")
+    page.wait_for_selector("#import-error")
+    assert page.locator("#import-error").inner_text() == text["empty"]
+    shot(page, f"import-0-empty-file-{lang}")
     spaced = f"{phone[:3]} {phone[3:7]} {phone[7:]}"
     body = f"名称,手机,邮箱\n周杰{lang},{spaced},zhou-{lang}@example.com\n坏号码,12345,\n".encode("gbk")
     page.set_input_files("input[name=file]", {"name": "客户.csv", "mimeType": "text/csv", "buffer": body})
