@@ -11,6 +11,7 @@ committed so no build step is needed; :mod:`crm_core.web.catalogs` keeps them in
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -51,9 +52,14 @@ def select_locale() -> str:
     return DEFAULT_LANGUAGE
 
 
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones()) | {"UTC"}  # reads the tz database: once
+
+
 def valid_timezone(name: str | None) -> bool:
     """True when ``name`` is an IANA time zone (``Asia/Shanghai``, ``UTC``)."""
-    if not name or name not in available_timezones() | {"UTC"}:
+    if not name or name not in _zone_names():
         return False
     try:
         ZoneInfo(name)
