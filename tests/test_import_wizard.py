@@ -310,15 +310,38 @@ def test_refused_rows_download_with_row_column_and_message(client, admin):
 
 
 def test_mapping_is_remembered_for_the_next_file(client, admin):
-    data = "客户全名,联系人手机\n周杰,13800138000\n".encode()
+    data = "客户全名,联系人手机\n周杰,13800138000\n".encode("gb18030")
     html, report = run_wizard(
-        client, "customers", data, "one.csv", columns={"column-0": "name", "column-1": "phone"}
+        client,
+        "customers",
+        data,
+        "one.csv",
+        encoding="gb18030",
+        mode="upsert",
+        match_key="phone",
+        columns={"column-0": "name", "column-1": "phone"},
     )
     assert suggested(html) == {"column-0": "", "column-1": ""}  # headings nobody knows
-    assert "1 row(s) imported" in report
+    assert "1 record(s) created" in report
+    # the next time: the encoding, the columns (in any order) and the mode are as chosen
+    page = client.get("/records/customers/import").get_data(as_text=True)
+    assert '<option value="gb18030" selected>' in page
     r = upload(client, "customers", "联系人手机,客户全名\n13900139000,王菲\n".encode(), "two.csv")
     html = client.get(r.headers["Location"]).get_data(as_text=True)
     assert suggested(html) == {"column-0": "phone", "column-1": "name"}
+    assert 'value="upsert" checked' in html and '<option value="phone" selected>' in html
+    # another user starts from the aliases alone
+    other = client.application.test_client()
+    from crm_core.auth import create_user
+    from crm_core.testing import TEST_PASSWORD
+
+    create_user("other", TEST_PASSWORD, roles=["admin"])
+    assert web_login(other, "other").status_code == 302
+    r = upload(other, "customers", "联系人手机,客户全名\n13700137000,李四\n".encode(), "three.csv")
+    assert suggested(other.get(r.headers["Location"]).get_data(as_text=True)) == {
+        "column-0": "",
+        "column-1": "",
+    }
 
 
 def test_references_by_name_within_what_the_user_may_read(client, admin, make_user):

@@ -123,7 +123,7 @@ def aliases(res: WebResource, fields: list[FormField]) -> dict[str, str]:
     return out
 
 
-def suggest(headers: list[str], res: WebResource, fields: list[FormField], remembered: dict) -> list[str]:
+def suggest(headers: list[str], res: WebResource, fields: list[FormField], previous: dict) -> list[str]:
     """The field each column fills ("" to skip): the user's last choice for that heading, else
     the aliases; a field already taken by an earlier column is not offered twice."""
     known = {f.name for f in fields} | {ID_COLUMN}
@@ -132,7 +132,7 @@ def suggest(headers: list[str], res: WebResource, fields: list[FormField], remem
     out = []
     for header in headers:
         key = headings.normalise(header)
-        target = remembered.get(key) if key in remembered else table.get(key, "")
+        target = previous.get(key) if key in previous else table.get(key, "")
         if target not in known or target in taken:
             target = ""
         if target:
@@ -492,9 +492,10 @@ def may_import(actor, res: WebResource) -> None:
 # --- pages -----------------------------------------------------------------------------------------
 
 
-def _remembered(actor, resource):
+def remembered(actor, resource: str):
+    """``actor``'s last mapping for ``resource`` (or None) and its columns (heading -> field)."""
     stored = import_store.mapping_of(actor.id, resource)
-    return stored, dict(stored.columns or {}) if stored is not None else {}
+    return stored, (dict(stored.columns or {}) if stored is not None else {})
 
 
 def start_upload(res: WebResource, actor, upload, encoding: str):
@@ -526,7 +527,7 @@ def import_mapping(resource, upload_id):
         )
     fields = importable_fields(res, actor)
     keys = match_keys(res, fields)
-    stored, remembered = _remembered(actor, res.resource)
+    stored, known = remembered(actor, res.resource)
     form = request.form if request.method == "POST" else request.args
     encoding = form.get("encoding", upload.encoding) or ""
     errors: dict = {}
@@ -544,7 +545,7 @@ def import_mapping(resource, upload_id):
         status = 422
     if headers and encoding != upload.encoding and not errors:
         import_store.set_upload_encoding(upload, encoding)
-    columns = suggest(headers, res, fields, remembered)
+    columns = suggest(headers, res, fields, known)
     mode = (stored.mode if stored is not None else "create") or "create"
     match_key = (stored.match_key if stored is not None else "") or ""
     if request.method == "POST" and headers and "file" not in errors:

@@ -129,8 +129,8 @@ def import_task_report(resource: str, actor, data: bytes, filename: str, progres
     except FormErrors as exc:
         raise APIError(400, exc.message, errors={"file": exc.errors.get("file", [])}) from None
     fields = import_wizard.importable_fields(res, actor)
-    _stored, remembered = import_wizard._remembered(actor, res.resource)
-    columns = import_wizard.suggest(headers, res, fields, remembered)
+    _stored, known = import_wizard.remembered(actor, res.resource)
+    columns = import_wizard.suggest(headers, res, fields, known)
     if not any(c and c != import_wizard.ID_COLUMN for c in columns):
         message = _("No column of the file matches a field; its headings are: %(h)s.", h=", ".join(headers))
         raise APIError(400, message, errors={"file": [message]})
@@ -166,6 +166,7 @@ def task_view(task) -> dict:
         view["report"] = {
             "created": report.get("imported", 0),
             "updated": report.get("updated", 0),
+            "upsert": report.get("mode") == "upsert",
             "errors": [
                 (e["row"], flatten_messages(e["errors"]), e.get("columns") or {})
                 for e in report.get("errors", [])
@@ -225,7 +226,8 @@ def record_import(resource):
     import_wizard.may_import(actor, res)
     fields = import_wizard.importable_fields(res, actor)
     errors, status = {}, 200
-    encoding = request.form.get("encoding", "")
+    stored, _columns = import_wizard.remembered(actor, res.resource)
+    encoding = request.form.get("encoding", stored.encoding if stored is not None else "")
     if request.method == "POST":
         upload = request.files.get("file")
         try:
