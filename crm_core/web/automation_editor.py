@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 
 from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
@@ -105,7 +106,16 @@ def _record_noun(resource: str) -> str:
 
 
 def event_types(actor) -> list[tuple[str, list[tuple[str, str]]]]:
-    """``[(group label, [(event type, label)])]`` of the events a rule may be triggered by."""
+    """``[(group label, [(event type, label)])]`` of the events a rule may be triggered by
+    (worked out once per request: the editor and the rule's page ask several times)."""
+    cache = g.setdefault("_crm_event_types", {})
+    key = (getattr(actor, "id", None), str(get_locale()))
+    if key not in cache:
+        cache[key] = _event_types(actor)
+    return cache[key]
+
+
+def _event_types(actor) -> list[tuple[str, list[tuple[str, str]]]]:
     from ..events.models import OutboxEvent
 
     known = permissions.resources()
