@@ -170,6 +170,26 @@ def test_menu_at_phone_width(browser, live_server, login, shot, locale):
         assert f"Call back {locale}" in page.locator("#overdue").inner_text()
         assert page.evaluate(overflow) <= 0
         shot(page, f"basics-phone-reminders-{locale}")
+        # the company page (a wide network graph scrolls inside its box) and the search results
+        parent = api.post("/api/v1/companies", json={"name": f"Phone HQ {locale}"}, headers=h).get_json()[
+            "id"
+        ]
+        for n in range(6):
+            api.post(
+                "/api/v1/companies",
+                json={"name": f"Phone branch {n} {locale}", "parent_id": parent},
+                headers=h,
+            )
+        page.goto(f"{base}/records/companies/{parent}")
+        assert page.locator("svg#company-network").is_visible()
+        assert page.evaluate(overflow) <= 0
+        current = page.locator("svg#company-network .crm-network-current rect").bounding_box()
+        assert 0 <= current["x"] and current["x"] + current["width"] <= PHONE["width"], "scrolled into view"
+        shot(page, f"basics-phone-company-{locale}")
+        page.fill("#global-search input[name=q]", "Phone branch")
+        page.press("#global-search input[name=q]", "Enter")
+        page.wait_for_selector(".crm-search-group")
+        assert page.evaluate(overflow) <= 0
     finally:
         context.close()
 
