@@ -558,3 +558,17 @@ def test_segment_times_are_typed_in_the_users_time_zone(client, setup):
     assert _segment(setup, sid)["filters"] == {"created_at__gte": "2026-01-01T00:00:00+00:00"}
     html = client.get(f"/segments/{sid}/edit").get_data(as_text=True)
     assert 'value="2026-01-01T08:00"' in html, "shown again in the user's zone"
+
+
+def test_rule_page_shows_actions_as_written_not_escaped(client, setup):
+    """What was seen: a rule's page showed its actions as ``\\u81ea\\u52a8...`` escapes."""
+    body = {
+        "name": "自动欢迎",
+        "trigger": "customer.created",
+        "actions": [{"type": "create_task", "params": {"subject": "自动欢迎电话", "assignee": "rule_owner"}}],
+    }
+    r = setup["api"].post("/api/v1/automations", json=body, headers=setup["h"])
+    assert r.status_code == 201, r.get_json()
+    html = client.get(f"/records/automations/{r.get_json()['id']}").get_data(as_text=True)
+    assert "\\u81ea" not in html and "自动欢迎电话" in html
+    assert "Create a task on the customer" in html, "the action by its label, not its code"
