@@ -247,6 +247,8 @@ def test_reminders_list_and_badge(app, world, make_user):
     task("Someone else's", now - dt.timedelta(days=1), headers=world["h"])
     html = rep.get("/").get_data(as_text=True)
     assert re.search(r'id="reminder-badge">2<', html), re.findall(r"crm-reminders.{0,600}", html, re.S)
+    panel = html[html.index('id="dashboard-reminders"') :].split("</ul>")[0]
+    assert "Call Wang back" in panel and "Send the quote" in panel and "Next week" not in panel
     html = rep.get("/reminders").get_data(as_text=True)
     overdue = html[html.index('id="overdue"') : html.index('id="due-today"')]
     assert "Call Wang back" in overdue

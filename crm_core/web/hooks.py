@@ -117,6 +117,13 @@ def crm_nav():
         },
         collection("segments", _l("Segments"), 60),
         {
+            "kind": "dashboard",
+            "label": _l("Due today and overdue"),
+            "template": "crm/reminders_panel.html",
+            "permission": "activities:read",
+            "order": 5,
+        },
+        {
             "kind": "customer_panel",
             "label": _l("Companies"),
             "template": "crm/companies/customer_panel.html",

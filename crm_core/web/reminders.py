@@ -67,35 +67,49 @@ def reminder_count() -> int | None:
     return cached
 
 
+def due_items(actor, limit: int = PAGE_LIMIT) -> list[dict]:
+    """The actor's reminders, the oldest first: ``[{"id", "data" (masked), "overdue", "due",
+    "can_update"}]``; empty when they may not read activities."""
+    from ..entities.models import Activity
+
+    query = due_query(actor)
+    if query is None:
+        return []
+    rows = list(query.order_by(Activity.due_at, Activity.id).limit(limit))
+    if not rows:
+        return []
+    now = utcnow()
+    dumped = get_resource("activities").crud.dump(rows, actor)
+    return [
+        {
+            "id": row.id,
+            "data": data,
+            "overdue": row.due_at < now,
+            "due": format_datetime(row.due_at, "short"),
+            "can_update": permissions.can(actor, "activities", "update", row),
+        }
+        for row, data in zip(rows, dumped, strict=True)
+    ]
+
+
+@bp.app_template_global("dashboard_reminders")
+def dashboard_reminders(limit: int = 5) -> list[dict]:
+    """The first reminders of the current user, for the dashboard panel."""
+    return due_items(web_actor(), limit)
+
+
 @bp.route("/reminders")
 @login_required
 def reminders():
     """Your overdue and due-today activities, the oldest first, each with a "done" button."""
-    from ..entities.models import Activity
-
     actor = g.actor
-    query = due_query(actor)
-    if query is None:
+    if due_query(actor) is None:
         raise APIError(403, _("You may not use this page."))
-    rows = list(query.order_by(Activity.due_at, Activity.id).limit(PAGE_LIMIT))
-    res = get_resource("activities")
-    now = utcnow()
-    items = []
-    for row, data in zip(rows, res.crud.dump(rows, actor), strict=True):
-        items.append(
-            {
-                "id": row.id,
-                "data": data,
-                "overdue": row.due_at < now,
-                "due": format_datetime(row.due_at, "short"),
-                "can_update": permissions.can(actor, "activities", "update", row),
-            }
-        )
+    items = due_items(actor)
     return render_template(
         "crm/reminders.html",
         overdue=[i for i in items if i["overdue"]],
         today=[i for i in items if not i["overdue"]],
-        res=res,
     )
 
 
@@ -112,6 +126,6 @@ def reminder_done(activity_id):
         service.update("activities", record, {"done": True}, actor, **res.crud.write_options)
     flash(_("Marked done."), "success")
     back = request.form.get("back", "")
-    if back == "record":
-        return redirect(url_for("web.record_detail", resource="activities", record_id=activity_id))
+    if back == "dashboard":
+        return redirect(url_for("web.dashboard"))
     return redirect(url_for("web.reminders"))
