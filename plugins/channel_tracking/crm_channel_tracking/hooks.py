@@ -1,5 +1,6 @@
 """The plugin's hook implementations: models, migrations, permissions, API, redirects, events,
-jobs, CLI and privacy export/erasure."""
+jobs, CLI, privacy export/erasure, and the workbench (screens, menu entries, translations, demo
+data)."""
 
 from __future__ import annotations
 
