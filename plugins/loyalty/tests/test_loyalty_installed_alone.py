@@ -33,6 +33,13 @@ SMOKE = textwrap.dedent(
                                         "amount": "800"}, headers=h)
     assert r.status_code == 201, r.get_json()
     member = c.get(L + "/members/%d" % customer, headers=h).get_json()
+    # the screens' templates and the Chinese catalogue come with the package
+    import re
+    token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").get_data(as_text=True)).group(1)
+    login = {"username": "root", "password": "Smoke-Passw0rd!", "csrf_token": token}
+    assert c.post("/login", data=login).status_code == 302
+    page = c.get("/loyalty/members/%d" % customer, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "积分明细" in page and "兑换积分" in page, page[-2000:]
     print(json.dumps({"tier": member["tier"], "balance": member["points"]["balance"]}))
     """
 )
