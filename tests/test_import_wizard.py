@@ -356,6 +356,37 @@ def test_references_by_name_within_what_the_user_may_read(client, admin, make_us
     assert row["owner_id"] == owner.id
 
 
+def test_deals_with_customer_and_stage_by_name(client, admin):
+    r = client.post(
+        f"{API}/pipelines",
+        json={
+            "name": "销售",
+            "is_default": True,
+            "stages": [{"name": "线索"}, {"name": "赢单", "kind": "won"}],
+        },
+        headers=admin,
+    )
+    assert r.status_code == 201, r.get_json()
+    lead = r.get_json()["stages"][0]["id"]
+    customer = client.post(f"{API}/customers", json={"name": "周杰"}, headers=admin).get_json()
+    data = "标题,客户,金额,阶段\n大单,周杰,1200.50,线索\n小单,无名,10,赢单\n".encode("gbk")
+    html, report = run_wizard(client, "deals", data, "deals.csv")
+    assert suggested(html) == {
+        "column-0": "title",
+        "column-1": "customer_id",
+        "column-2": "amount",
+        "column-3": "stage_id",
+    }
+    assert "1 row(s) imported, 1 refused" in report and 'data-row="3"' in report, report
+    (deal,) = client.get(f"{API}/deals", headers=admin).get_json()
+    assert (deal["title"], deal["customer_id"], deal["stage_id"], deal["amount"]) == (
+        "大单",
+        customer["id"],
+        lead,
+        "1200.50",
+    )
+
+
 def test_custom_object_and_custom_field_labels(client, admin):
     assert (
         client.post(
