@@ -30,7 +30,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .. import permissions
-from ..db import database, write_transaction
+from ..db import write_transaction
 from ..errors import APIError
 from ..jobs import tasks
 from ..records import decoding, import_store, tabular
@@ -411,21 +411,21 @@ class _Run:
         if problems:
             return problems
         try:
-            with database.atomic():
-                record = None
-                if self.key_index is not None:
-                    key_text = cells[self.key_index].strip() if self.key_index < len(cells) else ""
-                    if key_text:
-                        record = _matching_record(self.res, self.actor, self.match_key, key_text, self.fields)
-                submit(
-                    self.res,
-                    self.actor,
-                    self.mapped_fields,
-                    lambda name: _text(values.get(name)),
-                    lambda name: list(values.get(name) or []) if isinstance(values.get(name), list) else [],
-                    record=record,
-                )
-                return "updated" if record is not None else "created"
+            record = None
+            if self.key_index is not None:
+                key_text = cells[self.key_index].strip() if self.key_index < len(cells) else ""
+                if key_text:
+                    record = _matching_record(self.res, self.actor, self.match_key, key_text, self.fields)
+            # submit saves in a savepoint of its own: a refused row leaves nothing behind
+            submit(
+                self.res,
+                self.actor,
+                self.mapped_fields,
+                lambda name: _text(values.get(name)),
+                lambda name: list(values.get(name) or []) if isinstance(values.get(name), list) else [],
+                record=record,
+            )
+            return "updated" if record is not None else "created"
         except _RowError as exc:
             return exc.errors
         except FormErrors as exc:
