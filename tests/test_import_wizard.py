@@ -356,6 +356,33 @@ def test_references_by_name_within_what_the_user_may_read(client, admin, make_us
     assert row["owner_id"] == owner.id
 
 
+def test_export_edit_and_import_back_by_id(client, admin):
+    """The workbench's own XLSX export, edited in Excel and imported back, updates by id."""
+    for name, phone in (("周杰", "13800138000"), ("王菲", "13900139000")):
+        assert (
+            client.post(
+                f"{API}/customers", json={"name": name, "phone": phone, "tags": ["vip"]}, headers=admin
+            ).status_code
+            == 201
+        )
+    exported = client.get("/records/customers/export.xlsx")
+    assert exported.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(exported.get_data()))
+    sheet = book.active
+    headers = [c.value for c in sheet[1]]
+    name_col = headers.index("name") + 1
+    for row in range(2, sheet.max_row + 1):
+        sheet.cell(row=row, column=name_col).value = f"{sheet.cell(row=row, column=name_col).value}（已核实）"
+    out = io.BytesIO()
+    book.save(out)
+    html, report = run_wizard(
+        client, "customers", out.getvalue(), "edited.xlsx", mode="upsert", match_key="id"
+    )
+    assert suggested(html)[f"column-{headers.index('id')}"] == "id"
+    assert "0 record(s) created, 2 updated, 0 row(s) refused" in report, report
+    assert sorted(c["name"] for c in customers(client, admin)) == ["周杰（已核实）", "王菲（已核实）"]
+
+
 def test_deals_with_customer_and_stage_by_name(client, admin):
     r = client.post(
         f"{API}/pipelines",
