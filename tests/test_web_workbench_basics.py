@@ -118,8 +118,14 @@ def test_link_a_customer_to_a_company_with_a_role(app, client, world):
     r = post_form(rep, f"{cpage}/companies", {"company": "Zhongda East", "role": "决策人"}, page=cpage)
     assert r.status_code == 302
     assert "决策人" in rep.get(f"/records/companies/{world['east']}").get_data(as_text=True)
-    # removing a link
+    # changing the role in place (through the write path)
     contact = links[0]["id"]
+    r = post_form(rep, f"/contacts/{contact}/role", {"role": "财务"}, page=page)
+    assert r.status_code == 302
+    got = world["api"].get(f"{API}/contacts/{contact}", headers=world["h"]).get_json()
+    assert got["role"] == "财务" and got["is_primary"] is False
+    assert AuditEntry.select().where(AuditEntry.resource == "contacts").count() == 3
+    # removing a link
     r = post_form(rep, f"/contacts/{contact}/delete", {}, page=page)
     assert r.status_code == 302
     assert (

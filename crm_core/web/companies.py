@@ -20,6 +20,7 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from .. import permissions
+from ..db import database
 from ..errors import APIError
 from ..records import listing
 from .blueprint import bp
@@ -85,6 +86,7 @@ def contacts_of(actor, *, company_id: int | None = None, customer_id: int | None
                 "customer": people.get(link.customer_id, {"id": link.customer_id}),
                 "company": firms.get(link.company_id, {"id": link.company_id}),
                 "can_delete": permissions.can(actor, "contacts", "delete", link),
+                "can_update": permissions.can(actor, "contacts", "update", link),
             }
         )
     return out
@@ -380,6 +382,33 @@ def customer_link_company(customer_id):
     else:
         flash(_("Contact added."), "success")
     return redirect(back)
+
+
+@bp.route("/contacts/<int:contact_id>/role", methods=["POST"])
+@login_required
+def contact_role(contact_id):
+    """Change a contact's role (and whether they are the primary contact) at the company, through
+    the write path (``contacts:update`` on that link)."""
+    from ..entities.schemas import ContactSchema
+    from ..records import service
+
+    actor = g.actor
+    crud = get_resource("contacts").crud
+    contact = crud.get(contact_id, actor, "update")
+    back = url_for("web.record_detail", resource="companies", record_id=contact.company_id)
+    try:
+        data = ContactSchema(partial=True).load(
+            {"role": request.form.get("role", "").strip(), "is_primary": bool(request.form.get("is_primary"))}
+        )
+        with database.atomic():
+            service.update("contacts", contact, data, actor, **crud.write_options)
+    except (APIError, ValidationError) as exc:
+        if isinstance(exc, APIError) and exc.code not in (409, 422):
+            raise
+        flash(_link_error(exc), "error")
+    else:
+        flash(_("Contact saved."), "success")
+    return redirect(back + "#contacts")
 
 
 @bp.route("/contacts/<int:contact_id>/delete", methods=["POST"])

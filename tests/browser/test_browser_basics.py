@@ -69,7 +69,8 @@ def test_company_page_links_a_customer_and_draws_the_network(
         form.locator("button[type=submit]").click()
         page.wait_for_selector("#contacts [data-contact]")
         row = page.locator("#contacts [data-contact]").first
-        assert f"周采购 {network['tag']}" in row.inner_text() and "采购" in row.inner_text()
+        assert f"周采购 {network['tag']}" in row.inner_text()
+        assert row.locator("input[name=role]").input_value() == "采购"
         node = graph.locator(f"[data-company='{network['south']}'] .crm-network-count")
         assert "1" in node.text_content()
         if locale == "zh-CN":
@@ -81,7 +82,12 @@ def test_company_page_links_a_customer_and_draws_the_network(
         # clicking a node opens that company
         graph.locator(f"[data-company='{network['hq']}']").click()
         page.wait_for_url(f"{base}/records/companies/{network['hq']}")
-        assert "决策人" in page.locator("#contacts").inner_text()
+        role = page.locator("#contacts form.crm-role-form input[name=role]").first
+        assert role.input_value() == "决策人"
+        # the role can be changed in place
+        role.fill("老板")
+        page.locator("#contacts form.crm-role-form button[type=submit]").first.click()
+        assert page.locator("#contacts form.crm-role-form input[name=role]").first.input_value() == "老板"
         # the customer's page lists the company with the role, and links another one by name
         page.goto(f"{base}/records/customers/{network['buyer']}")
         panel = page.locator("#customer-companies")
@@ -184,7 +190,7 @@ def test_menu_at_phone_width(browser, live_server, login, shot, locale):
         assert page.locator("svg#company-network").is_visible()
         assert page.evaluate(overflow) <= 0
         current = page.locator("svg#company-network .crm-network-current rect").bounding_box()
-        assert 0 <= current["x"] and current["x"] + current["width"] <= PHONE["width"], "scrolled into view"
+        assert current["x"] >= 0 and current["x"] + current["width"] <= PHONE["width"], "scrolled into view"
         shot(page, f"basics-phone-company-{locale}")
         page.fill("#global-search input[name=q]", "Phone branch")
         page.press("#global-search input[name=q]", "Enter")
