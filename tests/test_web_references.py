@@ -221,7 +221,7 @@ def test_a_field_that_cannot_be_emptied_says_so(client, world):
 
 def test_lists_and_details_show_names_not_ids(client, world):
     html = client.get("/records/deals/").get_data(as_text=True)
-    for name in ("周杰", "上海分销", "Retail", "Lead"):
+    for name in ("周杰", "上海分销", "Retail", "Lead", "李销售", "总部 / 华东 / 上海"):
         assert name in html, name
     html = client.get("/records/customers/").get_data(as_text=True)
     for name in ("李销售", "总部 / 华东 / 上海"):

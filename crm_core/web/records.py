@@ -51,6 +51,22 @@ def list_args(res, actor, args: MultiDict) -> MultiDict:
     return out
 
 
+#: Most columns a list shows; who owns a record and where it sits always get two of them.
+LIST_COLUMNS = 12
+OWNERSHIP = ("owner_id", "department_id")
+
+
+def list_columns(fields) -> list:
+    """The columns of a list page: the record's own short fields (no long text or JSON) up to
+    ``LIST_COLUMNS``, owner and department always among them, then the creation time if room."""
+    short = [f for f in fields if f.name not in ("id", "updated_at") and f.widget not in ("json", "textarea")]
+    ownership = [f for f in short if f.name in OWNERSHIP]
+    rest = [f for f in short if f.name not in OWNERSHIP]
+    own = [f for f in rest if f.name != "created_at"][: LIST_COLUMNS - len(ownership)]
+    created = [f for f in rest if f.name == "created_at"][: max(0, LIST_COLUMNS - len(own) - len(ownership))]
+    return own + ownership + created
+
+
 def _query_string(args: MultiDict, **changes) -> str:
     merged = MultiDict(args)
     for key, value in changes.items():
@@ -84,7 +100,7 @@ def record_list(resource):
         args = MultiDict({k: v for k, v in args.items() if k in ("page_size",)})
         records, total, page, page_size = _page_data(res, actor, args)
     pages = max(1, -(-total // page_size))
-    shown = [f for f in fields if f.name not in ("id", "updated_at") and f.widget != "json"][:12]
+    shown = list_columns(fields)
     lookup.prime(shown, records)
     return render_template(
         "crm/records/list.html",
