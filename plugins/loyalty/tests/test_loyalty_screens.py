@@ -463,3 +463,28 @@ def test_member_details_and_manual_tier_change(client, shop, admin_headers):
     assert member["tier"] == "gold" and member["channel"] == "live" and member["birthday"] == "1990-02-03"
     html = text(client.get(path, headers=ZH))
     assert "VIP since 2020" in html and "手动" in html
+
+
+def test_builtin_sales_role_enrols_and_redeems_for_their_own_customers(
+    client, shop, make_user, admin_headers
+):
+    """Migration 0004: a sales rep of the built-in role works the programme for their own customers
+    (before it, only admins could open the screens)."""
+    dept = client.post("/api/v1/departments", json={"name": "East"}, headers=admin_headers).get_json()["id"]
+    user, headers = make_user("sally", roles=("sales",), department_id=dept)
+    mine = client.post("/api/v1/customers", json={"name": "Sally's client"}, headers=headers).get_json()["id"]
+    client.post("/logout", data={"csrf_token": csrf_from(client, "/")})
+    web_login(client, "sally")
+    assert 'href="/loyalty/"' in text(client.get("/"))
+    assert "Sally&#39;s client" in text(client.get("/loyalty/customers/pick?q=Sally"))
+    assert "Li Na" not in text(client.get("/loyalty/customers/pick?q=Li"))
+    assert post(client, "/loyalty/members/new", {"customer_id": str(mine)}).status_code == 302
+    path = f"/loyalty/members/{mine}"
+    page = text(client.get(path))
+    assert "redeem-form" in page and "adjust-form" not in page
+    assert 'data-points="balance">0<' in page
+    r = post(client, f"{path}/redeem", {"points": "10", "reference": "s-1"}, page=path)
+    assert r.status_code == 409 and field_error(text(r), "points") == "Only 0 points are available to redeem."
+    members = text(client.get("/loyalty/members"))
+    assert "Sally&#39;s client" in members and "Li Na" not in members
+    assert "new-tier" not in text(client.get("/loyalty/tiers"))
