@@ -27,25 +27,29 @@ _patterns: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 OBJECT_TYPES = (_l("datetime"), _l("date"), _l("time"), _l("aware"), _l("naive"))
 
 
-def _compile(catalog: dict) -> list[tuple[re.Pattern, str, list[str]]]:
-    """The placeholder msgids of a catalogue as regular expressions, most literal text first
-    (so ``Must be at least %(min)s characters long.`` wins over ``Must be %(x)s.``)."""
+def _compile(catalog: dict) -> list[tuple[re.Pattern, str, list[str], list[str]]]:
+    """The placeholder msgids of a catalogue as regular expressions with their literal parts,
+    most literal text first (so ``Must be at least %(min)s characters long.`` wins over
+    ``Must be %(x)s.``)."""
     found = []
     for msgid in catalog:
         if not isinstance(msgid, str) or "%(" not in msgid:
             continue
-        names, regex, last = [], [], 0
+        names, regex, parts, last = [], [], [], 0
         for match in _PLACEHOLDER.finditer(msgid):
-            regex.append(re.escape(msgid[last : match.start()].replace("%%", "%")))
+            parts.append(msgid[last : match.start()].replace("%%", "%"))
+            regex.append(re.escape(parts[-1]))
             name = match.group(1)
             regex.append(f"(?P<{name}>.+?)" if name not in names else f"(?P={name})")
             names.append(name)
             last = match.end()
-        regex.append(re.escape(msgid[last:].replace("%%", "%")))
+        parts.append(msgid[last:].replace("%%", "%"))
+        regex.append(re.escape(parts[-1]))
         literal = len(_PLACEHOLDER.sub("", msgid))
-        found.append((literal, re.compile("".join(regex), re.DOTALL), msgid, names))
+        pattern = re.compile("".join(regex), re.DOTALL)
+        found.append((literal, pattern, msgid, names, [p for p in parts if p]))
     found.sort(key=lambda item: -item[0])
-    return [(pattern, msgid, names) for _literal, pattern, msgid, names in found]
+    return [(pattern, msgid, names, parts) for _literal, pattern, msgid, names, parts in found]
 
 
 def _catalog() -> tuple[dict, list] | None:
@@ -77,7 +81,10 @@ def translate_message(text, _depth: int = 0, labels: bool = True) -> str:
     exact = catalog.get(text)
     if exact:
         return exact
-    for pattern, msgid, names in patterns:
+    for pattern, msgid, names, parts in patterns:
+        # the literal parts must all be there: a cheap test that spares the regex most messages
+        if not all(part in text for part in parts):
+            continue
         match = pattern.fullmatch(text)
         if match is None or not catalog.get(msgid):
             continue
