@@ -165,6 +165,22 @@ def error_messages(tree: ast.AST) -> Iterator[tuple[int, str]]:
                 yield from _strings(node.value)
 
 
+def _with_operators(cls, texts: list) -> list:
+    """``Range``'s ``Must be {min_op} {{min}}.`` spelled out with each operator it formats in
+    (``Must be greater than {min}.``): a translation needs the whole sentence, not a fragment."""
+    ops = {"min_op": ("message_gte", "message_gt"), "max_op": ("message_lte", "message_lt")}
+    out = []
+    for text in texts:
+        variants = [text]
+        for placeholder, names in ops.items():
+            if isinstance(text, str) and "{" + placeholder + "}" in text:
+                variants = [
+                    v.replace("{" + placeholder + "}", getattr(cls, n)) for v in variants for n in names
+                ]
+        out += variants
+    return out
+
+
 def marshmallow_messages() -> list[str]:
     """marshmallow's built-in field and validator messages, ``{min}`` written ``%(min)s``."""
     import inspect
@@ -176,7 +192,7 @@ def marshmallow_messages() -> list[str]:
         for _name, cls in inspect.getmembers(module, inspect.isclass):
             texts = list(getattr(cls, "default_error_messages", {}).values())
             texts += [v for k, v in vars(cls).items() if k.startswith(("message", "default_message"))]
-            for text in texts:
+            for text in _with_operators(cls, texts):
                 if isinstance(text, str):
                     text = re.sub(r"\{\{(\w+)\}\}", r"{\1}", text.replace("%", "%%"))
                     msgid = re.sub(r"\{(\w+)(![rsa])?\}", r"%(\1)s", text)
