@@ -184,8 +184,8 @@ def check(resource: str, model, data: dict, actor, record=None) -> None:
             found = query.exists()
         except APIError:
             found = False
-        except (TypeError, ValueError, pw.DataError):
-            found = False
+        except (TypeError, ValueError, OverflowError, pw.DataError):
+            found = False  # not an id any row could have
         if not found:
             errors.setdefault(name, []).append(f"No record {value} that you can read.")
     if errors:

@@ -107,7 +107,7 @@ def read_values(fields: list[FormField], getter, getlist, *, partial: bool) -> t
             elif f.widget == "datetime":
                 value = utc_from_input(value)  # the form showed the user's time zone
             elif f.widget == "reference":
-                if not value.isdigit():
+                if not value.isdigit() or len(value) > 18:
                     errors[f.name] = [_("Choose an entry from the list.")]
                     continue
                 value = int(value)

@@ -116,7 +116,7 @@ def _rows(actor, target: str, model, query_filter=None, ids=None, q: str = "", l
         query = query.where(model.is_active == True)  # noqa: E712  (SQL, not Python)
     if q:
         terms = [c.contains(q) for c in _columns(model, actor, target, spec.search)]
-        if q.isdigit():
+        if q.isdigit() and len(q) <= 18:  # an id (never one past 64 bits: SQLite cannot bind it)
             terms.append(pk == int(q))
         if not terms:
             return [], label_cols, hint_cols
@@ -174,10 +174,10 @@ def search(actor, target: str, q: str = "", filters: dict | None = None, limit: 
         field = _column(model, name)
         if field is None or not references.visible(actor, target, name):
             continue
-        try:
-            term = field == int(value)
-        except (TypeError, ValueError):
+        text = str(value).strip()
+        if not text.isdigit() or len(text) > 18:
             continue
+        term = field == int(text)
         cond = term if cond is None else (cond & term)
     rows, label_cols, hint_cols = _rows(actor, target, model, cond, q=q.strip()[:100], limit=limit)
     return _entries(actor, target, model, rows, label_cols, hint_cols)
