@@ -180,7 +180,7 @@ def test_company_page_of_a_sales_rep_leaves_out_what_they_may_not_read(app, worl
     rep = login_as(app, "rep")
     world["api"].post(
         f"{API}/contacts",
-        json={"customer_id": world["zhao"], "company_id": world["hq"], "role": "老板"},
+        json={"customer_id": world["zhao"], "company_id": world["hq"], "role": "暗线角色"},
         headers=world["h"],
     )
     html = rep.get(f"/records/companies/{world['shop']}").get_data(as_text=True)
@@ -189,7 +189,7 @@ def test_company_page_of_a_sales_rep_leaves_out_what_they_may_not_read(app, worl
     assert "Zhao Zhongda South" not in html
     html = rep.get(f"/records/companies/{world['hq']}").get_data(as_text=True)
     assert "Zhongda south deal" not in html and "Zhongda spring order" in html
-    assert "Zhao Zhongda South" not in html and "老板" not in html
+    assert "Zhao Zhongda South" not in html and "暗线角色" not in html
 
 
 # --- global search -----------------------------------------------------------------------------------
