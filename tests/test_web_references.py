@@ -464,3 +464,21 @@ def test_plugin_references_are_pickers_and_names_too(app, client, world):
         {"name": "x", "utm_campaign": "x1", "channel_id": "9999"},
     )
     assert r.status_code == 422 and 'data-field="channel_id"' in r.get_data(as_text=True)
+
+
+def test_an_import_refuses_an_owner_that_does_not_exist(client, world):
+    import io
+
+    from crm_core.testing import follow_task
+
+    api, h = world["api"], world["h"]
+    data = "姓名,负责人id\n幽灵客户,9999\n真客户,{}\n".format(world["rep"].id).encode()
+    form = {"file": (io.BytesIO(data), "owners.csv")}
+    r = api.post(f"{API}/customers/import", data=form, headers=h, content_type="multipart/form-data")
+    outcome = follow_task(api, r, h)
+    assert outcome.status_code == 422
+    report = outcome.get_json()["report"]
+    assert report["imported"] == 0 and report["errors"][0]["row"] == 2
+    assert list(report["errors"][0]["errors"]) == ["owner_id"]
+    names = [c["name"] for c in api.get(f"{API}/customers?page_size=200", headers=h).get_json()]
+    assert "幽灵客户" not in names and "真客户" not in names  # all or nothing, by default
