@@ -226,6 +226,20 @@ LONG_TEXT = ("body", "description", "close_reason", "address")
 BOOKKEEPING = ("owner_id", "department_id", "created_at", "updated_at", "id")
 
 
+#: ``FormField.empty`` of a field whose schema accepts neither None nor "" (it must keep a value).
+NOT_CLEARABLE = "__not_clearable__"
+
+
+def _empty_value(schema_field):
+    """What the schema accepts for an emptied optional input: None when it allows None, "" for
+    a text field that does not, else ``NOT_CLEARABLE``."""
+    if schema_field.allow_none:
+        return None
+    if isinstance(schema_field, mf.String) and not _one_of(schema_field):
+        return ""
+    return NOT_CLEARABLE
+
+
 @dataclass
 class FormField:
     """One field as the pages render it (core column or custom field)."""
@@ -261,20 +275,6 @@ class FormField:
         if self.custom:
             return (record.get("custom") or {}).get(self.key)
         return record.get(self.key)
-
-
-#: ``FormField.empty`` of a field whose schema accepts neither None nor "" (it must keep a value).
-NOT_CLEARABLE = "__not_clearable__"
-
-
-def _empty_value(schema_field):
-    """What the schema accepts for an emptied optional input: None when it allows None, "" for
-    a text field that does not, else ``NOT_CLEARABLE``."""
-    if schema_field.allow_none:
-        return None
-    if isinstance(schema_field, mf.String) and not _one_of(schema_field):
-        return ""
-    return NOT_CLEARABLE
 
 
 @dataclass
