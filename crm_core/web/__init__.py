@@ -8,7 +8,10 @@ Public for plugin authors writing pages (``crm_web_blueprints``):
 - ``crm_core.web.testing``: ``web_login``, ``csrf_from``, ``post_form`` for tests of pages.
 
 Pages extend ``crm/base.html`` (blocks ``title``, ``head``, ``content``, ``scripts``; macros in
-``crm/macros.html``). Every form post to a non-API path needs the ``csrf_token`` field (or the
+``crm/macros.html``). Print times, dates and amounts with the filters of
+:mod:`crm_core.web.formatting` (``|crm_datetime``, ``|crm_date``, ``|crm_number``,
+``|crm_money(currency)``: the user's time zone and locale) and an English message from code with
+``|crm_message`` (see ``crm_core/translations/README.md``). Every form post to a non-API path needs the ``csrf_token`` field (or the
 ``X-CSRFToken`` header for htmx/fetch calls; ``<body>`` carries it in ``hx-headers``); posts
 without it answer 400. Assets are served from ``/static`` (no CDN): Pico CSS, htmx, Chart.js.
 
