@@ -95,6 +95,8 @@ def _model_label(model) -> str:
                 return str(RESOURCE_LABELS.get(resource, resource))
     except Exception:  # no web layer (CLI, API-only plugin set): the table name is still clear
         pass
+    if model._meta.table_name == "object_record":  # every custom object type shares this table
+        return _("Custom object records")
     return model._meta.table_name
 
 
