@@ -6,7 +6,8 @@ English. Where an error is shown (the API's error JSON in :mod:`crm_core.errors`
 workbench's form errors in :mod:`crm_core.web.forms`), :func:`translate_message` looks the text
 up in the loaded catalogues (the core's and every plugin's): an exact msgid, or a msgid with named
 placeholders (``Must be at least %(min)s characters long.``) whose literal parts match the text;
-the captured values are translated too when they are msgids themselves (``greater than``).
+the captured values are translated too when they are messages themselves (a refused query
+parameter's reason) or, on pages, codes the catalogues know (``Must be one of: low, high.``).
 :mod:`crm_core.web.catalog_extract` puts those msgids into the catalogues.
 """
 
