@@ -482,3 +482,28 @@ def test_an_import_refuses_an_owner_that_does_not_exist(client, world):
     assert list(report["errors"][0]["errors"]) == ["owner_id"]
     names = [c["name"] for c in api.get(f"{API}/customers?page_size=200", headers=h).get_json()]
     assert "幽灵客户" not in names and "真客户" not in names  # all or nothing, by default
+
+
+def test_an_activity_names_the_record_it_is_about(app, client, world):
+    api = world["api"]
+    r = api.post(
+        f"{API}/activities",
+        json={"kind": "call", "subject": "Follow up", "related_type": "deals", "related_id": world["deal"]},
+        headers=world["rep_h"],
+    )
+    assert r.status_code == 201, r.get_json()
+    activity = r.get_json()["id"]
+    html = client.get("/records/activities/").get_data(as_text=True)
+    assert f'href="/records/deals/{world["deal"]}" data-ref="{world["deal"]}">Spring order<' in html
+    html = client.get(f"/records/activities/{activity}").get_data(as_text=True)
+    assert ">Spring order<" in html
+    # a viewer who may not read deals sees the bare id only
+    role = Role.create(name="notes_only")
+    Grant.create(role=role, resource="activities", action="read", scope="all")
+    Grant.create(role=role, resource="customers", action="read", scope="all")
+    from crm_core.auth import create_user
+    from crm_core.testing import TEST_PASSWORD
+
+    create_user("notes", TEST_PASSWORD, roles=("notes_only",))
+    html = login(app, "notes").get(f"/records/activities/{activity}").get_data(as_text=True)
+    assert "Spring order" not in html and f"#{world['deal']}" in html

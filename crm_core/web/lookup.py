@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import peewee as pw
-from flask import g, jsonify, request, url_for
+from flask import g, has_request_context, jsonify, request, url_for
 from markupsafe import Markup, escape
 
 from ..errors import APIError
@@ -209,10 +209,21 @@ def lookup(target):
 
 
 def _cache() -> dict:
-    cache = g.get("_crm_ref_labels")
-    if cache is None:
-        cache = g._crm_ref_labels = {}
-    return cache
+    """This request's names, for this viewer. ``g`` can outlive a request (an app context pushed
+    around several, as in tests or embedding), so the cache is tied to the request and to the
+    viewer's identity: a name read for one user is never shown to another."""
+    actor = web_actor()
+    scopes = getattr(actor, "scopes", None)
+    owner = (
+        id(request._get_current_object()) if has_request_context() else None,
+        getattr(actor, "id", None),
+        getattr(actor, "roles", None),
+        None if scopes is None else frozenset(scopes),
+    )
+    held = g.get("_crm_ref_labels")
+    if held is None or held[0] != owner:
+        held = g._crm_ref_labels = (owner, {})
+    return held[1]
 
 
 def prime(fields, records) -> None:
@@ -222,11 +233,17 @@ def prime(fields, records) -> None:
     wanted: dict[str, set] = {}
     for f in fields:
         target = getattr(f, "reference", None)
-        if not target:
+        source = getattr(f, "reference_from", None)
+        if not target and not source:
             continue
         for record in records:
             value = f.value_of(record)
             if value in (None, ""):
+                continue
+            if source:
+                kind = record.get(source)
+                if isinstance(kind, str) and references.target_model(kind) is not None:
+                    wanted.setdefault(kind, set()).add(value)
                 continue
             if getattr(f, "widget", None) == "path":
                 wanted.setdefault(target, set()).update(
@@ -289,6 +306,23 @@ def ref_label(field, value) -> Markup:
         return Markup(f'<span data-ref="{escape(value)}">{escape(name)}</span>')
     href = url_for("web.record_detail", resource=page, record_id=_key(value))
     return Markup(f'<a href="{escape(href)}" data-ref="{escape(value)}">{escape(name)}</a>')
+
+
+@dataclass(frozen=True)
+class _Pointer:
+    """A reference field seen with one record's target (for :func:`ref_label_of`)."""
+
+    reference: str
+
+
+@bp.app_template_global("ref_label_of")
+def ref_label_of(field, record) -> Markup:
+    """A polymorphic reference (``related_id`` with ``related_type``) of ``record`` by name."""
+    kind = record.get(field.reference_from)
+    value = field.value_of(record)
+    if not isinstance(kind, str) or references.target_model(kind) is None:
+        return Markup("") if value in (None, "") else Markup(escape(value))
+    return ref_label(_Pointer(kind), value)
 
 
 @bp.app_template_global("path_label")

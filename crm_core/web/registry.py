@@ -261,6 +261,8 @@ class FormField:
     reference: str | None = None
     #: another input whose value narrows this picker (a stage by its ``pipeline_id``)
     depends_on: str | None = None
+    #: the field naming the target of a polymorphic reference (``related_id`` by ``related_type``)
+    reference_from: str | None = None
     #: what an emptied input sends on edit: None, "" (a text that may be blank), or
     #: ``NOT_CLEARABLE`` (the schema takes neither: the field cannot be emptied)
     empty: object = None
@@ -494,6 +496,10 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
                 empty=_empty_value(schema_field),
             )
         )
+    # a polymorphic reference (an activity's ``related_id``) is named by its type's record
+    for f in out:
+        if f.name == "related_id" and "related_type" in res.schema.fields:
+            f.reference_from = "related_type"
     # a materialized path (``/1/4/9/``, companies) is shown as the names along it
     parent = refs.get("parent_id")
     for f in out:
