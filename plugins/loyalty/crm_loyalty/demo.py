@@ -16,7 +16,7 @@ from crm_core.db import utcnow
 from crm_core.records import service
 
 from . import activities, ledger, operations
-from .models import EarningRule, Member, Tier
+from .models import Allocation, EarningRule, LedgerEntry, Lot, Member, Tier
 
 TEXT = {
     "zh_CN": {
@@ -89,6 +89,14 @@ def _setup(words: dict, actor) -> None:
             _create("loyalty.rules", EarningRule, values, actor)
 
 
+def _dated(entries, when: dt.datetime) -> None:
+    """Date the demo's back-dated entries when their activity happened (the ledger stamps the
+    time of writing)."""
+    ids = [e.id for e in entries]
+    if ids:
+        LedgerEntry.update(created_at=when).where(LedgerEntry.id.in_(ids)).execute()
+
+
 def _history(member: Member, rng, words: dict, now: dt.datetime, actor, index: int) -> None:
     """Purchases over the past ~16 months, a redemption or two, expiry of the year-old points."""
     written = []
@@ -100,11 +108,21 @@ def _history(member: Member, rng, words: dict, now: dt.datetime, actor, index: i
         data = {"kind": "purchase", "reference": f"demo-{member.customer_id}-{n + 1}", "amount": amount}
         result = activities.apply(member, {**data, "occurred_at": when}, now=when, actor_id=None)
         written += result["entries"]
+        _dated(result["entries"], when)
     with ledger.member_lock(member.id) as locked:
         ledger.expire_due(locked, now)
+        # an expiry is dated when its lot expired (the job would have run that night)
+        for entry_id, expired_at in (
+            LedgerEntry.select(LedgerEntry.id, Lot.expires_at)
+            .join(Allocation, on=(Allocation.entry == LedgerEntry.id))
+            .join(Lot, on=(Allocation.lot == Lot.id))
+            .where(LedgerEntry.member == member.id, LedgerEntry.kind == "expire")
+            .tuples()
+        ):
+            LedgerEntry.update(created_at=expired_at).where(LedgerEntry.id == entry_id).execute()
         spendable = ledger.spendable_points(locked, now)
-        if spendable >= 100 and rng.random() < 0.6:
-            points = min(spendable, rng.choice((100, 200, 300, 500)))
+        if spendable >= 200 and rng.random() < 0.6:
+            points = max(50, min(spendable // 2, rng.choice((100, 200, 300, 500))) // 50 * 50)
             entry, created = ledger.redeem(
                 locked,
                 points,
@@ -138,4 +156,6 @@ def add_demo_data(context) -> None:
             service.record_written(
                 "create", operations.MEMBERS, member, actor, None, operations.member_image(member)
             )
+        if created:
+            _dated(list(LedgerEntry.select().where(LedgerEntry.member == member.id)), joined)
         _history(Member.get_by_id(member.id), rng, words, now, actor, index)

@@ -143,7 +143,9 @@ def _ledger_page(member: Member, page: int) -> tuple[list[dict], int]:
     availability, expiry and what is left) or used."""
     query = LedgerEntry.select().where(LedgerEntry.member == member)
     total = query.count()
-    entries = list(query.order_by(LedgerEntry.id.desc()).paginate(page, LEDGER_PAGE_SIZE))
+    entries = list(
+        query.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).paginate(page, LEDGER_PAGE_SIZE)
+    )
     ids = [e.id for e in entries]
     created = {lot.entry_id: lot for lot in Lot.select().where(Lot.entry.in_(ids))} if ids else {}
     used: dict[int, list] = {}
