@@ -306,6 +306,13 @@ def test_the_picker_of_a_scoped_rep_holds_only_what_they_may_read(app, world):
     # departments by their path of names
     depts = {e["id"]: e["label"] for e in rep.get("/lookup/departments?q=").get_json()["results"]}
     assert depts[world["depts"]["shanghai"]] == "总部 / 华东 / 上海"
+    # a user who left is no longer offered, but still named on what they owned
+    from crm_core.auth.models import User
+
+    User.update(is_active=False).where(User.id == world["rep"].id).execute()
+    admin = login(app, "boss")
+    assert "李销售" not in str(admin.get("/lookup/users?q=").get_json())
+    assert "李销售" in admin.get(f"/records/customers/{world['mine']}").get_data(as_text=True)
     # the admin sees every customer
     admin = login(app, "boss")
     every = {e["id"] for e in admin.get("/lookup/customers").get_json()["results"]}

@@ -112,7 +112,7 @@ def _rows(actor, target: str, model, query_filter=None, ids=None, q: str = "", l
         query = query.where(pk.in_(sorted(ids)))
     if query_filter is not None:
         query = query.where(query_filter)
-    if target == "users":
+    if target == "users" and limit is not None:  # a picker offers active users; names show all
         query = query.where(model.is_active == True)  # noqa: E712  (SQL, not Python)
     if q:
         terms = [c.contains(q) for c in _columns(model, actor, target, spec.search)]
