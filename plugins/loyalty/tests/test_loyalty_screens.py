@@ -488,3 +488,9 @@ def test_builtin_sales_role_enrols_and_redeems_for_their_own_customers(
     members = text(client.get("/loyalty/members"))
     assert "Sally&#39;s client" in members and "Li Na" not in members
     assert "new-tier" not in text(client.get("/loyalty/tiers"))
+    settings = text(client.get("/loyalty/program", headers=ZH))
+    assert (
+        'id="program-settings"' in settings and "program-form" not in settings and "永不过期" not in settings
+    )
+    assert "获得后若干天过期" in settings  # the expiry mode shown by its label, not its code
+    assert post(client, "/loyalty/program", {"name": "x"}, page="/loyalty/tiers").status_code == 403
