@@ -355,6 +355,15 @@ def rule_delete(rule_id):
 # --- programme -----------------------------------------------------------------------------------
 
 
+def _program_values(current) -> dict:
+    """The settings form's values; the name the first migration seeded (English ``Loyalty``)
+    is offered in the reader's language."""
+    out = initial(PROGRAM_FORM, current)
+    if out.get("name") == "Loyalty":
+        out["name"] = _("Loyalty programme")
+    return out
+
+
 @blp.route("/program", methods=["GET", "POST"])
 @login_required
 def program():
@@ -377,7 +386,7 @@ def program():
         render_template(
             "loyalty/program.html",
             fields=PROGRAM_FORM,
-            values=request.form if request.method == "POST" else initial(PROGRAM_FORM, current),
+            values=request.form if request.method == "POST" else _program_values(current),
             errors=errors,
             message=message,
             can_update=permissions.can(actor, "loyalty.program", "update"),

@@ -263,3 +263,21 @@ def test_scoped_rep_sees_only_their_members_and_no_redeem_form(open_as, server, 
     assert page.locator(".reverse-form").count() == 0
     assert page.locator(".loyalty-tabs a[href='/loyalty/tiers']").count() == 0
     shot(page, f"member-rep-{locale}")
+
+
+def test_customer_panel_and_programme_pages_in_chinese(open_as, server):
+    page = open_as("admin", "zh-CN")
+    page.goto(f"{server['url']}/records/customers/{server['li']}")
+    panel = page.locator("[data-plugin=loyalty]")
+    assert panel.locator("header").inner_text() == "会员积分"
+    assert "余额" in panel.inner_text() and "Balance" not in panel.inner_text()
+    shot(page, "customer-panel-zh-CN")
+    panel.locator("[data-loyalty=redeem]").click()
+    page.wait_for_url(f"{server['url']}/loyalty/members/{server['li']}#redeem-form")
+    assert page.locator("#redeem-form").is_visible()
+    page.goto(server["url"] + "/loyalty/rules")
+    assert "每元" in page.locator("#rule-table").inner_text()
+    shot(page, "rules-zh-CN")
+    page.goto(server["url"] + "/loyalty/program")
+    assert page.locator("select[name=expiry_mode] option:checked").inner_text() == "获得后若干天过期"
+    shot(page, "program-zh-CN")
