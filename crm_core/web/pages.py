@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from . import account, admin, automation, dashboard, records, transfer, work  # noqa: F401  (views register on import)
-from . import automation_editor, segments_editor  # noqa: F401  (the segment and automation builders)
-from . import companies, reminders, search  # noqa: F401  (company page, reminders, global search)
+from . import (  # noqa: F401  (views register on import)  # noqa: F401  (the segment and automation builders)  # noqa: F401  (company page, reminders, global search)
+    account,
+    admin,
+    automation,
+    automation_editor,
+    companies,
+    dashboard,
+    records,
+    reminders,
+    search,
+    segments_editor,
+    transfer,
+    work,
+)
 from .blueprint import bp
 
 __all__ = ["bp"]
