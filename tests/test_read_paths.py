@@ -199,6 +199,8 @@ def params(world) -> dict[str, list]:
         "visitor_id": ["v1"],
         "campaign_id": [1],
         "link_id": [1],
+        "tier_id": [1, 2],
+        "rule_id": [1, 2],
         "delivery_id": [1],
         "event_id": list(range(1, 30)),
         "filename": [],
