@@ -256,3 +256,25 @@ def test_awkward_text_round_trips(client, admin_headers, track):
     assert row.url == "https://shop.example.com/" + awkward and row.utm_content == awkward
     assert json.loads(row.click_ids) == {"x,y": awkward}
     assert row.channel_group == "referral"
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [(None, "Invalid or revoked ingestion key."), ("zh-CN", "采集密钥无效或已被吊销。")],
+)
+def test_ingestion_refusals_speak_the_callers_language(client, language, expected):
+    headers = {"X-Tracking-Key": "ctk_wrong"} | ({"Accept-Language": language} if language else {})
+    r = client.post("/api/v1/track", json={"visitor_id": "v", "event_type": "page_view"}, headers=headers)
+    assert r.status_code == 401
+    assert r.get_json()["message"] == expected
+
+
+def test_batch_limit_message_is_translated_with_its_numbers(track, client, ingest_key):
+    events = [{"visitor_id": "v", "event_type": "page_view"}] * 1001
+    r = client.post(
+        "/api/v1/track/batch",
+        json={"events": events},
+        headers={"X-Tracking-Key": ingest_key, "Accept-Language": "zh-CN"},
+    )
+    assert r.status_code in (400, 413, 422), r.get_json()
+    assert "每批最多 1000 个事件" in str(r.get_json()), r.get_json()
