@@ -44,6 +44,9 @@ TIERS = [
     ("diamond", 40, "20000", "2", {"discount_rate": "0.1", "free_shipping": True, "perks": None}),
 ]
 MEMBER_SHARE = 0.7
+# enough members to fill every screen; each history is written through the ledger one entry at a
+# time (audit, outbox), so enrolling every demo customer would make `crm init --demo` wait
+MAX_MEMBERS = 60
 
 
 def _create(resource: str, model, values: dict, actor):
@@ -147,6 +150,7 @@ def add_demo_data(context) -> None:
         return  # this demo's members exist already: a second run adds nothing
     now = utcnow()
     chosen = [c for c in context.customers if rng.random() < MEMBER_SHARE] or list(context.customers[:1])
+    chosen = chosen[:MAX_MEMBERS]
     for index, customer_id in enumerate(chosen):
         joined = now - dt.timedelta(days=500 - index % 20)
         member, created = activities.enrol(
