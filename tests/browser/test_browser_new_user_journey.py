@@ -109,11 +109,11 @@ def _seed(app) -> dict:
             "/api/v1/customers",
             {"name": name, "owner_id": rep["id"], "department_id": east, "lifecycle_stage": "vip"},
         )
-    post(
+    elsewhere = post(
         "/api/v1/customers",
         {"name": OTHER_CUSTOMER, "owner_id": other["id"], "department_id": south, "lifecycle_stage": "lead"},
     )
-    return {"api": api, "headers": headers}
+    return {"api": api, "headers": headers, "elsewhere": elsewhere["id"]}
 
 
 @pytest.fixture(scope="module")
@@ -179,11 +179,11 @@ def step(shot, probes):
 
 @pytest.fixture
 def open_as(browser, journey_server, login):
-    """``open_as(username)``: a signed-in page in a fresh zh-CN browser context."""
+    """``open_as(username, locale)``: a signed-in page in a fresh browser context of that language."""
     contexts = []
 
-    def run(username):
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    def run(username, locale="zh-CN"):
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
         context.set_default_timeout(15000)
         contexts.append(context)
         page = context.new_page()
@@ -248,6 +248,11 @@ def test_new_user_journey_in_chinese(open_as, journey_server, step):
     page.goto(base + "/records/customers/")
     assert "周杰" in page.locator("main").inner_text()
     step(page, "05-customer-list", "周杰", "林静")
+    page.click("main tr:has(td:text-is('周杰')) a")  # the row's link (its number)
+    page.wait_for_url(base + "/records/customers/*")
+    assert "13800138000" in page.locator("[data-field=phone]").inner_text()
+    assert page.locator("[data-field=email]").inner_text().strip() == "zhoujie@example.com"
+    step(page, "05b-customer-detail", "周杰", "手机", "邮箱")
 
     # --- 2. loyalty: enrol with the picker, credit, redeem, balance and ledger -----------------
     page.click("a[href='/loyalty/']")
@@ -374,8 +379,13 @@ def test_new_user_journey_in_chinese(open_as, journey_server, step):
     step(page, "18-automation-saved", "贵宾回访电话")
 
     # --- 5. the sales rep sees only their department's customers -------------------------------
-    rep = open_as(REP)
-    step(rep, "19-rep-dashboard")
+    # an English browser: the rep chooses 简体中文 in the language switch
+    rep = open_as(REP, "en-US")
+    assert rep.get_attribute("html", "lang") == "en"
+    rep.click("details.dropdown summary")
+    rep.click("button[data-lang=zh_CN]")
+    rep.wait_for_load_state()
+    step(rep, "19-rep-dashboard", "仪表盘")
     rep.click("a[href='/records/customers/']")
     rep.wait_for_url(base + "/records/customers/**")
     listed = rep.locator("main").inner_text()
@@ -396,3 +406,12 @@ def test_new_user_journey_in_chinese(open_as, journey_server, step):
     rep.press("#global-search input[name=q]", "Enter")
     rep.wait_for_selector("#no-results")
     step(rep, "22-rep-search-nothing")
+    # nor by its address: another department's customer is not there for the rep
+    response = rep.goto(base + f"/records/customers/{journey_server['elsewhere']}")
+    assert response.status in (403, 404), response.status
+    refused = rep.locator("main").inner_text()
+    assert OTHER_CUSTOMER not in refused
+    step(rep, "23-rep-other-customer-refused", "页面不存在")
+    # the refusal names the kind of record in the reader's language, not by its API name
+    # (it said "不存在 customers 记录 3。": permissions.get_record's message takes the resource as is)
+    assert "customers" not in refused, refused
