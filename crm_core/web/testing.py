@@ -28,3 +28,50 @@ def post_form(client, path, data, page=None, **kwargs):
     """POST a form to ``path`` with a valid CSRF token taken from ``page`` (default: ``path``)."""
     token = csrf_from(client, page or path)
     return client.post(path, data={**data, "csrf_token": token}, **kwargs)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+_shared: dict = {}
+
+
+def chromium_browser(executable: str = CHROMIUM):
+    """One headless Chromium (Playwright's sync API) for the whole test process.
+
+    Playwright's sync API refuses to start while another instance runs in the same thread, so
+    browser fixtures of different test folders (core, each plugin) that each started their own
+    failed whenever pytest-xdist put them on one worker. Every browser fixture asks for this one
+    instead; each test still gets its own context (cookies, locale). Closed when the process exits.
+    """
+    if "browser" not in _shared:
+        import atexit
+
+        from playwright.sync_api import sync_playwright
+
+        manager = sync_playwright()
+        playwright = manager.start()
+        _shared["browser"] = playwright.chromium.launch(
+            executable_path=executable, args=list(CHROMIUM_ARGS), headless=True
+        )
+        _shared["manager"] = manager
+        atexit.register(_close_browser)
+    return _shared["browser"]
+
+
+def _close_browser() -> None:
+    browser, manager = _shared.pop("browser", None), _shared.pop("manager", None)
+    try:
+        if browser is not None:
+            browser.close()
+        if manager is not None:
+            manager.__exit__(None, None, None)
+    except Exception:  # the process is ending: a browser already gone is no failure
+        pass

@@ -126,13 +126,12 @@ def server(tmp_path_factory):
 def browser():
     _need(os.path.exists(CHROMIUM), f"{CHROMIUM} is not installed (scripts/install-browser.sh)")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         _need(False, "the playwright package is not installed (scripts/install-browser.sh)")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    from crm_core.web.testing import chromium_browser
+
+    return chromium_browser(CHROMIUM)  # one per process: see chromium_browser
 
 
 @pytest.fixture

@@ -124,13 +124,12 @@ def ct_browser():
     """Headless Debian chromium through Playwright (never Playwright's own download)."""
     _need(os.path.exists(CHROMIUM), f"{CHROMIUM} is not installed")
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         _need(False, "the playwright package is not installed")
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
+    from crm_core.web.testing import chromium_browser
+
+    return chromium_browser(CHROMIUM)  # one per process: see chromium_browser
 
 
 @pytest.fixture
