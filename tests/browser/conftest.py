@@ -167,10 +167,17 @@ def shot():
 
 
 @pytest.fixture
-def login():
-    """``login(page, base, username)``: log in through the form like a person would."""
+def login(live_server):
+    """``login(page, base, username)``: log in through the form like a person would.
+
+    The user's saved language is cleared first, so the page speaks the browser's language
+    (the context's ``locale``) whatever an earlier test on this shared server chose."""
 
     def run(page, base, username, password=PASSWORD):
+        from crm_core.auth.models import User
+
+        with live_server["app"].app_context():
+            User.update(language=None).where(User.username == username).execute()
         page.goto(base + "/login")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", password)
