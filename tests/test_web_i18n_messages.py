@@ -59,7 +59,7 @@ def test_api_messages_with_values_are_translated_with_their_values(app, make_use
     zh = api.post("/api/v1/deals", json={"title": "x", "amount": "-1"}, headers={**h, **ZH}).get_json()
     assert zh["errors"]["amount"] == ["必须大于或等于 0 且小于或等于 10000000000000。"]  # Range
     missing = api.get("/api/v1/customers/999999", headers={**h, **ZH}).get_json()
-    assert missing["message"] == "不存在 customers 记录 999999。"
+    assert missing["message"] == "找不到客户记录 999999。"  # the kind of record by its name
     assert api.get("/api/v1/customers/999999", headers=h).get_json()["message"] == (
         "No customers record 999999."
     )

@@ -92,11 +92,21 @@ def translate_message(text, _depth: int = 0, labels: bool = True) -> str:
         values = {}
         for name in names:
             values[name] = _value(match.group(name), catalog, _depth, labels)
+            if name == "resource":  # "No customers record 3.": the kind of record by its name
+                values[name] = _resource_label(match.group(name), values[name])
         try:
             return catalog[msgid] % values
         except (KeyError, ValueError, TypeError):  # a msgstr whose placeholders differ
             return text
     return text
+
+
+def _resource_label(code: str, fallback: str) -> str:
+    """The translated name of a collection (``customers`` -> 客户) a message names by its code."""
+    from .registry import RESOURCE_LABELS  # registry renders pages; messages must load without it
+
+    label = RESOURCE_LABELS.get(code)
+    return str(label) if label is not None else fallback
 
 
 def _value(value: str, catalog: dict, depth: int, labels: bool) -> str:
