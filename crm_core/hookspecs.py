@@ -284,8 +284,9 @@ def crm_translations() -> list[str]:
     translate this plugin's strings in the workbench and in API error messages.
 
     Called once when the app is built. The folders are merged after the core's catalogue, in
-    plugin order, so a plugin translates its own labels, pages and messages (and may re-translate
-    a core string). Keep the catalogue beside the package (``<package>/translations``, with a
+    plugin order, so a plugin translates its own labels, pages and messages. The catalogues share
+    one domain: a message two catalogues translate reads as the later one says, on every page, so
+    give a short, ambiguous word its own context (``pgettext("tier change", "From")``) or wording. Keep the catalogue beside the package (``<package>/translations``, with a
     ``babel.cfg`` saying which files to extract) and maintain it with
     ``python -m crm_core.web.catalogs sync <package folder>`` (extract, merge, compile);
     :func:`crm_core.web.catalogs.problems` lists what a test should fail on.
