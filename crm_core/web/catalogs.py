@@ -8,7 +8,8 @@ A package (the core, or a plugin) keeps ``translations/babel.cfg`` (which files 
     python -m crm_core.web.catalogs sync plugins/loyalty/crm_loyalty --set zh.json
     python -m crm_core.web.catalogs check crm_core                      # what a test fails on
 
-``--set`` takes a JSON object ``{"English": "中文", ...}`` (or ``-`` for standard input).
+``--set`` takes a JSON object ``{"English": "中文", ...}`` (or ``-`` for standard input); a
+message with a context (``pgettext``) is keyed ``"<context>\u0004<English>"``.
 Every write happens under an exclusive lock on the catalogue, so several people (or tools)
 adding strings at once never lose each other's entries. ``sync`` prints the strings still
 untranslated; :func:`problems` is what a package's test asserts is empty.
@@ -31,6 +32,9 @@ from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po, write_po
 
 LOCALES = ("zh_Hans_CN",)
+#: joins a message's context and id in a ``--set`` key (gettext's own separator):
+#: ``{"tier change\u0004From": "原等级"}`` translates ``pgettext("tier change", "From")``
+CONTEXT_SEPARATOR = "\x04"
 KEYWORDS = {
     "_": None,
     "gettext": None,
@@ -38,6 +42,8 @@ KEYWORDS = {
     "lazy_gettext": None,
     "ngettext": (1, 2),
     "lazy_ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+    "lazy_pgettext": ((1, "c"), 2),
 }
 
 
@@ -99,10 +105,11 @@ def sync(package: Path, translations: dict[str, str] | None = None) -> list[str]
             catalog = _read(path, locale)
             catalog.update(template, no_fuzzy_matching=True)
             catalog.obsolete.clear()
-            for msgid, msgstr in (translations or {}).items():
-                message = catalog.get(msgid)
+            for key, msgstr in (translations or {}).items():
+                context, _, msgid = key.rpartition(CONTEXT_SEPARATOR)
+                message = catalog.get(msgid, context=context or None)
                 if message is None:  # a string the code does not use (yet): keep it anyway
-                    catalog.add(msgid, msgstr)
+                    catalog.add(msgid, msgstr, context=context or None)
                 else:
                     message.string = msgstr
                     message.flags.discard("fuzzy")
@@ -134,8 +141,8 @@ def problems(package: Path) -> list[str]:
         compiled = {}
         if mo.exists():
             with mo.open("rb") as f:
-                compiled = {_plain(m.id): _plain(m.string) for m in read_mo(f) if m.id}
-        if compiled != {_plain(m.id): _plain(m.string) for m in catalog if m.id}:
+                compiled = {(m.context, _plain(m.id)): _plain(m.string) for m in read_mo(f) if m.id}
+        if compiled != {(m.context, _plain(m.id)): _plain(m.string) for m in catalog if m.id}:
             out.append(f"{locale}: {mo} is stale: run python -m crm_core.web.catalogs sync {package}")
     return out
 
