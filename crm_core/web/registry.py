@@ -393,13 +393,24 @@ def _localised(label) -> str:
     )
 
 
+def resource_label(resource: str) -> str:
+    """A collection's name for people: the core's label, else the label its plugin gave it in
+    ``crm_permissions`` (translated by the plugin's catalogue), else its code."""
+    label = RESOURCE_LABELS.get(resource)
+    if label is None:
+        from .. import permissions
+
+        label = permissions.resources().get(resource, {}).get("label") or resource
+    return str(label)
+
+
 def get_resource(resource: str) -> WebResource:
     """The collection ``resource``; 404 when there is none (or it has its own pages)."""
     if resource.startswith("objects."):
         found = _object_resource(resource.split(".", 1)[1])
     else:
         crud = cruds().get(resource)
-        found = WebResource(resource, crud, str(RESOURCE_LABELS.get(resource, resource))) if crud else None
+        found = WebResource(resource, crud, resource_label(resource)) if crud else None
     if found is None:
         raise APIError(404, f"No collection {resource!r}.")
     return found

@@ -422,3 +422,17 @@ def test_permission_labels_translated_on_the_role_page(client, admin, analyst_ro
     assert "渠道追踪：报表、归因与漏斗" in html and "渠道追踪：追踪链接与二维码" in html
     english = client.get(f"/admin/roles/{role_id}").get_data(as_text=True)
     assert "Channel tracking: reports, attribution and funnels" in english
+
+
+@pytest.mark.parametrize(
+    ("headers", "title"), [({}, "tracking links and QR codes"), (ZH, None)], ids=["en", "zh"]
+)
+def test_generic_record_pages_are_titled_by_the_plugins_label(client, admin, headers, title):
+    """The generic /records/channel_tracking.links/ page was titled with the raw resource code."""
+    html = client.get("/records/channel_tracking.links/", headers=headers).get_data(as_text=True)
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S).group(1)
+    assert "channel_tracking.links" not in heading
+    if title is not None:
+        assert title in heading
+    else:
+        assert re.search(r"[\u4e00-\u9fff]", heading), heading
