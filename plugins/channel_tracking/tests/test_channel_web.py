@@ -436,3 +436,17 @@ def test_generic_record_pages_are_titled_by_the_plugins_label(client, admin, hea
         assert title in heading
     else:
         assert re.search(r"[\u4e00-\u9fff]", heading), heading
+
+
+def test_touchpoint_times_show_in_the_readers_time_zone(app, client, admin, traffic):
+    """The touchpoints page printed UTC (strftime) whatever zone the reader chose."""
+    from crm_channel_tracking.models import Touchpoint
+
+    with app.app_context():
+        stored = Touchpoint.select().where(Touchpoint.visitor_id == "v-one").first().occurred_at
+    r = post_form(client, "/account/timezone", {"timezone": "Asia/Shanghai"}, page="/account/password")
+    assert r.status_code == 200
+    page = client.get("/channel-tracking/touchpoints?visitor=v-one").get_data(as_text=True)
+    local = stored.replace(tzinfo=dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=8)))
+    shown = local.strftime("%-I:%M %p")  # English short time, e.g. 9:05 PM
+    assert shown in page.replace("\u202f", " "), (shown, stored)
