@@ -1,4 +1,4 @@
-"""The database: one peewee ``DatabaseProxy`` bound at app creation, and the base models.
+"""The database: a peewee proxy bound at app creation (the current app's), and the base models.
 
 SQLite (WAL, foreign keys on) is the embedded default; PostgreSQL is chosen by URL. Models never
 bind to a concrete database, so tests and the CLI can point the same models at either.
@@ -11,9 +11,41 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import peewee as pw
+from flask import current_app, has_app_context
 from playhouse.db_url import connect
 
-database = pw.DatabaseProxy()
+
+class AppDatabase(pw.DatabaseProxy):
+    """The models' database: the current Flask app's, else the one bound last.
+
+    Each app binds its database when it is created (``open_database``). Inside an app context
+    the proxy answers with that app's database, so two apps in one process (a test session's
+    live servers, an app embedded beside another) never read or write each other's tables;
+    outside any app context (scripts, threads of their own) it is the database bound last.
+    """
+
+    __slots__ = ("_bound",)
+    _SETTABLE = frozenset({"obj", "_bound", "_callbacks", "_Model"})
+
+    def __setattr__(self, attr, value):
+        if attr not in self._SETTABLE:
+            raise AttributeError("Cannot set attribute on proxy.")
+        object.__setattr__(self, attr, value)
+
+    @property
+    def obj(self):
+        if has_app_context():
+            crm = current_app.extensions.get("crm")
+            if crm is not None and crm.db is not None:
+                return crm.db
+        return self._bound
+
+    @obj.setter
+    def obj(self, value):
+        self._bound = value
+
+
+database = AppDatabase()
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
