@@ -4,6 +4,7 @@ through the form, post a form with a valid token."""
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 
 from ..testing import TEST_PASSWORD
 
@@ -75,3 +76,65 @@ def _close_browser() -> None:
             manager.__exit__(None, None, None)
     except Exception:  # the process is ending: a browser already gone is no failure
         pass
+
+
+@contextmanager
+def live_server(folder, settings: dict | None = None, seed=None):
+    """Serve a migrated crm-core for browser tests: ``{"url", "app", **seed(app)}``.
+
+    The database is a new SQLite file in ``folder``; the app runs with CSRF on (as in
+    production) and ``BASE_URL`` set to the address it is served on, from a werkzeug server on a
+    free port in a thread, until the block ends. ``settings`` are added to the app's; ``seed``,
+    called with the app before the server starts, returns what the tests need to know (users,
+    ids).
+    """
+    import socket
+    import threading
+    from pathlib import Path
+
+    from werkzeug.serving import make_server
+
+    from ..app import create_app
+    from ..testing import migrate_url
+
+    url = f"sqlite:///{Path(folder) / 'crm.db'}"
+    migrate_url(url)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "INSTANCE_PATH": str(folder),
+            "SECRET_KEY": "browser-test-secret",
+            "WTF_CSRF_ENABLED": True,
+            "BASE_URL": base,
+            **(settings or {}),
+        }
+    )
+    known = seed(app) if seed is not None else {}
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"url": base, "app": app, **(known or {})}
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def signed_in_page(
+    browser, base: str, username: str, password: str, locale: str = "en-US", width: int = 1280
+):
+    """A page in a fresh browser context (own cookies, ``locale``) signed in through the login
+    form as a person would; close it with ``page.context.close()``."""
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale=locale)
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    page.goto(base + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+    return page

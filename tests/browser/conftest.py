@@ -10,8 +10,6 @@ skip, unless ``CRM_TEST_REQUIRE_BROWSER=1`` (CI) makes that an error.
 from __future__ import annotations
 
 import os
-import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -34,12 +32,6 @@ SCREENSHOTS = Path(os.environ.get("CRM_SCREENSHOT_DIR", ROOT / "test-artifacts" 
 def pytest_terminal_summary(terminalreporter):
     if SCREENSHOTS.exists() and any(SCREENSHOTS.glob("*.png")):
         terminalreporter.write_line(f"browser screenshots: {SCREENSHOTS}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _need(condition: bool, reason: str) -> None:
@@ -106,30 +98,10 @@ def _seed(app) -> dict:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """``{"url", "app", ...seed}``: crm-core served on a free port from a temp SQLite database."""
-    from werkzeug.serving import make_server
+    from crm_core.web.testing import live_server as serve
 
-    from crm_core.app import create_app
-    from crm_core.testing import migrate_url
-
-    folder = tmp_path_factory.mktemp("browser-server")
-    url = f"sqlite:///{folder / 'crm.db'}"
-    migrate_url(url)
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "INSTANCE_PATH": str(folder),
-            "SECRET_KEY": "browser-test-secret",
-            "WTF_CSRF_ENABLED": True,
-        }
-    )
-    seed = _seed(app)
-    port = _free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{port}", "app": app, **seed}
-    server.shutdown()
-    thread.join(timeout=10)
+    with serve(tmp_path_factory.mktemp("browser-server"), seed=_seed) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

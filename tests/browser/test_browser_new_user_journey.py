@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import socket
 import threading
 import time
 from datetime import date
@@ -119,37 +118,17 @@ def _seed(app) -> dict:
 @pytest.fixture(scope="module")
 def journey_server(tmp_path_factory):
     """crm-core with every installed plugin (loyalty and channel tracking among them) on a free
-    port, from a temp SQLite database holding only the journey's data."""
-    from werkzeug.serving import make_server
+    port, from a temp SQLite database holding only the journey's data (``BASE_URL`` is the
+    served address: the short links and QR codes point at this server)."""
+    from crm_core.web.testing import live_server
 
-    from crm_core.app import create_app
-    from crm_core.testing import migrate_url
+    def seed(app):
+        loaded = set(app.extensions["crm"].plugins.plugin_names())
+        assert {"loyalty", "channel_tracking"} <= loaded, f"both plugins must be loaded: {loaded}"
+        return _seed(app)
 
-    folder = tmp_path_factory.mktemp("journey-server")
-    url = f"sqlite:///{folder / 'crm.db'}"
-    migrate_url(url)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "INSTANCE_PATH": str(folder),
-            "SECRET_KEY": "journey-secret",
-            "WTF_CSRF_ENABLED": True,
-            "BASE_URL": base,  # the short links and QR codes point at this server
-        }
-    )
-    loaded = set(app.extensions["crm"].plugins.plugin_names())
-    assert {"loyalty", "channel_tracking"} <= loaded, f"both plugins must be loaded: {loaded}"
-    seed = _seed(app)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": base, "app": app, **seed}
-    server.shutdown()
-    thread.join(timeout=10)
+    with live_server(tmp_path_factory.mktemp("journey-server"), seed=seed) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

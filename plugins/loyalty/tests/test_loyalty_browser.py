@@ -6,8 +6,6 @@ go to ``test-artifacts/screenshots/`` (``CRM_SCREENSHOT_DIR`` overrides it)."""
 from __future__ import annotations
 
 import os
-import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -94,32 +92,10 @@ def _seed(app) -> dict:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """crm-core with the loyalty plugin served on a free port from a temp SQLite database."""
-    from werkzeug.serving import make_server
+    from crm_core.web.testing import live_server
 
-    from crm_core.app import create_app
-    from crm_core.testing import migrate_url
-
-    folder = tmp_path_factory.mktemp("loyalty-browser")
-    url = f"sqlite:///{folder / 'crm.db'}"
-    migrate_url(url)
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "INSTANCE_PATH": str(folder),
-            "SECRET_KEY": "loyalty-browser",
-            "WTF_CSRF_ENABLED": True,
-        }
-    )
-    seed = _seed(app)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    httpd = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{port}", "app": app, **seed}
-    httpd.shutdown()
-    thread.join(timeout=10)
+    with live_server(tmp_path_factory.mktemp("loyalty-browser"), seed=_seed) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
@@ -137,19 +113,13 @@ def browser():
 @pytest.fixture
 def open_as(browser, server):
     """``open_as(username, locale)``: a logged-in page in a fresh context of that language."""
+    from crm_core.web.testing import signed_in_page
+
     contexts = []
 
     def run(username, locale="en-US"):
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
-        context.set_default_timeout(15000)
-        contexts.append(context)
-        page = context.new_page()
-        base = server["url"]
-        page.goto(base + "/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(base + "/")
+        page = signed_in_page(browser, server["url"], username, PASSWORD, locale)
+        contexts.append(page.context)
         return page
 
     yield run

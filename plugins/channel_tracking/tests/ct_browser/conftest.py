@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
-import threading
 from pathlib import Path
 
 import pytest
@@ -36,12 +34,6 @@ def _need(condition: bool, reason: str) -> None:
     if os.environ.get("CRM_TEST_REQUIRE_BROWSER") == "1":
         pytest.fail(reason + " (run scripts/install-browser.sh)")
     pytest.skip(reason + " (run scripts/install-browser.sh)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _seed(app) -> None:
@@ -90,33 +82,12 @@ def _seed(app) -> None:
 @pytest.fixture(scope="session")
 def ct_server(tmp_path_factory):
     """``{"url", "app"}``: crm-core with the plugin's demo data on a free port."""
-    from werkzeug.serving import make_server
-
-    from crm_core.app import create_app
-    from crm_core.testing import migrate_url
+    from crm_core.web.testing import live_server
 
     folder = tmp_path_factory.mktemp("ct-browser-server")
-    url = f"sqlite:///{folder / 'crm.db'}"
-    migrate_url(url)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "INSTANCE_PATH": str(folder),
-            "SECRET_KEY": "ct-browser-secret",
-            "WTF_CSRF_ENABLED": True,
-            "BASE_URL": base,
-            "CHANNEL_TRACKING_REDIRECT_DOMAINS": "",
-        }
-    )
-    _seed(app)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": base, "app": app}
-    server.shutdown()
-    thread.join(timeout=10)
+    # no redirect domains configured: links go where CRM_BASE_URL (the served address) points
+    with live_server(folder, {"CHANNEL_TRACKING_REDIRECT_DOMAINS": ""}, seed=_seed) as server:
+        yield {"url": server["url"], "app": server["app"]}
 
 
 @pytest.fixture(scope="session")
@@ -135,19 +106,13 @@ def ct_browser():
 @pytest.fixture
 def open_as(ct_browser, ct_server):
     """``open_as(username, locale)``: a fresh signed-in page in that browser language."""
+    from crm_core.web.testing import signed_in_page
+
     contexts = []
 
     def run(username, locale="zh-CN"):
-        context = ct_browser.new_context(viewport={"width": 1366, "height": 900}, locale=locale)
-        context.set_default_timeout(15000)
-        contexts.append(context)
-        page = context.new_page()
-        base = ct_server["url"]
-        page.goto(base + "/login")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(base + "/")
+        page = signed_in_page(ct_browser, ct_server["url"], username, PASSWORD, locale, width=1366)
+        contexts.append(page.context)
         return page
 
     yield run
