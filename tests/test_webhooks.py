@@ -467,3 +467,22 @@ def test_write_path_to_webhook_end_to_end(client, admin_headers, receiver):
     assert created["data"]["object"]["name"] == "Mei" and created["data"]["object"]["tags"] == ["kol"]
     assert updated["data"]["changed"] == ["name"] and updated["data"]["previous"] == {"name": "Mei"}
     assert deleted["data"]["id"] == customer["id"]
+
+
+def test_a_cleared_description_is_saved_empty_not_refused(client, admin_headers, receiver):
+    """Clearing the description sent null, refused with "Field may not be null."."""
+    sub, _ = _subscribe(client, admin_headers, receiver.url, events=["*"])
+    r = client.patch(
+        f"/api/v1/webhooks/{sub['id']}", json={"description": "CRM to ERP"}, headers=admin_headers
+    )
+    assert r.status_code == 200, r.get_json()
+    r = client.patch(f"/api/v1/webhooks/{sub['id']}", json={"description": None}, headers=admin_headers)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["description"] == ""
+    created = client.post(
+        "/api/v1/webhooks",
+        json={"url": receiver.url, "events": ["*"], "description": None},
+        headers=admin_headers,
+    )
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["description"] == ""

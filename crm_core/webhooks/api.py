@@ -13,7 +13,7 @@ from ..api import API_PREFIX, Blueprint
 from ..audit import record_event
 from ..auth import current_actor, public
 from ..db import database
-from ..entities.schemas import RecordSchema, UTCDateTime
+from ..entities.schemas import BlankText, RecordSchema, UTCDateTime
 from ..errors import APIError
 from ..records.resource import json_response, register_crud
 from ..records.service import record_dict
@@ -38,7 +38,7 @@ class WebhookSchema(RecordSchema):
     url = fields.Url(
         required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2000)
     )
-    description = fields.String(validate=validate.Length(max=500))
+    description = BlankText(validate=validate.Length(max=500))
     events = fields.List(
         fields.String(
             validate=validate.Regexp(PATTERN_RE, error="Use event types with * wildcards: customer.*")
