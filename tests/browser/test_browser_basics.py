@@ -195,7 +195,9 @@ def test_menu_at_phone_width(browser, live_server, login, shot, locale):
         page.fill("#global-search input[name=q]", "Phone branch")
         page.press("#global-search input[name=q]", "Enter")
         page.wait_for_selector(".crm-search-group")
-        assert page.evaluate(overflow) <= 0
+        page.wait_for_load_state("load")
+        shot(page, f"basics-phone-search-{locale}")
+        assert page.evaluate(overflow) <= 0, "the search results do not scroll sideways"
     finally:
         context.close()
 
