@@ -18,7 +18,7 @@ from .session import login_required
 
 
 def readable_json(value) -> str:
-    """JSON for people: Chinese and other non-ASCII text as written, not ``\\uXXXX`` escapes."""
+    """JSON for people: Chinese and other non-ASCII text as written, not ``\\u81ea``-style escapes."""
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -91,7 +91,7 @@ def describe_condition(cond, catalogue: dict) -> dict:
 def describe_rule(data: dict) -> dict:
     """What the rule's page shows of a dumped rule: the trigger's label, the conditions as
     sentences, each action's label with its parameters' labels and values (readable text, never
-    ``\\uXXXX`` escapes)."""
+    ``\\u81ea``-style escapes)."""
     from .automation_editor import action_forms, event_label, event_types
     from .builder_fields import condition_fields
 
