@@ -5,6 +5,11 @@ from __future__ import annotations
 from . import (  # noqa: F401  (views register on import)  # noqa: F401  (the segment and automation builders)  # noqa: F401  (company page, reminders, global search)
     account,
     admin,
+    admin_departments,
+    admin_fields,
+    admin_roles,
+    admin_system,
+    admin_users,
     automation,
     automation_editor,
     companies,
