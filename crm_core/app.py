@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from flask import Flask, g, request
 
 from . import errors, inputs
-from .config import ensure_secret_key, load_config
+from .config import ensure_secret_key, load_config, plugin_settings, read_setting
 from .db import database, default_url, open_database
 from .plugins import PluginManager, disabled_from_env
 
@@ -44,7 +44,7 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
     :mod:`crm_core.config`); ``plugins`` registers extra ``(name, plugin)`` pairs besides the
     installed entry points (tests and embedding). Raises ``ConfigError`` on invalid settings.
     """
-    settings = load_config(config)
+    settings, manager = load_settings(config, plugins)
     app = Flask("crm_core", instance_path=settings["INSTANCE_PATH"], instance_relative_config=True)
     app.config.update(settings)
     app.config["SECRET_KEY"] = ensure_secret_key(settings)
@@ -54,9 +54,6 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
     inputs.install(app)  # before any blueprint: bounded <int:> ids, JSON limits
 
     db = open_database(settings["DATABASE_URL"] or default_url(settings["INSTANCE_PATH"]))
-    disabled = disabled_from_env(settings["PLUGINS_DISABLED"])
-    manager = PluginManager(disabled=disabled)
-    manager.load(extra=plugins)
     crm = CRM(plugins=manager, db=db)
     for models in manager.hook.crm_models():
         crm.models.extend(models)
@@ -73,6 +70,22 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
     errors.register(app)
     manager.hook.crm_startup.call_historic(kwargs={"app": app})
     return app
+
+
+def load_settings(
+    config: dict | None = None, plugins: list[tuple[str, object]] | None = None
+) -> tuple[dict, PluginManager]:
+    """The validated configuration and the loaded plugins, as ``create_app`` uses them.
+
+    Plugins are loaded first (``PLUGINS_DISABLED`` is read on its own for that), so the settings
+    they declare through ``crm_settings`` are checked with the core's; ``crm serve`` checks the
+    configuration this way before it starts workers. Raises ``ConfigError`` on invalid settings.
+    """
+    manager = PluginManager(disabled=disabled_from_env(read_setting("PLUGINS_DISABLED", config)))
+    manager.load(extra=plugins)
+    inactive = manager.disabled | {info.name for info in manager.infos.values() if not info.enabled}
+    declared = manager.in_dependency_order(manager.calls("crm_settings"))
+    return load_config(config, plugins=plugin_settings(declared, sorted(inactive))), manager
 
 
 def _configure_logging(app: Flask) -> None:

@@ -3,14 +3,21 @@
 Later sources win: defaults < instance file < environment < the ``config`` passed to
 ``create_app``. Unknown keys and values of the wrong type stop the app at startup with a message
 naming the key, rather than failing later in a request.
+
+The core's settings are :data:`SETTINGS`; a plugin declares its own through the ``crm_settings``
+hook, each key starting with the plugin's prefix (:func:`setting_prefix`), and they are read from
+the same sources with the same checks (:class:`PluginSettings`). The keys of an installed plugin
+that is disabled or failed to load are accepted and ignored, so disabling a plugin never needs an
+edit of ``crm.toml`` or the environment.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -104,26 +111,79 @@ SETTINGS: dict[str, Setting] = {
     "WEBHOOK_ALLOW_PRIVATE_URLS": Setting(
         bool, False, "allow webhook URLs on loopback/private networks (off: SSRF protection)"
     ),
-    # channel_tracking plugin (read with defaults, so the plugin also works without these keys)
-    "CHANNEL_TRACKING_LOOKBACK_DAYS": Setting(int, 30, "attribution lookback window in days"),
-    "CHANNEL_TRACKING_HALF_LIFE_DAYS": Setting(int, 7, "time-decay attribution half-life in days"),
-    "CHANNEL_TRACKING_SESSION_TIMEOUT_MINUTES": Setting(int, 30, "inactivity that starts a new session"),
-    "CHANNEL_TRACKING_FUNNEL_WINDOW_DAYS": Setting(int, 14, "funnel conversion window in days"),
-    "CHANNEL_TRACKING_CURRENCY": Setting(str, "CNY", "currency of conversions and spend without one"),
-    "CHANNEL_TRACKING_CORS_ORIGINS": Setting(str, "*", "origins allowed to send events (comma list or *)"),
-    "CHANNEL_TRACKING_RATE_LIMIT": Setting(str, "3000/minute", "ingestion requests per key (limits syntax)"),
-    "CHANNEL_TRACKING_REDIRECT_DOMAINS": Setting(
-        str, "", "hosts tracking links may redirect to (comma list; subdomains included)"
-    ),
-    "CHANNEL_TRACKING_RETENTION_MONTHS": Setting(int, 25, "months of touchpoints kept"),
 }
+
+# the types _coerce can read from text (environment variables are always text)
+SETTING_TYPES = (str, int, bool)
+# CRM_TEST_* variables belong to the test suite, never to the configuration
+_RESERVED_PREFIX = "TEST_"
+
+
+@dataclass(frozen=True)
+class PluginSettings:
+    """The settings the loaded plugins declare (``crm_settings``), and the key prefixes of the
+    installed plugins that are not loaded (disabled or failed), whose keys are ignored."""
+
+    settings: dict[str, Setting] = field(default_factory=dict)
+    declared_by: dict[str, str] = field(default_factory=dict)
+    ignored_prefixes: tuple[str, ...] = ()
+
+
+def setting_prefix(plugin_name: str) -> str:
+    """The prefix every setting of ``plugin_name`` starts with: its name in upper case, each
+    character that cannot be part of an environment variable name as ``_``, and a trailing ``_``
+    (``channel_tracking`` -> ``CHANNEL_TRACKING_``, ``core.auth`` -> ``CORE_AUTH_``)."""
+    return re.sub(r"[^A-Z0-9]", "_", plugin_name.upper()) + "_"
+
+
+def plugin_settings(
+    declarations: list[tuple[str, dict[str, Setting]]], inactive: tuple[str, ...] | list[str] = ()
+) -> PluginSettings:
+    """Check and merge what each plugin's ``crm_settings`` returned: ``declarations`` is
+    ``[(plugin_name, {key: Setting})]``, ``inactive`` the names of installed plugins that are
+    disabled or failed to load.
+
+    Raises ``ConfigError`` naming the plugin and the key when a key lacks the plugin's prefix, is
+    not upper case, is a core setting, is declared by two plugins, or is not a :class:`Setting`
+    of a type the environment can carry (str, int, bool) with a default of that type.
+    """
+    merged = PluginSettings(ignored_prefixes=tuple(setting_prefix(name) for name in inactive))
+    for plugin, declared in declarations:
+        if not isinstance(declared, dict):
+            raise ConfigError(f"plugin {plugin!r}: crm_settings must return a dict, got {declared!r}")
+        for key, setting in declared.items():
+            _check_declaration(plugin, key, setting)
+            if key in merged.settings:
+                raise ConfigError(
+                    f"{key}: declared by both plugin {merged.declared_by[key]!r} and plugin {plugin!r}"
+                )
+            merged.settings[key] = setting
+            merged.declared_by[key] = plugin
+    return merged
+
+
+def _check_declaration(plugin: str, key: object, setting: object) -> None:
+    prefix = setting_prefix(plugin)
+    if not isinstance(key, str) or not key.startswith(prefix) or key == prefix or key != key.upper():
+        raise ConfigError(f"plugin {plugin!r}: setting {key!r} must be upper case and start with {prefix}")
+    if prefix.startswith(_RESERVED_PREFIX):
+        raise ConfigError(f"plugin {plugin!r}: {key}: CRM_{_RESERVED_PREFIX}* is reserved for tests")
+    if key in SETTINGS:
+        raise ConfigError(f"plugin {plugin!r}: {key} is a core setting")
+    if not isinstance(setting, Setting):
+        raise ConfigError(f"plugin {plugin!r}: {key} must be a crm_core.config.Setting, got {setting!r}")
+    if setting.type not in SETTING_TYPES or type(setting.default) is not setting.type:
+        raise ConfigError(
+            f"plugin {plugin!r}: {key}: type must be str, int or bool and the default of that type, "
+            f"got {setting.type!r} with default {setting.default!r}"
+        )
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def _coerce(key: str, value: object) -> object:
-    setting = SETTINGS[key]
+def _coerce(key: str, value: object, setting: Setting) -> object:
     if setting.type is bool:
         if isinstance(value, bool):
             return value
@@ -141,35 +201,70 @@ def _coerce(key: str, value: object) -> object:
     return str(value)
 
 
-def load_config(overrides: dict | None = None, environ: dict | None = None) -> dict:
+def read_setting(key: str, overrides: dict | None = None, environ: dict | None = None) -> object:
+    """One core setting from the same sources as :func:`load_config`, before the whole
+    configuration can be checked: ``create_app`` needs ``PLUGINS_DISABLED`` to load the plugins,
+    and the loaded plugins decide which other keys are known."""
+    overrides = dict(overrides or {})
+    _instance, file_values, env_values = _sources(overrides, environ)
+    value = SETTINGS[key].default
+    for source in (file_values, env_values, overrides):
+        if key in source:
+            value = source[key]
+    return _coerce(key, value, SETTINGS[key])
+
+
+def load_config(
+    overrides: dict | None = None, environ: dict | None = None, plugins: PluginSettings | None = None
+) -> dict:
     """Build the validated configuration dict that ``create_app`` puts on ``app.config``.
 
     ``overrides`` may also carry Flask's own keys (anything not in ``SETTINGS`` that Flask or an
-    extension knows, e.g. ``WTF_CSRF_ENABLED``); those are passed through untouched.
+    extension knows, e.g. ``WTF_CSRF_ENABLED``); those are passed through untouched. ``plugins``
+    adds the settings the loaded plugins declare (:func:`plugin_settings`); without it only the
+    core's keys are known.
     """
-    environ = os.environ if environ is None else environ
+    plugins = plugins or PluginSettings()
+    known = {**SETTINGS, **plugins.settings}
     overrides = dict(overrides or {})
-    env_values = {
-        k[4:]: v for k, v in environ.items() if k.startswith("CRM_") and not k.startswith("CRM_TEST_")
-    }
-    unknown_env = sorted(set(env_values) - set(SETTINGS))
-    if unknown_env:
-        raise ConfigError(f"unknown environment variable(s): {', '.join('CRM_' + k for k in unknown_env)}")
+    instance, file_values, env_values = _sources(overrides, environ)
+    env_values = _known_keys(env_values, known, plugins, "unknown environment variable(s)", "CRM_")
+    file_values = _known_keys(file_values, known, plugins, f"{instance / 'crm.toml'}: unknown setting(s)")
 
-    instance = Path(
-        overrides.get("INSTANCE_PATH") or env_values.get("INSTANCE_PATH") or Path.cwd() / "instance"
-    )
-    file_values = _read_instance_file(instance / "crm.toml")
-
-    config = {key: s.default for key, s in SETTINGS.items()}
+    config = {key: s.default for key, s in known.items()}
     for source in (file_values, env_values):
         for key, value in source.items():
-            config[key] = _coerce(key, value)
+            config[key] = _coerce(key, value, known[key])
     for key, value in overrides.items():
-        config[key] = _coerce(key, value) if key in SETTINGS else value
+        config[key] = _coerce(key, value, known[key]) if key in known else value
     config["INSTANCE_PATH"] = str(instance.resolve())
     _validate(config)
     return config
+
+
+def _sources(overrides: dict, environ: dict | None) -> tuple[Path, dict, dict]:
+    """The instance folder, the instance file's values and the ``CRM_*`` environment's values
+    (keys upper case, without ``CRM_``), not yet checked against the known settings."""
+    environ = os.environ if environ is None else environ
+    env_values = {
+        k[4:]: v for k, v in environ.items() if k.startswith("CRM_") and not k.startswith("CRM_TEST_")
+    }
+    instance = Path(
+        overrides.get("INSTANCE_PATH") or env_values.get("INSTANCE_PATH") or Path.cwd() / "instance"
+    )
+    return instance, _read_instance_file(instance / "crm.toml"), env_values
+
+
+def _known_keys(
+    values: dict, known: dict, plugins: PluginSettings, message: str, shown_prefix: str = ""
+) -> dict:
+    """``values`` without the keys of inactive plugins; ``ConfigError`` listing any other key
+    that is neither a core setting nor declared by a loaded plugin."""
+    kept = {k: v for k, v in values.items() if k in known or not k.startswith(plugins.ignored_prefixes)}
+    unknown = sorted(set(kept) - set(known))
+    if unknown:
+        raise ConfigError(f"{message}: {', '.join(shown_prefix + k for k in unknown)}")
+    return kept
 
 
 def _read_instance_file(path: Path) -> dict:
@@ -179,11 +274,7 @@ def _read_instance_file(path: Path) -> dict:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    data = {k.upper(): v for k, v in data.items()}
-    unknown = sorted(set(data) - set(SETTINGS))
-    if unknown:
-        raise ConfigError(f"{path}: unknown setting(s): {', '.join(unknown)}")
-    return data
+    return {k.upper(): v for k, v in data.items()}
 
 
 def _validate(config: dict) -> None:

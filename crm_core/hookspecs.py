@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
+# a plugin's crm_settings returns these, so the name is part of the hook's signature
+from .config import Setting
+
 if TYPE_CHECKING:
     import click
     import flask
@@ -55,6 +58,29 @@ def crm_startup(app: flask.Flask) -> None:
     (template globals, signal wiring, config checks). Returns nothing.
 
     .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def crm_settings() -> dict[str, Setting]:
+    """Return the settings this plugin reads: ``{"<PREFIX>_<NAME>": Setting(type, default, help)}``.
+
+    Called once by ``create_app()``, before the configuration is checked, so a plugin's settings
+    are read like the core's: defaults < ``crm.toml`` < ``CRM_<KEY>`` environment variables <
+    the ``config`` given to ``create_app``, with the same type checks (``str``, ``int`` or
+    ``bool``; a wrong value stops the app naming the key) and the same refusal of unknown keys.
+    Read them from ``current_app.config``. Every key starts with the plugin's name in upper case
+    (``crm_core.config.setting_prefix``: ``loyalty`` -> ``LOYALTY_``); a key without it, a core
+    key, or a key two plugins declare is an error at startup. The keys of a disabled plugin are
+    ignored, not refused. Example::
+
+        from crm_core.config import Setting
+
+        @hookimpl
+        def crm_settings():
+            return {"WARRANTY_CLAIM_DAYS": Setting(int, 30, "days after purchase a claim is accepted")}
+
+    .. versionadded:: 0.2
     """
 
 

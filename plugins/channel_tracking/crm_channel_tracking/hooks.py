@@ -1,4 +1,4 @@
-"""The plugin's hook implementations: models, migrations, permissions, API, redirects, events,
+"""The plugin's hook implementations: settings, models, migrations, permissions, API, redirects, events,
 jobs, CLI, privacy export/erasure, and the workbench (screens, menu entries, translations, demo
 data)."""
 
@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from crm_core import hookimpl
 
 from .models import MODELS
+from .settings import SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,11 @@ PERMISSIONS = [
         "label": _l("Channel tracking: reports, attribution and funnels"),
     },
 ]
+
+
+@hookimpl
+def crm_settings():
+    return SETTINGS
 
 
 @hookimpl

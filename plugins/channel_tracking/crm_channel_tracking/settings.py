@@ -1,26 +1,31 @@
-"""The plugin's settings, read from the app config with the defaults documented in
-``crm_core.config`` (``CHANNEL_TRACKING_*``), so the plugin also runs on a core without them."""
+"""The plugin's settings (``CHANNEL_TRACKING_*``): declared to the core through ``crm_settings``
+(see ``hooks.py``), so they are read from ``crm.toml``, ``CRM_CHANNEL_TRACKING_*`` environment
+variables and the app's config with the core's type checks, and read back from the app config."""
 
 from __future__ import annotations
 
 from flask import current_app
 
-DEFAULTS = {
-    "LOOKBACK_DAYS": 30,
-    "HALF_LIFE_DAYS": 7,
-    "SESSION_TIMEOUT_MINUTES": 30,
-    "FUNNEL_WINDOW_DAYS": 14,
-    "CURRENCY": "CNY",
-    "CORS_ORIGINS": "*",
-    "RATE_LIMIT": "3000/minute",
-    "REDIRECT_DOMAINS": "",
-    "RETENTION_MONTHS": 25,
+from crm_core.config import Setting
+
+SETTINGS: dict[str, Setting] = {
+    "CHANNEL_TRACKING_LOOKBACK_DAYS": Setting(int, 30, "attribution lookback window in days"),
+    "CHANNEL_TRACKING_HALF_LIFE_DAYS": Setting(int, 7, "time-decay attribution half-life in days"),
+    "CHANNEL_TRACKING_SESSION_TIMEOUT_MINUTES": Setting(int, 30, "inactivity that starts a new session"),
+    "CHANNEL_TRACKING_FUNNEL_WINDOW_DAYS": Setting(int, 14, "funnel conversion window in days"),
+    "CHANNEL_TRACKING_CURRENCY": Setting(str, "CNY", "currency of conversions and spend without one"),
+    "CHANNEL_TRACKING_CORS_ORIGINS": Setting(str, "*", "origins allowed to send events (comma list or *)"),
+    "CHANNEL_TRACKING_RATE_LIMIT": Setting(str, "3000/minute", "ingestion requests per key (limits syntax)"),
+    "CHANNEL_TRACKING_REDIRECT_DOMAINS": Setting(
+        str, "", "hosts tracking links may redirect to (comma list; subdomains included)"
+    ),
+    "CHANNEL_TRACKING_RETENTION_MONTHS": Setting(int, 25, "months of touchpoints kept"),
 }
 
 
 def setting(name: str):
-    """``CHANNEL_TRACKING_<name>`` from the app config, or its default."""
-    return current_app.config.get(f"CHANNEL_TRACKING_{name}", DEFAULTS[name])
+    """``CHANNEL_TRACKING_<name>`` from the app config (the core filled in its default)."""
+    return current_app.config[f"CHANNEL_TRACKING_{name}"]
 
 
 def setting_list(name: str) -> tuple[str, ...]:
