@@ -13,10 +13,10 @@ from decimal import Decimal
 
 import peewee as pw
 
-from crm_core.db import database, utcnow
+from crm_core.db import utcnow
 from crm_core.errors import APIError
 
-from . import core, earning, ledger, tiers
+from . import core, customers, earning, ledger, tiers
 from .models import Activity, LedgerEntry, Member
 
 
@@ -54,24 +54,20 @@ def enrol(
 
 def customer_ownership(customer_id: int) -> tuple[int | None, int | None]:
     """The owner and department of the core's customer ``customer_id`` (None, None if unknown), so
-    that a member enrolled by an event falls in the same row scopes as the customer."""
-    if not database.table_exists("customer"):
-        return None, None
-    customer = pw.Table("customer", ("id", "owner_id", "department_id")).bind(database)
-    row = (
-        customer.select(customer.owner_id, customer.department_id)
-        .where(customer.id == customer_id)
-        .tuples()
-        .first()
-    )
+    that a member enrolled by an event falls in the same row scopes as the customer.
+
+    Read through the core's customer model (:func:`customers.customer_model`), never its table by
+    name; no actor bounds it: events and jobs enrol without one."""
+    model = customers.customer_model()
+    row = model.select(model.owner_id, model.department_id).where(model.id == customer_id).tuples().first()
     return (row[0], row[1]) if row else (None, None)
 
 
 def customer_exists(customer_id: int) -> bool:
     """True when the core has a customer ``customer_id`` (enrolment by an event, which has no
     actor to check read access for, needs at least that: the member's foreign key)."""
-    customer = pw.Table("customer", ("id",)).bind(database)
-    return customer.select(customer.id).where(customer.id == customer_id).exists()
+    model = customers.customer_model()
+    return model.select(model.id).where(model.id == customer_id).exists()
 
 
 def welcome(member: Member, now: dt.datetime | None = None) -> None:
