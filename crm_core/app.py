@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from flask import Flask, g, request
 
 from . import errors, inputs
-from .config import ensure_secret_key, load_config, plugin_settings, read_setting
+from .config import PluginSettings, ensure_secret_key, load_config, plugin_settings, read_setting
 from .db import database, default_url, open_database
 from .plugins import PluginManager, disabled_from_env
 
@@ -81,11 +81,22 @@ def load_settings(
     they declare through ``crm_settings`` are checked with the core's; ``crm serve`` checks the
     configuration this way before it starts workers. Raises ``ConfigError`` on invalid settings.
     """
+    manager, declared = load_plugins(config, plugins)
+    return load_config(config, plugins=declared), manager
+
+
+def load_plugins(
+    config: dict | None = None, plugins: list[tuple[str, object]] | None = None
+) -> tuple[PluginManager, PluginSettings]:
+    """The loaded plugins (all installed but those ``PLUGINS_DISABLED`` names, plus ``plugins``)
+    and the settings they declare (``crm_settings``), checked but not yet read: what
+    :func:`load_settings` and ``crm settings`` start from. Raises ``ConfigError`` on a malformed
+    declaration."""
     manager = PluginManager(disabled=disabled_from_env(read_setting("PLUGINS_DISABLED", config)))
     manager.load(extra=plugins)
     inactive = manager.disabled | {info.name for info in manager.infos.values() if not info.enabled}
     declared = manager.in_dependency_order(manager.calls("crm_settings"))
-    return load_config(config, plugins=plugin_settings(declared, sorted(inactive))), manager
+    return manager, plugin_settings(declared, sorted(inactive))
 
 
 def _configure_logging(app: Flask) -> None:

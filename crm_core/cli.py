@@ -38,12 +38,14 @@ def build_cli() -> click.Group:
         add_version_option=False,
         load_dotenv=False,
         set_debug_flag=False,
-        help="crm-core: run and manage the CRM. Settings come from CRM_* environment variables.",
+        help="crm-core: run and manage the CRM. Settings come from CRM_* environment variables "
+        "(`crm settings` lists them).",
     )
     group.add_command(routes_command, "routes")
     group.add_command(shell_command, "shell")
     for command in (init_command, migrate_command, run_command, serve_command, plugins_command):
         group.add_command(command)
+    group.add_command(settings_command)
     manager = PluginManager(disabled=disabled_from_env())
     manager.load()
     manager.hook.crm_cli(group=group)
@@ -190,11 +192,11 @@ def serve_command(bind, workers, threads):
     (CRM_RATELIMIT_STORAGE_URL=redis://...): a per-process memory:// store is refused."""
     from gunicorn.app.base import BaseApplication
 
+    from .app import load_settings
     from .auth.ratelimit import check_shared_storage
-    from .config import load_config
 
     try:
-        check_shared_storage(load_config(), workers)
+        check_shared_storage(load_settings()[0], workers)
     except ConfigError as exc:
         raise click.ClickException(f"invalid configuration: {exc}") from None
     except ValueError as exc:
@@ -211,6 +213,29 @@ def serve_command(bind, workers, threads):
             return _create_app()
 
     Server().run()
+
+
+@click.command("settings")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def settings_command(as_json):
+    """List every setting, the core's and those the enabled plugins declare: variable, type,
+    default, help and who declares it. Set one as CRM_<KEY> or as <key> in crm.toml."""
+    import json
+
+    from .app import load_plugins
+    from .config import describe
+
+    try:
+        rows = describe(load_plugins()[1])
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration: {exc}") from None
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['variable']:<42} {row['type']:<4} {row['default']!r:<14} {row['help']} ({row['declared_by']})"
+        )
 
 
 @click.command("plugins")

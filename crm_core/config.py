@@ -242,6 +242,26 @@ def load_config(
     return config
 
 
+def describe(plugins: PluginSettings | None = None) -> list[dict]:
+    """Every known setting as ``{"key", "variable", "type", "default", "help", "declared_by"}``
+    (``declared_by`` is ``"core"`` or the plugin's name), the core's first: what ``crm settings``
+    lists."""
+    plugins = plugins or PluginSettings()
+    known = [(key, s, "core") for key, s in SETTINGS.items()]
+    known += [(key, s, plugins.declared_by[key]) for key, s in plugins.settings.items()]
+    return [
+        {
+            "key": key,
+            "variable": f"CRM_{key}",
+            "type": setting.type.__name__,
+            "default": setting.default,
+            "help": setting.help,
+            "declared_by": declared_by,
+        }
+        for key, setting, declared_by in known
+    ]
+
+
 def _sources(overrides: dict, environ: dict | None) -> tuple[Path, dict, dict]:
     """The instance folder, the instance file's values and the ``CRM_*`` environment's values
     (keys upper case, without ``CRM_``), not yet checked against the known settings."""

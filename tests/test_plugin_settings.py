@@ -3,6 +3,7 @@ checks, namespaced by the plugin, ignored while the plugin is disabled."""
 
 from __future__ import annotations
 
+import json
 import os
 import types
 
@@ -158,3 +159,44 @@ def test_channel_tracking_declares_its_settings_itself(build, monkeypatch):
     # disabled (through the environment, as an operator would), its settings no longer matter
     monkeypatch.setenv("CRM_PLUGINS_DISABLED", "channel_tracking")
     assert "CHANNEL_TRACKING_LOOKBACK_DAYS" not in build().config
+
+
+@pytest.fixture
+def crm(build):
+    """``crm(ARGS..., env=None)`` through click's runner, in the test's instance folder, with
+    ``env`` as the only other ``CRM_*`` variables."""
+    from click.testing import CliRunner
+
+    from crm_core.cli import build_cli
+
+    def run(*args, env=None):
+        full_env = {"CRM_INSTANCE_PATH": str(build.instance), **(env or {})}
+        return CliRunner().invoke(build_cli(), list(args), env=full_env)
+
+    return run
+
+
+def test_crm_settings_lists_the_core_and_the_plugins_settings(crm):
+    rows = {row["variable"]: row for row in json.loads(crm("settings", "--json").output)}
+    assert rows["CRM_DATABASE_URL"]["declared_by"] == "core"
+    assert rows["CRM_CHANNEL_TRACKING_LOOKBACK_DAYS"] == {
+        "key": "CHANNEL_TRACKING_LOOKBACK_DAYS",
+        "variable": "CRM_CHANNEL_TRACKING_LOOKBACK_DAYS",
+        "type": "int",
+        "default": 30,
+        "help": "attribution lookback window in days",
+        "declared_by": "channel_tracking",
+    }
+    text = crm("settings").output
+    assert "CRM_CHANNEL_TRACKING_CURRENCY" in text and "(channel_tracking)" in text
+
+    disabled = crm("settings", env={"CRM_PLUGINS_DISABLED": "channel_tracking"}).output
+    assert "CRM_DATABASE_URL" in disabled and "CHANNEL_TRACKING" not in disabled
+
+
+def test_crm_serve_checks_the_plugins_settings_too(crm):
+    # memory:// limits with two workers are refused; a plugin's setting must not be refused first
+    result = crm("serve", "--workers", "2", env={"CRM_CHANNEL_TRACKING_RATE_LIMIT": "5/minute"})
+    assert result.exit_code != 0 and "refusing to start" in result.output, result.output
+    result = crm("serve", "--workers", "2", env={"CRM_CHANNEL_TRACKING_RATE_LIMIT": "5/minute", "CRM_X": "1"})
+    assert "unknown environment variable(s): CRM_X" in result.output, result.output
