@@ -92,7 +92,8 @@ def describe_rule(data: dict) -> dict:
     """What the rule's page shows of a dumped rule: the trigger's label, the conditions as
     sentences, each action's label with its parameters' labels and values (readable text, never
     ``\\u81ea``-style escapes)."""
-    from .automation_editor import action_forms, event_label, event_types
+    from .automation_editor_actions import action_forms
+    from .automation_editor_events import event_label, event_types
     from .builder_fields import condition_fields
 
     actor = g.actor
@@ -201,6 +202,6 @@ def automation_dry_run(record_id):
 
 @bp.app_template_global("rule_event_types")
 def _rule_event_types_global() -> list:
-    from .automation_editor import event_types
+    from .automation_editor_events import event_types
 
     return event_types(g.actor)

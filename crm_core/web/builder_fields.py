@@ -255,7 +255,7 @@ def history_fields(actor) -> list[BuilderField]:
     type, ``crm_core.automations.conditions``): their choices are the known event types."""
     from flask_babel import gettext as _
 
-    from .automation_editor import event_types
+    from .automation_editor_events import event_types
 
     events = [(value, label) for _group, items in event_types(actor) for value, label in items]
     group = _("Customer's event history")
