@@ -200,3 +200,17 @@ def test_crm_serve_checks_the_plugins_settings_too(crm):
     assert result.exit_code != 0 and "refusing to start" in result.output, result.output
     result = crm("serve", "--workers", "2", env={"CRM_CHANNEL_TRACKING_RATE_LIMIT": "5/minute", "CRM_X": "1"})
     assert "unknown environment variable(s): CRM_X" in result.output, result.output
+
+
+def test_a_failed_plugins_keys_are_ignored_too(build, monkeypatch):
+    broken = types.ModuleType("warranty")
+
+    @hookimpl
+    def crm_settings(no_such_argument):  # pluggy rejects it: the plugin is reported failed
+        return {}
+
+    broken.crm_settings = crm_settings
+    monkeypatch.setenv("CRM_WARRANTY_CLAIM_DAYS", "30")
+    app = build(None, ("warranty", broken))
+    assert "WARRANTY_CLAIM_DAYS" not in app.config
+    assert {p["name"]: p["status"] for p in app.extensions["crm"].plugins.listing()}["warranty"] == "failed"
