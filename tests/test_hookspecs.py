@@ -1,8 +1,8 @@
 """Every hook is documented and typed, and the documentation is the one generated from the hookspecs."""
 
 import inspect
-import re
 import runpy
+import types
 import typing
 from pathlib import Path
 
@@ -34,20 +34,108 @@ def test_plugin_guide_is_up_to_date():
     )
 
 
-def _implementations():
-    """Hook names implemented somewhere in the shipped code (core capabilities, plugins, example)."""
-    found = set()
-    for base in ["crm_core", "plugins", "examples"]:
-        for path in (ROOT / base).rglob("*.py"):
-            if "/tests/" in str(path) or "/migrations/" in str(path) or path.name == "hookspecs.py":
-                continue
-            found.update(re.findall(r"^\s*def (crm_\w+)\(", path.read_text(encoding="utf-8"), re.M))
-    return found
+PLUGINS = ROOT / "tests" / "plugins"
 
 
-@pytest.mark.parametrize("name", HOOKS)
-def test_hook_is_implemented_somewhere(name):
-    assert name in _implementations(), f"no plugin, core capability or example implements {name}"
+def test_the_every_hook_plugin_implements_every_hookspec():
+    """A new hookspec fails here until ``tests/plugins/every_hook.py`` implements it (and the test
+    below then proves the app calls it)."""
+    every_hook = runpy.run_path(str(PLUGINS / "every_hook.py"))
+    implemented = {n for n, f in every_hook.items() if hasattr(f, "crm_core_impl")}
+    assert set(HOOKS) - implemented == set(), "implement these in tests/plugins/every_hook.py"
+
+
+@pytest.fixture
+def every_hook(tmp_path, monkeypatch):
+    """``tests/plugins/every_hook.py`` installed as an entry point (a ``dist-info`` on
+    ``sys.path``), so apps and the ``crm`` command line load it as they load any plugin; yields
+    the module with its ``CALLS`` emptied."""
+    import importlib
+
+    dist = tmp_path / "site" / "crm_every_hook-0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: crm-every-hook\nVersion: 0\n")
+    (dist / "entry_points.txt").write_text("[crm_core]\nevery_hook = every_hook\n")
+    monkeypatch.syspath_prepend(str(PLUGINS))
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    module = importlib.import_module("every_hook")
+    module.CALLS.clear()
+    yield module
+    module.CALLS.clear()
+
+
+def _conforms(value, hint) -> bool:
+    """Whether ``value`` is of the annotated type (unions, ``None``, ``type[X]``, protocols)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if origin is type:
+        return isinstance(value, type) and issubclass(value, typing.get_args(hint)[0])
+    return isinstance(value, origin or hint)
+
+
+def test_the_app_calls_every_hook_with_arguments_of_the_declared_types(every_hook, db_url, tmp_path):
+    """Migrate, run a job and load the demo through ``crm``; create, list, export and erase a
+    customer over HTTP; deliver the events; render a page: every hook is called, each argument
+    of the type its hookspec annotates."""
+    from click.testing import CliRunner
+
+    from crm_core.app import create_app
+    from crm_core.auth import create_user, issue_token
+    from crm_core.cli import build_cli
+    from crm_core.events.dispatcher import dispatch_pending
+    from crm_core.testing import TEST_PASSWORD, requests_in_their_own_context
+    from crm_core.web.testing import web_login
+
+    env = {"CRM_DATABASE_URL": db_url, "CRM_INSTANCE_PATH": str(tmp_path / "instance")}
+    for args in (["migrate"], ["jobs", "run", "every_hook:tick"], ["demo-data", "--customers", "12"]):
+        result = CliRunner().invoke(build_cli(), args, env=env)
+        assert result.exit_code == 0, (args, result.output)
+    assert ("every_hook:tick", {}) in every_hook.CALLS
+
+    config = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": db_url}
+    app = requests_in_their_own_context(create_app({**config, "SECRET_KEY": "every-hook"}))
+    assert "every_hook" in app.extensions["crm"].plugins.plugin_names()
+    assert app.config["EVERY_HOOK_GREETING"] == "hello"  # the default it declared
+    with app.app_context():
+        admin = create_user("every_hook_admin", TEST_PASSWORD, roles=["admin"])
+        headers = {"Authorization": f"Bearer {issue_token(admin)[0]}"}
+    client = app.test_client()
+    customer = client.post("/api/v1/customers", json={"name": "Hooked"}, headers=headers)
+    assert customer.status_code == 201, customer.get_json()
+    cid = customer.get_json()["id"]
+    for method, path in [
+        ("get", "/api/v1/customers"),
+        ("get", "/api/v1/automations/actions"),
+        ("get", f"/api/v1/customers/{cid}/privacy-export"),
+        ("post", f"/api/v1/customers/{cid}/erase"),
+    ]:
+        r = getattr(client, method)(path, headers=headers)
+        assert r.status_code == 200, (path, r.get_json())
+    listed = client.get("/api/v1/permissions", headers=headers).get_json()["resources"]
+    assert listed["every_hook.things"]["actions"] == ["read"]
+    with app.app_context():
+        assert dispatch_pending() > 0
+    web = app.test_client()
+    assert web_login(web, "every_hook_admin").status_code == 302
+    page = web.get("/")
+    assert page.status_code == 200 and "Every hook" in page.get_data(as_text=True)
+    app.extensions["crm"].db.close()
+
+    namespace = _annotation_namespace()
+    called = {name for name, _ in every_hook.CALLS}
+    assert set(HOOKS) - called == set(), "hooks the app never called"
+    for name, kwargs in every_hook.CALLS:
+        if name not in HOOKS:
+            continue
+        hints = typing.get_type_hints(getattr(hookspecs, name), globalns=namespace)
+        assert set(kwargs) == set(hints) - {"return"}, name
+        for parameter, value in kwargs.items():
+            assert _conforms(value, hints[parameter]), (
+                f"{name}({parameter}={value!r}): not {hints[parameter]}"
+            )
 
 
 def _annotation_namespace():

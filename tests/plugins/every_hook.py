@@ -1,0 +1,149 @@
+"""A test plugin implementing every hook of ``crm_core.hookspecs``, recording each call.
+
+``tests/test_every_hook.py`` installs it as an entry point (the way plugins really load), drives the
+app through HTTP, the CLI, migrations and the demo data, and checks that the app called every hook
+with arguments of the annotated types. Each hook returns something small but real, so the app goes
+on to the next step (a job to run, an action to list, a menu entry to render).
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema
+
+from crm_core import hookimpl
+from crm_core.config import Setting
+
+#: (hook name, keyword arguments) of every call, in order
+CALLS: list[tuple[str, dict]] = []
+
+
+def _called(name: str, **kwargs) -> None:
+    CALLS.append((name, kwargs))
+
+
+def tick() -> None:
+    """The plugin's job: recorded, so a test sees ``crm jobs run`` reach it."""
+    _called("every_hook:tick")
+
+
+def touch(params, event, customer) -> None:
+    """The plugin's automation action (listed only: no rule runs it)."""
+
+
+@hookimpl
+def crm_startup(app):
+    _called("crm_startup", app=app)
+
+
+@hookimpl
+def crm_settings():
+    _called("crm_settings")
+    return {"EVERY_HOOK_GREETING": Setting(str, "hello", "what the test plugin says")}
+
+
+@hookimpl
+def crm_models():
+    _called("crm_models")
+    return []
+
+
+@hookimpl
+def crm_migrations():
+    _called("crm_migrations")
+    return None
+
+
+@hookimpl
+def crm_after_migrate(app):
+    _called("crm_after_migrate", app=app)
+
+
+@hookimpl
+def crm_entities():
+    _called("crm_entities")
+    return []
+
+
+@hookimpl
+def crm_permissions():
+    _called("crm_permissions")
+    return [{"resource": "every_hook.things", "actions": ["read"], "label": "Every hook things"}]
+
+
+@hookimpl
+def crm_permission_check(actor, action, resource, record):
+    _called("crm_permission_check", actor=actor, action=action, resource=resource, record=record)
+    return None
+
+
+@hookimpl
+def crm_permission_filter(actor, action, model, resource):
+    _called("crm_permission_filter", actor=actor, action=action, model=model, resource=resource)
+    return None
+
+
+@hookimpl
+def crm_blueprints():
+    _called("crm_blueprints")
+    return []
+
+
+@hookimpl
+def crm_web_blueprints():
+    _called("crm_web_blueprints")
+    return []
+
+
+@hookimpl
+def crm_jobs():
+    _called("crm_jobs")
+    return [{"id": "every_hook:tick", "func": tick, "trigger": "interval", "hours": 1}]
+
+
+@hookimpl
+def crm_event(event):
+    _called("crm_event", event=event)
+
+
+@hookimpl
+def crm_record_written(change):
+    _called("crm_record_written", change=change)
+
+
+@hookimpl
+def crm_actions():
+    _called("crm_actions")
+    return [{"name": "every_hook.touch", "label": "Touch", "schema": Schema(), "run": touch}]
+
+
+@hookimpl
+def crm_export_customer(customer):
+    _called("crm_export_customer", customer=customer)
+    return {"touched": True}
+
+
+@hookimpl
+def crm_erase_customer(customer):
+    _called("crm_erase_customer", customer=customer)
+
+
+@hookimpl
+def crm_cli(group):
+    _called("crm_cli", group=group)
+
+
+@hookimpl
+def crm_nav():
+    _called("crm_nav")
+    return [{"label": "Every hook", "endpoint": "web.dashboard", "permission": None, "kind": "menu"}]
+
+
+@hookimpl
+def crm_translations():
+    _called("crm_translations")
+    return []
+
+
+@hookimpl
+def crm_demo_data(context):
+    _called("crm_demo_data", context=context)
