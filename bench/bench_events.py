@@ -63,9 +63,9 @@ def rate(n: int, seconds: float) -> str:
 
 
 def bench_events(app, n: int) -> None:
+    from crm_core.api import customers as customer_objects
     from crm_core.auth import actor_for_user, create_user
     from crm_core.db import database
-    from crm_core.entities import customers as customer_objects
     from crm_core.entities.models import Customer
     from crm_core.events import dispatch_pending
     from crm_core.events.models import OutboxEvent

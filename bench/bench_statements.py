@@ -45,8 +45,8 @@ def main() -> None:
 
     from crm_core import create_app
     from crm_core.auth import create_user, issue_token
-    from crm_core.auth.departments import create_department
     from crm_core.auth.models import Role
+    from crm_core.directory.departments import create_department
     from crm_core.migrate import migrate
     from crm_core.permissions.models import FieldRule
 

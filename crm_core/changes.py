@@ -1,9 +1,13 @@
-"""``Change``: what the write path tells observers (audit, outbox, plugins) about one write."""
+"""What observers (audit, outbox, webhooks, plugins) are told: ``Change``, one write, reported by
+``record_written`` inside its transaction; and ``Event``, a committed domain event."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+
+from flask import current_app, g, has_request_context, request
 
 
 @dataclass
@@ -42,3 +46,91 @@ class Change:
             noun = noun[:-2] + "y"  # activities -> activity, companies -> company
         past = {"create": "created", "update": "updated", "delete": "deleted"}.get(self.action, self.action)
         return f"{noun}.{past}"
+
+
+def record_written(
+    action: str, resource: str, record, actor, before, after, extra=None, record_id=None
+) -> None:
+    """Tell every ``crm_record_written`` implementation about one write (call inside the transaction).
+
+    The one place every write is reported, so audit and outbox see them all: ``create``/``update``/
+    ``delete`` call it; so do identity writes (users, roles, departments, tokens, OAuth clients:
+    ``auth.record_change``), data-model writes (fields, object types: ``metadata.journal``) and
+    plugin writes that are not records of their own (ledger entries, spend). Bulk writers (the
+    customer import) call it once per row with ``record=None`` and ``record_id`` set. Without an
+    ``actor``, the request's authenticated actor is taken. A writer that emits its own domain
+    event for the write passes ``extra={"event": False}`` so the outbox gets one event, not two.
+    """
+    in_request = has_request_context()
+    change = Change(
+        action=action,
+        resource=resource,
+        record_id=record.get_id() if record is not None else record_id,
+        actor=actor if actor is not None or not in_request else g.get("actor"),
+        before=before,
+        after=after,
+        record=record,
+        request_id=g.get("request_id") if in_request else None,
+        ip=request.remote_addr if in_request else None,
+        extra=dict(extra or {}),
+    )
+    current_app.extensions["crm"].plugins.hook.crm_record_written(change=change)
+
+
+def iso(value: dt.datetime) -> str:
+    """ISO 8601 in UTC with a ``Z`` (stored datetimes are naive UTC)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
+@dataclass(frozen=True)
+class Event:
+    """A committed domain event as consumers see it.
+
+    ``id`` is the public id (``evt_...``, also the webhook ``webhook-id``); consumers must be
+    idempotent on it because a consumer that fails is called again. ``seq`` is the outbox row id.
+    """
+
+    id: str
+    type: str
+    data: dict
+    occurred_at: dt.datetime
+    version: int = 1
+    seq: int | None = None
+    actor_id: int | None = None
+    resource: str | None = None
+    record_id: str | None = None
+    customer_id: int | None = None
+    causation_id: int | None = None
+    depth: int = 0
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row) -> Event:
+        """The event stored in an outbox row (``crm_core.events.models.OutboxEvent``)."""
+        return cls(
+            id=row.uid,
+            type=row.type,
+            data=row.data or {},
+            occurred_at=row.occurred_at,
+            version=row.version,
+            seq=row.id,
+            actor_id=row.actor_id,
+            resource=row.resource,
+            record_id=row.record_id,
+            customer_id=row.customer_id,
+            causation_id=row.causation_id,
+            depth=row.depth,
+            meta=row.meta or {},
+        )
+
+    def envelope(self, data: dict | None = None) -> dict:
+        """The JSON document sent to webhooks: ``{id, type, version, timestamp, data}``."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "version": self.version,
+            "timestamp": iso(self.occurred_at),
+            "data": self.data if data is None else data,
+        }

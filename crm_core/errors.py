@@ -7,9 +7,23 @@ exceptions become a 500 with no internals in the body (they are logged with the 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, has_app_context, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+#: Field errors kept in an error body; the rest are counted (``error_count``).
+MAX_FIELD_ERRORS = 50
+
+
+def cap_errors(errors: Any) -> tuple[Any, int | None]:
+    """``(errors, count)``: at most ``MAX_FIELD_ERRORS`` field errors of a dict, and how many
+    there were when some were left out (None otherwise)."""
+    if isinstance(errors, dict) and len(errors) > MAX_FIELD_ERRORS:
+        kept = dict(item for _, item in zip(range(MAX_FIELD_ERRORS), errors.items(), strict=False))
+        return kept, len(errors)
+    return errors, None
+
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +88,6 @@ def error_payload(error: HTTPException) -> tuple[dict, dict]:
             for part in errors.values():
                 flat.update(part if isinstance(part, dict) else {"_schema": part})
             errors = flat
-        from .inputs import cap_errors
-
         errors, count = cap_errors(errors)
         body["errors"] = errors
         if count is not None:  # a 900,000-key body must not get a 65 MB answer
@@ -102,15 +114,17 @@ def localise(body: dict, labels: bool = False) -> dict:
     """The error body with its message and per-field messages in the request's language (the
     workbench user's saved one, else ``Accept-Language``; English when none is given). The keys,
     ``code`` and ``status`` stay as they are: clients match on those, people read the messages.
-    Codes quoted in a message (``Must be one of: low, high.``) stay codes unless ``labels``."""
-    try:
-        from .web.messages import translate_errors, translate_message
-    except ImportError:  # the workbench (and its catalogues) is not installed
+    Codes quoted in a message (``Must be one of: low, high.``) stay codes unless ``labels``.
+
+    The translator is the app's ``extensions["crm_messages"]`` (the workbench installs its
+    catalogues there at startup): the error format must not depend on the layers above it."""
+    messages = current_app.extensions.get("crm_messages") if has_app_context() else None
+    if messages is None:  # no workbench, no catalogues: the messages as written
         return body
     body = dict(body)
-    body["message"] = translate_message(body.get("message"), labels=labels)
+    body["message"] = messages.translate_message(body.get("message"), labels=labels)
     if body.get("errors"):
-        body["errors"] = translate_errors(body["errors"], labels=labels)
+        body["errors"] = messages.translate_errors(body["errors"], labels=labels)
     return body
 
 

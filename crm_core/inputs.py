@@ -27,12 +27,11 @@ from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import IntegerConverter
 
-from .errors import APIError
+from .errors import MAX_FIELD_ERRORS, APIError, cap_errors  # noqa: F401  (cap_errors: public here too)
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_JSON_DEPTH = 64
 MAX_PAGE = 10**9
-MAX_FIELD_ERRORS = 50
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _INT64_DIGITS = 19  # len(str(2**63 - 1))
@@ -237,15 +236,6 @@ def check_args(data: Any, location: str | None = None) -> None:
                     errors.setdefault("page", []).append(f"Must be between 1 and {MAX_PAGE}.")
     if errors:
         raise APIError(422, "Invalid input: " + ", ".join(sorted(errors)) + ".", errors=errors)
-
-
-def cap_errors(errors: Any) -> tuple[Any, int | None]:
-    """``(errors, count)``: at most ``MAX_FIELD_ERRORS`` field errors of a dict, and how many
-    there were when some were left out (None otherwise)."""
-    if isinstance(errors, dict) and len(errors) > MAX_FIELD_ERRORS:
-        kept = dict(item for _, item in zip(range(MAX_FIELD_ERRORS), errors.items(), strict=False))
-        return kept, len(errors)
-    return errors, None
 
 
 class Parser(FlaskParser):

@@ -20,12 +20,9 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, runtime_checkable
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
-from .changes import Change
-
-if TYPE_CHECKING:
-    from .events.emitter import Event
+from .changes import Change, Event
 
 __all__ = [
     "ActionSpec",
@@ -38,16 +35,6 @@ __all__ = [
     "NavEntry",
     "PermissionSpec",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    # ``Event`` lives with the outbox models; import it only when asked for, so that importing the
-    # hook contract never imports the database layer.
-    if name == "Event":
-        from .events.emitter import Event
-
-        return Event
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @runtime_checkable

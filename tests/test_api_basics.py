@@ -71,7 +71,7 @@ def test_login_and_plugin_listing(client, make_user):
     assert r.status_code == 200 and r.json["token_type"] == "Bearer" and r.json["expires_in"] > 0
     headers = {"Authorization": f"Bearer {r.json['access_token']}"}
     plugins = {p["name"]: p for p in client.get("/api/v1/plugins", headers=headers).json}
-    assert plugins["core.auth"]["enabled"] and "crm_blueprints" in plugins["core.auth"]["hooks"]
+    assert plugins["core.auth"]["enabled"] and "crm_blueprints" in plugins["core.api"]["hooks"]
 
 
 def test_logout_revokes_the_token(client, make_user):

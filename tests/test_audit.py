@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from crm_core.audit import purge, record_read, seal, verify
 from crm_core.audit.models import AuditEntry, AuditHead
-from crm_core.auth.departments import create_department
 from crm_core.auth.models import Role
+from crm_core.directory.departments import create_department
 from crm_core.permissions.models import FieldRule, Grant
 
 

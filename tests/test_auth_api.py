@@ -160,7 +160,7 @@ def test_password_change_revokes_other_tokens(client, make_user):
 @pytest.fixture
 def oauth_client(client, make_user, admin_headers):
     """An OAuth2 client acting for a sales user, allowed to read customers only."""
-    from crm_core.auth.departments import create_department
+    from crm_core.directory.departments import create_department
 
     dept = create_department("north")
     user, user_headers = make_user("agent", roles=("sales",), department_id=dept.id)

@@ -159,8 +159,8 @@ def test_concurrent_patches_of_different_columns_only(app, client, admin_headers
 def test_a_writer_that_read_before_another_keeps_the_others_changes(app, client, admin_headers, make_user):
     # the service's other callers (web forms, automations) read the record without its lock:
     # only what they change is written, and custom keys merge with what is stored
+    from crm_core.api.customers import crud
     from crm_core.auth import actor_for_user
-    from crm_core.entities.customers import crud
     from crm_core.entities.models import Customer
     from crm_core.records import service
 

@@ -431,7 +431,7 @@ def test_user_pages_refuse_roles_and_users_beyond_the_editor(app, client, make_u
 def test_a_branch_manager_cannot_pull_another_branch_under_its_own(client, make_user, admin_headers):
     """Found while fixing issue 13: ``departments:update`` on a subtree let a manager move another
     branch below its own and so read that branch's customers through ``department_tree``."""
-    from crm_core.auth.departments import create_department
+    from crm_core.directory.departments import create_department
 
     north = create_department("north")
     north_team = create_department("north team", north.id)

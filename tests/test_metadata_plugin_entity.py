@@ -11,9 +11,9 @@ from marshmallow import Schema, fields
 
 from crm_core import hookimpl
 from crm_core.api import API_PREFIX, Blueprint
+from crm_core.api.crud import register_crud
 from crm_core.auth import create_user, issue_token
 from crm_core.db import RecordModel
-from crm_core.records.resource import register_crud
 from crm_core.testing import TEST_PASSWORD
 
 MIGRATION = textwrap.dedent(

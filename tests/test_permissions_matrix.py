@@ -11,8 +11,8 @@ import types
 
 import pytest
 
-from crm_core.auth.departments import create_department
 from crm_core.auth.models import Role
+from crm_core.directory.departments import create_department
 from crm_core.entities.models import Customer
 from crm_core.permissions.models import FieldRule, Grant
 

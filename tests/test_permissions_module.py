@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from crm_core import hookimpl
 from crm_core.auth import actor_for_user, create_user
-from crm_core.auth.departments import create_department, move_department
 from crm_core.auth.models import Role
 from crm_core.db import RecordModel
+from crm_core.directory.departments import create_department, move_department
 from crm_core.errors import APIError
 from crm_core.permissions import (
     can,

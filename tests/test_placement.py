@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from crm_core.auth.departments import create_department
+from crm_core.directory.departments import create_department
 from crm_core.testing import follow_task
 from crm_core.web.testing import post_form, web_login
 

@@ -137,7 +137,7 @@ def test_a_failing_task_reports_its_error_as_json(client, admin_headers):
 
 
 def test_an_unexpected_failure_is_a_500_without_internals(app, client, admin_headers, monkeypatch):
-    from crm_core.entities import transfer
+    from crm_core.api import customers_transfer as transfer
 
     def boom(*args, **kwargs):
         raise RuntimeError("secret detail")

@@ -58,4 +58,54 @@ class Plugins(MethodView):
 
 @hookimpl
 def crm_blueprints():
-    return [blp]
+    """Every REST blueprint of the core, in the order the OpenAPI document lists them."""
+    from . import (
+        audit,
+        automations,
+        companies,
+        customers,
+        customers_transfer,  # noqa: F401  (its routes are on customers.blp)
+        deals,
+        departments,
+        events,
+        jobs,
+        login,
+        metadata,
+        privacy,
+        roles,
+        segments,
+        tasks,
+        tickets,
+        tokens,
+        users,
+        webhooks,
+    )
+
+    return [
+        blp,
+        login.blp,
+        tokens.tokens_blp,
+        users.blp,
+        departments.blp,
+        tokens.clients_blp,
+        tokens.oauth_blp,
+        roles.blp,
+        roles.resources_blp,
+        audit.blp,
+        customers.blp,
+        customers.tags_blp,
+        companies.blp,
+        companies.contacts_blp,
+        deals.pipelines_blp,
+        deals.blp,
+        tickets.activities_blp,
+        tickets.blp,
+        segments.blp,
+        metadata.blp,
+        events.blp,
+        jobs.blp,
+        tasks.blp,
+        webhooks.blp,
+        automations.blp,
+        privacy.blp,
+    ]

@@ -32,13 +32,6 @@ def crm_record_written(change):
     record_change(change)
 
 
-@hookimpl
-def crm_blueprints():
-    from .api import blp
-
-    return [blp]
-
-
 def _seal_job():
     from . import seal
 

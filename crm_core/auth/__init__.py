@@ -262,7 +262,7 @@ def record_change(action: str, resource: str, record_id, before=None, after=None
     """Report a write to an identity object (users, roles, departments, tokens, OAuth clients)
     through the one write path's ``records.service.record_written`` (audit, outbox); call inside
     the write's transaction. ``actor`` defaults to the request's."""
-    from ..records.service import record_written
+    from ..changes import record_written
 
     record_written(action, resource, None, actor, before, after, record_id=record_id)
 

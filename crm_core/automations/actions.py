@@ -89,7 +89,7 @@ def _customer_required(customer):
 
 
 def _customer_update(customer, data: dict):
-    from ..entities import customers as customer_objects
+    from ..api import customers as customer_objects
     from ..records import service
 
     return service.update("customers", customer, data, acting_actor(), **customer_objects.crud.write_options)
@@ -132,7 +132,7 @@ class TaskParams(Schema):
 
 def create_task(params, event, customer):
     """Create a task (an activity of kind ``task``) on the event's customer."""
-    from ..entities import tickets as activity_objects
+    from ..api import tickets as activity_objects
     from ..entities.models import Activity
     from ..records import service
 

@@ -40,13 +40,6 @@ def crm_migrations():
 
 
 @hookimpl
-def crm_blueprints():
-    from .api import blp
-
-    return [blp]
-
-
-@hookimpl
 def crm_event(event):
     """Evaluate the rules triggered by this event and run their actions."""
     from .engine import process_event

@@ -35,6 +35,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..api.tickets import SLA_HOURS, sla_due
 from ..db import database, utcnow
 from ..demo_people import DemoPeople, ensure_people
 from ..records.bulk import insert_rows
@@ -63,7 +64,6 @@ from .models import (
     Ticket,
     TicketTransition,
 )
-from .tickets import SLA_HOURS, sla_due
 
 log = logging.getLogger(__name__)
 

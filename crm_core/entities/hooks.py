@@ -22,23 +22,6 @@ def crm_migrations():
 
 
 @hookimpl
-def crm_blueprints():
-    from . import companies, customers, deals, segments, tickets, transfer  # noqa: F401  (routes)
-
-    return [
-        customers.blp,
-        customers.tags_blp,
-        companies.blp,
-        companies.contacts_blp,
-        deals.pipelines_blp,
-        deals.blp,
-        tickets.activities_blp,
-        tickets.blp,
-        segments.blp,
-    ]
-
-
-@hookimpl
 def crm_cli(group):
     from .demo import demo_data_command
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import peewee as pw
 
 from ..db import BaseModel, RecordModel, utcnow
+from ..records.references import register_target
 
 GENDERS = ("male", "female", "other", "unknown")
 LIFECYCLE_STAGES = ("lead", "prospect", "customer", "vip", "churned")
@@ -258,3 +259,7 @@ MODELS = [
     CustomerTag,
     Segment,
 ]
+
+# deals point at these (``stage_id``); they are configuration, not collections of their own
+register_target("pipelines", Pipeline)
+register_target("stages", Stage)

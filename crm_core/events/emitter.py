@@ -12,9 +12,9 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..changes import Event, iso  # noqa: F401  (both public here too)
 from ..db import utcnow
 from ..errors import APIError
 from .models import DEAD, PENDING, OutboxEvent
@@ -25,58 +25,6 @@ EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_*]+)+$")
 # A chain of events causing events deeper than this is a loop; such events are recorded as
 # ``dead`` (visible at /api/v1/events) instead of being dispatched.
 MAX_DEPTH = 8
-
-
-@dataclass(frozen=True)
-class Event:
-    """A committed domain event as consumers see it.
-
-    ``id`` is the public id (``evt_...``, also the webhook ``webhook-id``); consumers must be
-    idempotent on it because a consumer that fails is called again. ``seq`` is the outbox row id.
-    """
-
-    id: str
-    type: str
-    data: dict
-    occurred_at: dt.datetime
-    version: int = 1
-    seq: int | None = None
-    actor_id: int | None = None
-    resource: str | None = None
-    record_id: str | None = None
-    customer_id: int | None = None
-    causation_id: int | None = None
-    depth: int = 0
-    meta: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_row(cls, row: OutboxEvent) -> Event:
-        """The event stored in an outbox row."""
-        return cls(
-            id=row.uid,
-            type=row.type,
-            data=row.data or {},
-            occurred_at=row.occurred_at,
-            version=row.version,
-            seq=row.id,
-            actor_id=row.actor_id,
-            resource=row.resource,
-            record_id=row.record_id,
-            customer_id=row.customer_id,
-            causation_id=row.causation_id,
-            depth=row.depth,
-            meta=row.meta or {},
-        )
-
-    def envelope(self, data: dict | None = None) -> dict:
-        """The JSON document sent to webhooks: ``{id, type, version, timestamp, data}``."""
-        return {
-            "id": self.id,
-            "type": self.type,
-            "version": self.version,
-            "timestamp": iso(self.occurred_at),
-            "data": self.data if data is None else data,
-        }
 
 
 _cause: contextvars.ContextVar[tuple[Event, tuple] | None] = contextvars.ContextVar(
@@ -105,13 +53,6 @@ def current_cause() -> Event | None:
     """The event being handled in this context, if any."""
     cause = _cause.get()
     return cause[0] if cause else None
-
-
-def iso(value: dt.datetime) -> str:
-    """ISO 8601 in UTC with a ``Z`` (stored datetimes are naive UTC)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="microseconds") + "Z"
 
 
 def to_json(value: Any) -> Any:

@@ -35,13 +35,6 @@ def crm_permissions():
 
 
 @hookimpl
-def crm_blueprints():
-    from .api import blp
-
-    return [blp]
-
-
-@hookimpl
 def crm_record_written(change):
     """Write ``<noun>.created|updated|deleted`` for every write of the core write path, except
     where the writer emits a domain event of its own for it (``extra={"event": False}``, e.g. the

@@ -36,14 +36,6 @@ def crm_permissions():
     return [{"resource": "jobs", "actions": ["read", "run"], "label": _l("Scheduled jobs")}]
 
 
-@hookimpl
-def crm_blueprints():
-    from .api import blp
-    from .tasks_api import blp as tasks_blp
-
-    return [blp, tasks_blp]
-
-
 def prune_runs() -> int:
     """Delete finished runs older than 30 days, and beyond the newest 1000 of each job (the event
     dispatcher runs every few seconds); returns how many rows went."""

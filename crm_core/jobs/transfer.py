@@ -14,71 +14,34 @@ apply as they did inside the request.
 
 from __future__ import annotations
 
-from werkzeug.datastructures import MultiDict
+import importlib
 
 from ..errors import APIError
 from ..records.tabular import file_of
 
+#: The path a request came by -> "module:function" doing that path's import (``ctx`` -> report)
+#: and export (``ctx`` -> file response). Names, resolved when a task runs: the API and the
+#: workbench sit above the jobs layer, which must not import them.
+IMPORTS = {"api": "crm_core.api.metadata:import_task", "web": "crm_core.web.transfer:import_task"}
+EXPORTS = {"api": "crm_core.api.metadata:export_task", "web": "crm_core.web.transfer:export_task"}
 
-def _args(ctx) -> MultiDict:
-    return MultiDict([tuple(pair) for pair in ctx.params.get("args") or []])
+
+def _resolve(paths: dict, via) -> object:
+    if via not in paths:
+        raise APIError(500, f"Unknown transfer path {via!r}.")
+    module, _, name = paths[via].partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def import_task(ctx) -> dict:
     """The import report (the API's shape: ``imported``, ``failed``, ``errors`` by row...)."""
-    via = ctx.params.get("via")
-    if via == "api":
-        from ..metadata import transfer
-        from ..metadata.api import _create_schema, _crud
-
-        crud = _crud(ctx.params["type"])
-        return transfer.import_records(
-            crud.resource,
-            crud.model,
-            _create_schema,
-            ctx.input_data,
-            ctx.input_name or "upload.csv",
-            ctx.params.get("mode", "all_or_nothing"),
-            ctx.actor,
-            ctx.progress,
-            ctx.params.get("encoding") or None,
-        )
-    if via == "web":
-        from flask_babel import force_locale
-
-        from ..web.transfer import import_task_report
-
-        with force_locale(ctx.params.get("locale") or "en"):
-            return import_task_report(
-                ctx.params["resource"], ctx.actor, ctx.input_data, ctx.input_name, ctx.progress
-            )
-    raise APIError(500, f"Unknown import path {via!r}.")
+    return _resolve(IMPORTS, ctx.params.get("via"))(ctx)
 
 
 def export_task(ctx) -> dict:
     """The export file, attached to the task; the result counts its rows."""
-    via, fmt = ctx.params.get("via"), ctx.params.get("format", "csv")
-    if via == "api":
-        from ..metadata import objects, transfer
-        from ..metadata.api import _crud
-
-        type_name = ctx.params["type"]
-        crud = _crud(type_name)
-        response = transfer.export_records(
-            crud.resource,
-            crud.model,
-            _args(ctx),
-            ctx.actor,
-            fmt,
-            search_fields=objects.search_fields(type_name),
-            progress=ctx.progress,
-        )
-    elif via == "web":
-        from ..web.transfer import export_response
-
-        response = export_response(ctx.params["resource"], ctx.actor, _args(ctx), fmt, ctx.progress)
-    else:
-        raise APIError(500, f"Unknown export path {via!r}.")
+    fmt = ctx.params.get("format", "csv")
+    response = _resolve(EXPORTS, ctx.params.get("via"))(ctx)
     name, media_type, data = file_of(response)
     ctx.attach(name, media_type, data)
     return {"rows": response.crm_rows, "format": fmt, "file": name}

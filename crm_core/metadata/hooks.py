@@ -26,14 +26,6 @@ def crm_migrations():
 
 
 @hookimpl
-def crm_blueprints():
-    """``/api/v1/fields/<entity>`` and ``/api/v1/objects[/<type>]``."""
-    from .api import blp
-
-    return [blp]
-
-
-@hookimpl
 def crm_permissions():
     """Who may manage definitions: ``fields:*`` and ``object_types:*`` (records of a type are
     ``objects.<type>``, declared by the permission module)."""

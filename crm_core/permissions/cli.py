@@ -25,7 +25,7 @@ def _role(name: str) -> Role:
 
 
 def _image(role: Role) -> dict:
-    from .api import role_dict
+    from .models import role_dict
 
     return role_dict(role)
 

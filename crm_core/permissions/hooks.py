@@ -21,13 +21,6 @@ def crm_migrations():
 
 
 @hookimpl
-def crm_blueprints():
-    from .api import blp, resources_blp
-
-    return [blp, resources_blp]
-
-
-@hookimpl
 def crm_cli(group):
     from .cli import roles_group
 

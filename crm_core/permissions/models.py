@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from ..auth.models import Role
+from ..auth.models import Role, UserRole
 from ..db import BaseModel
 
 SCOPES = ("own", "department", "department_tree", "all")
@@ -44,3 +44,18 @@ class FieldRule(BaseModel):
 
 
 MODELS = [Grant, FieldRule]
+
+
+def role_dict(role: Role) -> dict:
+    """JSON view of a role with its grants and field rules."""
+    grants = Grant.select().where(Grant.role == role).order_by(Grant.resource, Grant.action)
+    rules = FieldRule.select().where(FieldRule.role == role).order_by(FieldRule.resource, FieldRule.field)
+    return {
+        "id": role.id,
+        "name": role.name,
+        "label": role.label,
+        "builtin": role.builtin,
+        "grants": [{"resource": g.resource, "action": g.action, "scope": g.scope} for g in grants],
+        "field_rules": [{"resource": r.resource, "field": r.field, "rule": r.rule} for r in rules],
+        "users": UserRole.select().where(UserRole.role == role).count(),
+    }

@@ -1,4 +1,4 @@
-"""Privacy export and erasure as API endpoints and CLI commands."""
+"""Privacy export and erasure as CLI commands (the endpoints are ``crm_core.api.privacy``)."""
 
 from __future__ import annotations
 
@@ -6,52 +6,14 @@ import json
 
 import click
 from flask.cli import with_appcontext
-from flask.views import MethodView
-from marshmallow import Schema, fields
 
 from .. import hookimpl, permissions
-from ..api import API_PREFIX, Blueprint
-from ..auth import actor_for_user, current_actor
+from ..auth import actor_for_user
 from ..auth.models import User
 from ..entities.models import Customer
 from . import erase_customer, export_customer
 
 requires = ("core.entities", "core.audit", "core.events")
-
-blp = Blueprint(
-    "privacy", __name__, url_prefix=f"{API_PREFIX}/customers", description="Privacy: export and erasure"
-)
-
-
-class ErasureSchema(Schema):
-    id = fields.Integer()
-    erased = fields.Dict(keys=fields.String(), values=fields.Integer())
-
-
-@blp.route("/<int:customer_id>/privacy-export")
-class PrivacyExport(MethodView):
-    @blp.response(200)
-    def get(self, customer_id):
-        """Everything stored about one customer, core and plugins (needs customers:export)."""
-        actor = current_actor()
-        customer = permissions.get_record(Customer, customer_id, actor, "customers", "export")
-        return export_customer(customer, actor)
-
-
-@blp.route("/<int:customer_id>/erase")
-class PrivacyErase(MethodView):
-    @blp.response(200, ErasureSchema)
-    def post(self, customer_id):
-        """Anonymise a customer across core and plugins (needs customers:delete). Irreversible."""
-        actor = current_actor()
-        customer = permissions.get_record(Customer, customer_id, actor, "customers", "delete")
-        return {"id": customer.id, "erased": erase_customer(customer, actor)}
-
-
-@hookimpl
-def crm_blueprints():
-    return [blp]
-
 
 def _cli_target(customer_id: int, username: str):
     """The customer and the acting user's ``Actor`` for a CLI command (the audit log names them)."""

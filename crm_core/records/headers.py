@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .labels import FIELD_LABELS, LANGUAGES
+
 #: Headings Chinese spreadsheets use for the name of any record (besides the translated labels).
 NAME_ALIASES = ("名称", "名字", "姓名", "标题", "title")
 
@@ -36,8 +38,6 @@ def translations(label) -> set[str]:
         return texts
     from flask_babel import force_locale
 
-    from ..web.i18n import LANGUAGES
-
     for locale in LANGUAGES:  # a lazy string: its text in each language
         with force_locale(locale):
             texts.add(str(label))
@@ -46,9 +46,7 @@ def translations(label) -> set[str]:
 
 def label_aliases(names: Iterable[str]) -> dict[str, str]:
     """Normalised label (every language) -> field, for the core field ``names`` that have a
-    workbench label (``web.registry.FIELD_LABELS``)."""
-    from ..web.registry import FIELD_LABELS
-
+    label (``records.labels.FIELD_LABELS``)."""
     out: dict[str, str] = {}
     for name in names:
         label = FIELD_LABELS.get(name)

@@ -18,8 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import peewee as pw
+from flask import has_app_context
 
+from ..auth.models import Department, User
 from ..errors import APIError
+from .collections import collections, model_of
 
 #: Columns that name a record of another collection by convention.
 CONVENTIONS = {
@@ -48,16 +51,19 @@ class Reference:
     model: type
 
 
-def _core_models() -> dict[str, type]:
-    from ..auth.models import Department, User
+#: Configuration a record may point at besides collections: target -> model. The core's users
+#: and departments are here from the start; ``register_target`` adds more (pipelines, stages).
+_TARGETS: dict[str, type] = {}
 
-    out: dict[str, type] = {"users": User, "departments": Department}
-    try:
-        from ..entities.models import Pipeline, Stage
-    except ImportError:  # pragma: no cover - the core objects are always installed
-        return out
-    out.update({"pipelines": Pipeline, "stages": Stage})
-    return out
+
+def register_target(target: str, model: type) -> None:
+    """Let columns point at records of ``model`` under the name ``target`` (``pipelines``), for
+    models that are configuration rather than a collection of their own."""
+    _TARGETS[target] = model
+
+
+def _core_models() -> dict[str, type]:
+    return {"users": User, "departments": Department, **_TARGETS}
 
 
 def target_model(target: str):
@@ -70,15 +76,9 @@ def target_model(target: str):
     model = entity_model(target)
     if model is not None:
         return model
-    from flask import has_app_context
-
     if has_app_context():
         # plugin collections that are not custom-field entities (tiers, campaigns)
-        from ..web.registry import cruds
-
-        crud = cruds().get(target)
-        if crud is not None:
-            return crud.model
+        return model_of(target)
     return None
 
 
@@ -93,13 +93,9 @@ def target_of_model(model) -> str | None:
         from ..metadata.entities import entity_of_model
 
         return entity_of_model(model)
-    from flask import has_app_context
-
     if has_app_context():
-        from ..web.registry import cruds
-
-        for resource, crud in cruds().items():
-            if crud.model is model:
+        for resource, collection in collections().items():
+            if collection.model is model:
                 return resource
     return None
 

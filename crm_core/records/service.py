@@ -25,9 +25,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import peewee as pw
-from flask import current_app, g, has_request_context, request
 
-from ..changes import Change
+from ..changes import Change, record_written  # noqa: F401  (record_written: public here too)
 from ..db import database, is_postgres, utcnow, write_transaction
 from ..errors import APIError
 from ..inputs import reject_nul  # noqa: F401  one definition for every input, re-exported
@@ -92,35 +91,6 @@ def _has_custom(model) -> bool:
 
 def _has_scope_columns(model) -> bool:
     return "owner_id" in model._meta.fields and "department_id" in model._meta.fields
-
-
-def record_written(
-    action: str, resource: str, record, actor, before, after, extra=None, record_id=None
-) -> None:
-    """Tell every ``crm_record_written`` implementation about one write (call inside the transaction).
-
-    The one place every write is reported, so audit and outbox see them all: ``create``/``update``/
-    ``delete`` call it; so do identity writes (users, roles, departments, tokens, OAuth clients:
-    ``auth.record_change``), data-model writes (fields, object types: ``metadata.journal``) and
-    plugin writes that are not records of their own (ledger entries, spend). Bulk writers (the
-    customer import) call it once per row with ``record=None`` and ``record_id`` set. Without an
-    ``actor``, the request's authenticated actor is taken. A writer that emits its own domain
-    event for the write passes ``extra={"event": False}`` so the outbox gets one event, not two.
-    """
-    in_request = has_request_context()
-    change = Change(
-        action=action,
-        resource=resource,
-        record_id=record.get_id() if record is not None else record_id,
-        actor=actor if actor is not None or not in_request else g.get("actor"),
-        before=before,
-        after=after,
-        record=record,
-        request_id=g.get("request_id") if in_request else None,
-        ip=request.remote_addr if in_request else None,
-        extra=dict(extra or {}),
-    )
-    current_app.extensions["crm"].plugins.hook.crm_record_written(change=change)
 
 
 def _json_path(key: str) -> str:

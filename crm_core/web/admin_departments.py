@@ -1,6 +1,6 @@
 """Administration of departments: the tree with each department's users, adding a department
 under any node, renaming, moving (never below itself) and deleting (refused while anything is
-in it), through the API's functions in :mod:`crm_core.auth.api_departments`.
+in it), through the API's functions in :mod:`crm_core.api.departments`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from .. import permissions
-from ..auth.api_departments import change_department, new_department, remove_department
+from ..api.departments import change_department, new_department, remove_department
 from ..auth.models import Department, User
 from ..errors import APIError
 from .blueprint import bp
@@ -24,7 +24,6 @@ def admin_departments():
     """The department tree with each department's users, a form to add a department under any
     node, and per department: rename, move (never below itself) and delete (refused while
     anything is in it)."""
-
     actor = g.actor
     if request.method == "POST":
         try:
@@ -68,7 +67,6 @@ def admin_departments():
 def _error_text(exc: APIError) -> str:
     """One line for a flash message in the reader's language: the error and what it says about
     each field."""
-
     details = [m for msgs in (exc.data.get("errors") or {}).values() if isinstance(msgs, list) for m in msgs]
     message = translate_message(exc.message)
     parts = [translate_message(d) for d in details]
@@ -80,7 +78,6 @@ def _error_text(exc: APIError) -> str:
 def admin_department_edit(department_id):
     """Rename a department and/or move it (with everything below it) under another parent,
     through the API's rules (``departments:update``, no cycle, the new parent in scope)."""
-
     actor = g.actor
     dept = permissions.get_record(Department, department_id, actor, "departments", "update")
     data = {}
@@ -108,7 +105,6 @@ def admin_department_edit(department_id):
 def admin_department_delete(department_id):
     """Delete an empty department; while users, records or sub-departments are in it the
     message says which, and nothing is changed."""
-
     dept = permissions.get_record(Department, department_id, g.actor, "departments", "delete")
     try:
         remove_department(dept)

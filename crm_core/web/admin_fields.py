@@ -29,7 +29,6 @@ def _choices_from_form(raw: str, current=()) -> list:
 def _blocking_reason(reason: str) -> str:
     """Why one stored value is in the way (``'a': Must be one of: b.``), in the reader's language:
     the value as stored, then the validator's message translated."""
-
     if reason == "no value":
         return _("no value")
     value, sep, message = str(reason).partition(": ")
@@ -41,7 +40,6 @@ def _blocking_reason(reason: str) -> str:
 def admin_fields():
     """Custom fields of one entity: the list, and a form to add one (it shows up in that
     entity's forms and lists at once)."""
-
     actor = g.actor
     need("fields:create")
     entities = known_entities()
@@ -95,7 +93,6 @@ def admin_field_edit(entity, name):
     API's PATCH). Stored values are never lost: a change they would not fit (a new type, a
     removed choice, ``required`` without a default, ``unique`` over duplicates) is refused
     and the records in the way are listed."""
-
     need("fields:update")
     if entity not in known_entities():
         abort(404)
@@ -153,7 +150,6 @@ def admin_field_edit(entity, name):
 def admin_object_type_new():
     """Define a custom object type (``object_types:create``, as the API); its records get list and
     form pages at once, and its fields are added on the custom fields page."""
-
     permissions.require(g.actor, "object_types", "create")
     name = request.form.get("name", "").strip()
     label = {
@@ -176,7 +172,6 @@ def admin_object_type_new():
 @login_required
 def admin_field_delete(entity, name):
     """Delete a custom field (its values stay in the records until purged through the API)."""
-
     permissions.require(g.actor, "fields", "delete")
     definitions.delete_field(entity, name)
     flash(_("Field %(name)s deleted.", name=name), "success")

@@ -9,12 +9,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .. import permissions
+from ..api import roles as roles_api
 from ..auth import ADMIN_ROLE, record_change
 from ..auth.models import Role
 from ..db import database
 from ..errors import APIError
-from ..permissions import api as roles_api
-from ..permissions.api import role_dict
+from ..permissions.models import role_dict
 from .blueprint import bp
 from .forms import flatten_messages
 from .session import login_required
@@ -31,7 +31,6 @@ SCOPE_LABELS = {
 @login_required
 def admin_roles():
     """Every role with how many grants, field rules and users it has."""
-
     actor = g.actor
     roles = [
         role_dict(r)
@@ -69,7 +68,6 @@ def admin_role(role_id):
     checked for escalation the same way, audited as a ``roles`` update); the admin role's
     permissions cannot change, and a role granting more than the editor holds is read-only.
     """
-
     actor = g.actor
     role = permissions.get_record(Role, role_id, actor, "roles")
     resources = permissions.resources()
@@ -118,7 +116,6 @@ def admin_role(role_id):
 @login_required
 def admin_role_new():
     """Create an empty role and open its matrix."""
-
     permissions.require(g.actor, "roles", "create")
     name = request.form.get("name", "").strip()
     if not name or len(name) > 80:

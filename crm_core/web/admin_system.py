@@ -8,8 +8,8 @@ from __future__ import annotations
 from flask import abort, current_app, g, render_template, request
 
 from .. import permissions
+from ..api.audit import entry_dict, visible_entries
 from ..audit import seal, verify
-from ..audit.api import entry_dict, visible_entries
 from ..audit.models import AuditEntry
 from ..jobs.models import JobRun
 from ..jobs.registry import collect_jobs
@@ -23,7 +23,6 @@ from .session import login_required
 @login_required
 def admin_webhooks():
     """Webhook subscriptions and the delivery log (with attempts) of the chosen one."""
-
     actor = g.actor
     subs = list(
         permissions.scoped(
@@ -62,7 +61,6 @@ def admin_webhooks():
 @login_required
 def admin_jobs():
     """Scheduled jobs the plugins declare and their latest runs (admin only, as in the API)."""
-
     need("admin")
     jobs = collect_jobs(current_app.extensions["crm"].plugins)
     runs = list(JobRun.select().order_by(JobRun.id.desc()).limit(100))
@@ -82,7 +80,6 @@ def admin_plugins():
 def admin_audit():
     """The audit entries the user may see (hidden fields masked in before/after); a POST (admins)
     seals pending entries and verifies the hash chain, as ``crm audit verify`` does."""
-
     actor = g.actor
     permissions.require(actor, "audit", "read")
     query = visible_entries(actor)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from marshmallow import ValidationError
 
 from .. import permissions
-from ..auth import ADMIN_ROLE, create_user, record_change, revoke_user_tokens, user_dict
-from ..auth.api_users import _check_roles as check_roles
-from ..auth.api_users import check_manages
+from ..api.users import UserPatch
+from ..auth import create_user
 from ..auth.models import Department, Role, User, UserRole
 from ..db import database
+from ..directory.users import check_roles, role_names, update_user
 from ..errors import APIError
 from .admin import need
 from .blueprint import bp
@@ -27,7 +28,6 @@ from .session import login_required
 @login_required
 def admin_users():
     """The users the admin may read (scoped), and a form to create one."""
-
     actor = g.actor
     need("users:read")
     errors, status = {}, 200
@@ -83,67 +83,52 @@ def admin_users():
     ), status
 
 
+def _form_changes(form, user, current_roles: list[str], rules: dict) -> dict:
+    """What the user form changes: each input whose value differs from the stored one (the form
+    posts every input; an unchanged one is no change, so it needs no permission). Inputs hidden
+    or read-only for the editor are not on the form: their values stay."""
+    posted = {
+        "name": form.get("name", "").strip(),
+        "email": form.get("email", "").strip() or None,
+        "department_id": form.get("department_id", type=int),
+        "is_active": bool(form.get("is_active")),
+    }
+    stored = {
+        "name": user.name,
+        "email": user.email,
+        "department_id": user.department_id,
+        "is_active": user.is_active,
+    }
+    changes = {
+        k: v
+        for k, v in posted.items()
+        if v != stored[k] and not rules.get(k.removesuffix("_id"), rules.get(k))
+    }
+    roles = sorted(form.getlist("roles"))
+    if roles != current_roles:
+        changes["roles"] = roles
+    return changes
+
+
 @bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
 @login_required
 def admin_user(user_id):
-    """Change a user's name, e-mail, department, roles and whether they may log in, with the
-    API's rules: ``users:update`` on that user, the department inside the editor's scope,
-    ``roles:update`` to change roles (``admin`` only by an admin), and nobody removes their own
-    admin role or deactivates themselves, and nobody changes a user who holds more than they do.
-    Deactivation revokes the user's tokens."""
-
+    """Change a user's name, e-mail, department, roles and whether they may log in, through
+    :func:`crm_core.directory.users.update_user` (the API's rules and messages: nobody changes a
+    user who holds more than they do, removes their own admin role or deactivates themselves)."""
     actor = g.actor
     user = permissions.get_record(User, user_id, actor, "users")
-    current_roles = sorted(r.name for r in Role.select().join(UserRole).where(UserRole.user == user))
+    current_roles = role_names(user)
     rules = permissions.field_rules(actor, "users")
     errors, status = {}, 200
     if request.method == "POST":
-        permissions.require(actor, "users", "update", user)
-        form = request.form
-        data = {
-            "name": form.get("name", "").strip(),
-            "email": form.get("email", "").strip() or None,
-            "department_id": form.get("department_id", type=int),
-            "is_active": bool(form.get("is_active")),
-        }
-        roles = sorted(form.getlist("roles"))
-        # fields hidden or read-only for the editor are not on the form: keep their values
-        data = {k: v for k, v in data.items() if not rules.get(k.removesuffix("_id"), rules.get(k))}
         try:
-            check_manages(actor, user)
-            if "department_id" in data and data["department_id"] != user.department_id:
-                permissions.check_assignment(actor, "users", "update", None, data["department_id"])
-                if not Department.select().where(Department.id == data["department_id"]).exists() and (
-                    data["department_id"] is not None
-                ):
-                    raise APIError(
-                        422, _("No such department."), errors={"department_id": [_("No such department.")]}
-                    )
-            if roles != current_roles:
-                check_roles(actor, roles)
-                if user.id == actor.id and ADMIN_ROLE in current_roles and ADMIN_ROLE not in roles:
-                    raise APIError(
-                        409, _("You cannot remove your own admin role."), errors={"roles": ["admin"]}
-                    )
-            if data.get("is_active") is False and user.id == actor.id:
-                raise APIError(
-                    409, _("You cannot deactivate yourself."), errors={"is_active": [_("Yourself.")]}
-                )
-            before = user_dict(user)
-            with database.atomic():
-                changes = {k: v for k, v in data.items() if k != "department_id"}
-                if "department_id" in data:
-                    changes["department"] = data["department_id"]
-                if changes:
-                    User.update(**changes).where(User.id == user.id).execute()
-                if roles != current_roles:
-                    UserRole.delete().where(UserRole.user == user).execute()
-                    for role in Role.select().where(Role.name.in_(roles)):
-                        UserRole.create(user=user, role=role)
-                if data.get("is_active") is False and user.is_active:
-                    revoke_user_tokens(user)
-                user = User.get_by_id(user.id)
-                record_change("update", "users", user.id, before, user_dict(user))
+            changes = UserPatch().load(_form_changes(request.form, user, current_roles, rules))
+            user = update_user(actor, user, changes)
+        except ValidationError as exc:
+            errors = flatten_messages(exc.messages)
+            errors.setdefault("_schema", [_("Please correct the marked fields.")])
+            status = 422
         except APIError as exc:
             if exc.code not in (403, 409, 422):
                 raise

@@ -63,7 +63,6 @@ SCHEMA_MESSAGES = {
 @dataclass
 class ParamInput:
     """One parameter input of an action."""
-
     name: str
     label: str
     widget: str  # text textarea number decimal bool select tags json
@@ -77,7 +76,6 @@ class ParamInput:
 @dataclass
 class ActionForm:
     """An action a rule may take, with its parameter inputs."""
-
     name: str
     label: str
     plugin: str
@@ -154,7 +152,6 @@ def _json_schema_input(name: str, prop: dict, required: bool) -> ParamInput:
 
 def _pickers(param: ParamInput, actor) -> None:
     """Users, webhook subscriptions and tags as choices when the actor may read them."""
-
     if param.name == "user_id" and permissions.can(actor, "users", "read"):
         users = (
             permissions.scoped(User.select(), actor, "users", "read", model=User).order_by(User.id).limit(500)
@@ -173,7 +170,6 @@ def _pickers(param: ParamInput, actor) -> None:
 
 def action_forms(actor) -> list[ActionForm]:
     """Every action rules can use (``crm_actions``), with its parameter inputs."""
-
     out = []
     for spec in sorted(available_actions().values(), key=lambda s: s.name):
         params: list[ParamInput] = []
@@ -271,7 +267,6 @@ def _schema_messages(messages, key_of) -> dict[str, list[str]]:
 def actions_from_form(form, forms: dict[str, ActionForm]) -> tuple[list[dict], list[dict], dict]:
     """``(actions, rows, errors)`` from the posted action rows; each action's params are checked
     by the action's own schema (errors keyed by the inputs, ``a-<i>-p-<param>``)."""
-
     specs = available_actions()
     indices = sorted({int(m.group(1)) for key in form if (m := ACTION_ROW_RE.match(key))})
     actions, rows, errors = [], [], {}

@@ -112,7 +112,6 @@ def conditions_to_rows(conditions, catalogue) -> tuple[str, list[dict]]:
 
 def conditions_from_form(form, catalogue: dict[str, BuilderField]) -> tuple[dict, str, list[dict], dict]:
     """``(conditions, match, rows, errors)`` from the posted condition rows."""
-
     match = "or" if form.get("match") == "or" else "and"
     indices = sorted({int(m.group(1)) for key in form if (m := CONDITION_ROW_RE.match(key))})
     items, rows, errors = [], [], {}

@@ -127,7 +127,7 @@ def network(company, actor) -> dict:
     ancestor, every readable company below that (a company whose parent the viewer may not read
     hangs under its nearest readable ancestor), cut at ``GRAPH_LIMIT`` companies.
     ``{"root": nested node, "count", "cut", "ancestors": [{id, name}]}``."""
-    from ..entities.companies import build_tree
+    from ..api.companies import build_tree
 
     Company, _Contact, _Customer = _models()
     ids = [int(x) for x in (company.path or f"/{company.id}/").strip("/").split("/") if x]

@@ -41,7 +41,7 @@ def masked_timeline(customer, actor, limit: int = 50) -> list[dict]:
     source within the viewer's ``permissions.view`` of its resource and masks every entry by
     that resource's field rules (deals' rules for deals, activities' for activities)."""
     try:
-        from ..entities.customers import timeline
+        from ..api.customers import timeline
     except ImportError:
         return []
     return timeline(customer, actor, limit)

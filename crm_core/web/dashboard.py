@@ -39,7 +39,7 @@ def pipeline_summary(actor) -> dict | None:
     amounts where the actor's field rules hide them)."""
     if not _readable(actor, "deals"):
         return None
-    from ..entities.deals import default_pipeline, stage_totals
+    from ..api.deals import default_pipeline, stage_totals
 
     pipeline = default_pipeline()
     if pipeline is None:
@@ -63,8 +63,8 @@ def ticket_summary(actor) -> dict | None:
     """Tickets per status and the number breaching their SLA, within the actor's scope."""
     if not _readable(actor, "tickets"):
         return None
+    from ..api.tickets import breached_filter
     from ..entities.models import TICKET_STATUSES, Ticket
-    from ..entities.tickets import breached_filter
 
     query = Ticket.select(Ticket.status, pw.fn.COUNT(Ticket.id))
     query = permissions.scoped(query, actor, "tickets", "read", model=Ticket).group_by(Ticket.status)

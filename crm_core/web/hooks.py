@@ -37,11 +37,13 @@ def crm_startup(app):
 
     ``trylast`` so our ``before_request`` runs after ``core.auth``'s (which resets ``g.actor``).
     """
+    from . import messages
     from .i18n import DEFAULT_LANGUAGE, LANGUAGES, init_babel, normalise
     from .nav import nav_entries
     from .registry import value_label
     from .session import REFERENCE_PAGES, load_session_actor, stage_or_pipeline_name, user_name
 
+    app.extensions["crm_messages"] = messages  # crm_core.errors.localise translates with it
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # API calls use tokens, not cookies
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session: long-open forms work
     # session cookie flags (SameSite=Lax, HttpOnly, Secure) and the pages' CSP: crm_core.app

@@ -19,8 +19,8 @@ from flask import current_app, g, has_request_context, request, session
 from flask_babel import Babel
 
 from ..config import ConfigError
+from ..records.labels import LANGUAGES  # noqa: F401  (the workbench's languages)
 
-LANGUAGES = {"zh_CN": "简体中文", "en": "English"}
 DEFAULT_LANGUAGE = "en"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 

@@ -2,7 +2,7 @@
 
 The generic list / detail / form pages are built from what the API already has:
 
-- every ``Crud`` that ``crm_core.records.register_crud`` mounted on the app (core objects and
+- every ``Crud`` that ``crm_core.api.crud.register_crud`` mounted on the app (core objects and
   plugins), found once per app from its views, so a plugin that registers a collection gets its
   pages with no extra code;
 - custom object types (``objects.<type>``), looked up on each request since they are created at
@@ -24,8 +24,9 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import fields as mf
 from marshmallow import validate as mv
 
+from ..api.crud import Crud
 from ..errors import APIError
-from ..records.resource import Crud
+from ..records.collections import collections
 
 #: Collections that have pages of their own rather than the generic ones, or none at all.
 NOT_GENERIC = frozenset({"users", "roles", "departments", "audit"})
@@ -33,84 +34,8 @@ NOT_GENERIC = frozenset({"users", "roles", "departments", "audit"})
 #: Skipped in forms: the database and the service own them.
 SYSTEM_FIELDS = ("id", "created_at", "updated_at", "custom")
 
-RESOURCE_LABELS = {
-    "customers": _l("Customers"),
-    "companies": _l("Companies"),
-    "contacts": _l("Contacts"),
-    "deals": _l("Deals"),
-    "activities": _l("Activities"),
-    "tickets": _l("Tickets"),
-    "tags": _l("Tags"),
-    "segments": _l("Segments"),
-    "pipelines": _l("Pipelines"),
-    "automations": _l("Automation rules"),
-    "webhooks": _l("Webhooks"),
-}
-
-FIELD_LABELS = {
-    "id": _l("ID"),
-    "name": _l("Name"),
-    "title": _l("Title"),
-    "subject": _l("Subject"),
-    "phone": _l("Phone"),
-    "email": _l("E-mail"),
-    "gender": _l("Gender"),
-    "birthday": _l("Birthday"),
-    "source_channel": _l("Source channel"),
-    "lifecycle_stage": _l("Lifecycle stage"),
-    "tags": _l("Tags"),
-    "owner_id": _l("Owner"),
-    "department_id": _l("Department"),
-    "created_at": _l("Created"),
-    "updated_at": _l("Updated"),
-    "industry": _l("Industry"),
-    "website": _l("Website"),
-    "address": _l("Address"),
-    "parent_id": _l("Parent"),
-    "path": _l("Path"),
-    "customer_id": _l("Customer"),
-    "company_id": _l("Company"),
-    "pipeline_id": _l("Pipeline"),
-    "stage_id": _l("Stage"),
-    "amount": _l("Amount"),
-    "currency": _l("Currency"),
-    "expected_close_date": _l("Expected close date"),
-    "status": _l("Status"),
-    "close_reason": _l("Close reason"),
-    "closed_at": _l("Closed"),
-    "stage_changed_at": _l("Stage changed"),
-    "kind": _l("Kind"),
-    "body": _l("Body"),
-    "due_at": _l("Due"),
-    "done": _l("Done"),
-    "done_at": _l("Done at"),
-    "related_type": _l("Related type"),
-    "related_id": _l("Related ID"),
-    "description": _l("Description"),
-    "priority": _l("Priority"),
-    "assignee_id": _l("Assignee"),
-    "sla_due_at": _l("SLA due"),
-    "sla_breached": _l("SLA breached"),
-    "resolved_at": _l("Resolved"),
-    "color": _l("Colour"),
-    "filters": _l("Filters"),
-    "role": _l("Role"),
-    "is_primary": _l("Primary"),
-    "trigger": _l("Trigger"),
-    "conditions": _l("Conditions"),
-    "actions": _l("Actions"),
-    "active": _l("Active"),
-    "url": _l("URL"),
-    "events": _l("Events"),
-    "secret_hint": _l("Secret"),
-    "consecutive_failures": _l("Failures in a row"),
-    "failing_since": _l("Failing since"),
-    "last_success_at": _l("Last success"),
-    "last_failure_at": _l("Last failure"),
-    "type": _l("Type"),
-    "is_default": _l("Default"),
-    "stages": _l("Stages"),
-}
+# the labels live with the records: importers and error messages use them too
+from ..records.labels import FIELD_LABELS, RESOURCE_LABELS  # noqa: E402, F401
 
 #: Labels of the core objects' fixed values (statuses, priorities, stages...).
 VALUE_LABELS = {
@@ -321,47 +246,12 @@ class WebResource:
         return options() if options else {}
 
 
-def _cruds_in(func, found: dict, seen: set, depth: int = 0) -> None:
-    """Collect the ``Crud`` objects a view function closes over (through its decorators)."""
-    if func is None or id(func) in seen or depth > 6:
-        return
-    seen.add(id(func))
-    inner = getattr(func, "__wrapped__", None)
-    if inner is not None:
-        _cruds_in(inner, found, seen, depth + 1)
-    for cell in getattr(func, "__closure__", None) or ():
-        try:
-            value = cell.cell_contents
-        except ValueError:  # an empty cell
-            continue
-        if isinstance(value, Crud):
-            found.setdefault(value.resource, value)
-        elif callable(value) and hasattr(value, "__closure__"):
-            _cruds_in(value, found, seen, depth + 1)
-
-
-def _discover(app) -> dict[str, Crud]:
-    """Every ``Crud`` mounted on ``app``: the views ``register_crud`` builds close over their
-    ``Crud``, so walking the app's views finds core, plugin and third-party collections alike,
-    and only those of plugins enabled in this app."""
-    found: dict[str, Crud] = {}
-    seen: set = set()
-    for view in app.view_functions.values():
-        view_class = getattr(view, "view_class", None)
-        if view_class is None:
-            _cruds_in(view, found, seen)
-            continue
-        for method in ("get", "post", "patch", "put", "delete"):
-            _cruds_in(getattr(view_class, method, None), found, seen)
-    return found
-
-
 def cruds() -> dict[str, Crud]:
     """The registered collections of this app by resource (cached on the app)."""
     crm = current_app.extensions["crm"]
     cached = getattr(crm, "_web_cruds", None)
     if cached is None:
-        cached = {r: c for r, c in _discover(current_app).items() if r not in NOT_GENERIC}
+        cached = {r: c for r, c in collections().items() if r not in NOT_GENERIC}
         crm._web_cruds = cached
     return cached
 
@@ -371,7 +261,7 @@ def _object_resource(type_name: str) -> WebResource | None:
 
     if not objects.type_exists(type_name):
         return None
-    from ..metadata.api import ObjectRecordSchema
+    from ..api.metadata import ObjectRecordSchema
 
     model = objects.object_model(type_name)
     crud = Crud(f"objects.{type_name}", model, ObjectRecordSchema(), ObjectRecordSchema(many=True))

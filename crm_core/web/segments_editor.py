@@ -1,6 +1,6 @@
 """The segment editor: a visual filter builder with the live count of matching customers.
 
-A segment stores the customer list's query parameters (``crm_core.entities.segments``): a flat
+A segment stores the customer list's query parameters (``crm_core.api.segments``): a flat
 dict ``{"lifecycle_stage": "vip", "credit_score__gte": "500", "tag": ["vip", "kol"]}`` whose
 entries are AND-ed; a list under a plain field means "any of" (``tag``: "all of", while
 ``tag=a,b`` means "any of"). The builder edits exactly that: one row per entry, the "is any of"
@@ -150,8 +150,8 @@ def filters_from_rows(rows: list[dict], catalogue: dict[str, BuilderField], acto
 def count_matching(filters: dict, actor) -> int:
     """How many customers ``actor`` may read match ``filters`` (the segment's own query, through
     the permission view)."""
+    from ..api.segments import customers_query
     from ..entities.models import Segment
-    from ..entities.segments import customers_query
 
     query, _total = customers_query(Segment(filters=filters), actor, paginate=False)
     return query.order_by().count()

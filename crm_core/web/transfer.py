@@ -21,7 +21,9 @@ import json
 
 import tablib
 from flask import Response, current_app, g, redirect, render_template, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
+from werkzeug.datastructures import MultiDict
 
 from .. import audit
 from ..errors import APIError
@@ -56,7 +58,7 @@ def record_export(resource, fmt):
     res = get_resource(resource)
     args = list_args(res, actor, request.args)
     if resource == "customers":  # the API's export: same columns its import reads back
-        from ..entities.transfer import export_or_task
+        from ..api.customers_transfer import export_or_task
 
         out = export_or_task(args, actor, fmt)
         if isinstance(out, Response):
@@ -81,7 +83,7 @@ def export_response(resource: str, actor, args, fmt: str, progress=None) -> Resp
     ``export``; ``progress(done, total, phase)`` (a task's) hears how far it got."""
     res = get_resource(resource)
     if resource == "customers":
-        from ..entities.transfer import export_customers
+        from ..api.customers_transfer import export_customers
 
         return export_customers(args, actor, fmt, progress)
     fields = [f for f in fields_for(res, actor) if f.widget != "json" or f.custom]
@@ -154,7 +156,7 @@ def queue_import(resource: str, upload, actor):
 def task_view(task) -> dict:
     """What the progress fragment shows of a task: its state, progress, and the report in this
     page's shape when done (or the error's messages when it failed)."""
-    from ..jobs.tasks_api import task_dict
+    from ..api.tasks import task_dict
 
     view = task_dict(task)
     view["report"] = None
@@ -189,7 +191,7 @@ def task_view(task) -> dict:
 @login_required
 def task_page(task_id):
     """One of your tasks (a large export): its progress, then the download link."""
-    from ..jobs.tasks_api import visible_task
+    from ..api.tasks import visible_task
 
     task = task_view(visible_task(task_id, g.actor))
     return render_template("crm/records/task.html", task=task)
@@ -199,7 +201,7 @@ def task_page(task_id):
 @login_required
 def task_file(task_id):
     """The file one of your tasks produced (the workbench's ``/api/v1/tasks/<id>/file``)."""
-    from ..jobs.tasks_api import file_response
+    from ..api.tasks import file_response
 
     return file_response(task_id, g.actor)
 
@@ -208,7 +210,7 @@ def task_file(task_id):
 @login_required
 def task_progress(task_id):
     """The progress fragment of one of your tasks (polled by htmx until the task has finished)."""
-    from ..jobs.tasks_api import visible_task
+    from ..api.tasks import visible_task
 
     task = visible_task(task_id, g.actor)
     return render_template("crm/records/task_progress.html", task=task_view(task))
@@ -243,7 +245,7 @@ def record_import(resource):
     task = None
     task_id = request.args.get("task", type=int)
     if task_id is not None and request.method == "GET":
-        from ..jobs.tasks_api import visible_task
+        from ..api.tasks import visible_task
 
         task = task_view(visible_task(task_id, actor))
     return render_template(
@@ -258,3 +260,23 @@ def record_import(resource):
 
 
 from . import import_wizard  # noqa: E402  (its views attach to the blueprint; it uses this module's pages)
+
+
+def _task_args(ctx) -> MultiDict:
+    return MultiDict([tuple(pair) for pair in ctx.params.get("args") or []])
+
+
+def import_task(ctx) -> dict:
+    """A queued workbench import (task ``records.import`` with ``via: "web"``), its row messages
+    in the language of the page it was started from."""
+    with force_locale(ctx.params.get("locale") or "en"):
+        return import_task_report(
+            ctx.params["resource"], ctx.actor, ctx.input_data, ctx.input_name, ctx.progress
+        )
+
+
+def export_task(ctx):
+    """A queued workbench export (task ``records.export`` with ``via: "web"``): the file."""
+    return export_response(
+        ctx.params["resource"], ctx.actor, _task_args(ctx), ctx.params.get("format", "csv"), ctx.progress
+    )

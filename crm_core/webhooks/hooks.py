@@ -42,13 +42,6 @@ def crm_migrations():
 
 
 @hookimpl
-def crm_blueprints():
-    from .api import blp
-
-    return [blp]
-
-
-@hookimpl
 def crm_event(event):
     """Queue the event for every matching subscription (sent later by the delivery job)."""
     from .outbound import fan_out

@@ -32,7 +32,7 @@ from crm_core import hookimpl, permissions
 from crm_core.api import API_PREFIX, Blueprint
 from crm_core.db import BaseModel, RecordModel, utcnow
 from crm_core.records import service
-from crm_core.records.resource import register_crud
+from crm_core.api.crud import register_crud
 from crm_core.web import login_required, web_actor
 
 __version__ = "0.1.0"

@@ -21,6 +21,7 @@ from limits.strategies import FixedWindowRateLimiter
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from crm_core.api import API_PREFIX, APIError, Blueprint
+from crm_core.api.crud import register_crud
 from crm_core.auth import current_actor, public
 from crm_core.db import database, utcnow
 from crm_core.entities.schemas import UTCDateTime
@@ -28,7 +29,6 @@ from crm_core.events import emit
 from crm_core.inputs import checks_nul_itself
 from crm_core.permissions import get_record, require
 from crm_core.records import service
-from crm_core.records.resource import register_crud
 
 from . import customers
 from . import keys as ingest_keys

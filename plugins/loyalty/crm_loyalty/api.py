@@ -19,10 +19,11 @@ from flask_babel import gettext as _
 
 from crm_core import permissions
 from crm_core.api import API_PREFIX, Blueprint
+from crm_core.api.crud import register_crud
 from crm_core.auth import current_actor
 from crm_core.db import database
 from crm_core.errors import APIError
-from crm_core.records import listing, register_crud, service
+from crm_core.records import listing, service
 
 from . import activities, customers, ledger, operations
 from .models import Allocation, EarningRule, LedgerEntry, Lot, Member, Tier, TierChange

@@ -6,13 +6,13 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
 from ..entities.schemas import UTCDateTime
 from ..errors import APIError
-from .models import JobRun
-from .registry import collect_jobs
-from .runner import run_job
+from ..jobs.models import JobRun
+from ..jobs.registry import collect_jobs
+from ..jobs.runner import run_job
+from . import API_PREFIX, Blueprint
 
 blp = Blueprint(
     "jobs", __name__, url_prefix=f"{API_PREFIX}/jobs", description="Scheduled jobs and their runs"

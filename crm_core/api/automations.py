@@ -8,17 +8,17 @@ import re
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
+from ..automations import conditions as condition_language
+from ..automations.actions import available_actions
+from ..automations.engine import dry_run, retry_run
+from ..automations.models import FAILED, RETRYING, AutomationRule, AutomationRun
 from ..db import database
 from ..entities.schemas import BlankText, RecordSchema, UTCDateTime
 from ..errors import APIError
 from ..events.models import OutboxEvent
-from ..records.resource import register_crud
-from . import conditions as condition_language
-from .actions import available_actions
-from .engine import dry_run, retry_run
-from .models import FAILED, RETRYING, AutomationRule, AutomationRun
+from . import API_PREFIX, Blueprint
+from .crud import register_crud
 
 RESOURCE = "automations"
 TRIGGER_RE = re.compile(r"^(\*|[a-z0-9_*]+(\.[a-z0-9_*]+)*)$")

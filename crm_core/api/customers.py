@@ -6,13 +6,9 @@ import peewee as pw
 from flask import request
 from flask.views import MethodView
 
-from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
 from ..db import utcnow
-from ..errors import APIError
-from ..records import listing, service
-from ..records.resource import json_response, register_crud
-from .models import (
+from ..entities.models import (
     Activity,
     Customer,
     CustomerTag,
@@ -23,7 +19,11 @@ from .models import (
     Ticket,
     TicketTransition,
 )
-from .schemas import CustomerSchema, TagSchema, TimelineItemSchema
+from ..entities.schemas import CustomerSchema, TagSchema, TimelineItemSchema
+from ..errors import APIError
+from ..records import listing, service
+from . import API_PREFIX, Blueprint
+from .crud import json_response, register_crud
 
 blp = Blueprint(
     "customers", __name__, url_prefix=API_PREFIX, description="Customers: people the business serves"

@@ -9,14 +9,13 @@ from flask import request
 from flask.views import MethodView
 from werkzeug.datastructures import MultiDict
 
-from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
+from ..entities.models import Customer, Segment
+from ..entities.schemas import CountSchema, CustomerSchema, SegmentSchema
 from ..errors import APIError
 from ..records import listing
-from ..records.resource import json_response, register_crud
-from . import customers
-from .models import Customer, Segment
-from .schemas import CountSchema, CustomerSchema, SegmentSchema
+from . import API_PREFIX, Blueprint, customers
+from .crud import json_response, register_crud
 
 blp = Blueprint("segments", __name__, url_prefix=API_PREFIX, description="Saved customer filters")
 
@@ -78,7 +77,7 @@ def check_filters(record: Segment, data: dict, before) -> None:
                 "Filter values are scalars or lists of scalars.",
                 errors={"filters": [f"Bad value for {key!r}."]},
             )
-    from .refs import writer
+    from ..entities.refs import writer
 
     actor = writer()
     if actor is None:

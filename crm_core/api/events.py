@@ -10,12 +10,12 @@ import copy
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
 from ..entities.schemas import UTCDateTime
 from ..errors import APIError
-from .dispatcher import retry_event
-from .models import OutboxEvent
+from ..events.dispatcher import retry_event
+from ..events.models import OutboxEvent
+from . import API_PREFIX, Blueprint
 
 blp = Blueprint("events", __name__, url_prefix=f"{API_PREFIX}/events", description="Domain events (outbox)")
 

@@ -8,11 +8,11 @@ from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
 from ..entities.schemas import UTCDateTime
 from ..errors import APIError
-from .tasks import DONE, STATUSES, SUMMARY_FIELDS, Task
+from ..jobs.tasks import DONE, STATUSES, SUMMARY_FIELDS, Task
+from . import API_PREFIX, Blueprint
 
 blp = Blueprint(
     "tasks",

@@ -21,17 +21,21 @@ import json
 from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, fields, validate
+from werkzeug.datastructures import MultiDict
 
 from .. import permissions
-from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
 from ..db import write_transaction
 from ..entities.schemas import UTCDateTime
 from ..errors import APIError
 from ..jobs import tasks
-from ..jobs.tasks_api import TaskSchema, accepted
+from ..metadata import definitions, objects, transfer
+from ..metadata.entities import OBJECTS_PREFIX, require_entity
+from ..metadata.fielddefs import FIELD_TYPES, NAME_RE, custom_fields
+from ..metadata.validation import no_nul
 from ..records import listing, service, tabular
-from ..records.resource import (
+from . import API_PREFIX, Blueprint
+from .crud import (
     LIST_PARAMETERS,
     PAGINATION_HEADER_DOC,
     Crud,
@@ -41,10 +45,7 @@ from ..records.resource import (
     idempotent,
     json_response,
 )
-from . import definitions, objects, transfer
-from .entities import OBJECTS_PREFIX, require_entity
-from .fielddefs import FIELD_TYPES, NAME_RE, custom_fields
-from .validation import no_nul
+from .tasks import TaskSchema, accepted
 
 blp = Blueprint(
     "metadata",
@@ -468,3 +469,38 @@ class ObjectRecordExport(MethodView):
             )
         params = {"via": "api", "type": type_name, "args": tabular.query_pairs(request.args), "format": fmt}
         return accepted(tasks.queue("records.export", actor, params))
+
+
+def _task_args(ctx) -> MultiDict:
+    return MultiDict([tuple(pair) for pair in ctx.params.get("args") or []])
+
+
+def import_task(ctx) -> dict:
+    """A queued ``/objects/<type>/import`` (task ``records.import`` with ``via: "api"``)."""
+    crud = _crud(ctx.params["type"])
+    return transfer.import_records(
+        crud.resource,
+        crud.model,
+        _create_schema,
+        ctx.input_data,
+        ctx.input_name or "upload.csv",
+        ctx.params.get("mode", "all_or_nothing"),
+        ctx.actor,
+        ctx.progress,
+        ctx.params.get("encoding") or None,
+    )
+
+
+def export_task(ctx):
+    """A queued ``/objects/<type>/export`` (task ``records.export`` with ``via: "api"``): the file."""
+    type_name = ctx.params["type"]
+    crud = _crud(type_name)
+    return transfer.export_records(
+        crud.resource,
+        crud.model,
+        _task_args(ctx),
+        ctx.actor,
+        ctx.params.get("format", "csv"),
+        search_fields=objects.search_fields(type_name),
+        progress=ctx.progress,
+    )

@@ -17,12 +17,12 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from .. import permissions
-from ..api import API_PREFIX, Blueprint
+from ..audit.chain import seal
+from ..audit.models import AuditEntry
 from ..auth import current_actor
-from ..auth.api_common import PageArgs, json_response, page_of, text
 from ..entities.schemas import UTCDateTime
-from .chain import seal
-from .models import AuditEntry
+from . import API_PREFIX, Blueprint
+from .common import PageArgs, json_response, page_of, text
 
 blp = Blueprint("audit", __name__, url_prefix=f"{API_PREFIX}/audit", description="Audit log")
 

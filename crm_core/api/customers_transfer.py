@@ -28,9 +28,10 @@ from marshmallow import ValidationError
 from .. import audit, permissions
 from ..auth import current_actor
 from ..db import utcnow, write_transaction
+from ..entities.models import Customer, CustomerTag
+from ..entities.schemas import CustomerSchema
 from ..errors import APIError
 from ..jobs import tasks
-from ..jobs.tasks_api import TaskSchema, accepted
 from ..records import headers as headers_
 from ..records import listing, service
 from ..records.bulk import insert_rows
@@ -48,8 +49,7 @@ from ..records.tabular import (
     wants_sync,
 )
 from . import customers
-from .models import Customer, CustomerTag
-from .schemas import CustomerSchema
+from .tasks import TaskSchema, accepted
 
 MAX_ROWS = 100_000
 MAX_REPORTED_ERRORS = 1000

@@ -12,11 +12,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from .. import permissions
-from ..api import API_PREFIX, Blueprint
-from ..db import database, utcnow
-from ..errors import APIError
-from . import (
-    ADMIN_ROLE,
+from ..auth import (
     create_user,
     current_actor,
     record_change,
@@ -24,9 +20,13 @@ from . import (
     set_password,
     user_dict,
 )
-from .api_common import PageArgs, json_response, no_nul, page_of, text
-from .models import Department, Role, User, UserRole
-from .passwords import verify_password
+from ..auth.models import Role, User, UserRole
+from ..auth.passwords import verify_password
+from ..db import database, utcnow
+from ..directory.users import check_manages, check_roles, update_user
+from ..errors import APIError
+from . import API_PREFIX, Blueprint
+from .common import PageArgs, json_response, no_nul, page_of, text
 
 blp = Blueprint("users", __name__, url_prefix=f"{API_PREFIX}/users", description="Users")
 
@@ -85,27 +85,6 @@ class UserListArgs(PageArgs):
     is_active = fields.Boolean()
 
 
-def _check_roles(actor, names) -> None:
-    """Changing roles needs ``roles:update`` and every grant of each role assigned; only an admin
-    hands out ``admin`` (no escalation)."""
-    permissions.require(actor, "roles", "update")
-    if ADMIN_ROLE in names and not actor.is_admin:
-        raise APIError(403, "Only an administrator can grant the admin role.", errors={"roles": ["admin"]})
-    missing = (
-        sorted(set(names) - {r.name for r in Role.select().where(Role.name.in_(list(names)))})
-        if names
-        else []
-    )
-    if missing:
-        raise APIError(422, "Invalid user.", errors={"roles": [f"Unknown role(s): {', '.join(missing)}."]})
-    permissions.require_covers_roles(actor, names)
-
-
-def check_manages(actor, user) -> None:
-    """403 unless ``actor`` may change ``user`` at all: it covers every grant of ``user``."""
-    permissions.require_covers_user(actor, user)
-
-
 def _visible(actor, data):
     return permissions.mask(actor, "users", data)
 
@@ -141,7 +120,7 @@ class Users(MethodView):
         permissions.check_writable(actor, "users", data)
         permissions.check_assignment(actor, "users", "create", None, data.get("department_id"))
         if data["roles"]:
-            _check_roles(actor, data["roles"])
+            check_roles(actor, data["roles"])
         with database.atomic():
             user = create_user(
                 data["username"],
@@ -210,49 +189,11 @@ class UserItem(MethodView):
     @blp.response(200, UserOut)
     def patch(self, data, user_id):
         """Change a user; a new password or deactivation revokes the user's tokens. A user who holds
-        more than the caller (an administrator, for anyone else) cannot be changed: 403."""
+        more than the caller (an administrator, for anyone else) cannot be changed: 403. The rules
+        are :func:`crm_core.directory.users.update_user`'s, the same as the workbench's."""
         actor = current_actor()
         user = permissions.get_record(User, user_id, actor, "users", "update")
-        permissions.check_writable(actor, "users", data)
-        check_manages(actor, user)
-        if "department_id" in data:
-            permissions.check_assignment(actor, "users", "update", None, data["department_id"])
-            if (
-                data["department_id"] is not None
-                and not Department.select().where(Department.id == data["department_id"]).exists()
-            ):
-                raise APIError(
-                    422,
-                    "Invalid user.",
-                    errors={"department_id": [f"No department {data['department_id']}."]},
-                )
-        if "roles" in data:
-            _check_roles(actor, data["roles"])
-            if user.id == actor.id and ADMIN_ROLE in actor.roles and ADMIN_ROLE not in data["roles"]:
-                raise APIError(409, "You cannot remove your own admin role.", errors={"roles": ["admin"]})
-        if data.get("is_active") is False and user.id == actor.id:
-            raise APIError(409, "You cannot deactivate yourself.", errors={"is_active": ["Yourself."]})
-        before = user_dict(user)
-        with database.atomic():
-            changes = {k: data[k] for k in ("name", "email", "is_active", "language") if k in data}
-            if "department_id" in data:
-                changes["department"] = data["department_id"]
-            if changes:
-                changes["updated_at"] = utcnow()
-                User.update(**changes).where(User.id == user.id).execute()
-            if "roles" in data:
-                UserRole.delete().where(UserRole.user == user).execute()
-                for role in Role.select().where(Role.name.in_(list(data["roles"]))):
-                    UserRole.create(user=user, role=role)
-            if "password" in data:
-                set_password(user, data["password"])
-            if data.get("is_active") is False:
-                revoke_user_tokens(user)
-            user = User.get_by_id(user.id)
-            after = user_dict(user)
-            if "password" in data:
-                after["password_changed_at"] = utcnow().isoformat()
-            record_change("update", "users", user.id, before, after)
+        user = update_user(actor, user, data)
         return json_response(_visible(actor, user_dict(user)))
 
     @blp.response(204)

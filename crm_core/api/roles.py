@@ -12,13 +12,11 @@ from __future__ import annotations
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
-from ..api import API_PREFIX, Blueprint
 from ..auth import ADMIN_ROLE, current_actor, record_change
-from ..auth.api_common import PageArgs, json_response, no_nul, page_of
-from ..auth.models import Role, UserRole
+from ..auth.models import Role
 from ..db import database, utcnow
 from ..errors import APIError
-from . import (
+from ..permissions import (
     FIELD_RULES,
     SCOPES,
     get_record,
@@ -30,7 +28,9 @@ from . import (
     scoped,
     validate_grant,
 )
-from .models import FieldRule, Grant
+from ..permissions.models import FieldRule, Grant, role_dict  # noqa: F401  (role_dict: public here too)
+from . import API_PREFIX, Blueprint
+from .common import PageArgs, json_response, no_nul, page_of
 
 blp = Blueprint(
     "roles", __name__, url_prefix=f"{API_PREFIX}/roles", description="Roles, grants and field rules"
@@ -77,21 +77,6 @@ class RoleOut(Schema):
     grants = fields.List(fields.Nested(GrantSchema))
     field_rules = fields.List(fields.Nested(FieldRuleSchema))
     users = fields.Integer()
-
-
-def role_dict(role: Role) -> dict:
-    """JSON view of a role with its grants and field rules."""
-    grants = Grant.select().where(Grant.role == role).order_by(Grant.resource, Grant.action)
-    rules = FieldRule.select().where(FieldRule.role == role).order_by(FieldRule.resource, FieldRule.field)
-    return {
-        "id": role.id,
-        "name": role.name,
-        "label": role.label,
-        "builtin": role.builtin,
-        "grants": [{"resource": g.resource, "action": g.action, "scope": g.scope} for g in grants],
-        "field_rules": [{"resource": r.resource, "field": r.field, "rule": r.rule} for r in rules],
-        "users": UserRole.select().where(UserRole.role == role).count(),
-    }
 
 
 def _validate(data: dict) -> None:

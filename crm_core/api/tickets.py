@@ -8,14 +8,14 @@ import datetime as dt
 
 from flask.views import MethodView
 
-from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
 from ..db import utcnow
+from ..entities.models import Activity, Company, Contact, Customer, Deal, Ticket, TicketTransition
+from ..entities.refs import require_ref, writer
+from ..entities.schemas import ActivitySchema, TicketSchema, TransitionSchema
 from ..errors import APIError
-from ..records.resource import json_response, register_crud
-from .models import Activity, Company, Contact, Customer, Deal, Ticket, TicketTransition
-from .refs import require_ref, writer
-from .schemas import ActivitySchema, TicketSchema, TransitionSchema
+from . import API_PREFIX, Blueprint
+from .crud import json_response, register_crud
 
 blp = Blueprint(
     "tickets", __name__, url_prefix=API_PREFIX, description="Service tickets with status flow and SLA"

@@ -7,14 +7,14 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from .. import permissions
-from ..api import API_PREFIX, Blueprint
+from ..auth import current_actor, issue_token, public, record_change
+from ..auth.models import AccessToken, OAuthClient, User
+from ..auth.oauth import create_client, revoke_client, token_response
+from ..auth.ratelimit import check_login_rate, count_login_failure
 from ..db import database, utcnow
 from ..errors import APIError
-from . import current_actor, issue_token, public, record_change
-from .api_common import int_id, json_response, no_nul
-from .models import AccessToken, OAuthClient, User
-from .oauth import create_client, revoke_client, token_response
-from .ratelimit import check_login_rate, count_login_failure
+from . import API_PREFIX, Blueprint
+from .common import int_id, json_response, no_nul
 
 tokens_blp = Blueprint(
     "tokens", __name__, url_prefix=f"{API_PREFIX}/auth/tokens", description="Personal API tokens"

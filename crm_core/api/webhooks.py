@@ -9,19 +9,19 @@ from flask import current_app, request
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from ..api import API_PREFIX, Blueprint
 from ..audit import record_event
 from ..auth import current_actor, public
 from ..db import database
 from ..entities.schemas import BlankText, RecordSchema, UTCDateTime
 from ..errors import APIError
-from ..records.resource import json_response, register_crud
 from ..records.service import record_dict
-from . import outbound
-from .inbound import receive
-from .models import ACTIVE, FAILING, WebhookAttempt, WebhookDelivery, WebhookSubscription
-from .signing import SECRET_RE, generate_secret
-from .urls import UnsafeURL, check_url
+from ..webhooks import outbound
+from ..webhooks.inbound import receive
+from ..webhooks.models import ACTIVE, FAILING, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from ..webhooks.signing import SECRET_RE, generate_secret
+from ..webhooks.urls import UnsafeURL, check_url
+from . import API_PREFIX, Blueprint
+from .crud import json_response, register_crud
 
 RESOURCE = "webhooks"
 PATTERN_RE = re.compile(r"^(\*|[a-z0-9_*]+(\.[a-z0-9_*]+)*)$")

@@ -7,13 +7,13 @@ from flask_babel import gettext as _
 from marshmallow import Schema, fields, validate
 
 from .. import permissions
-from ..api import API_PREFIX, Blueprint
+from ..auth import current_actor, record_change
+from ..auth.models import Department
 from ..db import database
+from ..directory.departments import create_department, delete_department, department_dict, move_department
 from ..errors import APIError
-from . import current_actor, record_change
-from .api_common import PageArgs, json_response, no_nul, page_of
-from .departments import create_department, delete_department, move_department
-from .models import Department
+from . import API_PREFIX, Blueprint
+from .common import PageArgs, json_response, no_nul, page_of
 
 blp = Blueprint(
     "departments", __name__, url_prefix=f"{API_PREFIX}/departments", description="Department tree"
@@ -36,17 +36,6 @@ class DepartmentOut(Schema):
     parent_id = fields.Integer(allow_none=True)
     path = fields.String()
     depth = fields.Integer()
-
-
-def department_dict(d: Department) -> dict:
-    """JSON view of a department."""
-    return {
-        "id": d.id,
-        "name": d.name,
-        "parent_id": d.parent_id,
-        "path": d.path,
-        "depth": d.path.strip("/").count("/") if d.path else 0,
-    }
 
 
 class DepartmentListArgs(PageArgs):

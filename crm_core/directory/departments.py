@@ -13,9 +13,11 @@ import peewee as pw
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
 
+from ..auth.models import Department, User
 from ..db import RecordModel, database, utcnow
 from ..errors import APIError
-from .models import Department, User
+from ..records.collections import collections
+from ..records.labels import RESOURCE_LABELS
 
 
 def _parent(parent_id) -> Department | None:
@@ -88,10 +90,8 @@ def records_in(dept: Department) -> dict[type, int]:
 def _model_label(model) -> str:
     """The collection label of ``model`` for messages (its table name when no page shows it)."""
     try:
-        from ..web.registry import RESOURCE_LABELS, cruds
-
-        for resource, crud in cruds().items():
-            if crud.model is model:
+        for resource, collection in collections().items():
+            if collection.model is model:
                 return str(RESOURCE_LABELS.get(resource, resource))
     except Exception:  # no web layer (CLI, API-only plugin set): the table name is still clear
         pass
@@ -127,3 +127,14 @@ def delete_department(dept: Department) -> None:
             records={m._meta.table_name: n for m, n in held.items()},
         )
     dept.delete_instance()
+
+
+def department_dict(d: Department) -> dict:
+    """JSON view of a department."""
+    return {
+        "id": d.id,
+        "name": d.name,
+        "parent_id": d.parent_id,
+        "path": d.path,
+        "depth": d.path.strip("/").count("/") if d.path else 0,
+    }

@@ -2,7 +2,7 @@
 
 One call mounts five endpoints on a flask-smorest ``Blueprint``::
 
-    from crm_core.records.resource import register_crud
+    from crm_core.api.crud import register_crud
 
     crud = register_crud(blp, "loyalty.members", Member, MemberSchema, path="/members")
 
@@ -42,8 +42,8 @@ from flask.views import MethodView
 
 from ..db import database, utcnow, write_transaction
 from ..errors import APIError
-from . import listing, service
-from .models import IdempotencyKey
+from ..records import listing, service
+from ..records.models import IdempotencyKey
 
 IDEMPOTENCY_TTL = 24 * 3600
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -381,9 +381,9 @@ def register_crud(
 
     # MethodView collects its HTTP methods when the class is created, so build the classes last
     if collection_views:
-        view = type(f"{name}_collection", (MethodView,), collection_views)
+        view = type(f"{name}_collection", (MethodView,), {**collection_views, "crm_collection": crud})
         blp.route(path, endpoint=f"{name}_collection")(view)
     if has_item:
-        view = type(f"{name}_item", (MethodView,), item_views)
+        view = type(f"{name}_item", (MethodView,), {**item_views, "crm_collection": crud})
         blp.route(f"{path}/<int:record_id>", endpoint=f"{name}_item")(view)
     return crud

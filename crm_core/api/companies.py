@@ -9,13 +9,13 @@ from __future__ import annotations
 import peewee as pw
 from flask.views import MethodView
 
-from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
+from ..entities.models import Company, Contact, Customer
+from ..entities.refs import require_ref
+from ..entities.schemas import CompanySchema, CompanyTreeSchema, ContactSchema
 from ..errors import APIError
-from ..records.resource import json_response, register_crud
-from .models import Company, Contact, Customer
-from .refs import require_ref
-from .schemas import CompanySchema, CompanyTreeSchema, ContactSchema
+from . import API_PREFIX, Blueprint
+from .crud import json_response, register_crud
 
 blp = Blueprint("companies", __name__, url_prefix=API_PREFIX, description="Companies and their trees")
 contacts_blp = Blueprint(

@@ -8,14 +8,14 @@ import decimal
 import peewee as pw
 from flask.views import MethodView
 
-from ..api import API_PREFIX, Blueprint
 from ..auth import current_actor
 from ..db import utcnow
+from ..entities.models import Company, Customer, Deal, DealStageChange, Pipeline, Stage
+from ..entities.refs import require_ref, writer
+from ..entities.schemas import DealSchema, PipelineSchema, StageChangeSchema, StageSummarySchema
 from ..errors import APIError
-from ..records.resource import json_response, register_crud
-from .models import Company, Customer, Deal, DealStageChange, Pipeline, Stage
-from .refs import require_ref, writer
-from .schemas import DealSchema, PipelineSchema, StageChangeSchema, StageSummarySchema
+from . import API_PREFIX, Blueprint
+from .crud import json_response, register_crud
 
 blp = Blueprint("deals", __name__, url_prefix=API_PREFIX, description="Deals moving through pipeline stages")
 pipelines_blp = Blueprint(
