@@ -6,7 +6,8 @@ Fixtures:
   server is reachable (``CRM_TEST_POSTGRES_URL``, default ``postgresql://postgres@127.0.0.1:5432/test``),
   PostgreSQL. Set ``CRM_TEST_REQUIRE_POSTGRES=1`` (CI does) to fail instead of skipping.
 - ``app``, ``client``, ``db``: the app built on that database with every installed plugin, its test
-  client and its peewee database.
+  client and its peewee database. The test body runs inside an app context; each request of the
+  client runs in a new one of its own, as in production (``RequestPerContextClient``).
 - ``register_plugin(plugin, name)``: an app that also has a throwaway plugin registered and migrated.
 - ``make_user(...)`` and ``admin_headers``: users with roles and departments, and their auth headers.
 - ``fast_hashing``: cheap argon2 parameters for suites that create many users.
@@ -24,9 +25,32 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from flask.testing import FlaskClient
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TEST_PASSWORD = "Test-Passw0rd!"
+
+
+class RequestPerContextClient(FlaskClient):
+    """A Flask test client that runs every request in an app context of its own, as a WSGI server
+    does: ``flask.g`` starts empty on each request and ``teardown_appcontext`` runs after each.
+
+    Flask reuses an app context that is already pushed for the same app, so with the plain client
+    every request of a test would share the fixture's context and its ``g``: per-request caches
+    (grants, metadata version) would survive from one request to the next and statement counts
+    would be lower than in production. The test body keeps its own context for direct calls.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+def requests_in_their_own_context(app):
+    """Make ``app.test_client()`` a :class:`RequestPerContextClient`; returns ``app``. The
+    fixtures do it for every app they hand out; call it for an app a test builds itself."""
+    app.test_client_class = RequestPerContextClient
+    return app
 
 
 def postgres_server_url() -> str | None:
@@ -107,7 +131,7 @@ class Templates:
                 pg_execute(self.pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 pg_execute(self.pg_url, f'CREATE DATABASE "{name}"')
                 url = url_with_database(self.pg_url, name)
-            migrate_url(url)
+            migrate_url(url, instance_path=str(self.tmp / "instance"))
             self.made[backend] = url
         return self.made[backend]
 
@@ -229,16 +253,23 @@ class PostgresReset:
         self.conn.close()
 
 
-def migrate_url(url: str, plugins=None) -> None:
-    """Apply every migration of the installed plugins (and ``plugins``) to the database at ``url``."""
+def migrate_url(url: str, plugins=None, instance_path: str | None = None) -> None:
+    """Apply every migration of the installed plugins (and ``plugins``) to the database at ``url``.
+
+    The app it builds keeps its instance folder in ``instance_path``, or in a temporary folder
+    removed afterwards: never ``./instance`` of whatever folder the tests run from."""
+    import tempfile
+
     from .app import create_app
     from .migrate import migrate
 
-    app = create_app({"DATABASE_URL": url, "TESTING": True}, plugins=plugins)
-    crm = app.extensions["crm"]
-    with app.app_context():
-        migrate(crm.db, crm.plugins)
-    crm.db.close()
+    with tempfile.TemporaryDirectory(prefix="crm-migrate-") as scratch:
+        config = {"DATABASE_URL": url, "TESTING": True, "INSTANCE_PATH": instance_path or scratch}
+        app = create_app(config, plugins=plugins)
+        crm = app.extensions["crm"]
+        with app.app_context():
+            migrate(crm.db, crm.plugins)
+        crm.db.close()
 
 
 def _backends():
@@ -301,6 +332,7 @@ class AppCache:
         entry = self.apps.get(key)
         if entry is None:
             app = create_app({**settings, "INSTANCE_PATH": self.instance_path, "DATABASE_URL": url})
+            requests_in_their_own_context(app)
             entry = self.apps[key] = (app, dict(app.config))
             return app
         app, pristine = entry
@@ -339,7 +371,8 @@ def app(db_url, app_config, crm_app_cache):
 
 @pytest.fixture
 def client(app):
-    """Flask test client of ``app``."""
+    """Flask test client of ``app``; each request runs in a fresh app context
+    (:class:`RequestPerContextClient`)."""
     return app.test_client()
 
 
@@ -360,6 +393,7 @@ def register_plugin(db_url, app_config):
 
     def register(plugin, name="test_plugin"):
         application = create_app({**app_config, "DATABASE_URL": db_url}, plugins=[(name, plugin)])
+        requests_in_their_own_context(application)
         crm = application.extensions["crm"]
         with application.app_context():
             migrate(crm.db, crm.plugins)
