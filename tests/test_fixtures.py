@@ -81,3 +81,15 @@ def test_the_fixtures_write_nothing_into_the_current_folder(tmp_path):
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["test_uses_fixtures.py"], run.stdout[-500:]
+
+
+def test_with_client_still_keeps_the_last_request_for_inspection(app, client):
+    """``with client:`` keeps the last request's contexts until the block ends (Flask's way to
+    inspect ``request`` and ``g`` afterwards); redirects each get a context too."""
+    from flask import request
+
+    g.marker = "the test's"
+    with client:
+        assert client.get("/", follow_redirects=True).status_code == 200  # / redirects to /login
+        assert request.path == "/login" and "request_id" in g and "marker" not in g
+    assert g.marker == "the test's" and "request_id" not in g
