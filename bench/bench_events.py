@@ -63,9 +63,9 @@ def rate(n: int, seconds: float) -> str:
 
 
 def bench_events(app, n: int) -> None:
-    from crm_core.api import customers as customer_objects
     from crm_core.auth import actor_for_user, create_user
     from crm_core.db import database
+    from crm_core.entities import customers as customer_objects
     from crm_core.entities.models import Customer
     from crm_core.events import dispatch_pending
     from crm_core.events.models import OutboxEvent
@@ -73,7 +73,7 @@ def bench_events(app, n: int) -> None:
 
     crm = app.extensions["crm"]
     actor = actor_for_user(create_user(f"bench_{uuid.uuid4().hex[:6]}", "Bench-Passw0rd!", roles=["admin"]))
-    write = customer_objects.crud.write_options
+    write = customer_objects.WRITE_OPTIONS
 
     def create_many(prefix: str, count: int) -> float:
         start = time.perf_counter()

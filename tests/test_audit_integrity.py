@@ -26,7 +26,7 @@ from crm_core.auth.models import Role
 from crm_core.config import ConfigError, load_config
 from crm_core.permissions.models import FieldRule, Grant
 from crm_core.testing import TEST_PASSWORD
-from crm_core.web.testing import web_login
+from crm_core.browser_testing import web_login
 
 
 def cli_verify(app):

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 from crm_core import hookimpl
 from crm_core.cli import build_cli
-from crm_core.entities.demo import demo_data_command
-from crm_core.web.testing import web_login
+from crm_core.demo.command import demo_data_command
+from crm_core.browser_testing import web_login
 
 API = "/api/v1"
 PASSWORD = "Demo-Passw0rd"
@@ -313,7 +313,7 @@ def test_init_demo_loads_the_demo_in_the_same_locale(crm, db_url, tmp_path):
 def test_the_statements_of_a_run_do_not_grow_with_the_number_of_customers(app, db, admin_headers):
     """A large ``--customers N`` stays a bulk load: one chunk of 3,000 customers costs as many
     statements as one of 1,000 (no per-customer query), and related records stay capped."""
-    from crm_core.entities.demo import seed
+    from crm_core.demo.customers import seed
 
     seed(10, locale="zh_CN", password=PASSWORD)  # people exist: both measured runs reuse them
     real = db.execute_sql

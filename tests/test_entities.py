@@ -520,7 +520,7 @@ LIST_STATEMENTS = {"customers": 6, "pipelines": 6}
 def test_list_query_count_does_not_grow_with_page_size(app, client, admin_headers, db, path):
     from crm_core.demo.customers import seed
 
-    seed(60, plugins=["core.entities"])  # the core's records; the plugins' demos are their own
+    seed(60, plugins=["core.demo"])  # the core's records; the plugins' demos are their own
     from crm_core.entities.models import Company, Contact, Customer
 
     comp = Company.select().first()
@@ -572,7 +572,7 @@ def test_activities_attach_to_custom_objects(client, admin_headers):
 
 
 def test_demo_data_command_seeds_in_bulk_and_can_run_again(app, client, admin_headers):
-    from crm_core.demo.customers import demo_data_command
+    from crm_core.demo.command import demo_data_command
 
     runner = app.test_cli_runner()
     result = runner.invoke(demo_data_command, ["--customers", "30", "--chunk", "7"])

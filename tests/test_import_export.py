@@ -140,7 +140,7 @@ def test_import_without_file_and_too_many_rows(client, admin_headers, monkeypatc
         f"{API}/customers/import", data={}, headers=admin_headers, content_type="multipart/form-data"
     )
     assert r.status_code == 400 and "file" in r.get_json()["errors"]
-    from crm_core.api import customers_transfer as transfer
+    from crm_core.transfer import customers as transfer
 
     monkeypatch.setattr(transfer, "MAX_ROWS", 3)
     rows = "name\n" + "".join(f"n{i}\n" for i in range(4))

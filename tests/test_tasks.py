@@ -12,7 +12,7 @@ import pytest
 
 from crm_core.jobs import tasks
 from crm_core.testing import follow_task
-from crm_core.web.testing import csrf_from, web_login
+from crm_core.browser_testing import csrf_from, web_login
 
 API = "/api/v1"
 
@@ -137,7 +137,7 @@ def test_a_failing_task_reports_its_error_as_json(client, admin_headers):
 
 
 def test_an_unexpected_failure_is_a_500_without_internals(app, client, admin_headers, monkeypatch):
-    from crm_core.api import customers_transfer as transfer
+    from crm_core.transfer import customers as transfer
 
     def boom(*args, **kwargs):
         raise RuntimeError("secret detail")

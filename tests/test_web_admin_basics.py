@@ -10,7 +10,7 @@ import re
 import pytest
 
 from crm_core.auth.models import Department
-from crm_core.web.testing import post_form, web_login
+from crm_core.browser_testing import post_form, web_login
 
 API = "/api/v1"
 

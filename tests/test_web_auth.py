@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from crm_core.auth.models import User
 from crm_core.testing import TEST_PASSWORD
-from crm_core.web.testing import csrf_from, post_form, web_login
+from crm_core.browser_testing import csrf_from, post_form, web_login
 
 
 def test_anonymous_root_redirects_to_login(client):
@@ -178,7 +178,7 @@ def test_unrouted_posts_keep_their_404_and_405(client):
 
 
 def test_web_login_failures_hit_the_same_per_ip_limit_as_the_api(client, make_user):
-    from crm_core.web.testing import web_login
+    from crm_core.browser_testing import web_login
 
     make_user("victim")
     codes = [web_login(client, "victim", "wrong-password").status_code for _ in range(30)]

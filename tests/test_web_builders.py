@@ -14,7 +14,7 @@ import re
 import pytest
 
 from crm_core import hookimpl
-from crm_core.web.testing import post_form, web_login
+from crm_core.browser_testing import post_form, web_login
 
 SECRET_SCORE = 987_654_321
 

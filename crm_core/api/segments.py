@@ -10,6 +10,7 @@ from flask.views import MethodView
 from werkzeug.datastructures import MultiDict
 
 from ..auth import current_actor
+from ..entities import customers as customer_records
 from ..entities.models import Customer, Segment
 from ..entities.schemas import CountSchema, CustomerSchema, SegmentSchema
 from ..errors import APIError
@@ -55,8 +56,8 @@ def customers_query(segment: Segment, actor, extra_args=None, paginate=True):
         "customers",
         args,
         actor,
-        search_fields=customers.search_fields(),
-        extra_filters=customers.EXTRA_FILTERS,
+        search_fields=customer_records.search_fields(),
+        extra_filters=customer_records.EXTRA_FILTERS,
         paginate=paginate,
     )
 

@@ -9,9 +9,10 @@ from marshmallow import Schema, fields, validate
 from .. import permissions
 from ..auth import current_actor, issue_token, public, record_change
 from ..auth.models import AccessToken, OAuthClient, User
-from ..auth.oauth import create_client, revoke_client, token_response
+from ..auth.oauth import revoke_client, token_response
 from ..auth.ratelimit import check_login_rate, count_login_failure
 from ..db import database, utcnow
+from ..directory.clients import create_client
 from ..errors import APIError
 from . import API_PREFIX, Blueprint
 from .common import int_id, json_response, no_nul

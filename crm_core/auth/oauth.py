@@ -14,20 +14,19 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import secrets
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from flask import Response, current_app, request
 
 from ..db import database, utcnow
-from ..errors import APIError
 from .models import AccessToken, OAuthClient, User
 
 TOKEN_TTL = 3600
 
 
-def _hash(secret: str) -> str:
+def secret_hash(secret: str) -> str:
+    """How a client secret is stored: its SHA-256 (secrets are random, so no salt is needed)."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -53,7 +52,7 @@ class Client(ClientMixin):
         return False
 
     def check_client_secret(self, client_secret):
-        return hmac.compare_digest(self.row.secret_hash, _hash(client_secret or ""))
+        return hmac.compare_digest(self.row.secret_hash, secret_hash(client_secret or ""))
 
     def check_endpoint_auth_method(self, method, endpoint):
         return method in ("client_secret_basic", "client_secret_post")
@@ -145,34 +144,6 @@ def _audit_grant(granted: bool) -> None:
         record_id=row.id if row is not None else None,
         extra={"client_id": str(client_id or "")[:64], "grant_type": request.form.get("grant_type")},
     )
-
-
-def create_client(name: str, user_id: int, scopes, created_by: int | None = None) -> tuple[OAuthClient, str]:
-    """Create a client; returns (row, raw secret). The secret is shown once and stored hashed."""
-    from ..permissions import validate_scope_strings
-
-    errors = {}
-    name = (name or "").strip()
-    if not name or len(name) > 200:
-        errors["name"] = ["Must be 1 to 200 characters."]
-    user = User.get_or_none(User.id == user_id) if user_id is not None else None
-    if user is None:
-        errors["user_id"] = [f"No user {user_id}."]
-    problems = validate_scope_strings(scopes)
-    if problems:
-        errors["scopes"] = problems
-    if errors:
-        raise APIError(422, "Invalid OAuth client.", errors=errors)
-    secret = secrets.token_urlsafe(32)
-    row = OAuthClient.create(
-        client_id="crm_" + secrets.token_hex(12),
-        secret_hash=_hash(secret),
-        name=name,
-        user=user,
-        scopes=" ".join(sorted(set(scopes))),
-        created_by=created_by,
-    )
-    return row, secret
 
 
 def revoke_client(row: OAuthClient) -> None:

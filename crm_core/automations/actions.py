@@ -89,10 +89,10 @@ def _customer_required(customer):
 
 
 def _customer_update(customer, data: dict):
-    from ..api import customers as customer_objects
+    from ..entities import customers as customer_objects
     from ..records import service
 
-    return service.update("customers", customer, data, acting_actor(), **customer_objects.crud.write_options)
+    return service.update("customers", customer, data, acting_actor(), **customer_objects.WRITE_OPTIONS)
 
 
 class TagParams(Schema):
@@ -132,7 +132,7 @@ class TaskParams(Schema):
 
 def create_task(params, event, customer):
     """Create a task (an activity of kind ``task``) on the event's customer."""
-    from ..api import tickets as activity_objects
+    from ..entities import activities as activity_objects
     from ..entities.models import Activity
     from ..records import service
 
@@ -149,7 +149,7 @@ def create_task(params, event, customer):
         "owner_id": owner,
     }
     task = service.create(
-        "activities", Activity, data, actor, **activity_objects.activities_crud.write_options
+        "activities", Activity, data, actor, **activity_objects.WRITE_OPTIONS
     )
     return {"activity_id": task.id}
 

@@ -53,7 +53,7 @@ def customer_view(customer) -> dict | None:
     """The customer as conditions see it: columns, ``tags`` and ``custom``."""
     if customer is None:
         return None
-    from ..api.customers import serialize
+    from ..entities.customers import serialize
 
     return serialize(customer)
 

@@ -88,11 +88,11 @@ SUMMARY_FIELDS = [f for name, f in Task._meta.fields.items() if name not in ("in
 #: kind -> handler, or "module:function" resolved on first use (the scheduler process imports
 #: the handler's module only when a task of that kind comes)
 KINDS: dict[str, object] = {
-    "customers.import": "crm_core.api.customers_transfer:import_task",
-    "customers.export": "crm_core.api.customers_transfer:export_task",
+    "customers.import": "crm_core.transfer.customers:import_task",
+    "customers.export": "crm_core.transfer.customers:export_task",
     # any other collection: params name the resource and the path (API or workbench) it came by
-    "records.import": "crm_core.jobs.transfer:import_task",
-    "records.export": "crm_core.jobs.transfer:export_task",
+    "records.import": "crm_core.transfer.tasks:import_task",
+    "records.export": "crm_core.transfer.tasks:export_task",
 }
 
 

@@ -11,6 +11,6 @@ def written(action: str, resource: str, record_id, before: dict | None, after: d
     ``records.service.record_written``; outside an app (a bare script) there is nobody to tell."""
     if not has_app_context() or "crm" not in current_app.extensions:
         return
-    from ..records.service import record_written
+    from ..changes import record_written
 
     record_written(action, resource, None, None, before, after, record_id=record_id)

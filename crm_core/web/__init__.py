@@ -5,7 +5,7 @@ Public for plugin authors writing pages (``crm_web_blueprints``):
 - ``login_required``: view decorator; anonymous visitors are sent to ``/login``.
 - ``web_actor()``: the logged-in ``Actor`` of this request (the same object the API uses), or None.
 - ``nav_entries(kind)``: the ``crm_nav`` entries of one kind the current user may use.
-- ``crm_core.web.testing``: ``web_login``, ``csrf_from``, ``post_form`` for tests of pages.
+- ``crm_core.browser_testing``: ``web_login``, ``csrf_from``, ``post_form`` for tests of pages.
 
 Pages extend ``crm/base.html`` (blocks ``title``, ``head``, ``content``, ``scripts``; macros in
 ``crm/macros.html``). Print times, dates and amounts with the filters of

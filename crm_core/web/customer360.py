@@ -37,11 +37,11 @@ def related(resource: str, customer_id: int, actor, limit: int = 20) -> dict | N
 
 
 def masked_timeline(customer, actor, limit: int = 50) -> list[dict]:
-    """The customer's timeline as ``actor`` may see it: ``entities.customers.timeline`` reads each
+    """The customer's timeline as ``actor`` may see it: ``entities.timeline.timeline`` reads each
     source within the viewer's ``permissions.view`` of its resource and masks every entry by
     that resource's field rules (deals' rules for deals, activities' for activities)."""
     try:
-        from ..api.customers import timeline
+        from ..entities.timeline import timeline
     except ImportError:
         return []
     return timeline(customer, actor, limit)

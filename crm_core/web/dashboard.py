@@ -63,8 +63,8 @@ def ticket_summary(actor) -> dict | None:
     """Tickets per status and the number breaching their SLA, within the actor's scope."""
     if not _readable(actor, "tickets"):
         return None
-    from ..api.tickets import breached_filter
     from ..entities.models import TICKET_STATUSES, Ticket
+    from ..entities.tickets import breached_filter
 
     query = Ticket.select(Ticket.status, pw.fn.COUNT(Ticket.id))
     query = permissions.scoped(query, actor, "tickets", "read", model=Ticket).group_by(Ticket.status)

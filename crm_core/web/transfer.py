@@ -27,7 +27,8 @@ from werkzeug.datastructures import MultiDict
 
 from .. import audit
 from ..errors import APIError
-from ..records import decoding, listing, tabular
+from ..records import listing
+from ..transfer import decoding, tabular
 from .blueprint import bp
 from .forms import FormErrors, flatten_messages
 from .records import list_args
@@ -58,7 +59,7 @@ def record_export(resource, fmt):
     res = get_resource(resource)
     args = list_args(res, actor, request.args)
     if resource == "customers":  # the API's export: same columns its import reads back
-        from ..api.customers_transfer import export_or_task
+        from ..transfer.customers import export_or_task
 
         out = export_or_task(args, actor, fmt)
         if isinstance(out, Response):
@@ -83,7 +84,7 @@ def export_response(resource: str, actor, args, fmt: str, progress=None) -> Resp
     ``export``; ``progress(done, total, phase)`` (a task's) hears how far it got."""
     res = get_resource(resource)
     if resource == "customers":
-        from ..api.customers_transfer import export_customers
+        from ..transfer.customers import export_customers
 
         return export_customers(args, actor, fmt, progress)
     fields = [f for f in fields_for(res, actor) if f.widget != "json" or f.custom]

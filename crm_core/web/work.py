@@ -104,8 +104,8 @@ def countdown(due: dt.datetime | None, resolved: dt.datetime | None = None) -> d
 def ticket_queue():
     """Open tickets the user may read, the closest SLA due time first, with a live countdown."""
     actor = g.actor
-    from ..api.tickets import TRANSITIONS
     from ..entities.models import TICKET_STATUSES, Ticket
+    from ..entities.tickets import TRANSITIONS
 
     res = get_resource("tickets")
     query = Ticket.select().where(Ticket.status.not_in(["resolved", "closed"]))

@@ -90,7 +90,7 @@ def _seed(app) -> dict:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """``{"url", "app", ...seed}``: crm-core served on a free port from a temp SQLite database."""
-    from crm_core.web.testing import live_server as serve
+    from crm_core.browser_testing import live_server as serve
 
     with serve(tmp_path_factory.mktemp("browser-server"), seed=_seed) as server:
         yield server
@@ -99,7 +99,7 @@ def live_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def browser():
     """Headless Debian chromium through Playwright (never Playwright's own download)."""
-    from crm_core.web.testing import chromium_browser
+    from crm_core.browser_testing import chromium_browser
 
     return chromium_browser(CHROMIUM)  # one per process: see chromium_browser
 

@@ -120,7 +120,7 @@ def journey_server(tmp_path_factory):
     """crm-core with every installed plugin (loyalty and channel tracking among them) on a free
     port, from a temp SQLite database holding only the journey's data (``BASE_URL`` is the
     served address: the short links and QR codes point at this server)."""
-    from crm_core.web.testing import live_server
+    from crm_core.browser_testing import live_server
 
     def seed(app):
         loaded = set(app.extensions["crm"].plugins.plugin_names())

@@ -9,7 +9,7 @@ row goes through the one write path (``records.service.create``) in its own save
 permissions, custom-field validation, uniqueness, audit and events apply row by row; with
 ``all_or_nothing`` any bad row rolls the whole file back.
 
-``/api/v1/objects/<type>/import`` runs it as a ``records.import`` task (``crm_core.jobs.transfer``)
+``/api/v1/objects/<type>/import`` runs it as a ``records.import`` task (``crm_core.transfer.tasks``)
 and an export of more than ``EXPORT_TASK_ROWS`` rows as a ``records.export`` task with a file.
 """
 
@@ -25,10 +25,10 @@ from marshmallow import ValidationError
 from .. import audit, permissions
 from ..db import database
 from ..errors import APIError
-from ..records import headers as headers_
+from ..metadata.fielddefs import FieldDef, custom_fields
 from ..records import listing, service
-from ..records.tabular import cell_text, check_format, check_mode, download, read_table
-from .fielddefs import FieldDef, custom_fields
+from ..transfer import headers as headers_
+from .tabular import cell_text, check_format, check_mode, download, read_table
 
 MAX_ROWS = 100_000
 MAX_REPORTED_ERRORS = 1000

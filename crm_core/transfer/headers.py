@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .labels import FIELD_LABELS, LANGUAGES
+from ..records.labels import FIELD_LABELS, LANGUAGES
 
 #: Headings Chinese spreadsheets use for the name of any record (besides the translated labels).
 NAME_ALIASES = ("名称", "名字", "姓名", "标题", "title")

@@ -3,7 +3,7 @@
 Used by the customer importer/exporter, custom-object import/export and the workbench's
 import/export pages, so that every file the CRM reads or writes follows the same rules:
 
-- ``decode_csv(data, encoding)``: the rules of :mod:`crm_core.records.decoding` (a BOM, else
+- ``decode_csv(data, encoding)``: the rules of :mod:`crm_core.transfer.decoding` (a BOM, else
   the encoding the caller chose, else UTF-8, else GB18030: never a guess, which read small GBK
   files as cp1251);
 - ``read_table(data, filename, encoding)``: header row and text rows of a CSV or XLSX file (400
@@ -36,7 +36,8 @@ from openpyxl.styles import Font
 
 from ..db import utcnow
 from ..errors import APIError
-from . import decoding, service
+from ..records import service
+from . import decoding
 
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -54,7 +55,7 @@ SYNC_PARAMETER = {
 
 
 def decode_csv(data: bytes, encoding: str | None = None) -> str:
-    """Text of a CSV file by the rules of :mod:`crm_core.records.decoding`: a BOM, else the
+    """Text of a CSV file by the rules of :mod:`crm_core.transfer.decoding`: a BOM, else the
     chosen ``encoding``, else UTF-8, else GB18030; 400 (in the caller's language) otherwise."""
     try:
         text, _name = decoding.decode(data, encoding)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 
 from ..errors import APIError
-from ..records.tabular import file_of
+from .tabular import file_of
 
 #: The path a request came by -> "module:function" doing that path's import (``ctx`` -> report)
 #: and export (``ctx`` -> file response). Names, resolved when a task runs: the API and the

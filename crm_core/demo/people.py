@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .auth import create_user, record_change, set_password, user_dict
-from .auth.models import Department, Role, User, UserRole
-from .db import database, utcnow
-from .directory.departments import create_department
+from ..auth import create_user, record_change, set_password, user_dict
+from ..auth.models import Department, Role, User, UserRole
+from ..db import database, utcnow
+from ..directory.departments import create_department
 
 #: (key, parent key, {locale: name}): parents come before their children
 DEPARTMENTS: tuple[tuple[str, str | None, dict[str, str]], ...] = (

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 
-from ..testing import TEST_PASSWORD
+from .testing import TEST_PASSWORD
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -109,8 +109,8 @@ def live_server(folder, settings: dict | None = None, seed=None):
 
     from werkzeug.serving import make_server
 
-    from ..app import create_app
-    from ..testing import migrate_url
+    from .app import create_app
+    from .testing import migrate_url
 
     url = f"sqlite:///{Path(folder) / 'crm.db'}"
     migrate_url(url)

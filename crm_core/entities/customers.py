@@ -1,0 +1,100 @@
+"""Customers: phone and e-mail unique, tags filtered and loaded in bulk, the image the audit log
+and events see; ``WRITE_OPTIONS`` is how every writer (API, workbench, automations, imports)
+saves one through ``records.service``."""
+
+from __future__ import annotations
+
+from ..auth import current_actor
+from ..errors import APIError
+from ..records import service
+from .models import (
+    Customer,
+    CustomerTag,
+    Tag,
+)
+from .tags import set_tags
+
+UNIQUE_FIELDS = ("phone", "email")
+
+
+def prefetch_tags(customers: list[Customer]) -> None:
+    """Load the tag names of a page of customers in one query."""
+    by_id = {c.id: c for c in customers}
+    names: dict[int, list[str]] = {cid: [] for cid in by_id}
+    if by_id:
+        query = (
+            CustomerTag.select(CustomerTag.customer, Tag.name)
+            .join(Tag)
+            .where(CustomerTag.customer.in_(list(by_id)))
+            .order_by(Tag.name)
+            .tuples()
+        )
+        for customer_id, name in query:
+            names[customer_id].append(name)
+    for cid, customer in by_id.items():
+        customer._tags = names[cid]
+
+
+def tag_filter(values: list[str]):
+    """``tag=vip&tag=kol``: customers carrying every named tag (``tag=vip,kol``: any of them)."""
+    condition = None
+    for value in values:
+        names = [v.strip() for v in value.split(",") if v.strip()]
+        if not names:
+            raise APIError(
+                400, "Invalid query parameter 'tag': give a tag name.", errors={"tag": ["Give a tag name."]}
+            )
+        sub = CustomerTag.select(CustomerTag.customer).join(Tag).where(Tag.name.in_(names))
+        term = Customer.id.in_(sub)
+        condition = term if condition is None else (condition & term)
+    return condition
+
+
+EXTRA_FILTERS = {"tag": tag_filter}
+
+
+def conflict(resource: str, model, existing_id, field: str, what: str) -> APIError:
+    """The 409 for a value ``field`` already used by record ``existing_id`` of ``resource``: it
+    names the record (message and ``existing_id``) only when the caller may read it
+    (``permissions.view``); otherwise it only says the value is taken, revealing no id."""
+    from .. import permissions
+
+    actor = current_actor(required=False)
+    if actor is not None and permissions.view(actor, resource).contains_id(model, existing_id):
+        return APIError(
+            409,
+            f"A {what} with this {field} already exists (id {existing_id}).",
+            errors={field: [f"Already used by {what} {existing_id}."]},
+            existing_id=existing_id,
+        )
+    return APIError(
+        409, f"This {field} is already taken.", errors={field: [f"Already used by another {what}."]}
+    )
+
+
+def check_unique(record: Customer, data=None, before=None) -> None:
+    """409 when the phone or e-mail is already used, naming the existing customer only when the
+    caller may read it (``conflict``)."""
+    for name in UNIQUE_FIELDS:
+        value = getattr(record, name)
+        if value is None or (before is not None and before.get(name) == value):
+            continue  # unchanged by this update: it was unique when it was written
+        query = Customer.select(Customer.id).where(getattr(Customer, name) == value)
+        if record.id is not None:
+            query = query.where(Customer.id != record.id)
+        existing = query.scalar()
+        if existing is not None:
+            raise conflict("customers", Customer, existing, name, "customer")
+
+
+def serialize(record: Customer) -> dict:
+    """The audit/event image of a customer: its columns and its tags."""
+    return {**service.record_dict(record), "tags": list(record.tags)}
+
+
+def search_fields():
+    return [Customer.name, Customer.phone, Customer.email]
+
+
+#: ``records.service.create/update`` options for a customer: uniqueness, tags, the audit image.
+WRITE_OPTIONS = {"before_save": check_unique, "after_save": set_tags, "serialize": serialize}
