@@ -23,10 +23,10 @@ from crm_core.audit import record_event, seal, verify
 from crm_core.audit.chain import adopt_legacy, audit_key, head_mac, legacy_hash
 from crm_core.audit.models import AuditEntry, AuditHead
 from crm_core.auth.models import Role
+from crm_core.browser_testing import web_login
 from crm_core.config import ConfigError, load_config
 from crm_core.permissions.models import FieldRule, Grant
 from crm_core.testing import TEST_PASSWORD
-from crm_core.browser_testing import web_login
 
 
 def cli_verify(app):

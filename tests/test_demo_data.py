@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from crm_core import hookimpl
+from crm_core.browser_testing import web_login
 from crm_core.cli import build_cli
 from crm_core.demo.command import demo_data_command
-from crm_core.browser_testing import web_login
 
 API = "/api/v1"
 PASSWORD = "Demo-Passw0rd"

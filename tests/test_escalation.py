@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
-from crm_core.testing import TEST_PASSWORD
 from crm_core.browser_testing import post_form, web_login
+from crm_core.testing import TEST_PASSWORD
 
 
 def grant(resource, action, scope="all"):

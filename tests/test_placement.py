@@ -10,9 +10,9 @@ import types
 
 import pytest
 
+from crm_core.browser_testing import post_form, web_login
 from crm_core.directory.departments import create_department
 from crm_core.testing import follow_task
-from crm_core.browser_testing import post_form, web_login
 
 API = "/api/v1"
 

@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from crm_core.testing import follow_task
 from crm_core.browser_testing import web_login
+from crm_core.testing import follow_task
 
 SECRET_BODY = "whispered-body-7731"
 SECRET_AMOUNT = "98765.43"

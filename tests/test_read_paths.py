@@ -22,9 +22,9 @@ import types
 import pytest
 
 from crm_core.auth.models import Role
+from crm_core.browser_testing import web_login
 from crm_core.directory.departments import create_department
 from crm_core.permissions.models import FieldRule, Grant
-from crm_core.browser_testing import web_login
 
 API = "/api/v1"
 

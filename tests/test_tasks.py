@@ -10,9 +10,9 @@ import time
 
 import pytest
 
+from crm_core.browser_testing import csrf_from, web_login
 from crm_core.jobs import tasks
 from crm_core.testing import follow_task
-from crm_core.browser_testing import csrf_from, web_login
 
 API = "/api/v1"
 

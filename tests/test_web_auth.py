@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crm_core.auth.models import User
-from crm_core.testing import TEST_PASSWORD
 from crm_core.browser_testing import csrf_from, post_form, web_login
+from crm_core.testing import TEST_PASSWORD
 
 
 def test_anonymous_root_redirects_to_login(client):

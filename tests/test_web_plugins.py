@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 from crm_core import hookimpl
-from crm_core.web import login_required
 from crm_core.browser_testing import web_login
+from crm_core.web import login_required
 
 
 def make_plugin(folder):

@@ -15,9 +15,9 @@ import re
 import pytest
 
 from crm_core.auth.models import Role
+from crm_core.browser_testing import post_form, web_login
 from crm_core.directory.departments import create_department
 from crm_core.permissions.models import FieldRule, Grant
-from crm_core.browser_testing import post_form, web_login
 
 API = "/api/v1"
 

