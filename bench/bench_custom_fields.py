@@ -65,8 +65,8 @@ def run(url: str, args) -> int:
     from crm_core.auth import create_user, issue_token
     from crm_core.db import database, utcnow
     from crm_core.entities.models import Customer
-    from crm_core.metadata import custom_expression
-    from crm_core.metadata.definitions import create_field
+    from crm_core.custom import custom_expression
+    from crm_core.custom.definitions import create_field
 
     instance = tempfile.mkdtemp(prefix="crm-bench-")
     app = create_app(

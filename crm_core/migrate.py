@@ -20,6 +20,19 @@ def history_table(plugin_name: str) -> str:
     return "crm_migrations_" + re.sub(r"[^a-z0-9]+", "_", plugin_name.lower()).strip("_")
 
 
+#: Capability packages renamed since a release: new plugin name -> the name its history was kept
+#: under. A database migrated before the rename keeps its history (nothing is applied twice).
+RENAMED = {"core.custom": "core.metadata"}
+
+
+def adopt_renamed_histories(db: pw.Database) -> None:
+    """Rename the history table of each renamed capability to its new name, once."""
+    for new, old in RENAMED.items():
+        old_table, new_table = history_table(old), history_table(new)
+        if db.table_exists(old_table) and not db.table_exists(new_table):
+            db.execute_sql(f'ALTER TABLE "{old_table}" RENAME TO "{new_table}"')
+
+
 def migration_sets(plugins: PluginManager) -> list[tuple[str, str]]:
     """``[(plugin_name, directory)]`` in dependency order."""
     return plugins.in_dependency_order(plugins.calls("crm_migrations"))
@@ -30,6 +43,7 @@ def migrate(db: pw.Database, plugins: PluginManager) -> dict[str, list[str]]:
     returns ``{plugin: [applied names]}`` (empty lists when up to date)."""
     from flask import current_app, has_app_context
 
+    adopt_renamed_histories(db)
     applied = {}
     for name, directory in migration_sets(plugins):
         runner = Runner(db, directory=str(directory), table_name=history_table(name))
@@ -41,6 +55,7 @@ def migrate(db: pw.Database, plugins: PluginManager) -> dict[str, list[str]]:
 
 def status(db: pw.Database, plugins: PluginManager) -> list[dict]:
     """Every known migration with whether it is applied, per plugin."""
+    adopt_renamed_histories(db)
     rows = []
     for name, directory in migration_sets(plugins):
         runner = Runner(db, directory=str(directory), table_name=history_table(name))

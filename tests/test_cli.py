@@ -129,3 +129,25 @@ def test_instance_config_file(tmp_path):
     (tmp_path / "crm.toml").write_text('colour = "blue"\n')
     with pytest.raises(ConfigError, match="COLOUR"):
         load_config({"INSTANCE_PATH": str(tmp_path)}, environ={})
+
+
+def test_migrate_keeps_the_history_of_a_renamed_capability(crm, db_url):
+    """A database migrated when custom fields were ``core.metadata`` (history table
+    ``crm_migrations_core_metadata``) upgrades without re-running those migrations or losing the
+    fields defined in it: the history is adopted under the new name ``core.custom``."""
+    from playhouse.db_url import connect
+
+    assert crm("migrate").exit_code == 0
+    assert crm("fields", "add", "customers", "credit_score", "--type", "int").exit_code == 0
+    db = connect(db_url.replace("postgresql://", "postgres://"))
+    db.execute_sql('ALTER TABLE "crm_migrations_core_custom" RENAME TO "crm_migrations_core_metadata"')
+    db.close()
+
+    result = crm("migrate")
+    assert result.exit_code == 0 and "up to date" in result.output, result.output
+    db = connect(db_url.replace("postgresql://", "postgres://"))
+    assert db.table_exists("crm_migrations_core_custom")
+    assert not db.table_exists("crm_migrations_core_metadata")
+    names = [r[0] for r in db.execute_sql("SELECT name FROM metadata_field").fetchall()]
+    db.close()
+    assert "credit_score" in names

@@ -10,8 +10,8 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_core.metadata import custom_expression, validate_custom
-from crm_core.metadata.objects import object_model
+from crm_core.custom import custom_expression, validate_custom
+from crm_core.custom.objects import object_model
 
 money = st.decimals(min_value=Decimal("-1000000"), max_value=Decimal("1000000"), places=2)
 moments = st.datetimes(

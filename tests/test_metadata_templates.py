@@ -10,8 +10,8 @@ import click
 import pytest
 
 from crm_core import hookimpl
-from crm_core.metadata.cli import register
-from crm_core.metadata.models import AppliedTemplate, FieldDefinition, ObjectType
+from crm_core.custom.cli import register
+from crm_core.custom.models import AppliedTemplate, FieldDefinition, ObjectType
 
 TEMPLATE = {
     "name": "education",
@@ -188,7 +188,7 @@ def test_crm_migrate_applies_pending_templates(register_plugin):
 
 def test_a_broken_template_is_named_and_changes_nothing(app):
     from crm_core.errors import APIError
-    from crm_core.metadata import templates
+    from crm_core.custom import templates
 
     broken = copy.deepcopy(TEMPLATE)
     broken["fields"].append({"entity": "customers", "name": "email", "type": "string"})  # a core field

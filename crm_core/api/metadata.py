@@ -25,14 +25,14 @@ from werkzeug.datastructures import MultiDict
 
 from .. import permissions
 from ..auth import current_actor
+from ..custom import definitions, objects
+from ..custom.extensible import OBJECTS_PREFIX, require_entity
+from ..custom.fielddefs import FIELD_TYPES, NAME_RE, custom_fields
+from ..custom.validation import no_nul
 from ..db import write_transaction
 from ..entities.schemas import UTCDateTime
 from ..errors import APIError
 from ..jobs import tasks
-from ..metadata import definitions, objects
-from ..metadata.entities import OBJECTS_PREFIX, require_entity
-from ..metadata.fielddefs import FIELD_TYPES, NAME_RE, custom_fields
-from ..metadata.validation import no_nul
 from ..records import listing, service
 from ..transfer import objects as transfer
 from ..transfer import tabular

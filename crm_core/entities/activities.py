@@ -3,9 +3,9 @@ readable, and the customer an activity belongs to is derived from it."""
 
 from __future__ import annotations
 
+from ..custom.extensible import entity_model
 from ..db import utcnow
 from ..errors import APIError
-from ..metadata.entities import entity_model
 from .models import Activity, Company, Contact, Customer, Deal, Ticket
 from .refs import require_ref
 

@@ -199,10 +199,10 @@ class Fields:
         if self._custom is None:
             self._custom = {}
             if "custom" in self.model._meta.fields:
-                from .. import metadata
+                from .. import custom
 
                 self._custom = {
-                    d.name: d for d in metadata.custom_fields(self.resource) if d.name not in self.hidden
+                    d.name: d for d in custom.custom_fields(self.resource) if d.name not in self.hidden
                 }
         return self._custom
 
@@ -213,11 +213,11 @@ class Fields:
             return field, lambda raw, f=field: coerce_column(f, raw)
         definition = self.custom.get(name)
         if definition is not None:
-            from .. import metadata
+            from .. import custom
 
             # every custom field filters and sorts by its plain name (DESIGN section 5);
             # the metadata module parses the value the way it stores it
-            return metadata.custom_expression(self.model, name), definition.to_python
+            return custom.custom_expression(self.model, name), definition.to_python
         return None
 
 

@@ -71,7 +71,7 @@ def target_model(target: str):
     core = _core_models()
     if target in core:
         return core[target]
-    from ..metadata.entities import entity_model
+    from ..custom.extensible import entity_model
 
     model = entity_model(target)
     if model is not None:
@@ -90,7 +90,7 @@ def target_of_model(model) -> str | None:
     from ..db import RecordModel
 
     if issubclass(model, RecordModel) and "custom" in model._meta.fields:
-        from ..metadata.entities import entity_of_model
+        from ..custom.extensible import entity_of_model
 
         return entity_of_model(model)
     if has_app_context():

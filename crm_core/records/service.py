@@ -4,7 +4,7 @@ Every write runs in one ``database.atomic()`` block that
 
 1. checks permissions (``crm_core.permissions``: the action itself, read-only/hidden fields written,
    and that the record is not placed outside the actor's row scope),
-2. validates ``custom`` against the field definitions (``crm_core.metadata.validate_custom``) and
+2. validates ``custom`` against the field definitions (``crm_core.custom.validate_custom``) and
    refuses references to records that do not exist or that the actor may not read
    (``crm_core.records.references.check``: 422 per field, alike for both),
 3. saves the row (plus whatever the caller's ``before_save`` / ``after_save`` do, e.g. tags),
@@ -183,7 +183,7 @@ def create(
     check uniqueness); ``after_save(record, data, None)`` runs after it (many-to-many rows,
     history). Raises ``APIError`` 403 (permissions), 409 (conflict), 422 (custom fields, references).
     """
-    from .. import metadata, permissions
+    from .. import custom, permissions
 
     data = dict(data)
     reject_nul(data)
@@ -203,7 +203,7 @@ def create(
         record = model()
         _assign(record, data)
         if _has_custom(model):
-            record.custom = metadata.validate_custom(resource, data.get("custom") or {}, partial=False)
+            record.custom = custom.validate_custom(resource, data.get("custom") or {}, partial=False)
         if before_save:
             before_save(record, data, None)
         with _conflicts_as_409():
@@ -237,7 +237,7 @@ def update(
     derive new values from old ones, read ``record`` with its row lock inside the caller's
     ``db.write_transaction()`` (``permissions.get_record(..., lock=True)``), as the PATCH view does.
     """
-    from .. import metadata, permissions
+    from .. import custom, permissions
 
     data = dict(data)
     reject_nul(data)
@@ -261,7 +261,7 @@ def update(
         _assign(record, data)
         patch = merged = None
         if _has_custom(model) and "custom" in data:
-            patch = metadata.validate_custom(
+            patch = custom.validate_custom(
                 resource, data.get("custom") or {}, partial=True, record_id=record.get_id()
             )
             merged = dict(record.custom or {})

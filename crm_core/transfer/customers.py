@@ -210,11 +210,11 @@ def import_customers(
     with it, rows are inserted in transactions of ``CHUNK`` rows (each with its audit entries,
     events and the progress), so other writers are not held up for the whole file.
     """
-    from .. import metadata
+    from .. import custom
 
     check_mode(mode)
     permissions.require(actor, "customers", "create")
-    definitions = {d.name: d for d in metadata.custom_fields("customers")}
+    definitions = {d.name: d for d in custom.custom_fields("customers")}
     if progress is not None:
         progress(0, None, "reading")
     headers, rows = read_table(data, filename, encoding)
@@ -265,11 +265,11 @@ def import_customers(
             continue
         try:
             if raw.get("custom"):
-                item["custom"] = metadata.validate_custom("customers", raw["custom"], partial=False)
+                item["custom"] = custom.validate_custom("customers", raw["custom"], partial=False)
             else:  # rows without custom values all validate alike (defaults, required fields): once
                 if no_custom is None:
                     try:
-                        no_custom = metadata.validate_custom("customers", {}, partial=False)
+                        no_custom = custom.validate_custom("customers", {}, partial=False)
                     except APIError as exc:
                         no_custom = exc
                 if isinstance(no_custom, APIError):
@@ -441,14 +441,14 @@ def _export_query(args, actor):
 
 def export_customers(args, actor, fmt: str, progress=None) -> Response:
     """The customers the list filters select (export scope), as a CSV or XLSX download."""
-    from .. import metadata
+    from .. import custom
 
     check_format(fmt)
     query = _export_query(args, actor)
     if progress is not None:
         progress(0, query.count(), "exporting")
     view = permissions.view(actor, "customers", "export")
-    custom_names = [d.name for d in metadata.custom_fields("customers") if view.visible(d.name)]
+    custom_names = [d.name for d in custom.custom_fields("customers") if view.visible(d.name)]
     headers = [c for c in EXPORT_COLUMNS if view.visible(c)] + [f"custom.{n}" for n in custom_names]
     dataset = tablib.Dataset(headers=headers)
     batch: list[Customer] = []

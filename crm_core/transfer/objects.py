@@ -23,9 +23,9 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from .. import audit, permissions
+from ..custom.fielddefs import FieldDef, custom_fields
 from ..db import database
 from ..errors import APIError
-from ..metadata.fielddefs import FieldDef, custom_fields
 from ..records import listing, service
 from ..transfer import headers as headers_
 from .tabular import cell_text, check_format, check_mode, download, read_table

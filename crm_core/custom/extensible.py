@@ -48,7 +48,7 @@ def _static_entities() -> dict[str, type]:
             explicit = model.__dict__.get("crm_entity")
             if explicit:
                 found[explicit] = model
-            elif plugin_name.startswith("core.") and plugin_name != "core.metadata":
+            elif plugin_name.startswith("core.") and plugin_name != "core.custom":
                 found[plural(model._meta.table_name)] = model
     crm._metadata_entities = found
     return found

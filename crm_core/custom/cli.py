@@ -85,7 +85,7 @@ def register(group: click.Group) -> None:
     @with_appcontext
     def list_command(entity, as_json):
         """List the custom fields of ENTITY (customers, objects.course...)."""
-        from .entities import require_entity
+        from .extensible import require_entity
         from .fielddefs import custom_fields
 
         try:

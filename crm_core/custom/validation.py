@@ -227,7 +227,7 @@ def validate_custom(entity: str, values, partial: bool = False, record_id=None) 
 
 
 def _check_references(entity: str, defs: dict, cleaned: dict) -> None:
-    from .entities import entity_model
+    from .extensible import entity_model
 
     errors = {}
     for name, value in cleaned.items():
@@ -242,8 +242,8 @@ def _check_references(entity: str, defs: dict, cleaned: dict) -> None:
 
 
 def _check_unique(entity: str, defs: dict, cleaned: dict, record_id) -> None:
-    from .entities import entity_model
     from .expressions import custom_expression
+    from .extensible import entity_model
 
     unique = [n for n, v in cleaned.items() if v is not None and defs[n].unique]
     if not unique:

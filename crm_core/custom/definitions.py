@@ -24,8 +24,8 @@ from marshmallow import ValidationError
 from ..db import database, utcnow
 from ..errors import APIError
 from ..inputs import check_length
-from .entities import core_field_names, entity_model, require_entity
 from .expressions import raw_expression, sync_indexes
+from .extensible import core_field_names, entity_model, require_entity
 from .fielddefs import (
     FIELD_TYPES,
     NAME_RE,

@@ -135,7 +135,7 @@ def custom_expression(model, name: str) -> CustomExpression:
     ``.contains(...)``, ``.is_null()``. Raises ``APIError(400)`` naming ``name`` when the entity
     of ``model`` has no such live custom field.
     """
-    from .entities import entity_of_model
+    from .extensible import entity_of_model
 
     entity = entity_of_model(model)
     fd = get_field(entity, name)

@@ -18,8 +18,8 @@ automatically), ``objects.<type>`` (custom object types) and plugin models that 
 
 from __future__ import annotations
 
-from .entities import entity_model, entity_of_model, known_entities
 from .expressions import custom_expression
+from .extensible import entity_model, entity_of_model, known_entities
 from .fielddefs import FIELD_TYPES, FieldDef, custom_fields, get_field
 from .validation import validate_custom
 
