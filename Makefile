@@ -32,13 +32,15 @@ run: setup
 test: setup-test
 	scripts/start-services.sh
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	CRM_TEST_REQUIRE_POSTGRES=1 CRM_TEST_REQUIRE_BROWSER=1 scripts/run-tests.sh $(BIN)
 
 contract: setup
 	scripts/contract.sh $(BIN)
 
-lint: $(BIN)/python
+lint: setup-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
