@@ -1,6 +1,7 @@
 """One user update, two ways in: ``PATCH /api/v1/users/<id>`` and the workbench's user page both
-go through ``crm_core.directory.users.update_user``, so the same change gives the same result
-and the same refusal (status, message, per-field messages) through either."""
+go through ``crm_core.directory.users.update_user`` (and creating a user, ``POST /api/v1/users``
+and the users page, through ``add_user``), so the same change gives the same result and the same
+refusal (status, message, per-field messages) through either."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from markupsafe import escape
 
 from crm_core.auth.models import Role, User, UserRole
 from crm_core.browser_testing import post_form, web_login
+from crm_core.testing import TEST_PASSWORD
 
 API = "/api/v1"
 
-#: A user administrator of one branch: changes users and hands out roles, holds nothing else.
+#: A user administrator of one branch: creates and changes users, hands out roles, holds nothing else.
 USER_ADMIN_GRANTS = [
     {"resource": "users", "action": "read", "scope": "department_tree"},
     {"resource": "users", "action": "update", "scope": "department_tree"},
+    {"resource": "users", "action": "create", "scope": "department_tree"},
     {"resource": "roles", "action": "read", "scope": "all"},
     {"resource": "roles", "action": "update", "scope": "all"},
     {"resource": "departments", "action": "read", "scope": "all"},
@@ -152,3 +155,44 @@ def test_a_refusal_reads_in_the_users_language_on_both_paths(app, world):
         headers={**world["tokens"]["boss"], "Accept-Language": "zh-CN"},
     )
     assert r.status_code == 409 and r.get_json()["message"] == "您不能停用自己。"
+
+
+CREATE_CASES = [
+    # (id, actor, extra fields: a callable of the world, expected status)
+    ("created", "boss", lambda w: {"name": "New", "roles": ["sales"]}, 201),
+    ("department_outside_scope", "head", lambda w: {"department_id": w["elsewhere"]}, 403),
+    ("admin_role_by_non_admin", "head", lambda w: {"roles": ["admin"]}, 403),
+    ("unknown_department", "boss", lambda w: {"department_id": 999_999}, 422),
+]
+
+
+@pytest.mark.parametrize(
+    ("actor", "extra", "expected"),
+    [case[1:] for case in CREATE_CASES],
+    ids=[case[0] for case in CREATE_CASES],
+)
+def test_creating_a_user_follows_the_same_rules_on_both_paths(app, world, actor, extra, expected):
+    extra = extra(world)
+    department = extra.get("department_id", User.get(User.username == "head").department_id)
+    body = {"password": TEST_PASSWORD, "department_id": department, "roles": [], **extra}
+    r = app.test_client().post(
+        f"{API}/users", json={**body, "username": "new_api"}, headers=world["tokens"][actor]
+    )
+    assert r.status_code == expected, r.get_json()
+    client = app.test_client()
+    assert web_login(client, actor).status_code == 302
+    form = {**body, "username": "new_web", "department_id": str(department)}
+    page = post_form(client, "/admin/users", form)
+    if expected == 201:
+        assert page.status_code == 302
+        made = {name: state(User.get(User.username == name).id) for name in ("new_api", "new_web")}
+        assert {**made["new_api"], "updated_at": None} == {**made["new_web"], "updated_at": None}
+        return
+    assert page.status_code == expected
+    assert not User.select().where(User.username.in_(["new_api", "new_web"])).exists()
+    error = r.get_json()
+    messages = [m for msgs in error["errors"].values() for m in msgs]
+    if expected != 422:  # the API's error body names the fields of a 422 instead (crm_core.errors)
+        messages.append(error["message"])
+    for message in messages:
+        assert str(escape(message)) in page.get_data(as_text=True), f"{message!r} is not on the page"
