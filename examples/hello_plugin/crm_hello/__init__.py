@@ -28,12 +28,19 @@ from flask import render_template
 from flask.cli import with_appcontext
 from marshmallow import Schema, fields, validate
 
-from crm_core import hookimpl, permissions
-from crm_core.api import API_PREFIX, Blueprint
-from crm_core.db import BaseModel, RecordModel, utcnow
-from crm_core.records import service
-from crm_core.api.crud import register_crud
-from crm_core.web import login_required, web_actor
+from crm_core import hookimpl
+from crm_core.plugin_api import (
+    API_PREFIX,
+    BaseModel,
+    Blueprint,
+    RecordModel,
+    create_record,
+    login_required,
+    register_crud,
+    scoped,
+    utcnow,
+    web_actor,
+)
 
 __version__ = "0.1.0"
 
@@ -89,9 +96,7 @@ pages = WebBlueprint("hello_pages", __name__, url_prefix="/hello", template_fold
 def greetings_page():
     """The greetings the signed-in user may read, newest first (same row scopes as the API)."""
     actor = web_actor()
-    query = (
-        permissions.scoped(Greeting.select(), actor, RESOURCE, "read").order_by(Greeting.id.desc()).limit(100)
-    )
+    query = scoped(Greeting.select(), actor, RESOURCE, "read").order_by(Greeting.id.desc()).limit(100)
     return render_template("hello/greetings.html", greetings=list(query))
 
 
@@ -101,13 +106,12 @@ class GreetParams(Schema):
 
 def greet(params: dict, event, customer) -> dict:
     """Automation action ``hello.greet``: greet the event's customer, as the rule's owner."""
-    from crm_core.automations import acting_actor
-    from crm_core.errors import APIError
+    from crm_core.plugin_api import APIError, acting_actor
 
     if customer is None:
         raise APIError(422, "hello.greet needs an event about a customer.")
     text = params["text"].replace("{name}", (customer.custom or {}).get("greeting_name") or customer.name)
-    greeting = service.create(RESOURCE, Greeting, {"text": text, "customer_id": customer.id}, acting_actor())
+    greeting = create_record(RESOURCE, Greeting, {"text": text, "customer_id": customer.id}, acting_actor())
     return {"greeting_id": greeting.id}
 
 

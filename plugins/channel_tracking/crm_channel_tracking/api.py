@@ -5,7 +5,7 @@
   CORS and a rate limit per key.
 - ``/api/v1/channel-tracking/...``: channels, campaigns with spend, tracking links with QR codes,
   ingestion keys, conversions, sessions, reports and funnels, permission-checked through
-  ``crm_core.permissions`` (resources ``channel_tracking.*``).
+  ``crm_core.plugin_api`` permission functions (resources ``channel_tracking.*``).
 """
 
 from __future__ import annotations
@@ -20,15 +20,24 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from crm_core.api import API_PREFIX, APIError, Blueprint
-from crm_core.api.crud import register_crud
-from crm_core.auth import current_actor, public
-from crm_core.db import database, utcnow
-from crm_core.entities.schemas import UTCDateTime
-from crm_core.events import emit
-from crm_core.inputs import checks_nul_itself
-from crm_core.permissions import get_record, require
-from crm_core.records import service
+from crm_core.plugin_api import (
+    API_PREFIX,
+    APIError,
+    Blueprint,
+    UTCDateTime,
+    checks_nul_itself,
+    create_record,
+    current_actor,
+    database,
+    delete_record,
+    emit,
+    get_record,
+    public,
+    record_dict,
+    register_crud,
+    require,
+    utcnow,
+)
 
 from . import customers
 from . import keys as ingest_keys
@@ -377,7 +386,7 @@ def _link_checks(record, data, before):
 
 def short_url(code: str, qr: bool = False) -> str:
     """The absolute short link of ``code`` on this server (on ``CRM_BASE_URL``, never ``Host``)."""
-    from crm_core.urls import absolute_url
+    from crm_core.plugin_api import absolute_url
 
     return absolute_url(f"/t/{code}") + ("?qr=1" if qr else "")
 
@@ -425,7 +434,7 @@ class TrackingKeySchema(Schema):
 
 def _hide_hash(record) -> dict:
     """What the audit log keeps of a key: never its hash."""
-    out = service.record_dict(record)
+    out = record_dict(record)
     out.pop("key_hash", None)
     return out
 
@@ -445,7 +454,7 @@ class Keys(MethodView):
         actor = current_actor()
         raw = ingest_keys.new_raw_key()
         # through the core's write path: permission check and audit entry (without the hash)
-        row = service.create(
+        row = create_record(
             "channel_tracking.keys",
             IngestKey,
             {
@@ -468,7 +477,7 @@ class KeyItem(MethodView):
         """Delete (revoke) a key: requests with it get 401 from then on."""
         actor = current_actor()
         key = get_record(IngestKey, key_id, actor, "channel_tracking.keys", "delete")
-        service.delete("channel_tracking.keys", key, actor, serialize=_hide_hash)
+        delete_record("channel_tracking.keys", key, actor, serialize=_hide_hash)
         ingest_keys.forget(key.id)
 
 

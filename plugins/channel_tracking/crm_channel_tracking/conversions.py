@@ -12,9 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from crm_core.db import database
-from crm_core.events import emit
-from crm_core.records import service
+from crm_core.plugin_api import database, emit, record_dict, record_written
 
 from .attribution import DEFAULT_MODEL, MODELS, Touch, attribute
 from .ingest import stitch
@@ -104,9 +102,9 @@ def record_conversion(
         if rows:
             Credit.insert_many(rows).execute()
         # the core's write path: audit entry and outbox event in this transaction
-        after = service.record_dict(conversion)
+        after = record_dict(conversion)
         after["credits"] = len(rows)
-        service.record_written("create", "channel_tracking.conversions", conversion, actor, None, after)
+        record_written("create", "channel_tracking.conversions", conversion, actor, None, after)
         _announce(conversion, by_model[DEFAULT_MODEL], lookback, actor)
     return conversion, True
 

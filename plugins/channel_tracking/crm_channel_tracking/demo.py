@@ -1,6 +1,6 @@
 """Demo data for ``crm demo-data`` (hook ``crm_demo_data``): channels, campaigns with budgets and
 daily spend, tracking links, four weeks of touchpoints and the conversions of the demo customers,
-written in the demo's language through the plugin's own paths (``crm_core.records.service`` for
+written in the demo's language through the plugin's own paths (``crm_core.plugin_api.create_record`` and friends for
 channels, campaigns and links, :func:`.spend.set_spend`, :func:`.ingest.ingest`,
 :func:`.conversions.record_conversion`), so the screens show what a real install would.
 
@@ -13,9 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from crm_core.db import utcnow
-from crm_core.records import service
-from crm_core.urls import base_url
+from crm_core.plugin_api import base_url, create_record, utcnow
 
 from .conversions import record_conversion
 from .ingest import ingest
@@ -61,7 +59,7 @@ JOURNEY = (
 def _write(resource, model, data, actor, **options):
     """Through the core's write path when the demo has an admin, else straight (and unaudited)."""
     if actor is not None:
-        return service.create(resource, model, data, actor, **options)
+        return create_record(resource, model, data, actor, **options)
     record = model(**{FOREIGN_KEYS.get(k, k): v for k, v in data.items()})
     if "before_save" in options:
         options["before_save"](record, data, None)
@@ -78,7 +76,7 @@ def _target_base() -> str:
 
 def add_demo_data(context) -> None:
     """Add the channel tracking demo (see the module docstring) for ``context``
-    (:class:`crm_core.types.DemoContext`)."""
+    (:class:`crm_core.plugin_api.DemoContext`)."""
     from .api import _campaign_checks, _link_checks
 
     if Campaign.select().where(Campaign.utm_campaign.startswith(PREFIX)).exists():

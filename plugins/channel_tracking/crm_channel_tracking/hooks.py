@@ -167,7 +167,7 @@ def crm_jobs():
 
 
 def _maintain():
-    from crm_core.db import database
+    from crm_core.plugin_api import database
 
     from .partitions import maintain
     from .settings import setting
@@ -188,7 +188,7 @@ def crm_cli(group):
     @with_appcontext
     def create_key_command(name):
         """Create a write-only ingestion key and print it (shown once)."""
-        from crm_core.db import database
+        from crm_core.plugin_api import database
 
         from .keys import create_key
 

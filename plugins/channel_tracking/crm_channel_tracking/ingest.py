@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import peewee as pw
 
-from crm_core.db import database, is_postgres, utcnow
+from crm_core.plugin_api import database, is_postgres, utcnow
 
 from .classify import CLICK_ID_PARAMS, classify_cached, host_of
 from .models import Campaign, Channel, Conversion, Identity, Touchpoint

@@ -14,8 +14,7 @@ import time
 
 from flask import request
 
-from crm_core.db import utcnow
-from crm_core.errors import APIError
+from crm_core.plugin_api import APIError, utcnow
 
 from .models import IngestKey
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from crm_core.db import BaseModel, database, utcnow
+from crm_core.plugin_api import BaseModel, database, utcnow
 
 MONEY = {"max_digits": 14, "decimal_places": 2, "auto_round": True}
 

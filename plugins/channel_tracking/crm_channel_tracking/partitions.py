@@ -12,7 +12,7 @@ import datetime as dt
 
 import peewee as pw
 
-from crm_core.db import is_postgres, utcnow
+from crm_core.plugin_api import is_postgres, utcnow
 
 PARENT = "channel_tracking_touchpoint"
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from crm_core.db import database
+from crm_core.plugin_api import database
 
 from . import sql
 from .classify import classify

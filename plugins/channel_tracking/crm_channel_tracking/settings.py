@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from crm_core.config import Setting
+from crm_core.plugin_api import Setting
 
 SETTINGS: dict[str, Setting] = {
     "CHANNEL_TRACKING_LOOKBACK_DAYS": Setting(int, 30, "attribution lookback window in days"),
@@ -42,7 +42,7 @@ def redirect_domains() -> tuple[str, ...]:
         return configured
     from urllib.parse import urlsplit
 
-    from crm_core.urls import base_url
+    from crm_core.plugin_api import base_url
 
     host = (urlsplit(base_url()).hostname or "").lower().rstrip(".")
     return (host,) if host else ()

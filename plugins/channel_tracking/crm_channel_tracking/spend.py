@@ -11,8 +11,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from crm_core.db import database, utcnow
-from crm_core.records import service
+from crm_core.plugin_api import database, record_written, utcnow
 
 from .models import Campaign, Spend
 
@@ -58,7 +57,7 @@ def _spend_written(campaign: Campaign, actor, old: dict, new: dict) -> None:
     if not changed:
         return
     before = image({day: old[day] for day in changed if day in old})
-    service.record_written("update", "channel_tracking.campaigns", campaign, actor, before, image(changed))
+    record_written("update", "channel_tracking.campaigns", campaign, actor, before, image(changed))
 
 
 def total_spend(campaign_ids, date_from: dt.date | None = None, date_to: dt.date | None = None) -> dict:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import peewee as pw
 
-from crm_core.db import is_postgres
+from crm_core.plugin_api import is_postgres
 
 from .attribution import DIRECT, MODELS
 

@@ -13,7 +13,7 @@ import uuid
 
 from flask import Blueprint, abort, redirect, request
 
-from crm_core.db import database, utcnow
+from crm_core.plugin_api import database, utcnow
 
 from .ingest import prepare, store, validate_event
 from .links import destination, unsafe_reason

@@ -13,8 +13,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from crm_core.db import utcnow
-from crm_core.errors import APIError
+from crm_core.plugin_api import APIError, utcnow
 
 from . import core, customers, earning, ledger, tiers
 from .models import Activity, LedgerEntry, Member

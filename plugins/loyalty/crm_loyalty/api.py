@@ -2,7 +2,7 @@
 
 Tiers and earning rules are plain collections (the core's CRUD factory, so they get the write
 path, audit, ETags and the list grammar). Members are addressed by their CUSTOMER id. Every view
-checks permissions through crm_core.permissions: resources ``loyalty.members`` (row-scoped by the
+checks permissions through crm_core.plugin_api (can, require...): resources ``loyalty.members`` (row-scoped by the
 member's owner and department), ``loyalty.points`` (``read``, ``redeem``, ``adjust``),
 ``loyalty.tiers``, ``loyalty.rules``, ``loyalty.program`` and ``loyalty.activities``.
 """
@@ -17,13 +17,22 @@ from flask import jsonify, request
 from flask.views import MethodView
 from flask_babel import gettext as _
 
-from crm_core import permissions
-from crm_core.api import API_PREFIX, Blueprint
-from crm_core.api.crud import register_crud
-from crm_core.auth import current_actor
-from crm_core.db import database
-from crm_core.errors import APIError
-from crm_core.records import listing, service
+from crm_core.plugin_api import (
+    API_PREFIX,
+    APIError,
+    Blueprint,
+    check_assignment,
+    current_actor,
+    database,
+    list_query,
+    mask,
+    page_params,
+    pagination_header,
+    record_written,
+    register_crud,
+    require,
+    update_record,
+)
 
 from . import activities, customers, ledger, operations
 from .models import Allocation, EarningRule, LedgerEntry, Lot, Member, Tier, TierChange
@@ -123,7 +132,7 @@ class ProgramView(MethodView):
     @blp.response(200, LoyaltyProgramSchema)
     def get(self):
         """The programme's settings: return window, expiry, refund policy, downgrade rules."""
-        permissions.require(current_actor(), "loyalty.program", "read")
+        require(current_actor(), "loyalty.program", "read")
         return ledger.program()
 
     @blp.arguments(LoyaltyProgramSchema)
@@ -131,9 +140,9 @@ class ProgramView(MethodView):
     def patch(self, data):
         """Change programme settings (only the fields sent)."""
         actor = current_actor()
-        permissions.require(actor, "loyalty.program", "update")
+        require(actor, "loyalty.program", "update")
         # the core's write path: permission and field checks, save, audit and outbox in one transaction
-        return service.update("loyalty.program", ledger.program(), data, actor)
+        return update_record("loyalty.program", ledger.program(), data, actor)
 
 
 _member = operations.member_for
@@ -163,9 +172,9 @@ class Members(MethodView):
     def get(self):
         """Members in your scope; filter by ``tier``, ``channel``, ``joined_at__gte``... (list grammar)."""
         actor = current_actor()
-        page, page_size = listing.page_params(request.args)
+        page, page_size = page_params(request.args)
         base = Member.select(Member, Tier).join(Tier, pw.JOIN.LEFT_OUTER)
-        rows, total = listing.list_query(
+        rows, total = list_query(
             Member,
             MEMBERS,
             request.args,
@@ -174,8 +183,8 @@ class Members(MethodView):
             extra_filters={"tier": _by_tier},
             search_fields=[Member.member_no, Member.channel],
         )
-        data = permissions.mask(actor, MEMBERS, LoyaltyMemberSchema(many=True).dump(list(rows)))
-        meta = listing.pagination_header(total, page, page_size)
+        data = mask(actor, MEMBERS, LoyaltyMemberSchema(many=True).dump(list(rows)))
+        meta = pagination_header(total, page, page_size)
         return _json(data, 200, {"X-Pagination": json.dumps(meta)})
 
     @blp.arguments(LoyaltyMemberSchema)
@@ -261,13 +270,13 @@ class Ledger(MethodView):
         """The member's ledger, newest first, with the lots each entry used (paged)."""
         actor = current_actor()
         member = _member(customer_id, actor, POINTS, "read")
-        page, page_size = listing.page_params(request.args)
+        page, page_size = page_params(request.args)
         query = LedgerEntry.select().where(LedgerEntry.member == member)
         if request.args.get("kind"):
             query = query.where(LedgerEntry.kind.in_(request.args.getlist("kind")))
         total = query.count()
         entries = list(query.order_by(LedgerEntry.id.desc()).paginate(page, page_size))
-        meta = listing.pagination_header(total, page, page_size)
+        meta = pagination_header(total, page, page_size)
         return _json(_entries_with_lots(entries), 200, {"X-Pagination": json.dumps(meta)})
 
 
@@ -373,13 +382,13 @@ class Activities(MethodView):
         bonus event (signup, birthday, review, live_interaction, referral). Idempotent on
         (customer, kind, reference). Enrols the customer first when the programme auto-enrols."""
         actor = current_actor()
-        permissions.require(actor, "loyalty.activities", "create")
+        require(actor, "loyalty.activities", "create")
         member = Member.get_or_none(Member.customer_id == data["customer_id"])
         if member is None:
             if not ledger.program().auto_enrol or data["kind"] == "refund":
                 raise APIError(404, f"Customer {data['customer_id']} is not a loyalty member.")
-            permissions.require(actor, MEMBERS, "create")
-            permissions.check_assignment(actor, MEMBERS, "create", actor.id, actor.department_id)
+            require(actor, MEMBERS, "create")
+            check_assignment(actor, MEMBERS, "create", actor.id, actor.department_id)
             customers.require_readable(data["customer_id"], actor)
             with database.atomic():
                 member, created = activities.enrol(
@@ -389,7 +398,7 @@ class Activities(MethodView):
                     department_id=actor.department_id,
                 )
                 if created:
-                    service.record_written("create", MEMBERS, member, actor, None, _member_image(member))
+                    record_written("create", MEMBERS, member, actor, None, _member_image(member))
         member = _member(data["customer_id"], actor)
         with ledger.write_transaction():  # apply's member lock joins it: entries and audit commit together
             result = activities.apply(member, data, actor_id=actor.id)

@@ -2,27 +2,25 @@
 
 A member refers to a customer (``loyalty_member.customer_id``, a real foreign key since migration
 0003). Whoever enrols a customer must be able to read that customer: the check goes through the
-core's public permission function (``crm_core.permissions.get_record``), so a customer outside the
+core's public permission function (``crm_core.plugin_api.readable_reference``), so a customer outside the
 actor's row scope and a customer that does not exist answer alike (no id is revealed).
 
-The core has no documented public export of its ``Customer`` model yet; it is resolved here, in one
-place, from ``crm_core.entities.models`` (the module the core's own capabilities use), at call time
-so that importing this plugin never imports the core's entity models.
+The model is the facade's ``Customer`` (``crm_core.plugin_api``), read at call time.
 """
 
 from __future__ import annotations
 
-from crm_core import permissions
+from crm_core.plugin_api import readable_reference
 
 
 def customer_model():
     """The core's customer model."""
-    from crm_core.entities.models import Customer
+    from crm_core.plugin_api import Customer
 
     return Customer
 
 
 def require_readable(customer_id, actor, field: str = "customer_id"):
     """The customer ``customer_id`` when ``actor`` may read it; else 422 naming ``field``
-    (``crm_core.permissions.readable_reference``)."""
-    return permissions.readable_reference(customer_model(), customer_id, actor, "customers", field)
+    (``crm_core.plugin_api.readable_reference``)."""
+    return readable_reference(customer_model(), customer_id, actor, "customers", field)

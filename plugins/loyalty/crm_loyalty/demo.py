@@ -12,8 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from crm_core.db import utcnow
-from crm_core.records import service
+from crm_core.plugin_api import create_record, record_written, update_record, utcnow
 
 from . import activities, ledger, operations
 from .models import Allocation, EarningRule, LedgerEntry, Lot, Member, Tier
@@ -53,7 +52,7 @@ def _create(resource: str, model, values: dict, actor):
     """Through the core's write path (audit, events) when the demo has an admin, else directly."""
     if actor is None:
         return model.create(**values)
-    return service.create(resource, model, values, actor)
+    return create_record(resource, model, values, actor)
 
 
 def _setup(words: dict, actor) -> None:
@@ -64,7 +63,7 @@ def _setup(words: dict, actor) -> None:
             prog.name, prog.expiry_days = words["program"], 365
             prog.save()
         else:
-            service.update("loyalty.program", prog, {"name": words["program"], "expiry_days": 365}, actor)
+            update_record("loyalty.program", prog, {"name": words["program"], "expiry_days": 365}, actor)
     if not Tier.select().exists():
         for (code, rank, threshold, multiplier, benefits), name in zip(TIERS, words["tiers"], strict=True):
             if "perks" in benefits:
@@ -141,7 +140,7 @@ def _history(member: Member, rng, words: dict, now: dt.datetime, actor, index: i
 
 
 def add_demo_data(context) -> None:
-    """Write the loyalty demo for ``context`` (:class:`crm_core.types.DemoContext`)."""
+    """Write the loyalty demo for ``context`` (:class:`crm_core.plugin_api.DemoContext`)."""
     words = TEXT.get(context.locale, TEXT["en"])
     actor = context.admin
     rng = context.random
@@ -157,9 +156,7 @@ def add_demo_data(context) -> None:
             customer_id, channel=rng.choice(words["channels"]), joined_at=joined, now=joined
         )
         if created and actor is not None:
-            service.record_written(
-                "create", operations.MEMBERS, member, actor, None, operations.member_image(member)
-            )
+            record_written("create", operations.MEMBERS, member, actor, None, operations.member_image(member))
         if created:
             _dated(list(LedgerEntry.select().where(LedgerEntry.member == member.id)), joined)
         _history(Member.get_by_id(member.id), rng, words, now, actor, index)

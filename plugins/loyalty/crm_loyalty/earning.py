@@ -13,7 +13,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 import peewee as pw
 
-from crm_core.errors import APIError
+from crm_core.plugin_api import APIError
 
 from .models import EarningRule, LedgerEntry, Member
 

@@ -11,7 +11,7 @@ import logging
 import peewee as pw
 from flask_babel import lazy_gettext as _l
 
-from crm_core.db import database, utcnow
+from crm_core.plugin_api import database, utcnow
 
 from . import core, ledger, tiers
 from .models import Lot, Member

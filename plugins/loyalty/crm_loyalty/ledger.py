@@ -26,8 +26,7 @@ from contextlib import contextmanager
 import peewee as pw
 from flask_babel import gettext as _
 
-from crm_core.db import Prepared, database, is_postgres, slot, utcnow
-from crm_core.errors import APIError
+from crm_core.plugin_api import APIError, Prepared, database, is_postgres, slot, utcnow
 
 from . import core
 from .models import Allocation, LedgerEntry, Lot, Member, Program
@@ -47,11 +46,11 @@ def program() -> Program:
 
 @contextmanager
 def write_transaction():
-    """A transaction for ledger writes: the core's :func:`crm_core.db.write_transaction`. On
+    """A transaction for ledger writes: the core's :func:`crm_core.plugin_api.write_transaction`. On
     SQLite it is IMMEDIATE: the write lock is taken at BEGIN, so two redeemers serialise there
     instead of both reading the old balance and failing (or overspending) at COMMIT. On
     PostgreSQL, read the member with :func:`locking` inside it."""
-    from crm_core.db import write_transaction as core_write_transaction
+    from crm_core.plugin_api import write_transaction as core_write_transaction
 
     with core_write_transaction():
         yield
@@ -83,7 +82,7 @@ def lot_expiry(earned_at: dt.datetime, prog: Program | None = None) -> dt.dateti
     return dt.datetime(earned_at.year, 12, 31, 23, 59, 59)
 
 
-# The queries every redemption runs, compiled once (crm_core.db.Prepared): on a small machine
+# The queries every redemption runs, compiled once (crm_core.plugin_api.Prepared): on a small machine
 # compiling them cost more CPU than running them.
 _ENTRY_BY_REFERENCE = Prepared(
     lambda: (

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from decimal import Decimal, InvalidOperation
 
-from crm_core.db import database
+from crm_core.plugin_api import database
 
 from . import activities, ledger
 from .ledger import to_naive_utc
@@ -81,7 +81,7 @@ def on_order_refunded(event) -> None:
             {"kind": "refund", "reference": str(refund_id), "order_reference": order_id, "amount": amount},
         )
     except Exception as exc:
-        from crm_core.errors import APIError
+        from crm_core.plugin_api import APIError
 
         if isinstance(exc, APIError) and exc.code in (409, 422):
             log.warning("loyalty: refund %s of order %s not applied: %s", refund_id, order_id, exc.message)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from crm_core.db import BaseModel, RecordModel, utcnow
+from crm_core.plugin_api import BaseModel, RecordModel, utcnow
 
 METRICS = ("spend", "orders", "growth")
 WINDOWS = ("rolling", "calendar_year", "lifetime")

@@ -12,10 +12,18 @@ from __future__ import annotations
 import peewee as pw
 from flask_babel import gettext as _
 
-from crm_core import permissions
-from crm_core.db import database, utcnow
-from crm_core.errors import APIError
-from crm_core.records import service
+from crm_core.plugin_api import (
+    APIError,
+    create_record,
+    database,
+    mask,
+    record_dict,
+    record_written,
+    require,
+    scoped,
+    update_record,
+    utcnow,
+)
 
 from . import activities, customers, ledger, tiers
 from .models import LedgerEntry, Member, Tier
@@ -36,17 +44,17 @@ def member_for(
     )
     if lock:
         query = ledger.locking(query)
-    member = permissions.scoped(query, actor, MEMBERS, "read", model=Member).first()
+    member = scoped(query, actor, MEMBERS, "read", model=Member).first()
     if member is None:
         raise APIError(404, _("Customer %(id)s is not a loyalty member.", id=customer_id))
     if (resource, action) != (MEMBERS, "read"):
-        permissions.require(actor, resource, action, member)
+        require(actor, resource, action, member)
     return member
 
 
 def member_image(member: Member, **extra) -> dict:
     """What the audit log and the outbox keep of a member: its columns and its tier's code."""
-    data = service.record_dict(member)
+    data = record_dict(member)
     data["tier"] = member.tier.code if member.tier_id else None
     return {**data, **extra}
 
@@ -55,7 +63,7 @@ def entry_written(entry: LedgerEntry, member: Member, actor) -> None:
     """Tell the core's write path (audit, outbox) about a new ledger entry, inside the ledger
     write's transaction. The image carries the member's customer and ownership, so the audit view
     shows the entry to whoever may read the member's points."""
-    after = service.record_dict(entry)
+    after = record_dict(entry)
     after.update(
         customer_id=member.customer_id,
         member_no=member.member_no,
@@ -63,7 +71,7 @@ def entry_written(entry: LedgerEntry, member: Member, actor) -> None:
         department_id=member.department_id,
     )
     # the ledger emits its own points.* event for the entry: no generic one beside it
-    service.record_written("create", POINTS, entry, actor, None, after, extra={"event": False})
+    record_written("create", POINTS, entry, actor, None, after, extra={"event": False})
 
 
 def member_detail(member: Member, actor=None) -> dict:
@@ -71,7 +79,7 @@ def member_detail(member: Member, actor=None) -> dict:
     data = LoyaltyMemberSchema().dump(member)
     data["points"] = ledger.balance(member)
     data["progress"] = tiers.progress(member)
-    return permissions.mask(actor, MEMBERS, data) if actor is not None else data
+    return mask(actor, MEMBERS, data) if actor is not None else data
 
 
 def enrol(data: dict, actor, now=None) -> Member:
@@ -98,7 +106,7 @@ def enrol(data: dict, actor, now=None) -> Member:
         activities.welcome(record, now)
 
     with database.atomic():
-        member = service.create(MEMBERS, Member, data, actor, before_save=stamp, after_save=welcome)
+        member = create_record(MEMBERS, Member, data, actor, before_save=stamp, after_save=welcome)
     return Member.get_by_id(member.id)
 
 
@@ -112,7 +120,7 @@ def update_member(customer_id: int, data: dict, actor) -> Member:
     with database.atomic():
         member = member_for(customer_id, actor, MEMBERS, "update")
         if data:
-            member = service.update(MEMBERS, member, data, actor)
+            member = update_record(MEMBERS, member, data, actor)
         if code is not None:
             tier = Tier.get_or_none(Tier.code == code)
             if tier is None:
@@ -120,7 +128,7 @@ def update_member(customer_id: int, data: dict, actor) -> Member:
             if tier.id != member.tier_id:
                 before = member_image(member, reason=None)
                 tiers.change_tier(member, tier, "manual", reason, actor_id=actor.id)
-                service.record_written(  # tier.changed is the event of a tier change
+                record_written(  # tier.changed is the event of a tier change
                     "update",
                     MEMBERS,
                     member,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from crm_core.entities.schemas import UTCDateTime
+from crm_core.plugin_api import UTCDateTime
 
 from .models import BONUS_KINDS, EXPIRY_MODES, METRICS, REFUND_POLICIES, ROUNDING, RULE_KINDS, WINDOWS
 

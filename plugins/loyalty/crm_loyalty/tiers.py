@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from crm_core.db import database, is_postgres, utcnow
+from crm_core.plugin_api import database, is_postgres, utcnow
 
 from . import core
 from .ledger import member_ref, program

@@ -1,5 +1,5 @@
 """The loyalty programme's workbench screens (``crm_web_blueprints``, ``crm_nav``), built only on the
-core's public web API: ``crm_core.web.login_required`` / ``web_actor``, ``crm_core.permissions``
+core's public web API: ``crm_core.plugin_api.login_required`` / ``web_actor`` and its permission functions
 and templates extending ``crm/base.html``.
 
 Pages under ``/loyalty``: members (list, member page with its ledger and the redeem / adjust /
@@ -14,9 +14,7 @@ import peewee as pw
 from flask import Blueprint, redirect, url_for
 from flask_babel import lazy_gettext as _l
 
-from crm_core import permissions
-from crm_core.db import utcnow
-from crm_core.web import login_required, web_actor
+from crm_core.plugin_api import can, login_required, require, scoped, utcnow, web_actor
 
 from . import labels, ledger, tiers
 from .models import Member, Tier
@@ -37,7 +35,7 @@ def sections(actor) -> list[dict]:
     return [
         {"endpoint": endpoint, "label": label}
         for endpoint, label, (resource, action) in SECTIONS
-        if actor is not None and permissions.can(actor, resource, action)
+        if actor is not None and can(actor, resource, action)
     ]
 
 
@@ -57,7 +55,7 @@ def index():
     """The first programme page the user may open (the menu entry lands here)."""
     allowed = sections(web_actor())
     if not allowed:
-        permissions.require(web_actor(), "loyalty.members", "read")  # answers 403
+        require(web_actor(), "loyalty.members", "read")  # answers 403
     return redirect(url_for(allowed[0]["endpoint"]))
 
 
@@ -65,16 +63,16 @@ def panel(customer, actor) -> dict | None:
     """What the customer 360 panel shows for ``customer``: tier, points by bucket, progress and
     which actions the actor may take; None when the customer is not a member or the member lies
     outside the actor's loyalty scope."""
-    if actor is None or not permissions.can(actor, "loyalty.members", "read"):
+    if actor is None or not can(actor, "loyalty.members", "read"):
         return None
     query = (
         Member.select(Member, Tier).join(Tier, pw.JOIN.LEFT_OUTER).where(Member.customer_id == customer.id)
     )
-    member = permissions.scoped(query, actor, "loyalty.members", "read", model=Member).first()
+    member = scoped(query, actor, "loyalty.members", "read", model=Member).first()
     if member is None:
         return {
             "member": None,
-            "can_enrol": permissions.can(actor, "loyalty.members", "create"),
+            "can_enrol": can(actor, "loyalty.members", "create"),
         }
     progress = tiers.progress(member)
     if progress.get("next"):
@@ -85,9 +83,9 @@ def panel(customer, actor) -> dict | None:
         "tier": member.tier if member.tier_id else None,
         "points": ledger.balance(member),
         "progress": progress,
-        "can_read_points": permissions.can(actor, "loyalty.points", "read", member),
-        "can_redeem": permissions.can(actor, "loyalty.points", "redeem", member),
-        "can_adjust": permissions.can(actor, "loyalty.points", "adjust", member),
+        "can_read_points": can(actor, "loyalty.points", "read", member),
+        "can_redeem": can(actor, "loyalty.points", "redeem", member),
+        "can_adjust": can(actor, "loyalty.points", "adjust", member),
     }
 
 

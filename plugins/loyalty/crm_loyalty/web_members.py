@@ -16,10 +16,7 @@ import peewee as pw
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from crm_core import permissions
-from crm_core.db import utcnow
-from crm_core.errors import APIError
-from crm_core.web import login_required, web_actor
+from crm_core.plugin_api import APIError, can, login_required, require, scoped, utcnow, view, web_actor
 
 from . import customers, ledger, operations, tiers
 from .models import Allocation, LedgerEntry, Lot, Member, Tier, TierChange
@@ -43,7 +40,7 @@ def customer_names(actor, ids) -> dict[int, str]:
     """``{customer id: name}`` of those of ``ids`` the actor may read (and whose name is not hidden
     from them): a member's customer outside the actor's customer scope shows no name."""
     ids = [i for i in set(ids) if i is not None]
-    seen = permissions.view(actor, "customers", "read")
+    seen = view(actor, "customers", "read")
     if not ids or not seen.allowed or "name" in seen.hidden:
         return {}
     Customer = customers.customer_model()
@@ -96,15 +93,15 @@ def members():
     """Members in the actor's scope with tier and points; search by member number, channel or
     (readable) customer name; filter by tier."""
     actor = web_actor()
-    permissions.require(actor, MEMBERS, "read")
+    require(actor, MEMBERS, "read")
     q = request.args.get("q", "").strip()[:100]
     tier_code = request.args.get("tier", "").strip()
     page = _int_arg("page")
     query = Member.select(Member, Tier).join(Tier, pw.JOIN.LEFT_OUTER)
-    query = permissions.scoped(query, actor, MEMBERS, "read", model=Member)
+    query = scoped(query, actor, MEMBERS, "read", model=Member)
     if q:
         match = Member.member_no.contains(q) | Member.channel.contains(q)
-        seen = permissions.view(actor, "customers", "read")
+        seen = view(actor, "customers", "read")
         if seen.allowed and "name" not in seen.hidden:
             # only names the actor may read can match: a search never reveals another customer
             Customer = customers.customer_model()
@@ -134,7 +131,7 @@ def members():
         page=page,
         pages=pages,
         total=total,
-        can_enrol=permissions.can(actor, MEMBERS, "create"),
+        can_enrol=can(actor, MEMBERS, "create"),
     )
 
 
@@ -182,7 +179,7 @@ def _ledger_page(member: Member, page: int) -> tuple[list[dict], int]:
 def _member_page(customer_id: int, errors=None, form=None, message=None, status=200, open_form=None):
     actor = web_actor()
     member = operations.member_for(customer_id, actor)
-    can_points = permissions.can(actor, POINTS, "read", member)
+    can_points = can(actor, POINTS, "read", member)
     page = _int_arg("page")
     entries, total = _ledger_page(member, page) if can_points else ([], 0)
     From, To = Tier.alias(), Tier.alias()
@@ -215,9 +212,9 @@ def _member_page(customer_id: int, errors=None, form=None, message=None, status=
             pages=max(1, -(-total // LEDGER_PAGE_SIZE)),
             total=total,
             can_points=can_points,
-            can_redeem=permissions.can(actor, POINTS, "redeem", member),
-            can_adjust=permissions.can(actor, POINTS, "adjust", member),
-            can_update=permissions.can(actor, MEMBERS, "update", member),
+            can_redeem=can(actor, POINTS, "redeem", member),
+            can_adjust=can(actor, POINTS, "adjust", member),
+            can_update=can(actor, MEMBERS, "update", member),
             tiers=tiers.ordered_tiers(),
             errors=errors or {},
             form=form or {},
@@ -337,7 +334,7 @@ def edit_member(customer_id):
 def readable_customers(actor, q: str, limit: int = PICKER_LIMIT) -> list:
     """Customers matching ``q`` (name, phone or e-mail, as far as the actor may see those fields)
     within the actor's ``customers:read`` scope, for the picker."""
-    seen = permissions.view(actor, "customers", "read")
+    seen = view(actor, "customers", "read")
     if not seen.allowed or "name" in seen.hidden:
         return []
     Customer = customers.customer_model()
@@ -360,7 +357,7 @@ def pick_customer():
     """The picker's suggestions (an htmx fragment): customers the actor may read, marked when
     already members."""
     actor = web_actor()
-    permissions.require(actor, MEMBERS, "create")
+    require(actor, MEMBERS, "create")
     q = (request.args.get("q") or request.args.get("customer_q") or "").strip()[:100]
     found = readable_customers(actor, q) if q else []
     enrolled = set()
@@ -379,7 +376,7 @@ def pick_customer():
 def enrol():
     """Enrol a customer chosen with the picker (the API's ``POST /members``)."""
     actor = web_actor()
-    permissions.require(actor, MEMBERS, "create")
+    require(actor, MEMBERS, "create")
     errors, message, status = {}, None, 200
     chosen = None
     raw_id = (request.values.get("customer_id") or "").strip()

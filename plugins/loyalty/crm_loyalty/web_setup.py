@@ -2,7 +2,7 @@
 and the programme settings, as forms.
 
 Values load through the API's schemas and save through the core's write path
-(``crm_core.records.service``) with the API's own checks (a rank or code already used, a tier
+(``crm_core.plugin_api.create_record`` and friends) with the API's own checks (a rank or code already used, a tier
 members still hold), so a form and the API refuse the same things with the same messages.
 """
 
@@ -15,11 +15,18 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from crm_core import permissions
-from crm_core.db import database
-from crm_core.errors import APIError
-from crm_core.records import service
-from crm_core.web import login_required, web_actor
+from crm_core.plugin_api import (
+    APIError,
+    can,
+    create_record,
+    database,
+    delete_record,
+    get_record,
+    login_required,
+    require,
+    update_record,
+    web_actor,
+)
 
 from . import api, labels, ledger, tiers
 from .models import EarningRule, Member, Tier
@@ -162,8 +169,8 @@ def _save(resource: str, model, data: dict, actor, record=None, before_save=None
     try:
         with database.atomic():
             if record is None:
-                return service.create(resource, model, data, actor, before_save=before_save)
-            return service.update(resource, record, data, actor, before_save=before_save)
+                return create_record(resource, model, data, actor, before_save=before_save)
+            return update_record(resource, record, data, actor, before_save=before_save)
     except APIError as exc:
         if exc.code in (403, 409, 422):
             raise refusal(exc) from None
@@ -171,7 +178,7 @@ def _save(resource: str, model, data: dict, actor, record=None, before_save=None
 
 
 def _get(model, resource: str, record_id: int, action: str):
-    return permissions.get_record(model, record_id, web_actor(), resource, action)
+    return get_record(model, record_id, web_actor(), resource, action)
 
 
 # --- tiers ---------------------------------------------------------------------------------------
@@ -182,16 +189,16 @@ def _get(model, resource: str, record_id: int, action: str):
 def tiers_list():
     """The tiers, lowest rank (the base tier) first, with their member counts."""
     actor = web_actor()
-    permissions.require(actor, "loyalty.tiers", "read")
+    require(actor, "loyalty.tiers", "read")
     rows = tiers.ordered_tiers()
     counts = dict(Member.select(Member.tier, pw.fn.COUNT(Member.id)).group_by(Member.tier).tuples())
     return render_template(
         "loyalty/tiers.html",
         tiers=rows,
         counts=counts,
-        can_create=permissions.can(actor, "loyalty.tiers", "create"),
-        can_update=permissions.can(actor, "loyalty.tiers", "update"),
-        can_delete=permissions.can(actor, "loyalty.tiers", "delete"),
+        can_create=can(actor, "loyalty.tiers", "create"),
+        can_update=can(actor, "loyalty.tiers", "update"),
+        can_delete=can(actor, "loyalty.tiers", "delete"),
     )
 
 
@@ -247,7 +254,7 @@ def _tier_form(record: Tier | None):
 @login_required
 def tier_new():
     """Create a tier."""
-    permissions.require(web_actor(), "loyalty.tiers", "create")
+    require(web_actor(), "loyalty.tiers", "create")
     return _tier_form(None)
 
 
@@ -266,7 +273,7 @@ def tier_delete(tier_id):
     record = _get(Tier, "loyalty.tiers", tier_id, "delete")
     try:
         with database.atomic():
-            service.delete("loyalty.tiers", record, actor, before_delete=api.tier_in_use)
+            delete_record("loyalty.tiers", record, actor, before_delete=api.tier_in_use)
     except APIError as exc:
         if exc.code != 409:
             raise
@@ -287,14 +294,14 @@ def tier_delete(tier_id):
 def rules():
     """The earning rules."""
     actor = web_actor()
-    permissions.require(actor, "loyalty.rules", "read")
+    require(actor, "loyalty.rules", "read")
     rows = list(EarningRule.select().order_by(EarningRule.kind, EarningRule.id))
     return render_template(
         "loyalty/rules.html",
         rules=rows,
-        can_create=permissions.can(actor, "loyalty.rules", "create"),
-        can_update=permissions.can(actor, "loyalty.rules", "update"),
-        can_delete=permissions.can(actor, "loyalty.rules", "delete"),
+        can_create=can(actor, "loyalty.rules", "create"),
+        can_update=can(actor, "loyalty.rules", "update"),
+        can_delete=can(actor, "loyalty.rules", "delete"),
     )
 
 
@@ -329,7 +336,7 @@ def _rule_form(record: EarningRule | None):
 @login_required
 def rule_new():
     """Create an earning rule."""
-    permissions.require(web_actor(), "loyalty.rules", "create")
+    require(web_actor(), "loyalty.rules", "create")
     return _rule_form(None)
 
 
@@ -347,7 +354,7 @@ def rule_delete(rule_id):
     actor = web_actor()
     record = _get(EarningRule, "loyalty.rules", rule_id, "delete")
     with database.atomic():
-        service.delete("loyalty.rules", record, actor)
+        delete_record("loyalty.rules", record, actor)
     flash(_("Rule %(name)s deleted.", name=record.name), "success")
     return redirect(url_for("loyalty_web.rules"))
 
@@ -369,11 +376,11 @@ def _program_values(current) -> dict:
 def program():
     """The programme's settings: return window, expiry, refund policy, downgrade rules."""
     actor = web_actor()
-    permissions.require(actor, "loyalty.program", "read")
+    require(actor, "loyalty.program", "read")
     current = ledger.program()
     errors, message, status = {}, None, 200
     if request.method == "POST":
-        permissions.require(actor, "loyalty.program", "update")
+        require(actor, "loyalty.program", "update")
         try:
             data = load(LoyaltyProgramSchema(), values(PROGRAM_FIELDS))
             _save("loyalty.program", None, data, actor, current)
@@ -389,7 +396,7 @@ def program():
             values=request.form if request.method == "POST" else _program_values(current),
             errors=errors,
             message=message,
-            can_update=permissions.can(actor, "loyalty.program", "update"),
+            can_update=can(actor, "loyalty.program", "update"),
         ),
         status,
     )

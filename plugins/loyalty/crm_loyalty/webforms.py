@@ -10,7 +10,7 @@ from flask import request
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 
-from crm_core.errors import APIError
+from crm_core.plugin_api import APIError
 
 TRUE_TEXT = {"1", "true", "on", "yes", "y"}
 

@@ -2,7 +2,7 @@
 tracking links and QR codes; touchpoints; funnels; attribution by model; channel and KOL ROI.
 
 Built only on the core's public web contract, as a third-party plugin would be:
-``crm_core.web.login_required`` / ``web_actor``, ``crm_core.permissions`` for every decision,
+``crm_core.plugin_api.login_required`` / ``web_actor`` and its permission functions for every decision,
 templates extending ``crm/base.html``, the vendored Chart.js from ``/static``. The numbers come
 from the same functions the REST API answers with (:mod:`..reports`, :mod:`..funnels`,
 :mod:`..metrics`).

@@ -13,8 +13,8 @@ import peewee as pw
 from flask import render_template, request, url_for
 from flask_babel import gettext as _
 
-from crm_core import permissions
-from crm_core.web import login_required
+from crm_core import plugin_api
+from crm_core.plugin_api import field_rules, login_required, scoped, view
 
 from ..attribution import MODELS
 from ..classify import GROUPS
@@ -164,7 +164,7 @@ def _campaign_names() -> dict:
     """``{id: name}`` of the campaigns the actor may read (none without ``campaigns:read``)."""
     if not can("campaigns"):
         return {}
-    query = permissions.scoped(
+    query = scoped(
         Campaign.select(Campaign.id, Campaign.name), actor(), "channel_tracking.campaigns", model=Campaign
     )
     return dict(query.order_by(Campaign.name).tuples())
@@ -177,12 +177,12 @@ def _customer_names(ids) -> dict:
 
     ids = [i for i in ids if i]
     who = actor()
-    if not ids or not permissions.can(who, "customers", "read"):
+    if not ids or not plugin_api.can(who, "customers", "read"):
         return {}
-    view = permissions.view(who, "customers")
+    readable = view(who, "customers")
     Customer = customer_model()
-    query = view.apply(Customer.select(Customer.id, Customer.name).where(Customer.id.in_(ids)), Customer)
-    hidden = permissions.field_rules(who, "customers").get("name") == "hidden"
+    query = readable.apply(Customer.select(Customer.id, Customer.name).where(Customer.id.in_(ids)), Customer)
+    hidden = field_rules(who, "customers").get("name") == "hidden"
     return {cid: (None if hidden else name) for cid, name in query.tuples()}
 
 

@@ -18,11 +18,7 @@ import peewee as pw
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from crm_core import permissions
-from crm_core.errors import APIError
-from crm_core.records import service
-from crm_core.urls import base_url
-from crm_core.web import login_required
+from crm_core.plugin_api import APIError, base_url, delete_record, get_record, login_required, scoped
 
 from ..classify import GROUPS
 from ..labels import channel_label
@@ -55,7 +51,7 @@ def index():
 
 def _campaign(campaign_id: int, action: str = "read") -> Campaign:
     try:
-        return permissions.get_record(Campaign, campaign_id, actor(), "channel_tracking.campaigns", action)
+        return get_record(Campaign, campaign_id, actor(), "channel_tracking.campaigns", action)
     except APIError as exc:
         if exc.code == 404:
             raise APIError(404, _("No such campaign.")) from None
@@ -89,7 +85,7 @@ def campaigns():
     query = Campaign.select(Campaign, Channel).join(
         Channel, pw.JOIN.LEFT_OUTER, on=(Campaign.channel == Channel.id)
     )
-    query = permissions.scoped(query, actor(), "channel_tracking.campaigns", model=Campaign)
+    query = scoped(query, actor(), "channel_tracking.campaigns", model=Campaign)
     q = (request.args.get("q") or "").strip()[:200]
     if q:
         query = query.where(
@@ -154,7 +150,7 @@ def campaign(campaign_id):
     links = []
     if can("links"):
         links = list(
-            permissions.scoped(
+            scoped(
                 TrackingLink.select().where(TrackingLink.campaign == record),
                 actor(),
                 "channel_tracking.links",
@@ -200,9 +196,7 @@ def _channels():
     if not can("channels"):
         return []
     return list(
-        permissions.scoped(Channel.select(), actor(), "channel_tracking.channels", model=Channel).order_by(
-            Channel.name
-        )
+        scoped(Channel.select(), actor(), "channel_tracking.channels", model=Channel).order_by(Channel.name)
     )
 
 
@@ -267,7 +261,7 @@ def campaign_edit(campaign_id):
 def campaign_delete(campaign_id):
     """Delete a campaign (its links and spend go with it)."""
     record = _campaign(campaign_id, "delete")
-    service.delete("channel_tracking.campaigns", record, actor())
+    delete_record("channel_tracking.campaigns", record, actor())
     flash(_("Campaign %(name)s deleted.", name=record.name), "success")
     return redirect(url_for(".campaigns"))
 
@@ -308,7 +302,7 @@ def link_create(campaign_id):
 
 def _link(link_id: int, action: str = "read") -> TrackingLink:
     try:
-        return permissions.get_record(TrackingLink, link_id, actor(), "channel_tracking.links", action)
+        return get_record(TrackingLink, link_id, actor(), "channel_tracking.links", action)
     except APIError as exc:
         if exc.code == 404:
             raise APIError(404, _("No such link.")) from None
@@ -321,7 +315,7 @@ def link_delete(link_id):
     """Delete a tracking link (its short URL and QR code stop working)."""
     link = _link(link_id, "delete")
     campaign_id = link.campaign_id
-    service.delete("channel_tracking.links", link, actor())
+    delete_record("channel_tracking.links", link, actor())
     flash(_("Link deleted."), "success")
     return redirect(url_for(".campaign", campaign_id=campaign_id) + "#links")
 

@@ -10,9 +10,8 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from crm_core import permissions
-from crm_core.errors import APIError
-from crm_core.web import web_actor
+from crm_core import plugin_api
+from crm_core.plugin_api import APIError, web_actor
 
 from ..attribution import DEFAULT_MODEL, MODELS
 from ..settings import setting
@@ -36,8 +35,8 @@ def actor():
 
 
 def can(resource: str, action: str = "read", record=None) -> bool:
-    """``crm_core.permissions.can`` for the signed-in actor on ``channel_tracking.<resource>``."""
-    return permissions.can(actor(), f"channel_tracking.{resource}", action, record)
+    """``crm_core.plugin_api.can`` for the signed-in actor on ``channel_tracking.<resource>``."""
+    return plugin_api.can(actor(), f"channel_tracking.{resource}", action, record)
 
 
 def need(resource: str, action: str = "read") -> None:
@@ -51,7 +50,7 @@ def tabs() -> list[dict]:
     out = []
     for endpoint, label, perm in TABS:
         resource, _sep, action = perm.rpartition(":")
-        if permissions.can(actor(), resource, action):
+        if plugin_api.can(actor(), resource, action):
             out.append({"endpoint": endpoint, "url": url_for(endpoint), "label": str(label)})
     return out
 

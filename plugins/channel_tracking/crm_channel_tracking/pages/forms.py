@@ -1,6 +1,6 @@
 """The screens' forms: campaign, tracking link and daily spend, checked field by field with
 messages in the reader's language, then written through the core's write path
-(``crm_core.records.service``) with the same checks the REST API applies.
+(``crm_core.plugin_api.create_record`` and friends) with the same checks the REST API applies.
 
 A refused form keeps what was typed (the page is shown again with the values and one message per
 field), so bad input never loses data.
@@ -14,9 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask_babel import gettext as _
 
-from crm_core.db import database
-from crm_core.errors import APIError
-from crm_core.records import service
+from crm_core.plugin_api import APIError, create_record, database, update_record
 
 from ..classify import GROUPS
 from ..links import unsafe_reason
@@ -142,7 +140,7 @@ def save_campaign(form, record: Campaign | None, actor, may_create_channel: bool
     try:
         with database.atomic():
             if form.get("new_channel_name", "").strip():
-                channel = service.create(
+                channel = create_record(
                     "channel_tracking.channels",
                     Channel,
                     {
@@ -155,10 +153,10 @@ def save_campaign(form, record: Campaign | None, actor, may_create_channel: bool
                 )
                 data["channel_id"] = channel.id
             if record is None:
-                return service.create(
+                return create_record(
                     "channel_tracking.campaigns", Campaign, data, actor, before_save=_campaign_checks
                 )
-            return service.update(
+            return update_record(
                 "channel_tracking.campaigns", record, data, actor, before_save=_campaign_checks
             )
     except APIError as exc:
@@ -189,7 +187,7 @@ def save_link(form, campaign: Campaign, actor) -> TrackingLink:
     data = {"campaign_id": campaign.id, "kol": kol, "target_url": target}
     try:
         with database.atomic():
-            return service.create(
+            return create_record(
                 "channel_tracking.links", TrackingLink, data, actor, before_save=_link_checks
             )
     except APIError as exc:

@@ -1,0 +1,156 @@
+"""The public API for plugin authors: import from here (and ``crm_core.hookimpl``), nothing else.
+
+Every name below is the core's own object, re-exported: the facade holds no code, so it cannot
+drift from what the core does. Names not listed here are internals and may move between releases
+(``tests/test_plugin_api.py`` fails when a plugin in this repository imports one). Importing this
+module builds no app and imports neither ``crm_core.app`` nor the workbench's pages.
+
+Hooks (``from crm_core import hookimpl``) and the types of their payloads
+    ``Actor``, ``Change``, ``Event``, ``DemoContext``, ``PermissionSpec``, ``JobSpec``,
+    ``ActionSpec``, ``NavEntry``, ``EntityTemplate`` (see :mod:`crm_core.types`).
+Models and the database
+    ``database`` (the peewee proxy), ``BaseModel``, ``RecordModel`` (owner, department, ``custom``),
+    ``utcnow``, ``is_postgres``, ``write_transaction``, ``Prepared`` and ``slot`` (statements
+    compiled once), ``Customer`` (the core's customers: read them; write through ``update_record``).
+Errors
+    ``APIError`` (any status; rendered as ``{code, status, message, errors}``), ``abort``.
+REST
+    ``Blueprint``, ``API_PREFIX``, ``register_crud`` (a whole collection in one call),
+    ``json_response``; custom lists: ``list_query``, ``page_params``, ``pagination_header``.
+Permissions
+    ``can``, ``require``, ``get_record``, ``scoped``, ``view``, ``mask``, ``field_rules``,
+    ``readable_reference``, ``check_assignment``.
+Actors
+    ``current_actor``, ``public``, ``actor_for_user``, ``acting_actor`` (the automation rule's owner).
+Events
+    ``emit`` (inside the write's transaction), ``current_cause``.
+The write path (permissions, custom fields, audit and events in one transaction)
+    ``create_record``, ``update_record``, ``delete_record``, ``record_written`` (report a write
+    that is not a record of its own), ``record_dict``.
+Settings and URLs
+    ``Setting``, ``setting_prefix``, ``base_url``, ``absolute_url``.
+Input
+    ``UTCDateTime`` (marshmallow field), ``checks_nul_itself`` (view decorator).
+Workbench pages
+    ``login_required``, ``web_actor``, ``nav_entries``.
+
+Tests of a plugin use the fixtures of :mod:`crm_core.testing` (a pytest plugin, installed with the
+core) and the page helpers of :mod:`crm_core.browser_testing`.
+"""
+
+from __future__ import annotations
+
+from flask_smorest import abort
+
+from .api import API_PREFIX, Blueprint
+from .api.common import json_response
+from .api.crud import register_crud
+from .auth import actor_for_user, current_actor, public
+from .automations import acting_actor
+from .changes import record_written
+from .config import Setting, setting_prefix
+from .db import BaseModel, Prepared, RecordModel, database, is_postgres, slot, utcnow, write_transaction
+from .entities.models import Customer
+from .entities.schemas import UTCDateTime
+from .errors import APIError
+from .events import current_cause, emit
+from .inputs import checks_nul_itself
+from .permissions import (
+    can,
+    check_assignment,
+    field_rules,
+    get_record,
+    mask,
+    readable_reference,
+    require,
+    scoped,
+    view,
+)
+from .records.listing import list_query, page_params, pagination_header
+from .records.service import create as create_record
+from .records.service import delete as delete_record
+from .records.service import record_dict
+from .records.service import update as update_record
+from .types import (
+    ActionSpec,
+    Actor,
+    Change,
+    DemoContext,
+    EntityTemplate,
+    Event,
+    JobSpec,
+    NavEntry,
+    PermissionSpec,
+)
+from .urls import absolute_url, base_url
+from .web import login_required, nav_entries, web_actor
+
+__all__ = [
+    # hook payload types
+    "ActionSpec",
+    "Actor",
+    "Change",
+    "DemoContext",
+    "EntityTemplate",
+    "Event",
+    "JobSpec",
+    "NavEntry",
+    "PermissionSpec",
+    # models and the database
+    "BaseModel",
+    "Customer",
+    "Prepared",
+    "RecordModel",
+    "database",
+    "is_postgres",
+    "slot",
+    "utcnow",
+    "write_transaction",
+    # errors
+    "APIError",
+    "abort",
+    # REST
+    "API_PREFIX",
+    "Blueprint",
+    "json_response",
+    "list_query",
+    "page_params",
+    "pagination_header",
+    "register_crud",
+    # permissions
+    "can",
+    "check_assignment",
+    "field_rules",
+    "get_record",
+    "mask",
+    "readable_reference",
+    "require",
+    "scoped",
+    "view",
+    # actors
+    "acting_actor",
+    "actor_for_user",
+    "current_actor",
+    "public",
+    # events
+    "current_cause",
+    "emit",
+    # the write path
+    "create_record",
+    "delete_record",
+    "record_dict",
+    "record_written",
+    "update_record",
+    # settings and URLs
+    "Setting",
+    "absolute_url",
+    "base_url",
+    "setting_prefix",
+    # input
+    "UTCDateTime",
+    "checks_nul_itself",
+    # workbench pages
+    "login_required",
+    "nav_entries",
+    "web_actor",
+]
