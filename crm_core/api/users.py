@@ -13,7 +13,6 @@ from marshmallow import Schema, fields, validate
 
 from .. import permissions
 from ..auth import (
-    create_user,
     current_actor,
     record_change,
     revoke_user_tokens,
@@ -23,7 +22,7 @@ from ..auth import (
 from ..auth.models import Role, User, UserRole
 from ..auth.passwords import verify_password
 from ..db import database, utcnow
-from ..directory.users import check_manages, check_roles, update_user
+from ..directory.users import add_user, check_manages, update_user
 from ..errors import APIError
 from . import API_PREFIX, Blueprint
 from .common import PageArgs, json_response, no_nul, page_of, text
@@ -116,20 +115,7 @@ class Users(MethodView):
     def post(self, data):
         """Create a user (placed inside the caller's scope)."""
         actor = current_actor()
-        permissions.require(actor, "users", "create")
-        permissions.check_writable(actor, "users", data)
-        permissions.check_assignment(actor, "users", "create", None, data.get("department_id"))
-        if data["roles"]:
-            check_roles(actor, data["roles"])
-        with database.atomic():
-            user = create_user(
-                data["username"],
-                data["password"],
-                roles=data["roles"],
-                department_id=data.get("department_id"),
-                name=data.get("name", ""),
-                email=data.get("email"),
-            )
+        user = add_user(actor, data)
         return json_response(_visible(actor, user_dict(user)), 201)
 
 

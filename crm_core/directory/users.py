@@ -1,5 +1,6 @@
-"""Changing a user: one function, :func:`update_user`, that ``PATCH /api/v1/users/<id>`` and the
-workbench's user page both call, so both follow the same rules with the same messages.
+"""Creating and changing a user: :func:`add_user` and :func:`update_user`, which the API
+(``POST /api/v1/users``, ``PATCH /api/v1/users/<id>``) and the workbench's user pages both call,
+so both follow the same rules with the same messages.
 
 No escalation (``crm_core.permissions.delegation``): changing a user needs ``users:update`` on
 them and every grant they hold (:func:`check_manages`); handing out roles needs ``roles:update``
@@ -14,7 +15,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from .. import permissions
-from ..auth import ADMIN_ROLE, record_change, revoke_user_tokens, set_password, user_dict
+from ..auth import ADMIN_ROLE, create_user, record_change, revoke_user_tokens, set_password, user_dict
 from ..auth.models import Department, Role, User, UserRole
 from ..db import database, utcnow
 from ..errors import APIError
@@ -58,6 +59,29 @@ def _check_department(actor, department_id) -> None:
     if department_id is not None and not Department.select().where(Department.id == department_id).exists():
         raise APIError(
             422, _("Invalid user."), errors={"department_id": [_("No department %(id)s.", id=department_id)]}
+        )
+
+
+def add_user(actor, data: dict) -> User:
+    """Create a user as ``actor`` and return it: ``users:create``, only fields ``actor`` may
+    write, a department ``actor`` may place users in, roles handed out under
+    :func:`check_roles`. ``data``: ``username``, ``password`` and any of ``name``, ``email``,
+    ``department_id``, ``roles``; the rest of the checks (and the audit record) are
+    ``crm_core.auth.create_user``'s."""
+    permissions.require(actor, "users", "create")
+    permissions.check_writable(actor, "users", data)
+    roles = list(data.get("roles") or [])
+    with database.atomic():
+        permissions.check_assignment(actor, "users", "create", None, data.get("department_id"))
+        if roles:
+            check_roles(actor, roles)
+        return create_user(
+            data["username"],
+            data["password"],
+            roles=roles,
+            department_id=data.get("department_id"),
+            name=data.get("name", ""),
+            email=data.get("email"),
         )
 
 

@@ -12,11 +12,9 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from .. import permissions
-from ..api.users import UserPatch
-from ..auth import create_user
+from ..api.users import UserIn, UserPatch
 from ..auth.models import Department, Role, User, UserRole
-from ..db import database
-from ..directory.users import check_roles, role_names, update_user
+from ..directory.users import add_user, role_names, update_user
 from ..errors import APIError
 from .admin import need
 from .blueprint import bp
@@ -27,32 +25,32 @@ from .session import login_required
 @bp.route("/admin/users", methods=["GET", "POST"])
 @login_required
 def admin_users():
-    """The users the admin may read (scoped), and a form to create one."""
+    """The users the admin may read (scoped), and a form to create one (through
+    :func:`crm_core.directory.users.add_user`, the API's rules)."""
     actor = g.actor
     need("users:read")
     errors, status = {}, 200
     if request.method == "POST":
-        permissions.require(actor, "users", "create")
         form = request.form
-        department = form.get("department_id", type=int)
-        roles = form.getlist("roles")
+        data = {
+            "username": form.get("username", "").strip(),
+            "password": form.get("password", ""),
+            "name": form.get("name", "").strip(),
+            "email": form.get("email", "").strip() or None,
+            "department_id": form.get("department_id", type=int),
+            "roles": form.getlist("roles"),
+        }
         try:
-            with database.atomic():
-                permissions.check_assignment(actor, "users", "create", None, department)
-                if roles:  # the API's rule: roles:update to hand out roles, admin only by an admin
-                    check_roles(actor, roles)
-                user = create_user(
-                    form.get("username", "").strip(),
-                    form.get("password", ""),
-                    roles=roles,
-                    department_id=department,
-                    name=form.get("name", "").strip(),
-                    email=form.get("email", "").strip() or None,
-                )
+            user = add_user(actor, UserIn().load(data))
+        except ValidationError as exc:
+            errors = flatten_messages(exc.messages)
+            errors.setdefault("_schema", [_("Please correct the marked fields.")])
+            status = 422
         except APIError as exc:
             if exc.code not in (403, 409, 422):
                 raise
-            errors = flatten_messages(exc.data.get("errors") or {}) or {"_schema": [exc.message]}
+            errors = flatten_messages(exc.data.get("errors") or {})
+            errors.setdefault("_schema", [exc.message])  # why it was refused, above the form
             status = exc.code
         else:
             flash(_("User %(name)s created.", name=user.username), "success")
