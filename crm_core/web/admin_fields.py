@@ -9,8 +9,8 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from .. import permissions
+from ..custom import FIELD_TYPES, custom_fields, definitions, known_entities, objects
 from ..errors import APIError
-from ..metadata import FIELD_TYPES, custom_fields, definitions, known_entities, objects
 from .admin import need
 from .blueprint import bp
 from .forms import flatten_messages

@@ -63,6 +63,7 @@ SCHEMA_MESSAGES = {
 @dataclass
 class ParamInput:
     """One parameter input of an action."""
+
     name: str
     label: str
     widget: str  # text textarea number decimal bool select tags json
@@ -76,6 +77,7 @@ class ParamInput:
 @dataclass
 class ActionForm:
     """An action a rule may take, with its parameter inputs."""
+
     name: str
     label: str
     plugin: str
