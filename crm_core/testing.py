@@ -12,6 +12,9 @@ Fixtures:
 - ``make_user(...)`` and ``admin_headers``: users with roles and departments, and their auth headers.
 - ``fast_hashing``: cheap argon2 parameters for suites that create many users.
 
+Helpers for plugin suites (which import only this module, ``crm_core.browser_testing`` and
+``crm_core.plugin_api``): ``user_with_token``, ``deliver_events``, ``run_cli``, ``TEST_PASSWORD``.
+
 Each test gets its own database: a copy of a template migrated once per session (a file copy on
 SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL), so tests never see each other's rows.
 """
@@ -424,18 +427,10 @@ def fast_hashing(monkeypatch):
 def make_user(app):
     """``make_user(username=None, roles=("admin",), department_id=None) -> (user, headers)``: a user
     with a bearer token, and the ``Authorization`` headers to use it."""
-    from .auth import create_user, issue_token
 
     def make(username=None, roles=("admin",), department_id=None, **extra):
-        user = create_user(
-            username or f"user_{uuid.uuid4().hex[:8]}",
-            TEST_PASSWORD,
-            roles=roles,
-            department_id=department_id,
-            **extra,
-        )
-        raw, _ = issue_token(user)
-        return user, {"Authorization": f"Bearer {raw}"}
+        name = username or f"user_{uuid.uuid4().hex[:8]}"
+        return user_with_token(name, roles, department_id=department_id, **extra)
 
     return make
 
@@ -469,3 +464,35 @@ def follow_task(client, response, headers) -> TaskOutcome:
     task = client.get(response.headers["Location"], headers=headers)
     assert task.status_code == 200, task.get_json()
     return TaskOutcome(task.get_json())
+
+
+# --- helpers for plugin suites, which import only this module, crm_core.browser_testing and
+# crm_core.plugin_api (tests/test_plugin_api.py); each is the core's own function, imported when
+# called so that loading this pytest plugin imports no core module before coverage starts
+
+
+def user_with_token(username: str, roles=("admin",), password: str = TEST_PASSWORD, **extra):
+    """``(user, headers)``: a new user with ``roles`` (``create_user``; ``extra`` as there: name,
+    department_id...) and the ``Authorization`` headers of a bearer token of theirs. Call it in an
+    app context; the ``make_user`` fixture is the same for tests that have ``app``."""
+    from .auth import create_user, issue_token
+
+    user = create_user(username, password, roles=list(roles), **extra)
+    raw, _ = issue_token(user)
+    return user, {"Authorization": f"Bearer {raw}"}
+
+
+def deliver_events(limit: int | None = None) -> int:
+    """Deliver the committed, pending events to every ``crm_event`` hook now, as the scheduler's
+    dispatch job would (in an app context); returns how many were handled."""
+    from .events import dispatch_pending
+
+    return dispatch_pending(limit=limit)
+
+
+def run_cli(app, *args: str):
+    """Run ``crm <args>`` (core and plugin commands) against ``app``; returns click's ``Result``
+    (``exit_code``, ``output``)."""
+    from .cli import build_cli
+
+    return app.test_cli_runner().invoke(build_cli(), list(args))

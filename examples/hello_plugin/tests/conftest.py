@@ -42,13 +42,10 @@ def hello_client(hello_app):
 @pytest.fixture
 def user_headers(hello_app):
     """``user_headers(username, roles)``: Authorization headers of a new user of the hello app."""
-    from crm_core.auth import create_user, issue_token
-    from crm_core.testing import TEST_PASSWORD
+    from crm_core.testing import user_with_token
 
     def make(username, roles=("admin",)):
         with hello_app.app_context():
-            user = create_user(username, TEST_PASSWORD, roles=roles)
-            raw, _ = issue_token(user)
-        return {"Authorization": f"Bearer {raw}"}
+            return user_with_token(username, roles)[1]
 
     return make

@@ -2,7 +2,9 @@
 
 import sys
 
-from click.testing import CliRunner
+import click
+
+from crm_core.testing import deliver_events, run_cli
 
 crm_hello = sys.modules["crm_hello"]  # loaded from the source tree by conftest.py
 
@@ -74,21 +76,17 @@ def test_role_without_a_grant_is_refused(hello_client, user_headers):
     )
 
 
-def test_plugin_resource_is_known_to_the_permission_module(hello_app):
-    from crm_core.permissions import resources
-
-    with hello_app.app_context():
-        assert "send" in resources()["hello.greetings"]["actions"]
+def test_plugin_resource_is_known_to_the_permission_module(hello_client, user_headers):
+    resources = hello_client.get("/api/v1/permissions", headers=user_headers("ann")).json["resources"]
+    assert "send" in resources["hello.greetings"]["actions"]
 
 
 def test_welcome_greeting_on_customer_created_once(hello_app, hello_client, user_headers):
-    from crm_core.events import dispatch_pending
-
     headers = user_headers("ann")
     customer = hello_client.post("/api/v1/customers", json={"name": "Li Lei"}, headers=headers).json
     with hello_app.app_context():
-        dispatch_pending()
-        dispatch_pending()
+        deliver_events()
+        deliver_events()
         greetings = list(crm_hello.Greeting.select().where(crm_hello.Greeting.customer_id == customer["id"]))
     assert [g.text for g in greetings] == ["Welcome, Li Lei!"]
 
@@ -105,20 +103,16 @@ def test_tally_job_runs_from_the_jobs_api(hello_client, user_headers):
     assert crm_hello.Tally.get().greetings == 2
 
 
-def test_cli_command(hello_app, hello_client, user_headers, db_url, tmp_path):
-    from crm_core.cli import build_cli
-
+def test_cli_command(hello_app, hello_client, user_headers):
     create(hello_client, user_headers("ann"))
-    group = build_cli()
-    crm_hello.crm_cli(group)  # the entry point is not installed here; add the plugin's commands
-    result = CliRunner().invoke(
-        group, ["hello", "stats"], env={"CRM_DATABASE_URL": db_url, "CRM_INSTANCE_PATH": str(tmp_path)}
-    )
+    group = click.Group()
+    crm_hello.crm_cli(group)  # the entry point is not installed here: the plugin's commands alone
+    result = hello_app.test_cli_runner().invoke(group, ["hello", "stats"])
     assert result.exit_code == 0 and "greetings: 1" in result.output
 
 
 def test_web_page_and_menu_entry(hello_client, user_headers):
-    from crm_core.web.testing import web_login
+    from crm_core.browser_testing import web_login
 
     user_headers("ann")
     create(hello_client, user_headers("bob"), text="Hello from the workbench")
@@ -131,12 +125,10 @@ def test_web_page_and_menu_entry(hello_client, user_headers):
 
 
 def test_template_adds_a_custom_field_once(hello_app, hello_client, user_headers):
-    from crm_core.metadata import templates
-
     headers = user_headers("ann")
-    with hello_app.app_context():
-        templates.apply_all()
-        templates.apply_all()
+    for _ in range(2):
+        result = run_cli(hello_app, "templates", "apply")
+        assert result.exit_code == 0, result.output
     fields = hello_client.get("/api/v1/fields/customers", headers=headers).json
     assert [f["name"] for f in fields].count("greeting_name") == 1
     r = hello_client.post(
@@ -146,12 +138,9 @@ def test_template_adds_a_custom_field_once(hello_app, hello_client, user_headers
 
 
 def test_automation_action_greets_the_customer(hello_app, hello_client, user_headers):
-    from crm_core.events import dispatch_pending
-    from crm_core.metadata import templates
-
     headers = user_headers("ann")
-    with hello_app.app_context():
-        templates.apply_all()
+    result = run_cli(hello_app, "templates", "apply")
+    assert result.exit_code == 0, result.output
     actions = {a["name"] for a in hello_client.get("/api/v1/automations/actions", headers=headers).json}
     assert "hello.greet" in actions
     rule = {
@@ -166,7 +155,7 @@ def test_automation_action_greets_the_customer(hello_app, hello_client, user_hea
         "/api/v1/customers", json={"name": "Han", "custom": {"greeting_name": "Meimei"}}, headers=headers
     ).json
     with hello_app.app_context():
-        dispatch_pending()
+        deliver_events()
         texts = sorted(
             g.text
             for g in crm_hello.Greeting.select().where(crm_hello.Greeting.customer_id == customer["id"])

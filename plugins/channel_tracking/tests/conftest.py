@@ -17,8 +17,7 @@ def seeded_customers(request):
     if "app" not in request.fixturenames:
         return
     request.getfixturevalue("app")
-    from crm_core.db import database, is_postgres, utcnow
-    from crm_core.entities.models import Customer
+    from crm_core.plugin_api import Customer, database, is_postgres, utcnow
 
     now = utcnow()
     rows = [

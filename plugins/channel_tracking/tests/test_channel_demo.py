@@ -11,10 +11,8 @@ import pytest
 from conftest import SEEDED_CUSTOMERS
 from crm_channel_tracking.models import Campaign, Channel, Conversion, Spend, Touchpoint, TrackingLink
 
-from crm_core.auth import actor_for_user
-from crm_core.db import database, utcnow
-from crm_core.types import DemoContext
-from crm_core.web.testing import web_login
+from crm_core.browser_testing import web_login
+from crm_core.plugin_api import DemoContext, actor_for_user, database, utcnow
 
 
 def _demo(app, user, locale):

@@ -10,7 +10,7 @@ from crm_channel_tracking.partitions import (
     month_start,
 )
 
-from crm_core.db import is_postgres
+from crm_core.plugin_api import is_postgres
 
 
 def add(at):

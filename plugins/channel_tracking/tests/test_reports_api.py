@@ -207,8 +207,8 @@ class Collector:
 
 
 def test_events_emitted_and_order_paid_consumed(register_plugin, ingest_key):
-    from crm_core.db import database
-    from crm_core.events import dispatch_pending, emit
+    from crm_core.plugin_api import database, emit
+    from crm_core.testing import deliver_events
 
     collector = Collector()
     app = register_plugin(collector, "collector")
@@ -256,7 +256,7 @@ def test_events_emitted_and_order_paid_consumed(register_plugin, ingest_key):
                     "paid_at": CONV_AT,
                 },
             )
-        dispatch_pending()
+        deliver_events()
         types = [e.type for e in collector.events]
         assert types.count("touchpoint.recorded") == 1
         recorded = next(e for e in collector.events if e.type == "touchpoint.recorded")

@@ -19,8 +19,7 @@ def seeded_customers(request):
 
 
 def seed_customers(ids) -> None:
-    from crm_core.db import database, is_postgres, utcnow
-    from crm_core.entities.models import Customer
+    from crm_core.plugin_api import Customer, database, is_postgres, utcnow
 
     now = utcnow()
     with database.atomic():

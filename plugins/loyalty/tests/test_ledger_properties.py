@@ -13,8 +13,7 @@ from crm_loyalty.models import MODELS, Allocation, LedgerEntry, Lot, Member, Pro
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from crm_core.db import database
-from crm_core.errors import APIError
+from crm_core.plugin_api import APIError, database
 
 START = dt.datetime(2026, 1, 1, 12, 0)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from loyalty_testlib import L, at
 
-from crm_core.cli import build_cli
+from crm_core.testing import run_cli
 
 
 def run_job(app, job, days):
     """Run ``crm loyalty <job> --at now+days`` against the test app."""
-    result = app.test_cli_runner().invoke(build_cli(), ["loyalty", job, "--at", at(days).isoformat()])
+    result = run_cli(app, "loyalty", job, "--at", at(days).isoformat())
     assert result.exit_code == 0, result.output
     return result.output
 

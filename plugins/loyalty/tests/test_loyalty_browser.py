@@ -23,13 +23,11 @@ L = "/api/v1/loyalty"
 def _seed(app) -> dict:
     """An admin, a sales rep who reads only their own customers' loyalty, tiers, a rule, and
     members with points: Li Na (admin's, gold), 王芳 (the rep's), and 周杰 (not a member yet)."""
-    from crm_core.auth import create_user, issue_token
+    from crm_core.testing import user_with_token
 
     with app.app_context():
-        admin = create_user("admin", PASSWORD, roles=["admin"], name="Admin")
-        raw, _ = issue_token(admin)
+        _admin, h = user_with_token("admin", ["admin"], PASSWORD, name="Admin")
     api = app.test_client()
-    h = {"Authorization": f"Bearer {raw}"}
 
     def call(path, body, status=201):
         r = api.post(path, json=body, headers=h)
@@ -84,7 +82,7 @@ def _seed(app) -> dict:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """crm-core with the loyalty plugin served on a free port from a temp SQLite database."""
-    from crm_core.web.testing import live_server
+    from crm_core.browser_testing import live_server
 
     with live_server(tmp_path_factory.mktemp("loyalty-browser"), seed=_seed) as served:
         yield served
@@ -92,7 +90,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from crm_core.web.testing import chromium_browser
+    from crm_core.browser_testing import chromium_browser
 
     return chromium_browser(CHROMIUM)  # one per process: see chromium_browser
 
@@ -100,7 +98,7 @@ def browser():
 @pytest.fixture
 def open_as(browser, server):
     """``open_as(username, locale)``: a logged-in page in a fresh context of that language."""
-    from crm_core.web.testing import signed_in_page
+    from crm_core.browser_testing import signed_in_page
 
     contexts = []
 

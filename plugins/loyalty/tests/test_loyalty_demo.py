@@ -8,12 +8,11 @@ import random
 
 import pytest
 
-from crm_core.web.testing import web_login
+from crm_core.browser_testing import web_login
 
 
 def _context(app, client, headers, locale, make_user):
-    from crm_core.auth import actor_for_user
-    from crm_core.types import DemoContext
+    from crm_core.plugin_api import DemoContext, actor_for_user
 
     rep, _ = make_user("demo_rep")
     boss, _ = make_user("demo_boss")

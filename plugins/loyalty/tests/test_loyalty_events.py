@@ -5,8 +5,8 @@ from __future__ import annotations
 from loyalty_testlib import TIERS, L
 
 from crm_core import hookimpl
-from crm_core.db import database
-from crm_core.events import dispatch_pending, emit
+from crm_core.plugin_api import database, emit
+from crm_core.testing import deliver_events
 
 
 class Collector:
@@ -27,7 +27,7 @@ def order_event(app, event_type, **data):
     with app.app_context(), database.atomic():
         emit(event_type, {"currency": "CNY", "paid_at": "2026-11-25T12:00:00.000000Z", **data})
     with app.app_context():
-        dispatch_pending()
+        deliver_events()
 
 
 def test_order_events_earn_and_reverse_and_loyalty_events_go_out(register_plugin, admin_headers):
@@ -59,7 +59,7 @@ def test_order_events_earn_and_reverse_and_loyalty_events_go_out(register_plugin
     r = client.post(f"{L}/members/77/redeem", json={"points": 100, "reference": "r-1"}, headers=admin_headers)
     assert r.status_code == 201
     with app.app_context():
-        dispatch_pending()
+        deliver_events()
     assert (
         collector.of("points.redeemed")[0] | {"points": 100, "balance": 800}
         == collector.of("points.redeemed")[0]
@@ -90,7 +90,7 @@ def test_expiry_jobs_emit_expiring_and_expired(register_plugin, admin_headers):
         assert jobs.expiring_reminders(at(12)) == {"members": 1, "points": 40}
         assert jobs.expiring_reminders(at(13))["members"] == 0  # reminded once
         assert jobs.expire_points(at(21)) == {"members": 1, "points": 40}
-        dispatch_pending()
+        deliver_events()
     assert collector.of("points.expiring")[0]["points"] == 40
     assert (
         collector.of("points.expired")[0] | {"points": 40, "balance": 0} == collector.of("points.expired")[0]

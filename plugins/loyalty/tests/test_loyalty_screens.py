@@ -13,7 +13,7 @@ import re
 import pytest
 from loyalty_testlib import L
 
-from crm_core.web.testing import csrf_from, web_login
+from crm_core.browser_testing import csrf_from, web_login
 
 ZH = {"Accept-Language": "zh-CN"}
 
@@ -102,11 +102,9 @@ def test_menu_entry_in_both_languages_only_for_users_with_the_permission(client,
     assert client.get("/loyalty/tiers").status_code == 403
 
 
-def test_permission_labels_are_translated(app, shop):
-    from crm_core import permissions
-
-    with app.test_request_context("/", headers=ZH):
-        labels = {name: str(entry["label"]) for name, entry in permissions.resources().items()}
+def test_permission_labels_are_translated(client, admin_headers, shop):
+    resources = client.get("/api/v1/permissions", headers={**ZH, **admin_headers}).get_json()["resources"]
+    labels = {name: entry["label"] for name, entry in resources.items()}
     assert labels["loyalty.members"] == "积分会员"
     assert labels["loyalty.points"] == "积分"
     assert labels["loyalty.tiers"] == "会员等级"

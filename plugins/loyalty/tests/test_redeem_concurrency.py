@@ -6,7 +6,7 @@ import threading
 
 from loyalty_testlib import L
 
-from crm_core.db import database
+from crm_core.plugin_api import database
 
 
 def test_fifty_concurrent_redemptions_never_overspend(app, client, admin_headers):

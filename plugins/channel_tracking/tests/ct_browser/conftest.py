@@ -33,15 +33,12 @@ def _seed(app) -> None:
     the plugin's demo data."""
     import crm_channel_tracking
 
-    from crm_core.auth import actor_for_user, create_user, issue_token
-    from crm_core.db import database
-    from crm_core.types import DemoContext
+    from crm_core.plugin_api import DemoContext, actor_for_user, database
+    from crm_core.testing import user_with_token
 
     with app.app_context():
-        admin = create_user("admin", PASSWORD, roles=["admin"], name="Admin")
-        raw, _ = issue_token(admin)
+        admin, h = user_with_token("admin", ["admin"], PASSWORD, name="Admin")
     api = app.test_client()
-    h = {"Authorization": f"Bearer {raw}"}
     role = api.post(
         "/api/v1/roles",
         json={
@@ -74,7 +71,7 @@ def _seed(app) -> None:
 @pytest.fixture(scope="session")
 def ct_server(tmp_path_factory):
     """``{"url", "app"}``: crm-core with the plugin's demo data on a free port."""
-    from crm_core.web.testing import live_server
+    from crm_core.browser_testing import live_server
 
     folder = tmp_path_factory.mktemp("ct-browser-server")
     # no redirect domains configured: links go where CRM_BASE_URL (the served address) points
@@ -85,7 +82,7 @@ def ct_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def ct_browser():
     """Headless Debian chromium through Playwright (never Playwright's own download)."""
-    from crm_core.web.testing import chromium_browser
+    from crm_core.browser_testing import chromium_browser
 
     return chromium_browser(CHROMIUM)  # one per process: see chromium_browser
 
@@ -93,7 +90,7 @@ def ct_browser():
 @pytest.fixture
 def open_as(ct_browser, ct_server):
     """``open_as(username, locale)``: a fresh signed-in page in that browser language."""
-    from crm_core.web.testing import signed_in_page
+    from crm_core.browser_testing import signed_in_page
 
     contexts = []
 
