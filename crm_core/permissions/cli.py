@@ -10,7 +10,7 @@ from ..auth.models import Role
 from ..db import database
 from . import FIELD_RULES, SCOPES, validate_grant
 from .builtin import BUILTIN_GRANTS, BUILTIN_LABELS
-from .models import FieldRule, Grant
+from .models import FieldRule, Grant, role_dict
 
 roles_group = AppGroup(
     "roles", help="Roles, their grants (resource:action with a row scope) and field rules."
@@ -25,8 +25,6 @@ def _role(name: str) -> Role:
 
 
 def _image(role: Role) -> dict:
-    from .models import role_dict
-
     return role_dict(role)
 
 

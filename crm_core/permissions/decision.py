@@ -21,6 +21,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import APIError
+from .fields import _mask_one, field_rules
+from .grants import _cache, _hook, effective_scope
+from .scopes import _in_area, _scope_condition
 
 #: Keys a dump keeps for an actor who may not read the resource at all (``View.dump`` fails closed).
 ID_KEYS = frozenset({"id", "resource", "type", "event"})
@@ -46,8 +49,6 @@ class View:
     """
 
     def __init__(self, actor, resource: str, action: str = "read"):
-        from . import effective_scope, field_rules
-
         self.actor = actor
         self.resource = resource
         self.action = action
@@ -74,8 +75,6 @@ class View:
     def conditions(self, model) -> list:
         """The WHERE expressions bounding the rows of ``model`` (empty: every row); 403 when not
         allowed. Includes every plugin's ``crm_permission_filter`` for the action (and for read)."""
-        from . import _filters
-
         conds = self.image_conditions(model)
         # every action needs read as well: export, update, delete never reach an unreadable row
         for action in dict.fromkeys((self.action, "read")):
@@ -152,8 +151,6 @@ class View:
         *images* of its records carrying their ``owner_id`` / ``department_id`` (audit entries).
         Empty for an ``all`` scope; 403 when not allowed. Plugin filters are left out, since they
         name the resource's own model."""
-        from . import _scope_condition
-
         self.require()
         scopes = dict.fromkeys((self.scope, self.read_scope))  # one condition when they are the same
         conds = (_scope_condition(model, self.actor, scope) for scope in scopes)
@@ -177,6 +174,33 @@ class View:
         return {row[0] for row in query.tuples()}
 
 
+def _filters(model, actor, action, resource=None):
+    return [
+        expr
+        for expr in _hook().crm_permission_filter(actor=actor, action=action, model=model, resource=resource)
+        if expr is not None
+    ]
+
+
+def view(actor, resource: str, action: str = "read") -> View:
+    """The one read decision: a :class:`View` of ``resource`` for
+    ``actor`` doing ``action`` (row scope as SQL, hidden and read-only fields, masked dumps,
+    in-scope tests). Cached per request. Every read path uses it."""
+    cache = _cache()
+    scopes = getattr(actor, "scopes", None)
+    key = (
+        "view",
+        getattr(actor, "id", None),
+        getattr(actor, "roles", None),
+        None if scopes is None else frozenset(scopes),
+        resource,
+        action,
+    )
+    if key not in cache:
+        cache[key] = View(actor, resource, action)
+    return cache[key]
+
+
 def event_data(actor, event, memo: dict | None = None) -> dict | None:
     """An event's ``data`` as ``actor`` may see it (webhook payloads, the events API): through
     ``view(actor, event.resource)`` the hidden fields are left out (and not named as changed);
@@ -184,8 +208,6 @@ def event_data(actor, event, memo: dict | None = None) -> dict | None:
     Fails closed: an event without a resource, or without an actor to ask for, keeps only its id
     keys (:func:`closed`), unless its emitter declared it public (``emit(..., public=True)``).
     ``memo`` keeps each actor's view per resource across a batch of events."""
-    from . import view
-
     data = event.data if isinstance(event.data, dict) else {}
     if (event.meta or {}).get("public"):
         return data
@@ -238,19 +260,8 @@ def _names_of(field) -> set:
     return names
 
 
-def _mask_one(data: dict, hidden: frozenset[str] | set[str]) -> dict:
-    # a new dict (and a new ``custom``) is enough: values are never changed, only left out, and a
-    # deep copy per value costs more than the rest of the masking on a page of records
-    out = {k: v for k, v in data.items() if k not in hidden} if hidden else dict(data)
-    if isinstance(out.get("custom"), dict):
-        out["custom"] = {k: v for k, v in out["custom"].items() if k not in hidden}
-    return out
-
-
 def _image_in_scope(actor, scope: str | None, image: dict | None) -> bool:
     """The Python twin of ``_scope_condition`` for a dict image (events, deleted records)."""
-    from . import _in_area
-
     if scope is None:
         return False
     if scope == "all":

@@ -28,8 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..auth import ADMIN_ROLE
+from ..auth.models import Role, UserRole
 from ..errors import APIError
-from . import SCOPES, effective_scope, field_rules
+from .fields import _STRICTNESS, field_rules
+from .grants import _RANK, _matches, effective_scope, resources
+from .models import SCOPES, FieldRule, Grant
 
 __all__ = [
     "grant_problems",
@@ -44,9 +48,6 @@ __all__ = [
     "scope_problems",
     "require_covers_scopes",
 ]
-
-# the package's own scope order, rule strictness and resource matching: one definition of each
-from . import _RANK, _STRICTNESS, _matches  # noqa: E402
 
 
 def _triples(items, keys) -> list[tuple[str, str, str]]:
@@ -89,9 +90,6 @@ def grant_problems(actor, grants: Iterable) -> list[str]:
 
 def _actor_rule_resources(actor) -> set[str]:
     """The resources any of ``actor``'s roles has field rules for."""
-    from ..auth.models import Role
-    from .models import FieldRule
-
     if not getattr(actor, "roles", None):
         return set()
     query = (
@@ -167,9 +165,6 @@ def require_covers(
 
 def _role_contents(names) -> dict[str, tuple[list, list]]:
     """``{role name: (grants, field rules)}`` of the roles called ``names`` that exist."""
-    from ..auth.models import Role
-    from .models import FieldRule, Grant
-
     names = sorted(set(names))
     out: dict[str, tuple[list, list]] = {}
     if not names:
@@ -189,8 +184,6 @@ def _role_contents(names) -> dict[str, tuple[list, list]]:
 
 
 def _role_problems(actor, name: str, grants, rules) -> list[str]:
-    from ..auth import ADMIN_ROLE
-
     if name == ADMIN_ROLE and not _is_admin(actor):
         return [f"Role {name!r}: only an administrator can hand out or touch the admin role."]
     return [f"Role {name!r}: {p}" for p in covers(actor, grants, rules)]
@@ -219,8 +212,6 @@ def require_covers_roles(actor, names: Iterable[str], field: str = "roles") -> N
 
 
 def _role_names_of(user) -> list[str]:
-    from ..auth.models import Role, UserRole
-
     return [name for (name,) in Role.select(Role.name).join(UserRole).where(UserRole.user == user).tuples()]
 
 
@@ -254,8 +245,6 @@ def require_covers_user(actor, user, field: str = "user", message: str | None = 
 
 
 def _scope_actions(resource: str, action: str) -> list[str]:
-    from . import resources
-
     if action != "write":
         return [action]
     known = set()

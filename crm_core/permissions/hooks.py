@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import hookimpl
+from .cli import roles_group
 from .models import MODELS
 
 requires = ("core.auth",)
@@ -22,6 +23,4 @@ def crm_migrations():
 
 @hookimpl
 def crm_cli(group):
-    from .cli import roles_group
-
     group.add_command(roles_group)
