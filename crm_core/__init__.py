@@ -1,7 +1,7 @@
 """crm-core: a small CRM core that plugins extend through pluggy hooks.
 
-Public names for plugin authors: ``hookimpl``, ``create_app``, and the modules ``crm_core.api``
-(Blueprint, abort, APIError), ``crm_core.db`` (database, BaseModel, RecordModel).
+Public names for plugin authors: ``hookimpl`` and ``create_app`` here, everything else in
+``crm_core.plugin_api`` (tests also use ``crm_core.testing`` and ``crm_core.browser_testing``).
 """
 
 import pluggy

@@ -143,3 +143,18 @@ def test_importing_the_facade_builds_no_app():
         "assert not any(m.startswith('crm_core.web.') and m != 'crm_core.web.session' for m in sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_the_guide_documents_what_the_example_imports():
+    """The example is what authors copy: every core name it uses is in the guide's table."""
+    guide = (ROOT / "docs" / "plugin-guide.md").read_text(encoding="utf-8")
+    used = {
+        alias.name
+        for path in (ROOT / "examples" / "hello_plugin").rglob("*.py")
+        if not _skipped(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module == FACADE
+        for alias in node.names
+    }
+    assert {"API_PREFIX", "utcnow", "acting_actor", "login_required", "web_actor"} <= used
+    assert [name for name in sorted(used) if f"| `{name}` |" not in guide] == []
