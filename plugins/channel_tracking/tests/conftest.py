@@ -2,12 +2,9 @@
 name by id, and small helpers."""
 
 import pytest
+from channel_testlib import SEEDED_CUSTOMERS
 
 ALLOWED = "shop.example.com,example.org"
-
-#: ids of the customers ``seeded_customers`` creates (a conversion recorded through the API must
-#: name a customer the caller can read)
-SEEDED_CUSTOMERS = (1, 2, 3, 42)
 
 
 @pytest.fixture(autouse=True)
@@ -61,8 +58,3 @@ def track(client, ingest_key):
         )
 
     return send
-
-
-def api(client, headers, method, path, **kw):
-    """Call /api/v1/channel-tracking<path> and return the response."""
-    return client.open(f"/api/v1/channel-tracking{path}", method=method, headers=headers, **kw)

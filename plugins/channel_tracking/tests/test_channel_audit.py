@@ -4,7 +4,7 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
-from conftest import api
+from channel_testlib import api
 
 ROLE = {
     "name": "channel_analyst",

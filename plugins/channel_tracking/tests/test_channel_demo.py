@@ -8,7 +8,7 @@ import random
 
 import crm_channel_tracking
 import pytest
-from conftest import SEEDED_CUSTOMERS
+from channel_testlib import SEEDED_CUSTOMERS
 from crm_channel_tracking.models import Campaign, Channel, Conversion, Spend, Touchpoint, TrackingLink
 
 from crm_core.browser_testing import web_login

@@ -8,7 +8,7 @@ import datetime as dt
 import re
 
 import pytest
-from conftest import api
+from channel_testlib import api
 
 from crm_core.browser_testing import csrf_from, post_form, web_login
 

@@ -5,7 +5,7 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import api
+from channel_testlib import api
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 

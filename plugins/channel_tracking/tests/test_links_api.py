@@ -3,7 +3,7 @@
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import api
+from channel_testlib import api
 from crm_channel_tracking.links import unsafe_reason
 
 

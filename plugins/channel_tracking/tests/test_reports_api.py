@@ -5,7 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from conftest import api
+from channel_testlib import api
 
 TODAY = dt.datetime.now(dt.UTC).replace(tzinfo=None, hour=12, minute=0, second=0, microsecond=0)
 CONV_AT = TODAY - dt.timedelta(days=5)
