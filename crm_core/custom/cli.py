@@ -8,6 +8,10 @@ import click
 from flask.cli import with_appcontext
 
 from ..errors import APIError
+from .definitions import create_field, delete_field, update_field
+from .extensible import require_entity
+from .fielddefs import FIELD_TYPES, custom_fields
+from .templates import apply_all, listing
 
 
 def _fail(exc: APIError):
@@ -73,7 +77,6 @@ def _definition_options(func):
 def register(group: click.Group) -> None:
     """Add ``fields`` and ``templates`` to the ``crm`` command line (``crm migrate`` applies templates
     through the ``crm_after_migrate`` hook)."""
-    from .fielddefs import FIELD_TYPES
 
     @group.group("fields")
     def fields_group():
@@ -85,9 +88,6 @@ def register(group: click.Group) -> None:
     @with_appcontext
     def list_command(entity, as_json):
         """List the custom fields of ENTITY (customers, objects.course...)."""
-        from .extensible import require_entity
-        from .fielddefs import custom_fields
-
         try:
             require_entity(entity)
         except APIError as exc:
@@ -109,8 +109,6 @@ def register(group: click.Group) -> None:
     @with_appcontext
     def add_command(entity, name, **kwargs):
         """Define custom field NAME on ENTITY."""
-        from .definitions import create_field
-
         try:
             fd = create_field(entity, {"name": name, **_options(kwargs)})
         except APIError as exc:
@@ -125,8 +123,6 @@ def register(group: click.Group) -> None:
     @with_appcontext
     def update_command(entity, name, **kwargs):
         """Change custom field NAME of ENTITY (refused if stored values would break)."""
-        from .definitions import update_field
-
         try:
             fd = update_field(entity, name, _options(kwargs))
         except APIError as exc:
@@ -140,8 +136,6 @@ def register(group: click.Group) -> None:
     @with_appcontext
     def delete_command(entity, name, purge):
         """Delete custom field NAME of ENTITY; values stay stored unless --purge."""
-        from .definitions import delete_field
-
         try:
             delete_field(entity, name, purge=purge)
         except APIError as exc:
@@ -156,8 +150,6 @@ def register(group: click.Group) -> None:
         """Industry templates from plugins: list them (no sub-command) or apply them."""
         if ctx.invoked_subcommand is not None:
             return
-        from .templates import listing
-
         rows = listing()
         if as_json:
             click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -173,8 +165,6 @@ def register(group: click.Group) -> None:
     @with_appcontext
     def apply_command(names):
         """Apply templates (all, or those NAMED); applying a version twice changes nothing."""
-        from .templates import apply_all
-
         try:
             reports = apply_all(list(names))
         except APIError as exc:

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 import peewee as pw
 from marshmallow import ValidationError
 
-from ..db import database, utcnow
+from ..db import database, is_postgres, utcnow
 from ..errors import APIError
 from ..inputs import check_length
 from .expressions import raw_expression, sync_indexes
@@ -300,8 +300,6 @@ def _stored_values(model, name: str):
 
 
 def _postgres() -> bool:
-    from ..db import is_postgres
-
     return is_postgres()
 
 

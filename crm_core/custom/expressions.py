@@ -26,6 +26,7 @@ from peewee import OP, SQL, ColumnBase, Expression, NodeList, fn
 
 from ..db import is_postgres
 from ..errors import APIError
+from .extensible import entity_of_model
 from .fielddefs import FieldDef, get_field
 
 
@@ -135,8 +136,6 @@ def custom_expression(model, name: str) -> CustomExpression:
     ``.contains(...)``, ``.is_null()``. Raises ``APIError(400)`` naming ``name`` when the entity
     of ``model`` has no such live custom field.
     """
-    from .extensible import entity_of_model
-
     entity = entity_of_model(model)
     fd = get_field(entity, name)
     if fd is None:

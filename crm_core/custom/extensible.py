@@ -57,6 +57,7 @@ def _static_entities() -> dict[str, type]:
 def entity_model(entity: str):
     """The model of ``entity``, or None when no such entity exists."""
     if entity.startswith(OBJECTS_PREFIX):
+        # cycle: objects imports definitions, which imports this module at import time
         from .objects import object_model, type_exists
 
         type_name = entity[len(OBJECTS_PREFIX) :]
@@ -74,6 +75,7 @@ def require_entity(entity: str):
 
 def known_entities() -> list[str]:
     """Names of the entities that can carry custom fields (core, plugins, custom object types)."""
+    # cycle: objects imports definitions, which imports this module at import time
     from .objects import type_names
 
     return sorted(_static_entities()) + [OBJECTS_PREFIX + t for t in type_names()]

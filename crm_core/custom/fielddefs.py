@@ -21,6 +21,7 @@ from flask import g, has_request_context, request
 
 from ..db import database
 from ..errors import APIError
+from .models import FieldDefinition, MetadataState, ObjectType
 
 FIELD_TYPES = (
     "string",
@@ -226,8 +227,6 @@ def current_version() -> int:
         cached = g.get("_crm_metadata_version")
         if cached is not None and cached[0] is request._get_current_object() and cached[1] == _db_key():
             return cached[2]
-    from .models import MetadataState
-
     row = MetadataState.get_or_none(MetadataState.id == 1)
     version = row.version if row else 0
     if has_request_context():
@@ -241,8 +240,6 @@ def bump_version() -> None:
     The new version is random rather than +1: a cache filled inside a transaction that then rolls
     back must never match a later, committed version.
     """
-    from .models import MetadataState
-
     version = secrets.randbelow(2**31 - 2) + 1
     updated = MetadataState.update(version=version).where(MetadataState.id == 1).execute()
     if not updated:
@@ -257,8 +254,6 @@ def cache_entry() -> dict:
     entry = _cache.get(key)
     if entry is not None:
         return entry
-    from .models import FieldDefinition, ObjectType
-
     fields: dict[str, list[FieldDef]] = {}
     query = FieldDefinition.select().where(FieldDefinition.deleted_at.is_null())
     for row in query.order_by(FieldDefinition.entity, FieldDefinition.position, FieldDefinition.name):

@@ -8,7 +8,9 @@ from pathlib import Path
 from flask_babel import lazy_gettext as _l
 
 from .. import hookimpl
+from .cli import register
 from .models import MODELS
+from .templates import apply_all
 
 requires = ("core.auth",)
 
@@ -46,16 +48,12 @@ def crm_permissions():
 @hookimpl
 def crm_cli(group):
     """``crm fields ...``, ``crm templates [apply]``; ``crm migrate`` also applies templates."""
-    from .cli import register
-
     register(group)
 
 
 @hookimpl
 def crm_after_migrate(app):
     """Apply the plugins' industry templates once the schema is in place (idempotent)."""
-    from .templates import apply_all
-
     for report in apply_all():
         if report["status"] == "applied":
             app.logger.info("template %s %s applied", report["template"], report["version"])

@@ -12,8 +12,13 @@ import threading
 
 import peewee as pw
 
-from .fielddefs import cache_entry
-from .models import ObjectRecord
+from ..db import database, utcnow
+from ..errors import APIError
+from .definitions import _labels, create_field
+from .expressions import custom_expression, sync_indexes
+from .fielddefs import NAME_RE, TEXT_TYPES, bump_version, cache_entry, custom_fields, fielddef_from_row
+from .journal import written
+from .models import FieldDefinition, ObjectRecord, ObjectType
 
 _models: dict[str, type] = {}
 _lock = threading.Lock()
@@ -82,12 +87,6 @@ def create_type(name: str, label=None, description: str = "", fields=(), source:
 
     409 if the type exists; 422 for a bad name or field definition.
     """
-    from ..db import database
-    from ..errors import APIError
-    from .definitions import _labels, create_field
-    from .fielddefs import NAME_RE, bump_version
-    from .models import ObjectType
-
     if not isinstance(name, str) or not NAME_RE.match(name) or "__" in name:
         raise APIError(
             422, "Invalid type name.", errors={"name": ["Use a-z, 0-9 and _, starting with a letter."]}
@@ -119,20 +118,12 @@ def create_type(name: str, label=None, description: str = "", fields=(), source:
                     f"fields.{spec.get('name', position)}.{k}": v for k, v in exc.data["errors"].items()
                 }
                 raise APIError(exc.code, exc.message, errors=errors) from None
-        from .journal import written
-
         written("create", "object_types", name, None, object_type(name))
     return object_type(name)
 
 
 def update_type(name: str, label=None, description: str | None = None) -> dict:
     """Change the labels or description of a custom object type."""
-    from ..db import database, utcnow
-    from ..errors import APIError
-    from .definitions import _labels
-    from .fielddefs import bump_version
-    from .models import ObjectType
-
     row = ObjectType.get_or_none(ObjectType.name == name)
     if row is None:
         raise APIError(404, f"No custom object type {name!r}.")
@@ -146,20 +137,12 @@ def update_type(name: str, label=None, description: str | None = None) -> dict:
     with database.atomic():
         row.save()
         bump_version()
-        from .journal import written
-
         written("update", "object_types", name, before, object_type(name))
     return object_type(name)
 
 
 def delete_type(name: str) -> None:
     """Delete a custom object type that has no records, with its field definitions; 409 otherwise."""
-    from ..db import database
-    from ..errors import APIError
-    from .expressions import sync_indexes
-    from .fielddefs import bump_version, fielddef_from_row
-    from .models import FieldDefinition, ObjectType
-
     row = ObjectType.get_or_none(ObjectType.name == name)
     if row is None:
         raise APIError(404, f"No custom object type {name!r}.")
@@ -175,17 +158,12 @@ def delete_type(name: str) -> None:
         before = object_type(name)
         row.delete_instance()
         bump_version()
-        from .journal import written
-
         written("delete", "object_types", name, before, None)
 
 
 def search_fields(type_name: str) -> list:
     """What ``q`` searches in records of a type: the name and every text-like custom field
     (not the ``type`` column, which every record of the type shares)."""
-    from .expressions import custom_expression
-    from .fielddefs import TEXT_TYPES, custom_fields
-
     model = object_model(type_name)
     fields = [model.name]
     for fd in custom_fields(f"objects.{type_name}"):

@@ -16,7 +16,11 @@ import phonenumbers
 from flask import current_app, has_app_context
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from .. import permissions
+from ..auth import current_actor
 from ..errors import APIError
+from .expressions import custom_expression
+from .extensible import entity_model
 from .fielddefs import FieldDef, cache_entry, custom_fields, datetime_storage
 
 STRING_MAX = 255
@@ -227,8 +231,6 @@ def validate_custom(entity: str, values, partial: bool = False, record_id=None) 
 
 
 def _check_references(entity: str, defs: dict, cleaned: dict) -> None:
-    from .extensible import entity_model
-
     errors = {}
     for name, value in cleaned.items():
         fd = defs[name]
@@ -242,9 +244,6 @@ def _check_references(entity: str, defs: dict, cleaned: dict) -> None:
 
 
 def _check_unique(entity: str, defs: dict, cleaned: dict, record_id) -> None:
-    from .expressions import custom_expression
-    from .extensible import entity_model
-
     unique = [n for n, v in cleaned.items() if v is not None and defs[n].unique]
     if not unique:
         return
@@ -270,8 +269,5 @@ def _check_unique(entity: str, defs: dict, cleaned: dict, record_id) -> None:
 
 def _readable(entity: str, model, record_id) -> bool:
     """True when the caller of this request may read record ``record_id`` (``permissions.view``)."""
-    from .. import permissions
-    from ..auth import current_actor
-
     actor = current_actor(required=False)
     return actor is not None and permissions.view(actor, entity).contains_id(model, record_id)
