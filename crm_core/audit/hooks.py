@@ -9,6 +9,7 @@ import click
 from flask import current_app
 
 from .. import hookimpl
+from . import purge, record_change, seal, verify
 from .models import MODELS
 
 requires = ("core.auth", "core.permissions")
@@ -27,20 +28,14 @@ def crm_migrations():
 @hookimpl
 def crm_record_written(change):
     """Append the audit entry of every write, inside the write's transaction."""
-    from . import record_change
-
     record_change(change)
 
 
 def _seal_job():
-    from . import seal
-
     seal()
 
 
 def _purge_job():
-    from . import purge
-
     purge(current_app.config["AUDIT_RETENTION_DAYS"])
 
 
@@ -74,15 +69,11 @@ def crm_cli(group):
     @audit_group.command("seal")
     def seal_command():
         """Give unsealed entries their place in the hash chain."""
-        from . import seal
-
         click.echo(f"sealed {seal()} entries")
 
     @audit_group.command("verify")
     def verify_command():
         """Seal, then check the whole chain; exit status 1 naming the first bad entry."""
-        from . import seal, verify
-
         seal()
         result = verify()
         click.echo(result.describe())
@@ -95,7 +86,5 @@ def crm_cli(group):
     )
     def purge_command(days):
         """Delete entries older than the retention, leaving an anchor entry."""
-        from . import purge
-
         days = days or current_app.config["AUDIT_RETENTION_DAYS"]
         click.echo(f"purged {purge(days)} entries older than {days} days")

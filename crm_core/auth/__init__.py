@@ -31,10 +31,12 @@ import peewee as pw
 from flask import current_app, g, request
 
 from ..audit import record_event
+from ..changes import record_written
 from ..db import Prepared, database, slot, utcnow
 from ..errors import APIError
 from .models import AccessToken, Department, Role, User, UserRole
 from .passwords import hash_password, policy_errors, verify_password
+from .ratelimit import clear_user_failures, count_user_failure, login_locked_for
 
 ADMIN_ROLE = "admin"
 
@@ -193,8 +195,6 @@ def login(username: str, password: str) -> User:
     ``LOGIN_LOCKOUT_SECONDS``, doubling with each further failure (max 1 h); the user still signs
     in from anywhere else. ``User.locked_until`` (set by an administrator) locks everywhere.
     Raises ``APIError`` 401 (wrong credentials) or 429 with ``Retry-After`` (locked)."""
-    from .ratelimit import clear_user_failures, count_user_failure, login_locked_for
-
     user = User.get_or_none(User.username == username)
     now = utcnow()
     retry = login_locked_for(username)
@@ -262,8 +262,6 @@ def record_change(action: str, resource: str, record_id, before=None, after=None
     """Report a write to an identity object (users, roles, departments, tokens, OAuth clients)
     through the one write path's ``records.service.record_written`` (audit, outbox); call inside
     the write's transaction. ``actor`` defaults to the request's."""
-    from ..changes import record_written
-
     record_written(action, resource, None, actor, before, after, record_id=record_id)
 
 

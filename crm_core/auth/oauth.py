@@ -19,6 +19,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from flask import Response, current_app, request
 
+from .. import audit
 from ..db import database, utcnow
 from .models import AccessToken, OAuthClient, User
 
@@ -130,8 +131,6 @@ def token_response() -> Response:
 def _audit_grant(granted: bool) -> None:
     """An audit entry for a token request, like a password login: ``login`` as the client's user,
     or ``login_failed`` naming the client id tried (never the secret)."""
-    from .. import audit
-
     auth = request.authorization
     client_id = auth.username if auth is not None and auth.username else request.form.get("client_id")
     row = None

@@ -33,7 +33,7 @@ from flask import current_app, g, request
 from flask_limiter import HeaderNames, Limiter, RateLimitExceeded
 from limits import parse
 
-from ..errors import APIError
+from ..errors import APIError, handle_http_exception
 
 # endpoints (lower-cased view names) whose cost justifies the tighter RATELIMIT_HEAVY cap
 HEAVY_ENDPOINT_WORDS = ("export", "import", "erase", "bulk", "runnow", "dryrun", "dry_run")
@@ -120,8 +120,6 @@ def install(app) -> Limiter:
         # (current_limit is the breached one: the budget, the endpoint's cap or a view's own)
         current = limiter.current_limit
         retry = max(1, int(current.reset_at - time.time())) if current else 60
-        from ..errors import handle_http_exception
-
         return handle_http_exception(
             APIError(
                 429,

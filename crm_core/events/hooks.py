@@ -10,8 +10,9 @@ from flask.cli import with_appcontext
 from flask_babel import lazy_gettext as _l
 
 from .. import hookimpl
+from .dispatcher import dispatch_pending
 from .emitter import emit
-from .models import MODELS
+from .models import MODELS, OutboxEvent
 
 # How often the scheduler runs the dispatcher (seconds).
 DISPATCH_INTERVAL_SECONDS = 2
@@ -56,8 +57,6 @@ def crm_record_written(change):
 
 @hookimpl
 def crm_jobs():
-    from .dispatcher import dispatch_pending
-
     return [
         {
             "id": "core.events:dispatch",
@@ -80,8 +79,6 @@ def crm_cli(group):
     @with_appcontext
     def dispatch_command(limit):
         """Deliver every due event now (normally the scheduler does this)."""
-        from .dispatcher import dispatch_pending
-
         click.echo(f"dispatched {dispatch_pending(limit=limit)} event(s)")
 
     @events_group.command("list")
@@ -90,8 +87,6 @@ def crm_cli(group):
     @with_appcontext
     def list_command(status, limit):
         """Show the most recent events (newest first)."""
-        from .models import OutboxEvent
-
         query = OutboxEvent.select().order_by(OutboxEvent.id.desc()).limit(limit)
         if status:
             query = query.where(OutboxEvent.status == status)

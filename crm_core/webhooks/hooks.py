@@ -8,7 +8,9 @@ import click
 from flask.cli import with_appcontext
 
 from .. import hookimpl
-from .models import MODELS
+from ..db import utcnow
+from .models import FAILED, MODELS, SUCCEEDED, WebhookDelivery
+from .outbound import deliver_due, fan_out
 
 requires = ("core.auth", "core.events")
 
@@ -19,9 +21,6 @@ LOG_RETENTION_DAYS = 30
 def prune_deliveries() -> int:
     """Delete finished deliveries (and their attempts) older than 30 days; returns how many."""
     import datetime as dt
-
-    from ..db import utcnow
-    from .models import FAILED, SUCCEEDED, WebhookDelivery
 
     cutoff = utcnow() - dt.timedelta(days=LOG_RETENTION_DAYS)
     return (
@@ -44,15 +43,11 @@ def crm_migrations():
 @hookimpl
 def crm_event(event):
     """Queue the event for every matching subscription (sent later by the delivery job)."""
-    from .outbound import fan_out
-
     fan_out(event)
 
 
 @hookimpl
 def crm_jobs():
-    from .outbound import deliver_due
-
     return [
         {
             "id": "core.webhooks:deliver",
@@ -82,8 +77,6 @@ def crm_cli(group):
     @with_appcontext
     def deliver_command():
         """Send every due delivery now (normally the scheduler does this)."""
-        from .outbound import deliver_due
-
         total = 0
         while True:
             sent = deliver_due()

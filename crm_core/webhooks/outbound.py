@@ -23,7 +23,11 @@ import requests
 from flask import current_app
 
 from .. import permissions
+from ..auth import actor_for_user
+from ..auth.models import User
 from ..db import database, is_postgres, utcnow
+from ..events import Event, dispatch_cache, emit
+from ..events.emitter import new_event_uid
 from ..events.retry import backoff_delay
 from . import signing
 from .models import (
@@ -56,9 +60,6 @@ def matches(patterns: list[str], event_type: str) -> bool:
 def _owner_actor(owner_id, cache: dict):
     """The subscription owner's ``Actor`` (None for an inactive or missing user)."""
     if owner_id not in cache:
-        from ..auth import actor_for_user
-        from ..auth.models import User
-
         user = User.get_or_none(User.id == owner_id)
         cache[owner_id] = actor_for_user(user) if user is not None and user.is_active else None
     return cache[owner_id]
@@ -74,8 +75,6 @@ def fan_out(event) -> int:
 
     A subscription whose owner is inactive, or may not read the event's resource, gets nothing.
     """
-    from ..events import dispatch_cache
-
     cache = dispatch_cache()
     if cache is None:
         cache = {}
@@ -134,9 +133,6 @@ def enqueue(subscription: WebhookSubscription, event, redelivery_of: int | None 
 def ping(subscription: WebhookSubscription) -> WebhookDelivery:
     """Queue a ``webhook.ping`` to one subscription (to test the receiver and its signature
     check). Pings are not domain events: they are not in the outbox and go nowhere else."""
-    from ..events import Event
-    from ..events.emitter import new_event_uid
-
     event = Event(
         id=new_event_uid(),
         type="webhook.ping",
@@ -310,8 +306,6 @@ def _record_all(jobs: list[Job], outcomes: list[Outcome], config, now: dt.dateti
     """Log every attempt and move each delivery and subscription on, in one transaction: the
     batch's deliveries and subscriptions are read once, attempts inserted together, and each
     subscription written once."""
-    from ..events import emit
-
     with database.atomic():
         deliveries = {
             d.id: d

@@ -8,6 +8,8 @@ checks entries up to its ``legacy_to_seq`` with SHA-256 and everything after wit
 
 import peewee as pw
 
+from crm_core.audit.chain import adopt_legacy
+
 
 def up(migrator, db):
     migrator.migrate(
@@ -20,6 +22,4 @@ def up(migrator, db):
 
         if not has_app_context():
             raise RuntimeError("audit migration 0003 needs the app's settings: run `crm migrate`")
-        from crm_core.audit.chain import adopt_legacy
-
         adopt_legacy()
