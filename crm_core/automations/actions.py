@@ -18,8 +18,16 @@ from typing import Any
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate
 
+from .. import permissions
+from ..auth.models import User
 from ..db import utcnow
+from ..entities import activities as activity_objects
+from ..entities import customers as customer_objects
+from ..entities.models import Activity
 from ..errors import APIError
+from ..records import service
+from ..webhooks.models import WebhookSubscription
+from ..webhooks.outbound import enqueue
 
 _actor: contextvars.ContextVar = contextvars.ContextVar("crm_automation_actor", default=None)
 
@@ -89,9 +97,6 @@ def _customer_required(customer):
 
 
 def _customer_update(customer, data: dict):
-    from ..entities import customers as customer_objects
-    from ..records import service
-
     return service.update("customers", customer, data, acting_actor(), **customer_objects.WRITE_OPTIONS)
 
 
@@ -132,10 +137,6 @@ class TaskParams(Schema):
 
 def create_task(params, event, customer):
     """Create a task (an activity of kind ``task``) on the event's customer."""
-    from ..entities import activities as activity_objects
-    from ..entities.models import Activity
-    from ..records import service
-
     customer = _customer_required(customer)
     actor = acting_actor()
     owner = customer.owner_id if params["assignee"] == "customer_owner" and customer.owner_id else actor.id
@@ -148,9 +149,7 @@ def create_task(params, event, customer):
         "related_id": customer.id,
         "owner_id": owner,
     }
-    task = service.create(
-        "activities", Activity, data, actor, **activity_objects.WRITE_OPTIONS
-    )
+    task = service.create("activities", Activity, data, actor, **activity_objects.WRITE_OPTIONS)
     return {"activity_id": task.id}
 
 
@@ -160,8 +159,6 @@ class OwnerParams(Schema):
 
 def assign_owner(params, event, customer):
     """Make a user the owner of the event's customer (within the rule owner's scope)."""
-    from ..auth.models import User
-
     customer = _customer_required(customer)
     user = User.get_or_none(User.id == params["user_id"])
     if user is None or not user.is_active:
@@ -181,10 +178,6 @@ class WebhookParams(Schema):
 
 def send_webhook(params, event, customer):
     """Send the triggering event to one webhook subscription, whatever its event filter."""
-    from .. import permissions
-    from ..webhooks.models import WebhookSubscription
-    from ..webhooks.outbound import enqueue
-
     sub = WebhookSubscription.get_or_none(WebhookSubscription.id == params["subscription_id"])
     if sub is None or not permissions.can(acting_actor(), "webhooks", "read", sub):
         raise APIError(422, f"No webhook subscription {params['subscription_id']} the rule's owner can use.")

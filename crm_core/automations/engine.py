@@ -18,9 +18,13 @@ import logging
 
 from marshmallow import ValidationError
 
+from ..auth import actor_for_user
+from ..auth.models import User
 from ..db import database, is_postgres, utcnow
+from ..entities.customers import serialize
+from ..entities.models import Customer
 from ..errors import APIError
-from ..events import Event, caused_by, emit, to_json
+from ..events import Event, caused_by, dispatch_cache, emit, to_json
 from ..events.models import OutboxEvent
 from ..events.retry import backoff_delay
 from . import actions as action_registry
@@ -44,8 +48,6 @@ def load_customer(customer_id):
     """The ``Customer`` row, or None."""
     if customer_id is None:
         return None
-    from ..entities.models import Customer
-
     return Customer.get_or_none(Customer.id == customer_id)
 
 
@@ -53,8 +55,6 @@ def customer_view(customer) -> dict | None:
     """The customer as conditions see it: columns, ``tags`` and ``custom``."""
     if customer is None:
         return None
-    from ..entities.customers import serialize
-
     return serialize(customer)
 
 
@@ -102,8 +102,6 @@ def loop_reason(rule_id: int, event: Event) -> str | None:
 def process_event(event: Event) -> int:
     """Evaluate every matching active rule for ``event`` (the ``crm_event`` consumer); returns
     how many rules were evaluated. Idempotent: a rule already logged for this event is skipped."""
-    from ..events import dispatch_cache
-
     cache = dispatch_cache()
     active = cache.get("automations.rules") if cache is not None else None
     if active is None:
@@ -149,9 +147,6 @@ def process_event(event: Event) -> int:
 
 
 def _owner_actor(rule: AutomationRule):
-    from ..auth import actor_for_user
-    from ..auth.models import User
-
     user = User.get_or_none(User.id == rule.owner_id) if rule.owner_id is not None else None
     return actor_for_user(user) if user is not None and user.is_active else None
 

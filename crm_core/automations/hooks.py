@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import hookimpl
-from .models import MODELS
+from ..db import utcnow
+from .actions import CORE_ACTIONS
+from .engine import process_event, retry_due
+from .models import LOOP_STOPPED, MODELS, SKIPPED, AutomationRun
 
 requires = ("core.auth", "core.events", "core.entities", "core.webhooks")
 
@@ -17,9 +20,6 @@ def prune_runs() -> int:
     """Delete runs that did nothing (skipped, loop stopped) older than 30 days; runs that acted
     or failed are kept. Returns how many went."""
     import datetime as dt
-
-    from ..db import utcnow
-    from .models import LOOP_STOPPED, SKIPPED, AutomationRun
 
     cutoff = utcnow() - dt.timedelta(days=LOG_RETENTION_DAYS)
     return (
@@ -42,22 +42,16 @@ def crm_migrations():
 @hookimpl
 def crm_event(event):
     """Evaluate the rules triggered by this event and run their actions."""
-    from .engine import process_event
-
     process_event(event)
 
 
 @hookimpl
 def crm_actions():
-    from .actions import CORE_ACTIONS
-
     return CORE_ACTIONS
 
 
 @hookimpl
 def crm_jobs():
-    from .engine import retry_due
-
     return [
         {
             "id": "core.automations:retry",

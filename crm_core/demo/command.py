@@ -10,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..auth.passwords import policy_errors
 from ..entities.models import (
     Customer,
 )
@@ -63,8 +64,6 @@ def demo_data_command(customers, seed_value, chunk, locale, password):
     """Load a demo: departments and a login per role (printed with their password), customers
     owned by sales reps (bulk inserts), a dealer tree, deals in every stage, tickets in every
     status, tasks due, then each plugin's demo data. Safe to run again."""
-    from ..auth.passwords import policy_errors
-
     # a locale asked for (not guessed from LANG) also gives the untouched role labels its language
     asked = bool(locale or current_app.config.get("LOCALE"))
     locale = chosen_locale(locale)

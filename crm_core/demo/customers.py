@@ -32,6 +32,9 @@ from collections.abc import Callable, Iterable
 
 from flask import current_app
 
+from ..auth import ADMIN_ROLE, actor_for_user
+from ..auth.models import Role, User, UserRole
+from ..auth.passwords import generate_password
 from ..db import database, utcnow
 from ..entities.models import (
     LIFECYCLE_STAGES,
@@ -162,8 +165,6 @@ def seed(
     ``plugins`` when given, e.g. ``["core.demo"]`` for the core's alone). With
     ``relabel_roles`` the built-in roles still carrying a shipped label get the ``locale`` one.
     Needs an app context."""
-    from ..auth.passwords import generate_password
-
     rng = rng or random.Random(42)
     password = password or generate_password()
     if relabel_roles:
@@ -267,9 +268,6 @@ def insert_customers(
 
 
 def _admin_ids() -> list[int]:
-    from ..auth import ADMIN_ROLE
-    from ..auth.models import Role, User, UserRole
-
     active = User.is_active == True  # noqa: E712  (peewee builds SQL from the comparison)
     query = User.select(User.id).join(UserRole).join(Role).where(Role.name == ADMIN_ROLE, active)
     return [u.id for u in query.order_by(User.id)]
@@ -277,9 +275,6 @@ def _admin_ids() -> list[int]:
 
 def _admin_actor():
     """The first active admin's actor (None before ``crm init`` made one)."""
-    from ..auth import actor_for_user
-    from ..auth.models import User
-
     ids = _admin_ids()
     return actor_for_user(User.get_by_id(ids[0])) if ids else None
 

@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 from decimal import Decimal
 
+from ..auth.models import User
 from ..db import utcnow
 from ..entities.models import (
     ACTIVITY_KINDS,
@@ -50,8 +51,6 @@ def seed_records(context: DemoContext) -> None:
     n = len(customers)
     agents = context.users.get("service") or []
     agent = agents[0] if agents else None
-    from ..auth.models import User
-
     service_dept = User.get_by_id(agent).department_id if agent else None
     companies, company_owner = _companies(customers, n, rng, text, now)
     contacts = _contacts(customers, companies, company_owner, rng, text, now)

@@ -4,6 +4,7 @@ saves one through ``records.service``."""
 
 from __future__ import annotations
 
+from .. import permissions
 from ..auth import current_actor
 from ..errors import APIError
 from ..records import service
@@ -57,8 +58,6 @@ def conflict(resource: str, model, existing_id, field: str, what: str) -> APIErr
     """The 409 for a value ``field`` already used by record ``existing_id`` of ``resource``: it
     names the record (message and ``existing_id``) only when the caller may read it
     (``permissions.view``); otherwise it only says the value is taken, revealing no id."""
-    from .. import permissions
-
     actor = current_actor(required=False)
     if actor is not None and permissions.view(actor, resource).contains_id(model, existing_id):
         return APIError(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from .. import permissions
+from ..auth import current_actor
 from ..errors import APIError
 
 
 def writer():
     """The actor of the current request, or None (CLI, jobs)."""
-    from ..auth import current_actor
-
     try:
         return current_actor(required=False)
     except RuntimeError:  # outside a request
@@ -21,8 +21,6 @@ def require_ref(model, resource: str, record_id, field: str):
     Without an actor (CLI, demo data) only existence is checked. A reference the writer cannot
     read answers as absent, so ids outside their scope reveal nothing.
     """
-    from .. import permissions
-
     if record_id is None:
         return None
     query = model.select().where(model._meta.primary_key == record_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import peewee as pw
 
+from .. import permissions
 from ..records import service
 from .models import (
     Activity,
@@ -31,8 +32,6 @@ DATA_FIELDS = {
 def _source(actor, resource, query, model):
     """``query`` within ``actor``'s view of ``resource`` and that view; ``(None, view)`` when the
     actor may not read ``resource`` at all."""
-    from .. import permissions
-
     view = permissions.view(actor, resource, "read")
     if not view.allowed:
         return None, view

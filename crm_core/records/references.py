@@ -20,7 +20,10 @@ from dataclasses import dataclass
 import peewee as pw
 from flask import has_app_context
 
+from .. import permissions
 from ..auth.models import Department, User
+from ..custom.extensible import entity_model, entity_of_model
+from ..db import RecordModel
 from ..errors import APIError
 from .collections import collections, model_of
 
@@ -71,8 +74,6 @@ def target_model(target: str):
     core = _core_models()
     if target in core:
         return core[target]
-    from ..custom.extensible import entity_model
-
     model = entity_model(target)
     if model is not None:
         return model
@@ -87,11 +88,7 @@ def target_of_model(model) -> str | None:
     for name, candidate in _core_models().items():
         if candidate is model:
             return name
-    from ..db import RecordModel
-
     if issubclass(model, RecordModel) and "custom" in model._meta.fields:
-        from ..custom.extensible import entity_of_model
-
         return entity_of_model(model)
     if has_app_context():
         for resource, collection in collections().items():
@@ -127,8 +124,6 @@ def references_of(model, resource: str | None = None) -> dict[str, Reference]:
 
 def can_read(actor, target: str) -> bool:
     """True when ``actor`` may read records of ``target`` at all."""
-    from .. import permissions
-
     if target in CONFIGURATION:
         return any(permissions.can(actor, r, "read") for r in CONFIGURATION[target])
     return permissions.can(actor, target, "read")
@@ -137,8 +132,6 @@ def can_read(actor, target: str) -> bool:
 def readable(actor, target: str, model=None, query=None):
     """``query`` (default: every row of the target's model) bounded to what ``actor`` may read of
     ``target``; 403 when it may read none. Configuration targets have no row scope."""
-    from .. import permissions
-
     model = model or target_model(target)
     query = model.select() if query is None else query
     if target in CONFIGURATION:
@@ -150,8 +143,6 @@ def readable(actor, target: str, model=None, query=None):
 
 def visible(actor, target: str, name: str) -> bool:
     """True when the column ``name`` of ``target`` may be shown to ``actor``."""
-    from .. import permissions
-
     if target in CONFIGURATION:
         return can_read(actor, target)
     return permissions.view(actor, target).visible(name)

@@ -26,6 +26,7 @@ from typing import Any
 
 import peewee as pw
 
+from .. import custom, permissions
 from ..changes import Change, record_written  # noqa: F401  (record_written: public here too)
 from ..db import database, is_postgres, utcnow, write_transaction
 from ..errors import APIError
@@ -183,8 +184,6 @@ def create(
     check uniqueness); ``after_save(record, data, None)`` runs after it (many-to-many rows,
     history). Raises ``APIError`` 403 (permissions), 409 (conflict), 422 (custom fields, references).
     """
-    from .. import custom, permissions
-
     data = dict(data)
     reject_nul(data)
     with write_transaction():
@@ -237,8 +236,6 @@ def update(
     derive new values from old ones, read ``record`` with its row lock inside the caller's
     ``db.write_transaction()`` (``permissions.get_record(..., lock=True)``), as the PATCH view does.
     """
-    from .. import custom, permissions
-
     data = dict(data)
     reject_nul(data)
     model = type(record)
@@ -292,8 +289,6 @@ def delete(
     extra: dict | None = None,
 ) -> None:
     """Delete ``record`` as ``actor``. 403 when not allowed; 409 when other rows still refer to it."""
-    from .. import permissions
-
     with write_transaction():
         permissions.require(actor, resource, "delete", record)
         before = serialize(record)
