@@ -13,6 +13,7 @@ hookimpl = pluggy.HookimplMarker("crm_core")
 
 def create_app(config=None, plugins=None):
     """Build the Flask app; see :func:`crm_core.app.create_app`."""
+    # cycle: every layer imports this package (hookimpl), and the app imports every layer
     from .app import create_app as _create_app
 
     return _create_app(config, plugins)

@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from flask import Flask, g, request
 
 from . import errors, inputs
+from .api import create_api
 from .config import PluginSettings, ensure_secret_key, load_config, plugin_settings, read_setting
 from .db import database, default_url, open_database
+from .errors import API_PREFIXES
 from .plugins import PluginManager, disabled_from_env
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -61,8 +63,6 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
 
     _install_request_hooks(app)
     _install_security_headers(app)
-    from .api import create_api
-
     crm.api = create_api(app)
     for blueprints in manager.hook.crm_web_blueprints():
         for blp in blueprints:
@@ -153,8 +153,6 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 
 
 def _install_security_headers(app: Flask) -> None:
-    from .errors import API_PREFIXES
-
     @app.after_request
     def _security_headers(response):
         headers = response.headers

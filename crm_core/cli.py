@@ -13,13 +13,19 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
-from .config import ConfigError
+from .app import create_app, load_plugins, load_settings
+from .auth import ADMIN_ROLE, create_user
+from .auth.models import Role, User, UserRole
+from .auth.passwords import describe_errors, generate_password
+from .auth.ratelimit import check_shared_storage
+from .config import ConfigError, describe
+from .errors import APIError
+from .migrate import migrate
 from .plugins import PluginManager, disabled_from_env
+from .reference_data import LocaleError, resolve_locale, seed_first_run
 
 
 def _create_app():
-    from .app import create_app
-
     try:
         return create_app()
     except ConfigError as exc:
@@ -56,8 +62,6 @@ def build_cli() -> click.Group:
 @with_appcontext
 def migrate_command():
     """Apply pending migrations of the core and every plugin (safe to run again)."""
-    from .migrate import migrate
-
     applied = migrate(_crm().db, _crm().plugins)
     done = [f"{plugin}: {', '.join(names)}" for plugin, names in applied.items() if names]
     click.echo("\n".join(done) if done else "database is up to date")
@@ -75,13 +79,6 @@ def migrate_command():
 def init_command(demo, locale):
     """Migrate the database and create the first admin (once); a new install also gets the default
     sales pipeline and built-in role labels in its locale (existing data is left as it is)."""
-    from .auth import ADMIN_ROLE, create_user
-    from .auth.models import Role, User, UserRole
-    from .auth.passwords import describe_errors, generate_password
-    from .errors import APIError
-    from .migrate import migrate
-    from .reference_data import LocaleError, resolve_locale, seed_first_run
-
     try:
         chosen = resolve_locale(locale, current_app.config.get("LOCALE"))
     except LocaleError as exc:
@@ -192,9 +189,6 @@ def serve_command(bind, workers, threads):
     (CRM_RATELIMIT_STORAGE_URL=redis://...): a per-process memory:// store is refused."""
     from gunicorn.app.base import BaseApplication
 
-    from .app import load_settings
-    from .auth.ratelimit import check_shared_storage
-
     try:
         check_shared_storage(load_settings()[0], workers)
     except ConfigError as exc:
@@ -221,9 +215,6 @@ def settings_command(as_json):
     """List every setting, the core's and those the enabled plugins declare: variable, type,
     default, help and who declares it. Set one as CRM_<KEY> or as <key> in crm.toml."""
     import json
-
-    from .app import load_plugins
-    from .config import describe
 
     try:
         rows = describe(load_plugins()[1])

@@ -29,7 +29,9 @@ from types import ModuleType
 
 import pluggy
 
-from . import hookspecs
+import crm_core
+
+from . import __version__, hookspecs
 
 log = logging.getLogger(__name__)
 
@@ -281,8 +283,6 @@ def _validation_error(exc: pluggy.PluginValidationError) -> str:
 
 def _core_modules() -> list[tuple[str, ModuleType]]:
     """The core's capability packages that carry a ``hooks.py``, as (``core.<name>``, module)."""
-    import crm_core
-
     found = []
     for mod in pkgutil.iter_modules(crm_core.__path__):
         if not mod.ispkg:
@@ -298,8 +298,6 @@ def _core_modules() -> list[tuple[str, ModuleType]]:
 
 
 def _core_version() -> str:
-    from . import __version__
-
     return __version__
 
 
