@@ -208,10 +208,26 @@ def crm_jobs() -> list[JobSpec]:
     "interval", **trigger_args}``, optionally with ``"description"`` and ``"misfire_grace_time"``.
 
     Collected only by the scheduler process (``crm scheduler`` / ``crm run``) and by
-    ``crm jobs run``; web workers never schedule. ``func`` is called with no arguments inside an
-    app context.
+    ``crm jobs run``; web workers never schedule. ``func`` runs inside an app context. A ``func``
+    with a required positional parameter is called with a :class:`crm_core.types.JobContext`
+    (``app``, ``job_id``, ``run_id``, ``now``, ``actor``, ``source``, ``log``); one without any
+    is called with no argument. Compute with ``ctx.now`` rather than the wall clock:
+    ``crm jobs run <id> --at 2026-03-01T00:00:00`` then runs the job as of that time (tests,
+    back-fills). Write through the write path as ``ctx.actor``, the jobs' system actor: the
+    audit log shows such writes with ``actor_name`` ``"job:<id>"``, ``client_id`` ``"job"`` and
+    no ``actor_id``. Example::
+
+        def send_reminders(ctx):
+            due = Claim.select().where(Claim.due_at <= ctx.now)
+            for claim in due:
+                update_record("warranty.claims", claim, {"reminded": True}, ctx.actor)
+
+        @hookimpl
+        def crm_jobs():
+            return [{"id": "warranty:remind", "func": send_reminders, "trigger": "cron", "hour": 7}]
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 ``func`` may take a ``JobContext``.
     """
 
 

@@ -10,13 +10,18 @@ without depending on how the core builds the values:
   ``crm_core.events``);
 - ``DemoContext``: what ``crm_demo_data`` is given (the demo's locale, users, departments and
   customers, and a seeded random generator);
-- ``PermissionSpec``, ``JobSpec``, ``ActionSpec``, ``NavEntry``, ``EntityTemplate``: the dicts
+- ``JobContext``: what a job's ``func`` is given when it takes an argument (the app, the run's
+  clock ``now``, the jobs' system actor, a logger);
+- ``PermissionSpec``, ``JobSpec``, ``ActionSpec``, ``NavEntry``, ``EntityTemplate``: the items
   that ``crm_permissions``, ``crm_jobs``, ``crm_actions``, ``crm_nav`` and ``crm_entities``
-  return.
+  return. They are ``TypedDict`` s, so a plain dict is one: code written before the types keeps
+  working, and a type checker checks the keys of code written with them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +36,7 @@ __all__ = [
     "DemoContext",
     "EntityTemplate",
     "Event",
+    "JobContext",
     "JobSpec",
     "NavEntry",
     "PermissionSpec",
@@ -88,11 +94,32 @@ class PermissionSpec(TypedDict, total=False):
     sensitive: bool
 
 
+@dataclass(frozen=True)
+class JobContext:
+    """What a job is given: ``func(ctx)`` for a ``func`` with a required positional parameter.
+
+    ``now`` is the run's clock (naive UTC, as every column stores time): the time the run started,
+    or the time ``crm jobs run --at`` asked for, so a job that computes with it can be run as of
+    any moment (tests, back-fills). ``actor`` is the jobs' system actor (``crm_core.jobs.context.JobActor``): the
+    job's writes through the write path are audited with ``actor_name`` ``"job:<job id>"`` and
+    ``client_id`` ``"job"``. ``source`` says who started the run (``schedule``, ``cli``, ``api``),
+    ``run_id`` is its ``job_run`` row, ``log`` a logger named for the job.
+    """
+
+    app: Any  # the Flask app; the job already runs inside its app context
+    job_id: str
+    run_id: int
+    now: dt.datetime
+    actor: Actor
+    source: str
+    log: logging.Logger
+
+
 class JobSpec(TypedDict, total=False):
     """One item of ``crm_jobs`` (besides the trigger's own arguments: ``minute``, ``seconds``...)."""
 
     id: str  # required: "<plugin>:<job>"
-    func: Callable[[], Any]  # required
+    func: Callable[[JobContext], Any] | Callable[[], Any]  # required: func(ctx), or func()
     trigger: Literal["cron", "interval"]  # required
     description: str
     misfire_grace_time: int
@@ -117,6 +144,10 @@ class NavEntry(TypedDict, total=False):
     order: int
     kind: Literal["menu", "dashboard", "customer_panel"]
     template: str
+    # panels: extra template variables, computed only when the panel renders for a viewer allowed
+    # to see it; called with the arguments it names among the panel's context (for a customer
+    # panel: customer, actor, data), returns a dict
+    template_vars: Callable[..., dict]
 
 
 class EntityTemplate(TypedDict, total=False):

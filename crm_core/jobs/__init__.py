@@ -1,7 +1,9 @@
 """Scheduled jobs: ``crm scheduler`` runs the ``crm_jobs`` of every plugin, one scheduler at a time.
 
-Public API: ``collect_jobs(plugins)`` (the declared jobs), ``run_job(app, spec, source)`` (run one
-now, logged), ``run_scheduler(app)`` (the ``crm scheduler`` loop), ``prune_runs()``.
+Public API: ``collect_jobs(plugins)`` (the declared jobs), ``run_job(app, spec, source, now=None)``
+(run one now, logged; a ``func`` taking an argument gets a ``JobContext`` whose clock is ``now``),
+``run_scheduler(app)`` (the ``crm scheduler`` loop), ``prune_runs()``. A job acts as its
+``JobActor`` (:mod:`crm_core.jobs.context`).
 """
 
 from __future__ import annotations

@@ -36,10 +36,11 @@ def crm_permissions():
     return [{"resource": "jobs", "actions": ["read", "run"], "label": _l("Scheduled jobs")}]
 
 
-def prune_runs() -> int:
-    """Delete finished runs older than 30 days, and beyond the newest 1000 of each job (the event
-    dispatcher runs every few seconds); returns how many rows went."""
-    cutoff = utcnow() - dt.timedelta(days=RUN_RETENTION_DAYS)
+def prune_runs(now: dt.datetime | None = None) -> int:
+    """Delete finished runs older than 30 days (before ``now``, by default the current time), and
+    beyond the newest 1000 of each job (the event dispatcher runs every few seconds); returns how
+    many rows went."""
+    cutoff = (now or utcnow()) - dt.timedelta(days=RUN_RETENTION_DAYS)
     deleted = JobRun.delete().where(JobRun.started_at < cutoff, JobRun.outcome != RUNNING).execute()
     for (job_id,) in JobRun.select(JobRun.job_id).distinct().tuples():
         newest = (
@@ -60,7 +61,7 @@ def crm_jobs():
     return [
         {
             "id": "core.jobs:prune-runs",
-            "func": prune_runs,
+            "func": lambda ctx: prune_runs(ctx.now),  # as of the run's clock
             "trigger": "cron",
             "hour": 3,
             "minute": 17,
@@ -121,8 +122,15 @@ def crm_cli(group):
 
     @jobs_group.command("run")
     @click.argument("job_id")
+    @click.option(
+        "--at",
+        "at",
+        type=click.DateTime(["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"]),
+        default=None,
+        help="Run as of this UTC time (the job context's clock): back-fills and tests.",
+    )
     @with_appcontext
-    def run_command(job_id):
+    def run_command(job_id, at):
         """Run JOB_ID now in this process (logged like a scheduled run); exit 1 if it fails."""
         from .registry import collect_jobs
         from .runner import run_job
@@ -133,7 +141,7 @@ def crm_cli(group):
             raise click.ClickException(f"no job {job_id!r}; known: {', '.join(sorted(jobs)) or 'none'}")
         if spec.error:
             raise click.ClickException(f"job {job_id!r} is misdeclared: {spec.error}")
-        run = run_job(current_app._get_current_object(), spec, source="cli")
+        run = run_job(current_app._get_current_object(), spec, source="cli", now=at)
         click.echo(
             f"run {run.id}: {run.outcome} in {run.duration_ms} ms"
             + (f" -> {run.result}" if run.result else "")

@@ -1,4 +1,7 @@
-"""The jobs the plugins declare through ``crm_jobs``, validated into ``JobSpec`` values."""
+"""The jobs the plugins declare through ``crm_jobs``, validated into ``JobSpec`` values.
+
+A declaration is a dict (typed ``crm_core.types.JobSpec``); ``func`` takes the run's
+``JobContext`` or no argument."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from dataclasses import dataclass, field
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+
+from .context import required_positional
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +79,8 @@ def _spec(plugin: str, item: dict) -> JobSpec:
         problems.append("id must be '<plugin>:<job>'")
     if not callable(spec.func):
         problems.append("func must be callable")
+    elif required_positional(spec.func) > 1:
+        problems.append("func must take one argument (the JobContext) or none")
     if spec.trigger_kind not in ("cron", "interval"):
         problems.append("trigger must be 'cron' or 'interval'")
     else:

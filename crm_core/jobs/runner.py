@@ -1,7 +1,11 @@
-"""Running one job: inside an app context, logged in ``job_run`` (start, end, outcome, error)."""
+"""Running one job: inside an app context, logged in ``job_run`` (start, end, outcome, error).
+
+A ``func`` with a required positional parameter is called with its ``JobContext`` (the app, the
+run's clock, the jobs' system actor); one without is called with no argument."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -9,13 +13,17 @@ import time
 import traceback
 
 from ..db import database, utcnow
+from .context import job_context, takes_context
 from .models import ERROR, RUNNING, SUCCESS, JobRun
 
 log = logging.getLogger(__name__)
 
 
-def run_job(app, spec, source: str = "schedule", started_by: int | None = None) -> JobRun:
-    """Run ``spec.func()`` in an app context of ``app`` and return its logged ``JobRun``.
+def run_job(
+    app, spec, source: str = "schedule", started_by: int | None = None, now: dt.datetime | None = None
+) -> JobRun:
+    """Run ``spec.func(ctx)`` (or ``spec.func()``) in an app context of ``app`` and return its
+    logged ``JobRun``. ``now`` (naive UTC) is the context's clock; by default the start time.
 
     Never raises for the job's own errors: they are logged with the traceback, stored on the run,
     and announced as a ``job.failed`` event (webhooks and automation rules can react).
@@ -23,13 +31,13 @@ def run_job(app, spec, source: str = "schedule", started_by: int | None = None) 
     with app.app_context():
         database.connect(reuse_if_open=True)
         try:
-            return _run(spec, source, started_by)
+            return _run(app, spec, source, started_by, now)
         finally:
             if not database.in_transaction() and not database.is_closed():
                 database.close()
 
 
-def _run(spec, source, started_by) -> JobRun:
+def _run(app, spec, source, started_by, now) -> JobRun:
     run = JobRun.create(
         job_id=spec.id,
         source=source,
@@ -42,7 +50,10 @@ def _run(spec, source, started_by) -> JobRun:
     start = time.perf_counter()
     outcome, error, result = SUCCESS, None, None
     try:
-        value = spec.func()
+        if takes_context(spec.func):
+            value = spec.func(job_context(app, spec, run.id, source, now or run.started_at))
+        else:
+            value = spec.func()
         result = None if value is None else str(value)[:2000]
     except Exception as exc:  # the scheduler must survive any job
         outcome = ERROR

@@ -87,11 +87,27 @@ def crm_event(event):
         listeners.on_order_refunded(event)
 
 
+def _as_of_the_run(func):
+    """The job ``func(now)`` as a job of the core's scheduler: run as of the context's clock
+    (so ``crm jobs run loyalty:expire_points --at ...`` back-fills)."""
+
+    def run(ctx):
+        return func(ctx.now)
+
+    run.__doc__ = func.__doc__
+    return run
+
+
 @hookimpl
 def crm_jobs():
     """Tier evaluation, expiry, activation of pending points, expiry reminders."""
     return [
-        {"id": f"loyalty:{name}", "func": func, "description": str(jobs.DESCRIPTIONS[name]), **trigger}
+        {
+            "id": f"loyalty:{name}",
+            "func": _as_of_the_run(func),
+            "description": str(jobs.DESCRIPTIONS[name]),
+            **trigger,
+        }
         for name, (func, trigger) in jobs.JOBS.items()
     ]
 
