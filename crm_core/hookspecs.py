@@ -305,7 +305,7 @@ def crm_cli(group: click.Group) -> None:
 @hookspec
 def crm_nav() -> list[NavEntry]:
     """Return web workbench entries: ``{"label", "endpoint", "args"?, "permission", "order"?,
-    "kind", "template"?}``.
+    "kind", "template"?, "template_vars"?}``.
 
     ``kind`` is ``"menu"`` (a menu entry linking to the Flask ``endpoint`` with ``args``; a plugin
     collection made with ``register_crud`` already has pages at ``endpoint="web.record_list"``,
@@ -316,7 +316,22 @@ def crm_nav() -> list[NavEntry]:
     signed-in user. Called when a page is rendered; entries the user may not use are left out,
     and a panel that fails to render shows a notice instead of breaking the page.
 
+    A panel brings its plugin's data with ``"template_vars"``: a function called with the
+    arguments it names among the panel's context (``customer``, ``actor``, ``data``), returning a
+    dict of extra template variables (datasette's ``extra_template_vars``). It is called only
+    when the panel renders, for a viewer holding its ``permission``; read with that ``actor``'s
+    permissions (``scoped``, ``view``). The core's variables win a name clash; a function that
+    raises shows the panel's notice. Example::
+
+        def warranty_vars(customer, actor):
+            query = scoped(Warranty.select(), actor, "warranty.warranties", "read")
+            return {"warranties": list(query.where(Warranty.customer_id == customer.id))}
+
+        {"kind": "customer_panel", "label": "Warranties", "template": "warranty/panel.html",
+         "permission": "warranty.warranties:read", "template_vars": warranty_vars}
+
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 ``template_vars``.
     """
 
 

@@ -8,6 +8,7 @@ so a menu never links to a page that would answer 403.
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 from flask import current_app, g, url_for
@@ -65,10 +66,30 @@ def nav_entries(kind: str = "menu") -> list[dict]:
     return sorted(out, key=lambda e: e.get("order", 100))
 
 
+def panel_vars(entry: dict, context: dict) -> dict:
+    """The plugin's own template variables of a panel: its ``template_vars`` called with the
+    arguments it names among ``context`` (a customer panel: ``customer``, ``actor``, ``data``),
+    like datasette's ``extra_template_vars``; ``{}`` for a panel without one. Called only for a
+    panel that is about to render for a viewer allowed to see it, so a plugin reads its data
+    once per view, as that viewer (``actor``) may."""
+    func = entry.get("template_vars")
+    if func is None:
+        return {}
+    names = inspect.signature(func).parameters
+    takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in names.values())
+    values = func(**{k: v for k, v in context.items() if takes_all or k in names})
+    if not isinstance(values, dict):
+        raise TypeError(
+            f"template_vars of panel {entry.get('template')!r} returned {type(values).__name__}, not a dict"
+        )
+    return values
+
+
 def render_panels(kind: str, **context) -> list[dict]:
     """The panels of ``kind`` the user may see, each rendered from its template with
-    ``context``: ``[{"entry", "html"}]``. A panel whose template fails is replaced by a short
-    notice (and logged), so one broken plugin never takes the page down."""
+    ``context`` and the panel's own ``template_vars`` (:func:`panel_vars`; the core's names win
+    a clash): ``[{"entry", "html"}]``. A panel whose variables or template fail is replaced by
+    a short notice (and logged), so one broken plugin never takes the page down."""
     from flask import render_template
     from flask_babel import gettext as _
     from markupsafe import Markup, escape
@@ -79,7 +100,8 @@ def render_panels(kind: str, **context) -> list[dict]:
         if not template:
             continue
         try:
-            html = Markup(render_template(template, panel=entry, **context))
+            extra = panel_vars(entry, context)
+            html = Markup(render_template(template, **{**extra, **context, "panel": entry}))
         except Exception:
             log.exception("panel %r of plugin %s failed to render", template, entry.get("plugin"))
             html = (
