@@ -273,8 +273,13 @@ def crm_actions() -> list[ActionSpec]:
 def crm_export_customer(customer: Customer) -> dict[str, Any] | None:
     """Return everything this plugin stores about ``customer``, as JSON-ready data, or None.
 
-    Called by the privacy export (GDPR / PIPL subject access). The result is placed under the
-    plugin's name in the export document.
+    Called by the privacy export (GDPR / PIPL subject access: ``GET
+    /api/v1/customers/<id>/privacy-export``, ``crm privacy export``). The result is placed at
+    ``plugins.<plugin name>`` of the export document, beside the core's ``customer``,
+    ``contacts``, ``deals``, ``activities``, ``tickets`` and ``tags``: one place where the person
+    finds every plugin's data, and no plugin can overwrite a core section. A plugin returning
+    None is left out. Return only what the export's reader may see: the export is made for an
+    actor with ``customers:export`` on the customer.
 
     .. versionadded:: 0.1
     """
