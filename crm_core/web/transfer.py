@@ -87,7 +87,9 @@ def export_response(resource: str, actor, args, fmt: str, progress=None) -> Resp
         from ..transfer.customers import export_customers
 
         return export_customers(args, actor, fmt, progress)
-    fields = [f for f in fields_for(res, actor) if f.widget != "json" or f.custom]
+    # ``id`` leads every export (the import matches rows by it), so it is not repeated among
+    # the fields
+    fields = [f for f in fields_for(res, actor) if (f.widget != "json" or f.custom) and f.key != "id"]
     rows = _export_query(res, actor, args)
     if progress is not None:
         progress(0, rows.count(), "exporting")
