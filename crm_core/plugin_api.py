@@ -6,7 +6,7 @@ drift from what the core does. Names not listed here are internals and may move 
 module builds no app and imports neither ``crm_core.app`` nor the workbench's pages.
 
 Hooks (``from crm_core import hookimpl``) and the types of their payloads
-    ``Actor``, ``Change``, ``Event``, ``DemoContext``, ``PermissionSpec``, ``JobSpec``,
+    ``Actor``, ``Change``, ``Event``, ``DemoContext``, ``JobContext``, ``PermissionSpec``, ``JobSpec``,
     ``ActionSpec``, ``NavEntry``, ``EntityTemplate`` (see :mod:`crm_core.types`).
 Models and the database
     ``database`` (the peewee proxy), ``BaseModel``, ``RecordModel`` (owner, department, ``custom``),
@@ -78,6 +78,7 @@ from .types import (
     DemoContext,
     EntityTemplate,
     Event,
+    JobContext,
     JobSpec,
     NavEntry,
     PermissionSpec,
@@ -93,6 +94,7 @@ __all__ = [
     "DemoContext",
     "EntityTemplate",
     "Event",
+    "JobContext",
     "JobSpec",
     "NavEntry",
     "PermissionSpec",
