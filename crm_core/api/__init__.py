@@ -14,6 +14,8 @@ from marshmallow import Schema, fields
 
 from ..errors import APIError  # noqa: F401  re-exported for plugins
 from ..inputs import Parser
+from ..records.listing import pagination_header
+from .paging import PAGINATION_HEADER_DOC
 
 API_PREFIX = "/api/v1"
 
@@ -110,6 +112,15 @@ class Blueprint(flask_smorest.Blueprint):
     DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 20, "max_page_size": 200}
     # JSON bodies, numbers and pages within the limits of crm_core.inputs
     ARGUMENTS_PARSER = PAGINATION_ARGUMENTS_PARSER = Parser()
+
+    @staticmethod
+    def _make_pagination_metadata(page, page_size, item_count):
+        """``@blp.paginate()`` lists send the header every other list sends (api/paging.py)."""
+        return pagination_header(item_count, page, page_size)
+
+    def _document_pagination_metadata(self, spec, resp_doc):
+        """Document that header as the other lists do."""
+        resp_doc.setdefault("headers", {}).update(PAGINATION_HEADER_DOC)
 
 
 def schema_name(schema) -> str:

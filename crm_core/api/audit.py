@@ -23,6 +23,7 @@ from ..auth import current_actor
 from ..entities.schemas import UTCDateTime
 from . import API_PREFIX, Blueprint
 from .common import PageArgs, json_response, page_of, text
+from .paging import PAGINATION_HEADER_DOC
 
 blp = Blueprint("audit", __name__, url_prefix=f"{API_PREFIX}/audit", description="Audit log")
 
@@ -149,7 +150,7 @@ def entry_dict(actor, row: AuditEntry) -> dict:
 @blp.route("")
 class Audit(MethodView):
     @blp.arguments(AuditArgs, location="query")
-    @blp.response(200, AuditOut(many=True), headers={"X-Pagination": {"schema": {"type": "string"}}})
+    @blp.response(200, AuditOut(many=True), headers=PAGINATION_HEADER_DOC)
     def get(self, args):
         """Audit entries, newest first, filtered by resource, record, actor, client, action,
         kind, request id and time; only entries about records the caller may read."""

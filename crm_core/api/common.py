@@ -6,7 +6,8 @@ from marshmallow import Schema, fields, validate
 
 from ..errors import APIError
 from ..inputs import INT64_MAX, INT64_MIN, MAX_PAGE
-from ..records.listing import pagination_header  # one X-Pagination format for every list
+from .paging import page_of  # noqa: F401  the one pager (api/paging.py)
+from .responses import json_response  # noqa: F401  the one json_response (api/responses.py)
 
 
 class PageArgs(Schema):
@@ -29,29 +30,6 @@ def no_nul(value: str) -> bool:
 def text(max_length: int, **kwargs):
     """A string field of at most ``max_length`` characters without NUL characters."""
     return fields.String(validate=[validate.Length(max=max_length), no_nul], **kwargs)
-
-
-def page_of(query, args) -> tuple[list, dict]:
-    """(rows of the requested page, X-Pagination header dict) of a peewee query."""
-    import json
-
-    total = query.count()
-    rows = list(query.paginate(args["page"], args["page_size"]))
-    return rows, {"X-Pagination": json.dumps(pagination_header(total, args["page"], args["page_size"]))}
-
-
-def json_response(data, status: int = 200, headers: dict | None = None):
-    """A JSON response with non-ASCII text kept as is."""
-    import json
-
-    from flask import Response
-
-    response = Response(
-        json.dumps(data, ensure_ascii=False, default=str), status=status, mimetype="application/json"
-    )
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
 
 
 def int_id(value, what: str) -> int:

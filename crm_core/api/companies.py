@@ -15,7 +15,8 @@ from ..entities.refs import require_ref
 from ..entities.schemas import CompanySchema, CompanyTreeSchema, ContactSchema
 from ..errors import APIError
 from . import API_PREFIX, Blueprint
-from .crud import json_response, register_crud
+from .crud import register_crud
+from .responses import json_response
 
 blp = Blueprint("companies", __name__, url_prefix=API_PREFIX, description="Companies and their trees")
 contacts_blp = Blueprint(

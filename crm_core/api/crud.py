@@ -1,10 +1,20 @@
-"""``register_crud``: the REST collection every object gets (core objects, custom objects, plugins).
+"""The REST collection every object gets (core objects, custom objects, plugins): ``CrudView``.
 
 One call mounts five endpoints on a flask-smorest ``Blueprint``::
 
     from crm_core.api.crud import register_crud
 
     crud = register_crud(blp, "loyalty.members", Member, MemberSchema, path="/members")
+
+or, to override a step, a subclass mounted with ``mount``::
+
+    class Pets(CrudView):
+        resource, model, schema, path = "zoo.pets", Pet, PetSchema, "/pets"
+
+        def before_save(self, record, data, before):
+            record.title = record.title.strip()
+
+    crud = Pets.mount(blp)
 
 | method and path            | answer                                                          |
 |----------------------------|-----------------------------------------------------------------|
@@ -13,25 +23,19 @@ One call mounts five endpoints on a flask-smorest ``Blueprint``::
 | ``GET    {path}/<id>``     | 200 + ``ETag`` (304 on a matching ``If-None-Match``)             |
 | ``PATCH  {path}/<id>``     | 200 + new ``ETag``; 412 when ``If-Match`` is stale               |
 | ``DELETE {path}/<id>``     | 204; 412 when ``If-Match`` is stale                              |
+| ``POST   {path}/<id>/<action>`` | custom actions (:mod:`crm_core.api.actions`)                |
 
-Lists take the grammar of :mod:`crm_core.records.listing`. Reads go through
-``permissions.scoped`` / ``permissions.get_record`` (row scopes; 404 outside the read scope, 403
-when readable but not writable), writes through :mod:`crm_core.records.service` (permissions,
-custom fields, audit and events in one transaction), and every output through
-``permissions.mask`` (hidden fields removed). The ETag is computed from the masked output, so
-two users with different field rules never share a validator.
-
-Idempotency keys are stored per user (``idempotency_key`` table) for
-``IDEMPOTENCY_TTL`` seconds; a repeat with the same key and the same request answers with the
-first response (plus ``Idempotent-Replayed: true``) and creates nothing; the same key with a
-different request answers 422.
+Lists take the grammar of :mod:`crm_core.records.listing`, documented per collection in OpenAPI
+(:mod:`crm_core.api.list_args`) and paged by :mod:`crm_core.api.paging`. Reads go through
+``permissions.get_record`` (row scopes; 404 outside the read scope, 403 when readable but not
+writable), writes through :mod:`crm_core.records.service` (permissions, custom fields, audit and
+events in one transaction), and every output through ``permissions.mask`` (hidden fields removed,
+including keys inside ``custom``). The ETag is computed from the masked output, so two users with
+different field rules never share a validator. ``Idempotency-Key``: :mod:`crm_core.api.idempotency`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,132 +44,19 @@ import peewee as pw
 from flask import Response, request, url_for
 from flask.views import MethodView
 
-from ..db import database, utcnow, write_transaction
-from ..errors import APIError
+from .. import permissions
+from ..db import write_transaction
 from ..records import listing, service
-from ..records.models import IdempotencyKey
+from .actions import register_action
+from .crud_routes import collection_handlers, item_handlers
+from .idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_TTL, idempotent  # noqa: F401  (public here)
+from .list_args import BaseListArgsSchema, list_args_schema, list_parameters
+from .paging import PAGINATION_HEADER_DOC, pagination_headers  # noqa: F401  (public here)
+from .responses import check_if_match, etag_of, json_response, not_modified
 
-IDEMPOTENCY_TTL = 24 * 3600
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-LIST_PARAMETERS = [
-    {"in": "query", "name": "page", "schema": {"type": "integer", "minimum": 1, "default": 1}},
-    {
-        "in": "query",
-        "name": "page_size",
-        "schema": {"type": "integer", "minimum": 1, "maximum": listing.MAX_PAGE_SIZE, "default": 20},
-    },
-    {
-        "in": "query",
-        "name": "sort",
-        "schema": {"type": "string"},
-        "description": "Comma-separated fields, '-' for descending: '-created_at,name'.",
-    },
-    {"in": "query", "name": "q", "schema": {"type": "string"}, "description": "Search the text fields."},
-]
-PAGINATION_HEADER_DOC = {
-    "X-Pagination": {
-        "description": "JSON: total, total_pages, first_page, last_page, page, page_size, "
-        "previous_page, next_page",
-        "schema": {"type": "string"},
-    }
-}
-
-
-def json_response(data: Any, status: int = 200, headers: dict | None = None) -> Response:
-    """A JSON response (UTF-8, non-ASCII kept as is)."""
-    body = json.dumps(data, ensure_ascii=False, default=str)
-    response = Response(body, status=status, mimetype="application/json")
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
-
-
-def etag_of(data: Any) -> str:
-    """A strong ETag (quoted) for a dumped, masked representation."""
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
-    return f'"{digest}"'
-
-
-def _etags(header: str) -> list[str]:
-    return [part.strip().removeprefix("W/") for part in header.split(",") if part.strip()]
-
-
-def check_if_match(current_etag: str) -> None:
-    """412 when the request carries an ``If-Match`` that does not match ``current_etag``."""
-    header = request.headers.get("If-Match")
-    if header is None:
-        return
-    tags = _etags(header)
-    if "*" in tags or current_etag in tags:
-        return
-    raise APIError(
-        412,
-        "The record changed since you read it (If-Match does not match its ETag); read it again.",
-        etag=current_etag,
-    )
-
-
-def _fingerprint() -> str:
-    digest = hashlib.sha256()
-    digest.update(request.method.encode())
-    digest.update(request.path.encode())
-    digest.update(b"\0")
-    digest.update(request.get_data(cache=True))
-    return digest.hexdigest()
-
-
-def idempotent(actor, run: Callable[[], Response]) -> Response:
-    """Run ``run`` once per ``Idempotency-Key`` (per user); a repeat gets the stored response.
-
-    Without the header, just runs ``run``. The record and the stored response are written in one
-    transaction, so a failure stores nothing and a concurrent duplicate gets 409 rather than a
-    second record.
-    """
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key is None:
-        with write_transaction():
-            return run()
-    key = key.strip()
-    if not 1 <= len(key) <= 200 or "\x00" in key:
-        raise APIError(400, "Idempotency-Key must be 1 to 200 characters.")
-    fingerprint = _fingerprint()
-    cutoff = utcnow() - dt.timedelta(seconds=IDEMPOTENCY_TTL)
-    stored = IdempotencyKey.get_or_none(IdempotencyKey.user_id == actor.id, IdempotencyKey.key == key)
-    if stored is not None and stored.created_at >= cutoff:
-        if stored.fingerprint != fingerprint:
-            raise APIError(
-                422,
-                "This Idempotency-Key was already used for a different request.",
-                errors={IDEMPOTENCY_HEADER: ["Already used for a different request."]},
-            )
-        headers = {"Idempotent-Replayed": "true"}
-        if stored.location:
-            headers["Location"] = stored.location
-        response = Response(stored.body, status=stored.status, mimetype="application/json")
-        for name, value in headers.items():
-            response.headers[name] = value
-        return response
-    with write_transaction():
-        if stored is not None:  # expired: the key may be used again
-            stored.delete_instance()
-        response = run()
-        if 200 <= response.status_code < 300:
-            try:
-                with database.atomic():
-                    IdempotencyKey.create(
-                        user_id=actor.id,
-                        key=key,
-                        fingerprint=fingerprint,
-                        status=response.status_code,
-                        body=response.get_data(as_text=True),
-                        location=response.headers.get("Location"),
-                    )
-            except pw.IntegrityError:
-                raise APIError(
-                    409, "A request with this Idempotency-Key is being processed; retry shortly."
-                ) from None
-    return response
+#: the arguments every list takes, for lists whose fields are known only at run time
+LIST_PARAMETERS = list_parameters(BaseListArgsSchema)
+ALL_METHODS = ("list", "create", "read", "update", "delete")
 
 
 def _instance(schema, **kwargs):
@@ -178,7 +69,10 @@ def _instance(schema, **kwargs):
 
 @dataclass
 class Crud:
-    """What ``register_crud`` mounted, with the helpers its views use (for extra endpoints)."""
+    """What was mounted for one collection, with the helpers its views use (for extra endpoints).
+
+    Carried by the collection's view classes as ``crm_collection`` (``records.collections`` finds
+    collections through it); ``view`` is the ``CrudView`` serving it."""
 
     resource: str
     model: type[pw.Model]
@@ -188,6 +82,8 @@ class Crud:
     write_options: dict = field(default_factory=dict)
     endpoint: str = ""
     options: Callable[[], dict] | None = None
+    view: Any = None
+    blueprint: Any = None
 
     def list_options(self) -> dict:
         """Keyword arguments for ``listing.list_query`` that this collection's list uses
@@ -197,14 +93,10 @@ class Crud:
     def get(self, record_id, actor, action: str = "read", lock: bool = False):
         """The record within the actor's scope (404 outside the read scope, 403 if not allowed).
         ``lock``: with its row lock, inside ``db.write_transaction()`` (see ``permissions.get_record``)."""
-        from .. import permissions
-
         return permissions.get_record(self.model, record_id, actor, self.resource, action, lock=lock)
 
     def dump(self, records, actor):
         """Dump one record or a list, prefetching relations in one query and masking hidden fields."""
-        from .. import permissions
-
         many = isinstance(records, list | tuple)
         rows = list(records) if many else [records]
         if self.prefetch and rows:
@@ -218,6 +110,178 @@ class Crud:
         return json_response(data, status, {"ETag": etag_of(data), **(headers or {})})
 
 
+class CrudView:
+    """One collection's REST behaviour; override a method or an attribute in a subclass.
+
+    Attributes: ``resource`` (permission resource and entity name), ``model``, ``schema`` (loads
+    the create body, dumps records), ``create_schema`` / ``update_schema`` (default: ``schema`` and
+    ``schema(partial=True)``), ``path`` (default ``/<resource>``), ``name`` (endpoint prefix),
+    ``methods``, ``search_fields`` (list or function), ``filter_fields``, ``extra_filters``,
+    ``default_sort``, ``description``. Steps: ``query()`` (the list's base select),
+    ``prefetch(rows)``, ``before_save`` / ``after_save`` / ``before_delete`` (the write path's
+    hooks; None for none), ``serialize(record)`` (the audit image); handlers ``list``, ``create``,
+    ``read``, ``update``, ``delete``, each given the current actor.
+    """
+
+    resource: str = ""
+    model: type[pw.Model] | None = None
+    schema: Any = None
+    create_schema: Any = None
+    update_schema: Any = None
+    path: str | None = None
+    name: str | None = None
+    methods: Iterable[str] = ALL_METHODS
+    search_fields: Callable[[], list] | list | None = None
+    filter_fields: Iterable[str] | None = None
+    extra_filters: listing.ExtraFilters | None = None
+    default_sort: str = listing.DEFAULT_SORT
+    description: str | None = None
+    prefetch: Callable[[list], None] | None = None
+    before_save: Callable | None = None
+    after_save: Callable | None = None
+    before_delete: Callable | None = None
+
+    def __init__(self, blp):
+        self.methods = set(self.methods)
+        self.path = self.path or f"/{self.resource.replace('.', '/')}"
+        self.name = self.name or self.resource.replace(".", "_")
+        self.label = self.description or self.resource
+        self.dump_schema = _instance(self.schema)
+        self.many_schema = _instance(self.schema, many=True)
+        self.load_schema = _instance(self.create_schema or self.schema)
+        self.patch_schema = self._patch_schema()
+        self.list_args = list_args_schema(
+            self.model,
+            self.resource,
+            filter_fields=self.filter_fields,
+            extra_filters=self.extra_filters or (),
+            name=f"{blp.name}_{self.name}",
+        )
+        self.write = {
+            "before_save": self.before_save,
+            "after_save": self.after_save,
+            "serialize": self.serialize,
+        }
+        self.crud = Crud(
+            self.resource,
+            self.model,
+            self.dump_schema,
+            self.many_schema,
+            self.prefetch,
+            self.write,
+            endpoint=f"{blp.name}.{self.name}_item",
+            options=self.list_options,
+            view=self,
+            blueprint=blp,
+        )
+
+    def _patch_schema(self):
+        if self.update_schema is not None:
+            return _instance(self.update_schema)
+        # a named subclass, so the OpenAPI document gets a distinct "<Name>Update" component
+        base = self.schema if isinstance(self.schema, type) else type(self.schema)
+        return type(base.__name__.removesuffix("Schema") + "UpdateSchema", (base,), {})(partial=True)
+
+    # -- steps a subclass may override ------------------------------------------------------
+    def query(self):
+        """The list's base select (joins, a narrower set); None for ``model.select()``."""
+        return None
+
+    def serialize(self, record) -> dict:
+        """The image of a record the audit trail and events carry (before / after)."""
+        return service.record_dict(record)
+
+    def list_options(self) -> dict:
+        """Keyword arguments for ``listing.list_query`` (see ``Crud.list_options``)."""
+        fields = self.search_fields() if callable(self.search_fields) else self.search_fields
+        return {
+            "query": self.query(),
+            "search_fields": fields,
+            "filter_fields": self.filter_fields,
+            "extra_filters": self.extra_filters,
+            "default_sort": self.default_sort,
+        }
+
+    # -- the handlers ---------------------------------------------------------------------------
+    def list(self, actor) -> Response:
+        """One page of the collection as ``actor`` may see it, with ``X-Pagination``."""
+        page, page_size = listing.page_params(request.args)
+        rows, total = listing.list_query(
+            self.model, self.resource, request.args, actor, **self.list_options()
+        )
+        data = self.crud.dump(list(rows), actor)
+        return json_response(data, 200, pagination_headers(total, page, page_size))
+
+    def create(self, data: dict, actor) -> Response:
+        """Create a record (201 + Location + ETag), once per ``Idempotency-Key``."""
+
+        def run():
+            record = service.create(self.resource, self.model, data, actor, **self.write)
+            headers = {}
+            if {"read", "update", "delete"} & self.methods:
+                headers["Location"] = url_for(self.crud.endpoint, record_id=record.get_id())
+            return self.crud.detail_response(record, actor, 201, headers)
+
+        return idempotent(actor, run)
+
+    def read(self, record_id, actor) -> Response:
+        """One record with its ETag (304 when ``If-None-Match`` matches)."""
+        record = self.crud.get(record_id, actor)
+        return not_modified(self.crud.detail_response(record, actor))
+
+    def locked(self, record_id, actor, action: str):
+        """The record under its row lock for ``action`` (call inside ``write_transaction``),
+        refused with 412 when the request's ``If-Match`` is stale."""
+        record = self.crud.get(record_id, actor, action, lock=True)
+        if request.headers.get("If-Match") is not None:
+            check_if_match(etag_of(self.crud.dump(record, actor)))
+        return record
+
+    def update(self, data: dict, record_id, actor) -> Response:
+        """Change some fields; 412 when ``If-Match`` is stale."""
+        # the row is read under its lock (FOR UPDATE; BEGIN IMMEDIATE on SQLite), so the ETag
+        # compared is the one of the row this update changes, and concurrent writers queue
+        with write_transaction():
+            record = self.locked(record_id, actor, "update")
+            record = service.update(self.resource, record, data, actor, **self.write)
+        return self.crud.detail_response(record, actor)
+
+    def delete(self, record_id, actor) -> Response:
+        """Delete the record (204); 412 when ``If-Match`` is stale."""
+        with write_transaction():
+            record = self.locked(record_id, actor, "delete")
+            service.delete(
+                self.resource, record, actor, before_delete=self.before_delete, serialize=self.serialize
+            )
+        return Response(status=204)
+
+    # -- mounting -------------------------------------------------------------------------------
+    @classmethod
+    def mount(cls, blp) -> Crud:
+        """Mount this collection's endpoints (and its ``@action`` methods) on ``blp``; the ``Crud``."""
+        view = cls(blp)
+        view._route(blp)
+        for attr in dir(cls):
+            spec = getattr(getattr(cls, attr, None), "crm_action", None)
+            if spec is not None:
+                register_action(view.crud, spec["name"], getattr(view, attr), **spec["options"])
+        return view.crud
+
+    def _route(self, blp) -> None:
+        collection, item = collection_handlers(self, blp), item_handlers(self, blp)
+        # MethodView collects its HTTP methods when the class is created, so build the classes last
+        if collection:
+            view = type(f"{self.name}_collection", (MethodView,), {**collection, "crm_collection": self.crud})
+            blp.route(self.path, endpoint=f"{self.name}_collection")(view)
+        if item:
+            view = type(f"{self.name}_item", (MethodView,), {**item, "crm_collection": self.crud})
+            blp.route(f"{self.path}/<int:record_id>", endpoint=f"{self.name}_item")(view)
+
+
+def _hook(function):
+    return staticmethod(function) if function is not None else None
+
+
 def register_crud(
     blp,
     resource: str,
@@ -228,7 +292,7 @@ def register_crud(
     create_schema=None,
     update_schema=None,
     name: str | None = None,
-    methods: Iterable[str] = ("list", "create", "read", "update", "delete"),
+    methods: Iterable[str] = ALL_METHODS,
     query: Callable[[], Any] | None = None,
     search_fields: Callable[[], list] | list | None = None,
     filter_fields: Iterable[str] | None = None,
@@ -243,147 +307,33 @@ def register_crud(
 ) -> Crud:
     """Mount list/create/detail/update/delete for ``model`` on ``blp`` and return a ``Crud``.
 
-    - ``resource``: the permission resource and entity name (``customers``, ``objects.course``).
-    - ``schema``: a marshmallow schema (class or instance) that loads the create body and dumps
-      records; ``create_schema`` / ``update_schema`` override the input schemas (the default update
-      schema is ``schema(partial=True)``).
-    - ``path``: the collection path under the blueprint's prefix (default ``/<resource>``); the
-      item path is ``{path}/<int:record_id>``. ``name`` prefixes the endpoint names.
-    - ``methods``: which of ``list``, ``create``, ``read``, ``update``, ``delete`` to mount.
-    - ``query``: a function returning the base select (joins for the list); ``search_fields``,
-      ``filter_fields``, ``extra_filters``, ``default_sort``: passed to ``listing.list_query``.
-    - ``prefetch(records)``: loads relations for a page in a constant number of queries (no N+1).
-    - ``before_save``, ``after_save``, ``before_delete``, ``serialize``: passed to
-      ``service.create/update/delete``.
-
+    The one-call form of a ``CrudView`` subclass: each argument is the attribute of that name
+    (``query``, ``serialize`` and the hooks as functions). ``before_save``, ``after_save``,
+    ``before_delete``, ``serialize`` are passed to ``service.create/update/delete``;
+    ``prefetch(records)`` loads relations for a page in a constant number of queries (no N+1).
     Every view requires a bearer token (``crm_core.auth``) and checks permissions itself.
     """
-    from ..auth import current_actor
-
-    methods = set(methods)
-    path = path or f"/{resource.replace('.', '/')}"
-    name = name or resource.replace(".", "_")
-    dump_schema = _instance(schema)
-    many_schema = _instance(schema, many=True)
-    load_schema = _instance(create_schema or schema)
-    if update_schema is not None:
-        patch_schema = _instance(update_schema)
-    else:
-        # a named subclass, so the OpenAPI document gets a distinct "<Name>Update" component
-        base = schema if isinstance(schema, type) else type(schema)
-        patch_schema = type(base.__name__.removesuffix("Schema") + "UpdateSchema", (base,), {})(partial=True)
-    write = {"before_save": before_save, "after_save": after_save, "serialize": serialize}
-    crud = Crud(
-        resource, model, dump_schema, many_schema, prefetch, write, endpoint=f"{blp.name}.{name}_item"
-    )
-    label = description or resource
-
-    def list_options():
-        fields = search_fields() if callable(search_fields) else search_fields
-        return {
-            "query": query() if query else None,
-            "search_fields": fields,
-            "filter_fields": filter_fields,
-            "extra_filters": extra_filters,
-            "default_sort": default_sort,
-        }
-
-    crud.options = list_options
-
-    collection_views: dict[str, Callable] = {}
-    item_views: dict[str, Callable] = {}
-    has_item = bool({"read", "update", "delete"} & methods)
-
-    if "list" in methods:
-
-        @blp.doc(parameters=LIST_PARAMETERS, summary=f"List {label}")
-        @blp.response(200, many_schema, headers=PAGINATION_HEADER_DOC)
-        def get(self):
-            """One page of the collection, filtered and sorted (see the list API grammar)."""
-            actor = current_actor()
-            page, page_size = listing.page_params(request.args)
-            rows, total = listing.list_query(model, resource, request.args, actor, **list_options())
-            data = crud.dump(list(rows), actor)
-            meta = listing.pagination_header(total, page, page_size)
-            return json_response(data, 200, {"X-Pagination": json.dumps(meta)})
-
-        collection_views["get"] = get
-
-    if "create" in methods:
-
-        @blp.arguments(load_schema)
-        @blp.response(201, dump_schema)
-        @blp.doc(summary=f"Create one of {label}")
-        def post(self, data):
-            """Create a record (201). Send ``Idempotency-Key`` to make retries safe."""
-            actor = current_actor()
-
-            def run():
-                record = service.create(resource, model, data, actor, **write)
-                headers = {"Location": url_for(crud.endpoint, record_id=record.get_id())} if has_item else {}
-                return crud.detail_response(record, actor, 201, headers)
-
-            return idempotent(actor, run)
-
-        collection_views["post"] = post
-
-    if "read" in methods:
-
-        @blp.response(200, dump_schema)
-        @blp.doc(summary=f"Read one of {label}")
-        def get_item(self, record_id):
-            """One record with its ETag (304 when ``If-None-Match`` matches)."""
-            actor = current_actor()
-            record = crud.get(record_id, actor)
-            response = crud.detail_response(record, actor)
-            if response.headers["ETag"] in _etags(request.headers.get("If-None-Match", "")):
-                return Response(status=304, headers={"ETag": response.headers["ETag"]})
-            return response
-
-        item_views["get"] = get_item
-
-    if "update" in methods:
-
-        @blp.arguments(patch_schema)
-        @blp.response(200, dump_schema)
-        @blp.alt_response(412, description="If-Match does not match the current ETag")
-        @blp.doc(summary=f"Update one of {label}")
-        def patch(self, data, record_id):
-            """Change some fields. Send ``If-Match: <ETag>`` to refuse lost updates (412)."""
-            actor = current_actor()
-            # the row is read under its lock (FOR UPDATE; BEGIN IMMEDIATE on SQLite), so the ETag
-            # compared is the one of the row this update changes, and concurrent writers queue
-            with write_transaction():
-                record = crud.get(record_id, actor, "update", lock=True)
-                if request.headers.get("If-Match") is not None:
-                    check_if_match(etag_of(crud.dump(record, actor)))
-                record = service.update(resource, record, data, actor, **write)
-            return crud.detail_response(record, actor)
-
-        item_views["patch"] = patch
-
-    if "delete" in methods:
-
-        @blp.response(204)
-        @blp.alt_response(412, description="If-Match does not match the current ETag")
-        @blp.doc(summary=f"Delete one of {label}")
-        def delete(self, record_id):
-            """Delete the record (204)."""
-            actor = current_actor()
-            with write_transaction():
-                record = crud.get(record_id, actor, "delete", lock=True)
-                if request.headers.get("If-Match") is not None:
-                    check_if_match(etag_of(crud.dump(record, actor)))
-                service.delete(resource, record, actor, before_delete=before_delete, serialize=serialize)
-            return Response(status=204)
-
-        item_views["delete"] = delete
-
-    # MethodView collects its HTTP methods when the class is created, so build the classes last
-    if collection_views:
-        view = type(f"{name}_collection", (MethodView,), {**collection_views, "crm_collection": crud})
-        blp.route(path, endpoint=f"{name}_collection")(view)
-    if has_item:
-        view = type(f"{name}_item", (MethodView,), {**item_views, "crm_collection": crud})
-        blp.route(f"{path}/<int:record_id>", endpoint=f"{name}_item")(view)
-    return crud
+    attrs = {
+        "resource": resource,
+        "model": model,
+        "schema": schema,
+        "create_schema": create_schema,
+        "update_schema": update_schema,
+        "path": path,
+        "name": name,
+        "methods": tuple(methods),
+        "search_fields": _hook(search_fields) if callable(search_fields) else search_fields,
+        "filter_fields": filter_fields,
+        "extra_filters": extra_filters,
+        "default_sort": default_sort,
+        "description": description,
+        "prefetch": _hook(prefetch),
+        "before_save": _hook(before_save),
+        "after_save": _hook(after_save),
+        "before_delete": _hook(before_delete),
+        "serialize": staticmethod(serialize),
+    }
+    if query is not None:
+        attrs["query"] = staticmethod(query)
+    view_class = type(f"{(name or resource).replace('.', '_')}_view", (CrudView,), attrs)
+    return view_class.mount(blp)

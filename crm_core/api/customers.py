@@ -16,7 +16,8 @@ from ..entities.schemas import CustomerSchema, TagSchema, TimelineItemSchema
 from ..errors import APIError
 from ..records import listing
 from . import API_PREFIX, Blueprint
-from .crud import json_response, register_crud
+from .crud import register_crud
+from .responses import json_response
 
 blp = Blueprint(
     "customers", __name__, url_prefix=API_PREFIX, description="Customers: people the business serves"

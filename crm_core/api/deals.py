@@ -15,7 +15,8 @@ from ..entities.refs import require_ref, writer
 from ..entities.schemas import DealSchema, PipelineSchema, StageChangeSchema, StageSummarySchema
 from ..errors import APIError
 from . import API_PREFIX, Blueprint
-from .crud import json_response, register_crud
+from .crud import register_crud
+from .responses import json_response
 
 blp = Blueprint("deals", __name__, url_prefix=API_PREFIX, description="Deals moving through pipeline stages")
 pipelines_blp = Blueprint(

@@ -14,6 +14,7 @@ from ..directory.departments import create_department, delete_department, depart
 from ..errors import APIError
 from . import API_PREFIX, Blueprint
 from .common import PageArgs, json_response, no_nul, page_of
+from .paging import PAGINATION_HEADER_DOC
 
 blp = Blueprint(
     "departments", __name__, url_prefix=f"{API_PREFIX}/departments", description="Department tree"
@@ -46,7 +47,7 @@ class DepartmentListArgs(PageArgs):
 @blp.route("")
 class Departments(MethodView):
     @blp.arguments(DepartmentListArgs, location="query")
-    @blp.response(200, DepartmentOut(many=True), headers={"X-Pagination": {"schema": {"type": "string"}}})
+    @blp.response(200, DepartmentOut(many=True), headers=PAGINATION_HEADER_DOC)
     def get(self, args):
         """List departments in tree order (by path)."""
         actor = current_actor()

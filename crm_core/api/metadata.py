@@ -16,8 +16,6 @@ are left out.
 
 from __future__ import annotations
 
-import json
-
 from flask import Response, current_app, request, url_for
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, fields, validate
@@ -37,16 +35,10 @@ from ..records import listing, service
 from ..transfer import objects as transfer
 from ..transfer import tabular
 from . import API_PREFIX, Blueprint
-from .crud import (
-    LIST_PARAMETERS,
-    PAGINATION_HEADER_DOC,
-    Crud,
-    _etags,
-    check_if_match,
-    etag_of,
-    idempotent,
-    json_response,
-)
+from .crud import LIST_PARAMETERS, Crud
+from .idempotency import idempotent
+from .paging import PAGINATION_HEADER_DOC, pagination_headers
+from .responses import check_if_match, etag_of, etags, json_response
 from .tasks import TaskSchema, accepted
 
 blp = Blueprint(
@@ -355,8 +347,7 @@ class ObjectRecords(MethodView):
             crud.model, crud.resource, request.args, actor, search_fields=objects.search_fields(type_name)
         )
         data = crud.dump(list(rows), actor)
-        meta = listing.pagination_header(total, page, page_size)
-        return json_response(data, 200, {"X-Pagination": json.dumps(meta)})
+        return json_response(data, 200, pagination_headers(total, page, page_size))
 
     @blp.doc(
         requestBody={"content": {"application/json": {"schema": ObjectRecordSchema}}},
@@ -385,7 +376,7 @@ class ObjectRecordItem(MethodView):
         crud = _crud(type_name)
         actor = current_actor()
         response = crud.detail_response(crud.get(record_id, actor), actor)
-        if response.headers["ETag"] in _etags(request.headers.get("If-None-Match", "")):
+        if response.headers["ETag"] in etags(request.headers.get("If-None-Match", "")):
             return Response(status=304, headers={"ETag": response.headers["ETag"]})
         return response
 

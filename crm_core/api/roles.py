@@ -31,6 +31,7 @@ from ..permissions import (
 from ..permissions.models import FieldRule, Grant, role_dict  # noqa: F401  (role_dict: public here too)
 from . import API_PREFIX, Blueprint
 from .common import PageArgs, json_response, no_nul, page_of
+from .paging import PAGINATION_HEADER_DOC
 
 blp = Blueprint(
     "roles", __name__, url_prefix=f"{API_PREFIX}/roles", description="Roles, grants and field rules"
@@ -137,7 +138,7 @@ def _replace(role: Role, data: dict) -> None:
 @blp.route("")
 class Roles(MethodView):
     @blp.arguments(PageArgs, location="query")
-    @blp.response(200, RoleOut(many=True), headers={"X-Pagination": {"schema": {"type": "string"}}})
+    @blp.response(200, RoleOut(many=True), headers=PAGINATION_HEADER_DOC)
     def get(self, args):
         """Every role with its grants and field rules."""
         actor = current_actor()

@@ -16,7 +16,9 @@ from ..entities.schemas import CountSchema, CustomerSchema, SegmentSchema
 from ..errors import APIError
 from ..records import listing
 from . import API_PREFIX, Blueprint, customers
-from .crud import json_response, register_crud
+from .crud import register_crud
+from .paging import PAGINATION_HEADER_DOC, pagination_headers
+from .responses import json_response
 
 blp = Blueprint("segments", __name__, url_prefix=API_PREFIX, description="Saved customer filters")
 
@@ -104,7 +106,7 @@ crud = register_crud(
 
 @blp.route("/segments/<int:record_id>/customers")
 class SegmentCustomers(MethodView):
-    @blp.response(200, CustomerSchema(many=True))
+    @blp.response(200, CustomerSchema(many=True), headers=PAGINATION_HEADER_DOC)
     def get(self, record_id):
         """The segment's customers, a page at a time (same paging, sorting and filters as the list)."""
         actor = current_actor()
@@ -112,8 +114,7 @@ class SegmentCustomers(MethodView):
         page, page_size = listing.page_params(request.args)
         rows, total = customers_query(segment, actor, request.args)
         data = customers.crud.dump(list(rows), actor)
-        meta = listing.pagination_header(total, page, page_size)
-        return json_response(data, 200, {"X-Pagination": json.dumps(meta)})
+        return json_response(data, 200, pagination_headers(total, page, page_size))
 
 
 @blp.route("/segments/<int:record_id>/count")

@@ -11,7 +11,8 @@ from ..entities import activities, tickets
 from ..entities.models import Activity, Ticket, TicketTransition
 from ..entities.schemas import ActivitySchema, TicketSchema, TransitionSchema
 from . import API_PREFIX, Blueprint
-from .crud import json_response, register_crud
+from .crud import register_crud
+from .responses import json_response
 
 blp = Blueprint(
     "tickets", __name__, url_prefix=API_PREFIX, description="Service tickets with status flow and SLA"

@@ -26,6 +26,7 @@ from ..directory.users import add_user, check_manages, update_user
 from ..errors import APIError
 from . import API_PREFIX, Blueprint
 from .common import PageArgs, json_response, no_nul, page_of, text
+from .paging import PAGINATION_HEADER_DOC
 
 blp = Blueprint("users", __name__, url_prefix=f"{API_PREFIX}/users", description="Users")
 
@@ -91,7 +92,7 @@ def _visible(actor, data):
 @blp.route("")
 class Users(MethodView):
     @blp.arguments(UserListArgs, location="query")
-    @blp.response(200, UserOut(many=True), headers={"X-Pagination": {"schema": {"type": "string"}}})
+    @blp.response(200, UserOut(many=True), headers=PAGINATION_HEADER_DOC)
     def get(self, args):
         """List the users inside the caller's scope."""
         actor = current_actor()

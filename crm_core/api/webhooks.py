@@ -21,7 +21,8 @@ from ..webhooks.models import ACTIVE, FAILING, WebhookAttempt, WebhookDelivery, 
 from ..webhooks.signing import SECRET_RE, generate_secret
 from ..webhooks.urls import UnsafeURL, check_url
 from . import API_PREFIX, Blueprint
-from .crud import json_response, register_crud
+from .crud import register_crud
+from .responses import json_response
 
 RESOURCE = "webhooks"
 PATTERN_RE = re.compile(r"^(\*|[a-z0-9_*]+(\.[a-z0-9_*]+)*)$")

@@ -1,0 +1,86 @@
+"""``Idempotency-Key`` on creating requests: a retry answers with the first response.
+
+Keys are stored per user (``idempotency_key`` table) for ``IDEMPOTENCY_TTL`` seconds; a repeat with
+the same key and the same request answers with the first response (plus ``Idempotent-Replayed:
+true``) and creates nothing; the same key with a different request answers 422.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+
+import peewee as pw
+from flask import Response, request
+
+from ..db import database, utcnow, write_transaction
+from ..errors import APIError
+from ..records.models import IdempotencyKey
+
+IDEMPOTENCY_TTL = 24 * 3600
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(request.path.encode())
+    digest.update(b"\0")
+    digest.update(request.get_data(cache=True))
+    return digest.hexdigest()
+
+
+def _replay(stored: IdempotencyKey) -> Response:
+    response = Response(stored.body, status=stored.status, mimetype="application/json")
+    response.headers["Idempotent-Replayed"] = "true"
+    if stored.location:
+        response.headers["Location"] = stored.location
+    return response
+
+
+def idempotent(actor, run: Callable[[], Response]) -> Response:
+    """Run ``run`` once per ``Idempotency-Key`` (per user); a repeat gets the stored response.
+
+    Without the header, just runs ``run``. The record and the stored response are written in one
+    transaction, so a failure stores nothing and a concurrent duplicate gets 409 rather than a
+    second record.
+    """
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        with write_transaction():
+            return run()
+    key = key.strip()
+    if not 1 <= len(key) <= 200 or "\x00" in key:
+        raise APIError(400, "Idempotency-Key must be 1 to 200 characters.")
+    fingerprint = _fingerprint()
+    cutoff = utcnow() - dt.timedelta(seconds=IDEMPOTENCY_TTL)
+    stored = IdempotencyKey.get_or_none(IdempotencyKey.user_id == actor.id, IdempotencyKey.key == key)
+    if stored is not None and stored.created_at >= cutoff:
+        if stored.fingerprint != fingerprint:
+            raise APIError(
+                422,
+                "This Idempotency-Key was already used for a different request.",
+                errors={IDEMPOTENCY_HEADER: ["Already used for a different request."]},
+            )
+        return _replay(stored)
+    with write_transaction():
+        if stored is not None:  # expired: the key may be used again
+            stored.delete_instance()
+        response = run()
+        if 200 <= response.status_code < 300:
+            try:
+                with database.atomic():
+                    IdempotencyKey.create(
+                        user_id=actor.id,
+                        key=key,
+                        fingerprint=fingerprint,
+                        status=response.status_code,
+                        body=response.get_data(as_text=True),
+                        location=response.headers.get("Location"),
+                    )
+            except pw.IntegrityError:
+                raise APIError(
+                    409, "A request with this Idempotency-Key is being processed; retry shortly."
+                ) from None
+    return response
