@@ -16,6 +16,7 @@ from flask import current_app, has_app_context
 
 from ..db import RecordModel
 from ..errors import APIError
+from .object_types import object_model, type_exists, type_names
 
 OBJECTS_PREFIX = "objects."
 
@@ -57,9 +58,6 @@ def _static_entities() -> dict[str, type]:
 def entity_model(entity: str):
     """The model of ``entity``, or None when no such entity exists."""
     if entity.startswith(OBJECTS_PREFIX):
-        # cycle: objects imports definitions, which imports this module at import time
-        from .objects import object_model, type_exists
-
         type_name = entity[len(OBJECTS_PREFIX) :]
         return object_model(type_name) if type_exists(type_name) else None
     return _static_entities().get(entity)
@@ -75,9 +73,6 @@ def require_entity(entity: str):
 
 def known_entities() -> list[str]:
     """Names of the entities that can carry custom fields (core, plugins, custom object types)."""
-    # cycle: objects imports definitions, which imports this module at import time
-    from .objects import type_names
-
     return sorted(_static_entities()) + [OBJECTS_PREFIX + t for t in type_names()]
 
 

@@ -58,7 +58,7 @@ class ObjectType(BaseModel):
 class ObjectRecord(RecordModel):
     """A record of a custom object type: the type, a display name, and its values in ``custom``.
 
-    One table holds every type; :func:`crm_core.custom.objects.object_model` gives each type its
+    One table holds every type; :func:`crm_core.custom.object_types.object_model` gives each type its
     own model class whose queries are confined to that type, so the generic list API, write path
     and permission functions work on it unchanged.
     """

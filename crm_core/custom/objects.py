@@ -3,83 +3,25 @@
 ``object_model("course")`` is a subclass of :class:`ObjectRecord` whose ``select``, ``update`` and
 ``delete`` are confined to ``type = 'course'`` and whose inserts default to it. The generic list
 API, write path and permission functions take it like any core model, so custom objects get the
-same filters, sorting, search, scopes, audit and events with no special cases.
+same filters, sorting, search, scopes, audit and events with no special cases. This module
+defines, changes and deletes types; looking them up is :mod:`crm_core.custom.object_types`.
 """
 
 from __future__ import annotations
-
-import threading
-
-import peewee as pw
 
 from ..db import database, utcnow
 from ..errors import APIError
 from .definitions import _labels, create_field
 from .expressions import custom_expression, sync_indexes
-from .fielddefs import NAME_RE, TEXT_TYPES, bump_version, cache_entry, custom_fields, fielddef_from_row
+from .fielddefs import NAME_RE, TEXT_TYPES, bump_version, custom_fields, fielddef_from_row
 from .journal import written
-from .models import FieldDefinition, ObjectRecord, ObjectType
-
-_models: dict[str, type] = {}
-_lock = threading.Lock()
-
-
-def type_names() -> list[str]:
-    """Names of the defined custom object types."""
-    return list(cache_entry()["types"])
-
-
-def type_exists(name: str) -> bool:
-    """True when the custom object type ``name`` is defined in the bound database."""
-    return name in cache_entry()["types"]
-
-
-def object_type(name: str) -> dict | None:
-    """The JSON-ready definition of one custom object type, or None."""
-    return cache_entry()["types"].get(name)
-
-
-def object_model(type_name: str) -> type:
-    """The model class of the records of custom object type ``type_name`` (cached per type)."""
-    model = _models.get(type_name)
-    if model is not None:
-        return model
-    with _lock:
-        model = _models.get(type_name)
-        if model is None:
-            model = _make_model(type_name)
-            _models[type_name] = model
-    return model
-
-
-def _make_model(type_name: str) -> type:
-    class Meta:
-        table_name = ObjectRecord._meta.table_name
-
-    def select(cls, *fields):
-        return pw.ModelSelect(cls, fields or cls._meta.sorted_fields, is_default=not fields).where(
-            cls.type == type_name
-        )
-
-    def update(cls, __data=None, **update):
-        return pw.ModelUpdate(cls, cls._normalize_data(__data, update)).where(cls.type == type_name)
-
-    def delete(cls):
-        return pw.ModelDelete(cls).where(cls.type == type_name)
-
-    attrs = {
-        "__module__": __name__,
-        "__doc__": f"Records of the custom object type {type_name!r}.",
-        "Meta": Meta,
-        "type": pw.CharField(max_length=64, index=True, default=type_name),
-        "crm_entity": f"objects.{type_name}",
-        "crm_type": type_name,
-        "select": classmethod(select),
-        "update": classmethod(update),
-        "delete": classmethod(delete),
-    }
-    class_name = "Object_" + "".join(part.capitalize() for part in type_name.split("_"))
-    return type(class_name, (ObjectRecord,), attrs)
+from .models import FieldDefinition, ObjectType
+from .object_types import (  # noqa: F401  (type_exists, type_names: public here too)
+    object_model,
+    object_type,
+    type_exists,
+    type_names,
+)
 
 
 def create_type(name: str, label=None, description: str = "", fields=(), source: str = "") -> dict:
