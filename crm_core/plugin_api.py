@@ -15,8 +15,10 @@ Models and the database
 Errors
     ``APIError`` (any status; rendered as ``{code, status, message, errors}``), ``abort``.
 REST
-    ``Blueprint``, ``API_PREFIX``, ``register_crud`` (a whole collection in one call),
-    ``json_response``; custom lists: ``list_query``, ``page_params``, ``pagination_header``.
+    ``Blueprint``, ``API_PREFIX``, ``CrudView`` (a whole collection: subclass it, ``mount(blp)``)
+    or ``register_crud`` (the same in one call), ``action`` / ``register_action`` (a custom action
+    on a record with the same guarantees), ``json_response``; custom lists: ``list_query``,
+    ``page_params``, ``pagination_header``.
 Permissions
     ``can``, ``require``, ``get_record``, ``scoped``, ``view``, ``mask``, ``field_rules``,
     ``readable_reference``, ``check_assignment``.
@@ -43,8 +45,9 @@ from __future__ import annotations
 from flask_smorest import abort
 
 from .api import API_PREFIX, Blueprint
+from .api.actions import action, register_action
 from .api.common import json_response
-from .api.crud import register_crud
+from .api.crud import CrudView, register_crud
 from .auth import actor_for_user, current_actor, public
 from .automations import acting_actor
 from .changes import record_written
@@ -114,10 +117,13 @@ __all__ = [
     # REST
     "API_PREFIX",
     "Blueprint",
+    "CrudView",
+    "action",
     "json_response",
     "list_query",
     "page_params",
     "pagination_header",
+    "register_action",
     "register_crud",
     # permissions
     "can",
