@@ -351,7 +351,7 @@ def crm_translations() -> list[str]:
     give a short, ambiguous word its own context (``pgettext("tier change", "From")``) or wording. Keep the catalogue beside the package (``<package>/translations``, with a
     ``babel.cfg`` saying which files to extract) and maintain it with
     ``python -m crm_core.web.catalogs sync <package folder>`` (extract, merge, compile);
-    :func:`crm_core.web.catalogs.problems` lists what a test should fail on.
+    ``python -m crm_core.web.catalogs check <package folder>`` fails (exit 1) on what a test should fail on.
 
     .. versionadded:: 0.2
     """

@@ -1,7 +1,5 @@
-"""The REST API: the flask-smorest ``Api`` under ``/api/v1`` and the ``Blueprint`` plugins use.
-
-Public for plugin authors: ``Blueprint`` (flask-smorest's, with the core's pagination defaults),
-``abort`` and ``APIError``.
+"""The REST API: the flask-smorest ``Api`` under ``/api/v1``, one module per resource, and the
+``Blueprint`` they (and plugins, through ``crm_core.plugin_api``) mount their routes on.
 """
 
 from __future__ import annotations

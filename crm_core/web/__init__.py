@@ -1,11 +1,9 @@
 """The web workbench: server-rendered pages (Jinja2 + htmx) over the same services as the API.
 
-Public for plugin authors writing pages (``crm_web_blueprints``):
-
-- ``login_required``: view decorator; anonymous visitors are sent to ``/login``.
-- ``web_actor()``: the logged-in ``Actor`` of this request (the same object the API uses), or None.
-- ``nav_entries(kind)``: the ``crm_nav`` entries of one kind the current user may use.
-- ``crm_core.browser_testing``: ``web_login``, ``csrf_from``, ``post_form`` for tests of pages.
+For plugin authors writing pages (``crm_web_blueprints``), ``crm_core.plugin_api`` re-exports
+``login_required`` (anonymous visitors are sent to ``/login``), ``web_actor()`` (the logged-in
+``Actor`` of this request, or None) and ``nav_entries(kind)``; tests of pages use
+``crm_core.browser_testing`` (``web_login``, ``csrf_from``, ``post_form``).
 
 Pages extend ``crm/base.html`` (blocks ``title``, ``head``, ``content``, ``scripts``; macros in
 ``crm/macros.html``). Print times, dates and amounts with the filters of
@@ -24,7 +22,7 @@ without it answer 400. Assets are served from ``/static`` (no CDN): Pico CSS, ht
   360 page; its template gets ``customer`` (the record), ``data`` (the dumped record with the
   viewer's hidden fields removed) and ``actor``.
 
-A collection registered with ``crm_core.records.register_crud`` (core, plugin or custom object)
+A collection registered with ``register_crud`` (``crm_core.api.crud``) (core, plugin or custom object)
 gets list / detail / form / import / export pages at ``/records/<resource>/`` with no extra code.
 """
 
