@@ -18,7 +18,6 @@ from .hooks import (  # noqa: F401  pluggy collects the hook implementations fro
     crm_models,
     crm_nav,
     crm_permissions,
-    crm_startup,
     crm_translations,
     crm_web_blueprints,
     requires,

@@ -122,14 +122,6 @@ def crm_web_blueprints():
 
 
 @hookimpl
-def crm_startup(app):
-    """Gives templates ``loyalty_panel(customer, actor)``."""
-    from .web import panel
-
-    app.jinja_env.globals["loyalty_panel"] = panel
-
-
-@hookimpl
 def crm_nav():
     """The loyalty menu entry and the panel on the customer 360 page."""
     from .web import NAV

@@ -103,6 +103,8 @@ NAV = [
         "template": "loyalty/customer_panel.html",
         "permission": "loyalty.members:read",
         "order": 50,
+        # the panel's data, computed only when the panel renders for a viewer allowed to see it
+        "template_vars": lambda customer, actor: {"loyalty": panel(customer, actor)},
     },
 ]
 
