@@ -4,7 +4,7 @@ Written from ``docs/plugins.md`` alone: it imports from the core only ``crm_core
 ``crm_core.plugin_api``. What it adds:
 
 - ``warranty.warranties``: a collection (``register_crud``: REST, workbench pages, scopes, field
-  rules, audit, events) and the ``claim`` action (:mod:`crm_warranty.api`);
+  rules, audit, events) and its ``claim`` action (``register_action``, :mod:`crm_warranty.api`);
 - grants for the built-in roles, seeded by migration ``0002_builtin_role_grants``;
 - the daily job ``warranty:expire``: active warranties past ``expires_at`` (as of the job
   context's clock) become ``expired``, written as the jobs' system actor;

@@ -1,11 +1,5 @@
-"""``/api/v1/warranty/warranties``: the collection (``register_crud``) and its ``claim`` action.
-
-The claim is written with the documented write-path functions: the permission and row scope of
-``warranty.warranties:claim`` on the record (``get_record``), the change and its audit entry
-(``record_written`` with the record's ``record_dict`` before and after), the domain event
-``warranty.claimed`` (``emit``), all in one transaction; the answer is masked by the caller's
-field rules (``mask``).
-"""
+"""``/api/v1/warranty/warranties``: the collection (``register_crud``) and its ``claim`` action
+(``register_action``: the CRUD endpoints' permission, scope, lock, audit, event and masking)."""
 
 from __future__ import annotations
 
@@ -16,16 +10,9 @@ from crm_core.plugin_api import (
     APIError,
     Blueprint,
     UTCDateTime,
-    current_actor,
-    emit,
-    get_record,
-    json_response,
-    mask,
-    record_dict,
-    record_written,
+    register_action,
     register_crud,
     utcnow,
-    write_transaction,
 )
 
 from .models import ACTIVE, CLAIMED, STATUSES, Warranty
@@ -56,7 +43,7 @@ class ClaimSchema(Schema):
 blp = Blueprint(
     "warranty", __name__, url_prefix=f"{API_PREFIX}/warranty", description="Product warranties and claims"
 )
-register_crud(
+crud = register_crud(
     blp,
     RESOURCE,
     Warranty,
@@ -66,33 +53,17 @@ register_crud(
 )
 
 
-@blp.route("/warranties/<int:warranty_id>/claim", methods=["POST"])
-@blp.arguments(ClaimSchema)
-@blp.response(200, WarrantySchema)
-def claim(args, warranty_id):
-    """Claim a warranty (``warranty.warranties:claim`` on it): once, and only before it expires."""
-    actor = current_actor()
-    with write_transaction():
-        warranty = get_record(Warranty, warranty_id, actor, RESOURCE, "claim", lock=True)
-        now = utcnow()
-        if warranty.status != ACTIVE:
-            raise APIError(409, f"This warranty is {warranty.status}; only an active one can be claimed.")
-        if warranty.expires_at <= now:
-            raise APIError(422, "This warranty has expired.")
-        before = record_dict(warranty)
-        warranty.status, warranty.claimed_at, warranty.claim_reason = CLAIMED, now, args["reason"]
-        warranty.updated_at = now
-        warranty.save()
-        record_written("claim", RESOURCE, warranty, actor, before, record_dict(warranty))
-        emit(
-            "warranty.claimed",
-            {
-                "id": warranty.id,
-                "customer_id": warranty.customer_id,
-                "product": warranty.product,
-                "reason": warranty.claim_reason,
-                "owner_id": warranty.owner_id,
-                "department_id": warranty.department_id,
-            },
-        )
-    return json_response(mask(actor, RESOURCE, WarrantySchema().dump(warranty)))
+def claim(record, data, actor):
+    """Claim a warranty: once, and only before it expires (409 when it is not active, 422 when
+    it has expired)."""
+    now = utcnow()
+    if record.status != ACTIVE:
+        raise APIError(409, f"This warranty is {record.status}; only an active one can be claimed.")
+    if record.expires_at <= now:
+        raise APIError(422, "This warranty has expired.")
+    return {"status": CLAIMED, "claimed_at": now, "claim_reason": data["reason"]}
+
+
+# POST /api/v1/warranty/warranties/<id>/claim: the grant warranty.warranties:claim on the record,
+# its row lock, one audit entry (action "claim") and one event (warranty.warranties.claim)
+register_action(crud, "claim", claim, schema=ClaimSchema)
