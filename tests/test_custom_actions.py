@@ -55,13 +55,24 @@ class Claim(RecordModel):
         table_name = "warranty_claim"
 
 
+#: the claims whose ``note`` was dumped: a field hidden from the caller is never dumped at all
+NOTES_DUMPED: list[int] = []
+
+
 class ClaimSchema(Schema):
     id = fields.Integer(dump_only=True)
     title = fields.String()
     status = fields.String(dump_only=True)
-    note = fields.String()
+    note = fields.Method("dump_note", deserialize="load_note")
     claimed_at = fields.DateTime(dump_only=True)
     owner_id = fields.Integer()
+
+    def dump_note(self, record):
+        NOTES_DUMPED.append(record.id)
+        return record.note
+
+    def load_note(self, value):
+        return value
 
 
 class PartSchema(ClaimSchema):
@@ -161,8 +172,12 @@ def test_a_custom_action_checks_permission_scope_and_masks(register_plugin, tmp_
         )
         assert r.status_code == 412
 
+        NOTES_DUMPED.clear()
         r = client.post(f"/api/v1/warranty/claims/{mine['id']}/claim", headers=claimer)
         assert r.status_code == 200, r.get_json()
+        listed = client.get("/api/v1/warranty/claims", headers=claimer).get_json()
+        assert [c["id"] for c in listed] == [mine["id"]] and "note" not in listed[0]
+        assert NOTES_DUMPED == []
         body = r.get_json()
         assert body["status"] == "claimed" and body["claimed_at"]
         assert "note" not in body  # hidden from the claimer

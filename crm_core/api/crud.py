@@ -84,6 +84,7 @@ class Crud:
     options: Callable[[], dict] | None = None
     view: Any = None
     blueprint: Any = None
+    _schemas: dict = field(default_factory=dict, repr=False)
 
     def list_options(self) -> dict:
         """Keyword arguments for ``listing.list_query`` that this collection's list uses
@@ -96,13 +97,39 @@ class Crud:
         return permissions.get_record(self.model, record_id, actor, self.resource, action, lock=lock)
 
     def dump(self, records, actor):
-        """Dump one record or a list, prefetching relations in one query and masking hidden fields."""
+        """Dump one record or a list as ``actor`` may see it, prefetching relations in one query.
+
+        The fields ``permissions.field_rules`` hides from the actor are never dumped (a schema
+        without them, built once per hidden set); ``permissions.mask`` then leaves out the hidden
+        keys inside ``custom``."""
         many = isinstance(records, list | tuple)
         rows = list(records) if many else [records]
         if self.prefetch and rows:
             self.prefetch(rows)
-        data = self.many_schema.dump(rows) if many else self.schema.dump(rows[0])
-        return permissions.mask(actor, self.resource, data)
+        hidden = frozenset(
+            f for f, rule in permissions.field_rules(actor, self.resource).items() if rule == "hidden"
+        )
+        schema = self.schema_for(hidden, many)
+        data = schema.dump(rows) if many else schema.dump(rows[0])
+        return permissions.mask(actor, self.resource, data) if hidden else data
+
+    def schema_for(self, hidden: frozenset[str], many: bool = False):
+        """The dump schema without the fields in ``hidden`` (cached per hidden set)."""
+        base = self.many_schema if many else self.schema
+        excluded = frozenset(hidden & set(base.fields))
+        if not excluded:
+            return base
+        key = (excluded, many)
+        cached = self._schemas.get(key)
+        if cached is None:
+            cached = self._schemas[key] = type(base)(
+                many=many,
+                only=base.only,
+                exclude=set(base.exclude) | excluded,
+                load_only=base.load_only,
+                dump_only=base.dump_only,
+            )
+        return cached
 
     def detail_response(self, record, actor, status: int = 200, headers: dict | None = None) -> Response:
         """The single-record response with its ETag."""
