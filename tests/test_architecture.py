@@ -51,23 +51,6 @@ LAZY_IMPORTS_PENDING = frozenset(
         "crm_core/records/listing.py",
         "crm_core/reference_data.py",
         "crm_core/testing.py",
-        "crm_core/web/__init__.py",
-        "crm_core/web/automation.py",
-        "crm_core/web/builder_fields.py",
-        "crm_core/web/companies.py",
-        "crm_core/web/customer360.py",
-        "crm_core/web/dashboard.py",
-        "crm_core/web/hooks.py",
-        "crm_core/web/i18n.py",
-        "crm_core/web/lookup.py",
-        "crm_core/web/nav.py",
-        "crm_core/web/records.py",
-        "crm_core/web/registry.py",
-        "crm_core/web/reminders.py",
-        "crm_core/web/segments_editor.py",
-        "crm_core/web/session.py",
-        "crm_core/web/transfer.py",
-        "crm_core/web/work.py",
     }
 )
 

@@ -28,13 +28,7 @@ gets list / detail / form / import / export pages at ``/records/<resource>/`` wi
 
 from __future__ import annotations
 
+from .nav import nav_entries
 from .session import login_required, web_actor
 
 __all__ = ["login_required", "nav_entries", "web_actor"]
-
-
-def nav_entries(kind: str = "menu") -> list[dict]:
-    """The ``crm_nav`` entries of ``kind`` the current user may use (see :mod:`crm_core.web.nav`)."""
-    from .nav import nav_entries as _entries
-
-    return _entries(kind)

@@ -11,8 +11,13 @@ from flask import g, render_template, request
 from flask_babel import gettext as _
 
 from .. import permissions
+from ..automations.engine import dry_run
+from ..entities.models import Customer
 from ..errors import APIError
+from .automation_editor_actions import action_forms
+from .automation_editor_events import event_label, event_types
 from .blueprint import bp
+from .builder_fields import OPERATOR_LABELS, condition_fields
 from .registry import fields_for, get_resource
 from .session import login_required
 
@@ -38,8 +43,6 @@ def _value_text(bf, value) -> str:
 def describe_condition(cond, catalogue: dict) -> dict:
     """A condition as ``{"text", "children"}`` in the user's language (labels of fields, operators
     and choices), for the rule's page."""
-    from .builder_fields import OPERATOR_LABELS
-
     # a dry run's trace is the condition with "result" (and "actual") added to every part
     result = cond.get("result") if isinstance(cond, dict) else None
     if not cond or (isinstance(cond, dict) and cond.get("always")):
@@ -92,10 +95,6 @@ def describe_rule(data: dict) -> dict:
     """What the rule's page shows of a dumped rule: the trigger's label, the conditions as
     sentences, each action's label with its parameters' labels and values (readable text, never
     ``\\u81ea``-style escapes)."""
-    from .automation_editor_actions import action_forms
-    from .automation_editor_events import event_label, event_types
-    from .builder_fields import condition_fields
-
     actor = g.actor
     forms = {f.name: f for f in action_forms(actor)}
     actions = []
@@ -154,9 +153,6 @@ def _describe_rule_global(data: dict) -> dict:
 @login_required
 def automation_dry_run(record_id):
     """Evaluate the rule against the event given in the form and show the outcome."""
-    from ..automations.engine import dry_run
-    from ..entities.models import Customer
-
     actor = g.actor
     res = get_resource("automations")
     rule = res.crud.get(record_id, actor)
@@ -202,6 +198,4 @@ def automation_dry_run(record_id):
 
 @bp.app_template_global("rule_event_types")
 def _rule_event_types_global() -> list:
-    from .automation_editor_events import event_types
-
     return event_types(g.actor)

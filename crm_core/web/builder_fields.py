@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from flask_babel import lazy_gettext as _l
 
 from .. import permissions
+from ..auth.models import Department, User
+from ..entities.models import Customer, Tag
 from ..errors import APIError
 from ..records import listing
+from .automation_editor_events import event_types
 from .registry import fields_for, get_resource
 
 #: Operator labels; ``not_exists``, ``tag_all`` and ``tag_any`` are the builders' own names
@@ -123,8 +126,6 @@ def _ops(names) -> list[tuple[str, str]]:
 def _reference_choices(actor, name: str) -> list[tuple[str, str]]:
     """Owners and departments as a select when the actor may list users / departments (within
     its scope); otherwise an empty list and the row takes a number."""
-    from ..auth.models import Department, User
-
     model, resource = (User, "users") if name == "owner_id" else (Department, "departments")
     if not permissions.can(actor, resource, "read"):
         return []
@@ -138,8 +139,6 @@ def _reference_choices(actor, name: str) -> list[tuple[str, str]]:
 
 def tag_names(actor) -> list[str]:
     """Tag names for the tag inputs' suggestions (when the actor may read tags)."""
-    from ..entities.models import Tag
-
     if not permissions.can(actor, "tags", "read"):
         return []
     query = permissions.scoped(Tag.select(Tag.name), actor, "tags", "read", model=Tag)
@@ -150,8 +149,6 @@ def customer_fields(actor, operators: dict) -> list[tuple[str, object, str]]:
     """``(plain name, registry FormField, widget)`` of the customer fields ``actor`` may see and
     filter on: the registry's visible fields, kept only when the list API's resolver (built on
     ``view.searchable``) knows them. ``tags`` is the customer list's own ``tag`` filter."""
-    from ..entities.models import Customer
-
     view = permissions.view(actor, "customers", "read")
     view.require()
     resolver = listing.Fields(Customer, "customers", view=view)
@@ -254,8 +251,6 @@ def history_fields(actor) -> list[BuilderField]:
     """The aggregate rows of a condition (``count`` and ``sum`` over the customer's events of a
     type, ``crm_core.automations.conditions``): their choices are the known event types."""
     from flask_babel import gettext as _
-
-    from .automation_editor_events import event_types
 
     events = [(value, label) for _group, items in event_types(actor) for value, label in items]
     group = _("Customer's event history")

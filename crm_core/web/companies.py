@@ -20,9 +20,12 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from .. import permissions
+from ..api.companies import build_tree
 from ..db import database
+from ..entities.models import Company, Contact, Customer
+from ..entities.schemas import ContactSchema
 from ..errors import APIError
-from ..records import listing
+from ..records import listing, service
 from .blueprint import bp
 from .forms import flatten_messages
 from .registry import cruds, fields_for, get_resource
@@ -41,12 +44,6 @@ FIND_LIMIT = 10
 NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 168, 46, 16, 36, 8
 
 
-def _models():
-    from ..entities.models import Company, Contact, Customer
-
-    return Company, Contact, Customer
-
-
 def _readable(resource: str, actor) -> bool:
     return resource in cruds() and permissions.can(actor, resource, "read")
 
@@ -55,7 +52,6 @@ def contacts_of(actor, *, company_id: int | None = None, customer_id: int | None
     """The contacts of a company (or of a customer) the viewer may read, whose other end the viewer
     may read too: ``[{"id", "role", "is_primary", "customer": {...}, "company": {...}, "can_delete"}]``
     with both ends dumped through their collections (masked)."""
-    Company, Contact, Customer = _models()
     if not all(_readable(r, actor) for r in ("contacts", "customers", "companies")):
         return []
     query = Contact.select()
@@ -127,9 +123,6 @@ def network(company, actor) -> dict:
     ancestor, every readable company below that (a company whose parent the viewer may not read
     hangs under its nearest readable ancestor), cut at ``GRAPH_LIMIT`` companies.
     ``{"root": nested node, "count", "cut", "ancestors": [{id, name}]}``."""
-    from ..api.companies import build_tree
-
-    Company, _Contact, _Customer = _models()
     ids = [int(x) for x in (company.path or f"/{company.id}/").strip("/").split("/") if x]
     readable = permissions.scoped(
         Company.select(Company.id, Company.name, Company.parent, Company.path),
@@ -155,7 +148,6 @@ def _members(actor, company_ids) -> dict[int, list[dict]]:
     """Readable contacts of each company among ``company_ids``: ``{company_id: [{name, role}]}``."""
     if not company_ids:
         return {}
-    Company, Contact, Customer = _models()
     if not all(_readable(r, actor) for r in ("contacts", "customers")):
         return {}
     customers = permissions.scoped(Customer.select(Customer.id), actor, "customers", "read", model=Customer)
@@ -301,9 +293,6 @@ def _find_customers(actor, text: str) -> list[dict]:
 
 def _link(actor, customer_id, company_id, role: str, primary: bool):
     """Create the contact through the write path with the contacts collection's checks."""
-    from ..entities.schemas import ContactSchema
-    from ..records import service
-
     crud = get_resource("contacts").crud
     data = ContactSchema().load(
         {"customer_id": customer_id, "company_id": company_id, "role": role, "is_primary": primary}
@@ -356,7 +345,6 @@ def company_link_customer(company_id):
 def customer_link_company(customer_id):
     """Link this customer to a company chosen by name among the companies the user may read."""
     actor = g.actor
-    Company, _Contact, _Customer = _models()
     customer = get_resource("customers").crud.get(customer_id, actor)
     back = url_for("web.record_detail", resource="customers", record_id=customer.id)
     name = request.form.get("company", "").strip()
@@ -389,9 +377,6 @@ def customer_link_company(customer_id):
 def contact_role(contact_id):
     """Change a contact's role (and whether they are the primary contact) at the company, through
     the write path (``contacts:update`` on that link)."""
-    from ..entities.schemas import ContactSchema
-    from ..records import service
-
     actor = g.actor
     crud = get_resource("contacts").crud
     contact = crud.get(contact_id, actor, "update")
@@ -415,8 +400,6 @@ def contact_role(contact_id):
 @login_required
 def contact_delete(contact_id):
     """Remove a customer's link to a company (``contacts:delete`` on that link)."""
-    from ..records import service
-
     actor = g.actor
     crud = get_resource("contacts").crud
     contact = crud.get(contact_id, actor, "delete")
@@ -444,7 +427,6 @@ def linkable_companies(limit: int = 200) -> list[str]:
     actor = g.get("actor")
     if actor is None or not _readable("companies", actor):
         return []
-    Company, _Contact, _Customer = _models()
     query = permissions.scoped(Company.select(Company.name), actor, "companies", "read", model=Company)
     return [name for (name,) in query.order_by(Company.name).limit(limit).tuples()]
 

@@ -13,6 +13,7 @@ import logging
 from werkzeug.datastructures import MultiDict
 
 from .. import permissions
+from ..entities.timeline import timeline
 from ..errors import APIError
 from ..records import listing
 from .nav import render_panels
@@ -40,10 +41,6 @@ def masked_timeline(customer, actor, limit: int = 50) -> list[dict]:
     """The customer's timeline as ``actor`` may see it: ``entities.timeline.timeline`` reads each
     source within the viewer's ``permissions.view`` of its resource and masks every entry by
     that resource's field rules (deals' rules for deals, activities' for activities)."""
-    try:
-        from ..entities.timeline import timeline
-    except ImportError:
-        return []
     return timeline(customer, actor, limit)
 
 

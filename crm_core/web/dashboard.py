@@ -8,6 +8,9 @@ import peewee as pw
 from flask import g, render_template
 
 from .. import permissions
+from ..api.deals import default_pipeline, stage_totals
+from ..entities.models import TICKET_STATUSES, Ticket
+from ..entities.tickets import breached_filter
 from .blueprint import bp
 from .nav import render_panels
 from .registry import RESOURCE_LABELS, cruds, value_label
@@ -39,8 +42,6 @@ def pipeline_summary(actor) -> dict | None:
     amounts where the actor's field rules hide them)."""
     if not _readable(actor, "deals"):
         return None
-    from ..api.deals import default_pipeline, stage_totals
-
     pipeline = default_pipeline()
     if pipeline is None:
         return None
@@ -63,9 +64,6 @@ def ticket_summary(actor) -> dict | None:
     """Tickets per status and the number breaching their SLA, within the actor's scope."""
     if not _readable(actor, "tickets"):
         return None
-    from ..entities.models import TICKET_STATUSES, Ticket
-    from ..entities.tickets import breached_filter
-
     query = Ticket.select(Ticket.status, pw.fn.COUNT(Ticket.id))
     query = permissions.scoped(query, actor, "tickets", "read", model=Ticket).group_by(Ticket.status)
     per_status = dict(query.tuples())

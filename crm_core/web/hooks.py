@@ -9,6 +9,13 @@ from flask_wtf.csrf import CSRFProtect
 
 from .. import hookimpl
 from ..errors import API_PREFIXES
+from . import messages, pages
+from .admin import ADMIN_PERMISSIONS
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES, TRANSLATIONS, init_babel, normalise
+from .lookup import REFERENCE_PAGES, stage_or_pipeline_name, user_name
+from .nav import nav_entries
+from .registry import object_types, value_label
+from .session import load_session_actor
 
 requires = ("core.auth",)
 
@@ -18,16 +25,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 @hookimpl
 def crm_web_blueprints():
     """The workbench's pages (blueprint ``web``)."""
-    from . import pages
-
     return [pages.bp]
 
 
 @hookimpl
 def crm_translations():
     """The core's catalogue (workbench pages, validation and error messages)."""
-    from .i18n import TRANSLATIONS
-
     return [str(TRANSLATIONS)]
 
 
@@ -37,12 +40,6 @@ def crm_startup(app):
 
     ``trylast`` so our ``before_request`` runs after ``core.auth``'s (which resets ``g.actor``).
     """
-    from . import messages
-    from .i18n import DEFAULT_LANGUAGE, LANGUAGES, init_babel, normalise
-    from .nav import nav_entries
-    from .registry import value_label
-    from .session import REFERENCE_PAGES, load_session_actor, stage_or_pipeline_name, user_name
-
     app.extensions["crm_messages"] = messages  # crm_core.errors.localise translates with it
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)  # API calls use tokens, not cookies
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session: long-open forms work
@@ -92,8 +89,6 @@ def crm_nav():
     """The core's menu: dashboard, the business collections, the pipeline board, the ticket queue
     and administration (each shown only to users holding its permission)."""
 
-    from .admin import ADMIN_PERMISSIONS
-
     def collection(resource, label, order):
         """A menu entry for the generic list of ``resource``."""
         return {
@@ -140,8 +135,6 @@ def crm_nav():
         },
     ]
     if has_request_context():  # custom object types exist only in a database
-        from .registry import object_types
-
         for order, (resource, label) in enumerate(object_types(), start=70):
             entries.append(collection(resource, label, order))
     return entries

@@ -20,6 +20,7 @@ from flask_babel import Babel
 
 from ..config import ConfigError
 from ..records.labels import LANGUAGES  # noqa: F401  (the workbench's languages)
+from .formatting import register_filters
 
 DEFAULT_LANGUAGE = "en"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -92,8 +93,6 @@ def translation_directories(app) -> list[str]:
 def init_babel(app) -> Babel:
     """Install Flask-Babel on ``app`` with the catalogues of the core and of every plugin, the
     time zone selector and the formatting filters (:mod:`crm_core.web.formatting`)."""
-    from .formatting import register_filters
-
     zone = app.config.get("TIMEZONE") or "UTC"
     if not valid_timezone(zone):
         raise ConfigError(f"TIMEZONE: unknown time zone {zone!r} (use an IANA name like Asia/Shanghai)")

@@ -19,9 +19,14 @@ import peewee as pw
 from flask import g, has_request_context, jsonify, request, url_for
 from markupsafe import Markup, escape
 
+from .. import permissions
+from ..auth.models import Department
+from ..entities.models import Pipeline, Stage
 from ..errors import APIError
+from ..permissions.decision import secret_columns
 from ..records import references
 from .blueprint import bp
+from .registry import NOT_GENERIC, cruds
 from .session import login_required, web_actor
 
 #: Largest answer of the picker endpoint.
@@ -58,8 +63,6 @@ def spec_of(target: str) -> Spec:
 
 def _columns(model, actor, target: str, names) -> list[pw.Field]:
     """The columns of ``model`` among ``names`` that ``actor`` may see (never a secret one)."""
-    from ..permissions.decision import secret_columns
-
     secrets = secret_columns(model)
     out = []
     for name in names:
@@ -80,8 +83,6 @@ def _label(row: dict, columns: list[pw.Field]) -> str:
 
 def _department_names(actor, rows: list[dict]) -> dict:
     """``{id: "总部 / 华东 / 上海"}``: each department named by its path of readable ancestors."""
-    from ..auth.models import Department
-
     ancestor_ids = set()
     for row in rows:
         ancestor_ids.update(int(part) for part in (row.get("path") or "").strip("/").split("/") if part)
@@ -282,9 +283,6 @@ def label_of(target: str, value) -> str | None:
 
 def _page_of(target: str) -> str | None:
     """The generic page resource of ``target`` when it has one the viewer may open."""
-    from .. import permissions
-    from .registry import NOT_GENERIC, cruds
-
     if target in NOT_GENERIC or not (target.startswith("objects.") or target in cruds()):
         return None
     actor = web_actor()
@@ -349,3 +347,38 @@ def ref_name(field, value) -> str:
     if not target or value in (None, ""):
         return ""
     return label_of(target, value) or ""
+
+
+def user_name(user_id) -> str:
+    """The display name of user ``user_id`` for pages (owner, assignee), when the viewer may read
+    that user (``users:read`` scope); otherwise ``#id``. Names
+    of a page's users are loaded together (:func:`prime`)."""
+    if user_id in (None, ""):
+        return ""
+    try:
+        name = label_of("users", int(user_id))
+    except (TypeError, ValueError):
+        return str(user_id)
+    return name or f"#{user_id}"
+
+
+#: Reference columns shown by the name of what they point to, and where that record's page is.
+REFERENCE_PAGES = {"customer_id": "customers", "company_id": "companies", "parent_id": None}
+
+
+def stage_or_pipeline_name(field: str, value) -> str:
+    """The name of the pipeline or stage ``value`` (configuration, readable by whoever reads the
+    deal), loaded once per request; the bare id when unknown."""
+    if value in (None, ""):
+        return ""
+    names = g.get("_crm_pipeline_names")
+    if names is None:
+        names = {
+            "pipeline_id": dict(Pipeline.select(Pipeline.id, Pipeline.name).tuples()),
+            "stage_id": dict(Stage.select(Stage.id, Stage.name).tuples()),
+        }
+        g._crm_pipeline_names = names
+    try:
+        return names.get(field, {}).get(int(value)) or f"#{value}"
+    except (TypeError, ValueError):
+        return str(value)

@@ -18,9 +18,11 @@ from werkzeug.datastructures import MultiDict
 from .. import permissions
 from ..db import database
 from ..errors import APIError
-from ..records import listing
+from ..records import listing, service
 from . import lookup  # the /lookup pickers and the ref_label/ref_name page globals
 from .blueprint import bp
+from .companies import company_context
+from .customer360 import customer_context
 from .editors import editor_for
 from .forms import FormErrors, submit
 from .messages import translate_message
@@ -181,13 +183,9 @@ def record_detail(resource, record_id):
         "can_delete": permissions.can(actor, res.resource, "delete", record),
     }
     if resource == "customers":
-        from .customer360 import customer_context
-
         context.update(customer_context(record, actor, data))
         return render_template("crm/customer360.html", **context)
     if resource == "companies":
-        from .companies import company_context
-
         context.update(company_context(record, actor, data))
         return render_template("crm/companies/company.html", **context)
     if resource == "automations":
@@ -246,8 +244,6 @@ def record_delete(resource, record_id):
     actor = g.actor
     res = get_resource(resource)
     record = res.crud.get(record_id, actor, "delete")
-    from ..records import service
-
     try:
         service.delete(res.resource, record, actor, serialize=res.crud.write_options.get("serialize"))
     except APIError as exc:
@@ -275,8 +271,6 @@ def record_bulk_tag(resource):
         flash(_("Choose records and give a tag."), "error")
         return redirect(back)
     done, refused = 0, 0
-    from ..records import service
-
     for record_id in ids:
         try:
             with database.atomic():

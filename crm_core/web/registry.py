@@ -7,7 +7,7 @@ The generic list / detail / form pages are built from what the API already has:
   pages with no extra code;
 - custom object types (``objects.<type>``), looked up on each request since they are created at
   runtime;
-- the custom fields of each entity (``crm_core.metadata.custom_fields``), read on every render so
+- the custom fields of each entity (``crm_core.custom.custom_fields``), read on every render so
   a field added at runtime shows up at once.
 
 The read decision (``crm_core.permissions.view``) decides what each user sees: hidden fields are
@@ -24,9 +24,17 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import fields as mf
 from marshmallow import validate as mv
 
+from .. import permissions
 from ..api.crud import Crud
+from ..api.metadata import ObjectRecordSchema
+from ..custom import custom_fields, objects
 from ..errors import APIError
 from ..records.collections import collections
+
+# the labels live with the records: importers and error messages use them too (re-exported here)
+from ..records.labels import FIELD_LABELS, RESOURCE_LABELS  # noqa: F401
+from ..records.references import references_of
+from .messages import translate_message
 
 #: Collections that have pages of their own rather than the generic ones, or none at all.
 NOT_GENERIC = frozenset({"users", "roles", "departments", "audit"})
@@ -34,8 +42,6 @@ NOT_GENERIC = frozenset({"users", "roles", "departments", "audit"})
 #: Skipped in forms: the database and the service own them.
 SYSTEM_FIELDS = ("id", "created_at", "updated_at", "custom")
 
-# the labels live with the records: importers and error messages use them too
-from ..records.labels import FIELD_LABELS, RESOURCE_LABELS  # noqa: E402, F401
 
 #: Labels of the core objects' fixed values (statuses, priorities, stages...).
 VALUE_LABELS = {
@@ -149,8 +155,6 @@ def value_label(value, field: str | None = None) -> str:
         except Exception:  # no database at hand (CLI, a failed request): the code will do
             label = None
     if label is None and field is None and isinstance(value, str):
-        from .messages import translate_message
-
         label = translate_message(value)  # a plugin's code its own catalogue translates ("redeem")
     return str(label) if label is not None else ("" if value is None else str(value))
 
@@ -257,12 +261,8 @@ def cruds() -> dict[str, Crud]:
 
 
 def _object_resource(type_name: str) -> WebResource | None:
-    from ..metadata import objects
-
     if not objects.type_exists(type_name):
         return None
-    from ..api.metadata import ObjectRecordSchema
-
     model = objects.object_model(type_name)
     crud = Crud(f"objects.{type_name}", model, ObjectRecordSchema(), ObjectRecordSchema(many=True))
     info = objects.object_type(type_name) or {}
@@ -288,8 +288,6 @@ def resource_label(resource: str) -> str:
     ``crm_permissions`` (translated by the plugin's catalogue), else its code."""
     label = RESOURCE_LABELS.get(resource)
     if label is None:
-        from .. import permissions
-
         label = permissions.resources().get(resource, {}).get("label") or resource
     return str(label)
 
@@ -308,8 +306,6 @@ def get_resource(resource: str) -> WebResource:
 
 def object_types() -> list[tuple[str, str]]:
     """``(resource, label)`` of every custom object type."""
-    from ..metadata import objects
-
     out = []
     for name in objects.type_names():
         info = objects.object_type(name) or {}
@@ -372,9 +368,6 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
     With ``for_form`` the system columns are skipped and ``writable`` says whether an input is
     offered (dump-only and read-only fields are shown as text).
     """
-    from .. import permissions
-    from ..records.references import references_of
-
     view = permissions.view(actor, res.resource)
     refs = references_of(res.model, res.resource)
     out: list[FormField] = []
@@ -417,8 +410,6 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
     # bookkeeping columns (ownership, id, timestamps) after the record's own fields
     out.sort(key=lambda f: BOOKKEEPING.index(f.name) + 1 if f.name in BOOKKEEPING else 0)
     if res.has_custom:
-        from ..metadata import custom_fields
-
         for fd in custom_fields(res.resource):
             if not view.visible(fd.name):
                 continue
@@ -443,6 +434,4 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
 
 def hidden_fields(res: WebResource, actor) -> set[str]:
     """Names of the fields of ``res`` hidden from ``actor`` (core and custom, plain names)."""
-    from .. import permissions
-
     return set(permissions.view(actor, res.resource).hidden)

@@ -18,7 +18,9 @@ from flask_babel import gettext as _
 
 from .. import permissions
 from ..db import database, utcnow
+from ..entities.models import Activity
 from ..errors import APIError
+from ..records import service
 from .blueprint import bp
 from .registry import cruds, get_resource
 from .session import login_required, web_actor
@@ -40,8 +42,6 @@ def due_query(actor):
     when they may not read activities."""
     if actor is None or "activities" not in cruds() or not permissions.can(actor, "activities", "read"):
         return None
-    from ..entities.models import Activity
-
     query = Activity.select().where(
         Activity.owner_id == actor.id,
         Activity.done == False,  # noqa: E712  (peewee expression)
@@ -70,8 +70,6 @@ def reminder_count() -> int | None:
 def due_items(actor, limit: int = PAGE_LIMIT) -> list[dict]:
     """The actor's reminders, the oldest first: ``[{"id", "data" (masked), "overdue", "due",
     "can_update"}]``; empty when they may not read activities."""
-    from ..entities.models import Activity
-
     query = due_query(actor)
     if query is None:
         return []
@@ -117,8 +115,6 @@ def reminders():
 @login_required
 def reminder_done(activity_id):
     """Mark one activity done (``activities:update`` on it) and go back to the reminders."""
-    from ..records import service
-
     actor = g.actor
     res = get_resource("activities")
     with database.atomic():

@@ -22,10 +22,12 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from .. import permissions
+from ..api.segments import customers_query
+from ..entities.models import Customer, Segment
 from ..errors import APIError
 from ..records import listing
 from .blueprint import bp
-from .builder_fields import LIST_OPERATORS, BuilderField, segment_fields, split_list
+from .builder_fields import LIST_OPERATORS, OPERATOR_LABELS, BuilderField, segment_fields, split_list
 from .editors import register_editor
 from .formatting import utc_from_input
 from .forms import FormErrors, load, save
@@ -86,8 +88,6 @@ def rows_from_form(form) -> list[dict]:
 def filters_from_rows(rows: list[dict], catalogue: dict[str, BuilderField], actor) -> tuple[dict, dict]:
     """``(filters, errors)``: the rows as a segment's ``filters``, each value checked against its
     field's type (errors keyed by the row's inputs, in the user's language)."""
-    from ..entities.models import Customer
-
     resolver = listing.Fields(Customer, "customers", view=permissions.view(actor, "customers", "read"))
     filters: dict = {}
     errors: dict[str, list[str]] = {}
@@ -150,9 +150,6 @@ def filters_from_rows(rows: list[dict], catalogue: dict[str, BuilderField], acto
 def count_matching(filters: dict, actor) -> int:
     """How many customers ``actor`` may read match ``filters`` (the segment's own query, through
     the permission view)."""
-    from ..api.segments import customers_query
-    from ..entities.models import Segment
-
     query, _total = customers_query(Segment(filters=filters), actor, paginate=False)
     return query.order_by().count()
 
@@ -254,8 +251,6 @@ def describe_filters(filters: dict, actor) -> dict:
     """What a segment's page says of its filters: each row as a sentence in the user's language
     (field, operator and choice labels), how many entries the actor cannot see, and the count
     of matching customers the actor may read (None when it cannot be counted)."""
-    from .builder_fields import OPERATOR_LABELS
-
     try:
         catalogue = _catalogue(actor)
     except APIError as exc:

@@ -26,9 +26,12 @@ from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from .. import audit
+from ..api.tasks import file_response, task_dict, visible_task
 from ..errors import APIError
+from ..jobs import tasks
 from ..records import listing
 from ..transfer import decoding, tabular
+from ..transfer.customers import export_customers, export_or_task
 from .blueprint import bp
 from .forms import FormErrors, flatten_messages
 from .records import list_args
@@ -51,16 +54,12 @@ def _cell(value):
 def record_export(resource, fmt):
     """The filtered collection as CSV or XLSX, within the export scope, hidden fields left out;
     over ``EXPORT_TASK_ROWS`` rows, a task (the page then shows its progress and the download)."""
-    from ..jobs import tasks
-
     if fmt not in tabular.MEDIA_TYPES:
         raise APIError(404, f"No export format {fmt!r}.")
     actor = g.actor
     res = get_resource(resource)
     args = list_args(res, actor, request.args)
     if resource == "customers":  # the API's export: same columns its import reads back
-        from ..transfer.customers import export_or_task
-
         out = export_or_task(args, actor, fmt)
         if isinstance(out, Response):
             return out
@@ -84,8 +83,6 @@ def export_response(resource: str, actor, args, fmt: str, progress=None) -> Resp
     ``export``; ``progress(done, total, phase)`` (a task's) hears how far it got."""
     res = get_resource(resource)
     if resource == "customers":
-        from ..transfer.customers import export_customers
-
         return export_customers(args, actor, fmt, progress)
     # ``id`` leads every export (the import matches rows by it), so it is not repeated among
     # the fields
@@ -148,8 +145,6 @@ def queue_import(resource: str, upload, actor):
     (:func:`import_task_report`)."""
     from flask_babel import get_locale
 
-    from ..jobs import tasks
-
     data, filename = upload.read(), upload.filename or "upload.csv"
     import_wizard.read_file(data, filename)
     params = {"via": "web", "resource": resource, "locale": str(get_locale() or "en")}
@@ -159,8 +154,6 @@ def queue_import(resource: str, upload, actor):
 def task_view(task) -> dict:
     """What the progress fragment shows of a task: its state, progress, and the report in this
     page's shape when done (or the error's messages when it failed)."""
-    from ..api.tasks import task_dict
-
     view = task_dict(task)
     view["report"] = None
     view["problems"] = {}
@@ -194,8 +187,6 @@ def task_view(task) -> dict:
 @login_required
 def task_page(task_id):
     """One of your tasks (a large export): its progress, then the download link."""
-    from ..api.tasks import visible_task
-
     task = task_view(visible_task(task_id, g.actor))
     return render_template("crm/records/task.html", task=task)
 
@@ -204,8 +195,6 @@ def task_page(task_id):
 @login_required
 def task_file(task_id):
     """The file one of your tasks produced (the workbench's ``/api/v1/tasks/<id>/file``)."""
-    from ..api.tasks import file_response
-
     return file_response(task_id, g.actor)
 
 
@@ -213,8 +202,6 @@ def task_file(task_id):
 @login_required
 def task_progress(task_id):
     """The progress fragment of one of your tasks (polled by htmx until the task has finished)."""
-    from ..api.tasks import visible_task
-
     task = visible_task(task_id, g.actor)
     return render_template("crm/records/task_progress.html", task=task_view(task))
 
@@ -248,8 +235,6 @@ def record_import(resource):
     task = None
     task_id = request.args.get("task", type=int)
     if task_id is not None and request.method == "GET":
-        from ..api.tasks import visible_task
-
         task = task_view(visible_task(task_id, actor))
     return render_template(
         "crm/records/import.html",

@@ -15,6 +15,8 @@ from flask_babel import gettext as _
 
 from .. import permissions
 from ..db import database, utcnow
+from ..entities.models import TICKET_STATUSES, Deal, Pipeline, Stage, Ticket
+from ..entities.tickets import TRANSITIONS
 from ..errors import APIError, wants_json
 from .blueprint import bp
 from .forms import FormErrors, load, save
@@ -24,18 +26,11 @@ from .session import login_required
 BOARD_LIMIT = 100
 
 
-def _deal_models():
-    from ..entities.models import Deal, Pipeline, Stage
-
-    return Deal, Pipeline, Stage
-
-
 @bp.route("/pipeline")
 @login_required
 def pipeline():
     """The board of one pipeline: a column per stage with the deals the user may read."""
     actor = g.actor
-    Deal, Pipeline, Stage = _deal_models()
     res = get_resource("deals")
     pipelines = list(Pipeline.select().order_by(Pipeline.is_default.desc(), Pipeline.id))
     chosen = None
@@ -104,9 +99,6 @@ def countdown(due: dt.datetime | None, resolved: dt.datetime | None = None) -> d
 def ticket_queue():
     """Open tickets the user may read, the closest SLA due time first, with a live countdown."""
     actor = g.actor
-    from ..entities.models import TICKET_STATUSES, Ticket
-    from ..entities.tickets import TRANSITIONS
-
     res = get_resource("tickets")
     query = Ticket.select().where(Ticket.status.not_in(["resolved", "closed"]))
     mine = request.args.get("mine") == "1"
