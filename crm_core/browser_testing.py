@@ -3,10 +3,19 @@ through the form, post a form with a valid token."""
 
 from __future__ import annotations
 
+import atexit
+import os
 import re
+import socket
+import threading
 from contextlib import contextmanager
+from pathlib import Path
 
-from .testing import TEST_PASSWORD
+import pytest
+from werkzeug.serving import make_server
+
+from .app import create_app
+from .testing import TEST_PASSWORD, migrate_url
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -55,10 +64,6 @@ def chromium_browser(executable: str = CHROMIUM):
     ``CRM_TEST_REQUIRE_BROWSER=1``, as CI runs).
     """
     if "browser" not in _shared:
-        import atexit
-        import os
-
-        import pytest
 
         def need(condition: bool, reason: str) -> None:
             # CI (CRM_TEST_REQUIRE_BROWSER=1) fails where a laptop without the browser skips
@@ -67,7 +72,7 @@ def chromium_browser(executable: str = CHROMIUM):
                 (pytest.fail if os.environ.get("CRM_TEST_REQUIRE_BROWSER") == "1" else pytest.skip)(message)
 
         need(os.path.exists(executable), f"{executable} is not installed")
-        try:
+        try:  # an optional dependency: only browser tests need it
             from playwright.sync_api import sync_playwright
         except ImportError:
             need(False, "the playwright package is not installed")
@@ -103,15 +108,6 @@ def live_server(folder, settings: dict | None = None, seed=None):
     called with the app before the server starts, returns what the tests need to know (users,
     ids).
     """
-    import socket
-    import threading
-    from pathlib import Path
-
-    from werkzeug.serving import make_server
-
-    from .app import create_app
-    from .testing import migrate_url
-
     url = f"sqlite:///{Path(folder) / 'crm.db'}"
     migrate_url(url)
     with socket.socket() as s:

@@ -21,6 +21,7 @@ import os
 from .auth import record_change
 from .auth.models import Role
 from .db import database, utcnow
+from .entities.models import Pipeline, Stage
 
 LOCALES = ("zh_CN", "en")
 DEFAULT_LOCALE = "en"
@@ -128,8 +129,6 @@ def localise_role_labels(locale: str) -> list[str]:
 def default_pipeline(locale: str):
     """The ``locale`` sales pipeline, created with its stages when missing (it becomes the
     default pipeline only when there was none)."""
-    from .entities.models import Pipeline, Stage
-
     name, stages = PIPELINES[locale]
     with database.atomic():
         pipeline = Pipeline.get_or_none(Pipeline.name == name)
@@ -153,8 +152,6 @@ def default_pipeline(locale: str):
 def seed_first_run(locale: str) -> dict:
     """What a brand-new install gets in ``locale`` (``crm init``, once): built-in role labels and,
     when the install has no pipeline at all, the default sales pipeline."""
-    from .entities.models import Pipeline
-
     relabelled = localise_role_labels(locale)
     pipeline = None
     if not Pipeline.select().exists():
