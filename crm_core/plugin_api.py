@@ -18,7 +18,8 @@ REST
     ``Blueprint``, ``API_PREFIX``, ``CrudView`` (a whole collection: subclass it, ``mount(blp)``)
     or ``register_crud`` (the same in one call), ``action`` / ``register_action`` (a custom action
     on a record with the same guarantees), ``json_response``; custom lists: ``list_query``,
-    ``page_params``, ``pagination_header``.
+    ``page_params``, ``pagination_header``, ``list_args_schema`` + ``list_parameters`` (a list's
+    filters and sorts in OpenAPI).
 Permissions
     ``can``, ``require``, ``get_record``, ``scoped``, ``view``, ``mask``, ``field_rules``,
     ``readable_reference``, ``check_assignment``.
@@ -47,6 +48,7 @@ from flask_smorest import abort
 from .api import API_PREFIX, Blueprint
 from .api.actions import action, register_action
 from .api.common import json_response
+from .api.list_args import list_args_schema, list_parameters
 from .api.crud import CrudView, register_crud
 from .auth import actor_for_user, current_actor, public
 from .automations import acting_actor
@@ -120,6 +122,8 @@ __all__ = [
     "CrudView",
     "action",
     "json_response",
+    "list_args_schema",
+    "list_parameters",
     "list_query",
     "page_params",
     "pagination_header",

@@ -25,6 +25,7 @@ import logging
 import os
 import pkgutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 
 import pluggy
@@ -285,14 +286,11 @@ def _core_modules() -> list[tuple[str, ModuleType]]:
     """The core's capability packages that carry a ``hooks.py``, as (``core.<name>``, module)."""
     found = []
     for mod in pkgutil.iter_modules(crm_core.__path__):
-        if not mod.ispkg:
+        # look for the file rather than importing: a package without hooks.py (crm_core.testing,
+        # the pytest plugin) must not be imported by every app
+        if not mod.ispkg or not (Path(mod.module_finder.path) / mod.name / "hooks.py").is_file():
             continue
-        try:
-            hooks = importlib.import_module(f"crm_core.{mod.name}.hooks")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"crm_core.{mod.name}.hooks":
-                continue
-            raise
+        hooks = importlib.import_module(f"crm_core.{mod.name}.hooks")
         found.append((f"core.{mod.name}", hooks))
     return found
 

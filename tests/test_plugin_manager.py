@@ -1,6 +1,8 @@
 """Plugin loading: entry points, disabling, broken plugins, dependency order, unknown hooks."""
 
 import json
+import subprocess
+import sys
 import types
 import uuid
 
@@ -322,3 +324,15 @@ def test_crm_plugins_reports_a_plugin_pluggy_rejects(db_url, tmp_path, monkeypat
     rows = {r["name"]: r for r in json.loads(result.output)}
     assert rows["badsig"]["status"] == "failed" and "PluginValidationError" in rows["badsig"]["error"]
     assert rows["core.auth"]["status"] == "enabled"
+
+
+def test_an_app_never_imports_the_test_helpers(tmp_path):
+    """Core capabilities are the packages with a hooks.py: finding them must not import the
+    others (``crm_core.testing`` imports pytest, which a production install does not have)."""
+    code = (
+        "import sys\n"
+        "from crm_core.app import create_app\n"
+        f"create_app({{'TESTING': True, 'DATABASE_URL': 'sqlite:///:memory:', 'INSTANCE_PATH': {str(tmp_path)!r}}})\n"
+        "assert not any(m.startswith('crm_core.testing') for m in sys.modules), sorted(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 
 import peewee as pw
-from flask import jsonify, request
+from flask import request
 from flask.views import MethodView
 from flask_babel import gettext as _
 
@@ -24,6 +24,9 @@ from crm_core.plugin_api import (
     check_assignment,
     current_actor,
     database,
+    json_response,
+    list_args_schema,
+    list_parameters,
     list_query,
     mask,
     page_params,
@@ -65,16 +68,6 @@ blp = Blueprint(
     url_prefix=f"{API_PREFIX}/loyalty",
     description="Loyalty programme: tiers, earning rules, members and their points ledger. " + TIER_BASIS,
 )
-
-
-def _json(data, status: int = 200, headers: dict | None = None):
-    """A JSON response of data already dumped (and masked): flask-smorest must not dump it again;
-    the ``@blp.response`` schemas still document it in OpenAPI."""
-    response = jsonify(data)
-    response.status_code = status
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
 
 
 def check_tier(record, data, before):
@@ -161,13 +154,7 @@ class Members(MethodView):
 
     @blp.response(200, LoyaltyMemberSchema(many=True))
     @blp.doc(
-        parameters=[
-            {"name": "tier", "in": "query", "schema": {"type": "string"}, "description": "tier code(s)"},
-            {"name": "page", "in": "query", "schema": {"type": "integer"}},
-            {"name": "page_size", "in": "query", "schema": {"type": "integer"}},
-            {"name": "sort", "in": "query", "schema": {"type": "string"}},
-            {"name": "q", "in": "query", "schema": {"type": "string"}},
-        ]
+        parameters=list_parameters(list_args_schema(Member, MEMBERS, extra_filters=["tier"]))
     )
     def get(self):
         """Members in your scope; filter by ``tier``, ``channel``, ``joined_at__gte``... (list grammar)."""
@@ -185,7 +172,7 @@ class Members(MethodView):
         )
         data = mask(actor, MEMBERS, LoyaltyMemberSchema(many=True).dump(list(rows)))
         meta = pagination_header(total, page, page_size)
-        return _json(data, 200, {"X-Pagination": json.dumps(meta)})
+        return json_response(data, 200, {"X-Pagination": json.dumps(meta)})
 
     @blp.arguments(LoyaltyMemberSchema)
     @blp.response(201, LoyaltyMemberDetailSchema)
@@ -194,7 +181,7 @@ class Members(MethodView):
         """Enrol a customer (base tier, signup bonus). Owner and department default to yours."""
         actor = current_actor()
         member = operations.enrol(data, actor)
-        return _json(member_detail(member, actor), 201)
+        return json_response(member_detail(member, actor), 201)
 
 
 @blp.route("/members/<int:customer_id>")
@@ -206,7 +193,7 @@ class MemberItem(MethodView):
         """A member: points by bucket (balance = ledger sum) and progress towards the next tier and
         what keeps the current one."""
         actor = current_actor()
-        return _json(member_detail(_member(customer_id, actor), actor))
+        return json_response(member_detail(_member(customer_id, actor), actor))
 
     @blp.arguments(LoyaltyMemberUpdateSchema)
     @blp.response(200, LoyaltyMemberDetailSchema)
@@ -214,7 +201,7 @@ class MemberItem(MethodView):
         """Change a member; sending ``tier`` moves them by hand (recorded with ``reason``)."""
         actor = current_actor()
         member = operations.update_member(customer_id, data, actor)
-        return _json(member_detail(Member.get_by_id(member.id), actor))
+        return json_response(member_detail(Member.get_by_id(member.id), actor))
 
 
 def _entries_with_lots(entries: list[LedgerEntry], fresh: bool = False) -> list[dict]:
@@ -277,7 +264,7 @@ class Ledger(MethodView):
         total = query.count()
         entries = list(query.order_by(LedgerEntry.id.desc()).paginate(page, page_size))
         meta = pagination_header(total, page, page_size)
-        return _json(_entries_with_lots(entries), 200, {"X-Pagination": json.dumps(meta)})
+        return json_response(_entries_with_lots(entries), 200, {"X-Pagination": json.dumps(meta)})
 
 
 @blp.route("/members/<int:customer_id>/tier-changes")
@@ -317,7 +304,7 @@ def _ledger_result(member: Member, entry: LedgerEntry, created: bool, fresh: boo
     entry_data = _entries_with_lots([entry], fresh=fresh)[0]
     points = entry.points_after if fresh else ledger.balance(member)
     body = {"entry": entry_data, "created": created, "points": points}
-    return _json(body, 201 if created else 200)
+    return json_response(body, 201 if created else 200)
 
 
 @blp.route("/members/<int:customer_id>/redeem")
@@ -412,4 +399,4 @@ class Activities(MethodView):
             "entries": _entries_with_lots(result["entries"]),
             "member": member_detail(Member.get_by_id(member.id), actor),
         }
-        return _json(body, 201 if result["created"] else 200)
+        return json_response(body, 201 if result["created"] else 200)
