@@ -20,6 +20,8 @@ from flask import current_app, has_app_context
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 
+from ..records.labels import RESOURCE_LABELS
+
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _patterns: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -103,8 +105,6 @@ def translate_message(text, _depth: int = 0, labels: bool = True) -> str:
 
 def _resource_label(code: str, fallback: str) -> str:
     """The translated name of a collection (``customers`` -> 客户) a message names by its code."""
-    from .registry import RESOURCE_LABELS  # registry renders pages; messages must load without it
-
     label = RESOURCE_LABELS.get(code)
     return str(label) if label is not None else fallback
 
