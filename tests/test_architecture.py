@@ -6,9 +6,6 @@
   for a real import-time cycle, an optional dependency or a deliberate lazy load, and then says
   which in a comment on the line above (or on the same line).
 - No module in crm_core is over ``MAX_LINES`` lines: a longer one holds more than one concept.
-
-Modules still being cleaned up (issue 22) are listed below and expected to fail; the xfails are
-strict, so a module that gets fixed must leave its list.
 """
 
 from __future__ import annotations
@@ -21,38 +18,11 @@ import sys
 import tokenize
 from pathlib import Path
 
-import pytest
-
 import crm_core
 
 PACKAGE = Path(crm_core.__file__).resolve().parent
 REPO = PACKAGE.parent
 MAX_LINES = 500
-
-#: Modules (paths relative to the repository) whose function-level imports are not yet moved up
-#: or explained; each is being worked on (the REST, web, jobs and privacy layers, testing helpers).
-LAZY_IMPORTS_PENDING = frozenset(
-    {
-        "crm_core/api/automations.py",
-        "crm_core/api/companies.py",
-        "crm_core/api/deals.py",
-        "crm_core/api/events.py",
-        "crm_core/api/hooks.py",
-        "crm_core/api/jobs.py",
-        "crm_core/api/segments.py",
-        "crm_core/api/tasks.py",
-        "crm_core/api/webhooks.py",
-        "crm_core/jobs/hooks.py",
-        "crm_core/jobs/runner.py",
-        "crm_core/jobs/scheduler.py",
-        "crm_core/jobs/tasks.py",
-        "crm_core/privacy/__init__.py",
-        "crm_core/records/listing.py",
-    }
-)
-
-#: Modules still over ``MAX_LINES`` lines, being split.
-TOO_LONG_PENDING: frozenset[str] = frozenset()
 
 #: A comment that only silences a linter says nothing about why.
 _LINTER_ONLY = re.compile(r"^(noqa(:\s*[A-Z0-9, ]+)?|type:\s*ignore(\[[^\]]*\])?|pragma:.*)$")
@@ -139,50 +109,16 @@ def test_import_contracts_are_kept():
 
 
 def test_function_level_imports_say_why():
-    """Outside the modules still being cleaned up, each function-level import of a crm_core
-    module is explained (cycle, optional dependency or lazy load) next to it."""
-    checked = [p for p in _modules() if _name(p) not in LAZY_IMPORTS_PENDING]
-    problems = [problem for path in checked for problem in unexplained_imports(path)]
+    """Each function-level import of a crm_core module is explained (cycle, optional dependency
+    or lazy load) next to it."""
+    problems = [problem for path in _modules() for problem in unexplained_imports(path)]
     assert not problems, f"{len(problems)} function-level imports without a reason:\n" + "\n".join(problems)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="issue 22: not yet cleaned"))
-        for name in sorted(LAZY_IMPORTS_PENDING)
-    ],
-)
-def test_pending_module_imports_say_why(name):
-    """A module listed as pending still has unexplained function-level imports (strict xfail: once
-    it has none, take it off ``LAZY_IMPORTS_PENDING``)."""
-    assert not unexplained_imports(REPO / name)
-
-
 def test_no_module_is_over_the_line_limit():
-    """No crm_core module (outside the ones being split) is over ``MAX_LINES`` lines."""
-    long = {_name(p): _line_count(p) for p in _modules() if _name(p) not in TOO_LONG_PENDING}
-    over = {name: lines for name, lines in long.items() if lines > MAX_LINES}
+    """No crm_core module is over ``MAX_LINES`` lines."""
+    over = {_name(p): _line_count(p) for p in _modules() if _line_count(p) > MAX_LINES}
     assert not over, f"modules over {MAX_LINES} lines: {over}"
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="issue 22: not yet split"))
-        for name in sorted(TOO_LONG_PENDING)
-    ],
-)
-def test_pending_module_is_within_the_line_limit(name):
-    """A module listed as too long is still over the limit (strict xfail: once it is split, take
-    it off ``TOO_LONG_PENDING``)."""
-    assert _line_count(REPO / name) <= MAX_LINES
-
-
-def test_pending_lists_name_existing_modules():
-    """A pending entry names a module that exists (a moved or deleted one must leave the list)."""
-    missing = sorted(n for n in LAZY_IMPORTS_PENDING | TOO_LONG_PENDING if not (REPO / n).is_file())
-    assert not missing, missing
 
 
 def test_the_checker_finds_and_accepts_what_it_should(tmp_path):

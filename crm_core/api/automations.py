@@ -8,12 +8,14 @@ import re
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from .. import permissions
 from ..auth import current_actor
 from ..automations import conditions as condition_language
 from ..automations.actions import available_actions
 from ..automations.engine import dry_run, retry_run
 from ..automations.models import FAILED, RETRYING, AutomationRule, AutomationRun
 from ..db import database
+from ..entities.models import Customer
 from ..entities.schemas import BlankText, RecordSchema, UTCDateTime
 from ..errors import APIError
 from ..events.models import OutboxEvent
@@ -121,7 +123,6 @@ class Actions(MethodView):
     def get(self):
         """Every action rules can use (core and plugins), with its parameters."""
         actor = current_actor()
-        from .. import permissions
 
         permissions.require(actor, RESOURCE, "read")
         return [spec.describe() for spec in sorted(available_actions().values(), key=lambda s: s.name)]
@@ -164,7 +165,6 @@ def _event_input(args) -> dict:
         row = OutboxEvent.get_or_none(OutboxEvent.uid == args["event_id"])
         if row is None:
             raise APIError(404, f"No event {args['event_id']}.")
-        from .. import permissions
 
         if not permissions.can(current_actor(), "events", "read"):
             # stored events may carry any record's data: only readers of the outbox replay them
@@ -184,8 +184,6 @@ def _check_customer(actor, customer_id):
     """Dry runs read the customer: only one the caller may read."""
     if customer_id is None:
         return
-    from .. import permissions
-    from ..entities.models import Customer
 
     permissions.get_record(Customer, customer_id, actor, "customers")
 
@@ -196,7 +194,6 @@ class DryRunNew(MethodView):
     @blp.response(200, DryRunResultSchema)
     def post(self, args):
         """Evaluate an unsaved rule against an event without acting (for the rule editor)."""
-        from .. import permissions
 
         actor = current_actor()
         permissions.require(actor, RESOURCE, "create")

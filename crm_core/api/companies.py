@@ -9,6 +9,7 @@ from __future__ import annotations
 import peewee as pw
 from flask.views import MethodView
 
+from .. import permissions
 from ..auth import current_actor
 from ..entities.models import Company, Contact, Customer
 from ..entities.refs import require_ref
@@ -109,7 +110,6 @@ class CompanyTree(MethodView):
     @blp.response(200, CompanyTreeSchema)
     def get(self, record_id):
         """The company and every company below it (that you may read), nested by parent."""
-        from .. import permissions
 
         actor = current_actor()
         root = crud.get(record_id, actor)
@@ -135,9 +135,6 @@ def check_contact(record: Contact, data: dict, before) -> None:
         query = query.where(Contact.id != record.id)
     existing = query.scalar()
     if existing is not None:
-        from .. import permissions
-        from ..auth import current_actor
-
         actor = current_actor(required=False)
         if actor is None or not permissions.view(actor, "contacts").contains_id(Contact, existing):
             # the link exists, but the caller may not read it: no id

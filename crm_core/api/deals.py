@@ -8,12 +8,14 @@ import decimal
 import peewee as pw
 from flask.views import MethodView
 
+from .. import permissions
 from ..auth import current_actor
 from ..db import utcnow
 from ..entities.models import Company, Customer, Deal, DealStageChange, Pipeline, Stage
 from ..entities.refs import require_ref, writer
 from ..entities.schemas import DealSchema, PipelineSchema, StageChangeSchema, StageSummarySchema
 from ..errors import APIError
+from ..records.service import record_dict
 from . import API_PREFIX, Blueprint
 from .crud import register_crud
 from .responses import json_response
@@ -103,7 +105,6 @@ def save_stages(record: Pipeline, data: dict, before) -> None:
 
 
 def pipeline_image(record: Pipeline) -> dict:
-    from ..records.service import record_dict
 
     return {**record_dict(record), "stages": [s.name for s in record.stages]}
 
@@ -130,7 +131,6 @@ def stage_totals(actor, pipeline) -> list[dict]:
     """Count and total amount of the deals ``actor`` may read in ``pipeline``, per stage in stage
     order. The amount is None where the actor's field rules hide deal amounts: a sum would reveal
     them (the API summary and the dashboard both use this)."""
-    from .. import permissions
 
     view = permissions.view(actor, "deals")
     show_amount = view.visible("amount")

@@ -10,6 +10,7 @@ import copy
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
+from .. import permissions
 from ..auth import current_actor
 from ..entities.schemas import UTCDateTime
 from ..errors import APIError
@@ -24,7 +25,6 @@ def visible(rows, actor) -> list:
     """Copies of outbox ``rows`` whose ``data`` is what ``actor`` may see of it
     (``permissions.event_data``): an event the actor may not read keeps only its id keys, so the
     page and its count stay those of the outbox."""
-    from .. import permissions
 
     memo: dict = {}
     out = []
@@ -39,7 +39,6 @@ def visible(rows, actor) -> list:
 def require_events(action: str = "read"):
     """403 unless the caller holds ``events:<action>``. The outbox crosses every permission
     boundary (it holds every record's data), so only the admin role has it by default."""
-    from .. import permissions
 
     actor = current_actor()
     permissions.require(actor, "events", action)

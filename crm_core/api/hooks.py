@@ -6,10 +6,32 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from .. import hookimpl
+from .. import __version__, hookimpl
 from ..auth import public
 from ..db import database
-from . import API_PREFIX, Blueprint
+from . import (
+    API_PREFIX,
+    Blueprint,
+    audit,
+    automations,
+    companies,
+    customers,
+    customers_transfer,  # noqa: F401  (its routes are on customers.blp)
+    deals,
+    departments,
+    events,
+    jobs,
+    login,
+    metadata,
+    privacy,
+    roles,
+    segments,
+    tasks,
+    tickets,
+    tokens,
+    users,
+    webhooks,
+)
 
 blp = Blueprint("system", __name__, url_prefix=API_PREFIX, description="Health and installed plugins")
 
@@ -38,7 +60,6 @@ class Health(MethodView):
     @blp.alt_response(503, schema=HealthSchema, description="The database is unreachable")
     def get(self):
         """Liveness and database reachability (no authentication)."""
-        from .. import __version__
 
         try:
             database.execute_sql("SELECT 1")
@@ -59,27 +80,6 @@ class Plugins(MethodView):
 @hookimpl
 def crm_blueprints():
     """Every REST blueprint of the core, in the order the OpenAPI document lists them."""
-    from . import (
-        audit,
-        automations,
-        companies,
-        customers,
-        customers_transfer,  # noqa: F401  (its routes are on customers.blp)
-        deals,
-        departments,
-        events,
-        jobs,
-        login,
-        metadata,
-        privacy,
-        roles,
-        segments,
-        tasks,
-        tickets,
-        tokens,
-        users,
-        webhooks,
-    )
 
     return [
         blp,

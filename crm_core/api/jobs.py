@@ -6,6 +6,7 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
+from .. import permissions
 from ..auth import current_actor
 from ..entities.schemas import UTCDateTime
 from ..errors import APIError
@@ -21,7 +22,6 @@ blp = Blueprint(
 
 def _require(action: str):
     """403 unless the caller holds ``jobs:<action>`` (only the admin role by default)."""
-    from .. import permissions
 
     actor = current_actor()
     permissions.require(actor, "jobs", action)

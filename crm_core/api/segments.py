@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 from ..auth import current_actor
 from ..entities import customers as customer_records
 from ..entities.models import Customer, Segment
+from ..entities.refs import writer
 from ..entities.schemas import CountSchema, CustomerSchema, SegmentSchema
 from ..errors import APIError
 from ..records import listing
@@ -80,7 +81,6 @@ def check_filters(record: Segment, data: dict, before) -> None:
                 "Filter values are scalars or lists of scalars.",
                 errors={"filters": [f"Bad value for {key!r}."]},
             )
-    from ..entities.refs import writer
 
     actor = writer()
     if actor is None:

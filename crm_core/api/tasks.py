@@ -8,6 +8,7 @@ from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
+from .. import permissions
 from ..auth import current_actor
 from ..entities.schemas import UTCDateTime
 from ..errors import APIError
@@ -102,7 +103,6 @@ def accepted(task: Task) -> Response:
 
 
 def _may_see_all(actor) -> bool:
-    from .. import permissions
 
     return permissions.can(actor, "jobs", "read")
 

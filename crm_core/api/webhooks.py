@@ -14,6 +14,7 @@ from ..auth import current_actor, public
 from ..db import database
 from ..entities.schemas import BlankText, RecordSchema, UTCDateTime
 from ..errors import APIError
+from ..records import service
 from ..records.service import record_dict
 from ..webhooks import outbound
 from ..webhooks.inbound import receive
@@ -247,7 +248,6 @@ class RotateSecret(MethodView):
     @blp.response(200, SecretSchema)
     def post(self, record_id):
         """Replace the signing secret with a new one and return it."""
-        from ..records import service
 
         actor = current_actor()
         with database.atomic():

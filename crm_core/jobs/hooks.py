@@ -13,7 +13,10 @@ from flask_babel import lazy_gettext as _l
 from .. import hookimpl
 from ..db import utcnow
 from .models import MODELS, RUNNING, JobRun
-from .tasks import TASK_POLL_SECONDS, prune_tasks, run_pending
+from .registry import collect_jobs
+from .runner import run_job
+from .scheduler import run_scheduler
+from .tasks import TASK_POLL_SECONDS, Task, prune_tasks, run_pending
 
 RUN_RETENTION_DAYS = 30
 RUNS_KEPT_PER_JOB = 1000
@@ -21,7 +24,6 @@ RUNS_KEPT_PER_JOB = 1000
 
 @hookimpl
 def crm_models():
-    from .tasks import Task
 
     return [*MODELS, Task]
 
@@ -98,7 +100,6 @@ def crm_cli(group):
         Start it once beside the web workers. A second one started by mistake waits as a standby
         and takes over when the first stops (database lock).
         """
-        from .scheduler import run_scheduler
 
         app = current_app._get_current_object()
         click.echo("scheduler: starting (a standby if another scheduler holds the lock)")
@@ -113,7 +114,6 @@ def crm_cli(group):
     @with_appcontext
     def list_command():
         """Every declared job with its schedule."""
-        from .registry import collect_jobs
 
         for spec in collect_jobs(current_app.extensions["crm"].plugins).values():
             schedule = ", ".join(f"{k}={v}" for k, v in spec.trigger_args.items())
@@ -132,8 +132,6 @@ def crm_cli(group):
     @with_appcontext
     def run_command(job_id, at):
         """Run JOB_ID now in this process (logged like a scheduled run); exit 1 if it fails."""
-        from .registry import collect_jobs
-        from .runner import run_job
 
         jobs = collect_jobs(current_app.extensions["crm"].plugins)
         spec = jobs.get(job_id)

@@ -13,6 +13,7 @@ import time
 import traceback
 
 from ..db import database, utcnow
+from ..events import emit
 from .context import job_context, takes_context
 from .models import ERROR, RUNNING, SUCCESS, JobRun
 
@@ -67,8 +68,6 @@ def _run(app, spec, source, started_by, now) -> JobRun:
     with database.atomic():
         run.save()
         if outcome == ERROR:
-            from ..events import emit
-
             emit(
                 "job.failed",
                 {"job_id": spec.id, "run_id": run.id, "error": error.splitlines()[0]},

@@ -30,7 +30,9 @@ import peewee as pw
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from ..db import database, utcnow
 from .lock import SchedulerLock
+from .models import ERROR, RUNNING, JobRun
 from .registry import collect_jobs
 from .runner import run_job
 
@@ -178,8 +180,6 @@ def _drop_pooled_connections(app) -> None:
 def _close_interrupted_runs(app) -> None:
     """Mark scheduled runs left ``running`` (by a scheduler that died or lost its lock) as
     errors: only the lock holder runs scheduled jobs, and it has just taken the lock."""
-    from ..db import database, utcnow
-    from .models import ERROR, RUNNING, JobRun
 
     try:
         with app.app_context():

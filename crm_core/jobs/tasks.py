@@ -36,8 +36,10 @@ from dataclasses import dataclass, field
 import peewee as pw
 from flask import g, has_request_context, request
 
+from ..auth import actor_for_user
+from ..auth.models import User
 from ..db import database, is_postgres, utcnow, write_transaction
-from ..errors import APIError
+from ..errors import APIError, error_payload
 
 log = logging.getLogger(__name__)
 
@@ -219,8 +221,6 @@ def claim_next(worker: str) -> int | None:
 
 
 def _actor_of(task: Task):
-    from ..auth import actor_for_user
-    from ..auth.models import User
 
     user = User.get_or_none(User.id == task.created_by)
     if user is None or not user.is_active:
@@ -231,7 +231,6 @@ def _actor_of(task: Task):
 def error_json(exc: Exception) -> dict:
     """The stored error of a failed task: an ``APIError`` as its API answer would be; anything
     else as a 500 that names the exception type only (the traceback goes to the log)."""
-    from ..errors import error_payload
 
     if isinstance(exc, APIError):
         body, _headers = error_payload(exc)

@@ -17,8 +17,10 @@ from __future__ import annotations
 from flask import current_app
 
 from .. import permissions
+from ..audit import record_event
 from ..db import database, utcnow
 from ..entities.models import Activity, Contact, Customer, CustomerTag, Deal, Tag, Ticket
+from ..events import emit
 from ..records import service
 
 FORMAT = "crm-core.privacy-export/1"
@@ -35,7 +37,6 @@ def _rows(actor, resource: str, query) -> list[dict]:
 
 def export_customer(customer: Customer, actor) -> dict:
     """Everything crm-core and its plugins store about ``customer``, as one JSON-ready document."""
-    from ..audit import record_event
 
     plugins = dict(current_app.extensions["crm"].plugins.calls("crm_export_customer", customer=customer))
     customers = permissions.view(actor, "customers")
@@ -57,7 +58,6 @@ def export_customer(customer: Customer, actor) -> dict:
 
 def erase_customer(customer: Customer, actor) -> dict:
     """Anonymise ``customer`` everywhere; returns counts of what was erased. All or nothing."""
-    from ..events import emit
 
     with database.atomic():
         counts = {

@@ -35,7 +35,9 @@ from typing import Any
 
 import peewee as pw
 
+from .. import custom, permissions
 from ..errors import APIError
+from ..permissions.decision import _names_of, secret_columns
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 200
@@ -167,7 +169,6 @@ class Fields:
         hidden: Iterable[str] = (),
         view=None,
     ):
-        from ..permissions.decision import secret_columns
 
         self.model = model
         self.resource = resource
@@ -199,8 +200,6 @@ class Fields:
         if self._custom is None:
             self._custom = {}
             if "custom" in self.model._meta.fields:
-                from .. import custom
-
                 self._custom = {
                     d.name: d for d in custom.custom_fields(self.resource) if d.name not in self.hidden
                 }
@@ -213,8 +212,6 @@ class Fields:
             return field, lambda raw, f=field: coerce_column(f, raw)
         definition = self.custom.get(name)
         if definition is not None:
-            from .. import custom
-
             # every custom field filters and sorts by its plain name (DESIGN section 5);
             # the metadata module parses the value the way it stores it
             return custom.custom_expression(self.model, name), definition.to_python
@@ -327,7 +324,6 @@ def apply_search(query, model, text: str | None, search_fields=None, hidden: Ite
     ``view.searchable`` allows are searched (``view``: the caller's ``permissions.View``); without
     a view, fields in ``hidden`` and secret columns are left out. Matching on a hidden or secret
     field would reveal its value."""
-    from ..permissions.decision import _names_of, secret_columns
 
     if not text or not text.strip():
         return query
@@ -397,7 +393,6 @@ def list_query(
     Raises ``APIError`` 400 naming the parameter for an unknown field or a bad value, and 403 when
     the actor may not ``action`` the resource at all.
     """
-    from .. import permissions
 
     view = permissions.view(actor, resource, action)
     base = query if query is not None else model.select()
