@@ -63,10 +63,10 @@ def run(url: str, args) -> int:
     migrate_url(url)
     from crm_core.app import create_app
     from crm_core.auth import create_user, issue_token
-    from crm_core.db import database, utcnow
-    from crm_core.entities.models import Customer
     from crm_core.custom import custom_expression
     from crm_core.custom.definitions import create_field
+    from crm_core.db import database, utcnow
+    from crm_core.entities.models import Customer
 
     instance = tempfile.mkdtemp(prefix="crm-bench-")
     app = create_app(

@@ -48,8 +48,8 @@ from flask_smorest import abort
 from .api import API_PREFIX, Blueprint
 from .api.actions import action, register_action
 from .api.common import json_response
-from .api.list_args import list_args_schema, list_parameters
 from .api.crud import CrudView, register_crud
+from .api.list_args import list_args_schema, list_parameters
 from .auth import actor_for_user, current_actor, public
 from .automations import acting_actor
 from .changes import record_written

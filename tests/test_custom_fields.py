@@ -257,9 +257,9 @@ def test_filter_and_sort_on_custom_fields(client, admin_headers, filterable):
 
 
 def test_filterable_field_uses_an_index(client, admin_headers, db):
+    from crm_core.custom import custom_expression
     from crm_core.db import is_postgres
     from crm_core.entities.models import Customer
-    from crm_core.custom import custom_expression
 
     define(client, admin_headers, name="score", type="int", filterable=True)
     define(client, admin_headers, name="hobbies", type="multi-choice", choices=["go", "tea"], filterable=True)

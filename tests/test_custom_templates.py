@@ -187,8 +187,8 @@ def test_crm_migrate_applies_pending_templates(register_plugin):
 
 
 def test_a_broken_template_is_named_and_changes_nothing(app):
-    from crm_core.errors import APIError
     from crm_core.custom import templates
+    from crm_core.errors import APIError
 
     broken = copy.deepcopy(TEMPLATE)
     broken["fields"].append({"entity": "customers", "name": "email", "type": "string"})  # a core field

@@ -84,10 +84,10 @@ def test_the_app_calls_every_hook_with_arguments_of_the_declared_types(every_hoo
 
     from crm_core.app import create_app
     from crm_core.auth import create_user, issue_token
+    from crm_core.browser_testing import web_login
     from crm_core.cli import build_cli
     from crm_core.events.dispatcher import dispatch_pending
     from crm_core.testing import TEST_PASSWORD, requests_in_their_own_context
-    from crm_core.browser_testing import web_login
 
     env = {"CRM_DATABASE_URL": db_url, "CRM_INSTANCE_PATH": str(tmp_path / "instance")}
     for args in (["migrate"], ["jobs", "run", "every_hook:tick"], ["demo-data", "--customers", "12"]):

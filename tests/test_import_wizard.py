@@ -16,9 +16,9 @@ import re
 import openpyxl
 import pytest
 
+from crm_core.browser_testing import csrf_from, web_login
 from crm_core.jobs.tasks import run_pending
 from crm_core.testing import follow_task
-from crm_core.browser_testing import csrf_from, web_login
 
 API = "/api/v1"
 ZH = {"Accept-Language": "zh-CN"}

@@ -15,6 +15,7 @@ from . import erase_customer, export_customer
 
 requires = ("core.entities", "core.audit", "core.events")
 
+
 def _cli_target(customer_id: int, username: str):
     """The customer and the acting user's ``Actor`` for a CLI command (the audit log names them)."""
     user = User.get_or_none(User.username == username)

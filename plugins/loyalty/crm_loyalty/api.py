@@ -153,9 +153,7 @@ class Members(MethodView):
     """The member collection."""
 
     @blp.response(200, LoyaltyMemberSchema(many=True))
-    @blp.doc(
-        parameters=list_parameters(list_args_schema(Member, MEMBERS, extra_filters=["tier"]))
-    )
+    @blp.doc(parameters=list_parameters(list_args_schema(Member, MEMBERS, extra_filters=["tier"])))
     def get(self):
         """Members in your scope; filter by ``tier``, ``channel``, ``joined_at__gte``... (list grammar)."""
         actor = current_actor()
