@@ -22,7 +22,7 @@ REST
     filters and sorts in OpenAPI).
 Permissions
     ``can``, ``require``, ``get_record``, ``scoped``, ``view``, ``mask``, ``field_rules``,
-    ``readable_reference``, ``check_assignment``.
+    ``readable_reference``, ``check_assignment``; ``seed_builtin_grants`` (in a plugin migration).
 Actors
     ``current_actor``, ``public``, ``actor_for_user``, ``acting_actor`` (the automation rule's owner).
 Events
@@ -71,6 +71,7 @@ from .permissions import (
     scoped,
     view,
 )
+from .permissions.builtin import seed_builtin_grants
 from .records.listing import list_query, page_params, pagination_header
 from .records.service import create as create_record
 from .records.service import delete as delete_record
@@ -138,6 +139,7 @@ __all__ = [
     "readable_reference",
     "require",
     "scoped",
+    "seed_builtin_grants",
     "view",
     # actors
     "acting_actor",

@@ -15,4 +15,4 @@ def test_every_builtin_role_is_documented_for_plugin_authors(client, admin_heade
     text = DOCS.read_text(encoding="utf-8")
     section = text.split("## Permissions and the built-in roles", 1)[1].split("\n## ", 1)[0]
     assert all(f"| `{name}` |" in section for name in builtin), builtin
-    assert "permission_grant" in section and "Role.builtin == True" in section
+    assert "seed_builtin_grants(db, GRANTS)" in section and "built-in" in section

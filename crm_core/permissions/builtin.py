@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import peewee as pw
+
 BUSINESS = (
     "customers",
     "companies",
@@ -66,3 +70,39 @@ BUILTIN_GRANTS: dict[str, list[tuple[str, str, str]]] = {
         *_grants(("departments",), ("read",), "all"),
     ],
 }
+
+
+def seed_builtin_grants(db, grants: dict[str, list[tuple[str, str, str]]]) -> int:
+    """Give the built-in roles a plugin's grants, from one of the plugin's migrations:
+    ``seed_builtin_grants(db, {"sales": [("warranty.claims", "read", "department")], ...})``.
+
+    Only roles still marked built-in are touched, only (resource, action) pairs a role does not
+    have yet are added, ``admin`` (which has everything) never, and nothing is deleted: a role an
+    admin changed keeps what the admin gave it, and a second run changes nothing. Works on the
+    tables themselves (``role``, ``permission_grant``), not on the ORM models, so a migration
+    written today runs the same against later versions. Returns how many grants were added."""
+    role = pw.Table("role", ("id", "name", "builtin")).bind(db)
+    grant = pw.Table(
+        "permission_grant", ("id", "role_id", "resource", "action", "scope", "created_at", "updated_at")
+    ).bind(db)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    wanted = {name: rows for name, rows in grants.items() if name != "admin"}
+    added = 0
+    for role_id, name in (
+        role.select(role.id, role.name)
+        .where(
+            role.name.in_(list(wanted)),
+            role.builtin == True,  # noqa: E712  (SQL, not Python truth)
+        )
+        .tuples()
+    ):
+        have = set(grant.select(grant.resource, grant.action).where(grant.role_id == role_id).tuples())
+        rows = [
+            {"role_id": role_id, "resource": r, "action": a, "scope": s, "created_at": now, "updated_at": now}
+            for r, a, s in wanted[name]
+            if (r, a) not in have
+        ]
+        if rows:
+            grant.insert(rows).execute()
+            added += len(rows)
+    return added

@@ -7,9 +7,7 @@ roles") says: only roles still marked built-in, only grants they do not have yet
 - ``readonly``: every warranty to read.
 """
 
-import datetime
-
-import peewee as pw
+from crm_core.plugin_api import seed_builtin_grants
 
 R = "warranty.warranties"
 GRANTS = {
@@ -21,36 +19,4 @@ GRANTS = {
 
 
 def up(migrator, db):
-    class Base(pw.Model):
-        id = pw.AutoField()
-        created_at = pw.DateTimeField(default=datetime.datetime.utcnow)
-        updated_at = pw.DateTimeField(default=datetime.datetime.utcnow)
-
-        class Meta:
-            database = db
-
-    class Role(Base):
-        name = pw.CharField(max_length=80, unique=True)
-        builtin = pw.BooleanField(default=False)
-
-        class Meta:
-            table_name = "role"
-
-    class Grant(Base):
-        role = pw.ForeignKeyField(Role, on_delete="CASCADE")
-        resource = pw.CharField(max_length=120)
-        action = pw.CharField(max_length=60)
-        scope = pw.CharField(max_length=20, default="all")
-
-        class Meta:
-            table_name = "permission_grant"
-
-    for role in Role.select().where(Role.name.in_(list(GRANTS)), Role.builtin == True):  # noqa: E712
-        have = set(Grant.select(Grant.resource, Grant.action).where(Grant.role == role).tuples())
-        rows = [
-            {"role": role.id, "resource": r, "action": a, "scope": s}
-            for r, a, s in GRANTS[role.name]
-            if (r, a) not in have
-        ]
-        if rows:
-            Grant.insert_many(rows).execute()
+    seed_builtin_grants(db, GRANTS)
