@@ -4,22 +4,14 @@ job on the context's clock, its grants for built-in roles). Slow (it builds whee
 tests/test_example_install.py for the hello example."""
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from crm_core.testing import install
 
-# copies to build from: setuptools reuses (and leaves) build/ and *.egg-info beside the sources,
-# and a stale build/lib of modules since moved would be packed into the wheel
-IGNORED = shutil.ignore_patterns(
-    "build", ".venv", ".git", "*.egg-info", "__pycache__", "instance", "test-artifacts", ".*cache*"
-)
+ROOT = Path(__file__).resolve().parent.parent
 
 SMOKE = textwrap.dedent(
     """
@@ -46,29 +38,11 @@ SMOKE = textwrap.dedent(
 
 @pytest.mark.slow
 def test_pip_install_core_and_the_warranty_plugin(tmp_path):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    core = shutil.copytree(ROOT, tmp_path / "core", ignore=IGNORED)
-    shutil.rmtree(core / "examples")
-    shutil.rmtree(core / "plugins")
-    example = shutil.copytree(
-        ROOT / "examples" / "warranty_plugin", tmp_path / "warranty_plugin", ignore=IGNORED
-    )
-    subprocess.run([*pip, str(core), str(example)], check=True, timeout=900)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
-    env.update(CRM_INSTANCE_PATH=str(tmp_path / "instance"), CRM_SECRET_KEY="install-test")
-    crm = str(venv / "bin" / "crm")
-
-    def run(*args):
-        proc = subprocess.run([*args], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        return proc.stdout
-
-    run(crm, "migrate")
-    plugins = {p["name"]: p for p in json.loads(run(crm, "plugins", "--json"))}
+    env = install(tmp_path, ROOT, ROOT / "examples" / "warranty_plugin")
+    env.crm("migrate")
+    plugins = {p["name"]: p for p in json.loads(env.crm("plugins", "--json"))}
     assert plugins["warranty"]["status"] == "enabled" and plugins["warranty"]["version"] == "0.1.0"
-    assert "warranty:expire" in run(crm, "jobs", "list")
-    assert "smoke ok" in run(str(venv / "bin" / "python"), "-c", SMOKE)
+    assert "warranty:expire" in env.crm("jobs", "list")
+    assert "smoke ok" in env.python(SMOKE)
     # the daily job, as of a day after every warranty ended: the claimed one stays claimed
-    assert "-> 0" in run(crm, "jobs", "run", "warranty:expire", "--at", "2031-01-01")
+    assert "-> 0" in env.crm("jobs", "run", "warranty:expire", "--at", "2031-01-01")

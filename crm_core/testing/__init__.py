@@ -13,7 +13,9 @@ Fixtures:
 - ``fast_hashing``: cheap argon2 parameters for suites that create many users.
 
 Helpers for plugin suites (which import only this module, ``crm_core.browser_testing`` and
-``crm_core.plugin_api``): ``user_with_token``, ``deliver_events``, ``run_cli``, ``TEST_PASSWORD``.
+``crm_core.plugin_api``): ``user_with_token``, ``deliver_events``, ``run_cli``, ``TEST_PASSWORD``,
+and ``install(tmp_path, core, *plugins)`` (:mod:`crm_core.testing.installs`: a new virtual
+environment with them pip-installed, for "installed alone" tests).
 
 Each test gets its own database: a copy of a template migrated once per session (a file copy on
 SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL), so tests never see each other's rows. Those
@@ -39,6 +41,7 @@ from .databases import (  # noqa: F401
     scratch_database,
     url_with_database,
 )
+from .installs import Install, install  # noqa: F401
 
 TEST_PASSWORD = "Test-Passw0rd!"
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from crm_core.testing import install
 
 PLUGIN = Path(__file__).resolve().parents[1]
 CORE = PLUGIN.parents[1]
@@ -48,40 +47,17 @@ SMOKE = textwrap.dedent(
 
 @pytest.mark.slow
 def test_core_and_channel_tracking_installed_alone(tmp_path):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    bindir = venv / "bin"
-    pip = subprocess.run(
-        [str(bindir / "pip"), "install", "-q", "--disable-pip-version-check", str(CORE), str(PLUGIN)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert pip.returncode == 0, pip.stderr[-3000:]
-    listed = subprocess.run([str(bindir / "pip"), "list"], capture_output=True, text=True).stdout
-    crm_dists = sorted(line.split()[0] for line in listed.splitlines() if line.startswith("crm-"))
-    assert crm_dists == ["crm-channel-tracking", "crm-core"]  # no other plugin came along
+    env = install(tmp_path, CORE, PLUGIN, env={"CRM_DATABASE_URL": f"sqlite:///{tmp_path / 'crm.db'}"})
+    assert env.distributions() == ["crm-channel-tracking", "crm-core"]  # no other plugin came along
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
-    env.update(
-        CRM_DATABASE_URL=f"sqlite:///{tmp_path / 'crm.db'}",
-        CRM_INSTANCE_PATH=str(tmp_path / "instance"),
-        CRM_SECRET_KEY="smoke-secret",
-    )
-
-    def run(*args):
-        done = subprocess.run(list(args), capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
-
-    assert "channel_tracking: 0001_initial" in run(str(bindir / "crm"), "migrate")
-    assert "database is up to date" in run(str(bindir / "crm"), "migrate")
-    plugins = {p["name"]: p for p in json.loads(run(str(bindir / "crm"), "plugins", "--json"))}
+    assert "channel_tracking: 0001_initial" in env.crm("migrate")
+    assert "database is up to date" in env.crm("migrate")
+    plugins = {p["name"]: p for p in json.loads(env.crm("plugins", "--json"))}
     assert plugins["channel_tracking"]["status"] == "enabled"
     assert "loyalty" not in plugins
-    key = run(str(bindir / "crm"), "channel-tracking", "create-key", "smoke").strip().rsplit(" ", 1)[-1]
+    key = env.crm("channel-tracking", "create-key", "smoke").strip().rsplit(" ", 1)[-1]
     assert key.startswith("ctk_")
-    out = run(str(bindir / "python"), "-c", SMOKE, key)
+    out = env.python(SMOKE, key)
     result = json.loads(out.strip().splitlines()[-1])
     assert result["accepted"] == 1
     assert result["rejected"] == [

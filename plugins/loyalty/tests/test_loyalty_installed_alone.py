@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from crm_core.testing import install
 
 PLUGIN = Path(__file__).resolve().parents[1]
 CORE = PLUGIN.parents[1]
@@ -47,33 +46,9 @@ SMOKE = textwrap.dedent(
 
 @pytest.mark.slow
 def test_core_and_loyalty_installed_alone(tmp_path):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    bindir = venv / "bin"
-    pip = subprocess.run(
-        [str(bindir / "pip"), "install", "-q", str(CORE), str(PLUGIN)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert pip.returncode == 0, pip.stderr[-3000:]
-    listed = subprocess.run([str(bindir / "pip"), "list"], capture_output=True, text=True).stdout
-    crm_dists = sorted(line.split()[0] for line in listed.splitlines() if line.startswith("crm-"))
-    assert crm_dists == ["crm-core", "crm-loyalty"]  # no other plugin came along
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
-    env.update(
-        CRM_DATABASE_URL=f"sqlite:///{tmp_path / 'crm.db'}",
-        CRM_INSTANCE_PATH=str(tmp_path / "instance"),
-        CRM_SECRET_KEY="smoke-secret",
-    )
-
-    def crm(*args):
-        done = subprocess.run(
-            [str(bindir / "crm"), *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
+    env = install(tmp_path, CORE, PLUGIN, env={"CRM_DATABASE_URL": f"sqlite:///{tmp_path / 'crm.db'}"})
+    assert env.distributions() == ["crm-core", "crm-loyalty"]  # no other plugin came along
+    crm = env.crm
 
     assert "loyalty" in crm("migrate")
     assert "database is up to date" in crm("migrate")
@@ -81,13 +56,5 @@ def test_core_and_loyalty_installed_alone(tmp_path):
     assert "loyalty" in plugins and "channel_tracking" not in plugins
     crm("create-user", "root", "--password", "Smoke-Passw0rd!", "--role", "admin")
     assert "loyalty" in crm("loyalty", "--help")
-    out = subprocess.run(
-        [str(bindir / "python"), "-c", SMOKE],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.strip().splitlines()[-1] == '{"tier": "vip", "balance": 800}'
+    out = env.python(SMOKE)
+    assert out.strip().splitlines()[-1] == '{"tier": "vip", "balance": 800}'
