@@ -12,7 +12,7 @@
   so ``/deals/1924501434359078161743872`` is a 404 like any id that does not exist.
 - **Strings** stored in a bounded column: :func:`check_length` (the column's ``max_length``).
 - **Error bodies** keep the first ``MAX_FIELD_ERRORS`` field errors and say how many there were
-  (:func:`cap_errors`, applied by :mod:`crm_core.errors` to every error).
+  (``crm_core.errors.cap_errors``, applied to every error).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from webargs import core as webargs_core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import IntegerConverter
 
-from .errors import MAX_FIELD_ERRORS, APIError, cap_errors  # noqa: F401  (cap_errors: public here too)
+from .errors import MAX_FIELD_ERRORS, APIError
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_JSON_DEPTH = 64

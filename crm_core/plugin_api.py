@@ -47,9 +47,9 @@ from flask_smorest import abort
 
 from .api import API_PREFIX, Blueprint
 from .api.actions import action, register_action
-from .api.common import json_response
 from .api.crud import CrudView, register_crud
 from .api.list_args import list_args_schema, list_parameters
+from .api.responses import json_response
 from .auth import actor_for_user, current_actor, public
 from .automations import acting_actor
 from .changes import record_written

@@ -11,7 +11,7 @@ One request:
    ``If-Match`` is stale), then ``handler(record, data, actor)`` runs: it changes the record's
    fields (or returns a dict of column values to set) and may raise ``APIError``;
 3. what changed is written with ``records.service.write_changes`` and reported once with
-   ``service.record_written(action, resource, record, actor, before, after)``: one audit entry
+   ``record_written(action, resource, record, actor, before, after)``: one audit entry
    and one event (``<noun>.<action>``, e.g. ``warranty.claims.claim``) with the images before
    and after the action;
 4. the answer is the record masked for the caller (``permissions.mask``) with its new ETag.
@@ -27,6 +27,7 @@ from flask import request
 from flask.views import MethodView
 
 from ..auth import current_actor
+from ..changes import record_written
 from ..db import write_transaction
 from ..records import service
 from .responses import check_if_match, etag_of
@@ -58,7 +59,7 @@ def run_action(crud, name: str, handler: Callable, permission_action: str, data:
                 if key in columns:
                     setattr(record, columns[key].name, value)
         service.write_changes(record)
-        service.record_written(name, crud.resource, record, actor, before, serialize(record))
+        record_written(name, crud.resource, record, actor, before, serialize(record))
     return crud.detail_response(record, actor)
 
 

@@ -22,8 +22,9 @@ from ..audit.models import AuditEntry
 from ..auth import current_actor
 from ..entities.schemas import UTCDateTime
 from . import API_PREFIX, Blueprint
-from .common import PageArgs, json_response, page_of, text
-from .paging import PAGINATION_HEADER_DOC
+from .common import PageArgs, text
+from .paging import PAGINATION_HEADER_DOC, page_of
+from .responses import json_response
 
 blp = Blueprint("audit", __name__, url_prefix=f"{API_PREFIX}/audit", description="Audit log")
 

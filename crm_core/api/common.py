@@ -6,8 +6,6 @@ from marshmallow import Schema, fields, validate
 
 from ..errors import APIError
 from ..inputs import INT64_MAX, INT64_MIN, MAX_PAGE
-from .paging import page_of  # noqa: F401  the one pager (api/paging.py)
-from .responses import json_response  # noqa: F401  the one json_response (api/responses.py)
 
 
 class PageArgs(Schema):

@@ -13,8 +13,9 @@ from ..db import database
 from ..directory.departments import create_department, delete_department, department_dict, move_department
 from ..errors import APIError
 from . import API_PREFIX, Blueprint
-from .common import PageArgs, json_response, no_nul, page_of
-from .paging import PAGINATION_HEADER_DOC
+from .common import PageArgs, no_nul
+from .paging import PAGINATION_HEADER_DOC, page_of
+from .responses import json_response
 
 blp = Blueprint(
     "departments", __name__, url_prefix=f"{API_PREFIX}/departments", description="Department tree"

@@ -15,6 +15,7 @@ from marshmallow import Schema, fields, validate
 from ..auth import ADMIN_ROLE, current_actor, record_change
 from ..auth.models import Role
 from ..db import database, utcnow
+from ..directory.roles import check_contents, check_delegation, replace_contents
 from ..errors import APIError
 from ..permissions import (
     FIELD_RULES,
@@ -22,16 +23,14 @@ from ..permissions import (
     get_record,
     invalidate,
     require,
-    require_covers,
     resources,
-    roles_problems,
     scoped,
-    validate_grant,
 )
-from ..permissions.models import FieldRule, Grant, role_dict  # noqa: F401  (role_dict: public here too)
+from ..permissions.models import role_dict
 from . import API_PREFIX, Blueprint
-from .common import PageArgs, json_response, no_nul, page_of
-from .paging import PAGINATION_HEADER_DOC
+from .common import PageArgs, no_nul
+from .paging import PAGINATION_HEADER_DOC, page_of
+from .responses import json_response
 
 blp = Blueprint(
     "roles", __name__, url_prefix=f"{API_PREFIX}/roles", description="Roles, grants and field rules"
@@ -80,61 +79,6 @@ class RoleOut(Schema):
     users = fields.Integer()
 
 
-def _validate(data: dict) -> None:
-    errors = {}
-    seen = set()
-    for i, grant in enumerate(data.get("grants") or []):
-        problems = validate_grant(grant["resource"], grant["action"], grant["scope"])
-        key = (grant["resource"], grant["action"])
-        if key in seen:
-            problems.append(f"Duplicate grant {grant['resource']}:{grant['action']}.")
-        seen.add(key)
-        if problems:
-            errors[f"grants.{i}"] = problems
-    seen = set()
-    for i, rule in enumerate(data.get("field_rules") or []):
-        key = (rule["resource"], rule["field"])
-        if key in seen:
-            errors[f"field_rules.{i}"] = [f"Duplicate rule for {rule['resource']}.{rule['field']}."]
-        seen.add(key)
-    if errors:
-        raise APIError(422, "Invalid role.", errors=errors)
-
-
-def _contents(role: Role) -> tuple[list[dict], list[dict]]:
-    data = role_dict(role)
-    return data["grants"], data["field_rules"]
-
-
-def check_delegation(actor, data: dict, role: Role | None = None) -> None:
-    """403 unless ``actor`` covers the role's grants and field rules as ``data`` would leave
-    them (``role``: the role being changed, which ``actor`` must cover as it is)."""
-    if role is not None:
-        problems = roles_problems(actor, [role.name])
-        if problems:
-            raise APIError(
-                403,
-                f"You cannot change role {role.name!r}: it grants more than you hold yourself.",
-                errors={"grants": problems},
-            )
-        if "grants" not in data and "field_rules" not in data:
-            return  # a label, a name or a deletion: nothing new to cover
-    grants, rules = _contents(role) if role is not None else ([], [])
-    require_covers(actor, data.get("grants", grants), data.get("field_rules", rules))
-
-
-def _replace(role: Role, data: dict) -> None:
-    if "grants" in data:
-        Grant.delete().where(Grant.role == role).execute()
-        for grant in data["grants"]:
-            Grant.create(role=role, **grant)
-    if "field_rules" in data:
-        FieldRule.delete().where(FieldRule.role == role).execute()
-        for rule in data["field_rules"]:
-            FieldRule.create(role=role, **rule)
-    invalidate()
-
-
 @blp.route("")
 class Roles(MethodView):
     @blp.arguments(PageArgs, location="query")
@@ -151,13 +95,13 @@ class Roles(MethodView):
         """Create a role; its grants and field rules must not exceed the caller's own (403)."""
         actor = current_actor()
         require(actor, "roles", "create")
-        _validate(data)
+        check_contents(data)
         check_delegation(actor, data)
         if Role.select().where(Role.name == data["name"]).exists():
             raise APIError(409, f"Role {data['name']!r} exists.", errors={"name": ["Already taken."]})
         with database.atomic():
             role = Role.create(name=data["name"], label=data.get("label") or data["name"])
-            _replace(role, data)
+            replace_contents(role, data)
             after = role_dict(role)
             record_change("create", "roles", role.id, None, after)
         return json_response(after, 201)
@@ -184,7 +128,7 @@ class RoleItem(MethodView):
             raise APIError(
                 409, "The admin role's permissions are fixed.", errors={"grants": ["Built-in admin role."]}
             )
-        _validate(data)
+        check_contents(data)
         check_delegation(actor, data, role)
         if "name" in data and Role.select().where(Role.name == data["name"], Role.id != role.id).exists():
             raise APIError(409, f"Role {data['name']!r} exists.", errors={"name": ["Already taken."]})
@@ -194,7 +138,7 @@ class RoleItem(MethodView):
             if changes:
                 Role.update(**changes, updated_at=utcnow()).where(Role.id == role.id).execute()
             role = Role.get_by_id(role.id)
-            _replace(role, data)
+            replace_contents(role, data)
             after = role_dict(role)
             record_change("update", "roles", role.id, before, after)
         return json_response(after)

@@ -15,7 +15,8 @@ from ..db import database, utcnow
 from ..directory.clients import create_client
 from ..errors import APIError
 from . import API_PREFIX, Blueprint
-from .common import int_id, json_response, no_nul
+from .common import int_id, no_nul
+from .responses import json_response
 
 tokens_blp = Blueprint(
     "tokens", __name__, url_prefix=f"{API_PREFIX}/auth/tokens", description="Personal API tokens"

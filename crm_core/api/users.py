@@ -25,8 +25,9 @@ from ..db import database, utcnow
 from ..directory.users import add_user, check_manages, update_user
 from ..errors import APIError
 from . import API_PREFIX, Blueprint
-from .common import PageArgs, json_response, no_nul, page_of, text
-from .paging import PAGINATION_HEADER_DOC
+from .common import PageArgs, no_nul, text
+from .paging import PAGINATION_HEADER_DOC, page_of
+from .responses import json_response
 
 blp = Blueprint("users", __name__, url_prefix=f"{API_PREFIX}/users", description="Users")
 

@@ -260,7 +260,7 @@ def set_password(user: User, password: str, keep_token_id: int | None = None) ->
 
 def record_change(action: str, resource: str, record_id, before=None, after=None, actor=None) -> None:
     """Report a write to an identity object (users, roles, departments, tokens, OAuth clients)
-    through the one write path's ``records.service.record_written`` (audit, outbox); call inside
+    through the one write path's ``changes.record_written`` (audit, outbox); call inside
     the write's transaction. ``actor`` defaults to the request's."""
     record_written(action, resource, None, actor, before, after, record_id=record_id)
 

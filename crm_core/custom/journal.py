@@ -10,7 +10,7 @@ from ..changes import record_written
 
 def written(action: str, resource: str, record_id, before: dict | None, after: dict | None) -> None:
     """Report one create/update/delete of a definition (call inside its transaction) through
-    ``records.service.record_written``; outside an app (a bare script) there is nobody to tell."""
+    ``changes.record_written``; outside an app (a bare script) there is nobody to tell."""
     if not has_app_context() or "crm" not in current_app.extensions:
         return
     record_written(action, resource, None, None, before, after, record_id=record_id)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ..changes import Event, iso  # noqa: F401  (both public here too)
+from ..changes import Event, iso
 from ..db import utcnow
 from ..errors import APIError
 from .models import DEAD, PENDING, OutboxEvent

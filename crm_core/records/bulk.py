@@ -30,7 +30,7 @@ def insert_rows(
 
     Call inside ``database.atomic()``. With ``ignore_conflicts`` rows that hit a unique index are
     skipped (their ids are simply absent). Nothing here is audited: callers that insert business
-    records report them with ``service.record_written``.
+    records report them with ``changes.record_written``.
     """
     if not rows:
         return []

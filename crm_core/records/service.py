@@ -27,7 +27,7 @@ from typing import Any
 import peewee as pw
 
 from .. import custom, permissions
-from ..changes import Change, record_written  # noqa: F401  (record_written: public here too)
+from ..changes import record_written
 from ..db import database, is_postgres, utcnow, write_transaction
 from ..errors import APIError
 from ..inputs import reject_nul  # noqa: F401  one definition for every input, re-exported

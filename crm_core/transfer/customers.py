@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from .. import audit, custom, permissions
+from ..changes import record_written
 from ..db import utcnow, write_transaction
 from ..entities import customers
 from ..entities.models import Customer, CustomerTag
@@ -32,10 +33,8 @@ from ..errors import APIError
 from ..jobs import tasks
 from ..records import listing, service
 from ..records.bulk import insert_rows
-from .customer_columns import (  # noqa: F401  (HEADER_ALIASES, VALUE_ALIASES: public here too)
+from .customer_columns import (
     EXPORT_COLUMNS,
-    HEADER_ALIASES,
-    VALUE_ALIASES,
     map_headers,
     row_dict,
 )
@@ -271,7 +270,7 @@ def _insert_chunks(valid: list[tuple[int, dict]], actor) -> None:
             tags = sorted(set(item.get("tags") or []))
             links.extend({"customer": record_id, "tag": by_name[t]} for t in tags)
             after = {**service.to_json(row), "id": record_id, "tags": tags}
-            service.record_written(
+            record_written(
                 "create", "customers", None, actor, None, after, {"source": "import"}, record_id=record_id
             )
         if links:

@@ -9,10 +9,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .. import permissions
-from ..api import roles as roles_api
 from ..auth import ADMIN_ROLE, record_change
 from ..auth.models import Role
 from ..db import database
+from ..directory.roles import check_contents, check_delegation, replace_contents
 from ..errors import APIError
 from ..permissions.models import role_dict
 from .blueprint import bp
@@ -81,15 +81,15 @@ def admin_role(role_id):
         data = {"grants": grants, "field_rules": rules}
         label = request.form.get("label", "").strip()
         try:
-            roles_api._validate(data)
-            roles_api.check_delegation(actor, data, role)
-            before = roles_api.role_dict(role)
+            check_contents(data)
+            check_delegation(actor, data, role)
+            before = role_dict(role)
             with database.atomic():
                 if label and label != role.label:
                     Role.update(label=label).where(Role.id == role.id).execute()
-                roles_api._replace(role, data)
+                replace_contents(role, data)
                 role = Role.get_by_id(role.id)
-                record_change("update", "roles", role.id, before, roles_api.role_dict(role))
+                record_change("update", "roles", role.id, before, role_dict(role))
         except APIError as exc:
             if exc.code not in (403, 409, 422):
                 raise
@@ -98,7 +98,7 @@ def admin_role(role_id):
         else:
             flash(_("Role saved."), "success")
             return redirect(url_for("web.admin_role", role_id=role.id))
-    data = roles_api.role_dict(role)
+    data = role_dict(role)
     granted = {(gr["resource"], gr["action"]): gr["scope"] for gr in data["grants"]}
     return render_template(
         "crm/admin/role.html",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..custom import custom_fields
 from ..transfer import headers as headings
-from ..transfer.customers import HEADER_ALIASES
+from ..transfer.customer_columns import HEADER_ALIASES
 from .registry import FIELD_LABELS, FormField, WebResource, fields_for
 
 ID_COLUMN = "id"

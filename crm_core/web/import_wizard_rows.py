@@ -17,7 +17,7 @@ from ..entities.schemas import normalize_phone
 from ..errors import APIError
 from ..transfer import headers as headings
 from ..transfer import tabular
-from ..transfer.customers import VALUE_ALIASES
+from ..transfer.customer_columns import VALUE_ALIASES
 from .forms import FormErrors, flatten_messages, submit
 from .import_wizard_fields import ID_COLUMN, custom_defs, importable_fields
 from .lookup import search
