@@ -79,7 +79,15 @@ SETTINGS: dict[str, Setting] = {
     "AUDIT_SENSITIVE_RESOURCES": Setting(
         str, "", "comma-separated resources whose single-record reads are audited (plugins mark their own)"
     ),
-    "ENCRYPTION_ALGORITHM": Setting(str, "AES-256-GCM", "AES-256-GCM or SM4-GCM for sensitive fields"),
+    "ENCRYPTION_CIPHER": Setting(
+        str, "", "AES-256-GCM or SM4-GCM for new data keys; default SM4-GCM when LOCALE is zh_CN, else AES"
+    ),
+    "ENCRYPTION_MASTER_KEY": Setting(
+        str, "", "master key wrapping the data keys: 32 bytes, base64; default: ENCRYPTION_MASTER_KEY_FILE"
+    ),
+    "ENCRYPTION_MASTER_KEY_FILE": Setting(
+        str, "", "file holding the master key; default master_key in the instance folder, generated if absent"
+    ),
     "DEFAULT_PHONE_REGION": Setting(str, "CN", "region for phone numbers written without a country code"),
     "TIMEZONE": Setting(
         str, "UTC", "IANA time zone pages show times in (e.g. Asia/Shanghai); each user may pick their own"
@@ -302,8 +310,8 @@ def _validate(config: dict) -> None:
         raise ConfigError("AUDIT_RETENTION_DAYS: must be between 365 and 3650 (1 to 10 years)")
     if config["AUDIT_KEY"] and len(config["AUDIT_KEY"]) < 32:
         raise ConfigError("AUDIT_KEY: use at least 32 characters (e.g. `openssl rand -hex 32`)")
-    if config["ENCRYPTION_ALGORITHM"] not in ("AES-256-GCM", "SM4-GCM"):
-        raise ConfigError("ENCRYPTION_ALGORITHM: must be AES-256-GCM or SM4-GCM")
+    if config["ENCRYPTION_CIPHER"] not in ("", "AES-256-GCM", "SM4-GCM"):
+        raise ConfigError("ENCRYPTION_CIPHER: must be AES-256-GCM or SM4-GCM")
     if config["MAX_CONTENT_LENGTH"] <= 0:
         raise ConfigError("MAX_CONTENT_LENGTH: must be positive")
     base = config["BASE_URL"]

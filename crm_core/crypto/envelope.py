@@ -1,0 +1,70 @@
+"""Values as self-describing envelope tokens: ``crm1.<key id>.<base64url(nonce|ciphertext|tag)>``.
+
+The associated data is the key id plus the caller's ``context`` (``customers/12/id_number``: the
+object, row and field), so a token copied to another row or field does not open. A token made
+with a ``subject`` (``customers/12``) is sealed with a key derived from the data key and that
+person's key, and starts ``crm1s.``: shredding the person's key makes it unreadable for good.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from . import ciphers, keyring
+
+PREFIXES = ("crm1.", "crm1s.")
+
+
+def is_token(value) -> bool:
+    """Whether ``value`` is an envelope token (a string starting ``crm1.`` or ``crm1s.``)."""
+    return isinstance(value, str) and value.startswith(PREFIXES)
+
+
+def key_id_of(token: str) -> str:
+    """The data key id a token was sealed with."""
+    return token.split(".", 2)[1]
+
+
+def _value_key(cipher: str, key: bytes, subject: str | None, create: bool) -> bytes:
+    if subject is None:
+        return key
+    secret = keyring.subject_secret(subject, create=create)
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(), length=ciphers.KEY_BYTES[cipher], salt=secret, info=b"crm subject value"
+    )
+    return hkdf.derive(key)
+
+
+def _aad(key_id: str, context: str, subject: str | None) -> bytes:
+    return f"{key_id}|{context}|{subject or ''}".encode()
+
+
+def encrypt(plaintext: str, context: str, *, subject: str | None = None, key_id: str | None = None) -> str:
+    """The token of ``plaintext`` for ``context`` under the active data key (or ``key_id``)."""
+    key_id = key_id or keyring.active_key().key_id
+    cipher, key = keyring.key_material(key_id)
+    blob = ciphers.seal(
+        cipher, _value_key(cipher, key, subject, True), plaintext.encode(), _aad(key_id, context, subject)
+    )
+    prefix = "crm1s." if subject is not None else "crm1."
+    return prefix + key_id + "." + base64.urlsafe_b64encode(blob).decode().rstrip("=")
+
+
+def decrypt(token: str, context: str, *, subject: str | None = None) -> str:
+    """The plaintext of ``token``; ``ciphers.DecryptionError`` when it was changed or moved,
+    ``keyring.KeyError_`` when its key is gone (retired, or the person's key shredded)."""
+    if not is_token(token):
+        raise ciphers.DecryptionError("not an envelope token")
+    prefix, key_id, body = token.split(".", 2)
+    bound = subject if prefix == "crm1s" else None
+    if prefix == "crm1s" and subject is None:
+        raise ciphers.DecryptionError("this value is bound to a person: give its subject")
+    cipher, key = keyring.key_material(key_id)
+    blob = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    plain = ciphers.open_sealed(
+        cipher, _value_key(cipher, key, bound, False), blob, _aad(key_id, context, bound)
+    )
+    return plain.decode()

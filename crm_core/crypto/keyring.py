@@ -1,0 +1,151 @@
+"""The key ring: a master key (KEK) from the settings wraps the data keys (DEKs) kept in the
+database; one data key is ``active`` and encrypts new values, older ones only decrypt.
+
+The master key never reaches the database: it comes from ``ENCRYPTION_MASTER_KEY`` (base64 of
+32 bytes) or the file ``ENCRYPTION_MASTER_KEY_FILE`` (default ``master_key`` in the instance
+folder, generated with mode 0600 on first use). Losing it loses every encrypted value: back it
+up apart from the database backups.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from pathlib import Path
+
+from flask import current_app
+
+from ..db import database, utcnow
+from . import ciphers
+from .models import DataKey, SubjectKey
+
+MASTER_CIPHER = "AES-256-GCM"
+
+
+class KeyError_(Exception):
+    """The key ring cannot serve a key: no master key, an unknown key id, a shredded person."""
+
+
+def _cache() -> dict:
+    # unwrapped keys per app: two apps in one process (tests) have different databases, and so
+    # different keys under the same key ids
+    return current_app.extensions.setdefault("crm_keys", {})
+
+
+def master_key() -> bytes:
+    """The 32-byte master key from the settings (or its file, generated when absent)."""
+    cache = _cache()
+    if "master" in cache:
+        return cache["master"]
+    config = current_app.config
+    text = config.get("ENCRYPTION_MASTER_KEY") or ""
+    if not text:
+        path = Path(config.get("ENCRYPTION_MASTER_KEY_FILE") or Path(config["INSTANCE_PATH"]) / "master_key")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(base64.b64encode(os.urandom(32)).decode())
+            path.chmod(0o600)
+        text = path.read_text().strip()
+    try:
+        key = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        key = b""
+    if len(key) != 32:
+        raise KeyError_("ENCRYPTION_MASTER_KEY must be 32 bytes in base64")
+    cache["master"] = key
+    return key
+
+
+def default_cipher() -> str:
+    """``ENCRYPTION_CIPHER``, or SM4-GCM for a zh_CN deployment and AES-256-GCM otherwise."""
+    config = current_app.config
+    chosen = config.get("ENCRYPTION_CIPHER") or ""
+    if chosen:
+        return chosen
+    return "SM4-GCM" if str(config.get("LOCALE") or "").startswith("zh") else "AES-256-GCM"
+
+
+def _wrap(material: bytes, label: str) -> str:
+    sealed = ciphers.seal(MASTER_CIPHER, master_key(), material, label.encode())
+    return base64.b64encode(sealed).decode()
+
+
+def _unwrap(wrapped: str, label: str) -> bytes:
+    return ciphers.open_sealed(MASTER_CIPHER, master_key(), base64.b64decode(wrapped), label.encode())
+
+
+def _next_key_id() -> str:
+    numbers = [int(k.key_id[1:]) for k in DataKey.select(DataKey.key_id) if k.key_id[1:].isdigit()]
+    return f"k{max(numbers, default=0) + 1}"
+
+
+def add_key(cipher: str | None = None) -> DataKey:
+    """A new data key, made active; the previous active key becomes ``decrypt_only``.
+
+    This is ``crm keys rotate``: new writes use the new key at once, and the re-encryption job
+    moves older values to it."""
+    cipher = cipher or default_cipher()
+    if not ciphers.available(cipher):
+        raise KeyError_(f"{cipher} is not available in this build of cryptography/OpenSSL")
+    with database.atomic():
+        DataKey.update(state="decrypt_only", updated_at=utcnow()).where(DataKey.state == "active").execute()
+        key_id = _next_key_id()
+        material = os.urandom(ciphers.KEY_BYTES[cipher])
+        return DataKey.create(key_id=key_id, cipher=cipher, wrapped=_wrap(material, "data key " + key_id))
+
+
+def active_key() -> DataKey:
+    """The key new values are encrypted with (the first is made on first use)."""
+    key = DataKey.get_or_none(DataKey.state == "active")
+    return key if key is not None else add_key()
+
+
+def key_material(key_id: str) -> tuple[str, bytes]:
+    """``(cipher, raw key)`` of data key ``key_id``."""
+    cache = _cache()
+    entry = cache.get(("dek", key_id))
+    if entry is None:
+        key = DataKey.get_or_none(DataKey.key_id == key_id)
+        if key is None or key.wrapped is None:
+            raise KeyError_(f"no usable data key {key_id!r}")
+        entry = cache[("dek", key_id)] = (key.cipher, _unwrap(key.wrapped, "data key " + key_id))
+    return entry
+
+
+def subject_secret(subject: str, create: bool = False) -> bytes:
+    """The secret of one person's key (made when ``create``); ``KeyError_`` once shredded."""
+    row = SubjectKey.get_or_none(SubjectKey.subject == subject)
+    if row is None and create:
+        with database.atomic():
+            SubjectKey.insert(
+                subject=subject, wrapped=_wrap(secrets.token_bytes(32), "subject " + subject)
+            ).on_conflict_ignore().execute()
+        row = SubjectKey.get(SubjectKey.subject == subject)
+    if row is None or row.wrapped is None:
+        raise KeyError_(f"no key for {subject} (never made, or shredded)")
+    return _unwrap(row.wrapped, "subject " + subject)
+
+
+def shred(subject: str) -> bool:
+    """Destroy ``subject``'s key: every value bound to it is unreadable from now on, wherever a
+    copy lives. Returns whether there was a key to destroy."""
+    now = utcnow()
+    done = (
+        SubjectKey.update(wrapped=None, shredded_at=now, updated_at=now)
+        .where(SubjectKey.subject == subject, SubjectKey.wrapped.is_null(False))
+        .execute()
+    )
+    return bool(done)
+
+
+def retire(key_id: str) -> None:
+    """Delete the material of a ``decrypt_only`` key. The caller checks that nothing uses it."""
+    key = DataKey.get_or_none(DataKey.key_id == key_id)
+    if key is None:
+        raise KeyError_(f"no data key {key_id!r}")
+    if key.state == "active":
+        raise KeyError_(f"{key_id} is the active key: rotate first")
+    DataKey.update(state="retired", wrapped=None, updated_at=utcnow()).where(DataKey.id == key.id).execute()
+    _cache().pop(("dek", key_id), None)
