@@ -336,11 +336,15 @@ def ensure_secret_key(config: dict) -> str:
     """Return SECRET_KEY, generating and keeping one in the instance folder when none is set."""
     if config["SECRET_KEY"]:
         return config["SECRET_KEY"]
-    path = Path(config["INSTANCE_PATH"]) / "secret_key"
+    return kept_secret(Path(config["INSTANCE_PATH"]) / "secret_key", lambda: secrets.token_hex(32))
+
+
+def kept_secret(path: Path, make) -> str:
+    """The secret kept in ``path``; made by ``make()`` and written with mode 0600 when absent."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
+    key = make()
     path.write_text(key)
     path.chmod(0o600)
     return key

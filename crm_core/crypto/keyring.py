@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flask import current_app
 
+from ..config import kept_secret
 from ..db import database, utcnow
 from . import ciphers
 from .models import DataKey, SubjectKey
@@ -43,11 +44,7 @@ def master_key() -> bytes:
     text = config.get("ENCRYPTION_MASTER_KEY") or ""
     if not text:
         path = Path(config.get("ENCRYPTION_MASTER_KEY_FILE") or Path(config["INSTANCE_PATH"]) / "master_key")
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(base64.b64encode(os.urandom(32)).decode())
-            path.chmod(0o600)
-        text = path.read_text().strip()
+        text = kept_secret(path, lambda: base64.b64encode(os.urandom(32)).decode())
     try:
         key = base64.b64decode(text, validate=True)
     except binascii.Error:
