@@ -39,12 +39,15 @@ if TYPE_CHECKING:
         ActionSpec,
         Actor,
         Change,
+        ConversationSource,
         DemoContext,
         EntityTemplate,
         Event,
         JobSpec,
+        KeyWrapper,
         NavEntry,
         PermissionSpec,
+        RetentionPolicy,
     )
 
 hookspec = pluggy.HookspecMarker("crm_core")
@@ -368,4 +371,46 @@ def crm_demo_data(context: DemoContext) -> None:
     nothing.
 
     .. versionadded:: 0.2
+    """
+
+
+@hookspec
+def crm_conversation_sources() -> list[ConversationSource]:
+    """Return archives of conversations to pull: ``{"name", "channel", "fetch", "label"?}``
+    (:class:`crm_core.types.ConversationSource`).
+
+    The conversation archive's job calls ``fetch(cursor, limit)`` for each source, stores the
+    messages it returns with their content encrypted (bound to the customer when the sender or a
+    participant maps to one), and keeps ``next_cursor`` for the next pull; a message whose
+    ``external_id`` is already stored is skipped, so a source may return a message twice. Raising
+    stops that source's pull (the cursor stays where it was) and is logged. Example: the WeCom
+    archive adapter pulls by ``seq`` and decrypts each message with its own key.
+
+    .. versionadded:: 0.3
+    """
+
+
+@hookspec
+def crm_key_wrappers() -> list[KeyWrapper]:
+    """Return key wrappers (a KMS, Vault transit): ``{"name", "wrap", "unwrap"}``
+    (:class:`crm_core.types.KeyWrapper`).
+
+    Data keys are stored wrapped; the wrapper named by ``ENCRYPTION_KEY_WRAPPER`` wraps new keys,
+    and each stored key remembers the wrapper that wrapped it, so keys wrapped before a change of
+    wrapper still open. ``local`` (the master key) is the core's own. Collected when a key is
+    first used in a process.
+
+    .. versionadded:: 0.3
+    """
+
+
+@hookspec
+def crm_retention_policies() -> list[RetentionPolicy]:
+    """Return how long rows of each kind are kept: ``{"name", "model", "field", "setting"?,
+    "default_days", "purge"?}`` (:class:`crm_core.types.RetentionPolicy`).
+
+    The retention job (``core:retention``, daily) deletes rows older than each policy's days, in
+    batches; ``crm retention status`` shows each policy, its days and how many rows are due.
+
+    .. versionadded:: 0.3
     """

@@ -7,7 +7,8 @@ module builds no app and imports neither ``crm_core.app`` nor the workbench's pa
 
 Hooks (``from crm_core import hookimpl``) and the types of their payloads
     ``Actor``, ``Change``, ``Event``, ``DemoContext``, ``JobContext``, ``PermissionSpec``, ``JobSpec``,
-    ``ActionSpec``, ``NavEntry``, ``EntityTemplate`` (see :mod:`crm_core.types`).
+    ``ActionSpec``, ``NavEntry``, ``EntityTemplate``, ``ConversationSource``, ``KeyWrapper``,
+    ``RetentionPolicy`` (see :mod:`crm_core.types`).
 Models and the database
     ``database`` (the peewee proxy), ``BaseModel``, ``RecordModel`` (owner, department, ``custom``),
     ``utcnow``, ``is_postgres``, ``write_transaction``, ``Prepared`` and ``slot`` (statements
@@ -81,13 +82,16 @@ from .types import (
     ActionSpec,
     Actor,
     Change,
+    ConversationSource,
     DemoContext,
     EntityTemplate,
     Event,
     JobContext,
     JobSpec,
+    KeyWrapper,
     NavEntry,
     PermissionSpec,
+    RetentionPolicy,
 )
 from .urls import absolute_url, base_url
 from .web import login_required, nav_entries, web_actor
@@ -97,13 +101,16 @@ __all__ = [
     "ActionSpec",
     "Actor",
     "Change",
+    "ConversationSource",
     "DemoContext",
     "EntityTemplate",
     "Event",
     "JobContext",
     "JobSpec",
+    "KeyWrapper",
     "NavEntry",
     "PermissionSpec",
+    "RetentionPolicy",
     # models and the database
     "BaseModel",
     "Customer",

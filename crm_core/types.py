@@ -12,9 +12,10 @@ without depending on how the core builds the values:
   customers, and a seeded random generator);
 - ``JobContext``: what a job's ``func`` is given when it takes an argument (the app, the run's
   clock ``now``, the jobs' system actor, a logger);
-- ``PermissionSpec``, ``JobSpec``, ``ActionSpec``, ``NavEntry``, ``EntityTemplate``: the items
-  that ``crm_permissions``, ``crm_jobs``, ``crm_actions``, ``crm_nav`` and ``crm_entities``
-  return. They are ``TypedDict`` s, so a plain dict is one: code written before the types keeps
+- ``PermissionSpec``, ``JobSpec``, ``ActionSpec``, ``NavEntry``, ``EntityTemplate``,
+  ``ConversationSource``, ``KeyWrapper``, ``RetentionPolicy``: the items that ``crm_permissions``,
+  ``crm_jobs``, ``crm_actions``, ``crm_nav``, ``crm_entities``, ``crm_conversation_sources``,
+  ``crm_key_wrappers`` and ``crm_retention_policies`` return. They are ``TypedDict`` s, so a plain dict is one: code written before the types keeps
   working, and a type checker checks the keys of code written with them.
 """
 
@@ -33,13 +34,16 @@ __all__ = [
     "ActionSpec",
     "Actor",
     "Change",
+    "ConversationSource",
     "DemoContext",
     "EntityTemplate",
     "Event",
     "JobContext",
     "JobSpec",
+    "KeyWrapper",
     "NavEntry",
     "PermissionSpec",
+    "RetentionPolicy",
 ]
 
 
@@ -176,3 +180,50 @@ class DemoContext:
     departments: dict[str, int] = field(default_factory=dict)
     customers: list[int] = field(default_factory=list)
     random: random.Random = field(default_factory=lambda: random.Random(0))
+
+
+class ConversationSource(TypedDict, total=False):
+    """One item of ``crm_conversation_sources``: where archived conversations are pulled from.
+
+    ``fetch(cursor, limit)`` returns ``(messages, next_cursor)``: at most ``limit`` messages after
+    ``cursor`` (None: from the beginning), each a dict with ``external_id`` (unique within the
+    source), ``conversation`` (the source's id of the chat), ``sent_at`` (naive UTC datetime),
+    ``sender`` (``{"kind": "customer" | "user", "external_id": ...}``), ``type`` (``text``,
+    ``image``, ``file``, ``voice``...), ``content`` (plaintext: the archive encrypts it) and
+    optionally ``participants`` and ``attachments`` (metadata only). ``next_cursor`` is kept by
+    the core and passed back on the next pull (WeCom's archive: the last ``seq``).
+    """
+
+    name: str  # required: "wecom"
+    channel: Literal["wecom", "dingtalk", "phone", "webchat"]  # required
+    fetch: Callable[[str | None, int], tuple[list[dict], str | None]]  # required
+    label: str
+
+
+class KeyWrapper(TypedDict, total=False):
+    """One item of ``crm_key_wrappers``: a way to wrap data keys (Vault transit, a cloud KMS).
+
+    ``wrap(key) -> bytes`` and ``unwrap(blob) -> bytes``; the setting ``ENCRYPTION_KEY_WRAPPER``
+    names the wrapper new data keys are wrapped with (``local``: the master key).
+    """
+
+    name: str  # required: "vault"
+    wrap: Callable[[bytes], bytes]  # required
+    unwrap: Callable[[bytes], bytes]  # required
+
+
+class RetentionPolicy(TypedDict, total=False):
+    """One item of ``crm_retention_policies``: rows of one kind kept for a number of days.
+
+    ``model`` and ``field`` (a timestamp column) say which rows age; ``setting`` names the
+    setting holding the days (its ``default_days`` when unset). ``purge(cutoff) -> int``, when
+    given, deletes what is older than ``cutoff`` itself (the audit log keeps its chain that way);
+    without it the retention job deletes rows with ``field < cutoff`` in batches.
+    """
+
+    name: str  # required: "conversations"
+    model: Any  # required: a peewee model
+    field: Any  # a peewee field; required without ``purge``
+    setting: str
+    default_days: int  # required
+    purge: Callable[[dt.datetime], int]
