@@ -9,6 +9,6 @@
 from .blind import blind_index
 from .ciphers import DecryptionError
 from .envelope import decrypt, encrypt, is_token, key_id_of
-from .keyring import KeyError_
+from .keyring import KeyRingError
 
-__all__ = ["DecryptionError", "KeyError_", "blind_index", "decrypt", "encrypt", "is_token", "key_id_of"]
+__all__ = ["DecryptionError", "KeyRingError", "blind_index", "decrypt", "encrypt", "is_token", "key_id_of"]

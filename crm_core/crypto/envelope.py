@@ -55,7 +55,7 @@ def encrypt(plaintext: str, context: str, *, subject: str | None = None, key_id:
 
 def decrypt(token: str, context: str, *, subject: str | None = None) -> str:
     """The plaintext of ``token``; ``ciphers.DecryptionError`` when it was changed or moved,
-    ``keyring.KeyError_`` when its key is gone (retired, or the person's key shredded)."""
+    ``keyring.KeyRingError`` when its key is gone (retired, or the person's key shredded)."""
     if not is_token(token):
         raise ciphers.DecryptionError("not an envelope token")
     prefix, key_id, body = token.split(".", 2)

@@ -45,6 +45,6 @@ def crm_cli(group):
         """Add a data key and make it the one new values use."""
         try:
             key = keyring.add_key(cipher)
-        except keyring.KeyError_ as exc:
+        except keyring.KeyRingError as exc:
             raise click.ClickException(str(exc)) from None
         click.echo(f"{key.key_id} ({key.cipher}) is now the active key")

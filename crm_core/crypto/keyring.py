@@ -25,7 +25,7 @@ from .models import DataKey, SubjectKey
 MASTER_CIPHER = "AES-256-GCM"
 
 
-class KeyError_(Exception):
+class KeyRingError(Exception):
     """The key ring cannot serve a key: no master key, an unknown key id, a shredded person."""
 
 
@@ -50,7 +50,7 @@ def master_key() -> bytes:
     except binascii.Error:
         key = b""
     if len(key) != 32:
-        raise KeyError_("ENCRYPTION_MASTER_KEY must be 32 bytes in base64")
+        raise KeyRingError("ENCRYPTION_MASTER_KEY must be 32 bytes in base64")
     cache["master"] = key
     return key
 
@@ -85,7 +85,7 @@ def add_key(cipher: str | None = None) -> DataKey:
     moves older values to it."""
     cipher = cipher or default_cipher()
     if not ciphers.available(cipher):
-        raise KeyError_(f"{cipher} is not available in this build of cryptography/OpenSSL")
+        raise KeyRingError(f"{cipher} is not available in this build of cryptography/OpenSSL")
     with database.atomic():
         DataKey.update(state="decrypt_only", updated_at=utcnow()).where(DataKey.state == "active").execute()
         key_id = _next_key_id()
@@ -106,13 +106,13 @@ def key_material(key_id: str) -> tuple[str, bytes]:
     if entry is None:
         key = DataKey.get_or_none(DataKey.key_id == key_id)
         if key is None or key.wrapped is None:
-            raise KeyError_(f"no usable data key {key_id!r}")
+            raise KeyRingError(f"no usable data key {key_id!r}")
         entry = cache[("dek", key_id)] = (key.cipher, _unwrap(key.wrapped, "data key " + key_id))
     return entry
 
 
 def subject_secret(subject: str, create: bool = False) -> bytes:
-    """The secret of one person's key (made when ``create``); ``KeyError_`` once shredded."""
+    """The secret of one person's key (made when ``create``); ``KeyRingError`` once shredded."""
     row = SubjectKey.get_or_none(SubjectKey.subject == subject)
     if row is None and create:
         with database.atomic():
@@ -121,7 +121,7 @@ def subject_secret(subject: str, create: bool = False) -> bytes:
             ).on_conflict_ignore().execute()
         row = SubjectKey.get(SubjectKey.subject == subject)
     if row is None or row.wrapped is None:
-        raise KeyError_(f"no key for {subject} (never made, or shredded)")
+        raise KeyRingError(f"no key for {subject} (never made, or shredded)")
     return _unwrap(row.wrapped, "subject " + subject)
 
 
@@ -141,8 +141,8 @@ def retire(key_id: str) -> None:
     """Delete the material of a ``decrypt_only`` key. The caller checks that nothing uses it."""
     key = DataKey.get_or_none(DataKey.key_id == key_id)
     if key is None:
-        raise KeyError_(f"no data key {key_id!r}")
+        raise KeyRingError(f"no data key {key_id!r}")
     if key.state == "active":
-        raise KeyError_(f"{key_id} is the active key: rotate first")
+        raise KeyRingError(f"{key_id} is the active key: rotate first")
     DataKey.update(state="retired", wrapped=None, updated_at=utcnow()).where(DataKey.id == key.id).execute()
     _cache().pop(("dek", key_id), None)
