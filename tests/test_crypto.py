@@ -90,8 +90,17 @@ def test_shredding_a_person_makes_their_values_unreadable(app):
     with app.app_context():
         token = crypto.encrypt("chat text", "conversations/3/content", subject="customers/5")
         assert crypto.decrypt(token, "conversations/3/content", subject="customers/5") == "chat text"
+        # the token names its person, so a reader needs only the context; another person's fails
+        assert crypto.subject_of(token) == "customers/5"
+        assert crypto.decrypt(token, "conversations/3/content") == "chat text"
         with pytest.raises(crypto.DecryptionError):
-            crypto.decrypt(token, "conversations/3/content")
+            crypto.decrypt(token, "conversations/3/content", subject="customers/6")
+        crypto.encrypt("other", "conversations/4/content", subject="customers/6")  # 6 has a key
+        forged = token.replace(
+            token.split(".")[2], base64.urlsafe_b64encode(b"customers/6").decode().rstrip("=")
+        )
+        with pytest.raises(crypto.DecryptionError):
+            crypto.decrypt(forged, "conversations/3/content")
         assert keyring.shred("customers/5")
         keyring._cache().clear()
         with pytest.raises(crypto.KeyRingError):
