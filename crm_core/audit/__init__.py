@@ -14,6 +14,8 @@ Public:
   privacy export, a login success or failure. Call it where the event happens.
 - ``record_read(actor, resource, record_id, record=None)``: a read of a sensitive record.
 - ``seal()``, ``verify()``, ``purge(retention_days)``.
+- ``redact(values, resource=None, record_id=None, fields=())``: take a person's values out of the
+  before/after images (an erasure), keeping the chain verifiable (``crm_core.audit.redaction``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from flask import g, has_request_context, request
 
 from .chain import VerifyResult, append, canonical, purge, seal, verify
 from .models import AuditEntry
+from .redaction import redact
 
 __all__ = [
     "record_change",
@@ -30,6 +33,7 @@ __all__ = [
     "seal",
     "verify",
     "purge",
+    "redact",
     "VerifyResult",
     "AuditEntry",
 ]

@@ -23,84 +23,18 @@ entries that something inserted unsealed (rows written before this version).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import json
 from dataclasses import dataclass
 
 import peewee as pw
-from flask import current_app
 
 from ..db import database, is_postgres, read_transaction, utcnow
+from .hashing import CURRENT_VERSION, audit_key, canonical, entry_hash, head_mac, legacy_hash
 from .models import AuditEntry, AuditHead
+from .vouchers import redaction_vouchers
 
 _LOCK_KEY = 0x43524D41  # "CRMA": the advisory lock of the sealer and the purge on PostgreSQL
-_LABEL = b"crm-core audit chain v1"  # domain separation: the audit key is no other key
-_KEYS: dict[tuple[str, str], tuple[bytes, str]] = {}
-
-
-def canonical(data) -> str | None:
-    """The canonical JSON text of a before/after dict (what is stored and hashed)."""
-    if data is None:
-        return None
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def audit_key() -> tuple[bytes, str]:
-    """This instance's chain key and its public id (16 hex digits): HMAC-SHA256 of a fixed label
-    under ``AUDIT_KEY`` when set, else under ``SECRET_KEY``. Neither lives in the database."""
-    config = current_app.config
-    own, secret = config.get("AUDIT_KEY") or "", config.get("SECRET_KEY") or ""
-    cached = _KEYS.get((own, secret))
-    if cached is None:
-        base = own or secret
-        if not base:
-            raise RuntimeError("the audit chain needs SECRET_KEY or AUDIT_KEY")
-        key = hmac.new(base.encode(), _LABEL, hashlib.sha256).digest()
-        key_id = hmac.new(key, b"key id", hashlib.sha256).hexdigest()[:16]
-        cached = _KEYS[(own, secret)] = (key, key_id)
-    return cached
-
-
-def _payload(row: AuditEntry, seq: int, prev_hash: str) -> bytes:
-    occurred = row.occurred_at
-    if isinstance(occurred, str):  # SQLite may hand back text for odd values
-        occurred = dt.datetime.fromisoformat(occurred)
-    payload = {
-        "seq": seq,
-        "prev": prev_hash or "",
-        "occurred_at": occurred.isoformat() if occurred else None,
-        "kind": row.kind,
-        "actor_id": row.actor_id,
-        "actor_name": row.actor_name,
-        "client_id": row.client_id,
-        "resource": row.resource,
-        "record_id": row.record_id,
-        "action": row.action,
-        "owner_id": row.owner_id,
-        "department_id": row.department_id,
-        "before": row.before,
-        "after": row.after,
-        "request_id": row.request_id,
-        "ip": row.ip,
-    }
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def entry_hash(row: AuditEntry, seq: int, prev_hash: str, key: bytes | None = None) -> str:
-    """HMAC-SHA256 (under ``key``, default this instance's ``audit_key``) over everything an entry
-    says, its place in the chain and its predecessor's hash."""
-    return hmac.new(key or audit_key()[0], _payload(row, seq, prev_hash), hashlib.sha256).hexdigest()
-
-
-def legacy_hash(row: AuditEntry, seq: int, prev_hash: str) -> str:
-    """The unkeyed SHA-256 of chains sealed before the key (only valid up to a ``rekey`` anchor)."""
-    return hashlib.sha256(_payload(row, seq, prev_hash)).hexdigest()
-
-
-def head_mac(key: bytes, seq: int, last_hash: str) -> str:
-    """The head row's own HMAC over the last ``seq`` and ``hash``."""
-    return hmac.new(key, f"audit head|{seq}|{last_hash or ''}".encode(), hashlib.sha256).hexdigest()
 
 
 def _head_ok(key: bytes, seq: int, last_hash: str, mac: str | None) -> bool:
@@ -153,20 +87,26 @@ def _bump_head(step: int) -> tuple[int, str, str | None, str | None]:
 
 def _chain(rows: list[AuditEntry], insert: bool, adopt: bool = False) -> None:
     """Give ``rows`` the next places in the chain (inside the caller's transaction): one
-    statement to lock and bump the head, the inserts (or updates), one statement for the head."""
+    statement to lock and bump the head, the inserts (or updates), one statement for the head.
+
+    Entries are sealed in the current hash version (``hashing.CURRENT_VERSION``), except the
+    ``rekey`` anchor of ``adopt_legacy``: migration 0003 writes it before migration 0004 added
+    the ``hash_version`` column, so it stays version 1 (and is inserted without that column)."""
     key, key_id = audit_key()
     seq, prev, mac, _kid = _bump_head(len(rows))
     keep_mac = not (adopt or _head_ok(key, seq, prev, mac))
+    version = None if adopt else CURRENT_VERSION
+    columns = [f for f in AuditEntry._meta.sorted_fields if f.name not in ("id", "hash_version")]
     for row in rows:
         seq += 1
-        row.seq, row.prev_hash = seq, prev
+        row.seq, row.prev_hash, row.hash_version = seq, prev, version
         row.hash = prev = entry_hash(row, seq, prev, key)
         if insert:
-            row.save(force_insert=True)
+            row.save(force_insert=True, only=None if version else columns)
         else:
-            AuditEntry.update(seq=row.seq, prev_hash=row.prev_hash, hash=row.hash).where(
-                AuditEntry.id == row.id
-            ).execute()
+            AuditEntry.update(
+                seq=row.seq, prev_hash=row.prev_hash, hash=row.hash, hash_version=version
+            ).where(AuditEntry.id == row.id).execute()
     # a head that did not verify keeps its stale mac: the break stays visible to ``verify``
     AuditHead.update(
         hash=prev,
@@ -323,6 +263,7 @@ def _verify(batch: int) -> VerifyResult:
     if half is not None:
         return VerifyResult(False, 0, half.id, half.seq, "sequence number or hash removed")
     legacy_to = _legacy_to()
+    vouched = redaction_vouchers(key)
     last_seq = None
     while True:
         query = AuditEntry.select().where(AuditEntry.seq.is_null(False)).order_by(AuditEntry.seq).limit(batch)
@@ -360,7 +301,7 @@ def _verify(batch: int) -> VerifyResult:
                 expected = legacy_hash(row, row.seq, row.prev_hash or "")
             else:
                 expected = entry_hash(row, row.seq, row.prev_hash or "", key)
-            if not hmac.compare_digest(expected, row.hash or ""):
+            if not hmac.compare_digest(expected, row.hash or "") and not vouched(row):
                 return VerifyResult(
                     False,
                     checked,

@@ -1,7 +1,9 @@
-"""The audit capability as a plugin: the entry table, the write observer, API, CLI and jobs."""
+"""The audit capability as a plugin: the entry table, the write observer, API, CLI, the sealing
+job and the retention policy (``AUDIT_RETENTION_DAYS``, purged by ``core:retention``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from flask import current_app
 
 from .. import hookimpl
 from . import purge, record_change, seal, verify
-from .models import MODELS
+from .models import MODELS, AuditEntry
 
 requires = ("core.auth", "core.permissions")
 
@@ -35,8 +37,27 @@ def _seal_job():
     seal()
 
 
-def _purge_job():
-    purge(current_app.config["AUDIT_RETENTION_DAYS"])
+def _purge_before(cutoff):
+    """The audit log's retention purge (``core:retention``): through the chain's own ``purge``,
+    which leaves an anchor entry so the rest still verifies. It counts days back from a moment,
+    so it is given the moment that puts its cutoff at ``cutoff``."""
+    days = current_app.config["AUDIT_RETENTION_DAYS"]
+    return purge(days, now=cutoff + dt.timedelta(days=days))
+
+
+@hookimpl
+def crm_retention_policies():
+    return [
+        {
+            "name": "audit",
+            "model": AuditEntry,
+            "field": AuditEntry.occurred_at,
+            "where": AuditEntry.seq.is_null(False),  # only sealed entries are purged
+            "setting": "AUDIT_RETENTION_DAYS",
+            "default_days": 365 * 3,
+            "purge": _purge_before,
+        }
+    ]
 
 
 @hookimpl
@@ -49,14 +70,6 @@ def crm_jobs():
             "seconds": 5,
             "description": "Give new audit entries their place in the hash chain",
         },
-        {
-            "id": "audit:purge",
-            "func": _purge_job,
-            "trigger": "cron",
-            "hour": 3,
-            "minute": 17,
-            "description": "Delete audit entries older than AUDIT_RETENTION_DAYS, leaving an anchor",
-        },
     ]
 
 
@@ -64,7 +77,7 @@ def crm_jobs():
 def crm_cli(group):
     @group.group("audit")
     def audit_group():
-        """The tamper-evident audit log: seal, verify, purge."""
+        """The tamper-evident audit log: seal, verify, purge (daily by ``core:retention``)."""
 
     @audit_group.command("seal")
     def seal_command():

@@ -19,6 +19,9 @@ class AuditEntry(pw.Model):
     seq = pw.BigIntegerField(null=True, unique=True)
     prev_hash = pw.CharField(max_length=64, null=True)
     hash = pw.CharField(max_length=64, null=True)
+    # what ``hash`` covers (``crm_core.audit.hashing``): NULL = version 1 (the stored JSON texts),
+    # 2 = the before/after images as digest trees, so a value can be redacted keeping the hash
+    hash_version = pw.SmallIntegerField(null=True)
     occurred_at = pw.DateTimeField(default=utcnow, index=True)
     kind = pw.CharField(max_length=10, default="write")  # write | read | anchor
     actor_id = pw.IntegerField(null=True, index=True)
