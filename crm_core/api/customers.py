@@ -6,7 +6,8 @@ from flask import request
 from flask.views import MethodView
 
 from ..auth import current_actor
-from ..entities import customers, tags, timeline
+from ..conversations import customer_timeline
+from ..entities import customers, tags
 from ..entities.models import (
     Activity,
     Customer,
@@ -58,7 +59,8 @@ class CustomerTimeline(MethodView):
     )
     def get(self, record_id):
         """Everything that happened to a customer, newest first: activities, deals and their stage
-        changes, tickets and their transitions. Page back with ``before=<at of the last item>``."""
+        changes, tickets and their transitions, and conversations (for those who may read them:
+        a line each, no content). Page back with ``before=<at of the last item>``."""
         actor = current_actor()
         customer = crud.get(record_id, actor)
         try:
@@ -78,5 +80,5 @@ class CustomerTimeline(MethodView):
                     400, "Invalid query parameter 'before'.", errors={"before": ["Not a date-time."]}
                 ) from None
         return json_response(
-            TimelineItemSchema(many=True).dump(timeline.timeline(customer, actor, limit, before))
+            TimelineItemSchema(many=True).dump(customer_timeline(customer, actor, limit, before))
         )

@@ -15,6 +15,7 @@ from . import (
     audit,
     automations,
     companies,
+    conversations,
     customers,
     customers_transfer,  # noqa: F401  (its routes are on customers.blp)
     deals,
@@ -108,4 +109,5 @@ def crm_blueprints():
         webhooks.blp,
         automations.blp,
         privacy.blp,
+        conversations.blp,
     ]

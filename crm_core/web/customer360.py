@@ -13,7 +13,7 @@ import logging
 from werkzeug.datastructures import MultiDict
 
 from .. import permissions
-from ..entities.timeline import timeline
+from ..conversations import customer_timeline
 from ..errors import APIError
 from ..records import listing
 from .nav import render_panels
@@ -40,8 +40,9 @@ def related(resource: str, customer_id: int, actor, limit: int = 20) -> dict | N
 def masked_timeline(customer, actor, limit: int = 50) -> list[dict]:
     """The customer's timeline as ``actor`` may see it: ``entities.timeline.timeline`` reads each
     source within the viewer's ``permissions.view`` of its resource and masks every entry by
-    that resource's field rules (deals' rules for deals, activities' for activities)."""
-    return timeline(customer, actor, limit)
+    that resource's field rules (deals' rules for deals, activities' for activities); the
+    conversations the viewer may read are added (``conversations.customer_timeline``)."""
+    return customer_timeline(customer, actor, limit)
 
 
 def customer_context(customer, actor, data: dict) -> dict:
