@@ -119,6 +119,14 @@ SETTINGS: dict[str, Setting] = {
     "WEBHOOK_ALLOW_PRIVATE_URLS": Setting(
         bool, False, "allow webhook URLs on loopback/private networks (off: SSRF protection)"
     ),
+    # retention (crm_core.retention: the daily job core:retention), 1 to 36500 days
+    "OUTBOX_RETENTION_DAYS": Setting(
+        int,
+        730,
+        "days dispatched events stay in the outbox (automation conditions count events no further back)",
+    ),
+    "WEBHOOK_LOG_RETENTION_DAYS": Setting(int, 30, "days finished webhook deliveries and attempts are kept"),
+    "JOB_RUN_RETENTION_DAYS": Setting(int, 30, "days finished job runs are kept (and at most 1000 per job)"),
 }
 
 # the types _coerce can read from text (environment variables are always text)

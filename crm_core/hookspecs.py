@@ -406,11 +406,13 @@ def crm_key_wrappers() -> list[KeyWrapper]:
 
 @hookspec
 def crm_retention_policies() -> list[RetentionPolicy]:
-    """Return how long rows of each kind are kept: ``{"name", "model", "field", "setting"?,
-    "default_days", "purge"?}`` (:class:`crm_core.types.RetentionPolicy`).
+    """Return how long rows of each kind are kept: ``{"name", "model", "field", "where"?,
+    "setting"?, "default_days", "purge"?}`` (:class:`crm_core.types.RetentionPolicy`).
 
     The retention job (``core:retention``, daily) deletes rows older than each policy's days, in
-    batches; ``crm retention status`` shows each policy, its days and how many rows are due.
+    batches (on PostgreSQL a table range-partitioned on ``field`` loses its wholly older
+    partitions instead); ``crm retention status`` shows each policy, its days and how many rows
+    are due, ``crm retention run [--at ISO] [--dry-run]`` applies them now.
 
     .. versionadded:: 0.3
     """

@@ -215,15 +215,17 @@ class KeyWrapper(TypedDict, total=False):
 class RetentionPolicy(TypedDict, total=False):
     """One item of ``crm_retention_policies``: rows of one kind kept for a number of days.
 
-    ``model`` and ``field`` (a timestamp column) say which rows age; ``setting`` names the
+    ``model`` and ``field`` (a timestamp column) say which rows age; ``where`` (a peewee
+    expression), when given, narrows them (only dispatched events age); ``setting`` names the
     setting holding the days (its ``default_days`` when unset). ``purge(cutoff) -> int``, when
     given, deletes what is older than ``cutoff`` itself (the audit log keeps its chain that way);
-    without it the retention job deletes rows with ``field < cutoff`` in batches.
+    without it the retention job deletes rows with ``field < cutoff`` (and ``where``) in batches.
     """
 
     name: str  # required: "conversations"
     model: Any  # required: a peewee model
     field: Any  # a peewee field; required without ``purge``
+    where: Any  # a peewee expression: only the rows matching it age
     setting: str
     default_days: int  # required
     purge: Callable[[dt.datetime], int]

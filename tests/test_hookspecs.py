@@ -94,6 +94,11 @@ def test_the_app_calls_every_hook_with_arguments_of_the_declared_types(every_hoo
         result = CliRunner().invoke(build_cli(), args, env=env)
         assert result.exit_code == 0, (args, result.output)
     assert ("every_hook:tick", {}) in every_hook.CALLS
+    # the plugin's retention policy: its note from 2000 goes, today's stays
+    result = CliRunner().invoke(build_cli(), ["retention", "run"], env=env)
+    assert result.exit_code == 0 and "every_hook.notes: 1 deleted" in result.output, result.output
+    status = CliRunner().invoke(build_cli(), ["retention", "status"], env=env)
+    assert status.exit_code == 0 and "every_hook.notes" in status.output, status.output
 
     config = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": db_url}
     app = requests_in_their_own_context(create_app({**config, "SECRET_KEY": "every-hook"}))

@@ -86,9 +86,9 @@ def test_the_core_prune_job_prunes_as_of_the_context_clock(app):
     from crm_core.jobs.models import JobRun
 
     JobRun.create(job_id="x:recent", outcome="success")
-    assert run_cli(app, "jobs", "run", "core.jobs:prune-runs").exit_code == 0
+    assert run_cli(app, "jobs", "run", "core:retention").exit_code == 0
     assert JobRun.select().where(JobRun.job_id == "x:recent").count() == 1
     later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=31)
-    result = run_cli(app, "jobs", "run", "core.jobs:prune-runs", "--at", f"{later:%Y-%m-%dT%H:%M:%S}")
+    result = run_cli(app, "jobs", "run", "core:retention", "--at", f"{later:%Y-%m-%dT%H:%M:%S}")
     assert result.exit_code == 0, result.output
     assert JobRun.select().where(JobRun.job_id == "x:recent").count() == 0

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from .. import hookimpl
 from .dispatcher import dispatch_pending
 from .emitter import emit
-from .models import MODELS, OutboxEvent
+from .models import DONE, MODELS, OutboxEvent
 
 # How often the scheduler runs the dispatcher (seconds).
 DISPATCH_INTERVAL_SECONDS = 2
@@ -64,6 +64,21 @@ def crm_jobs():
             "trigger": "interval",
             "seconds": DISPATCH_INTERVAL_SECONDS,
             "description": "Deliver committed events to crm_event hooks, automation rules and webhooks.",
+        }
+    ]
+
+
+@hookimpl
+def crm_retention_policies():
+    # only dispatched events age: a pending or dead one is still work (retry, inspection)
+    return [
+        {
+            "name": "outbox",
+            "model": OutboxEvent,
+            "field": OutboxEvent.occurred_at,
+            "where": OutboxEvent.status == DONE,
+            "setting": "OUTBOX_RETENTION_DAYS",
+            "default_days": 730,
         }
     ]
 

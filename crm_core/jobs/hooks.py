@@ -40,9 +40,14 @@ def crm_permissions():
 
 def prune_runs(now: dt.datetime | None = None) -> int:
     """Delete finished runs older than 30 days (before ``now``, by default the current time), and
-    beyond the newest 1000 of each job (the event dispatcher runs every few seconds); returns how
-    many rows went."""
-    cutoff = (now or utcnow()) - dt.timedelta(days=RUN_RETENTION_DAYS)
+    beyond the newest 1000 of each job; returns how many rows went."""
+    return prune_runs_before((now or utcnow()) - dt.timedelta(days=RUN_RETENTION_DAYS))
+
+
+def prune_runs_before(cutoff: dt.datetime) -> int:
+    """The job runs' retention (``core:retention``): delete finished runs started before
+    ``cutoff``, and any beyond the newest 1000 of each job (the event dispatcher runs every few
+    seconds); returns how many rows went."""
     deleted = JobRun.delete().where(JobRun.started_at < cutoff, JobRun.outcome != RUNNING).execute()
     for (job_id,) in JobRun.select(JobRun.job_id).distinct().tuples():
         newest = (
@@ -62,14 +67,6 @@ def prune_runs(now: dt.datetime | None = None) -> int:
 def crm_jobs():
     return [
         {
-            "id": "core.jobs:prune-runs",
-            "func": lambda ctx: prune_runs(ctx.now),  # as of the run's clock
-            "trigger": "cron",
-            "hour": 3,
-            "minute": 17,
-            "description": "Prune the job run log.",
-        },
-        {
             "id": "core.jobs:tasks",
             "func": run_pending,
             "trigger": "interval",
@@ -84,6 +81,21 @@ def crm_jobs():
             "minute": 27,
             "description": "Delete finished tasks and their files after a week.",
         },
+    ]
+
+
+@hookimpl
+def crm_retention_policies():
+    return [
+        {
+            "name": "job_runs",
+            "model": JobRun,
+            "field": JobRun.started_at,
+            "where": JobRun.outcome != RUNNING,  # a run still going is never pruned
+            "setting": "JOB_RUN_RETENTION_DAYS",
+            "default_days": RUN_RETENTION_DAYS,
+            "purge": prune_runs_before,
+        }
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
@@ -18,16 +19,29 @@ DELIVERY_INTERVAL_SECONDS = 2
 LOG_RETENTION_DAYS = 30
 
 
-def prune_deliveries() -> int:
-    """Delete finished deliveries (and their attempts) older than 30 days; returns how many."""
-    import datetime as dt
+#: the deliveries that age: finished ones (their attempts go with them, ON DELETE CASCADE)
+FINISHED = WebhookDelivery.status.in_([SUCCEEDED, FAILED])
 
+
+def prune_deliveries() -> int:
+    """Delete finished deliveries (and their attempts) older than 30 days; returns how many.
+    (Scheduled, this is the ``webhook_deliveries`` retention policy of ``core:retention``.)"""
     cutoff = utcnow() - dt.timedelta(days=LOG_RETENTION_DAYS)
-    return (
-        WebhookDelivery.delete()
-        .where(WebhookDelivery.created_at < cutoff, WebhookDelivery.status.in_([SUCCEEDED, FAILED]))
-        .execute()
-    )
+    return WebhookDelivery.delete().where(WebhookDelivery.created_at < cutoff, FINISHED).execute()
+
+
+@hookimpl
+def crm_retention_policies():
+    return [
+        {
+            "name": "webhook_deliveries",
+            "model": WebhookDelivery,
+            "field": WebhookDelivery.created_at,
+            "where": FINISHED,
+            "setting": "WEBHOOK_LOG_RETENTION_DAYS",
+            "default_days": LOG_RETENTION_DAYS,
+        }
+    ]
 
 
 @hookimpl
@@ -55,14 +69,6 @@ def crm_jobs():
             "trigger": "interval",
             "seconds": DELIVERY_INTERVAL_SECONDS,
             "description": "Send due webhook deliveries and retries.",
-        },
-        {
-            "id": "core.webhooks:prune",
-            "func": prune_deliveries,
-            "trigger": "cron",
-            "hour": 3,
-            "minute": 27,
-            "description": "Delete finished webhook deliveries older than 30 days.",
         },
     ]
 

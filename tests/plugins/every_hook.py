@@ -8,10 +8,14 @@ on to the next step (a job to run, an action to list, a menu entry to render).
 
 from __future__ import annotations
 
+import datetime as dt
+
+import peewee as pw
 from marshmallow import Schema
 
 from crm_core import hookimpl
 from crm_core.config import Setting
+from crm_core.plugin_api import database, utcnow
 
 #: (hook name, keyword arguments) of every call, in order
 CALLS: list[tuple[str, dict]] = []
@@ -53,9 +57,30 @@ def crm_migrations():
     return None
 
 
+class Note(pw.Model):
+    """The plugin's one table, made after migrating: notes kept for a week (its retention)."""
+
+    written_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        database = database
+        table_name = "every_hook_note"
+
+
 @hookimpl
 def crm_after_migrate(app):
     _called("crm_after_migrate", app=app)
+    # a table and two notes, one far older than its retention, for ``crm retention run``
+    Note.create_table(safe=True)
+    if not Note.select().exists():
+        Note.create(written_at=dt.datetime(2000, 1, 1))
+        Note.create()
+
+
+@hookimpl
+def crm_retention_policies():
+    _called("crm_retention_policies")
+    return [{"name": "every_hook.notes", "model": Note, "field": Note.written_at, "default_days": 7}]
 
 
 @hookimpl

@@ -167,12 +167,36 @@ def crm_jobs():
 
 
 def _maintain():
-    from crm_core.plugin_api import database
+    """Create this month's touchpoint partitions and the next three (the core's ``core:retention``
+    drops the old ones, through the policy below)."""
+    from crm_core.plugin_api import database, utcnow
 
-    from .partitions import maintain
+    from .partitions import ensure_partitions, month_start
+
+    today = utcnow().date()
+    return {"created": ensure_partitions(database.obj, month_start(today), month_start(today, 3))}
+
+
+#: a month of CHANNEL_TRACKING_RETENTION_MONTHS counts as 31 days: no touchpoint goes before the
+#: months promised
+DAYS_PER_MONTH = 31
+
+
+@hookimpl
+def crm_retention_policies():
+    """Touchpoints age by ``occurred_at``: on PostgreSQL the core drops whole monthly partitions
+    older than the cutoff (the table is range-partitioned on it) and deletes the rest in batches."""
+    from .models import Touchpoint
     from .settings import setting
 
-    return maintain(database.obj, retention_months=int(setting("RETENTION_MONTHS")))
+    return [
+        {
+            "name": "channel_tracking.touchpoints",
+            "model": Touchpoint,
+            "field": Touchpoint.occurred_at,
+            "default_days": DAYS_PER_MONTH * int(setting("RETENTION_MONTHS")),
+        }
+    ]
 
 
 @hookimpl
@@ -199,7 +223,7 @@ def crm_cli(group):
     @channel_tracking.command("maintain")
     @with_appcontext
     def maintain_command():
-        """Create the coming months' touchpoint partitions and apply retention."""
+        """Create the coming months' touchpoint partitions (retention: ``crm retention run``)."""
         click.echo(str(_maintain()))
 
 
