@@ -106,12 +106,12 @@ class Crud:
         rows = list(records) if many else [records]
         if self.prefetch and rows:
             self.prefetch(rows)
-        hidden = frozenset(
-            f for f, rule in permissions.field_rules(actor, self.resource).items() if rule == "hidden"
-        )
+        rules = permissions.field_rules(actor, self.resource)
+        hidden = frozenset(f for f, rule in rules.items() if rule == "hidden")
         schema = self.schema_for(hidden, many)
         data = schema.dump(rows) if many else schema.dump(rows[0])
-        return permissions.mask(actor, self.resource, data) if hidden else data
+        # the pass also decrypts encrypted values and shows masked ones partly
+        return permissions.mask(actor, self.resource, data)
 
     def schema_for(self, hidden: frozenset[str], many: bool = False):
         """The dump schema without the fields in ``hidden`` (cached per hidden set)."""

@@ -64,6 +64,12 @@ class FieldInputSchema(Schema):
     required = fields.Boolean()
     unique = fields.Boolean()
     filterable = fields.Boolean(metadata={"description": "create an index for filters and sorts"})
+    encrypted = fields.Boolean(
+        metadata={"description": "store values encrypted (never unique, filterable, sorted or searched)"}
+    )
+    blind_index = fields.Boolean(
+        metadata={"description": "an encrypted field found by exact value (?<name>=...)"}
+    )
     default = fields.Raw(allow_none=True)
     min = fields.Raw(allow_none=True)
     max = fields.Raw(allow_none=True)
@@ -94,6 +100,8 @@ class FieldSchema(Schema):
     required = fields.Boolean()
     unique = fields.Boolean()
     filterable = fields.Boolean()
+    encrypted = fields.Boolean()
+    blind_index = fields.Boolean()
     default = fields.Raw(allow_none=True)
     min = fields.Raw(allow_none=True)
     max = fields.Raw(allow_none=True)

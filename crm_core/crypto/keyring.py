@@ -30,9 +30,11 @@ class KeyRingError(Exception):
 
 
 def _cache() -> dict:
-    # unwrapped keys per app: two apps in one process (tests) have different databases, and so
-    # different keys under the same key ids
-    return current_app.extensions.setdefault("crm_keys", {})
+    # unwrapped keys per app and database: two apps in one process, or one app re-pointed at
+    # another database (tests), have different keys under the same key ids
+    per_app = current_app.extensions.setdefault("crm_keys", {})
+    db = database.obj
+    return per_app.setdefault((type(db).__name__, getattr(db, "database", None), id(db)), {})
 
 
 def master_key() -> bytes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from ..db import BaseModel
+from ..db import BaseModel, database
 
 
 class DataKey(BaseModel):
@@ -16,7 +16,6 @@ class DataKey(BaseModel):
     wrapped = pw.TextField(null=True)  # base64 of the master-wrapped key; NULL once retired
     wrapper = pw.CharField(max_length=64, default="local")
     state = pw.CharField(max_length=20, default="active", index=True)
-    encrypt_count = pw.BigIntegerField(default=0)
 
     class Meta:
         table_name = "crypto_data_key"
@@ -34,4 +33,22 @@ class SubjectKey(BaseModel):
         table_name = "crypto_subject_key"
 
 
-MODELS = [DataKey, SubjectKey]
+class BlindIndex(pw.Model):
+    """The blind index of one encrypted value: a truncated keyed HMAC (``crypto.blind``) that finds
+    a record by exact value without decrypting every row. Short on purpose: many values share a
+    digest, so the table alone does not tell who holds which value (candidates are decrypted to
+    drop the false matches)."""
+
+    entity = pw.CharField(max_length=100)
+    field = pw.CharField(max_length=64)
+    record_id = pw.BigIntegerField()
+    digest = pw.CharField(max_length=16)
+
+    class Meta:
+        database = database
+        table_name = "crypto_blind_index"
+        primary_key = pw.CompositeKey("entity", "field", "record_id")
+        indexes = ((("entity", "field", "digest"), False),)
+
+
+MODELS = [DataKey, SubjectKey, BlindIndex]

@@ -35,7 +35,7 @@ def _options(kwargs: dict) -> dict:
         data["label"] = labels
     if kwargs.get("help") is not None:
         data["help"] = kwargs["help"]
-    for flag in ("required", "unique", "filterable"):
+    for flag in ("required", "unique", "filterable", "encrypted", "blind_index"):
         if kwargs.get(flag) is not None:
             data[flag] = kwargs[flag]
     if kwargs.get("default") is not None:
@@ -59,6 +59,10 @@ def _definition_options(func):
         click.option("--required/--optional", default=None),
         click.option("--unique/--not-unique", default=None),
         click.option("--filterable/--not-filterable", default=None, help="Index it for filters and sorts."),
+        click.option("--encrypted/--not-encrypted", default=None, help="Store its values encrypted."),
+        click.option(
+            "--blind-index/--no-blind-index", default=None, help="Find an encrypted field by exact value."
+        ),
         click.option("--default", default=None, help="Default value (JSON, or plain text)."),
         click.option("--min", default=None, help="Smallest number allowed."),
         click.option("--max", default=None, help="Largest number allowed."),
@@ -97,7 +101,9 @@ def register(group: click.Group) -> None:
             click.echo(json.dumps([fd.as_dict() for fd in defs], ensure_ascii=False, indent=2))
             return
         for fd in defs:
-            flags = [f for f in ("required", "unique", "filterable") if getattr(fd, f)]
+            flags = [
+                f for f in ("required", "unique", "filterable", "encrypted", "blind_index") if getattr(fd, f)
+            ]
             label = fd.label.get("en") or fd.label.get("zh-CN") or ""
             click.echo(f"{fd.name:<24} {fd.type:<12} {label:<24} {' '.join(flags)}")
 

@@ -24,6 +24,7 @@ from marshmallow import ValidationError
 from ..db import database, is_postgres, utcnow
 from ..errors import APIError
 from ..inputs import check_length
+from . import sealed
 from .expressions import raw_expression, sync_indexes
 from .extensible import core_field_names, entity_model, require_entity
 from .fielddefs import (
@@ -59,6 +60,8 @@ EDITABLE = (
     "required",
     "unique",
     "filterable",
+    "encrypted",
+    "blind_index",
     "default",
     "min",
     "max",
@@ -190,7 +193,7 @@ def build_fielddef(entity: str, data: dict, current: FieldDef | None = None) -> 
         changes["label"] = _labels(data["label"], base.label)
     if "help" in data:
         changes["help"] = _labels(data["help"], base.help)
-    for flag in ("required", "unique", "filterable"):
+    for flag in ("required", "unique", "filterable", "encrypted", "blind_index"):
         if flag in data:
             if not isinstance(data[flag], bool):
                 raise APIError(422, f"Invalid {flag}.", errors={flag: ["Must be true or false."]})
@@ -246,6 +249,7 @@ def build_fielddef(entity: str, data: dict, current: FieldDef | None = None) -> 
             errors["unique"] = [f"{fd.type} fields cannot be unique."]
         if fd.filterable and fd.type in NOT_FILTERABLE:
             errors["filterable"] = ["Long text cannot be indexed; use a string field."]
+        errors.update(sealed.definition_errors(fd))
     if errors:
         raise APIError(422, "Invalid field definition.", errors=errors)
     if "default" in data or (current is not None and base.has_default):
@@ -276,6 +280,8 @@ def _row_values(fd: FieldDef) -> dict:
         "required": fd.required,
         "unique": fd.unique,
         "filterable": fd.filterable,
+        "encrypted": fd.encrypted,
+        "blind_index": fd.blind_index,
         "default_json": json.dumps(fd.default, ensure_ascii=False) if fd.has_default else None,
         "min_value": str(fd.min) if fd.min is not None else None,
         "max_value": str(fd.max) if fd.max is not None else None,
@@ -316,8 +322,10 @@ def check_existing(model, fd: FieldDef, backfill_default: bool = True) -> dict:
     would break (invalid values, missing required values without a default, duplicates)."""
     broken, rewrites, seen = [], {}, {}
     holders = set()
-    for rid, value in _stored_values(model, fd.name):
+    for rid, stored in _stored_values(model, fd.name):
         holders.add(rid)
+        value = sealed.plaintext(fd.entity, rid, fd.name, stored)
+        shown = sealed.HIDDEN_VALUE if fd.encrypted or value is not stored else repr(value)
         if fd.type in ("string", "text") and isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)  # numbers become text when a field turns into text
         try:
@@ -326,14 +334,14 @@ def check_existing(model, fd: FieldDef, backfill_default: bool = True) -> dict:
             messages = (
                 exc.messages.get(fd.name, exc.messages) if isinstance(exc.messages, dict) else exc.messages
             )
-            broken.append((rid, f"{value!r}: {' '.join(map(str, messages))}"))
+            broken.append((rid, f"{shown}: {' '.join(map(str, messages))}"))
             continue
         if converted != value:
             rewrites[rid] = converted
         if fd.unique:
             key = json.dumps(converted, sort_keys=True)
             if key in seen:
-                broken.append((rid, f"{value!r} is also the value of record {seen[key]}"))
+                broken.append((rid, f"{shown} is also the value of record {seen[key]}"))
             else:
                 seen[key] = rid
     # the messages are raised as f-strings so the catalogue extractor finds them (translated where shown)
@@ -358,16 +366,18 @@ def check_existing(model, fd: FieldDef, backfill_default: bool = True) -> dict:
     return rewrites
 
 
-def _apply(model, fd: FieldDef, rewrites: dict) -> None:
-    for rid, value in rewrites.items():
+def _apply(model, fd: FieldDef, rewrites: dict, old: FieldDef | None = None) -> None:
+    for rid, value in sealed.rewrite_stored(model, fd, old, rewrites).items():
         model.update(custom=model.custom[fd.name].set(value)).where(model.id == rid).execute()
     if fd.required and fd.has_default:
         present = raw_expression(model.custom, replace(fd, type="string"), _postgres()).is_null(False)
-        (
-            model.update(custom=model.custom[fd.name].set(fd.default))
-            .where(~present | model.custom.is_null())
-            .execute()
-        )
+        missing = ~present | model.custom.is_null()
+        if fd.encrypted:  # each record's default sealed for that record
+            for row in model.select().where(missing).iterator():
+                value = sealed.rewrite_one(row, fd, fd.default)
+                model.update(custom=model.custom[fd.name].set(value)).where(model.id == row.id).execute()
+        else:
+            model.update(custom=model.custom[fd.name].set(fd.default)).where(missing).execute()
 
 
 def _live_row(entity: str, name: str) -> FieldDefinition:
@@ -422,7 +432,7 @@ def update_field(entity: str, name: str, data: dict) -> FieldDef:
         fd = fielddef_from_row(FieldDefinition.get_by_id(row.id))
         try:
             with database.atomic():
-                _apply(model, fd, rewrites)
+                _apply(model, fd, rewrites, old)
                 sync_indexes(model, fd, old)
         except pw.IntegrityError:
             raise APIError(409, f"{entity}.{fd.name} conflicts with a concurrent change; retry.") from None

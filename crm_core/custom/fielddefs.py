@@ -58,6 +58,8 @@ class FieldDef:
     required: bool = False
     unique: bool = False
     filterable: bool = False
+    encrypted: bool = False
+    blind_index: bool = False
     default: Any = None
     has_default: bool = False
     min: Decimal | None = None
@@ -88,6 +90,8 @@ class FieldDef:
             "required": self.required,
             "unique": self.unique,
             "filterable": self.filterable,
+            "encrypted": self.encrypted,
+            "blind_index": self.blind_index,
             "default": self.default if self.has_default else None,
             "min": _num_out(self.min),
             "max": _num_out(self.max),
@@ -194,6 +198,8 @@ def fielddef_from_row(row) -> FieldDef:
         required=row.required,
         unique=row.unique,
         filterable=row.filterable,
+        encrypted=row.encrypted,
+        blind_index=row.blind_index,
         default=json.loads(row.default_json) if row.default_json is not None else None,
         has_default=row.default_json is not None,
         min=Decimal(row.min_value) if row.min_value is not None else None,

@@ -25,6 +25,8 @@ class FieldDefinition(BaseModel):
     required = pw.BooleanField(default=False)
     unique = pw.BooleanField(default=False)
     filterable = pw.BooleanField(default=False)
+    encrypted = pw.BooleanField(default=False)  # values stored as envelope tokens
+    blind_index = pw.BooleanField(default=False)  # exact-match lookup of an encrypted field
     default_json = pw.TextField(null=True)  # JSON text of the default; NULL = no default
     min_value = pw.CharField(max_length=64, null=True)  # decimal text: exact bounds
     max_value = pw.CharField(max_length=64, null=True)

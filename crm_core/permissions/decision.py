@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..errors import APIError
-from .fields import _mask_one, field_rules
+from .fields import field_rules, shown
 from .grants import _cache, _hook, effective_scope
 from .scopes import _in_area, _scope_condition
 
@@ -45,7 +45,8 @@ class View:
 
     Build it with :func:`crm_core.permissions.view`. Attributes: ``scope`` (the widest granted
     row scope for the action, None when not granted), ``read_scope``, ``allowed``, ``rules``
-    (``{field: "hidden" | "read-only"}``), ``hidden`` and ``read_only`` (frozensets).
+    (``{field: "hidden" | "masked" | "read-only"}``), ``hidden``, ``masked`` and ``read_only``
+    (frozensets; ``read_only`` holds the masked fields too: neither is writable).
     """
 
     def __init__(self, actor, resource: str, action: str = "read"):
@@ -57,7 +58,10 @@ class View:
         self.allowed = self.scope is not None and self.read_scope is not None
         self.rules = field_rules(actor, resource) if self.allowed else {}
         self.hidden = frozenset(f for f, rule in self.rules.items() if rule == "hidden")
-        self.read_only = frozenset(f for f, rule in self.rules.items() if rule == "read-only")
+        # masked fields are shown partly and, like read-only ones, never written (forms show them
+        # as text); like hidden ones they are never searched, filtered or sorted on
+        self.masked = frozenset(f for f, rule in self.rules.items() if rule == "masked")
+        self.read_only = frozenset(f for f, rule in self.rules.items() if rule in ("read-only", "masked"))
         self._contains: dict = {}
 
     def __repr__(self) -> str:
@@ -125,7 +129,7 @@ class View:
             return data
         if not self.allowed:
             return {k: v for k, v in data.items() if k in ID_KEYS}
-        return _mask_one(data, self.hidden)
+        return shown(self.resource, data, self.hidden, self.masked)
 
     def visible(self, name: str) -> bool:
         """True when the field ``name`` (a column or a custom field) may be shown."""
@@ -140,7 +144,8 @@ class View:
             names = {field} if isinstance(field, str) else _names_of(field)
             model_of = getattr(field, "model", None)
             field_secrets = secrets | (secret_columns(model_of) if model_of is not None else frozenset())
-            if names & self.hidden or names & field_secrets or names & SECRET_NAMES:
+            # a masked field as well: a prefix search would recover it one character at a time
+            if names & (self.hidden | self.masked) or names & field_secrets or names & SECRET_NAMES:
                 continue
             out.append(field)
         return out
@@ -225,8 +230,7 @@ def event_data(actor, event, memo: dict | None = None) -> dict | None:
     obj = data.get("object") if isinstance(data.get("object"), dict) else None
     if not seen.contains_image(obj if obj is not None else data):
         return None
-    if not seen.hidden:
-        return data
+    # a record's images go through the dump even when nothing is hidden: it opens encrypted values
     if "object" in data and data.get("resource") == event.resource:
         out = dict(data)
         for name in ("object", "previous"):

@@ -36,6 +36,7 @@ from typing import Any
 import peewee as pw
 
 from .. import custom, permissions
+from ..custom import sealed
 from ..errors import APIError
 from ..permissions.decision import _names_of, secret_columns
 
@@ -205,6 +206,12 @@ class Fields:
                 }
         return self._custom
 
+    def encrypted(self, name: str):
+        """The definition of ``name`` when it is an encrypted custom field (found only by exact
+        value through its blind index: ``custom.sealed.matching_ids``), else None."""
+        definition = self.custom.get(name) if name not in self.columns else None
+        return definition if definition is not None and definition.encrypted else None
+
     def resolve(self, name: str):
         """``(expression, coerce)`` for a field name, or None when unknown."""
         if name in self.columns:
@@ -263,6 +270,13 @@ def apply_filters(query, fields: Fields, args, *, extra: ExtraFilters | None = N
                 raise _bad(key, "Give at least one value.")
         elif op is not None:
             raw_values = raw_values[-1:]
+        secret = fields.encrypted(name)
+        if secret is not None:
+            if op not in (None, "in"):
+                raise _bad(key, f"{name!r} is encrypted: only an exact value can be looked up.")
+            ids = sealed.matching_ids(fields.model, fields.resource, secret, raw_values)
+            query = query.where(fields.model.id.in_(ids))
+            continue
         if op == "contains":
             query = query.where(_condition(expr, op, [], raw_contains=raw_values[0]))
             continue
@@ -355,6 +369,8 @@ def order_by(fields: Fields, sort: str | None, default: str = DEFAULT_SORT) -> l
         resolved = fields.resolve(name)
         if resolved is None or name in seen:
             raise _bad("sort", f"Unknown or repeated sort field {name!r}.")
+        if fields.encrypted(name) is not None:
+            raise _bad("sort", f"{name!r} is encrypted: it cannot be sorted on.")
         seen.add(name)
         expr = resolved[0]
         terms.append(expr.desc() if descending else expr.asc())

@@ -28,6 +28,7 @@ import peewee as pw
 
 from .. import custom, permissions
 from ..changes import record_written
+from ..custom import sealed
 from ..db import database, is_postgres, utcnow, write_transaction
 from ..errors import APIError
 from ..inputs import reject_nul  # noqa: F401  one definition for every input, re-exported
@@ -164,6 +165,14 @@ def _conflicts_as_409():
         ) from exc
 
 
+def _store_secret(resource: str, record: pw.Model, secret: dict) -> None:
+    """Seal a new record's encrypted values now that its id names them, and index them."""
+    tokens = sealed.seal(resource, record, secret)
+    record.custom = {**(record.custom or {}), **tokens}
+    write_changes(record, tokens)
+    sealed.index(resource, record.get_id(), secret)
+
+
 def create(
     resource: str,
     model: type[pw.Model],
@@ -201,12 +210,17 @@ def create(
         references.check(resource, model, data, actor)
         record = model()
         _assign(record, data)
+        secret = None
         if _has_custom(model):
             record.custom = custom.validate_custom(resource, data.get("custom") or {}, partial=False)
         if before_save:
             before_save(record, data, None)
+        if _has_custom(model):
+            secret = sealed.split_secret(resource, record.custom)
         with _conflicts_as_409():
             record.save(force_insert=True)
+        if secret:
+            _store_secret(resource, record, secret)
         if after_save:
             after_save(record, data, None)
         record_written("create", resource, record, actor, None, serialize(record), extra)
@@ -258,9 +272,11 @@ def update(
         _assign(record, data)
         patch = merged = None
         if _has_custom(model) and "custom" in data:
-            patch = custom.validate_custom(
+            plain = custom.validate_custom(
                 resource, data.get("custom") or {}, partial=True, record_id=record.get_id()
             )
+            patch = sealed.seal(resource, record, plain, record.custom)
+            sealed.index(resource, record.get_id(), plain)
             merged = dict(record.custom or {})
             for key, value in patch.items():
                 if value is None:
@@ -297,6 +313,7 @@ def delete(
         try:
             with database.atomic():
                 record.delete_instance()
+                sealed.unindex(resource, record.get_id())
         except pw.IntegrityError as exc:
             raise APIError(
                 409, "The record is still referenced by other records; remove those first."
