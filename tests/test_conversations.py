@@ -372,3 +372,26 @@ def test_retention_policy_is_declared_and_purges(client, setup, app):
     Message.update(sent_at=dt.datetime(2020, 1, 1)).where(Message.external_id == "m1").execute()
     assert policy["purge"](dt.datetime(2023, 1, 1)) == 1
     assert [c.external_id for c in Conversation.select()] == ["new"]
+
+
+def test_wecom_is_a_source_only_when_configured(app):
+    from crm_core.conversations.pull import sources
+
+    assert "wecom" not in sources()
+    assert "core.conversations" in app.extensions["crm"].plugins.plugin_names()
+
+
+def test_identities_map_stored_conversations(client, setup):
+    s = setup
+    conv_id = ingest(client, s["admin"], [message(1, conversation="q")]).json["conversations"][0]
+    body = {"source": "webchat-main", "external_id": "wm-li", "customer_id": s["c2"]["id"]}
+    r = client.post("/api/v1/conversations/identities", json=body, headers=s["admin"])
+    assert r.status_code == 200 and r.json["conversations"] == [conv_id]
+    assert client.get(f"/api/v1/conversations/{conv_id}/messages", headers=s["rep2"]).status_code == 200
+    r = client.post(
+        "/api/v1/conversations/identities", json={**body, "customer_id": 424242}, headers=s["admin"]
+    )
+    assert r.status_code == 422 and "customer_id" in r.json["errors"]
+    r = client.post("/api/v1/conversations/identities", json={"source": "x"}, headers=s["admin"])
+    assert r.status_code == 422
+    assert client.post("/api/v1/conversations/identities", json=body, headers=s["rep1"]).status_code == 403

@@ -9,6 +9,8 @@ from marshmallow import Schema, fields, validate
 from ..auth import current_actor
 from ..conversations import CHANNELS, BatchSchema, Conversation, get_conversation, ingest, read_messages
 from ..conversations.reading import conversation_dict, readable
+from ..conversations.schemas import IdentitySchema
+from ..conversations.store import link_identity
 from . import API_PREFIX, Blueprint
 from .common import PageArgs
 from .paging import PAGINATION_HEADER_DOC, page_of, pagination_headers
@@ -87,6 +89,22 @@ class Messages(MethodView):
         participant's external id known for the source, phone or e-mail (customers the caller
         may read)."""
         return ingest(batch, current_actor())
+
+
+class IdentityResultSchema(Schema):
+    customer_id = fields.Integer()
+    conversations = fields.List(fields.Integer(), metadata={"description": "conversations now mapped"})
+
+
+@blp.route("/identities")
+class Identities(MethodView):
+    @blp.arguments(IdentitySchema)
+    @blp.response(200, IdentityResultSchema)
+    def post(self, data):
+        """Map an external id of a source (WeCom's external_userid) to a customer (needs
+        conversations:create and read on the customer): that sender's conversations, stored and
+        to come, belong to the customer."""
+        return link_identity(data["source"], data["external_id"], data["customer_id"], current_actor())
 
 
 @blp.route("")

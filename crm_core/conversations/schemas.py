@@ -94,3 +94,11 @@ def load_batch(source: str, channel: str, messages: list[dict]) -> dict:
             item["sent_at"] = item["sent_at"].isoformat()
         plain.append(item)
     return BatchSchema().load({"source": source, "channel": channel, "messages": plain})
+
+
+class IdentitySchema(Schema):
+    """``POST /api/v1/conversations/identities``: an external id of a source is a customer."""
+
+    source = fields.String(required=True, validate=validate.Regexp(SOURCE_RE))
+    external_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    customer_id = fields.Integer(required=True, strict=True)

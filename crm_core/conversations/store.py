@@ -210,3 +210,35 @@ def _refresh(conv: Conversation) -> None:
     )
     conv.message_count, conv.started_at, conv.last_message_at = count, first, last
     conv.save()
+
+
+def link_identity(source: str, external_id: str, customer_id: int, actor) -> dict:
+    """Say that ``external_id`` of ``source`` (WeCom's ``external_userid``) is customer
+    ``customer_id`` (one ``actor`` may read; else 422 naming ``customer_id``): later messages of
+    that sender map to the customer, and so do the source's stored conversations with them that
+    had no customer yet (their earlier messages stay bound to no one; erasing the customer blanks
+    them). Needs ``conversations:create``. Returns ``{"customer_id", "conversations"}``."""
+    permissions.view(actor, "conversations", "create").require()
+    customer = _Mapper(actor, source).by_id(customer_id)
+    if customer is None:
+        raise APIError(
+            422,
+            "Invalid customer_id.",
+            errors={"customer_id": [f"No customers record {customer_id} that you can read."]},
+        )
+    mapped = []
+    with write_transaction():
+        Identity.delete().where(Identity.source == source, Identity.external_id == external_id).execute()
+        Identity.create(source=source, external_id=external_id, customer=customer)
+        unmapped = Conversation.select().where(
+            Conversation.source == source, Conversation.customer.is_null(True)
+        )
+        for conv in unmapped:
+            if any(
+                p.get("kind") == "customer" and p.get("external_id") == external_id for p in conv.participants
+            ):
+                conv.customer = customer
+                conv.owner_id, conv.department_id = customer.owner_id, customer.department_id
+                conv.save()
+                mapped.append(conv.id)
+    return {"customer_id": customer.id, "conversations": mapped}
