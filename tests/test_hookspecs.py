@@ -94,6 +94,12 @@ def test_the_app_calls_every_hook_with_arguments_of_the_declared_types(every_hoo
         result = CliRunner().invoke(build_cli(), args, env=env)
         assert result.exit_code == 0, (args, result.output)
     assert ("every_hook:tick", {}) in every_hook.CALLS
+    # the plugin's conversation source: pulled from the start, then from the cursor it returned
+    for _ in range(2):
+        result = CliRunner().invoke(build_cli(), ["jobs", "run", "core.conversations:pull"], env=env)
+        assert result.exit_code == 0 and "'every_hook': " in result.output, result.output
+    fetches = [kwargs["cursor"] for name, kwargs in every_hook.CALLS if name == "every_hook:fetch"]
+    assert fetches == [None, "1"]
     # the plugin's retention policy: its note from 2000 goes, today's stays
     result = CliRunner().invoke(build_cli(), ["retention", "run"], env=env)
     assert result.exit_code == 0 and "every_hook.notes: 1 deleted" in result.output, result.output

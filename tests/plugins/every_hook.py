@@ -125,6 +125,28 @@ def crm_jobs():
     return [{"id": "every_hook:tick", "func": tick, "trigger": "interval", "hours": 1}]
 
 
+def fetch_chat(cursor, limit):
+    """The plugin's conversation source: one web chat message, then nothing after its cursor."""
+    _called("every_hook:fetch", cursor=cursor, limit=limit)
+    if cursor is not None:
+        return [], cursor
+    message = {
+        "external_id": "hello-1",
+        "conversation": "chat-1",
+        "sent_at": dt.datetime(2026, 3, 1, 9, 0),
+        "sender": {"kind": "customer", "external_id": "visitor-1"},
+        "type": "text",
+        "content": "hello from every_hook",
+    }
+    return [message], "1"
+
+
+@hookimpl
+def crm_conversation_sources():
+    _called("crm_conversation_sources")
+    return [{"name": "every_hook", "channel": "webchat", "fetch": fetch_chat, "label": "Every hook chat"}]
+
+
 @hookimpl
 def crm_event(event):
     _called("crm_event", event=event)
