@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import flask_smorest
     import peewee
 
+    from .crypto.rotation import SealedValues
     from .entities.models import Customer
     from .types import (
         ActionSpec,
@@ -407,12 +408,35 @@ def crm_key_wrappers() -> list[KeyWrapper]:
 @hookspec
 def crm_retention_policies() -> list[RetentionPolicy]:
     """Return how long rows of each kind are kept: ``{"name", "model", "field", "where"?,
-    "setting"?, "default_days", "purge"?}`` (:class:`crm_core.types.RetentionPolicy`).
+    "setting"?, "default_days", "min_days"?, "max_days"?, "purge"?}``
+    (:class:`crm_core.types.RetentionPolicy`).
 
     The retention job (``core:retention``, daily) deletes rows older than each policy's days, in
     batches (on PostgreSQL a table range-partitioned on ``field`` loses its wholly older
     partitions instead); ``crm retention status`` shows each policy, its days and how many rows
     are due, ``crm retention run [--at ISO] [--dry-run]`` applies them now.
+
+    .. versionadded:: 0.3
+    """
+
+
+@hookspec
+def crm_sealed_values() -> list[SealedValues]:
+    """Return the places where this plugin stores envelope tokens
+    (:class:`crm_core.crypto.rotation.SealedValues`: a model, the expression giving the token, and
+    the context it was sealed with), so key rotation reaches them.
+
+    ``crm keys status`` counts the tokens of each data key in every place, ``crm keys reencrypt``
+    (and the ``core:reencrypt`` job) moves them to the active key row by row with
+    compare-and-set, and ``crm keys retire`` refuses a key that any place still needs. Declare
+    history copies (tokens inside JSON you never rewrite) with ``history=True``. The core declares
+    its encrypted custom fields, the conversation archive, the audit log and the outbox.
+    Example::
+
+        @hookimpl
+        def crm_sealed_values():
+            return [SealedValues("warranty.serials", Warranty, Warranty.serial,
+                                 context=lambda row_id: f"warranty/{row_id}/serial")]
 
     .. versionadded:: 0.3
     """

@@ -217,7 +217,8 @@ class RetentionPolicy(TypedDict, total=False):
 
     ``model`` and ``field`` (a timestamp column) say which rows age; ``where`` (a peewee
     expression), when given, narrows them (only dispatched events age); ``setting`` names the
-    setting holding the days (its ``default_days`` when unset). ``purge(cutoff) -> int``, when
+    setting holding the days (its ``default_days`` when unset), within ``min_days`` ..
+    ``max_days`` (else the job reports the policy's error). ``purge(cutoff) -> int``, when
     given, deletes what is older than ``cutoff`` itself (the audit log keeps its chain that way);
     without it the retention job deletes rows with ``field < cutoff`` (and ``where``) in batches.
     """
@@ -228,4 +229,6 @@ class RetentionPolicy(TypedDict, total=False):
     where: Any  # a peewee expression: only the rows matching it age
     setting: str
     default_days: int  # required
+    min_days: int  # the fewest days the setting may say (a legal minimum); default 1
+    max_days: int  # the most; default 36500
     purge: Callable[[dt.datetime], int]

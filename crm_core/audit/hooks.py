@@ -11,6 +11,7 @@ import click
 from flask import current_app
 
 from .. import hookimpl
+from ..crypto.rotation import SealedValues
 from . import purge, record_change, seal, verify
 from .models import MODELS, AuditEntry
 
@@ -55,6 +56,8 @@ def crm_retention_policies():
             "where": AuditEntry.seq.is_null(False),  # only sealed entries are purged
             "setting": "AUDIT_RETENTION_DAYS",
             "default_days": 365 * 3,
+            "min_days": 365,  # as the setting's own check at startup (crm_core.config)
+            "max_days": 3650,
             "purge": _purge_before,
         }
     ]
@@ -101,3 +104,13 @@ def crm_cli(group):
         """Delete entries older than the retention, leaving an anchor entry."""
         days = days or current_app.config["AUDIT_RETENTION_DAYS"]
         click.echo(f"purged {purge(days)} entries older than {days} days")
+
+
+@hookimpl
+def crm_sealed_values():
+    """Audit images keep the tokens of encrypted fields as they were written: history copies,
+    counted before a key is retired and never rewritten (the chain hashes them)."""
+    return [
+        SealedValues("audit.before", AuditEntry, AuditEntry.before, history=True),
+        SealedValues("audit.after", AuditEntry, AuditEntry.after, history=True),
+    ]

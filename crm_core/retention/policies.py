@@ -56,8 +56,9 @@ class Policy:
         return self.setting or "default"
 
 
-def _days(name: str, setting: str | None, default: Any) -> int:
-    """The days of a policy: its setting's value when it names one, else ``default``."""
+def _days(name: str, setting: str | None, default: Any, low: Any = 1, high: Any = MAX_DAYS) -> int:
+    """The days of a policy: its setting's value when it names one, else ``default``; between
+    ``low`` and ``high`` (the policy's ``min_days`` / ``max_days``)."""
     if setting is not None:
         if setting not in current_app.config:
             raise RetentionError(f"retention policy {name!r}: unknown setting {setting!r}")
@@ -68,9 +69,9 @@ def _days(name: str, setting: str | None, default: Any) -> int:
         raise RetentionError(
             f"{where} (retention of {name!r}): expected a whole number of days, got {value!r}"
         )
-    if not 1 <= value <= MAX_DAYS:
+    if not low <= value <= high:
         raise RetentionError(
-            f"{where} (retention of {name!r}): must be between 1 and {MAX_DAYS} days, got {value}"
+            f"{where} (retention of {name!r}): must be between {low} and {high} days, got {value}"
         )
     return value
 
@@ -91,6 +92,9 @@ def _problems(item: dict) -> list[str]:
         problems.append("setting must be the name of a setting")
     if "default_days" not in item:
         problems.append("default_days is required")
+    low, high = item.get("min_days", 1), item.get("max_days", MAX_DAYS)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) or not 1 <= low <= high:
+        problems.append("min_days and max_days must be whole numbers with 1 <= min_days <= max_days")
     return problems
 
 
@@ -102,7 +106,13 @@ def _policy(plugin: str, item: Any) -> Policy:
     if problems:
         return Policy(name=name, plugin=plugin, error=f"retention policy {name!r}: " + "; ".join(problems))
     try:
-        days = _days(name, item.get("setting"), item["default_days"])
+        days = _days(
+            name,
+            item.get("setting"),
+            item["default_days"],
+            item.get("min_days", 1),
+            item.get("max_days", MAX_DAYS),
+        )
     except RetentionError as exc:
         return Policy(name=name, plugin=plugin, setting=item.get("setting"), error=str(exc))
     return Policy(

@@ -102,9 +102,10 @@ def _run(policy: Policy, cutoff: dt.datetime, outcome: Outcome) -> None:
     outcome.deleted += delete_in_batches(policy.model, policy.condition(cutoff))
 
 
-def delete_in_batches(model, condition, batch: int = BATCH_SIZE) -> int:
-    """Delete the rows of ``model`` matching ``condition``, ``batch`` at a time, each batch in its
-    own transaction; returns how many went."""
+def delete_in_batches(model, condition, batch: int | None = None) -> int:
+    """Delete the rows of ``model`` matching ``condition``, ``batch`` (default
+    :data:`BATCH_SIZE`) at a time, each batch in its own transaction; returns how many went."""
+    batch = batch or BATCH_SIZE
     pk = model._meta.primary_key
     if pk is None or getattr(pk, "field_names", None):  # no single-column key: one statement
         with write_transaction():
