@@ -395,3 +395,27 @@ def test_identities_map_stored_conversations(client, setup):
     r = client.post("/api/v1/conversations/identities", json={"source": "x"}, headers=s["admin"])
     assert r.status_code == 422
     assert client.post("/api/v1/conversations/identities", json=body, headers=s["rep1"]).status_code == 403
+
+
+def test_workbench_page_reads_the_conversation_and_audits(app, client, setup):
+    from crm_core.browser_testing import web_login
+
+    s = setup
+    conv_id = ingest(client, s["admin"], [message(1, customer_id=s["c1"]["id"])]).json["conversations"][0]
+    web = app.test_client()
+    assert web_login(web, "rep1").status_code == 302
+    page = web.get(f"/records/customers/{s['c1']['id']}").get_data(as_text=True)
+    assert f"/conversations/{conv_id}" in page and "secret message" not in page
+    assert audit_reads(conv_id) == []
+    reading = web.get(f"/conversations/{conv_id}")
+    assert reading.status_code == 200
+    assert "secret message 1: 我的身份证号" in reading.get_data(as_text=True)
+    (entry,) = audit_reads(conv_id)
+    assert '"via":"web"' in entry.after.replace(" ", "")
+    other = app.test_client()
+    assert web_login(other, "rep2").status_code == 302
+    assert f"/conversations/{conv_id}" not in other.get(f"/records/customers/{s['c1']['id']}").get_data(
+        as_text=True
+    )
+    assert other.get(f"/conversations/{conv_id}").status_code == 404
+    assert len(audit_reads(conv_id)) == 1

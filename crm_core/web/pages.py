@@ -13,6 +13,7 @@ from . import (  # noqa: F401  (views register on import)  # noqa: F401  (the se
     automation,
     automation_editor,
     companies,
+    conversations,
     dashboard,
     records,
     reminders,
