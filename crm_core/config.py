@@ -88,6 +88,9 @@ SETTINGS: dict[str, Setting] = {
     "ENCRYPTION_MASTER_KEY_FILE": Setting(
         str, "", "file holding the master key; default master_key in the instance folder, generated if absent"
     ),
+    "ENCRYPTION_KEY_WRAPPER": Setting(
+        str, "local", "what wraps new data keys: local (the master key) or a crm_key_wrappers name (a KMS)"
+    ),
     "DEFAULT_PHONE_REGION": Setting(str, "CN", "region for phone numbers written without a country code"),
     "TIMEZONE": Setting(
         str, "UTC", "IANA time zone pages show times in (e.g. Asia/Shanghai); each user may pick their own"

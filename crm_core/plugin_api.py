@@ -8,7 +8,8 @@ module builds no app and imports neither ``crm_core.app`` nor the workbench's pa
 Hooks (``from crm_core import hookimpl``) and the types of their payloads
     ``Actor``, ``Change``, ``Event``, ``DemoContext``, ``JobContext``, ``PermissionSpec``, ``JobSpec``,
     ``ActionSpec``, ``NavEntry``, ``EntityTemplate``, ``ConversationSource``, ``KeyWrapper``,
-    ``RetentionPolicy`` (see :mod:`crm_core.types`).
+    ``RetentionPolicy`` (see :mod:`crm_core.types`), ``SealedValues`` (``crm_sealed_values``: where
+    a plugin keeps envelope tokens, see :mod:`crm_core.crypto.rotation`).
 Models and the database
     ``database`` (the peewee proxy), ``BaseModel``, ``RecordModel`` (owner, department, ``custom``),
     ``utcnow``, ``is_postgres``, ``write_transaction``, ``Prepared`` and ``slot`` (statements
@@ -31,6 +32,10 @@ Events
 The write path (permissions, custom fields, audit and events in one transaction)
     ``create_record``, ``update_record``, ``delete_record``, ``record_written`` (report a write
     that is not a record of its own), ``record_dict``.
+Encryption at rest
+    ``seal_value`` / ``open_value`` (a JSON value as an envelope token bound to a context, and
+    back), ``SealedValues`` (declare where you keep tokens, for key rotation). Encrypted custom
+    fields need none of this: ``"encrypted": true`` in the field definition.
 Settings and URLs
     ``Setting``, ``setting_prefix``, ``base_url``, ``absolute_url``.
 Input
@@ -55,6 +60,8 @@ from .auth import actor_for_user, current_actor, public
 from .automations import acting_actor
 from .changes import record_written
 from .config import Setting, setting_prefix
+from .crypto.rotation import SealedValues
+from .crypto.values import open_value, seal_value
 from .db import BaseModel, Prepared, RecordModel, database, is_postgres, slot, utcnow, write_transaction
 from .entities.models import Customer
 from .entities.schemas import UTCDateTime
@@ -111,6 +118,7 @@ __all__ = [
     "NavEntry",
     "PermissionSpec",
     "RetentionPolicy",
+    "SealedValues",
     # models and the database
     "BaseModel",
     "Customer",
@@ -156,6 +164,9 @@ __all__ = [
     # events
     "current_cause",
     "emit",
+    # encryption at rest
+    "open_value",
+    "seal_value",
     # the write path
     "create_record",
     "delete_record",

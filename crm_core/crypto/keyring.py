@@ -15,7 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 
 from ..config import kept_secret
 from ..db import database, utcnow
@@ -75,6 +75,31 @@ def _unwrap(wrapped: str, label: str) -> bytes:
     return ciphers.open_sealed(MASTER_CIPHER, master_key(), base64.b64decode(wrapped), label.encode())
 
 
+def wrapper(name: str) -> dict:
+    """The key wrapper called ``name``: ``local`` (the master key) or one a plugin's
+    ``crm_key_wrappers`` returns (Vault transit, a cloud KMS); ``KeyRingError`` when none is."""
+    if name == "local":
+        return {"name": "local"}
+    for batch in current_app.extensions["crm"].plugins.hook.crm_key_wrappers():
+        for item in batch or []:
+            if item.get("name") == name:
+                return item
+    raise KeyRingError(f"no key wrapper {name!r}: install the plugin that provides it")
+
+
+def _wrap_data_key(material: bytes, key_id: str, name: str) -> str:
+    chosen = wrapper(name)
+    if name == "local":
+        return _wrap(material, "data key " + key_id)
+    return base64.b64encode(chosen["wrap"](material)).decode()
+
+
+def _unwrap_data_key(key: DataKey) -> bytes:
+    if key.wrapper == "local":
+        return _unwrap(key.wrapped, "data key " + key.key_id)
+    return wrapper(key.wrapper)["unwrap"](base64.b64decode(key.wrapped))
+
+
 def _next_key_id() -> str:
     numbers = [int(k.key_id[1:]) for k in DataKey.select(DataKey.key_id) if k.key_id[1:].isdigit()]
     return f"k{max(numbers, default=0) + 1}"
@@ -92,7 +117,9 @@ def add_key(cipher: str | None = None) -> DataKey:
         DataKey.update(state="decrypt_only", updated_at=utcnow()).where(DataKey.state == "active").execute()
         key_id = _next_key_id()
         material = os.urandom(ciphers.KEY_BYTES[cipher])
-        return DataKey.create(key_id=key_id, cipher=cipher, wrapped=_wrap(material, "data key " + key_id))
+        name = current_app.config.get("ENCRYPTION_KEY_WRAPPER") or "local"
+        wrapped = _wrap_data_key(material, key_id, name)
+        return DataKey.create(key_id=key_id, cipher=cipher, wrapped=wrapped, wrapper=name)
 
 
 def active_key() -> DataKey:
@@ -109,12 +136,23 @@ def key_material(key_id: str) -> tuple[str, bytes]:
         key = DataKey.get_or_none(DataKey.key_id == key_id)
         if key is None or key.wrapped is None:
             raise KeyRingError(f"no usable data key {key_id!r}")
-        entry = cache[("dek", key_id)] = (key.cipher, _unwrap(key.wrapped, "data key " + key_id))
+        entry = cache[("dek", key_id)] = (key.cipher, _unwrap_data_key(key))
     return entry
 
 
 def subject_secret(subject: str, create: bool = False) -> bytes:
-    """The secret of one person's key (made when ``create``); ``KeyRingError`` once shredded."""
+    """The secret of one person's key (made when ``create``); ``KeyRingError`` once shredded.
+
+    Kept for the rest of the request (a page of 20 people opens 40 values): never longer, so a
+    key shredded by another process is never served from a cache."""
+    memo = g.setdefault("_crm_subject_keys", {}) if has_request_context() else {}
+    key = (id(database.obj), subject)
+    if key not in memo:
+        memo[key] = _subject_secret(subject, create)
+    return memo[key]
+
+
+def _subject_secret(subject: str, create: bool) -> bytes:
     row = SubjectKey.get_or_none(SubjectKey.subject == subject)
     if row is None and create:
         with database.atomic():
@@ -127,10 +165,19 @@ def subject_secret(subject: str, create: bool = False) -> bytes:
     return _unwrap(row.wrapped, "subject " + subject)
 
 
+def has_subject_key(subject: str) -> bool:
+    """Whether ``subject`` has a key that opens its values (made and not shredded)."""
+    return (
+        SubjectKey.select().where(SubjectKey.subject == subject, SubjectKey.wrapped.is_null(False)).exists()
+    )
+
+
 def shred(subject: str) -> bool:
     """Destroy ``subject``'s key: every value bound to it is unreadable from now on, wherever a
     copy lives. Returns whether there was a key to destroy."""
     now = utcnow()
+    if has_request_context():
+        g.pop("_crm_subject_keys", None)
     done = (
         SubjectKey.update(wrapped=None, shredded_at=now, updated_at=now)
         .where(SubjectKey.subject == subject, SubjectKey.wrapped.is_null(False))

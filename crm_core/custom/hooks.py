@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from .. import hookimpl
 from .cli import register
 from .models import MODELS
+from .sealed import sealed_values
 from .templates import apply_all
 
 requires = ("core.auth",)
@@ -43,6 +44,12 @@ def crm_permissions():
             "label": _l("Custom object types"),
         },
     ]
+
+
+@hookimpl
+def crm_sealed_values():
+    """The encrypted custom fields of every entity, for key rotation."""
+    return sealed_values()
 
 
 @hookimpl

@@ -19,8 +19,13 @@ from marshmallow import ValidationError
 
 from .. import crypto
 from ..crypto.models import BlindIndex
+from ..crypto.rotation import SealedValues
+from ..db import database, is_postgres
 from ..errors import APIError
+from .expressions import raw_expression
+from .extensible import entity_model
 from .fielddefs import FieldDef, custom_fields
+from .models import FieldDefinition
 from .validation import check_value
 
 #: Types whose values may be encrypted (a reference stays plain: the database checks it).
@@ -223,3 +228,25 @@ def _index_one(entity: str, record_id: int, name: str, value: Any) -> None:
         BlindIndex.insert(
             entity=entity, field=name, record_id=record_id, digest=_digest(entity, name, value)
         ).execute()
+
+
+def sealed_values() -> list:
+    """One :class:`crypto.rotation.SealedValues` per encrypted custom field (fields deleted but
+    not purged too: their tokens still need their key)."""
+    out = []
+    postgres = database.obj is not None and is_postgres()
+    for row in FieldDefinition.select().where(FieldDefinition.encrypted == True):  # noqa: E712
+        model = entity_model(row.entity)
+        if model is None:
+            continue
+        probe = FieldDef(entity=row.entity, name=row.name, type="string")
+        out.append(
+            SealedValues(
+                name=f"{row.entity}.{row.name}",
+                model=model,
+                value=raw_expression(model.custom, probe, postgres),
+                context=lambda rid, e=row.entity, n=row.name: crypto.context(e, rid, n),
+                assign=lambda new, m=model, n=row.name: {m.custom: m.custom[n].set(new)},
+            )
+        )
+    return out

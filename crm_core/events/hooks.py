@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import peewee as pw
 from flask.cli import with_appcontext
 from flask_babel import lazy_gettext as _l
 
 from .. import hookimpl
+from ..crypto.rotation import SealedValues
 from .dispatcher import dispatch_pending
 from .emitter import emit
 from .models import DONE, MODELS, OutboxEvent
@@ -108,3 +110,9 @@ def crm_cli(group):
         for row in query:
             error = f"  {row.last_error}" if row.last_error else ""
             click.echo(f"{row.id:>8} {row.uid} {row.type:<30} {row.status:<8} attempts={row.attempts}{error}")
+
+
+@hookimpl
+def crm_sealed_values():
+    """Event payloads carry the tokens of the records they describe: history copies."""
+    return [SealedValues("outbox", OutboxEvent, pw.Cast(OutboxEvent.data, "text"), history=True)]
