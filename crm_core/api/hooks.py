@@ -25,6 +25,7 @@ from . import (
     login,
     metadata,
     privacy,
+    privacy_requests,
     roles,
     segments,
     tasks,
@@ -109,5 +110,6 @@ def crm_blueprints():
         webhooks.blp,
         automations.blp,
         privacy.blp,
+        privacy_requests.blp,
         conversations.blp,
     ]

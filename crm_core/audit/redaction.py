@@ -6,7 +6,8 @@ chain verifiable (GDPR Art. 17, PIPL Art. 47: erasure reaches the audit log too)
 - every string leaf of ``before``/``after`` that contains one of ``values`` (case-insensitive;
   values shorter than ``MIN_VALUE_LENGTH`` are ignored: they would match unrelated text), in the
   entries of ``resource``/``record_id`` when given, else in the whole log;
-- and, in the entries of ``resource`` and ``record_id``, every leaf under the top-level keys
+- and, in the entries of ``resource`` and ``record_id`` (one id, or a list of ids), every leaf
+  under the top-level keys
   ``fields`` (``{"phone", "custom"}``: the whole ``custom`` object, leaf by leaf),
 
 by a marker ``{"$redacted": "<digest>"}``. It returns how many entries changed.
@@ -150,7 +151,7 @@ def redact(
     needles, fields = _needles(values), set(fields)
     if fields and (resource is None or record_id is None):
         raise ValueError("redacting fields needs resource and record_id")
-    if not needles and not fields:
+    if (not needles and not fields) or record_id in ([], (), set(), frozenset()):
         return 0
     if database.in_transaction():
         return _redact(needles, resource, record_id, fields, reason)
@@ -162,11 +163,19 @@ def _candidates(needles, resource, record_id, fields):
     query = AuditEntry.select().where(AuditEntry.seq.is_null(False)).order_by(AuditEntry.seq)
     if resource is not None:
         query = query.where(AuditEntry.resource == resource)
-    if record_id is not None:
+    if isinstance(record_id, list | tuple | set | frozenset):
+        query = query.where(AuditEntry.record_id.in_([str(r) for r in record_id]))
+    elif record_id is not None:
         query = query.where(AuditEntry.record_id == str(record_id))
     if not fields:  # only entries whose text holds a value (one scan, in SQL)
         query = _contains_any(query, needles)
     return query
+
+
+def _ids(record_id):
+    if isinstance(record_id, list | tuple | set | frozenset):
+        return sorted(str(r) for r in record_id)
+    return None if record_id is None else str(record_id)
 
 
 def _redact(needles, resource, record_id, fields, reason) -> int:
@@ -197,7 +206,7 @@ def _redact(needles, resource, record_id, fields, reason) -> int:
                 {
                     "reason": reason,
                     "resource": resource,
-                    "record_id": None if record_id is None else str(record_id),
+                    "record_id": _ids(record_id),
                     "count": len(changed),
                     "seqs": changed,
                     "vouch": vouch,
