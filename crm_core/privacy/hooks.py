@@ -72,7 +72,7 @@ def _exports_job():
 def crm_jobs():
     return [
         {
-            "id": "privacy:exports",
+            "id": "core.privacy:exports",
             "func": _exports_job,
             "trigger": "interval",
             "minutes": 15,
