@@ -8,11 +8,13 @@ from ..auth.models import Role
 from ..errors import APIError
 from ..permissions import invalidate, require_covers, roles_problems, validate_grant
 from ..permissions.models import FieldRule, Grant, role_dict
+from ..permissions.validation import validate_field_rule
 
 
 def check_contents(data: dict) -> None:
-    """422 naming each grant that is not a known resource, action and scope, and each duplicate
-    grant or field rule, in a role's new ``grants`` / ``field_rules``."""
+    """422 naming each grant that is not a known resource, action and scope, each field rule that
+    is not a known rule (or masks the id), and each duplicate grant or field rule, in a role's new
+    ``grants`` / ``field_rules``."""
     errors = {}
     seen = set()
     for i, grant in enumerate(data.get("grants") or []):
@@ -25,10 +27,13 @@ def check_contents(data: dict) -> None:
             errors[f"grants.{i}"] = problems
     seen = set()
     for i, rule in enumerate(data.get("field_rules") or []):
+        problems = validate_field_rule(rule["resource"], rule["field"], rule["rule"])
         key = (rule["resource"], rule["field"])
         if key in seen:
-            errors[f"field_rules.{i}"] = [f"Duplicate rule for {rule['resource']}.{rule['field']}."]
+            problems.append(f"Duplicate rule for {rule['resource']}.{rule['field']}.")
         seen.add(key)
+        if problems:
+            errors[f"field_rules.{i}"] = problems
     if errors:
         raise APIError(422, "Invalid role.", errors=errors)
 

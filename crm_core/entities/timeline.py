@@ -6,6 +6,7 @@ from __future__ import annotations
 import peewee as pw
 
 from .. import permissions
+from ..permissions.fields import mask_value
 from ..records import service
 from .models import (
     Activity,
@@ -40,13 +41,16 @@ def _source(actor, resource, query, model):
 
 def _masked(view, item: dict) -> dict:
     """A timeline entry as ``view`` lets it be seen: ``data`` keys whose field is hidden left out,
-    the title blank when its field is hidden."""
-    if not view.visible(TITLE_FIELDS.get(view.resource, "title")):
+    the title blank when its field is hidden, masked ones shown partly."""
+    title_field = TITLE_FIELDS.get(view.resource, "title")
+    if not view.visible(title_field):
         item["title"] = ""
+    elif title_field in view.masked:
+        item["title"] = mask_value(title_field, item["title"])
     if view.resource == "activities" and not view.visible("kind"):
         item["type"] = "activity"
     item["data"] = {
-        key: value
+        key: mask_value(key, value) if DATA_FIELDS.get(key, key) in view.masked else value
         for key, value in item["data"].items()
         if view.visible(key) and view.visible(DATA_FIELDS.get(key, key))
     }

@@ -1,10 +1,10 @@
-"""Validation of grants and OAuth2 client scopes (the roles API, OAuth clients): unknown
-resources, actions and scopes, in readable words."""
+"""Validation of grants, field rules and OAuth2 client scopes (the roles API, OAuth clients):
+unknown resources, actions, scopes and rules, in readable words."""
 
 from __future__ import annotations
 
 from .grants import _matches, resources
-from .models import SCOPES
+from .models import FIELD_RULES, SCOPES
 
 
 def _known(resource: str, known: dict) -> bool:
@@ -33,6 +33,17 @@ def validate_grant(resource: str, action: str, scope: str) -> list[str]:
         problems.append(f"Unknown action {action!r} for {resource!r}.")
     if scope not in SCOPES:
         problems.append(f"Scope must be one of {', '.join(SCOPES)}.")
+    return problems
+
+
+def validate_field_rule(resource: str, field: str, rule: str) -> list[str]:
+    """What is wrong with a field rule (empty when valid): an unknown rule, or a ``masked`` rule
+    on the record's ``id`` (rows are addressed by it: masking it would break every link)."""
+    problems = []
+    if rule not in FIELD_RULES:
+        problems.append(f"Rule must be one of {', '.join(FIELD_RULES)}.")
+    elif rule == "masked" and field == "id":
+        problems.append("The id cannot be masked (hide it instead).")
     return problems
 
 

@@ -25,6 +25,11 @@ SCOPE_LABELS = {
     "department_tree": _l("department and below"),
     "all": _l("all"),
 }
+FIELD_RULE_LABELS = {
+    "hidden": _l("hidden"),
+    "masked": _l("masked (shown partly)"),
+    "read-only": _l("read-only"),
+}
 
 
 @bp.route("/admin/roles")
@@ -106,7 +111,7 @@ def admin_role(role_id):
         resources=resources,
         granted=granted,
         scopes=[(s, str(SCOPE_LABELS.get(s, s))) for s in permissions.SCOPES],
-        field_rule_names=permissions.FIELD_RULES,
+        field_rules=[(r, str(FIELD_RULE_LABELS.get(r, r))) for r in permissions.FIELD_RULES],
         editable=editable and covered,
         errors=errors,
     ), status
