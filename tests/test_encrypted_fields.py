@@ -12,6 +12,7 @@ import pytest
 from crm_core import crypto
 from crm_core.audit.models import AuditEntry
 from crm_core.auth.models import Role
+from crm_core.browser_testing import post_form, web_login
 from crm_core.crypto import keyring
 from crm_core.crypto.models import BlindIndex
 from crm_core.entities.models import Customer, Ticket
@@ -207,3 +208,43 @@ def test_records_of_a_customer_are_bound_to_that_customer(client, admin_headers)
     token = Ticket.get_by_id(r.get_json()["id"]).custom["contract_no"]
     assert crypto.subject_of(token) == f"customers/{cid}"
     assert r.get_json()["custom"]["contract_no"] == "HT-1"
+
+
+def test_automation_conditions_refuse_an_encrypted_field(client, admin_headers, secret_fields):
+    rule = {
+        "name": "by id",
+        "trigger": "customer.created",
+        "conditions": {"field": "customer.custom.id_number", "op": "eq", "value": ID_1},
+        "actions": [],
+    }
+    r = client.post("/api/v1/automations", json=rule, headers=admin_headers)
+    assert r.status_code == 422, r.get_json()
+    assert "encrypted" in json.dumps(r.get_json()) and ID_1 not in json.dumps(r.get_json())
+
+
+def test_the_workbench_defines_finds_and_shows_an_encrypted_field(app, admin_headers, make_user):
+    make_user("boss", roles=("admin",))
+    web, api = app.test_client(), app.test_client()
+    assert web_login(web, "boss").status_code == 302
+    r = post_form(
+        web,
+        "/admin/fields?entity=customers",
+        {
+            "name": "id_number",
+            "type": "string",
+            "label_en": "ID number",
+            "encrypted": "on",
+            "blind_index": "on",
+        },
+    )
+    assert r.status_code in (200, 302), r.get_data(as_text=True)
+    got = api.get("/api/v1/fields/customers/id_number", headers=admin_headers).get_json()
+    assert (got["encrypted"], got["blind_index"]) == (True, True)
+    cid = create(api, admin_headers, "Li", id_number=ID_1)["id"]
+    create(api, admin_headers, "Wang", id_number=ID_2)
+    page = web.get(f"/records/customers/?id_number={ID_1}").get_data(as_text=True)
+    assert "Li" in page and "Wang" not in page and 'name="id_number"' in page
+    assert ID_1 in web.get(f"/records/customers/{cid}").get_data(as_text=True)
+    # an encrypted column is not offered as a sort
+    listing = web.get("/records/customers/").get_data(as_text=True)
+    assert "<th>ID number</th>" in listing and 'data-sort="id_number"' not in listing

@@ -25,6 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import has_app_context
+
+from ..custom.sealed import encrypted_fields
+
 OPERATORS = (
     "eq",
     "ne",
@@ -106,6 +110,9 @@ def _check(cond, path: str, errors: list[str], depth: int) -> None:
             errors.append(f"{path}.field: must start with 'event.' or 'customer.'")
         elif name.count(".") < 1 or "" in name.split("."):
             errors.append(f"{path}.field: not a dotted path")
+        elif _encrypted_customer_field(name):
+            # conditions run on stored images, where the value is a token: it would never match
+            errors.append(f"{path}.field: an encrypted field cannot be used in a condition")
         return
     spec = cond[kinds[0]]
     if not isinstance(spec, dict):
@@ -125,6 +132,13 @@ def _check(cond, path: str, errors: list[str], depth: int) -> None:
         errors.append(f"{path}.sum.field: the data key to add up is required (e.g. 'amount')")
     if "where" in spec:
         _check(spec["where"], f"{path}.{kinds[0]}.where", errors, depth + 1)
+
+
+def _encrypted_customer_field(name: str) -> bool:
+    parts = name.split(".")
+    if len(parts) != 3 or parts[:2] != ["customer", "custom"] or not has_app_context():
+        return False  # outside an app (unit tests of the grammar) there are no definitions
+    return parts[2] in encrypted_fields("customers")
 
 
 # --- evaluation --------------------------------------------------------------------------------

@@ -56,6 +56,8 @@ def admin_fields():
             "required": bool(form.get("required")),
             "unique": bool(form.get("unique")),
             "filterable": bool(form.get("filterable")),
+            "encrypted": bool(form.get("encrypted")),
+            "blind_index": bool(form.get("blind_index")),
         }
         choices = _choices_from_form(form.get("choices", ""))
         if data["type"] in ("choice", "multi-choice"):
@@ -108,6 +110,8 @@ def admin_field_edit(entity, name):
             "required": bool(form.get("required")),
             "unique": bool(form.get("unique")),
             "filterable": bool(form.get("filterable")),
+            "encrypted": bool(form.get("encrypted")),
+            "blind_index": bool(form.get("blind_index")),
         }
         if not current.source:  # a plugin's field keeps the type its code expects
             data["type"] = form.get("type", current.type)

@@ -423,8 +423,11 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
                     required=fd.required,
                     writable=fd.name not in view.read_only,
                     choices=[(c["value"], _localised(c.get("label")) or c["value"]) for c in fd.choices],
-                    sortable=True,
-                    filterable=fd.filterable or fd.type in ("choice", "bool"),
+                    # an encrypted field is never sorted, and filtered only by exact value
+                    sortable=not fd.encrypted,
+                    filterable=fd.blind_index
+                    if fd.encrypted
+                    else fd.filterable or fd.type in ("choice", "bool"),
                     help=_localised(fd.help),
                     reference=fd.reference if fd.type == "reference" else None,
                 )
