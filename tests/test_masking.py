@@ -129,6 +129,11 @@ def test_the_workbench_shows_masked_values_and_offers_them_as_text(app, client, 
     assert MASKED_PHONE in page and PHONE not in page and MASKED_ID in page
     form = web.get(f"/records/customers/{cid}/edit").get_data(as_text=True)
     assert 'name="phone"' not in form and MASKED_PHONE in form  # shown, not an input
+    # the reference picker shows the phone as a masked hint, and never searches it
+    picked = web.get("/lookup/customers?q=张").get_json()["results"]
+    assert [(r["id"], r["hint"]) for r in picked] == [(cid, MASKED_PHONE + " · zhang@example.com")]
+    assert web.get("/lookup/customers?q=1381234").get_json()["results"] == []
+    assert PHONE not in web.get("/search?q=1381234").get_data(as_text=True)
 
 
 def test_a_masked_field_is_never_searched_filtered_or_sorted_on(client, admin_headers, desk):

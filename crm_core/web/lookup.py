@@ -24,6 +24,7 @@ from ..auth.models import Department
 from ..entities.models import Pipeline, Stage
 from ..errors import APIError
 from ..permissions.decision import secret_columns
+from ..permissions.fields import mask_value
 from ..records import references
 from .blueprint import bp
 from .registry import NOT_GENERIC, cruds
@@ -61,8 +62,9 @@ def spec_of(target: str) -> Spec:
     return SPECS.get(target, Spec())
 
 
-def _columns(model, actor, target: str, names) -> list[pw.Field]:
-    """The columns of ``model`` among ``names`` that ``actor`` may see (never a secret one)."""
+def _columns(model, actor, target: str, names, search: bool = False) -> list[pw.Field]:
+    """The columns of ``model`` among ``names`` that ``actor`` may see (never a secret one); with
+    ``search``, only those a search may touch (never a masked one: a prefix would recover it)."""
     secrets = secret_columns(model)
     out = []
     for name in names:
@@ -70,7 +72,14 @@ def _columns(model, actor, target: str, names) -> list[pw.Field]:
         if field is None or name in secrets or not references.visible(actor, target, name):
             continue
         out.append(field)
+    if search and target not in references.CONFIGURATION:
+        out = permissions.view(actor, target).searchable(out, model)
     return out
+
+
+def _masked(actor, target: str) -> frozenset[str]:
+    """The columns of ``target`` shown to ``actor`` only partly (``permissions.mask_value``)."""
+    return frozenset() if target in references.CONFIGURATION else permissions.view(actor, target).masked
 
 
 def _label(row: dict, columns: list[pw.Field]) -> str:
@@ -116,7 +125,7 @@ def _rows(actor, target: str, model, query_filter=None, ids=None, q: str = "", l
     if target == "users" and limit is not None:  # a picker offers active users; names show all
         query = query.where(model.is_active == True)  # noqa: E712  (SQL, not Python)
     if q:
-        terms = [c.contains(q) for c in _columns(model, actor, target, spec.search)]
+        terms = [c.contains(q) for c in _columns(model, actor, target, spec.search, search=True)]
         if q.isdigit() and len(q) <= 18:  # an id (never one past 64 bits: SQLite cannot bind it)
             terms.append(pk == int(q))
         if not terms:
@@ -135,6 +144,9 @@ def _entries(actor, target: str, model, rows, label_cols, hint_cols) -> list[dic
     pk = model._meta.primary_key.name
     out = []
     dept_names = _department_names(actor, rows) if target == "departments" else {}
+    masked = _masked(actor, target)
+    if masked:
+        rows = [{k: mask_value(k, v) if k in masked else v for k, v in row.items()} for row in rows]
     for row in rows:
         record_id = row[pk]
         label = dept_names.get(record_id) if target == "departments" else _label(row, label_cols)
