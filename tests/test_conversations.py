@@ -419,3 +419,13 @@ def test_workbench_page_reads_the_conversation_and_audits(app, client, setup):
     )
     assert other.get(f"/conversations/{conv_id}").status_code == 404
     assert len(audit_reads(conv_id)) == 1
+
+
+def test_privacy_export_has_the_conversations_for_readers(client, setup):
+    s = setup
+    conv_id = ingest(client, s["admin"], [message(1, customer_id=s["c1"]["id"])]).json["conversations"][0]
+    doc = client.get(f"/api/v1/customers/{s['c1']['id']}/privacy-export", headers=s["admin"]).json
+    (conv,) = doc["plugins"]["core.conversations"]["conversations"]
+    assert conv["id"] == conv_id and conv["messages"][0]["content"] == "secret message 1: 我的身份证号"
+    (entry,) = audit_reads(conv_id)
+    assert '"via":"privacy-export"' in entry.after.replace(" ", "")

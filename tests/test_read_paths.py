@@ -198,6 +198,8 @@ def params(world) -> dict[str, list]:
         "dimension": ["channel", "campaign", "kol"],
         "visitor_id": ["v1"],
         "campaign_id": [1],
+        # the archive's conversations (none in this world: the spy must get 404/403, not a leak)
+        "conversation_id": [1],
         "link_id": [1],
         "tier_id": [1, 2],
         "rule_id": [1, 2],

@@ -126,7 +126,7 @@ class Conversations(MethodView):
         return json_response([conversation_dict(c) for c in rows], 200, headers)
 
 
-@blp.route("/<conversation_id>")
+@blp.route("/<int:conversation_id>")
 class ConversationDetail(MethodView):
     @blp.response(200, ConversationOut)
     def get(self, conversation_id):
@@ -134,7 +134,7 @@ class ConversationDetail(MethodView):
         return json_response(conversation_dict(get_conversation(current_actor(), conversation_id)))
 
 
-@blp.route("/<conversation_id>/messages")
+@blp.route("/<int:conversation_id>/messages")
 class ConversationMessages(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, MessageOut(many=True), headers=PAGINATION_HEADER_DOC)

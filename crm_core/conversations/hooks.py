@@ -11,10 +11,12 @@ from flask.cli import with_appcontext
 from flask_babel import lazy_gettext as _l
 
 from .. import hookimpl
+from ..auth import current_actor
 from ..config import Setting
 from . import wecom
 from .models import MODELS, Conversation, Identity, Message, SourceCursor
 from .pull import pull_all, sources
+from .reading import export_for
 from .retention import DEFAULT_DAYS, RETENTION_SETTING, purge
 
 requires = ("core.auth", "core.permissions", "core.entities", "core.audit", "core.crypto")
@@ -104,6 +106,13 @@ def crm_record_written(change):
     Conversation.update(owner_id=after.get("owner_id"), department_id=after.get("department_id")).where(
         Conversation.customer == change.record_id
     ).execute()
+
+
+@hookimpl
+def crm_export_customer(customer):
+    # the export's reader is the request's actor; conversations are in it only if they may read them
+    conversations = export_for(customer, current_actor(required=False))
+    return None if conversations is None else {"conversations": conversations}
 
 
 @hookimpl

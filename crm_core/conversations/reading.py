@@ -167,3 +167,25 @@ def customer_timeline(customer, actor, limit: int, before=None) -> list[dict]:
     items = entity_timeline(customer, actor, limit, before) + timeline_items(customer, actor, limit, before)
     items.sort(key=lambda item: (item["at"], item["object_id"]), reverse=True)
     return items[:limit]
+
+
+def export_for(customer, actor) -> list[dict] | None:
+    """The customer's conversations with their messages decrypted, for a privacy export made by
+    ``actor`` (only those the actor may read; each one exported is audited as a read, ``via``
+    ``privacy-export``). None when there is no actor or it may not read conversations."""
+    if actor is None or not permissions.view(actor, RESOURCE).allowed:
+        return None
+    out = []
+    for conv in readable(actor, Conversation.select().where(Conversation.customer == customer.id)):
+        messages = Message.select().where(Message.conversation == conv).order_by(Message.sent_at, Message.id)
+        items = [message_dict(m) for m in messages]
+        record_event(
+            actor,
+            "read",
+            RESOURCE,
+            conv.id,
+            {"via": "privacy-export", "messages": len(items), "customer_id": customer.id},
+            record=conv,
+        )
+        out.append({**conversation_dict(conv), "messages": items})
+    return out
