@@ -22,6 +22,7 @@ import json
 import pytest
 
 from crm_core.browser_testing import csrf_from, web_login
+from crm_core.crypto.models import BlindIndex, SubjectKey
 from crm_core.testing import deliver_events, follow_task, run_cli
 
 API = "/api/v1"
@@ -240,6 +241,10 @@ def leaks(db) -> list[tuple[str, str, str]]:
     return sorted(set(found))
 
 
+def _blind_indexes(db, cid: int) -> int:
+    return BlindIndex.select().where(BlindIndex.entity == "customers", BlindIndex.record_id == cid).count()
+
+
 def test_erasure_leaves_no_plaintext_anywhere(app, client, admin, db):
     person = _person(client, admin)
     cid = person["id"]
@@ -250,6 +255,7 @@ def test_erasure_leaves_no_plaintext_anywhere(app, client, admin, db):
         assert table in tables, (table, before)
     assert {"activity", "ticket", "deal", "privacy_consent", "privacy_request", "idempotency_key"} <= tables
 
+    assert _blind_indexes(db, cid) == 1
     erasure = _ok(
         client.post(f"{API}/privacy-requests", json={"kind": "erasure", "customer_id": cid}, headers=admin),
         201,
@@ -274,6 +280,11 @@ def test_erasure_leaves_no_plaintext_anywhere(app, client, admin, db):
     )
     record = _ok(client.get(f"{API}/privacy-requests/{erasure['id']}", headers=admin))
     assert record["status"] == "completed" and record["erasure"]["erased"]["subject_key"] == 1
+    # keyed hashes are not plaintext, but still link: the blind index of the encrypted field is
+    # gone, and the person's key is destroyed (every token bound to them is unreadable)
+    assert _blind_indexes(db, cid) == 0
+    key = SubjectKey.get(SubjectKey.subject == f"customers/{cid}")
+    assert key.wrapped is None and key.shredded_at is not None
     # the chain still verifies, with the redactions in it
     result = run_cli(app, "audit", "verify")
     assert result.exit_code == 0, result.output
