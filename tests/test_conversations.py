@@ -429,3 +429,28 @@ def test_privacy_export_has_the_conversations_for_readers(client, setup):
     assert conv["id"] == conv_id and conv["messages"][0]["content"] == "secret message 1: 我的身份证号"
     (entry,) = audit_reads(conv_id)
     assert '"via":"privacy-export"' in entry.after.replace(" ", "")
+
+
+def test_concurrent_batches_store_each_message_once(app, setup):
+    import threading
+
+    s = setup
+    batch = [message(i, conversation="busy", customer_id=s["c1"]["id"]) for i in range(1, 21)]
+    answers = []
+
+    def post():
+        answers.append(ingest(app.test_client(), s["admin"], batch))
+
+    threads = [threading.Thread(target=post) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status_code for r in answers] == [200, 200, 200], [r.json for r in answers]
+    assert sum(r.json["created"] for r in answers) == 20
+    assert sum(r.json["skipped"] for r in answers) == 40
+    from crm_core.conversations.models import Conversation, Message
+
+    assert Message.select().count() == 20
+    (conv,) = Conversation.select()
+    assert conv.message_count == 20

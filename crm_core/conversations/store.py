@@ -18,7 +18,7 @@ import peewee as pw
 from .. import permissions
 from ..audit import record_event
 from ..crypto import encrypt
-from ..db import write_transaction
+from ..db import is_postgres, write_transaction
 from ..entities.models import Customer
 from ..entities.schemas import normalize_email, normalize_phone
 from ..errors import APIError
@@ -90,11 +90,23 @@ def _party(party: dict) -> dict:
     return {k: party[k] for k in ("kind", "external_id", "id", "name") if party.get(k) not in (None, "")}
 
 
+def _chat(source: str, external_id: str) -> Conversation | None:
+    """The stored conversation, row-locked until the batch commits on PostgreSQL: two batches of
+    one chat then update its participants and counts one after the other, never over each other
+    (SQLite writers are serialised already)."""
+    query = Conversation.select().where(
+        Conversation.source == source, Conversation.external_id == external_id
+    )
+    return (query.for_update() if is_postgres() else query).first()
+
+
 def _conversation(conv, source: str, channel: str, message: dict, customer: Customer | None) -> Conversation:
     """``conv`` (the stored conversation or None) created, or mapped to ``customer`` when it has
     none yet; a conversation keeps the customer it was first mapped to."""
     if conv is None:
-        return Conversation.create(
+        # ON CONFLICT DO NOTHING: a concurrent batch of the same chat (PostgreSQL; SQLite writers
+        # are serialised) created it first, and this one then shares it
+        Conversation.insert(
             channel=channel,
             source=source,
             external_id=message["conversation"],
@@ -103,6 +115,9 @@ def _conversation(conv, source: str, channel: str, message: dict, customer: Cust
             department_id=customer.department_id if customer else None,
             started_at=message["sent_at"],
             last_message_at=message["sent_at"],
+        ).on_conflict_ignore().execute()
+        conv = Conversation.get(
+            Conversation.source == source, Conversation.external_id == message["conversation"]
         )
     if conv.customer_id is None and customer is not None:
         conv.customer = customer
@@ -142,14 +157,14 @@ def ingest(batch: dict, actor) -> dict:
                 continue
             stored.add(message["external_id"])
             key = message["conversation"]
-            conv = touched.get(key) or Conversation.get_or_none(
-                Conversation.source == source, Conversation.external_id == key
-            )
+            conv = touched.get(key) or _chat(source, key)
             if customer is None and (conv is None or conv.customer_id is None):
                 customer = mapper.for_message(message)
             conv = touched[key] = _conversation(conv, source, channel, message, customer)
-            _store(conv, source, message, mapper)
-            created += 1
+            if _store(conv, source, message, mapper):
+                created += 1
+            else:
+                skipped += 1
         if errors:
             # nothing of a batch with a bad reference is kept: the caller fixes it and sends it again
             raise APIError(422, "Invalid input: messages.", errors={"messages": errors})
@@ -164,7 +179,8 @@ def ingest(batch: dict, actor) -> dict:
     return {"created": created, "skipped": skipped, "conversations": sorted(c.id for c in touched.values())}
 
 
-def _store(conv: Conversation, source: str, message: dict, mapper: _Mapper) -> None:
+def _store(conv: Conversation, source: str, message: dict, mapper: _Mapper) -> bool:
+    """Store one message in ``conv``; False when a concurrent batch stored it first."""
     sender = message["sender"]
     if sender["kind"] == "user":
         sender_id = sender.get("id")
@@ -177,19 +193,25 @@ def _store(conv: Conversation, source: str, message: dict, mapper: _Mapper) -> N
     token = None
     if content is not None:
         token = encrypt(content, content_context(source, message["external_id"]), subject=subject)
-    Message.create(
-        conversation=conv,
-        source=source,
-        external_id=message["external_id"],
-        sender_kind=sender["kind"],
-        sender_id=sender_id,
-        sender_external_id=sender.get("external_id"),
-        sent_at=message["sent_at"],
-        type=message.get("type") or "text",
-        content=token,
-        subject=subject,
-        attachments=message.get("attachments") or [],
+    inserted = (
+        Message.insert(
+            conversation=conv,
+            source=source,
+            external_id=message["external_id"],
+            sender_kind=sender["kind"],
+            sender_id=sender_id,
+            sender_external_id=sender.get("external_id"),
+            sent_at=message["sent_at"],
+            type=message.get("type") or "text",
+            content=token,
+            subject=subject,
+            attachments=message.get("attachments") or [],
+        )
+        .on_conflict_ignore()
+        .execute()
     )
+    if inserted is None:  # PostgreSQL answers no id for a row it did not insert
+        return False
     parties = [_party(p) for p in [sender, *message.get("participants", [])]]
     for party in parties:
         if party not in conv.participants:
@@ -198,6 +220,7 @@ def _store(conv: Conversation, source: str, message: dict, mapper: _Mapper) -> N
         Identity.insert(
             source=source, external_id=sender["external_id"], customer=sender_id
         ).on_conflict_ignore().execute()
+    return True
 
 
 def _refresh(conv: Conversation) -> None:
