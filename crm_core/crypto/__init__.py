@@ -11,7 +11,7 @@ from .blind import blind_index
 from .ciphers import DecryptionError
 from .envelope import decrypt, encrypt, is_token, key_id_of, subject_of
 from .keyring import KeyRingError
-from .values import context, open_value, readable, reveal, seal_value
+from .values import context, open_value, prefetch, readable, reveal, seal_value
 
 __all__ = [
     "DecryptionError",
@@ -23,6 +23,7 @@ __all__ = [
     "is_token",
     "key_id_of",
     "open_value",
+    "prefetch",
     "readable",
     "reveal",
     "seal_value",

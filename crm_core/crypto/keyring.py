@@ -111,6 +111,8 @@ def add_key(cipher: str | None = None) -> DataKey:
     This is ``crm keys rotate``: new writes use the new key at once, and the re-encryption job
     moves older values to it."""
     cipher = cipher or default_cipher()
+    if has_request_context():
+        g.pop("_crm_active_key", None)
     if not ciphers.available(cipher):
         raise KeyRingError(f"{cipher} is not available in this build of cryptography/OpenSSL")
     with database.atomic():
@@ -123,9 +125,15 @@ def add_key(cipher: str | None = None) -> DataKey:
 
 
 def active_key() -> DataKey:
-    """The key new values are encrypted with (the first is made on first use)."""
-    key = DataKey.get_or_none(DataKey.state == "active")
-    return key if key is not None else add_key()
+    """The key new values are encrypted with (the first is made on first use).
+
+    Read once per request: a rotation by another process is seen by the next request."""
+    memo = g.setdefault("_crm_active_key", {}) if has_request_context() else {}
+    db = id(database.obj)
+    if db not in memo:
+        key = DataKey.get_or_none(DataKey.state == "active")
+        memo[db] = key if key is not None else add_key()
+    return memo[db]
 
 
 def key_material(key_id: str) -> tuple[str, bytes]:
@@ -150,6 +158,21 @@ def subject_secret(subject: str, create: bool = False) -> bytes:
     if key not in memo:
         memo[key] = _subject_secret(subject, create)
     return memo[key]
+
+
+def prefetch_subjects(subjects) -> None:
+    """Load the keys of ``subjects`` for this request in one query (a page of people opens
+    each one's values: one query for the page instead of one per person). Outside a request,
+    nothing: there is no request to keep them for."""
+    if not has_request_context():
+        return
+    memo = g.setdefault("_crm_subject_keys", {})
+    db = id(database.obj)
+    wanted = sorted({s for s in subjects if (db, s) not in memo})
+    if not wanted:
+        return
+    for row in SubjectKey.select().where(SubjectKey.subject.in_(wanted), SubjectKey.wrapped.is_null(False)):
+        memo[(db, row.subject)] = _unwrap(row.wrapped, "subject " + row.subject)
 
 
 def _subject_secret(subject: str, create: bool) -> bytes:

@@ -11,8 +11,8 @@ import json
 from typing import Any
 
 from .ciphers import DecryptionError
-from .envelope import decrypt, encrypt, is_token
-from .keyring import KeyRingError
+from .envelope import decrypt, encrypt, is_token, subject_of
+from .keyring import KeyRingError, prefetch_subjects
 
 
 def context(resource: str, record_id, field: str) -> str:
@@ -38,6 +38,18 @@ def readable(token: str, ctx: str) -> tuple[bool, Any]:
         return True, open_value(token, ctx)
     except (DecryptionError, KeyRingError, ValueError):
         return False, None
+
+
+def prefetch(items) -> None:
+    """Before revealing a page of dumped records: load the keys of every person their tokens are
+    bound to, in one query."""
+    subjects = set()
+    for item in items:
+        values = item.get("custom") if isinstance(item, dict) else None
+        if isinstance(values, dict):
+            subjects.update(subject_of(v) for v in values.values() if is_token(v) and v.startswith("crm1s."))
+    if subjects:
+        prefetch_subjects(subjects)
 
 
 def reveal(resource: str, data: dict) -> dict:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..crypto import prefetch
 from ..errors import APIError
 from .fields import field_rules, shown
 from .grants import _cache, _hook, effective_scope
@@ -124,6 +125,7 @@ class View:
         """A copy of ``data`` (a dumped dict or a list of them) without the hidden fields, keys
         inside ``custom`` included. Not allowed: only the id keys (``ID_KEYS``) are kept."""
         if isinstance(data, list):
+            prefetch(data)
             return [self.dump(item) if isinstance(item, dict) else item for item in data]
         if not isinstance(data, dict):
             return data

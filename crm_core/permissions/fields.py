@@ -16,7 +16,7 @@ from typing import Any
 import phonenumbers
 
 from ..auth.models import Role
-from ..crypto import reveal
+from ..crypto import prefetch, reveal
 from ..errors import APIError
 from .grants import _cache, _matches, _roles_granting
 from .models import FieldRule
@@ -73,6 +73,7 @@ def mask(actor, resource: str, data: Any):
     hidden = frozenset(f for f, rule in rules.items() if rule == "hidden")
     masked = frozenset(f for f, rule in rules.items() if rule == "masked")
     if isinstance(data, list):
+        prefetch(data)
         return [shown(resource, i, hidden, masked) if isinstance(i, dict) else i for i in data]
     if isinstance(data, dict):
         return shown(resource, data, hidden, masked)
