@@ -454,3 +454,17 @@ def test_concurrent_batches_store_each_message_once(app, setup):
     assert Message.select().count() == 20
     (conv,) = Conversation.select()
     assert conv.message_count == 20
+
+
+def test_a_field_rule_hides_message_content(client, setup, make_user):
+    s = setup
+    conv_id = ingest(client, s["admin"], [message(1, customer_id=s["c1"]["id"])]).json["conversations"][0]
+    body = {
+        "name": "chat_supervisor",
+        "grants": [{"resource": "conversations", "action": "read", "scope": "all"}],
+        "field_rules": [{"resource": "conversations", "field": "content", "rule": "hidden"}],
+    }
+    assert client.post("/api/v1/roles", json=body, headers=s["admin"]).status_code == 201
+    _, supervisor = make_user("supervisor", roles=("chat_supervisor",))
+    (item,) = client.get(f"/api/v1/conversations/{conv_id}/messages", headers=supervisor).json
+    assert "content" not in item and item["sender"]["kind"] == "customer"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
+from .. import permissions
 from ..auth import current_actor
 from ..conversations import CHANNELS, BatchSchema, Conversation, get_conversation, ingest, read_messages
 from ..conversations.reading import conversation_dict, readable
@@ -123,7 +124,8 @@ class Conversations(MethodView):
         rows, headers = page_of(
             query.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()), args
         )
-        return json_response([conversation_dict(c) for c in rows], 200, headers)
+        view = permissions.view(current_actor(), "conversations")
+        return json_response(view.dump([conversation_dict(c) for c in rows]), 200, headers)
 
 
 @blp.route("/<int:conversation_id>")
@@ -131,7 +133,9 @@ class ConversationDetail(MethodView):
     @blp.response(200, ConversationOut)
     def get(self, conversation_id):
         """One conversation's metadata (no content, so not audited)."""
-        return json_response(conversation_dict(get_conversation(current_actor(), conversation_id)))
+        actor = current_actor()
+        conv = get_conversation(actor, conversation_id)
+        return json_response(permissions.view(actor, "conversations").dump(conversation_dict(conv)))
 
 
 @blp.route("/<int:conversation_id>/messages")

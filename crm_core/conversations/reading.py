@@ -111,7 +111,8 @@ def read_messages(
     the request, naming the conversation, the page and how many messages were shown."""
     query = Message.select().where(Message.conversation == conv).order_by(Message.sent_at, Message.id)
     total = query.count()
-    items = [message_dict(m) for m in query.paginate(page, page_size)]
+    # a field rule may hide parts of a message (its content, its sender) from a role
+    items = permissions.view(actor, RESOURCE).dump([message_dict(m) for m in query.paginate(page, page_size)])
     record_event(
         actor,
         "read",
@@ -121,7 +122,7 @@ def read_messages(
             "via": via,
             "page": page,
             "messages": len(items),
-            "erased": sum(1 for item in items if item["erased"]),
+            "erased": sum(1 for item in items if item.get("erased")),
             "customer_id": conv.customer_id,
         },
         record=conv,
@@ -178,7 +179,7 @@ def export_for(customer, actor) -> list[dict] | None:
     out = []
     for conv in readable(actor, Conversation.select().where(Conversation.customer == customer.id)):
         messages = Message.select().where(Message.conversation == conv).order_by(Message.sent_at, Message.id)
-        items = [message_dict(m) for m in messages]
+        items = permissions.view(actor, RESOURCE).dump([message_dict(m) for m in messages])
         record_event(
             actor,
             "read",
@@ -187,5 +188,5 @@ def export_for(customer, actor) -> list[dict] | None:
             {"via": "privacy-export", "messages": len(items), "customer_id": customer.id},
             record=conv,
         )
-        out.append({**conversation_dict(conv), "messages": items})
+        out.append({**permissions.view(actor, RESOURCE).dump(conversation_dict(conv)), "messages": items})
     return out
