@@ -370,8 +370,13 @@ def test_retention_policy_is_declared_and_purges(client, setup, app):
     from crm_core.conversations.models import Conversation, Message
 
     Message.update(sent_at=dt.datetime(2020, 1, 1)).where(Message.external_id == "m1").execute()
-    assert policy["purge"](dt.datetime(2023, 1, 1)) == 1
+    status = run_cli(app, "retention", "status", "--at", "2026-03-02T00:00:00")
+    assert status.exit_code == 0 and "conversations" in status.output and "ERROR" not in status.output
+    result = run_cli(app, "retention", "run", "--policy", "conversations", "--at", "2026-03-02T00:00:00")
+    assert result.exit_code == 0, result.output
     assert [c.external_id for c in Conversation.select()] == ["new"]
+    assert policy["purge"](dt.datetime(2027, 1, 1)) == 1
+    assert Conversation.select().count() == 0
 
 
 def test_wecom_is_a_source_only_when_configured(app):
