@@ -262,3 +262,43 @@ def test_a_plugin_policy_deletes_its_old_rows_dropping_whole_partitions_on_postg
         again = run_cli(app, "retention", "run", "--at", AT)
         assert again.exit_code == 0 and "readings: 0 deleted" in again.output
         Reading.drop_table()
+
+
+class Misdeclared:
+    """A plugin whose policies are wrong in each way the job names."""
+
+    @hookimpl
+    def crm_retention_policies(self):
+        return [
+            {"name": "no_model", "model": "readings", "field": Reading.taken_at, "default_days": 30},
+            {"name": "no_field", "model": Reading, "default_days": 30},
+            {"name": "no_days", "model": Reading, "field": Reading.taken_at},
+            {
+                "name": "unknown_setting",
+                "model": Reading,
+                "field": Reading.taken_at,
+                "setting": "NOPE",
+                "default_days": 1,
+            },
+            {"name": "outbox", "model": Reading, "field": Reading.taken_at, "default_days": 30},
+            "not a dict",
+        ]
+
+
+def test_misdeclared_policies_are_named_and_the_others_still_run(register_plugin):
+    app = register_plugin(Misdeclared(), "misdeclared")
+    with app.app_context():
+        result = run_cli(app, "retention", "run")
+        assert result.exit_code == 1
+        for message in (
+            "retention policy 'no_model': model must be a peewee model",
+            "retention policy 'no_field': give a field (a timestamp column) or a purge(cutoff) function",
+            "retention policy 'no_days': default_days is required",
+            "retention policy 'unknown_setting': unknown setting 'NOPE'",
+            "retention policy 'outbox' declared twice (plugins core.events, misdeclared)",
+            "misdeclared:?: ERROR a policy must be a dict with a name",
+        ):
+            assert message in result.output, (message, result.output)
+        assert "outbox: 0 deleted" in result.output and "audit: 0 deleted" in result.output
+        status = run_cli(app, "retention", "status")
+        assert status.exit_code == 0 and "no_model" in status.output and "ERROR" in status.output

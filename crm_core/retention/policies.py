@@ -130,9 +130,15 @@ def _policy(plugin: str, item: Any) -> Policy:
 def policies() -> list[Policy]:
     """Every plugin's ``crm_retention_policies``, validated against the current app's settings,
     by name; a bad one is kept with its ``error`` (shown by ``crm retention status``, reported by
-    the job) rather than stopping the others. A duplicate name keeps the first plugin's."""
+    the job) rather than stopping the others. A duplicate name keeps the first loaded plugin's
+    (a core capability's before any plugin's)."""
     out: dict[str, Policy] = {}
-    for plugin, items in current_app.extensions["crm"].plugins.calls("crm_retention_policies"):
+    manager = current_app.extensions["crm"].plugins
+    # in load order (the core's capabilities first), not pluggy's call order: which of two
+    # policies of one name is kept must not depend on registration details
+    order = {name: i for i, name in enumerate(manager.plugin_names())}
+    calls = sorted(manager.calls("crm_retention_policies"), key=lambda pair: order.get(pair[0], len(order)))
+    for plugin, items in calls:
         for item in items or []:
             policy = _policy(plugin, item)
             if policy.name in out:
