@@ -246,12 +246,19 @@ def test_erased_customer_reads_as_erased(client, setup):
     assert early["conversations"] == [conv_id]
     r = client.post(f"/api/v1/customers/{s['c1']['id']}/erase", headers=s["admin"])
     assert r.status_code == 200, r.json
-    keyring.shred(f"customers/{s['c1']['id']}")  # what the erasure does once it shreds keys
+    # the erasure shredded the customer's key: it is gone, and nothing is left to shred
+    assert keyring.shred(f"customers/{s['c1']['id']}") is False
     r = client.get(f"/api/v1/conversations/{conv_id}/messages", headers=s["admin"])
     assert r.status_code == 200
     assert [(m["content"], m["erased"]) for m in r.json] == [(None, True), (None, True)]
     (entry,) = audit_reads(conv_id)
     assert '"erased":2' in entry.after.replace(" ", "")
+    conv = client.get(f"/api/v1/conversations/{conv_id}", headers=s["admin"]).json
+    assert conv["participants"] == []
+    from crm_core.conversations.models import Message
+
+    # the message stored before the mapping was bound to no key: the erasure blanked it
+    assert [m.content is None for m in Message.select().order_by(Message.id)] == [True, False]
 
 
 def test_tampered_content_reads_as_unreadable(client, setup, db):
