@@ -116,7 +116,8 @@ def delete_in_batches(model, condition, batch: int | None = None) -> int:
             ids = [row[0] for row in model.select(pk).where(condition).order_by(pk).limit(batch).tuples()]
             if not ids:
                 break
-            total += model.delete().where(pk.in_(ids)).execute()
+            # the condition again: a key unique only per partition never takes a newer row along
+            total += model.delete().where(pk.in_(ids), condition).execute()
         if len(ids) < batch:
             break
     return total
