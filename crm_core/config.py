@@ -88,6 +88,9 @@ SETTINGS: dict[str, Setting] = {
     "ENCRYPTION_MASTER_KEY_FILE": Setting(
         str, "", "file holding the master key; default master_key in the instance folder, generated if absent"
     ),
+    "ENCRYPTION_MASTER_KEY_PREVIOUS": Setting(
+        str, "", "during a master key rotation: the master key being replaced (base64); see crm keys rewrap"
+    ),
     "ENCRYPTION_KEY_WRAPPER": Setting(
         str, "local", "what wraps new data keys: local (the master key) or a crm_key_wrappers name (a KMS)"
     ),

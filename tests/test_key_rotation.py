@@ -5,7 +5,9 @@ protects, and ``crm keys retire`` deletes a key only when nothing needs it."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import threading
 
 import pytest
@@ -173,3 +175,34 @@ def test_an_unknown_key_wrapper_is_a_clear_error(app):
     result = run_cli(app, "keys", "rotate")
     assert result.exit_code != 0 and "no key wrapper 'vault'" in result.output
     assert DataKey.select().count() == 0
+
+
+def test_master_key_rotation_keeps_every_value_readable(app, client, admin_headers, people):
+    old = keyring.master_key()
+    new = base64.b64encode(os.urandom(32)).decode()
+    # step 1: the new master key is configured, the old one kept as previous: all still opens
+    app.config.update(
+        ENCRYPTION_MASTER_KEY=new, ENCRYPTION_MASTER_KEY_PREVIOUS=base64.b64encode(old).decode()
+    )
+    keyring._cache().clear()
+    assert (
+        client.get(f"{C}/{people[0]}", headers=admin_headers).get_json()["custom"]["id_number"] == "ID-0000"
+    )
+    # step 2: rewrap moves every key under the new master key (6: one data key, five people)
+    result = run_cli(app, "keys", "rewrap")
+    assert result.exit_code == 0 and "6 keys rewrapped" in result.output, result.output
+    assert "0 keys rewrapped" in run_cli(app, "keys", "rewrap").output
+    # step 3: without the old key, everything still opens; with only the old key, nothing does
+    app.config["ENCRYPTION_MASTER_KEY_PREVIOUS"] = ""
+    keyring._cache().clear()
+    assert (
+        client.get(f"{C}/{people[4]}", headers=admin_headers).get_json()["custom"]["id_number"] == "ID-0004"
+    )
+    app.config["ENCRYPTION_MASTER_KEY"] = base64.b64encode(old).decode()
+    keyring._cache().clear()
+    assert client.get(f"{C}/{people[4]}", headers=admin_headers).get_json()["custom"]["id_number"] is None
+
+
+def test_rewrap_without_a_previous_key_is_a_clear_error(app):
+    result = run_cli(app, "keys", "rewrap")
+    assert result.exit_code != 0 and "ENCRYPTION_MASTER_KEY_PREVIOUS" in result.output

@@ -103,6 +103,17 @@ def crm_cli(group):
             raise _fail(exc) from None
         click.echo(f"{key.key_id} ({key.cipher}) is now the active key")
 
+    @keys.command("rewrap")
+    @with_appcontext
+    def rewrap_command():
+        """Finish a master key rotation: wrap every key still under ENCRYPTION_MASTER_KEY_PREVIOUS
+        with the current master key."""
+        try:
+            count = keyring.rewrap()
+        except keyring.KeyRingError as exc:
+            raise _fail(exc) from None
+        click.echo(f"{count} keys rewrapped: ENCRYPTION_MASTER_KEY_PREVIOUS can now be removed")
+
     @keys.command("reencrypt")
     @click.option("--batch", type=click.IntRange(1, 100_000), default=500, show_default=True)
     @click.option("--limit", type=click.IntRange(1), default=None, help="Stop after this many values.")

@@ -72,7 +72,28 @@ def _wrap(material: bytes, label: str) -> str:
 
 
 def _unwrap(wrapped: str, label: str) -> bytes:
-    return ciphers.open_sealed(MASTER_CIPHER, master_key(), base64.b64decode(wrapped), label.encode())
+    blob = base64.b64decode(wrapped)
+    try:
+        return ciphers.open_sealed(MASTER_CIPHER, master_key(), blob, label.encode())
+    except ciphers.DecryptionError:
+        # during a master key rotation, keys not yet rewrapped open with the previous one
+        previous = _previous_master()
+        if previous is None:
+            raise
+        return ciphers.open_sealed(MASTER_CIPHER, previous, blob, label.encode())
+
+
+def _previous_master() -> bytes | None:
+    text = current_app.config.get("ENCRYPTION_MASTER_KEY_PREVIOUS") or ""
+    if not text:
+        return None
+    try:
+        key = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        key = b""
+    if len(key) != 32:
+        raise KeyRingError("ENCRYPTION_MASTER_KEY_PREVIOUS must be 32 bytes in base64")
+    return key
 
 
 def wrapper(name: str) -> dict:
@@ -98,6 +119,35 @@ def _unwrap_data_key(key: DataKey) -> bytes:
     if key.wrapper == "local":
         return _unwrap(key.wrapped, "data key " + key.key_id)
     return wrapper(key.wrapper)["unwrap"](base64.b64decode(key.wrapped))
+
+
+def rewrap() -> int:
+    """Finish a master key rotation: every data key wrapped locally and every person's key that
+    opens only with ``ENCRYPTION_MASTER_KEY_PREVIOUS`` is wrapped again with the current master
+    key, in one transaction (values are untouched: their data keys do not change). Returns how
+    many keys were rewrapped; afterwards the previous master key can be removed."""
+    previous = _previous_master()
+    if previous is None:
+        raise KeyRingError("set ENCRYPTION_MASTER_KEY_PREVIOUS to the master key being replaced")
+    done = 0
+    with database.atomic():
+        for model, rows in (
+            (DataKey, DataKey.select().where(DataKey.wrapper == "local", DataKey.wrapped.is_null(False))),
+            (SubjectKey, SubjectKey.select().where(SubjectKey.wrapped.is_null(False))),
+        ):
+            for row in rows:
+                label = "data key " + row.key_id if model is DataKey else "subject " + row.subject
+                blob = base64.b64decode(row.wrapped)
+                try:
+                    ciphers.open_sealed(MASTER_CIPHER, master_key(), blob, label.encode())
+                    continue  # already under the current master key
+                except ciphers.DecryptionError:
+                    material = ciphers.open_sealed(MASTER_CIPHER, previous, blob, label.encode())
+                model.update(wrapped=_wrap(material, label), updated_at=utcnow()).where(
+                    model.id == row.id
+                ).execute()
+                done += 1
+    return done
 
 
 def _next_key_id() -> str:
