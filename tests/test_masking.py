@@ -286,3 +286,27 @@ def test_the_role_editor_offers_masked_in_english_and_chinese(app, client, make_
     post_form(web, "/language", {"language": "zh_CN", "next": "/"}, page="/")
     page = web.get(f"/admin/roles/{role['id']}").get_data(as_text=True)
     assert ">脱敏（部分显示）</option>" in page and "脱敏字段只显示一部分" in page
+
+
+def test_the_roles_command_sets_masked_rules_and_refuses_a_masked_id(app, client, admin_headers, make_user):
+    from click.testing import CliRunner
+
+    from crm_core.cli import build_cli
+
+    env = {"CRM_DATABASE_URL": app.config["DATABASE_URL"], "CRM_INSTANCE_PATH": app.config["INSTANCE_PATH"]}
+
+    def crm(*args):
+        return CliRunner().invoke(build_cli(), list(args), env=env)
+
+    assert crm("roles", "create", "reception").exit_code == 0
+    assert crm("roles", "grant", "reception", "customers", "read", "all").exit_code == 0
+    done = crm("roles", "field-rule", "reception", "customers", "phone", "masked")
+    assert done.exit_code == 0 and "customers.phone masked" in done.output
+    refused = crm("roles", "field-rule", "reception", "customers", "id", "masked")
+    assert refused.exit_code == 1 and "The id cannot be masked (hide it instead)." in refused.output
+    _user, headers = make_user("receptionist", roles=("reception",))
+    r = client.post(f"{API}/customers", json={"name": "Li", "phone": PHONE}, headers=admin_headers)
+    assert (
+        client.get(f"{API}/customers/{r.get_json()['id']}", headers=headers).get_json()["phone"]
+        == MASKED_PHONE
+    )

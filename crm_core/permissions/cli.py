@@ -11,6 +11,7 @@ from ..db import database
 from . import FIELD_RULES, SCOPES, validate_grant
 from .builtin import BUILTIN_GRANTS, BUILTIN_LABELS
 from .models import FieldRule, Grant, role_dict
+from .validation import validate_field_rule
 
 roles_group = AppGroup(
     "roles", help="Roles, their grants (resource:action with a row scope) and field rules."
@@ -119,7 +120,11 @@ def revoke(role_name, resource, action):
 @click.argument("field")
 @click.argument("rule", type=click.Choice([*FIELD_RULES, "read-write"]))
 def field_rule(role_name, resource, field, rule):
-    """Make FIELD of RESOURCE hidden, read-only or read-write (the default) for ROLE."""
+    """Make FIELD of RESOURCE hidden, masked (shown partly), read-only or read-write (the
+    default) for ROLE."""
+    problems = validate_field_rule(resource, field, rule) if rule != "read-write" else []
+    if problems:
+        raise click.ClickException(" ".join(problems))
     role = _role(role_name)
     _fixed(role)
     with database.atomic():
