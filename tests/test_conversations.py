@@ -133,9 +133,20 @@ def test_bad_input_is_422_per_field(client, setup):
     }
     r = ingest(client, s["admin"], [message(1), bad], source="Bad Source!", channel="fax")
     assert r.status_code == 422
-    errors = r.json["errors"]["json"] if "json" in r.json["errors"] else r.json["errors"]
-    assert set(errors) >= {"source", "channel", "messages"}
-    assert set(errors["messages"]["1"]) >= {"external_id", "sent_at", "sender", "type"}
+    errors = r.json["errors"]
+    assert set(errors) == {"source", "channel", "messages"}
+    assert set(errors["messages"]) == {"1"}  # the good message has nothing to say
+    assert set(errors["messages"]["1"]) == {"external_id", "sent_at", "sender", "type"}
+    assert set(errors["messages"]["1"]["sender"]) == {"kind"}
+    # in the reader's language
+    zh = client.post(
+        "/api/v1/conversations/messages",
+        json={"source": "Bad Source!", "channel": "webchat", "messages": [message(1)]},
+        headers={**s["admin"], "Accept-Language": "zh-CN"},
+    )
+    assert zh.status_code == 422 and zh.json["errors"]["source"] == [
+        "请使用小写字母、数字、点、下划线和连字符，最多 64 个字符。"
+    ]
     r = ingest(client, s["admin"], [])
     assert r.status_code == 422
     # a customer the writer cannot read is named per field, and nothing of the batch is kept

@@ -12,6 +12,9 @@ from .models import CHANNELS
 
 SOURCE_RE = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 TYPE_RE = r"^[a-z][a-z0-9_]{0,31}$"
+#: the 422 message of a bad source name (a module constant, so the catalogue extracts it)
+SOURCE_ERROR = "Use lower-case letters, digits, dots, underscores and hyphens; at most 64."
+TYPE_ERROR = "Use lower-case letters, digits and underscores, starting with a letter; at most 32."
 MAX_BATCH = 1000
 MAX_CONTENT = 100_000
 SENDER_KINDS = ("customer", "user")
@@ -55,7 +58,7 @@ class MessageInSchema(Schema):
     )
     sent_at = UTCDateTime(required=True)
     sender = fields.Nested(PartySchema, required=True)
-    type = fields.String(load_default="text", validate=validate.Regexp(TYPE_RE))
+    type = fields.String(load_default="text", validate=validate.Regexp(TYPE_RE, error=TYPE_ERROR))
     content = fields.String(load_default="", allow_none=True, validate=validate.Length(max=MAX_CONTENT))
     participants = fields.List(
         fields.Nested(PartySchema), load_default=list, validate=validate.Length(max=200)
@@ -75,7 +78,7 @@ class BatchSchema(Schema):
 
     source = fields.String(
         required=True,
-        validate=validate.Regexp(SOURCE_RE, error="Lower-case letters, digits, '.', '_', '-'; up to 64."),
+        validate=validate.Regexp(SOURCE_RE, error=SOURCE_ERROR),
         metadata={"description": "the archive's name (idempotency is per source and message id)"},
     )
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
@@ -99,6 +102,6 @@ def load_batch(source: str, channel: str, messages: list[dict]) -> dict:
 class IdentitySchema(Schema):
     """``POST /api/v1/conversations/identities``: an external id of a source is a customer."""
 
-    source = fields.String(required=True, validate=validate.Regexp(SOURCE_RE))
+    source = fields.String(required=True, validate=validate.Regexp(SOURCE_RE, error=SOURCE_ERROR))
     external_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
     customer_id = fields.Integer(required=True, strict=True)
