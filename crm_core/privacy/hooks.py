@@ -64,6 +64,19 @@ def crm_permissions():
     ]
 
 
+@hookimpl
+def crm_nav():
+    """The workbench page of privacy requests (``crm_core.web.privacy``), for those who read them."""
+    return [
+        {
+            "label": _l("Privacy requests"),
+            "endpoint": "web.privacy_requests",
+            "permission": "privacy.requests:read",
+            "order": 65,
+        }
+    ]
+
+
 def _exports_job():
     clear_expired_exports()
 

@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (views register on import)  # noqa: F401  (the se
     companies,
     conversations,
     dashboard,
+    privacy,
     records,
     reminders,
     search,
