@@ -158,3 +158,11 @@ def test_the_adapter_renews_an_expired_token_and_reads_oaep(keys, tmp_path):
         messages, next_cursor = archive.fetch(next_cursor, 10)
         assert [m["content"] for m in messages] == ["after expiry"] and next_cursor == "2"
         assert [path for path, _ in server.requests].count("/cgi-bin/gettoken") == 2
+
+
+def test_an_unreadable_key_file_fails_only_the_wecom_pull(app, fake, tmp_path):
+    (tmp_path / "v1.pem").write_text("not a key")
+    fake.add(text("a", "wmX", "lisi", "one", 1772330400000))
+    assert pull(app).exit_code == 1
+    row = cursor()
+    assert row.cursor is None and "PRIVATE_KEY_FILE cannot be read" in row.last_error

@@ -3,6 +3,7 @@ pull job, the WeCom source (when configured), retention, erasure, and ``crm conv
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -22,6 +23,8 @@ from .retention import DEFAULT_DAYS, RETENTION_SETTING, purge
 requires = ("core.auth", "core.permissions", "core.entities", "core.audit", "core.crypto")
 
 PULL_MINUTES = 5
+
+log = logging.getLogger(__name__)
 
 
 @hookimpl
@@ -78,7 +81,13 @@ def crm_jobs():
 @hookimpl
 def crm_conversation_sources():
     config = current_app.config
-    return [wecom.source(config)] if wecom.configured(config) else []
+    if not wecom.configured(config):
+        return []
+    try:
+        return [wecom.source(config)]
+    except ValueError as exc:  # a misconfigured archive must not hide the other sources
+        log.error("the WeCom archive is not pulled: %s", exc)
+        return []
 
 
 @hookimpl

@@ -69,13 +69,29 @@ def load_private_keys(spec: str) -> dict[str | None, object]:
 class WeComArchive:
     """A client of the archive bridge; ``fetch(cursor, limit)`` is the source's fetch."""
 
-    def __init__(self, base_url: str, corp_id: str, secret: str, private_keys: dict, padding: str = "pkcs1"):
+    def __init__(
+        self, base_url: str, corp_id: str, secret: str, private_keys: dict | str, padding: str = "pkcs1"
+    ):
         self.base_url = base_url.rstrip("/")
         self.corp_id, self.secret = corp_id, secret
-        self.private_keys = private_keys
+        # a ``PRIVATE_KEY_FILE`` spec is read on the first pull: a missing or broken file then
+        # fails this source's pull (its cursor stays), not the listing of every source
+        self._keys = private_keys
         self.padding = padding
+        if padding not in ("pkcs1", "oaep"):
+            raise ValueError(f"{PREFIX}PADDING must be pkcs1 or oaep, not {padding!r}")
         self.session = requests.Session()
         self._token: str | None = None
+
+    @property
+    def private_keys(self) -> dict:
+        """``{publickey_ver: key}`` (``None``: one key for every version), loaded once."""
+        if isinstance(self._keys, str):
+            try:
+                self._keys = load_private_keys(self._keys)
+            except (OSError, ValueError, TypeError) as exc:
+                raise WeComError(f"{PREFIX}PRIVATE_KEY_FILE cannot be read: {type(exc).__name__}") from exc
+        return self._keys
 
     @classmethod
     def from_config(cls, config) -> WeComArchive:
@@ -84,7 +100,7 @@ class WeComArchive:
             config[PREFIX + "BASE_URL"],
             config[PREFIX + "CORP_ID"],
             config[PREFIX + "SECRET"],
-            load_private_keys(config[PREFIX + "PRIVATE_KEY_FILE"]),
+            config[PREFIX + "PRIVATE_KEY_FILE"],
             config.get(PREFIX + "PADDING") or "pkcs1",
         )
 
@@ -231,6 +247,7 @@ def to_message(data: dict) -> dict | None:
 
 
 def source(config) -> dict:
-    """The ``crm_conversation_sources`` item of the configured archive."""
+    """The ``crm_conversation_sources`` item of the configured archive (its key file is read
+    when it is first pulled)."""
     archive = WeComArchive.from_config(config)
     return {"name": "wecom", "channel": "wecom", "fetch": archive.fetch, "label": "WeCom chat archive"}
