@@ -1,6 +1,7 @@
 """Every hook is documented and typed, and the documentation is the one generated from the hookspecs."""
 
 import inspect
+import json
 import runpy
 import types
 import typing
@@ -105,6 +106,15 @@ def test_the_app_calls_every_hook_with_arguments_of_the_declared_types(every_hoo
     assert result.exit_code == 0 and "every_hook.notes: 1 deleted" in result.output, result.output
     status = CliRunner().invoke(build_cli(), ["retention", "status"], env=env)
     assert status.exit_code == 0 and "every_hook.notes" in status.output, status.output
+    # the plugin's key wrapper wraps the rotated key; its sealed secret moves to that key
+    wrapped = {**env, "CRM_ENCRYPTION_KEY_WRAPPER": "every_hook"}
+    for args in (["keys", "rotate"], ["keys", "reencrypt"]):
+        result = CliRunner().invoke(build_cli(), args, env=wrapped)
+        assert result.exit_code == 0, (args, result.output)
+    status = CliRunner().invoke(build_cli(), ["keys", "status", "--json"], env=env)
+    keys = {k["key_id"]: k for k in json.loads(status.output)}
+    assert keys["k2"]["wrapper"] == "every_hook" and keys["k2"]["by_store"]["every_hook.secrets"] == 1
+    assert keys["k1"]["by_store"] == {}
 
     config = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": db_url}
     app = requests_in_their_own_context(create_app({**config, "SECRET_KEY": "every-hook"}))
@@ -156,6 +166,7 @@ def _annotation_namespace():
     import peewee
 
     from crm_core import types
+    from crm_core.crypto.rotation import SealedValues
     from crm_core.entities.models import Customer
 
     return {
@@ -166,6 +177,7 @@ def _annotation_namespace():
         "flask_smorest": flask_smorest,
         "peewee": peewee,
         "Customer": Customer,
+        "SealedValues": SealedValues,
     }
 
 

@@ -9,13 +9,14 @@ on to the next step (a job to run, an action to list, a menu entry to render).
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import peewee as pw
 from marshmallow import Schema
 
 from crm_core import hookimpl
 from crm_core.config import Setting
-from crm_core.plugin_api import database, utcnow
+from crm_core.plugin_api import SealedValues, database, seal_value, utcnow
 
 #: (hook name, keyword arguments) of every call, in order
 CALLS: list[tuple[str, dict]] = []
@@ -57,6 +58,16 @@ def crm_migrations():
     return None
 
 
+class Secret(pw.Model):
+    """A value the plugin keeps encrypted itself (an envelope token), declared for key rotation."""
+
+    token = pw.TextField()
+
+    class Meta:
+        database = database
+        table_name = "every_hook_secret"
+
+
 class Note(pw.Model):
     """The plugin's one table, made after migrating: notes kept for a week (its retention)."""
 
@@ -72,6 +83,7 @@ def crm_after_migrate(app):
     _called("crm_after_migrate", app=app)
     # a table and two notes, one far older than its retention, for ``crm retention run``
     Note.create_table(safe=True)
+    Secret.create_table(safe=True)
     if not Note.select().exists():
         Note.create(written_at=dt.datetime(2000, 1, 1))
         Note.create()
@@ -194,3 +206,39 @@ def crm_translations():
 @hookimpl
 def crm_demo_data(context):
     _called("crm_demo_data", context=context)
+    # sealed here, not when migrating: a migrated template database is copied for each test,
+    # and a key made then would be wrapped by the template's master key
+    if not Secret.select().exists():
+        secret = Secret.create(token="")
+        secret.token = seal_value("kept", f"every_hook/{secret.id}")
+        secret.save()
+
+
+def _wrap(key: bytes) -> bytes:
+    """The plugin's key wrapper: AES-GCM under a key only this module holds (a KMS stand-in
+    that really wraps: what it returns opens with nothing else)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(12)
+    return nonce + AESGCM(WRAPPING_KEY).encrypt(nonce, key, b"every_hook")
+
+
+def _unwrap(blob: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    return AESGCM(WRAPPING_KEY).decrypt(blob[:12], blob[12:], b"every_hook")
+
+
+WRAPPING_KEY = bytes(range(32))
+
+
+@hookimpl
+def crm_key_wrappers():
+    _called("crm_key_wrappers")
+    return [{"name": "every_hook", "wrap": _wrap, "unwrap": _unwrap}]
+
+
+@hookimpl
+def crm_sealed_values():
+    _called("crm_sealed_values")
+    return [SealedValues("every_hook.secrets", Secret, Secret.token, context=lambda rid: f"every_hook/{rid}")]
