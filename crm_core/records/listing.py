@@ -174,7 +174,8 @@ class Fields:
         self.model = model
         self.resource = resource
         self.view = view
-        self.hidden = set(hidden) | (set(view.hidden) if view is not None else set())
+        # a masked field is left out like a hidden one: filtering on it would recover its value
+        self.hidden = set(hidden) | (set(view.hidden) | set(view.masked) if view is not None else set())
         self.columns: dict[str, pw.Field] = {}
         for name, field in model._meta.fields.items():
             if isinstance(field, pw.BareField) or type(field).__name__ in ("JSONField", "BinaryJSONField"):

@@ -389,7 +389,7 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
                 required=bool(schema_field.required),
                 writable=not schema_field.dump_only and name not in view.read_only,
                 choices=choices,
-                sortable=name in sortable_columns,
+                sortable=name in sortable_columns and name not in view.masked,
                 filterable=bool(choices) or name in ("owner_id", "department_id"),
                 reference=ref.target if ref else None,
                 depends_on="pipeline_id"
@@ -424,10 +424,9 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
                     writable=fd.name not in view.read_only,
                     choices=[(c["value"], _localised(c.get("label")) or c["value"]) for c in fd.choices],
                     # an encrypted field is never sorted, and filtered only by exact value
-                    sortable=not fd.encrypted,
-                    filterable=fd.blind_index
-                    if fd.encrypted
-                    else fd.filterable or fd.type in ("choice", "bool"),
+                    sortable=not fd.encrypted and fd.name not in view.masked,
+                    filterable=fd.name not in view.masked
+                    and (fd.blind_index if fd.encrypted else fd.filterable or fd.type in ("choice", "bool")),
                     help=_localised(fd.help),
                     reference=fd.reference if fd.type == "reference" else None,
                 )
