@@ -20,6 +20,30 @@ LABELS = {
     "consents": ("同意记录", "Consent records"),
     "plugins": ("插件数据", "Plugin data"),
 }
+#: field names shown with a Chinese label beside them (others as they are)
+FIELDS = {
+    "name": "姓名",
+    "phone": "电话",
+    "email": "电子邮件",
+    "gender": "性别",
+    "birthday": "生日",
+    "source_channel": "来源渠道",
+    "lifecycle_stage": "生命周期阶段",
+    "custom": "自定义字段",
+    "created_at": "创建时间",
+    "updated_at": "更新时间",
+    "title": "标题",
+    "subject": "主题",
+    "body": "内容",
+    "description": "描述",
+    "amount": "金额",
+    "status": "状态",
+    "purpose": "目的",
+    "legal_basis": "法律依据",
+    "source": "来源",
+    "recorded_at": "记录时间",
+    "evidence": "凭证",
+}
 TITLE = ("个人信息副本", "Copy of your personal data")
 INTRO = (
     "这是我们保存的关于您的全部个人信息（《个人信息保护法》第四十五条）。",
@@ -31,6 +55,11 @@ EMPTY = ("无", "none")
 
 def _both(pair: tuple[str, str]) -> str:
     return f"{escape(pair[0])} / {escape(pair[1])}"
+
+
+def _key(name: str) -> str:
+    label = FIELDS.get(name)
+    return f"{escape(label)} / {escape(name)}" if label else escape(name)
 
 
 def _cell(value: Any) -> str:
@@ -47,7 +76,7 @@ def _table(rows: list[dict]) -> str:
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
-    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    head = "".join(f"<th>{_key(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -55,7 +84,7 @@ def _table(rows: list[dict]) -> str:
 def _pairs(data: dict) -> str:
     if not data:
         return f"<p class='empty'>{_both(EMPTY)}</p>"
-    body = "".join(f"<tr><th>{escape(str(k))}</th><td>{_cell(v)}</td></tr>" for k, v in data.items())
+    body = "".join(f"<tr><th>{_key(str(k))}</th><td>{_cell(v)}</td></tr>" for k, v in data.items())
     return f"<table class='pairs'><tbody>{body}</tbody></table>"
 
 

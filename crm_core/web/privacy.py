@@ -40,6 +40,13 @@ def _labels() -> dict[str, str]:
         "completed": _("Completed"),
         "rejected": _("Rejected"),
         "failed": _("Failed"),
+        "email": _("E-mail"),
+        "phone": _("Phone"),
+        "web_form": _("Web form"),
+        "letter": _("Letter"),
+        "in_person": _("In person"),
+        "api": _("API"),
+        "other": _("Other"),
     }
 
 
