@@ -342,9 +342,11 @@ def readable_customers(actor, q: str, limit: int = PICKER_LIMIT) -> list:
     if q:
         match = Customer.name.contains(q)
         digits = "".join(ch for ch in q if ch.isdigit())
-        if "phone" not in seen.hidden and len(digits) >= 3:
+        # only what the read decision lets a search touch: a hidden or masked phone is not
+        searchable = {f.name for f in seen.searchable([Customer.phone, Customer.email], Customer)}
+        if "phone" in searchable and len(digits) >= 3:
             match |= Customer.phone.contains(digits)
-        if "email" not in seen.hidden and "@" in q:
+        if "email" in searchable and "@" in q:
             match |= Customer.email.contains(q.lower())
         query = query.where(match)
     query = seen.apply(query, Customer)

@@ -492,3 +492,30 @@ def test_builtin_sales_role_enrols_and_redeems_for_their_own_customers(
     )
     assert "获得后若干天过期" in settings  # the expiry mode shown by its label, not its code
     assert post(client, "/loyalty/program", {"name": "x"}, page="/loyalty/tiers").status_code == 403
+
+
+def test_picker_never_searches_a_masked_phone(client, shop, make_user, admin_headers):
+    r = client.post(
+        "/api/v1/roles",
+        json={
+            "name": "desk_enroller",
+            "grants": [
+                {"resource": "customers", "action": "read", "scope": "all"},
+                {"resource": "loyalty.members", "action": "read", "scope": "all"},
+                {"resource": "loyalty.members", "action": "create", "scope": "all"},
+            ],
+            "field_rules": [{"resource": "customers", "field": "phone", "rule": "masked"}],
+        },
+        headers=admin_headers,
+    )
+    assert r.status_code == 201, r.get_json()
+    make_user("desk_enroller", roles=("desk_enroller",))
+    r = client.post(
+        "/api/v1/customers", json={"name": "Qian Qi", "phone": "13812345678"}, headers=admin_headers
+    )
+    assert r.status_code == 201, r.get_json()
+    assert "Qian Qi" in text(client.get("/loyalty/customers/pick?q=1381234"))  # the admin may
+    client.post("/logout", data={"csrf_token": csrf_from(client, "/")})
+    web_login(client, "desk_enroller")
+    assert "Qian Qi" not in text(client.get("/loyalty/customers/pick?q=1381234"))
+    assert "Qian Qi" in text(client.get("/loyalty/customers/pick?q=Qian"))
