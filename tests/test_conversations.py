@@ -153,6 +153,8 @@ def test_bad_input_is_422_per_field(client, setup):
     r = ingest(client, s["admin"], [message(1), message(2, customer_id=999999)])
     assert r.status_code == 422
     assert "customer_id" in r.json["errors"]["messages"]["1"]
+    zh = ingest(client, {**s["admin"], "Accept-Language": "zh-CN"}, [message(2, customer_id=999999)])
+    assert zh.json["errors"]["messages"]["0"]["customer_id"] == ["没有您可查看的客户记录 999999。"]
     assert client.get("/api/v1/conversations", headers=s["admin"]).json == []
 
 

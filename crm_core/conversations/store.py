@@ -145,12 +145,11 @@ def ingest(batch: dict, actor) -> dict:
         }
         for index, message in enumerate(batch["messages"]):
             customer = None
-            if message.get("customer_id") is not None:
-                customer = mapper.by_id(message["customer_id"])
+            customer_id = message.get("customer_id")
+            if customer_id is not None:
+                customer = mapper.by_id(customer_id)
                 if customer is None:
-                    errors[index] = {
-                        "customer_id": [f"No customers record {message['customer_id']} that you can read."]
-                    }
+                    errors[index] = {"customer_id": [f"No customers record {customer_id} that you can read."]}
                     continue
             if message["external_id"] in stored:
                 skipped += 1
