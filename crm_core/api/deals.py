@@ -133,7 +133,8 @@ def stage_totals(actor, pipeline) -> list[dict]:
     them (the API summary and the dashboard both use this)."""
 
     view = permissions.view(actor, "deals")
-    show_amount = view.visible("amount")
+    # a masked amount is not summed either: the total of a stage with one deal is its amount
+    show_amount = view.visible("amount") and "amount" not in view.masked
     columns = [Deal.stage, pw.fn.COUNT(Deal.id)] + ([pw.fn.SUM(Deal.amount)] if show_amount else [])
     query = view.apply(Deal.select(*columns).where(Deal.pipeline == pipeline.id), model=Deal)
     totals = {row[0]: row[1:] for row in query.group_by(Deal.stage).tuples()}
