@@ -144,7 +144,8 @@ def run_command(host, port, no_scheduler):
         # app.run() refuses to start under the flask CLI; serve with werkzeug directly
         from werkzeug.serving import run_simple
 
-        run_simple(host, port, current_app._get_current_object(), use_reloader=False, threaded=True)
+        app = current_app._get_current_object()
+        run_simple(host, port, app, use_reloader=False, threaded=True, request_handler=_path_only_handler())
     except KeyboardInterrupt:
         pass
     finally:
@@ -202,11 +203,38 @@ def serve_command(bind, workers, threads):
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
 
         def load(self):
             return _create_app()
 
     Server().run()
+
+
+#: gunicorn's default access line with the path alone (``%(U)s``) in place of the request line:
+#: a query string carries what people search for (a phone, an ID number looked up by its blind
+#: index), which has no place in a log file
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(f)s" "%(a)s"'
+
+
+def _path_only_handler():
+    from werkzeug.serving import WSGIRequestHandler
+
+    class PathOnly(WSGIRequestHandler):
+        """werkzeug's request handler logging the path without its query string (see
+        ``ACCESS_LOG_FORMAT``)."""
+
+        def log_request(self, code="-", size="-"):
+            full = getattr(self, "path", None)  # unset when the request line was malformed
+            if full is not None:
+                self.path = full.split("?", 1)[0]
+            try:
+                super().log_request(code, size)
+            finally:
+                if full is not None:
+                    self.path = full
+
+    return PathOnly
 
 
 @click.command("settings")

@@ -65,6 +65,10 @@ def test_server_answers_health(server_env, command):
     try:
         body = wait_for(f"http://127.0.0.1:{port}/api/v1/health", proc)
         assert body["status"] == "ok" and body["database"] == "ok"
+        # what people look up travels in query strings: the access log keeps the path only
+        wait_for(f"http://127.0.0.1:{port}/api/v1/health?id_number=110105199003071234", proc)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+    log = proc.stdout.read()
+    assert "/api/v1/health" in log and "110105199003071234" not in log and "id_number" not in log
