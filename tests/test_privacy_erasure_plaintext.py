@@ -229,7 +229,11 @@ def _texts(value) -> list[str]:
 
 def leaks(db) -> list[tuple[str, str, str]]:
     """(table, column, value found) for every occurrence of one of ``VALUES`` anywhere."""
-    needles = [v.lower() for v in VALUES]
+    return _found(db, VALUES)
+
+
+def _found(db, values) -> list[tuple[str, str, str]]:
+    needles = [v.lower() for v in values]
     found = []
     for table, columns in _tables_and_columns(db).items():
         quoted = ", ".join(f'"{c}"' for c in columns)
@@ -274,6 +278,10 @@ def test_erasure_leaves_no_plaintext_anywhere(app, client, admin, db):
     assert deal["customer_id"] == cid and deal["amount"] == person["deal"]["amount"]
     others = _ok(client.get(f"{API}/customers?q=Ottilie", headers=admin))
     assert [c["name"] for c in others] == [OTHER]
+    # and nobody else's data went with the person's: the other line of both files, the other
+    # person's audit trail
+    assert OTHER.lower() in {v for t, _c, v in _found(db, [OTHER]) if t == "import_upload"}
+    assert {"audit_entry", "customer"} <= {t for t, _c, _v in _found(db, [OTHER])}
     assert (
         client.get(f"{API}/privacy-requests/{person['access']['id']}/export", headers=admin).status_code
         == 410

@@ -339,3 +339,14 @@ def test_consent_validation_and_permissions(world):
     )
     south = f"{API}/customers/{world['south']['id']}/consents"
     assert client.get(south, headers=world["north_manager"]).status_code == 404
+
+
+def test_a_request_outlives_its_deleted_customer(world):
+    client, dpo = world["client"], world["dpo"]
+    created = _new(world, who="south")
+    assert client.delete(f"{API}/customers/{world['south']['id']}", headers=dpo).status_code == 204
+    listed = client.get(R, headers=dpo).get_json()
+    assert [(r["id"], r["customer_id"]) for r in listed] == [(created["id"], None)]
+    r = client.post(f"{R}/{created['id']}/process", headers={**dpo, **ZH})
+    assert r.status_code == 409 and r.get_json()["message"] == "此请求的客户已不存在。"
+    assert client.get(R, headers=world["north_manager"]).get_json() == []

@@ -31,13 +31,10 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import current_app
 
 from .. import permissions
 from ..audit import record_event, redact
-from ..audit.models import AuditEntry
 from ..crypto import keyring
 from ..db import database, utcnow
 from ..entities.models import Activity, Contact, Customer, CustomerTag, Deal, Tag, Ticket
@@ -46,6 +43,7 @@ from ..records import service
 from .consent import consent_dict, consents_of
 from .models import ConsentRecord, PrivacyRequest
 from .scrub import ERASED, Needles, scrub_copies
+from .values import person_values
 
 FORMAT = "crm-core.privacy-export/1"
 ERASED_FIELDS = {"phone": None, "email": None, "gender": None, "birthday": None, "source_channel": None}
@@ -93,60 +91,6 @@ def _consents(customer: Customer, customers) -> list[dict]:
     return [{**consent_dict(c), "recorded_at": service.to_json(c.recorded_at)} for c in consents_of(customer)]
 
 
-def _strings(data) -> list[str]:
-    if isinstance(data, str):
-        return [data]
-    if isinstance(data, dict):
-        return [s for v in data.values() for s in _strings(v)]
-    if isinstance(data, list):
-        return [s for v in data for s in _strings(v)]
-    return []
-
-
-def _phone_forms(phone: str) -> set[str]:
-    """A phone number as stored (E.164) and as people type it: without ``+``, and its last ten
-    digits (the national number of most plans, without a trunk prefix)."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    forms = {phone, digits}
-    if len(digits) >= 10:
-        forms.add(digits[-10:])
-    return forms
-
-
-def _history(customer: Customer) -> list[dict]:
-    """The customer's images in the audit log (their earlier names, phones, e-mails...)."""
-    entries = AuditEntry.select(AuditEntry.before, AuditEntry.after).where(
-        AuditEntry.resource == "customers", AuditEntry.record_id == str(customer.id)
-    )
-    images = []
-    for entry in entries:
-        for text in (entry.before, entry.after):
-            try:
-                data = json.loads(text) if text else None
-            except ValueError:
-                continue
-            if isinstance(data, dict):
-                images.append(data)
-    return images
-
-
-def _values(customer: Customer) -> tuple[set[str], set[str]]:
-    """``(identifiers, values)``: the person's phone numbers and e-mail addresses, now and before
-    (unique to them: redacted wherever they appear), and every identifying value (those plus
-    names and custom field texts: scrubbed from the person's own records and from copies)."""
-    images = [service.record_dict(customer), *_history(customer)]
-    identifiers, values = set(), set()
-    for image in images:
-        if isinstance(image.get("phone"), str):
-            identifiers |= _phone_forms(image["phone"])
-        if isinstance(image.get("email"), str):
-            identifiers.add(image["email"])
-        if isinstance(image.get("name"), str):
-            values.add(image["name"])
-        values.update(_strings(image.get("custom") or {}))
-    return identifiers, values | identifiers
-
-
 def _ids(query) -> list[int]:
     return [row.id for row in query]
 
@@ -156,14 +100,15 @@ def erase_customer(customer: Customer, actor) -> dict:
     All or nothing."""
 
     with database.atomic():
-        identifiers, values = _values(customer)
+        identifiers, values = person_values(customer)
         activities = list(Activity.select().where(Activity.customer == customer))
         contacts = _ids(Contact.select(Contact.id).where(Contact.customer == customer))
         tickets = list(Ticket.select().where(Ticket.customer == customer))
         # the person's own texts, whole, for the copies (a stored response, a file)
         texts = [a.subject for a in activities] + [a.body for a in activities]
         texts += [t.title for t in tickets] + [t.description for t in tickets]
-        needles = Needles(values | {t for t in texts if t and len(t.strip()) >= TEXT_MIN_LENGTH})
+        texts = {t for t in texts if t and len(t.strip()) >= TEXT_MIN_LENGTH}
+        needles = Needles(values | texts, anchors=identifiers)
         deals = list(Deal.select(Deal.id, Deal.title).where(Deal.customer == customer))
         counts = {
             "activities": Activity.delete().where(Activity.customer == customer).execute(),

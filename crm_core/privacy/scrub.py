@@ -44,15 +44,28 @@ PERSONAL_KEYS = frozenset(
 _TEXT_ENCODINGS = ("utf-8-sig", "gb18030")
 
 
-class Needles:
-    """The person's identifying values, matched case-insensitively inside any text."""
+def long_enough(value: str) -> bool:
+    """Long enough to stand for a person: ``MIN_LENGTH`` characters, or two when not ASCII (王伟)."""
+    return len(value) >= MIN_LENGTH or (len(value) >= 2 and not value.isascii())
 
-    def __init__(self, values):
-        found = {str(v).strip() for v in values if v is not None and len(str(v).strip()) >= MIN_LENGTH}
+
+def _pattern(values) -> re.Pattern | None:
+    ordered = sorted(values, key=len, reverse=True)
+    return re.compile("|".join(re.escape(v) for v in ordered), re.IGNORECASE) if ordered else None
+
+
+class Needles:
+    """The person's identifying values, matched case-insensitively inside any text.
+
+    ``anchors`` (their phone numbers and e-mail addresses) also mark JSON objects as the
+    person's: an object holding one loses its ``PERSONAL_KEYS`` whole (a stored response with
+    their record, say), not only the matching text."""
+
+    def __init__(self, values, anchors=()):
+        found = {str(v).strip() for v in values if v is not None and long_enough(str(v).strip())}
         self.values = sorted(found, key=len, reverse=True)
-        self.pattern = (
-            re.compile("|".join(re.escape(v) for v in self.values), re.IGNORECASE) if found else None
-        )
+        self.pattern = _pattern(found)
+        self.anchor = _pattern({str(v).strip() for v in anchors if v and long_enough(str(v).strip())})
 
     def __bool__(self) -> bool:
         return self.pattern is not None
@@ -70,7 +83,12 @@ class Needles:
     def data(self, data: Any, keys: frozenset = frozenset()) -> Any:
         """A JSON value scrubbed: string leaves scrubbed, values under ``keys`` erased whole."""
         if isinstance(data, dict):
-            return {k: (_erased(v) if k in keys else self.data(v, keys)) for k, v in data.items()}
+            here = keys
+            if self.anchor is not None and any(
+                isinstance(v, str) and self.anchor.search(v) for v in data.values()
+            ):
+                here = keys | PERSONAL_KEYS  # the person's own record, copied
+            return {k: (_erased(v) if k in here else self.data(v, keys)) for k, v in data.items()}
         if isinstance(data, list):
             return [self.data(v, keys) for v in data]
         return self.text(data)
@@ -119,12 +137,18 @@ def _erased(value):
 
 
 def _json_text(text: str | None, needles: Needles, keys: frozenset) -> str | None:
+    """A text column scrubbed: as JSON when it is JSON (``\\uXXXX`` escapes read as what they
+    stand for), else as text; the same object when nothing was found."""
     if not text:
         return text
     try:
-        return json.dumps(needles.data(json.loads(text), keys), ensure_ascii=False, separators=(",", ":"))
+        data = json.loads(text)
     except ValueError:
         return needles.text(text)
+    scrubbed = needles.data(data, keys)
+    if scrubbed == data:
+        return text
+    return json.dumps(scrubbed, ensure_ascii=False, separators=(",", ":"))
 
 
 def _events(customer_id: int, needles: Needles) -> tuple[int, list[str]]:
@@ -143,11 +167,7 @@ def _events(customer_id: int, needles: Needles) -> tuple[int, list[str]]:
             ).execute()
             count += 1
     if needles:
-        for row in ConsumerProgress.select().where(ConsumerProgress.last_error.is_null(False)):
-            if needles.found_in(row.last_error):
-                ConsumerProgress.update(last_error=needles.text(row.last_error)).where(
-                    ConsumerProgress.id == row.id
-                ).execute()
+        _text_rows(ConsumerProgress, ("last_error",), needles)
     return count, uids
 
 
@@ -202,18 +222,27 @@ def _uploads(needles: Needles) -> int:
     return count
 
 
-def _text_rows(model, columns, needles: Needles, json_columns=()) -> int:
-    """Scrub ``columns`` (text) and ``json_columns`` of every row of ``model`` holding a value."""
+def _forms(needles: Needles) -> list[str]:
+    """Each value as raw text and as it reads inside JSON written with ``\\uXXXX`` escapes."""
+    forms = set(needles.values)
+    forms |= {json.dumps(v)[1:-1] for v in needles.values}
+    return sorted(forms)
+
+
+def _text_rows(model, columns, needles: Needles) -> int:
+    """Scrub the text ``columns`` (plain or JSON) of the rows of ``model`` holding a value; SQL
+    narrows the rows first (case-insensitive LIKE), so a big table is not read whole."""
+    clause = None
+    for form in _forms(needles):
+        for column in columns:
+            expr = getattr(model, column).contains(form)
+            clause = expr if clause is None else (clause | expr)
     count = 0
-    for row in model.select():
+    for row in model.select().where(clause).iterator():
         changes = {}
         for column in columns:
             value = getattr(row, column)
-            if isinstance(value, str) and needles.found_in(value):
-                changes[column] = _json_text(value, needles, frozenset())
-        for column in json_columns:
-            value = getattr(row, column)
-            scrubbed = needles.data(value)
+            scrubbed = _json_text(value, needles, frozenset()) if isinstance(value, str) else value
             if scrubbed != value:
                 changes[column] = scrubbed
         if changes:
