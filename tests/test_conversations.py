@@ -493,3 +493,21 @@ def test_a_field_rule_hides_message_content(client, setup, make_user):
     _, supervisor = make_user("supervisor", roles=("chat_supervisor",))
     (item,) = client.get(f"/api/v1/conversations/{conv_id}/messages", headers=supervisor).json
     assert "content" not in item and item["sender"]["kind"] == "customer"
+
+
+def test_key_rotation_reaches_the_archive(app, client, setup):
+    from crm_core import crypto
+    from crm_core.conversations.models import Message
+    from crm_core.crypto import rotation
+    from crm_core.testing import run_cli
+
+    s = setup
+    r = ingest(client, s["admin"], [message(1, customer_id=s["c1"]["id"]), message(2)])
+    (conv_id,) = r.json["conversations"]
+    assert run_cli(app, "keys", "rotate").exit_code == 0
+    assert rotation.usage()["k1"]["conversations.messages"] == 2
+    done = rotation.reencrypt()
+    assert done.rewritten == 2, done
+    assert {crypto.key_id_of(m.content) for m in Message.select()} == {"k2"}
+    r = client.get(f"/api/v1/conversations/{conv_id}/messages", headers=s["admin"])
+    assert [m["content"] for m in r.json] == [f"secret message {i}: 我的身份证号" for i in (1, 2)]

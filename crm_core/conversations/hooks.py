@@ -14,11 +14,13 @@ from flask_babel import lazy_gettext as _l
 from .. import hookimpl
 from ..auth import current_actor
 from ..config import Setting
+from ..crypto.rotation import SealedValues
 from . import wecom
 from .models import MODELS, Conversation, Identity, Message, SourceCursor
 from .pull import pull_all, sources
 from .reading import export_for
 from .retention import DEFAULT_DAYS, RETENTION_SETTING, purge
+from .store import content_context
 
 requires = ("core.auth", "core.permissions", "core.entities", "core.audit", "core.crypto")
 
@@ -157,3 +159,17 @@ def crm_cli(group):
             if row and row.last_error:
                 line += f"\tERROR: {row.last_error.splitlines()[0]}"
             click.echo(line)
+
+
+@hookimpl
+def crm_sealed_values():
+    """Message contents, for key rotation (their context is made from the message's source and id)."""
+    return [
+        SealedValues(
+            "conversations.messages",
+            Message,
+            Message.content,
+            context=lambda _row_id, source, external_id: content_context(source, external_id),
+            context_columns=(Message.source, Message.external_id),
+        )
+    ]

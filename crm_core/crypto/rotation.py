@@ -29,8 +29,10 @@ from .models import DataKey
 class SealedValues:
     """One place holding envelope tokens: rows of ``model`` whose ``value`` (a peewee expression
     giving the token's text: a column, or a key of a JSON column) holds a token opened with
-    ``context(row_id)``. ``assign(new)`` is the ``model.update(...)`` mapping that writes a new
-    token (None: clear it); by default ``{value: new}`` for a plain column.
+    ``context(row_id, *extra)``, ``extra`` being the row's values of ``context_columns`` (none by
+    default: a context made from the id alone). ``assign(new)`` is the ``model.update(...)``
+    mapping that writes a new token (None: clear it); by default ``{value: new}`` for a plain
+    column.
 
     ``history=True`` declares copies kept as history (audit images, event payloads: ``value`` is
     their JSON as text, holding tokens anywhere inside): they are counted, so retiring a key they
@@ -39,9 +41,10 @@ class SealedValues:
     name: str
     model: Any
     value: Any
-    context: Callable[[Any], str] | None = None
+    context: Callable[..., str] | None = None
     assign: Callable[[str | None], dict] | None = None
     history: bool = False
+    context_columns: tuple = ()
 
     def sealed_with(self, key_id: str):
         """The condition matching the tokens of data key ``key_id``."""
@@ -112,15 +115,16 @@ def reencrypt(
         for key_id in old_keys:
             after = None
             while limit is None or _done(progress) < limit:
-                query = store.model.select(pk, store.value.alias("token")).where(store.sealed_with(key_id))
+                columns = (pk, store.value.alias("token"), *store.context_columns)
+                query = store.model.select(*columns).where(store.sealed_with(key_id))
                 if after is not None:
                     query = query.where(pk > after)
                 rows = list(query.order_by(pk).limit(batch).tuples())
                 if not rows:
                     break
                 with database.atomic():
-                    for row_id, token in rows:
-                        _move(store, row_id, token, active, progress)
+                    for row_id, token, *extra in rows:
+                        _move(store, row_id, token, store.context(row_id, *extra), active, progress)
                 after = rows[-1][0]
                 if report:
                     report(store.name, progress)
@@ -131,8 +135,7 @@ def _done(progress: Progress) -> int:
     return progress.rewritten + progress.changed_meanwhile + progress.cleared + progress.unreadable
 
 
-def _move(store: SealedValues, row_id, token: str, active: str, progress: Progress) -> None:
-    ctx = store.context(row_id)
+def _move(store: SealedValues, row_id, token: str, ctx: str, active: str, progress: Progress) -> None:
     try:
         new = reseal(token, ctx, active)
     except keyring.KeyRingError:
