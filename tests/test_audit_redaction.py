@@ -144,3 +144,20 @@ def test_short_values_are_ignored_and_nothing_to_do_appends_nothing(app, client,
     _person(client, admin_headers)
     assert redact({"ab", "", "no such value anywhere"}) == 0
     assert not AuditEntry.select().where(AuditEntry.action == "redact").exists()
+
+
+def test_a_rolled_back_redaction_leaves_the_log_and_its_protection(app, client, admin_headers):
+    import peewee as pw
+    import pytest
+
+    from crm_core.db import database
+
+    _person(client, admin_headers)
+    with pytest.raises(RuntimeError), database.atomic():
+        assert redact({PHONE}) >= 1
+        raise RuntimeError("the erasure failed later")
+    assert PHONE in _texts() and verify().ok
+    assert not AuditEntry.select().where(AuditEntry.action == "redact").exists()
+    target = AuditEntry.select().where(AuditEntry.after.contains(PHONE)).first()
+    with pytest.raises(pw.DatabaseError), database.atomic():
+        AuditEntry.update(after="{}").where(AuditEntry.id == target.id).execute()

@@ -69,11 +69,13 @@ class _redaction_allowed:
         else:
             database.execute_sql("DROP TRIGGER IF EXISTS audit_entry_no_update")
 
-    def __exit__(self, *exc):
-        if is_postgres():
+    def __exit__(self, exc_type, *exc):
+        if not is_postgres():
+            database.execute_sql(_SQLITE_UPDATE_TRIGGER)  # always: SQLite has no aborted state
+        elif exc_type is None:
+            # after an error the transaction (or its savepoint) rolls back, and SET LOCAL with it;
+            # a statement now would only fail on PostgreSQL's aborted transaction and hide the error
             database.execute_sql("SET LOCAL crm.audit_redact = 'off'")
-        else:
-            database.execute_sql(_SQLITE_UPDATE_TRIGGER)
 
 
 def _needles(values: Iterable[str]) -> list[str]:
