@@ -115,7 +115,7 @@ def _cli_target(customer_id: int, username: str):
 def crm_cli(group):
     @group.group("privacy")
     def privacy():
-        """Export or erase what is stored about a customer."""
+        """Privacy requests (list, process), and export or erasure of a customer."""
 
     @privacy.command("export")
     @click.argument("customer_id", type=int)
