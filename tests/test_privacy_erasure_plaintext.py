@@ -4,11 +4,11 @@ table of the database, on SQLite and PostgreSQL.
 The person leaves traces everywhere a CRM copies data: their record and its history (a changed
 name and e-mail), a custom field (plain and encrypted), an activity, a ticket, a deal, consent
 records, privacy requests (an access export kept for download), events dispatched to a webhook
-subscription (deliveries exist), an API import (a task keeps the file), a workbench import upload
+subscription (deliveries exist), an API import, large CSV and XLSX exports (tasks keep their files), a workbench import upload
 left half-way, a response stored for an ``Idempotency-Key``, a conversation archived with them.
 The erasure runs as a tracked privacy request. Then EVERY table of the database is listed from
 the catalogue (``sqlite_master`` / ``information_schema``) and EVERY value of every column read
-(text, JSON, blobs, whatever the type), and none may hold any of the person's values. Nothing is
+(text, JSON, blobs and the members of zipped ones, whatever the type), and none may hold any of the person's values. Nothing is
 allow-listed: what stays by law stays without the person (the deal and its amount, the request
 record itself, the customer row as ``Erased customer <id>``) and the test checks that it stayed.
 """
@@ -18,11 +18,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import zipfile
 
 import pytest
 
 from crm_core.browser_testing import csrf_from, web_login
 from crm_core.crypto.models import BlindIndex, SubjectKey
+from crm_core.jobs.tasks import Task
 from crm_core.testing import deliver_events, follow_task, run_cli
 
 API = "/api/v1"
@@ -176,6 +178,13 @@ def _person(client, admin) -> dict:
     ]
     export = client.get(f"{API}/privacy-requests/{access['id']}/export", headers=admin)
     assert EMAIL in export.get_data(as_text=True) and ID_NUMBER in export.get_data(as_text=True)
+    # large exports are tasks keeping their file (CSV as text, XLSX zipped): make these large
+    client.application.config["EXPORT_TASK_ROWS"] = 1
+    for fmt in ("csv", "xlsx"):
+        r = client.get(f"{API}/customers/export?format={fmt}", headers=admin)
+        assert r.status_code == 202, (r.status_code, r.get_data(as_text=True)[:200])
+        outcome = follow_task(client, r, admin)
+        assert outcome.status_code == 200, outcome.get_json()
     # a workbench import the user left after the upload step: the file waits in import_upload
     assert web_login(client, "dpo").status_code == 302
     token = csrf_from(client, "/records/customers/import")
@@ -217,6 +226,9 @@ def _texts(value) -> list[str]:
         return []
     if isinstance(value, memoryview | bytes | bytearray):
         raw = bytes(value)
+        if raw[:2] == b"PK":  # a zip container (XLSX): what its members say
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                return [archive.read(n).decode("utf-8", "ignore") for n in archive.namelist()]
         return [raw.decode("utf-8", "ignore"), raw.decode("gb18030", "ignore")]
     if isinstance(value, dict | list):
         return [json.dumps(value, ensure_ascii=False, default=str)]
@@ -255,7 +267,7 @@ def test_erasure_leaves_no_plaintext_anywhere(app, client, admin, db):
     before = leaks(db)
     tables = {t for t, _c, _v in before}
     # the test sees the copies it is about (else it would prove nothing)
-    for table in ("customer", "audit_entry", "event_outbox", "webhook_delivery", "import_upload"):
+    for table in ("customer", "audit_entry", "event_outbox", "webhook_delivery", "import_upload", "task"):
         assert table in tables, (table, before)
     assert {"activity", "ticket", "deal", "privacy_consent", "privacy_request", "idempotency_key"} <= tables
 
@@ -282,6 +294,14 @@ def test_erasure_leaves_no_plaintext_anywhere(app, client, admin, db):
     # person's audit trail
     assert OTHER.lower() in {v for t, _c, v in _found(db, [OTHER]) if t == "import_upload"}
     assert {"audit_entry", "customer"} <= {t for t, _c, _v in _found(db, [OTHER])}
+    # the CSV export kept the other person's line; the workbook, which cannot be edited as text,
+    # was dropped from its finished task
+    files = {t.output_type: t for t in Task.select() if t.output_type}
+    csv_task = next(t for kind, t in files.items() if "csv" in kind)
+    xlsx_task = next(t for kind, t in files.items() if "sheet" in kind)
+    assert OTHER in bytes(csv_task.output_data).decode("utf-8-sig")
+    assert xlsx_task.output_data is None and xlsx_task.output_name == ""
+    assert client.get(f"{API}/tasks/{xlsx_task.id}", headers=admin).get_json()["file"] is None
     assert (
         client.get(f"{API}/privacy-requests/{person['access']['id']}/export", headers=admin).status_code
         == 410

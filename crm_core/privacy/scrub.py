@@ -203,6 +203,8 @@ def _tasks(needles: Needles) -> int:
                 if data is None and task.status not in (DONE, FAILED):
                     continue  # a running task keeps its workbook; it is dropped once finished
                 changes[column] = data
+                if data is None:  # the file is gone: the task no longer offers it
+                    changes[column.replace("_data", "_name")] = ""
         if changes:
             Task.update(**changes).where(Task.id == task.id).execute()
             count += 1
