@@ -91,6 +91,12 @@ def _person(client, admin) -> dict:
         {"name": "id_number", "type": "string", "encrypted": True, "blind_index": True},
     ):
         _ok(client.post(f"{API}/fields/customers", json=spec, headers=admin), 201)
+    rule = {
+        "name": "welcome",
+        "trigger": "customer.updated",
+        "actions": [{"type": "create_task", "params": {"subject": "Welcome call", "due_in_hours": 48}}],
+    }
+    _ok(client.post(f"{API}/automations", json=rule, headers=admin), 201)
     csv_file = f"name,phone,email\n{OLD_NAME},{PHONE_DIGITS},{OLD_EMAIL}\n{OTHER},13800000001,\n"
     form = {"file": (io.BytesIO(csv_file.encode()), "people.csv")}
     r = client.post(f"{API}/customers/import", data=form, headers=admin, content_type="multipart/form-data")
@@ -270,6 +276,8 @@ def test_erasure_leaves_no_plaintext_anywhere(app, client, admin, db):
     for table in ("customer", "audit_entry", "event_outbox", "webhook_delivery", "import_upload", "task"):
         assert table in tables, (table, before)
     assert {"activity", "ticket", "deal", "privacy_consent", "privacy_request", "idempotency_key"} <= tables
+    runs = db.execute_sql(f"SELECT count(*) FROM automation_run WHERE customer_id = {int(cid)}")
+    assert runs.fetchone()[0] >= 1  # the automation ran for the person (its log is scrubbed too)
 
     assert _blind_indexes(db, cid) == 1
     erasure = _ok(
