@@ -192,13 +192,15 @@ def _person(client, admin) -> dict:
         outcome = follow_task(client, r, admin)
         assert outcome.status_code == 200, outcome.get_json()
     # a workbench import the user left after the upload step: the file waits in import_upload
+    # (saved by Excel in GBK, the person under their Chinese name)
+    gbk_file = f"姓名,手机\n{ZH_NAME},{PHONE_DIGITS}\n{OTHER},13800000001\n".encode("gbk")
     assert web_login(client, "dpo").status_code == 302
     token = csrf_from(client, "/records/customers/import")
     upload = {
         "csrf_token": token,
         "step": "upload",
         "encoding": "",
-        "file": (io.BytesIO(csv_file.encode()), "b.csv"),
+        "file": (io.BytesIO(gbk_file), "excel.csv"),
     }
     r = client.post("/records/customers/import", data=upload, content_type="multipart/form-data")
     assert r.status_code in (302, 303), r.status_code
