@@ -125,6 +125,14 @@ def test_access_request_lifecycle_export_and_audit(world):
     # completed is final
     again = client.post(f"{R}/{created['id']}/process", headers=dpo)
     assert again.status_code == 409
+    # reading one request, and a customer's consents, is audited (sensitive resources)
+    client.get(f"{R}/{created['id']}", headers=dpo)
+    assert _audit(world, created["id"])[-1][0] == "read"
+    client.get(f"{API}/customers/{world['north']['id']}/consents", headers=dpo)
+    from crm_core.audit.models import AuditEntry
+
+    with world["app"].app_context():
+        assert AuditEntry.select().where(AuditEntry.resource == "privacy.consents").count() == 1
 
 
 def test_list_filters_pages_and_overdue(world):

@@ -7,6 +7,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from .. import permissions
+from ..audit import record_read
 from ..auth import current_actor
 from ..entities.models import Customer
 from ..entities.schemas import BlankText, UTCDateTime
@@ -79,6 +80,7 @@ class Consents(MethodView):
         actor = current_actor()
         permissions.require(actor, "privacy.consents", "read")
         customer = permissions.get_record(Customer, customer_id, actor, "customers", "read")
+        record_read(actor, "privacy.consents", customer.id, record=customer)  # a sensitive resource
         return [consent_dict(c) for c in consents_of(customer)]
 
     @blp.arguments(ConsentSchema)

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from marshmallow import Schema, fields, validate
 
 from .. import permissions
+from ..audit import record_read
 from ..auth import current_actor
 from ..db import utcnow
 from ..entities.models import Customer
@@ -127,8 +128,12 @@ class PrivacyRequests(MethodView):
 class PrivacyRequestItem(MethodView):
     @blp.response(200, PrivacyRequestSchema)
     def get(self, request_id):
-        """One request (404 unless its customer is readable and you hold privacy.requests:read)."""
-        return request_dict(get_request(request_id, current_actor()))
+        """One request (404 unless its customer is readable and you hold privacy.requests:read);
+        the read is audited (a sensitive resource)."""
+        actor = current_actor()
+        found = get_request(request_id, actor)
+        record_read(actor, "privacy.requests", found.id, record=found.customer)
+        return request_dict(found)
 
 
 @blp.route("/<int:request_id>/process")
