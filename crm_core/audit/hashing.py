@@ -67,21 +67,40 @@ def is_marker(value: Any) -> bool:
     )
 
 
+_SCALAR = json.JSONEncoder(ensure_ascii=False, default=str).encode  # json.dumps's text, cheaper
+
+
+class LeafHasher:
+    """The leaf digests of one entry: HMAC-SHA256 under ``key`` of ``audit leaf|<seq>|<path>|``
+    and the leaf's JSON text. The keyed state of the common prefix is computed once per entry
+    and copied for each leaf (an entry has a dozen leaves; verify reads every entry)."""
+
+    def __init__(self, key: bytes, seq: int):
+        self.base = hmac.new(key, f"audit leaf|{seq}|".encode(), hashlib.sha256)
+
+    def digest(self, path: str, value: Any) -> str:
+        """The digest of the leaf ``value`` at ``path`` (``/custom/wechat``)."""
+        h = self.base.copy()
+        # a leaf is a JSON scalar (it comes from json.loads): its text needs no key order
+        h.update(f"{path}|{_SCALAR(value)}".encode())
+        return h.hexdigest()
+
+
 def leaf_digest(key: bytes, seq: int, path: str, value: Any) -> str:
     """The digest one leaf value (a string, number, boolean or null) of entry ``seq`` hashes as."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hmac.new(key, f"audit leaf|{seq}|{path}|{text}".encode(), hashlib.sha256).hexdigest()
+    return LeafHasher(key, seq).digest(path, value)
 
 
-def digest_tree(data: Any, key: bytes, seq: int, path: str = "") -> Any:
+def digest_tree(data: Any, key: bytes, seq: int, path: str = "", leaves: LeafHasher | None = None) -> Any:
     """``data`` with every leaf replaced by its ``leaf_digest`` (a marker by the digest it carries)."""
+    leaves = leaves or LeafHasher(key, seq)
     if is_marker(data):
         return data[REDACTED]
     if isinstance(data, dict):
-        return {k: digest_tree(v, key, seq, f"{path}/{k}") for k, v in data.items()}
+        return {k: digest_tree(v, key, seq, f"{path}/{k}", leaves) for k, v in data.items()}
     if isinstance(data, list):
-        return [digest_tree(v, key, seq, f"{path}/{i}") for i, v in enumerate(data)]
-    return leaf_digest(key, seq, path, data)
+        return [digest_tree(v, key, seq, f"{path}/{i}", leaves) for i, v in enumerate(data)]
+    return leaves.digest(path, data)
 
 
 def _image(text: str | None, key: bytes, seq: int) -> Any:
