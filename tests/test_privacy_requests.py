@@ -271,6 +271,11 @@ def test_cli_lists_and_processes(world):
         assert refused.exit_code != 0 and "already completed" in refused.output
         nobody = run_cli(app, "privacy", "requests", "--as", "ghost")
         assert nobody.exit_code != 0
+        other = run_cli(app, "privacy", "requests", "--as", "dpo", "--kind", "erasure").output.split("\t")[0]
+        rejected = run_cli(
+            app, "privacy", "reject", other.lstrip("#"), "--as", "dpo", "--reason", "duplicate"
+        )
+        assert rejected.exit_code == 0 and "rejected" in rejected.output, rejected.output
 
 
 # --- consent ------------------------------------------------------------------------------------

@@ -19,7 +19,14 @@ from ..entities.models import Customer
 from ..errors import APIError
 from . import erase_customer, export_customer
 from .models import KINDS, MODELS, STATUSES, PrivacyRequest
-from .requests import clear_expired_exports, get_request, is_overdue, process_request, visible_requests
+from .requests import (
+    clear_expired_exports,
+    get_request,
+    is_overdue,
+    process_request,
+    reject_request,
+    visible_requests,
+)
 
 requires = ("core.entities", "core.audit", "core.events", "core.permissions", "core.crypto")
 
@@ -181,3 +188,19 @@ def crm_cli(group):
         if request.status == "failed":
             raise click.ClickException(f"request #{request.id} failed: {request.error}")
         click.echo(f"request #{request.id} ({request.kind}) {request.status}")
+
+    @privacy.command("reject")
+    @click.argument("request_id", type=int)
+    @click.option("--as", "username", required=True, help="The handler (needs privacy.requests:reject).")
+    @click.option("--reason", required=True, help="What the person will be told (PIPL Art. 50).")
+    @with_appcontext
+    def reject_command(request_id, username, reason):
+        """Refuse a request, with the reason."""
+        actor = _actor(username)
+        if not reason.strip():
+            raise click.ClickException("give the reason the person will be told")
+        try:
+            request = reject_request(get_request(request_id, actor), actor, reason.strip()[:2000])
+        except APIError as exc:
+            raise click.ClickException(exc.description) from None
+        click.echo(f"request #{request.id} ({request.kind}) rejected")
