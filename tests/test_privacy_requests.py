@@ -363,3 +363,28 @@ def test_a_request_outlives_its_deleted_customer(world):
     r = client.post(f"{R}/{created['id']}/process", headers={**dpo, **ZH})
     assert r.status_code == 409 and r.get_json()["message"] == "此请求的客户已不存在。"
     assert client.get(R, headers=world["north_manager"]).get_json() == []
+
+
+def test_extending_a_request_once(world):
+    client, dpo = world["client"], world["dpo"]
+    created = _new(world, requested_at="2026-01-31T10:00:00Z")
+    assert (
+        client.post(f"{R}/{created['id']}/extend", json={"months": 3, "reason": "x"}, headers=dpo).status_code
+        == 422
+    )
+    r = client.post(f"{R}/{created['id']}/extend", json={"reason": "a complex request"}, headers=dpo)
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["due_at"] == "2026-04-28T10:00:00Z"  # 28 February, then two more months
+    assert body["extension_reason"] == "a complex request" and body["extended_at"]
+    again = client.post(f"{R}/{created['id']}/extend", json={"reason": "more"}, headers={**dpo, **ZH})
+    assert again.status_code == 409 and again.get_json()["message"] == "此请求已延期过一次。"
+    actions = _audit(world, created["id"])
+    assert actions[-1][0] == "extended" and actions[-1][1]["due_at"].startswith("2026-04-28")
+    assert "a complex request" not in json.dumps(actions)  # the reason stays on the request
+    assert (
+        client.post(
+            f"{R}/{created['id']}/extend", json={"reason": "x"}, headers=world["north_service"]
+        ).status_code
+        == 403
+    )

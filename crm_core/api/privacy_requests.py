@@ -23,6 +23,7 @@ from ..privacy.render import export_html
 from ..privacy.requests import (
     create_request,
     export_document,
+    extend_request,
     get_request,
     process_request,
     reject_request,
@@ -62,6 +63,8 @@ class PrivacyRequestSchema(Schema):
     export_available = fields.Boolean(dump_only=True)
     export_expires_at = UTCDateTime(dump_only=True, allow_none=True)
     erasure = fields.Nested(ErasureSummarySchema, dump_only=True, allow_none=True)
+    extended_at = UTCDateTime(dump_only=True, allow_none=True)
+    extension_reason = fields.String(dump_only=True)
 
 
 class PrivacyRequestQuerySchema(Schema):
@@ -73,6 +76,15 @@ class PrivacyRequestQuerySchema(Schema):
 
 class RejectSchema(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ExtendSchema(Schema):
+    months = fields.Integer(load_default=2, validate=validate.Range(min=1, max=2))
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "why (complexity, number of requests): the person must be told"},
+    )
 
 
 def _customer(actor, customer_id: int) -> Customer:
@@ -157,6 +169,19 @@ class PrivacyRequestReject(MethodView):
         """Refuse the request, giving the reason the person will be told (privacy.requests:reject)."""
         actor = current_actor()
         return request_dict(reject_request(get_request(request_id, actor), actor, data["reason"]))
+
+
+@blp.route("/<int:request_id>/extend")
+class PrivacyRequestExtend(MethodView):
+    @blp.arguments(ExtendSchema)
+    @blp.response(200, PrivacyRequestSchema)
+    @blp.alt_response(409, description="Closed, or already extended")
+    def post(self, data, request_id):
+        """Extend the due date once by one or two months (GDPR Art. 12(3): complex or numerous
+        requests; tell the person why within the first month). Needs privacy.requests:process."""
+        actor = current_actor()
+        request = extend_request(get_request(request_id, actor), actor, data["months"], data["reason"])
+        return request_dict(request)
 
 
 def _download(body: str, mimetype: str, filename: str) -> Response:

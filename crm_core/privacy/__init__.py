@@ -162,6 +162,7 @@ def _scrub_requests(customer: Customer, needles: Needles) -> None:
             result=None if request.kind in ("access", "portability") else request.result,
             notes=ERASED if request.notes else "",
             rejection_reason=needles.text(request.rejection_reason),
+            extension_reason=needles.text(request.extension_reason),
             error=needles.text(request.error),
         ).where(PrivacyRequest.id == request.id).execute()
 

@@ -68,6 +68,9 @@ class PrivacyRequest(BaseModel):
     result_expires_at = pw.DateTimeField(null=True)
     rejection_reason = pw.TextField(default="")
     error = pw.TextField(default="")
+    # GDPR Art. 12(3): the month may be extended once, by up to two months, telling the person why
+    extended_at = pw.DateTimeField(null=True)
+    extension_reason = pw.TextField(default="")
 
     class Meta:
         table_name = "privacy_request"

@@ -74,7 +74,7 @@ def is_overdue(request: PrivacyRequest, now: dt.datetime | None = None) -> bool:
     return request.status in OPEN_STATUSES and request.due_at < (now or utcnow())
 
 
-def _audit(actor, request: PrivacyRequest, previous: str | None, **extra) -> None:
+def _audit(actor, request: PrivacyRequest, previous: str | None, action: str | None = None, **extra) -> None:
     details = {
         "kind": request.kind,
         "customer_id": request.customer_id,
@@ -83,7 +83,7 @@ def _audit(actor, request: PrivacyRequest, previous: str | None, **extra) -> Non
         **extra,
     }
     customer = Customer.get_or_none(Customer.id == request.customer_id) if request.customer_id else None
-    record_event(actor, request.status, RESOURCE, request.id, details, record=customer)
+    record_event(actor, action or request.status, RESOURCE, request.id, details, record=customer)
 
 
 def visible_requests(actor):
@@ -204,6 +204,32 @@ def reject_request(request: PrivacyRequest, actor, reason: str) -> PrivacyReques
         )
 
 
+def extend_request(request: PrivacyRequest, actor, months: int, reason: str) -> PrivacyRequest:
+    """Move an open request's due date ``months`` (1 or 2) calendar months later, once, with the
+    reason the person is told (GDPR Art. 12(3)); needs ``privacy.requests:process``; audited."""
+    permissions.require(actor, RESOURCE, "process")
+    if request.status not in OPEN_STATUSES:
+        raise APIError(409, _("This request is already %(status)s.", status=request.status))
+    if request.extended_at is not None:
+        raise APIError(409, _("This request was already extended."))
+    due = request.due_at
+    for _month in range(months):
+        due = add_month(due)
+    previous_due = request.due_at
+    with database.atomic():
+        request.due_at, request.extended_at, request.extension_reason = due, utcnow(), reason
+        request.save()
+        _audit(
+            actor,
+            request,
+            request.status,
+            action="extended",
+            extended_from=previous_due.isoformat(),
+            due_at=due.isoformat(),
+        )
+    return request
+
+
 def export_document(request: PrivacyRequest, actor) -> dict:
     """The export of a completed access/portability request while it is kept (410 after);
     every download is audited."""
@@ -255,4 +281,6 @@ def request_dict(request: PrivacyRequest, now: dt.datetime | None = None) -> dic
         "export_available": has_export,
         "export_expires_at": request.result_expires_at if has_export else None,
         "erasure": summary,
+        "extended_at": request.extended_at,
+        "extension_reason": request.extension_reason,
     }
