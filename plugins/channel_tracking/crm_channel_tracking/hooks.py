@@ -162,7 +162,14 @@ def crm_event(event):
 @hookimpl
 def crm_jobs():
     return [
-        {"id": "channel_tracking:partitions", "func": _maintain, "trigger": "cron", "hour": 3, "minute": 17},
+        {
+            "id": "channel_tracking:partitions",
+            "func": _maintain,
+            "trigger": "cron",
+            "hour": 3,
+            "minute": 17,
+            "description": "Create the touchpoint partitions of this month and the next three",
+        },
     ]
 
 
