@@ -36,6 +36,9 @@ Encryption at rest
     ``seal_value`` / ``open_value`` (a JSON value as an envelope token bound to a context, and
     back), ``SealedValues`` (declare where you keep tokens, for key rotation). Encrypted custom
     fields need none of this: ``"encrypted": true`` in the field definition.
+Privacy
+    ``has_consent`` (``has_consent(customer, purpose)``: the latest consent record for that
+    purpose says given; ask it before marketing to a person).
 Settings and URLs
     ``Setting``, ``setting_prefix``, ``base_url``, ``absolute_url``.
 Input
@@ -80,6 +83,7 @@ from .permissions import (
     view,
 )
 from .permissions.builtin import seed_builtin_grants
+from .privacy.consent import has_consent
 from .records.listing import list_query, page_params, pagination_header
 from .records.service import create as create_record
 from .records.service import delete as delete_record
@@ -167,6 +171,8 @@ __all__ = [
     # encryption at rest
     "open_value",
     "seal_value",
+    # privacy
+    "has_consent",
     # the write path
     "create_record",
     "delete_record",
