@@ -388,3 +388,19 @@ def test_extending_a_request_once(world):
         ).status_code
         == 403
     )
+
+
+def test_only_the_handler_downloads_the_export_made_with_their_view(world):
+    client, dpo = world["client"], world["dpo"]
+    created = _new(world)
+    assert client.post(f"{R}/{created['id']}/process", headers=dpo).status_code == 200
+    # a manager of the customer's department may read the request, not the admin's export of it
+    manager = world["north_manager"]
+    assert client.get(f"{R}/{created['id']}", headers=manager).status_code == 200
+    for suffix in ("export", "export.html"):
+        r = client.get(f"{R}/{created['id']}/{suffix}", headers=manager)
+        assert r.status_code == 403, r.get_json()
+        assert world["north"]["email"] not in r.get_data(as_text=True)
+    r = client.get(f"{R}/{created['id']}/export", headers={**manager, **ZH})
+    assert r.status_code == 403 and "处理" in r.get_json()["message"]
+    assert client.get(f"{R}/{created['id']}/export", headers=dpo).status_code == 200

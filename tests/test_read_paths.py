@@ -153,6 +153,13 @@ def world(app, client, make_user):
         headers=admin,
     )
     assert r.status_code == 201, r.get_json()
+    # answered access requests, their exports kept: made by an admin, who sees every field
+    requests = []
+    for customer in (inside, outside):
+        request_id = post("privacy-requests", {"kind": "access", "customer_id": customer}, admin)
+        r = client.post(f"{API}/privacy-requests/{request_id}/process", headers=admin)
+        assert r.status_code == 200, r.get_json()
+        requests.append(request_id)
     ids = {
         "companies": [parent, branch],
         "customers": [inside, outside, shared],
@@ -161,6 +168,7 @@ def world(app, client, make_user):
         "tickets": [ticket_out],
         "tasks": [task_out],
         "uploads": [upload_out],
+        "privacy_requests": requests,
     }
     return types.SimpleNamespace(
         spy=spy, spy_h=spy_h, ids=ids, users=[spy.id, colleague.id, stranger.id], depts=[home.id, away.id]
@@ -193,13 +201,14 @@ def params(world) -> dict[str, list]:
         ],
         "name": ["vault", "email"],
         "type_name": ["asset"],
-        "fmt": ["csv", "xlsx"],
+        "fmt": ["csv", "xlsx", "json", "html"],
         "kind": ["png", "svg"],
         "dimension": ["channel", "campaign", "kol"],
         "visitor_id": ["v1"],
         "campaign_id": [1],
         # the archive's conversations (none in this world: the spy must get 404/403, not a leak)
         "conversation_id": [1],
+        "request_id": world.ids["privacy_requests"],
         "link_id": [1],
         "tier_id": [1, 2],
         "rule_id": [1, 2],

@@ -47,13 +47,18 @@ def master_key() -> bytes:
     if not text:
         path = Path(config.get("ENCRYPTION_MASTER_KEY_FILE") or Path(config["INSTANCE_PATH"]) / "master_key")
         text = kept_secret(path, lambda: base64.b64encode(os.urandom(32)).decode())
+    cache["master"] = key = _master_from(text, "ENCRYPTION_MASTER_KEY")
+    return key
+
+
+def _master_from(text: str, setting: str) -> bytes:
+    """The 32-byte key that ``text`` (base64) holds; ``KeyRingError`` naming ``setting`` if not."""
     try:
         key = base64.b64decode(text, validate=True)
     except binascii.Error:
         key = b""
     if len(key) != 32:
-        raise KeyRingError("ENCRYPTION_MASTER_KEY must be 32 bytes in base64")
-    cache["master"] = key
+        raise KeyRingError(f"{setting} must be 32 bytes in base64")
     return key
 
 
@@ -85,15 +90,7 @@ def _unwrap(wrapped: str, label: str) -> bytes:
 
 def _previous_master() -> bytes | None:
     text = current_app.config.get("ENCRYPTION_MASTER_KEY_PREVIOUS") or ""
-    if not text:
-        return None
-    try:
-        key = base64.b64decode(text, validate=True)
-    except binascii.Error:
-        key = b""
-    if len(key) != 32:
-        raise KeyRingError("ENCRYPTION_MASTER_KEY_PREVIOUS must be 32 bytes in base64")
-    return key
+    return _master_from(text, "ENCRYPTION_MASTER_KEY_PREVIOUS") if text else None
 
 
 def wrapper(name: str) -> dict:

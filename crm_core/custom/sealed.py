@@ -24,25 +24,12 @@ from ..db import database, is_postgres
 from ..errors import APIError
 from .expressions import raw_expression
 from .extensible import entity_model
-from .fielddefs import FieldDef, custom_fields
+from .fielddefs import FIELD_TYPES, FieldDef, custom_fields
 from .models import FieldDefinition
 from .validation import check_value
 
 #: Types whose values may be encrypted (a reference stays plain: the database checks it).
-ENCRYPTABLE = (
-    "string",
-    "text",
-    "int",
-    "decimal",
-    "bool",
-    "date",
-    "datetime",
-    "choice",
-    "multi-choice",
-    "email",
-    "phone",
-    "url",
-)
+ENCRYPTABLE = tuple(t for t in FIELD_TYPES if t != "reference")
 #: Types a blind index can look up (exact match of one scalar value).
 INDEXABLE = ("string", "int", "choice", "email", "phone", "url", "date")
 #: Shown instead of a value in messages about encrypted fields (never the value itself).

@@ -232,10 +232,22 @@ def extend_request(request: PrivacyRequest, actor, months: int, reason: str) -> 
 
 def export_document(request: PrivacyRequest, actor) -> dict:
     """The export of a completed access/portability request while it is kept (410 after);
-    every download is audited."""
+    every download is audited.
+
+    The document was made with the permissions of whoever processed the request (fields hidden
+    from them are left out, others' are not), so only they may download it, while they may still
+    export that customer: anyone else processes a request of their own (403 otherwise)."""
     permissions.require(actor, RESOURCE, "read")
     if request.kind not in EXPORT_KINDS or request.status != COMPLETED:
         raise APIError(404, _("This request has no export."))
+    if request.handled_by_id != getattr(actor, "id", None):
+        raise APIError(
+            403,
+            _(
+                "Only the person who processed this request may download its export: it shows what they may see."
+            ),
+        )
+    _customer_for(request, actor)
     if not request.result or (request.result_expires_at and request.result_expires_at < utcnow()):
         raise APIError(410, _("The export has expired: record a new request to make a new one."))
     record_event(actor, "download", RESOURCE, request.id, {"customer_id": request.customer_id})
