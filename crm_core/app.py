@@ -11,8 +11,9 @@ from flask import Flask, g, request
 from . import errors, inputs
 from .api import create_api
 from .config import PluginSettings, ensure_secret_key, load_config, plugin_settings, read_setting
-from .db import database, default_url, open_database
+from .db import database, default_url, log_slow_queries, open_database
 from .errors import API_PREFIXES
+from .ops.logs import formatter as log_formatter
 from .plugins import PluginManager, disabled_from_env
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -56,6 +57,7 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
     inputs.install(app)  # before any blueprint: bounded <int:> ids, JSON limits
 
     db = open_database(settings["DATABASE_URL"] or default_url(settings["INSTANCE_PATH"]))
+    log_slow_queries(db, settings["SLOW_QUERY_MS"])
     crm = CRM(plugins=manager, db=db)
     for models in manager.hook.crm_models():
         crm.models.extend(models)
@@ -100,14 +102,17 @@ def load_plugins(
 
 
 def _configure_logging(app: Flask) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
-    )
-    handler.addFilter(RequestIdFilter())
+    # text or JSON lines (LOG_FORMAT); the handler is the process's, so the latest app's format wins
+    chosen = log_formatter(app.config["LOG_FORMAT"])
     root = logging.getLogger("crm_core")
-    if not any(isinstance(h.filters[0], RequestIdFilter) for h in root.handlers if h.filters):
+    ours = [h for h in root.handlers if h.filters and isinstance(h.filters[0], RequestIdFilter)]
+    if not ours:
+        handler = logging.StreamHandler()
+        handler.addFilter(RequestIdFilter())
         root.addHandler(handler)
+        ours = [handler]
+    for handler in ours:
+        handler.setFormatter(chosen)
     root.setLevel(app.config["LOG_LEVEL"])
     app.logger.addFilter(RequestIdFilter())
 

@@ -21,6 +21,7 @@ from .auth.ratelimit import check_shared_storage
 from .config import ConfigError, describe
 from .errors import APIError
 from .migrate import migrate
+from .ops import metrics as ops_metrics
 from .plugins import PluginManager, disabled_from_env
 from .reference_data import LocaleError, resolve_locale, seed_first_run
 
@@ -191,7 +192,8 @@ def serve_command(bind, workers, threads):
     from gunicorn.app.base import BaseApplication
 
     try:
-        check_shared_storage(load_settings()[0], workers)
+        settings = load_settings()[0]
+        check_shared_storage(settings, workers)
     except ConfigError as exc:
         raise click.ClickException(f"invalid configuration: {exc}") from None
     except ValueError as exc:
@@ -202,13 +204,21 @@ def serve_command(bind, workers, threads):
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
-            self.cfg.set("accesslog", "-")
+            # with JSON logs, the app's own line per request (crm_core.ops) replaces the access log
+            self.cfg.set("accesslog", None if settings["LOG_FORMAT"] == "json" else "-")
             self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
+            # the workers' Prometheus metrics meet in a fresh directory; a dead worker's live
+            # gauges are dropped (crm_core.ops.metrics)
+            self.cfg.set("child_exit", ops_metrics.worker_exited)
 
         def load(self):
             return _create_app()
 
-    Server().run()
+    metrics_dir, master = ops_metrics.prepare_multiprocess(), os.getpid()
+    try:
+        Server().run()
+    finally:
+        ops_metrics.remove_multiprocess_dir(metrics_dir, master)
 
 
 #: gunicorn's default access line with the path alone (``%(U)s``) in place of the request line:

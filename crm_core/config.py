@@ -102,6 +102,15 @@ SETTINGS: dict[str, Setting] = {
     "ADMIN_PASSWORD": Setting(str, "", "its password; generated and printed once when unset"),
     "LOCALE": Setting(str, "", "zh_CN or en: language of seeded data (`crm init`, demo); default from LANG"),
     "LOG_LEVEL": Setting(str, "INFO", "logging level"),
+    # operations (crm_core.ops, docs/operations.md)
+    "LOG_FORMAT": Setting(str, "text", "log lines as text or json (one JSON object a line; json for crm serve)"),
+    "SLOW_QUERY_MS": Setting(int, 0, "log SQL statements slower than this many ms, without their values; 0 = off"),
+    "METRICS_TOKEN": Setting(
+        str, "", "bearer token Prometheus sends to GET /metrics; empty = /metrics answers 404"
+    ),
+    "HEALTH_HEARTBEAT_MAX_AGE": Setting(
+        int, 60, "seconds the scheduler heartbeat may be old before /health/ready fails; 0 = not checked"
+    ),
     "TESTING": Setting(bool, False, "Flask testing mode"),
     "DEBUG": Setting(bool, False, "Flask debug mode"),
     # long work as tasks (crm_core.jobs.tasks)

@@ -7,6 +7,8 @@ bind to a concrete database, so tests and the CLI can point the same models at e
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -94,6 +96,35 @@ def open_database(url: str) -> pw.Database:
         db = connect(url)
     database.initialize(db)
     return db
+
+
+#: the slow-query log (``SLOW_QUERY_MS``): statement text and duration, never the values
+slow_log = logging.getLogger("crm_core.sql.slow")
+SLOW_STATEMENT_CHARS = 2000
+
+
+def log_slow_queries(db: pw.Database, threshold_ms: int) -> None:
+    """Log every statement ``db`` runs that takes ``threshold_ms`` or longer (0: none) with its
+    duration and its SQL text, without the parameter values (they hold personal data).
+
+    Wraps ``db.execute_sql``, the one method every peewee query goes through."""
+    if threshold_ms <= 0:
+        return
+    inner = db.execute_sql
+
+    def execute_sql(sql, params=None):
+        start = time.perf_counter()
+        try:
+            return inner(sql, params)
+        finally:
+            ms = (time.perf_counter() - start) * 1000
+            if ms >= threshold_ms:
+                text = " ".join(str(sql).split())[:SLOW_STATEMENT_CHARS]
+                slow_log.warning(
+                    "slow query %.1f ms: %s", ms, text, extra={"duration_ms": round(ms, 1), "statement": text}
+                )
+
+    db.execute_sql = execute_sql
 
 
 def is_postgres(db: pw.Database | None = None) -> bool:

@@ -31,4 +31,18 @@ class JobRun(pw.Model):
         indexes = ((("job_id", "started_at"), False),)
 
 
-MODELS = [JobRun]
+class SchedulerHeartbeat(pw.Model):
+    """The scheduler's sign of life: one row (id 1) the lock holder rewrites every
+    ``HEARTBEAT_SECONDS``; ``/health/ready`` checks that it is recent."""
+
+    id = pw.IntegerField(primary_key=True)
+    beat_at = pw.DateTimeField(default=utcnow)
+    host = pw.CharField(max_length=255, default="")
+    pid = pw.IntegerField(null=True)
+
+    class Meta:
+        database = database
+        table_name = "scheduler_heartbeat"
+
+
+MODELS = [JobRun, SchedulerHeartbeat]

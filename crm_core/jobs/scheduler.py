@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 
@@ -32,7 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from ..db import database, utcnow
 from .lock import SchedulerLock
-from .models import ERROR, RUNNING, JobRun
+from .models import ERROR, RUNNING, JobRun, SchedulerHeartbeat
 from .registry import collect_jobs
 from .runner import run_job
 
@@ -42,6 +44,8 @@ log = logging.getLogger(__name__)
 LOCK_CHECK_SECONDS = 2.0
 # how long a scheduler that lost its lock waits for its running jobs before it competes again
 DRAIN_SECONDS = 30.0
+# how often the leader rewrites its heartbeat row (``/health/ready`` allows a few missed beats)
+HEARTBEAT_SECONDS = 10.0
 # the longest wait between tries while the database is unreachable
 RETRY_SECONDS = 1.0
 
@@ -141,12 +145,14 @@ def _lead(app, lock: SchedulerLock, stop: threading.Event, lock_check_seconds: f
     scheduler.start()
     log.info("scheduler holds the lock; running jobs: %s", ", ".join(j.id for j in scheduler.get_jobs()))
     lost = False
+    beaten = _beat(app, 0.0)
     try:
         while not stop.wait(lock_check_seconds):
             if not lock.alive():
                 lost = True
                 log.error("scheduler lost its lock (database session gone); pausing jobs to retake it")
                 break
+            beaten = _beat(app, beaten)
     finally:
         # no new runs from here on; the running ones finish (bounded when the lock was lost)
         scheduler.pause()
@@ -154,6 +160,28 @@ def _lead(app, lock: SchedulerLock, stop: threading.Event, lock_check_seconds: f
         lock.release()
         if lost:
             _drop_pooled_connections(app)
+
+
+def _beat(app, last: float) -> float:
+    """Rewrite the heartbeat row (``/health/ready`` reads it) when ``HEARTBEAT_SECONDS`` have
+    passed since ``last`` (monotonic); returns the time of the latest beat. A failed write is a
+    warning: the lock check notices a database that is really gone."""
+    now = time.monotonic()
+    if last and now - last < HEARTBEAT_SECONDS:
+        return last
+    try:
+        with app.app_context():
+            database.connect(reuse_if_open=True)
+            try:
+                row = {"beat_at": utcnow(), "host": socket.gethostname()[:255], "pid": os.getpid()}
+                if not SchedulerHeartbeat.update(**row).where(SchedulerHeartbeat.id == 1).execute():
+                    SchedulerHeartbeat.insert(id=1, **row).on_conflict_ignore().execute()
+            finally:
+                if not database.in_transaction():
+                    database.close()
+    except Exception as exc:  # reported as a stale heartbeat by /health/ready
+        log.warning("scheduler heartbeat not written: %s", _first_line(exc))
+    return now
 
 
 def _shutdown(scheduler: BackgroundScheduler, timeout: float | None) -> None:
