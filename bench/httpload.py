@@ -54,6 +54,8 @@ class Result:
     latencies: list[float]
     errors: list[str]
     seconds: float
+    #: how many answers of each HTTP status (errors keeps only the first few texts)
+    statuses: dict[int, int] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -86,7 +88,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes, bool
     return status, body, headers.get("connection", "").lower() != "close"
 
 
-async def _client(host, port, index, count, make, think_s, latencies, errors, rng):
+async def _client(host, port, index, count, make, think_s, latencies, errors, rng, statuses):
     reader = writer = None
     if think_s:
         await asyncio.sleep(rng.uniform(0, think_s))  # clients start out of step, as users do
@@ -98,6 +100,7 @@ async def _client(host, port, index, count, make, think_s, latencies, errors, rn
         writer.write(data)
         status, body, keep = await _read_response(reader)
         latencies.append((time.perf_counter() - start) * 1000)
+        statuses[status] = statuses.get(status, 0) + 1
         if status >= 400 and len(errors) < 5:
             errors.append(f"{status} {body[:200]!r}")
         if not keep:
@@ -146,19 +149,20 @@ def run(
     0 is a closed loop: the next request as soon as the answer comes."""
     latencies: list[float] = []
     errors: list[str] = []
+    statuses: dict[int, int] = {}
     rng = random.Random(seed)
 
     async def main():
         await asyncio.gather(
             *(
-                _client(host, port, c, requests_each, make, think_ms / 1000, latencies, errors, rng)
+                _client(host, port, c, requests_each, make, think_ms / 1000, latencies, errors, rng, statuses)
                 for c in range(clients)
             )
         )
 
     start = time.perf_counter()
     run_loop(main)
-    return Result(latencies, errors, time.perf_counter() - start)
+    return Result(latencies, errors, time.perf_counter() - start, statuses)
 
 
 def percentile(samples: list[float], p: float) -> float:

@@ -34,6 +34,18 @@ TINY = {
     "bench_channel.py": ["--events", "500", "--touchpoints", "2000", "--conversions", "50"],
     "bench_statements.py": [],
     "bench_sqlite_writers.py": ["--seconds", "5", "--baseline-seconds", "1", "--sequential", "20"],
+    "bench_soak.py": [
+        "--seconds",
+        "3",
+        "--customers",
+        "200",
+        "--members",
+        "5",
+        "--workers",
+        "2",
+        "--clients",
+        "list=1,detail=1,create=1,redeem=1,ingest=1",
+    ],
 }
 # benchmarks of the embedded default: they start their own SQLite instance, no PostgreSQL needed
 SQLITE_ONLY = {"bench_sqlite_writers.py"}
