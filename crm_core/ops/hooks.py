@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import NotFound
 
 from .. import hookimpl
 from ..errors import APIError, error_payload, localise
@@ -39,9 +40,11 @@ def scrape():
     """Prometheus exposition; 404 unless ``METRICS_TOKEN`` is set, 401 without that bearer token."""
     token = current_app.config["METRICS_TOKEN"]
     if not token:
-        return _error(APIError(404))  # as any unknown URL: metrics are off
+        raise NotFound()  # answered as any unknown URL: metrics are off
     if not metrics.authorized(token, request.headers.get("Authorization", "")):
-        return _error(APIError(401, METRICS_UNAUTHORIZED, headers={"WWW-Authenticate": 'Bearer realm="metrics"'}))
+        return _error(
+            APIError(401, METRICS_UNAUTHORIZED, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        )
     response = current_app.response_class(metrics.render(current_app), mimetype=None)
     response.headers["Content-Type"] = metrics.CONTENT_TYPE
     return _no_store(response)
