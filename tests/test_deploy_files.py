@@ -7,10 +7,18 @@ deploy/schemas/README.md); the Kubernetes schemas come with the `kubernetes-vali
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import jsonschema
@@ -19,6 +27,7 @@ import yaml
 from click.testing import CliRunner
 
 from crm_core.cli import build_cli
+from crm_core.testing import postgres_server_url, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -289,3 +298,69 @@ def test_no_real_secrets_in_the_examples():
         placeholders
     )
     assert sorted(k for k, v in placeholders.items() if "change-me" not in v) == []
+
+
+# -- the same processes without containers ---------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_compose_processes_come_up_ready(tmp_path):
+    """What compose.yaml runs, run here as plain processes with the settings of crm.env.example
+    (database, Redis and key file pointed at this machine's): `crm migrate` exits 0, then
+    `crm scheduler` and `crm serve` start, and /health/ready turns green once the scheduler beat."""
+    server = postgres_server_url()
+    if server is None:
+        pytest.skip("the deployment runs on PostgreSQL")
+    crm = str(Path(sys.executable).parent / "crm")
+    key = tmp_path / "master_key"
+    key.write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with scratch_database(server, "crm_deploy") as url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+        env.update(env_file("crm.env.example"))
+        env.update(
+            CRM_DATABASE_URL=url,
+            CRM_ENCRYPTION_MASTER_KEY_FILE=str(key),
+            CRM_RATELIMIT_STORAGE_URL=os.environ.get("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            CRM_RATELIMIT_KEY_PREFIX=f"crmtest-deploy-{port}",
+            CRM_INSTANCE_PATH=str(tmp_path / "instance"),
+        )
+        migrate = subprocess.run([crm, "migrate"], env=env, capture_output=True, text=True, timeout=300)
+        assert migrate.returncode == 0, migrate.stderr[-2000:]
+        web_command = compose()["services"]["web"]["command"]
+        web_command = [c.replace("0.0.0.0:8000", f"127.0.0.1:{port}") for c in web_command]
+        web_command[web_command.index("--workers") + 1] = "2"
+        procs = []
+        try:
+            for command in (compose()["services"]["scheduler"]["command"], web_command):
+                procs.append(
+                    subprocess.Popen(
+                        [crm, *command],
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                )
+            deadline, status, body = time.monotonic() + 120, None, b""
+            while time.monotonic() < deadline and status != 200:
+                assert all(p.poll() is None for p in procs), "a process exited"
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=3) as r:
+                        status, body = r.status, r.read()
+                except urllib.error.HTTPError as exc:
+                    status, body = exc.code, exc.read()
+                except OSError:
+                    pass
+                time.sleep(0.5)
+            assert status == 200, body
+            assert json.loads(body)["checks"]["scheduler"]["status"] == "ok"
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=3) as r:
+                assert r.status == 200
+        finally:
+            for proc in procs:
+                os.killpg(proc.pid, signal.SIGTERM)
+            for proc in procs:
+                proc.wait(timeout=60)
