@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 import tarfile
 import threading
@@ -17,6 +18,8 @@ import pytest
 from crm_core import hookimpl
 from crm_core.app import create_app
 from crm_core.audit.models import AuditEntry, AuditHead
+from crm_core.backup import BackupError, read_manifest
+from crm_core.backup.postgres import find_tool
 from crm_core.crypto.models import DataKey, SubjectKey
 from crm_core.entities.models import Customer
 from crm_core.migrate import migrate
@@ -280,3 +283,32 @@ def test_sqlite_backup_while_another_thread_writes_is_consistent(app, db_url, tm
         b = conn.execute("SELECT count(*) FROM customer WHERE name LIKE 'pair-%-b'").fetchone()[0]
         conn.close()
         assert a == b and a > 0
+
+
+def test_postgresql_tools_of_the_wrong_version_are_passed_over_or_named(
+    app, live, people, tmp_path, monkeypatch
+):
+    if live.startswith("sqlite"):
+        pytest.skip("pg_dump and pg_restore are PostgreSQL's")
+
+    # an old pg_dump first on PATH: the server's own version is found beside it
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    old = fake / "pg_dump"
+    old.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\nexit 1\n")
+    old.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    result = backup(app, tmp_path / "crm.backup")
+    assert "written to" in result.output
+    manifest = read_manifest(tmp_path / "crm.backup")
+    assert manifest["pg_dump_version"] >= manifest["server_version"]
+
+    # none new enough: the error names what was found and what to install
+    with pytest.raises(
+        BackupError, match=r"pg_dump must be version 99 or newer.*\(9\).*\(15\).*postgresql-client-99"
+    ):
+        find_tool("pg_dump", 99)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr("glob.glob", lambda pattern: [])  # a machine without any PostgreSQL client
+    with pytest.raises(BackupError, match="pg_dump not found on PATH: install the PostgreSQL client tools"):
+        find_tool("pg_dump", 15)
