@@ -54,6 +54,8 @@ def test_metrics_need_the_token(client, app):
     assert wrong.status_code == 401 and wrong.json["code"] == 401
     assert wrong.headers["WWW-Authenticate"].startswith("Bearer")
     assert TOKEN not in wrong.get_data(as_text=True)
+    chinese = client.get("/metrics", headers={"Accept-Language": "zh-CN"})
+    assert chinese.status_code == 401 and "指标令牌" in chinese.json["message"]
     # without a token configured there are no metrics at all
     app.config["METRICS_TOKEN"] = ""
     assert client.get("/metrics", headers=SCRAPE).status_code == 404

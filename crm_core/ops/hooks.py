@@ -16,7 +16,6 @@ blp = Blueprint("ops", __name__)
 
 #: endpoints answered before any other ``before_request`` (see ``crm_startup``)
 EARLY = frozenset({"ops.live", "ops.ready", "ops.metrics"})
-METRICS_UNAUTHORIZED = "A valid metrics token is required (Authorization: Bearer <CRM_METRICS_TOKEN>)."
 
 
 @blp.route("/health/live", endpoint="live")
