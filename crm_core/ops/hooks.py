@@ -41,9 +41,12 @@ def scrape():
     if not token:
         raise NotFound()  # answered as any unknown URL: metrics are off
     if not metrics.authorized(token, request.headers.get("Authorization", "")):
-        return _error(
-            APIError(401, METRICS_UNAUTHORIZED, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        refused = APIError(
+            401,
+            "A valid metrics token is required (Authorization: Bearer <token>).",
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
         )
+        return _error(refused)
     response = current_app.response_class(metrics.render(current_app), mimetype=None)
     response.headers["Content-Type"] = metrics.CONTENT_TYPE
     return _no_store(response)
