@@ -137,6 +137,32 @@ def test_docker_compose_config_accepts_the_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
+def test_nginx_accepts_its_configuration(tmp_path):
+    """`nginx -t` on deploy/nginx.conf inside a minimal main configuration (paths moved into
+    tmp_path, the compose service name `web` replaced by an address that resolves here)."""
+    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if nginx is None:
+        pytest.skip("nginx is not installed (Debian: apt-get install nginx-light)")
+    site = (DEPLOY / "nginx.conf").read_text()
+    site = site.replace("server web:8000;", "server 127.0.0.1:8000;")
+    site = site.replace("/var/cache/nginx/", f"{tmp_path}/cache/").replace("/var/log/nginx/", f"{tmp_path}/")
+    assert "/var/" not in site
+    (tmp_path / "site.conf").write_text(site)
+    (tmp_path / "cache").mkdir()  # /var/cache/nginx exists in the nginx image
+    temp = {name: tmp_path / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+    (tmp_path / "main.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
+        + "".join(f"    {name}_temp_path {path};\n" for name, path in temp.items()).replace(
+            "body_temp", "client_body_temp"
+        )
+        + f"    include {tmp_path}/site.conf;\n}}\n"
+    )
+    proc = subprocess.run(
+        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "main.conf")], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
 # -- cross-references with the app ---------------------------------------------------------
 
 
