@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 from .. import __version__, hookimpl
 from ..auth import public
-from ..db import database
+from ..ops import health
 from . import (
     API_PREFIX,
     Blueprint,
@@ -61,14 +61,14 @@ class Health(MethodView):
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="The database is unreachable")
     def get(self):
-        """Liveness and database reachability (no authentication)."""
+        """Liveness and database reachability (no authentication). Probes of a deployment use
+        ``/health/live`` and ``/health/ready`` (migrations, scheduler heartbeat too: docs/operations.md)."""
 
-        try:
-            database.execute_sql("SELECT 1")
+        problem = health.check_database()  # the same check as /health/ready's
+        if problem is None:
             return {"status": "ok", "database": "ok", "version": __version__}
-        except Exception as exc:  # report, never raise: monitors poll this
-            current_app.logger.warning("health: database unreachable: %s", exc)
-            return {"status": "error", "database": "unreachable", "version": __version__}, 503
+        current_app.logger.warning("health: database unreachable: %s", problem)  # report, never raise
+        return {"status": "error", "database": "unreachable", "version": __version__}, 503
 
 
 @blp.route("/plugins")
