@@ -36,6 +36,15 @@ class Setting:
 
 SETTINGS: dict[str, Setting] = {
     "DATABASE_URL": Setting(str, "", "peewee db_url; default: SQLite file crm.db in the instance folder"),
+    "DATABASE_REPLICA_URL": Setting(
+        str,
+        "",
+        "PostgreSQL streaming replica for reads that tolerate lag (dashboard, exports); default: none, "
+        "all reads on DATABASE_URL",
+    ),
+    "DATABASE_REPLICA_MAX_LAG_SECONDS": Setting(
+        int, 30, "read from the primary while the replica is more than this many seconds behind; 0 = any lag"
+    ),
     "SECRET_KEY": Setting(
         str, "", "signs sessions and CSRF tokens; generated into the instance folder if unset"
     ),
@@ -353,6 +362,16 @@ def _validate(config: dict) -> None:
         "postgresql+pool",
     ):
         raise ConfigError(f"DATABASE_URL: unsupported scheme in {url!r} (use sqlite:/// or postgresql://)")
+    replica = config["DATABASE_REPLICA_URL"]
+    if replica and replica.split(":", 1)[0] not in (
+        "postgres",
+        "postgresql",
+        "postgres+pool",
+        "postgresql+pool",
+    ):
+        raise ConfigError(f"DATABASE_REPLICA_URL: a PostgreSQL replica's postgresql:// URL, got {replica!r}")
+    if config["DATABASE_REPLICA_MAX_LAG_SECONDS"] < 0:
+        raise ConfigError("DATABASE_REPLICA_MAX_LAG_SECONDS: must be 0 or more")
 
 
 def ensure_secret_key(config: dict) -> str:

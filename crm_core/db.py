@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import peewee as pw
@@ -39,7 +40,8 @@ class AppDatabase(pw.DatabaseProxy):
         if has_app_context():
             crm = current_app.extensions.get("crm")
             if crm is not None and crm.db is not None:
-                return crm.db
+                # inside ``reading_replica()``: the replica (read-only, may lag)
+                return _READ_FROM.get() or crm.db
         return self._bound
 
     @obj.setter
@@ -81,6 +83,13 @@ def open_database(url: str) -> pw.Database:
     PostgreSQL connections are pooled per process (a new connection costs several milliseconds
     per request); ``postgresql+pool://`` URLs are taken as given.
     """
+    db = connect_url(url)
+    database.initialize(db)
+    return db
+
+
+def connect_url(url: str) -> pw.Database:
+    """The concrete database of ``url``, set up as :func:`open_database` does, without binding it."""
     if url.startswith("sqlite"):
         # every outermost transaction (``database.atomic()`` as much as ``write_transaction()``)
         # begins IMMEDIATE: a deferred one that reads, then writes after another connection
@@ -94,7 +103,6 @@ def open_database(url: str) -> pw.Database:
         )
     else:
         db = connect(url)
-    database.initialize(db)
     return db
 
 
@@ -131,6 +139,113 @@ def is_postgres(db: pw.Database | None = None) -> bool:
     """True when the bound database is PostgreSQL."""
     db = db or database.obj
     return isinstance(db, pw.PostgresqlDatabase)
+
+
+# --- read replica (``DATABASE_REPLICA_URL``) -------------------------------------------------
+#: the database ``database`` answers with inside ``reading_replica()`` (per thread and context)
+_READ_FROM: ContextVar[pw.Database | None] = ContextVar("crm_read_from", default=None)
+REPLICA_CHECK_SECONDS = 5  # a replica found usable is asked again about its lag after this
+REPLICA_RETRY_SECONDS = 30  # one found down or lagging is left alone this long
+replica_log = logging.getLogger("crm_core.replica")
+# lag 0 when everything received is replayed (an idle primary sends nothing to replay)
+_LAG_SQL = (
+    "SELECT CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() "
+    "THEN 0 ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END"
+)
+
+
+def _replica_state() -> dict | None:
+    """The current app's replica (opened on first use) and what is known of its health."""
+    url = current_app.config.get("DATABASE_REPLICA_URL") or ""
+    if not url:
+        return None
+    state = current_app.extensions.setdefault("crm_replica", {})
+    if state.get("url") != url:
+        db = connect_url(url)
+        log_slow_queries(db, int(current_app.config.get("SLOW_QUERY_MS") or 0))
+        state.clear()
+        state.update(url=url, db=db, ok=False, checked_at=None)
+    return state
+
+
+def _mark(state: dict, ok: bool, why: str = "") -> None:
+    if (state["ok"] or state["checked_at"] is None) and not ok:
+        replica_log.warning("read replica not used for %s s: %s", REPLICA_RETRY_SECONDS, why)
+    state.update(ok=ok, checked_at=time.monotonic())
+
+
+def replica_lag(db: pw.Database) -> float:
+    """Seconds the standby ``db`` is behind its primary (0 when it has replayed all it received)."""
+    return float(db.execute_sql(_LAG_SQL).fetchone()[0])
+
+
+def _usable_replica() -> pw.Database | None:
+    state = _replica_state()
+    if state is None:
+        return None
+    checked = state["checked_at"]
+    wait = REPLICA_CHECK_SECONDS if state["ok"] else REPLICA_RETRY_SECONDS
+    if checked is None or time.monotonic() - checked >= wait:
+        db, limit = state["db"], float(current_app.config.get("DATABASE_REPLICA_MAX_LAG_SECONDS") or 0)
+        was_closed = db.is_closed()
+        try:
+            lag = replica_lag(db)
+        except Exception as exc:  # whatever stops the replica from answering: read the primary
+            _mark(state, False, f"unreachable ({type(exc).__name__}: {str(exc).strip()[:200]})")
+            db.close()
+        else:
+            _mark(state, not limit or lag <= limit, f"{lag:.1f} s behind (limit {limit:g} s)")
+            if was_closed:
+                db.close()  # back to the pool: the block opens its own
+    return state["db"] if state["ok"] else None
+
+
+def on_primary(func):
+    """``func`` with its queries on the primary even when called inside :func:`reading_replica`
+    (a task's progress, written while its export reads the replica); None stays None."""
+    if func is None:
+        return None
+
+    def call(*args, **kwargs):
+        token = _READ_FROM.set(None)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _READ_FROM.reset(token)
+
+    return call
+
+
+@contextmanager
+def reading_replica():
+    """Run the block's queries on the read replica (``DATABASE_REPLICA_URL``); yields the
+    database they run on.
+
+    For reads that tolerate a few seconds of lag (dashboards, reports, exports), never for a
+    write: the replica is read-only. The primary serves the block when no replica is set, when it
+    does not answer or lags more than ``DATABASE_REPLICA_MAX_LAG_SECONDS`` (then it is asked again
+    after ``REPLICA_RETRY_SECONDS``), and inside a transaction already open on the primary (the
+    caller reads its own writes). A replica that fails inside the block is not used again for a
+    while; the block's error is raised as it is."""
+    primary = current_app.extensions["crm"].db if has_app_context() else None
+    if primary is None or _READ_FROM.get() is not None or primary.in_transaction():
+        yield database.obj
+        return
+    replica = _usable_replica()
+    if replica is None:
+        yield primary
+        return
+    was_closed = replica.is_closed()
+    token = _READ_FROM.set(replica)
+    try:
+        yield replica
+    except (pw.OperationalError, pw.InterfaceError) as exc:
+        _mark(_replica_state(), False, f"failed inside a block ({type(exc).__name__})")
+        raise
+    finally:
+        _READ_FROM.reset(token)
+        if was_closed and not replica.is_closed():
+            replica.close()  # its connection back to the pool
 
 
 def write_transaction():
