@@ -51,6 +51,7 @@ NOT_READ_PATHS = {
     "/api/v1/openapi.json": "the API description",
     "/login": "the login form",
     "/t/<string:code>": "a public short-link redirect",
+    "/health/ready": "a readiness probe: check names only (503 while no scheduler beats, as here)",
 }
 
 
