@@ -31,7 +31,7 @@ from crm_core.app import create_app
 from crm_core.browser_testing import web_login
 from crm_core.db import database, reading_replica
 from crm_core.migrate import migrate
-from crm_core.testing import TEST_PASSWORD, requests_in_their_own_context, user_with_token
+from crm_core.testing import TEST_PASSWORD, follow_task, requests_in_their_own_context, user_with_token
 
 pytestmark = pytest.mark.slow
 
@@ -216,6 +216,16 @@ def test_reads_that_tolerate_lag_come_from_the_streaming_replica(replica_app, cl
     c_id = created.get_json()["id"]
     assert exported_names(client, headers) == ["A", "B"]  # the export read the replica
     assert dashboard_customers(client) == 2  # so did the dashboard
+    # a large export is a task: its rows from the replica, its progress written to the primary
+    app.config["EXPORT_TASK_ROWS"] = 1
+    queued = client.get("/api/v1/customers/export", query_string={"format": "csv"}, headers=headers)
+    assert queued.status_code == 202
+    outcome = follow_task(client, queued, headers)
+    assert outcome.status_code == 200, outcome.get_json()
+    assert outcome.get_json()["rows"] == 2
+    task = client.get(f"/api/v1/tasks/{queued.get_json()['id']}", headers=headers).get_json()
+    assert task["status"] == "done" and task["progress"]["done"] == 2
+    app.config["EXPORT_TASK_ROWS"] = 5000
     # one's own record, read by a path that does not tolerate lag: from the primary
     assert client.get(f"/api/v1/customers/{c_id}", headers=headers).get_json()["name"] == "C"
     primary = app.extensions["crm"].db
