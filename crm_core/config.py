@@ -112,8 +112,12 @@ SETTINGS: dict[str, Setting] = {
     "LOCALE": Setting(str, "", "zh_CN or en: language of seeded data (`crm init`, demo); default from LANG"),
     "LOG_LEVEL": Setting(str, "INFO", "logging level"),
     # operations (crm_core.ops, docs/operations.md)
-    "LOG_FORMAT": Setting(str, "text", "log lines as text or json (one JSON object a line; json for crm serve)"),
-    "SLOW_QUERY_MS": Setting(int, 0, "log SQL statements slower than this many ms, without their values; 0 = off"),
+    "LOG_FORMAT": Setting(
+        str, "text", "log lines as text or json (one JSON object a line; json for crm serve)"
+    ),
+    "SLOW_QUERY_MS": Setting(
+        int, 0, "log SQL statements slower than this many ms, without their values; 0 = off"
+    ),
     "METRICS_TOKEN": Setting(
         str, "", "bearer token Prometheus sends to GET /metrics; empty = /metrics answers 404"
     ),
