@@ -22,6 +22,7 @@ from .config import ConfigError, describe
 from .errors import APIError
 from .migrate import migrate
 from .ops import metrics as ops_metrics
+from .ops.logs import GUNICORN_JSON_LOGGING
 from .plugins import PluginManager, disabled_from_env
 from .reference_data import LocaleError, resolve_locale, seed_first_run
 
@@ -204,8 +205,12 @@ def serve_command(bind, workers, threads):
             self.cfg.set("bind", bind)
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
-            # with JSON logs, the app's own line per request (crm_core.ops) replaces the access log
-            self.cfg.set("accesslog", None if settings["LOG_FORMAT"] == "json" else "-")
+            # with JSON logs, the app's own line per request (crm_core.ops) replaces the access log,
+            # and gunicorn's own lines are JSON too
+            if settings["LOG_FORMAT"] == "json":
+                self.cfg.set("logconfig_dict", GUNICORN_JSON_LOGGING)
+            else:
+                self.cfg.set("accesslog", "-")
             self.cfg.set("access_log_format", ACCESS_LOG_FORMAT)
             # the workers' Prometheus metrics meet in a fresh directory; a dead worker's live
             # gauges are dropped (crm_core.ops.metrics)

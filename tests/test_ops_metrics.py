@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -153,6 +154,11 @@ def test_outbox_backlog_jobs_and_tasks_read_at_scrape(app, client, admin_headers
 CRM = str(Path(sys.executable).parent / "crm")
 
 
+def pool_pids(files: Path) -> list[int]:
+    """The workers that counted requests: one ``counter_<pid>.db`` file each."""
+    return [int(f.stem.rsplit("_", 1)[1]) for f in files.glob("counter_*.db")]
+
+
 @pytest.mark.slow
 def test_crm_serve_sums_the_workers_metrics(tmp_path):
     """Two gunicorn workers answer; one scrape (whichever worker takes it) counts every request."""
@@ -207,12 +213,28 @@ def test_crm_serve_sums_the_workers_metrics(tmp_path):
                 found, "crm_http_requests_total", route="/api/v1/health", method="GET", status="200"
             )
             assert count == sent
+        # a worker that dies keeps its counts in the sum; gunicorn starts another in its place
+        victim = int(next(files.glob("counter_*.db")).stem.rsplit("_", 1)[1])
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and len(set(pool_pids(files)) - {victim}) < 2:
+            with ThreadPoolExecutor(4) as pool:
+                assert set(pool.map(hit, range(8))) == {200}
+            sent += 8
+        request = urllib.request.Request(f"{base}/metrics", headers=SCRAPE)
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            found = samples(answer.read().decode())
+        assert (
+            value(found, "crm_http_requests_total", route="/api/v1/health", method="GET", status="200")
+            == sent
+        )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     output = proc.stdout.read()
     assert list(metrics_parent.iterdir()) == []  # the start's directory went with it
-    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]  # gunicorn's too
+    assert any(line["logger"] == "gunicorn.error" for line in lines)
     health = [line for line in lines if line.get("route") == "/api/v1/health"]
     assert len(health) == sent
     assert all(

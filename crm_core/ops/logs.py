@@ -50,6 +50,19 @@ def formatter(log_format: str) -> logging.Formatter:
     return JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
 
 
+#: ``crm serve``'s gunicorn logging with JSON logs (merged over gunicorn's defaults, one key at a
+#: time): its own lines as JSON too; no access lines (the app writes one per request); nothing on
+#: the root logger, which would print the app's lines a second time
+GUNICORN_JSON_LOGGING = {
+    "root": {"level": "WARNING", "handlers": []},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+    },
+    "formatters": {"generic": {"()": JsonFormatter}},
+}
+
+
 def log_request(rule: str | None, method: str, status: int, seconds: float | None, actor_id) -> None:
     """The request's line: route template, method, status, duration and actor (no path)."""
     ms = None if seconds is None else round(seconds * 1000, 1)
