@@ -312,3 +312,23 @@ def test_postgresql_tools_of_the_wrong_version_are_passed_over_or_named(
     monkeypatch.setattr("glob.glob", lambda pattern: [])  # a machine without any PostgreSQL client
     with pytest.raises(BackupError, match="pg_dump not found on PATH: install the PostgreSQL client tools"):
         find_tool("pg_dump", 15)
+
+
+def test_a_backup_whose_database_breaks_off_changes_nothing(app, client, admin, people, tmp_path):
+    file = tmp_path / "crm.backup"
+    backup(app, file)
+    client.patch(f"{C}/{people['li']}", json={"name": "Li (kept)"}, headers=admin)
+    cut = tmp_path / "cut.backup"
+    with tarfile.open(file) as tar, tarfile.open(cut, "w") as out:
+        for member in tar.getmembers():
+            data = tar.extractfile(member).read()
+            if member.name != "manifest.json":
+                data = data[: len(data) * 2 // 3]  # a copy that broke off
+                member.size = len(data)
+            out.addfile(member, io.BytesIO(data))
+
+    result = run_cli(app, "restore", str(cut), "--yes")
+    assert result.exit_code != 0
+    assert "nothing was changed" in result.output, result.output
+    assert Customer.get_by_id(people["li"]).name == "Li (kept)"
+    assert run_cli(app, "audit", "verify").exit_code == 0

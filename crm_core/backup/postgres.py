@@ -10,11 +10,13 @@ to use (``--snapshot``), so they describe exactly the data dumped.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import peewee as pw
@@ -180,14 +182,47 @@ def load(db: pw.PostgresqlDatabase, source_file: Path, manifest: dict) -> None:
     env = _environment(db)
     listed = subprocess.run([pg_restore, "--list", str(source_file)], capture_output=True, text=True, env=env)
     if listed.returncode != 0:
-        raise BackupError(f"pg_restore cannot read the dump: {listed.stderr.strip()[-500:]}")
-    drops = source_file.with_name("drop.sql")
-    drops.write_text("\n".join(drop_statements(listed.stdout)) + "\n")
-    script = source_file.with_name("restore.sql")
-    # the dump as SQL (no connection needed), then drops + script through psql in one transaction
-    _run(
-        [pg_restore, "--no-owner", "--no-privileges", f"--file={script}", str(source_file)], env, "pg_restore"
-    )
-    command = [psql, "--no-psqlrc", "--quiet", "--no-password", "--single-transaction"]
-    command += ["--set=ON_ERROR_STOP=1", f"--dbname={_conninfo(db)}", f"--file={drops}", f"--file={script}"]
-    _run(command, env, "psql (restoring the dump)")
+        raise BackupError(
+            f"pg_restore cannot read the dump, nothing was changed: {listed.stderr.strip()[-500:]}"
+        )
+    drops = "\n".join(drop_statements(listed.stdout))
+    # the dump as SQL (pg_restore needs no connection for that) fed to psql after the drops, in one
+    # transaction committed only once pg_restore has written all of it: a dump that breaks off
+    # halfway changes nothing. Piped, so no plaintext copy of the data is written to disk.
+    command = [psql, "--no-psqlrc", "--quiet", "--no-password", "--set=ON_ERROR_STOP=1"]
+    command += [f"--dbname={_conninfo(db)}", "--file=-"]
+    as_sql = [pg_restore, "--no-owner", "--no-privileges", "--file=-", str(source_file)]
+    # the tools' messages go to files: a full pipe nobody reads would stall them
+    with tempfile.TemporaryFile() as restore_log, tempfile.TemporaryFile() as psql_log:
+        consumer = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=psql_log, stderr=subprocess.STDOUT, env=env
+        )
+        producer = subprocess.Popen(as_sql, stdout=subprocess.PIPE, stderr=restore_log, env=env)
+        try:
+            consumer.stdin.write(f"BEGIN;\n{drops}\n".encode())
+            while chunk := producer.stdout.read(1 << 16):
+                consumer.stdin.write(chunk)
+            if producer.wait() == 0:
+                consumer.stdin.write(b"COMMIT;\n")
+        except BrokenPipeError:
+            producer.kill()  # psql stopped at an error (ON_ERROR_STOP): it says which below
+        finally:
+            producer.stdout.close()
+            producer.wait()
+            with contextlib.suppress(BrokenPipeError):  # psql gone already
+                consumer.stdin.close()
+            consumer.wait(timeout=TOOL_TIMEOUT)
+        restore_log.seek(0)
+        psql_log.seek(0)
+        restore_errors = restore_log.read().decode(errors="replace").strip()
+        psql_errors = psql_log.read().decode(errors="replace").strip()
+    if consumer.returncode != 0:
+        tail = "\n".join(psql_errors.splitlines()[-8:])
+        raise BackupError(
+            f"restoring the dump failed, nothing was changed (psql exit status {consumer.returncode}): {tail}"
+        )
+    if producer.returncode != 0:
+        raise BackupError(
+            f"pg_restore could not read the whole dump, nothing was changed (exit status "
+            f"{producer.returncode}): {restore_errors[-800:]}"
+        )

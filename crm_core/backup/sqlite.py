@@ -53,7 +53,7 @@ def load(db: pw.SqliteDatabase, source_file: Path) -> None:
     connections the app still has see the restored database, never a torn one)."""
     source = sqlite3.connect(str(source_file))
     try:
-        _check(source, "the database in the backup")
+        _check(source, "the database in the backup (nothing was changed)")
         if not db.is_closed():
             db.close()
         live = sqlite3.connect(_file_of(db), timeout=BUSY_MS / 1000)
@@ -63,6 +63,7 @@ def load(db: pw.SqliteDatabase, source_file: Path) -> None:
         finally:
             live.close()
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"restoring the SQLite database failed: {exc}") from None
+        # the copy runs in one write transaction of the live file: a failure rolls it back
+        raise BackupError(f"restoring the SQLite database failed, nothing was changed: {exc}") from None
     finally:
         source.close()
