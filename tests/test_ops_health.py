@@ -4,9 +4,19 @@ when the database answers, every migration is applied and the scheduler's heartb
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
 
 from crm_core import create_app
 from crm_core.db import utcnow
@@ -124,3 +134,41 @@ def test_probes_are_public_and_never_rate_limited(db_url, tmp_path):
     assert statuses[-1] == 429
     # a bearer header that is no user's token is not refused on a probe (no token lookup there)
     assert client.get("/health/live", headers={"Authorization": "Bearer nobody"}).status_code == 200
+
+
+@pytest.mark.slow
+def test_crm_run_turns_ready_once_its_scheduler_beats(tmp_path):
+    """`crm run` (web server and scheduler child): /health/ready goes green on its own."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_servers import CRM, free_port  # the servers' own helpers
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRM_")}
+    env.update(CRM_INSTANCE_PATH=str(tmp_path), CRM_SECRET_KEY="ready-test")
+    subprocess.run([CRM, "init"], env=env, check=True, capture_output=True, timeout=120)
+    port = free_port()
+    proc = subprocess.Popen(
+        [CRM, "run", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    answers = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=5) as answer:
+                    answers.append((answer.status, json.loads(answer.read())))
+                    break
+            except urllib.error.HTTPError as refused:  # 503 until the scheduler's first beat
+                answers.append((refused.code, json.loads(refused.read())))
+            except OSError:
+                pass
+            time.sleep(0.3)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert answers and answers[-1][0] == 200, (answers[-3:], proc.stdout.read()[-2000:])
+    assert answers[-1][1]["checks"]["scheduler"]["status"] == "ok"
