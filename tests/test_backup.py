@@ -332,3 +332,35 @@ def test_a_backup_whose_database_breaks_off_changes_nothing(app, client, admin, 
     assert "nothing was changed" in result.output, result.output
     assert Customer.get_by_id(people["li"]).name == "Li (kept)"
     assert run_cli(app, "audit", "verify").exit_code == 0
+
+
+def spy_tool(folder, name, real):
+    """A ``name`` first on PATH that notes its arguments and PGPASSWORD, then runs the real one."""
+    script = folder / name
+    script.write_text(
+        f'#!/bin/sh\necho "$@" >> "{folder}/{name}.argv"\necho "$PGPASSWORD" >> "{folder}/{name}.password"\n'
+        f'exec "{real}" "$@"\n'
+    )
+    script.chmod(0o755)
+
+
+def test_the_password_reaches_the_postgresql_tools_only_through_the_environment(
+    app, live, people, tmp_path, monkeypatch
+):
+    if live.startswith("sqlite"):
+        pytest.skip("pg_dump and pg_restore are PostgreSQL's")
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for name in ("pg_dump", "pg_restore", "psql"):
+        spy_tool(folder, name, find_tool(name, 0))
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    # the server trusts local connections, so any password logs in: what matters is where it goes
+    rebind(app, live.replace("postgresql://postgres@", "postgresql://postgres:Pa55-w0rd!@"))
+
+    backup(app, tmp_path / "crm.backup")
+    restored = run_cli(app, "restore", str(tmp_path / "crm.backup"), "--yes")
+    assert restored.exit_code == 0, restored.output
+    for name in ("pg_dump", "pg_restore", "psql"):
+        assert "Pa55-w0rd!" not in (folder / f"{name}.argv").read_text()
+    for name in ("pg_dump", "psql"):  # the two that connect
+        assert "Pa55-w0rd!" in (folder / f"{name}.password").read_text()
