@@ -10,7 +10,9 @@ The process is a small supervisor loop around the job scheduler:
 
 1. *standby*: try the lock (:mod:`crm_core.jobs.lock`) every ``poll_seconds``. A database that
    cannot be reached is waited out (logged once per outage), never a reason to exit.
-2. *leader*: run the jobs, checking every ``LOCK_CHECK_SECONDS`` that the lock's session is alive.
+2. *leader*: run the jobs, checking every ``LOCK_CHECK_SECONDS`` that the lock's session is alive,
+   and rewrite the heartbeat row (``SchedulerHeartbeat``, read by ``/health/ready``) every
+   ``HEARTBEAT_SECONDS``.
 3. *lost*: when the session is gone (a PostgreSQL restart, a network blip), stop starting jobs at
    once (another scheduler may take over), let running ones finish (bounded), drop the pooled
    connections, which died with the server, and go back to 1.
