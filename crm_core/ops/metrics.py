@@ -147,7 +147,7 @@ class DatabaseState:
         for build in (_outbox, _webhooks, _jobs, _tasks, _heartbeat):
             try:
                 yield from build()
-            except pw.DatabaseError as exc:
+            except pw.PeeweeException as exc:  # not migrated yet, or the database is away
                 log.warning("metrics: %s skipped: %s", build.__name__.strip("_"), exc)
 
 
