@@ -16,6 +16,7 @@ import csv
 import glob
 import io
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -39,8 +40,14 @@ BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split(
 BIN = Path(BINS[-1]) if BINS else None
 TOOLS = ("initdb", "pg_ctl", "pg_basebackup", "postgres")
 MISSING = [t for t in TOOLS if BIN is None or not (BIN / t).exists()]
-if not MISSING and os.geteuid() == 0 and shutil.which("runuser") is None:
-    MISSING = ["runuser (to run the server as the postgres user)"]
+if not MISSING and os.geteuid() == 0:
+    # PostgreSQL refuses to run as root: the clusters run as the postgres user
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        MISSING = ["a postgres user to run the server as"]
+    if shutil.which("runuser") is None:
+        MISSING = ["runuser (to run the server as the postgres user)"]
 
 
 def as_server_user(*command, **kwargs):
