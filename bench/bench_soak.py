@@ -15,6 +15,9 @@ thread of its own) until the time is up:
 - ingest:  ``POST /api/v1/conversations/messages`` (a batch of ``--batch`` chat messages, stored
   encrypted)
 
+The server's output (tracebacks of 500s) goes to ``--server-log``, or to a temporary file that
+is kept, and named in the report, when a request failed.
+
 Every ``--sample-seconds`` it reads the resident memory (VmRSS, from /proc: psutil is not a
 dependency) of the gunicorn master and of each worker. At the end it prints throughput and
 p50/p99 per route, the answers that were not 2xx (and requests that failed to get an answer),
@@ -39,6 +42,7 @@ import datetime as dt
 import os
 import random
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -382,6 +386,11 @@ def main() -> int:
         "--pg-url", default=env("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
     )
     parser.add_argument("--redis-url", default=env("CRM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--server-log",
+        default=None,
+        help="file for crm serve's output (default: a temporary file, kept on errors)",
+    )
     args = parser.parse_args()
     if args.sample_seconds is None:
         args.sample_seconds = min(10.0, max(1.0, args.seconds / 60))
@@ -416,7 +425,11 @@ def main() -> int:
         )
         rng = random.Random(1)
         make = makers(args.customers, args.members, seeded["tokens"], args.batch, rng)
-        with httpload.served(server_env, args.workers) as port:
+        log = args.server_log
+        if log is None:
+            handle, log = tempfile.mkstemp(prefix="crm-soak-", suffix=".log")
+            os.close(handle)
+        with httpload.served(server_env, args.workers, log=log) as port:
             # warm-up of every worker, outside the figures
             httpload.run(
                 "127.0.0.1", port, args.workers * 2, 2, lambda c, i: httpload.Request("GET", "/api/v1/health")
@@ -450,6 +463,13 @@ def main() -> int:
             sampler.join()
         ok = report(loads, sampler, seconds, args.workers, args)
         _cleanup_redis(args.redis_url, prefix)
+    if ok and not args.server_log:
+        os.unlink(log)
+    else:
+        tracebacks = [line for line in Path(log).read_text(errors="replace").splitlines() if "Error" in line]
+        print(
+            f"  server log: {log}" + (f" (last error line: {tracebacks[-1].strip()})" if tracebacks else "")
+        )
     return 0 if ok else 1
 
 

@@ -215,10 +215,10 @@ def receiver():
 
 
 @contextmanager
-def served(env: dict, workers: int, threads: int = 1, wait_seconds: float = 60):
+def served(env: dict, workers: int, threads: int = 1, wait_seconds: float = 60, log: str | None = None):
     """``crm serve`` (gunicorn, from this interpreter's venv) with ``env`` on a free local port;
     yields the port once ``/api/v1/health`` answers 200, and stops the server and its workers
-    afterwards."""
+    afterwards. ``log``: a file for the server's output (its tracebacks), else it is dropped."""
     port = free_port()
     crm = str(Path(sys.executable).parent / "crm")
     command = [
@@ -231,9 +231,8 @@ def served(env: dict, workers: int, threads: int = 1, wait_seconds: float = 60):
         "--threads",
         str(threads),
     ]
-    server = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115  closed below
+    server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + wait_seconds
         while not healthy(port):
@@ -244,3 +243,5 @@ def served(env: dict, workers: int, threads: int = 1, wait_seconds: float = 60):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+        if log:
+            out.close()
