@@ -137,29 +137,42 @@ def test_docker_compose_config_accepts_the_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
+def nginx_binary() -> str | None:
+    return shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+
+
+def nginx_config(folder: Path, upstream: str = "127.0.0.1:8000", listen: str = "80") -> Path:
+    """deploy/nginx.conf inside a minimal main configuration in ``folder``: its paths moved into
+    ``folder``, the compose service name `web` replaced by ``upstream``, listening on ``listen``.
+    Returns the main configuration's path."""
+    site = (DEPLOY / "nginx.conf").read_text()
+    assert site.count("server web:8000;") == 1 and site.count("listen 80;") == 1
+    site = site.replace("server web:8000;", f"server {upstream};").replace("listen 80;", f"listen {listen};")
+    site = site.replace("/var/cache/nginx/", f"{folder}/cache/").replace("/var/log/nginx/", f"{folder}/")
+    assert "/var/" not in site
+    (folder / "site.conf").write_text(site)
+    (folder / "cache").mkdir()  # /var/cache/nginx exists in the nginx image
+    temp = "".join(
+        f"    {name}_temp_path {folder}/{name};\n"
+        for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    # as root, nginx's workers would run as nobody, who cannot enter pytest's private tmp folders
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    main = folder / "main.conf"
+    main.write_text(
+        f"{user}pid {folder}/nginx.pid;\nerror_log {folder}/error.log;\nevents {{}}\n"
+        f"http {{\n{temp}    include {folder}/site.conf;\n}}\n"
+    )
+    return main
+
+
 def test_nginx_accepts_its_configuration(tmp_path):
-    """`nginx -t` on deploy/nginx.conf inside a minimal main configuration (paths moved into
-    tmp_path, the compose service name `web` replaced by an address that resolves here)."""
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    """`nginx -t` on deploy/nginx.conf (inside a minimal main configuration)."""
+    nginx = nginx_binary()
     if nginx is None:
         pytest.skip("nginx is not installed (Debian: apt-get install nginx-light)")
-    site = (DEPLOY / "nginx.conf").read_text()
-    site = site.replace("server web:8000;", "server 127.0.0.1:8000;")
-    site = site.replace("/var/cache/nginx/", f"{tmp_path}/cache/").replace("/var/log/nginx/", f"{tmp_path}/")
-    assert "/var/" not in site
-    (tmp_path / "site.conf").write_text(site)
-    (tmp_path / "cache").mkdir()  # /var/cache/nginx exists in the nginx image
-    temp = {name: tmp_path / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
-    (tmp_path / "main.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\nhttp {{\n"
-        + "".join(f"    {name}_temp_path {path};\n" for name, path in temp.items()).replace(
-            "body_temp", "client_body_temp"
-        )
-        + f"    include {tmp_path}/site.conf;\n}}\n"
-    )
-    proc = subprocess.run(
-        [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "main.conf")], capture_output=True, text=True
-    )
+    main = nginx_config(tmp_path)
+    proc = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(main)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -385,8 +398,49 @@ def test_the_compose_processes_come_up_ready(tmp_path):
             assert json.loads(body)["checks"]["scheduler"]["status"] == "ok"
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=3) as r:
                 assert r.status == 200
+            if nginx_binary():  # and through deploy/nginx.conf in front, as compose runs it
+                procs.append(behind_nginx(tmp_path / "nginx", port))
         finally:
             for proc in procs:
                 os.killpg(proc.pid, signal.SIGTERM)
             for proc in procs:
                 proc.wait(timeout=60)
+
+
+def behind_nginx(folder: Path, port: int) -> subprocess.Popen:
+    """Start nginx with deploy/nginx.conf in front of 127.0.0.1:``port`` and check what it is
+    for: readiness through the proxy, /metrics kept off the public side, static files cached.
+    Returns the nginx process (the caller stops it)."""
+    folder.mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        public = s.getsockname()[1]
+    main = nginx_config(folder, upstream=f"127.0.0.1:{port}", listen=f"127.0.0.1:{public}")
+    proc = subprocess.Popen(
+        [nginx_binary(), "-p", str(folder), "-c", str(main), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{public}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/health/ready", timeout=3) as r:
+                assert r.status == 200
+                break
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, (folder / "error.log").read_text()
+            time.sleep(0.3)
+    with pytest.raises(urllib.error.HTTPError) as hidden:
+        urllib.request.urlopen(f"{base}/metrics", timeout=3)
+    assert hidden.value.code == 404
+    seen = []
+    for _ in range(2):
+        with urllib.request.urlopen(f"{base}/static/crm/app.css", timeout=3) as r:
+            assert r.status == 200 and r.read()
+            seen.append(r.headers["X-Cache-Status"])
+    assert seen == ["MISS", "HIT"], seen
+    log = (folder / "access.log").read_text()
+    assert "GET /health/ready" in log
+    return proc
