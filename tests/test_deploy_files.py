@@ -398,6 +398,13 @@ def test_the_compose_processes_come_up_ready(tmp_path):
             assert json.loads(body)["checks"]["scheduler"]["status"] == "ok"
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=3) as r:
                 assert r.status == 200
+            # Prometheus's view: the token of the settings, every worker's requests summed
+            scrape = urllib.request.Request(
+                f"http://127.0.0.1:{port}/metrics",
+                headers={"Authorization": f"Bearer {env['CRM_METRICS_TOKEN']}"},
+            )
+            with urllib.request.urlopen(scrape, timeout=5) as r:
+                assert r.status == 200 and "crm_http_requests" in r.read().decode()
             if nginx_binary():  # and through deploy/nginx.conf in front, as compose runs it
                 procs.append(behind_nginx(tmp_path / "nginx", port))
         finally:
