@@ -13,9 +13,11 @@ edit of ``crm.toml`` or the environment.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -386,11 +388,21 @@ def ensure_secret_key(config: dict) -> str:
 
 
 def kept_secret(path: Path, make) -> str:
-    """The secret kept in ``path``; made by ``make()`` and written with mode 0600 when absent."""
+    """The secret kept in ``path``; made by ``make()`` and written with mode 0600 when absent.
+
+    Several processes or threads may start at once (gunicorn workers, the first writes of a new
+    instance): the secret is written whole to a private temporary file and linked into place, so
+    nobody reads a half-written file and the first to link wins for everyone."""
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = make()
-    path.write_text(key)
-    path.chmod(0o600)
-    return key
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:  # mkstemp makes it 0600
+            f.write(make())
+        # another process may have linked its secret first: then theirs is the secret
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+    return path.read_text().strip()

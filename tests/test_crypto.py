@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 
 import pytest
 from hypothesis import given, settings
@@ -122,3 +123,30 @@ def test_keys_cli_rotates_and_lists(app):
     assert "SM4-GCM" in result.output
     listing = run_cli(app, "keys", "status")
     assert "active" in listing.output and "SM4-GCM" in listing.output
+
+
+def test_a_secret_made_by_many_at_once_is_one_secret(tmp_path):
+    """Workers starting together (or the first writes of a new instance) all read the one secret
+    the first of them wrote, never a half-written file."""
+    import threading
+
+    from crm_core.config import kept_secret
+
+    path = tmp_path / "instance" / "master_key"
+    start, seen = threading.Barrier(8), []
+
+    def make():
+        return base64.b64encode(os.urandom(32)).decode()
+
+    def worker():
+        start.wait()
+        seen.append(kept_secret(path, make))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(seen)) == 1 and len(base64.b64decode(seen[0])) == 32
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["master_key"]  # no temporary file left

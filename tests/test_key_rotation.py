@@ -206,3 +206,34 @@ def test_master_key_rotation_keeps_every_value_readable(app, client, admin_heade
 def test_rewrap_without_a_previous_key_is_a_clear_error(app):
     result = run_cli(app, "keys", "rewrap")
     assert result.exit_code != 0 and "ENCRYPTION_MASTER_KEY_PREVIOUS" in result.output
+
+
+def test_the_first_key_made_by_two_writers_at_once_is_one_key(app, client, admin_headers, db_url):
+    if not db_url.startswith("postgres"):
+        pytest.skip("concurrent first writes need a server database")
+    r = client.post(
+        "/api/v1/fields/customers",
+        json={"name": "id_number", "type": "string", "encrypted": True},
+        headers=admin_headers,
+    )
+    assert r.status_code == 201
+    assert DataKey.select().count() == 0
+    start = threading.Barrier(4)
+    codes: list[int] = []
+
+    def first_write(n):
+        start.wait()
+        r = client.post(
+            C, json={"name": f"racer {n}", "custom": {"id_number": f"R-{n}"}}, headers=admin_headers
+        )
+        codes.append(r.status_code)
+
+    threads = [threading.Thread(target=first_write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes == [201] * 4
+    assert [k.key_id for k in DataKey.select()] == ["k1"]
+    listed = client.get(f"{C}?page_size=10", headers=admin_headers).get_json()
+    assert sorted(c["custom"]["id_number"] for c in listed) == [f"R-{n}" for n in range(4)]

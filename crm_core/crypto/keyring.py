@@ -25,6 +25,9 @@ from .models import DataKey, SubjectKey
 MASTER_CIPHER = "AES-256-GCM"
 
 
+FIRST_KEY_ID = "k1"
+
+
 class KeyRingError(Exception):
     """The key ring cannot serve a key: no master key, an unknown key id, a shredded person."""
 
@@ -147,6 +150,12 @@ def rewrap() -> int:
     return done
 
 
+def _usable(cipher: str) -> str:
+    if not ciphers.available(cipher):
+        raise KeyRingError(f"{cipher} is not available in this build of cryptography/OpenSSL")
+    return cipher
+
+
 def _next_key_id() -> str:
     numbers = [int(k.key_id[1:]) for k in DataKey.select(DataKey.key_id) if k.key_id[1:].isdigit()]
     return f"k{max(numbers, default=0) + 1}"
@@ -157,11 +166,9 @@ def add_key(cipher: str | None = None) -> DataKey:
 
     This is ``crm keys rotate``: new writes use the new key at once, and the re-encryption job
     moves older values to it."""
-    cipher = cipher or default_cipher()
+    cipher = _usable(cipher or default_cipher())
     if has_request_context():
         g.pop("_crm_active_key", None)
-    if not ciphers.available(cipher):
-        raise KeyRingError(f"{cipher} is not available in this build of cryptography/OpenSSL")
     with database.atomic():
         DataKey.update(state="decrypt_only", updated_at=utcnow()).where(DataKey.state == "active").execute()
         key_id = _next_key_id()
@@ -179,8 +186,22 @@ def active_key() -> DataKey:
     db = id(database.obj)
     if db not in memo:
         key = DataKey.get_or_none(DataKey.state == "active")
-        memo[db] = key if key is not None else add_key()
+        memo[db] = key if key is not None else _first_key()
     return memo[db]
+
+
+def _first_key() -> DataKey:
+    """Make the first data key, ``k1``. The first encrypted writes of a new database may come
+    from several workers at once: each inserts ``k1`` or, finding it made, takes it (``ON
+    CONFLICT DO NOTHING`` waits for the other's commit), so they never make two keys, nor does a
+    late one rotate the key another just made (``add_key`` would)."""
+    cipher = _usable(default_cipher())
+    name = current_app.config.get("ENCRYPTION_KEY_WRAPPER") or "local"
+    wrapped = _wrap_data_key(os.urandom(ciphers.KEY_BYTES[cipher]), FIRST_KEY_ID, name)
+    DataKey.insert(
+        key_id=FIRST_KEY_ID, cipher=cipher, wrapped=wrapped, wrapper=name, state="active"
+    ).on_conflict_ignore().execute()
+    return DataKey.get(DataKey.state == "active")
 
 
 def key_material(key_id: str) -> tuple[str, bytes]:
