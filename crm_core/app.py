@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import errors, inputs
 from .api import create_api
@@ -63,6 +64,7 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
         crm.models.extend(models)
     app.extensions["crm"] = crm
 
+    _trust_proxies(app, settings["TRUSTED_PROXIES"])
     _install_request_hooks(app)
     _install_security_headers(app)
     crm.api = create_api(app)
@@ -72,6 +74,15 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
     errors.register(app)
     manager.hook.crm_startup.call_historic(kwargs={"app": app})
     return app
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Behind ``hops`` reverse proxies, take the client's address, scheme and host from their
+    ``X-Forwarded-*`` headers (werkzeug's ProxyFix), so per-IP rate limits, the login lockout and
+    the audit log see the client, not the proxy. Never trusted by default: a client could claim
+    any address."""
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def load_settings(

@@ -54,6 +54,11 @@ SETTINGS: dict[str, Setting] = {
     "PLUGINS_DISABLED": Setting(str, "", "comma-separated plugin names not to load"),
     "RATELIMIT_STORAGE_URL": Setting(str, "memory://", "Flask-Limiter storage (memory:// or redis://...)"),
     "RATELIMIT_ENABLED": Setting(bool, True, "turn rate limits off (tests of other behaviour)"),
+    "TRUSTED_PROXIES": Setting(
+        int,
+        0,
+        "reverse proxies in front (nginx, an ingress): their X-Forwarded-For/-Proto/-Host are believed",
+    ),
     "RATELIMIT_DEFAULT": Setting(
         str, "600/minute", "calls per user / OAuth client (per IP if anonymous) across all endpoints"
     ),
@@ -352,6 +357,8 @@ def _validate(config: dict) -> None:
         raise ConfigError("ENCRYPTION_CIPHER: must be AES-256-GCM or SM4-GCM")
     if config["MAX_CONTENT_LENGTH"] <= 0:
         raise ConfigError("MAX_CONTENT_LENGTH: must be positive")
+    if not 0 <= config["TRUSTED_PROXIES"] <= 10:
+        raise ConfigError("TRUSTED_PROXIES: a number of proxies from 0 to 10")
     base = config["BASE_URL"]
     if base:
         from urllib.parse import urlsplit

@@ -167,6 +167,38 @@ def test_failed_logins_per_ip_still_limited_across_usernames(db_url, app_config)
         app.extensions["crm"].db.close()
 
 
+@pytest.mark.parametrize("trusted, blocked_alone", [(1, False), (0, True)])
+def test_behind_a_proxy_each_client_is_counted_apart(db_url, app_config, trusted, blocked_alone):
+    """Behind nginx every request comes from the proxy's address: with TRUSTED_PROXIES the limit
+    counts the client X-Forwarded-For names, so one guesser does not lock out everyone; without
+    it the header is not believed (a client could name any address)."""
+    app = make_app(db_url, app_config, RATELIMIT_LOGIN="3/minute", TRUSTED_PROXIES=trusted)
+    client = app.test_client()
+
+    def via_proxy(client_ip, username, password="wrong"):
+        return client.post(
+            "/api/v1/auth/token",
+            json={"username": username, "password": password},
+            environ_base={"REMOTE_ADDR": "10.0.0.2"},
+            headers={"X-Forwarded-For": client_ip},
+        )
+
+    try:
+        for i in range(4):
+            via_proxy("203.0.113.7", f"guess{i}")
+        other = via_proxy("198.51.100.20", "someone")
+        assert (other.status_code == 429) is blocked_alone, other.get_data(as_text=True)
+    finally:
+        app.extensions["crm"].db.close()
+
+
+def test_trusted_proxies_is_bounded(db_url, app_config):
+    from crm_core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        make_app(db_url, app_config, TRUSTED_PROXIES=99)
+
+
 # -- a shared store ------------------------------------------------------------------------------
 
 
