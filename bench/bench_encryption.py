@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -25,20 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from httpload import timed  # noqa: E402
+
 from crm_core.testing import migrate_url, scratch_database  # noqa: E402
 
 ID = "110105199003071234"
-
-
-def timed(func, repeat: int) -> float:
-    """Median wall time of ``func`` in milliseconds (one warm-up call first)."""
-    func()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def main() -> int:

@@ -165,6 +165,18 @@ def run(
     return Result(latencies, errors, time.perf_counter() - start, statuses)
 
 
+def timed(func: Callable[[], object], repeat: int) -> float:
+    """Median wall time of ``func`` in milliseconds (one warm-up call first), for the benches
+    that time a call in-process rather than under load."""
+    func()
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        samples.append((time.perf_counter() - start) * 1000)
+    return sorted(samples)[len(samples) // 2]
+
+
 def percentile(samples: list[float], p: float) -> float:
     """The ``p``-th percentile (nearest rank) of ``samples``."""
     ordered = sorted(samples)

@@ -367,24 +367,17 @@ def _validate(config: dict) -> None:
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
             raise ConfigError(f"BASE_URL: give the public http(s) URL of the CRM, got {base!r}")
     url = config["DATABASE_URL"]
-    if url and url.split(":", 1)[0] not in (
-        "sqlite",
-        "postgres",
-        "postgresql",
-        "postgres+pool",
-        "postgresql+pool",
-    ):
+    if url and url.split(":", 1)[0] not in ("sqlite", *POSTGRES_SCHEMES):
         raise ConfigError(f"DATABASE_URL: unsupported scheme in {url!r} (use sqlite:/// or postgresql://)")
     replica = config["DATABASE_REPLICA_URL"]
-    if replica and replica.split(":", 1)[0] not in (
-        "postgres",
-        "postgresql",
-        "postgres+pool",
-        "postgresql+pool",
-    ):
+    if replica and replica.split(":", 1)[0] not in POSTGRES_SCHEMES:
         raise ConfigError(f"DATABASE_REPLICA_URL: a PostgreSQL replica's postgresql:// URL, got {replica!r}")
     if config["DATABASE_REPLICA_MAX_LAG_SECONDS"] < 0:
         raise ConfigError("DATABASE_REPLICA_MAX_LAG_SECONDS: must be 0 or more")
+
+
+#: URL schemes of a PostgreSQL database (``+pool``: peewee's pooled connections)
+POSTGRES_SCHEMES = ("postgres", "postgresql", "postgres+pool", "postgresql+pool")
 
 
 def ensure_secret_key(config: dict) -> str:
