@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 
 import pytest
 from hypothesis import given
@@ -610,3 +611,18 @@ def test_plugin_action_with_dict_schema(register_plugin, make_user):
         dispatch_pending()
         run = AutomationRun.get()
         assert run.status == "succeeded" and run.results[0]["result"] == {"sku": "A1"}
+
+
+@pytest.mark.parametrize("days, code", [(730, 201), (731, 422), (3650, 422)])
+def test_a_window_longer_than_the_outbox_keeps_events_is_refused(client, admin_headers, days, code):
+    """Counting 1,000 days of orders where the outbox keeps 730 would count too few, silently."""
+    rule = {
+        "name": f"window {days}",
+        "trigger": "order.paid",
+        "conditions": {"count": {"event": "order.paid", "within_days": days}, "op": "gte", "value": 3},
+        "actions": [{"type": "add_tag", "params": {"tag": "loyal"}}],
+    }
+    r = client.post("/api/v1/automations", json=rule, headers=admin_headers)
+    assert r.status_code == code, r.get_json()
+    if code == 422:
+        assert "OUTBOX_RETENTION_DAYS" in json.dumps(r.get_json()) and "730" in json.dumps(r.get_json())

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import has_app_context
+from flask import current_app, has_app_context
 
 from ..custom.sealed import encrypted_fields
 
@@ -124,14 +124,24 @@ def _check(cond, path: str, errors: list[str], depth: int) -> None:
     if not isinstance(spec.get("event"), str) or not spec["event"]:
         errors.append(f"{path}.{kinds[0]}.event: an event type is required")
     days = spec.get("within_days")
-    if days is not None and (
-        not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_WITHIN_DAYS
-    ):
-        errors.append(f"{path}.{kinds[0]}.within_days: a whole number from 1 to {MAX_WITHIN_DAYS}")
+    limit = _window_limit()
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= limit):
+        errors.append(
+            f"{path}.{kinds[0]}.within_days: a whole number from 1 to {limit} "
+            "(the outbox keeps events that long: OUTBOX_RETENTION_DAYS)"
+        )
     if kinds[0] == "sum" and (not isinstance(spec.get("field"), str) or not spec["field"]):
         errors.append(f"{path}.sum.field: the data key to add up is required (e.g. 'amount')")
     if "where" in spec:
         _check(spec["where"], f"{path}.{kinds[0]}.where", errors, depth + 1)
+
+
+def _window_limit() -> int:
+    """The longest window a count or sum may look back: events older than the outbox's
+    retention are gone, so a longer window would count too few without saying so."""
+    if not has_app_context():
+        return MAX_WITHIN_DAYS
+    return min(MAX_WITHIN_DAYS, int(current_app.config.get("OUTBOX_RETENTION_DAYS") or MAX_WITHIN_DAYS))
 
 
 def _encrypted_customer_field(name: str) -> bool:
