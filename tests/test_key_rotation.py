@@ -152,9 +152,11 @@ def test_retire_only_when_nothing_needs_the_key(app, client, admin_headers, peop
 def test_values_of_an_erased_person_are_cleared_not_moved(app, client, admin_headers, people):
     run_cli(app, "keys", "rotate")
     keyring.shred(f"customers/{people[1]}")
+    Customer.update(custom=Customer.custom.update({"note": "kept"})).where(Customer.id == people[1]).execute()
     done = rotation.reencrypt()
     assert (done.rewritten, done.cleared) == (4, 1)
     assert token_of(people[1]) is None
+    assert Customer.get_by_id(people[1]).custom["note"] == "kept"  # only the token is cleared
 
 
 def test_sm4_keys_and_the_reencrypt_job(app, client, admin_headers, people):

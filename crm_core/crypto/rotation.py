@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import peewee as pw
 from flask import current_app
 
-from ..db import database
+from ..db import database, is_postgres
 from . import ciphers, envelope, keyring
 from .models import DataKey
 
@@ -45,6 +46,45 @@ class SealedValues:
     assign: Callable[[str | None], dict] | None = None
     history: bool = False
     context_columns: tuple = ()
+    json_key: str | None = None  # the token is this key of the model's JSON ``custom`` column
+
+    def write_many(self, moves: list[tuple]) -> set:
+        """Compare-and-set a batch of ``(row id, old token, new token)``; the ids written. On
+        PostgreSQL a plain column or a ``custom`` key is written by one statement for the batch
+        (``UPDATE ... FROM (VALUES ...) RETURNING``), elsewhere row by row."""
+        statement = self._bulk_statement(len(moves)) if moves and is_postgres() else None
+        if statement is None:
+            return {row_id for row_id, old, new in moves if self.write(row_id, old, new)}
+        sql, before, after = statement
+        params = [*before, *(part for move in moves for part in move), *after]
+        return {row[0] for row in database.execute_sql(sql, params).fetchall()}
+
+    def _bulk_statement(self, count: int):
+        meta = self.model._meta
+        if not isinstance(meta.primary_key, pw.AutoField | pw.BigAutoField | pw.IntegerField):
+            return None
+
+        def quote(name: str) -> str:
+            return '"' + name.replace('"', '""') + '"'
+
+        table, pk = quote(meta.table_name), quote(meta.primary_key.column_name)
+        rows = ", ".join(["(%s::bigint, %s::text, %s::text)"] * count)
+        source = f"FROM (VALUES {rows}) AS v(id, old, new) WHERE t.{pk} = v.id"
+        if self.json_key is not None:
+            col = quote(meta.fields["custom"].column_name)
+            # a cleared token is JSON null: jsonb_set with SQL NULL would null the whole column
+            setter = f"{col} = jsonb_set(t.{col}, ARRAY[%s], COALESCE(to_jsonb(v.new), 'null'::jsonb))"
+            where = f"(t.{col} ->> %s) = v.old"
+            return (
+                f"UPDATE {table} AS t SET {setter} {source} AND {where} RETURNING t.{pk}",
+                [self.json_key],
+                [self.json_key],
+            )
+        if self.assign is None and isinstance(self.value, pw.Field):
+            col = quote(self.value.column_name)
+            sql = f"UPDATE {table} AS t SET {col} = v.new {source} AND t.{col} = v.old RETURNING t.{pk}"
+            return sql, [], []
+        return None
 
     def sealed_with(self, key_id: str):
         """The condition matching the tokens of data key ``key_id``."""
@@ -122,9 +162,20 @@ def reencrypt(
                 rows = list(query.order_by(pk).limit(batch).tuples())
                 if not rows:
                     break
+                moves = []
+                for row_id, token, *extra in rows:
+                    new = _resealed(token, store.context(row_id, *extra), active, progress)
+                    if new is not _UNREADABLE:
+                        moves.append((row_id, token, new))
                 with database.atomic():
-                    for row_id, token, *extra in rows:
-                        _move(store, row_id, token, store.context(row_id, *extra), active, progress)
+                    written = store.write_many(moves)
+                for row_id, _token, new in moves:
+                    if row_id not in written:
+                        progress.changed_meanwhile += 1  # the compare-and-set found another value
+                    elif new is None:
+                        progress.cleared += 1
+                    else:
+                        progress.rewritten += 1
                 after = rows[-1][0]
                 if report:
                     report(store.name, progress)
@@ -135,24 +186,24 @@ def _done(progress: Progress) -> int:
     return progress.rewritten + progress.changed_meanwhile + progress.cleared + progress.unreadable
 
 
-def _move(store: SealedValues, row_id, token: str, ctx: str, active: str, progress: Progress) -> None:
+#: what :func:`_resealed` answers for a token nothing can open
+_UNREADABLE = object()
+
+
+def _resealed(token: str, ctx: str, active: str, progress: Progress):
+    """The token under the active key; None when its person was erased (it can never open
+    again: cleared); ``_UNREADABLE`` (counted) when it was tampered with or its key is gone."""
     try:
-        new = reseal(token, ctx, active)
+        return reseal(token, ctx, active)
     except keyring.KeyRingError:
         subject = envelope.subject_of(token)
         if subject is None or keyring.has_subject_key(subject):
             progress.unreadable += 1  # its data key is gone: nothing to do but report it
-            return
-        new = None  # the person was erased: the token can never open again
+            return _UNREADABLE
+        return None
     except (ciphers.DecryptionError, ValueError):
         progress.unreadable += 1
-        return
-    if not store.write(row_id, token, new):
-        progress.changed_meanwhile += 1
-    elif new is None:
-        progress.cleared += 1
-    else:
-        progress.rewritten += 1
+        return _UNREADABLE
 
 
 def retire_key(key_id: str, force: bool = False) -> dict:

@@ -234,6 +234,7 @@ def sealed_values() -> list:
                 value=raw_expression(model.custom, probe, postgres),
                 context=lambda rid, e=row.entity, n=row.name: crypto.context(e, rid, n),
                 assign=lambda new, m=model, n=row.name: {m.custom: m.custom[n].set(new)},
+                json_key=row.name,
             )
         )
     return out
