@@ -117,6 +117,7 @@ def run(url: str, args) -> int:
             "SECRET_KEY": "bench",
             "RATELIMIT_ENABLED": False,
             "ENCRYPTION_CIPHER": "AES-256-GCM",
+            "LOG_LEVEL": "WARNING",  # no line per request in the figures' output
         }
     )
     costs = cipher_costs(app, rounds=max(200, min(args.n, 5000)))
