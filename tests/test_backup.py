@@ -111,9 +111,18 @@ def test_restore_brings_back_exactly_what_was_backed_up(app, client, admin, peop
     restored = run_cli(app, "restore", str(file), "--yes")
     assert restored.exit_code == 0, restored.output
     assert "audit log intact" in restored.output
-    assert rows() == before
+    after = rows()
+    # exactly what was backed up, plus the restore's own audit entry at the end of the chain
+    assert after["audit"][:-1] == before["audit"] and after["audit"][-1]["action"] == "restore"
+    assert after["head"][0]["seq"] == before["head"][0]["seq"] + 1
+    assert {k: v for k, v in after.items() if k not in ("audit", "head")} == {
+        k: v for k, v in before.items() if k not in ("audit", "head")
+    }
     verified = run_cli(app, "audit", "verify")
     assert verified.exit_code == 0 and "intact" in verified.output, verified.output
+    # the log says that a restore happened, from which backup
+    entry = AuditEntry.select().where(AuditEntry.action == "restore").get()
+    assert entry.resource == "backup" and file.name in entry.after and entry.client_id == "cli"
     # the encrypted value opens (same master key), and is found by its blind index
     body = client.get(f"{C}/{people['li']}", headers=admin).get_json()
     assert body["name"] == "Li" and body["custom"]["id_number"] == ID_NUMBER

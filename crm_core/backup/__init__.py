@@ -28,7 +28,7 @@ import peewee as pw
 from flask import current_app
 
 from .. import __version__
-from ..audit import VerifyResult, seal, verify
+from ..audit import VerifyResult, record_event, seal, verify
 from ..audit.hashing import audit_key
 from ..audit.models import AuditHead
 from ..auth import actor_for_user
@@ -237,6 +237,18 @@ def restore_backup(path: Path) -> RestoreReport:
         manifest=manifest, migrated={k: v for k, v in migrate(db, crm.plugins).items() if v}
     )
     report.erasures = _erase_again(erasures)
+    # the log itself says that the database was put back to an earlier moment, and from what
+    record_event(
+        None,
+        "restore",
+        "backup",
+        extra={
+            "file": path.name,
+            "created_at": manifest["created_at"],
+            "version": manifest.get("version"),
+            "erased_again": len(report.erasures),
+        },
+    )
     seal()
     report.audit = verify()
     return report
