@@ -137,8 +137,8 @@ def _erased(value):
 
 
 def _json_text(text: str | None, needles: Needles, keys: frozenset) -> str | None:
-    """A text column scrubbed: as JSON when it is JSON (``\\uXXXX`` escapes read as what they
-    stand for), else as text; the same object when nothing was found."""
+    """A text column scrubbed: as JSON when it is JSON (an escape such as ``\\u674e`` reads as
+    the character it stands for, 李), else as text; the same object when nothing was found."""
     if not text:
         return text
     try:
@@ -225,7 +225,8 @@ def _uploads(needles: Needles) -> int:
 
 
 def _forms(needles: Needles) -> list[str]:
-    """Each value as raw text and as it reads inside JSON written with ``\\uXXXX`` escapes."""
+    """Each value as raw text and as it reads inside JSON written with escapes (李 as
+    ``\\u674e``, what ``json.dumps`` writes by default)."""
     forms = set(needles.values)
     forms |= {json.dumps(v)[1:-1] for v in needles.values}
     return sorted(forms)
