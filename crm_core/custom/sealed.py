@@ -181,7 +181,7 @@ def rewrite_stored(model, fd: FieldDef, old: FieldDef | None, rewrites: dict) ->
     if not fd.encrypted and not was:
         return rewrites
     entity = fd.entity
-    out = {}
+    out, index = {}, []
     rows = model.select().where(model.custom.is_null(False))
     for row in rows.iterator():
         stored = (row.custom or {}).get(fd.name)
@@ -194,9 +194,20 @@ def rewrite_stored(model, fd: FieldDef, old: FieldDef | None, rewrites: dict) ->
             new = value
         if new != stored:
             out[row.id] = new
-        if fd.blind_index or (old and old.blind_index):
-            index_value = value if fd.blind_index else None
-            _index_one(entity, row.id, fd.name, index_value)
+        if fd.blind_index and value is not None:
+            index.append(
+                {
+                    "entity": entity,
+                    "field": fd.name,
+                    "record_id": row.id,
+                    "digest": _digest(entity, fd.name, value),
+                }
+            )
+    if fd.blind_index or (old and old.blind_index):
+        # the whole field's index at once: dropped, then rebuilt from the values just read
+        BlindIndex.delete().where(BlindIndex.entity == entity, BlindIndex.field == fd.name).execute()
+        for start in range(0, len(index), 1000):
+            BlindIndex.insert_many(index[start : start + 1000]).execute()
     return out
 
 
