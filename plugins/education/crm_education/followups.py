@@ -1,0 +1,73 @@
+"""Follow-ups (跟进记录) and the shared pool (公海).
+
+A follow-up is a consultant's note on a lead with the next contact's time. A lead (a customer at
+``lifecycle_stage`` ``lead`` with an owner) whose last follow-up, or whose creation when it has
+none, is older than ``EDUCATION_POOL_DAYS`` goes back to the shared pool: its owner is cleared
+through the core's write path (``update_record``), which writes the audit entry and the
+``customers.update`` event, and keeps its campus (the pool is the campus's). The job's run log
+lists who was released and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee as pw
+
+from crm_core.plugin_api import Customer, update_record
+
+from . import settings
+from .models import FollowUp
+
+
+def last_contacts(customer_ids) -> dict[int, dt.datetime]:
+    """The time of each lead's latest follow-up."""
+    rows = (
+        FollowUp.select(FollowUp.customer_id, pw.fn.MAX(FollowUp.created_at))
+        .where(FollowUp.customer_id.in_(list(customer_ids)))
+        .group_by(FollowUp.customer_id)
+        .tuples()
+    )
+    return dict(rows)
+
+
+def stale_leads(now: dt.datetime, days: int) -> list[tuple[Customer, dt.datetime]]:
+    """Owned leads untouched for ``days``: ``(customer, last touch)``."""
+    cutoff = now - dt.timedelta(days=days)
+    leads = list(
+        Customer.select().where(
+            Customer.lifecycle_stage == "lead", Customer.owner_id.is_null(False), Customer.created_at < cutoff
+        )
+    )
+    last = last_contacts(c.id for c in leads) if leads else {}
+    out = []
+    for customer in leads:
+        touched = max(customer.created_at, last.get(customer.id) or customer.created_at)
+        if touched < cutoff:
+            out.append((customer, touched))
+    return out
+
+
+def return_to_pool(ctx) -> dict:
+    """Leads not followed up in EDUCATION_POOL_DAYS days return to the shared pool (公海)."""
+    days = settings.get("POOL_DAYS")
+    if days <= 0:
+        return {"released": [], "days": days}
+    released = []
+    for customer, touched in stale_leads(ctx.now, days):
+        owner = customer.owner_id
+        update_record(
+            "customers", customer, {"owner_id": None, "department_id": customer.department_id}, ctx.actor
+        )
+        released.append({"customer_id": customer.id, "owner_id": owner, "last_contact": touched.isoformat()})
+    ctx.log.info("%d leads returned to the pool", len(released))
+    return {"released": released, "days": days}
+
+
+def due_contacts(now: dt.datetime, actor_id: int | None = None):
+    """Follow-ups whose next contact is due (the latest note per lead only)."""
+    latest = FollowUp.select(pw.fn.MAX(FollowUp.id)).group_by(FollowUp.customer_id)
+    query = FollowUp.select().where(FollowUp.id.in_(latest), FollowUp.next_contact_at <= now)
+    if actor_id is not None:
+        query = query.where(FollowUp.owner_id == actor_id)
+    return query.order_by(FollowUp.next_contact_at)

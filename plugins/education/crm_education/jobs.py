@@ -1,0 +1,66 @@
+"""Scheduled jobs: lesson-hour reminders and the shared pool (ids ``education:<job>``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from crm_core.plugin_api import emit, utcnow, write_transaction
+
+from . import followups, hours, settings
+from .models import Package
+
+
+def _hours_low(package: Package, reason: str, left: Decimal, actor) -> None:
+    emit(
+        "hours.low",
+        {
+            "package_id": package.id,
+            "customer_id": package.customer_id,
+            "course_id": package.course_id,
+            "reason": reason,
+            "balance": left,
+            "valid_until": package.valid_until,
+            "owner_id": package.owner_id,
+            "department_id": package.department_id,
+        },
+        actor=actor,
+        resource="education.packages",
+    )
+
+
+def remind_hours(ctx) -> dict:
+    """hours.low for packages at or below EDUCATION_LOW_HOURS hours, or expiring within
+    EDUCATION_EXPIRY_DAYS days (each once per package and reason)."""
+    low_limit = Decimal(settings.get("LOW_HOURS"))
+    horizon = (ctx.now + dt.timedelta(days=settings.get("EXPIRY_DAYS"))).date()
+    active = list(Package.select().where(Package.status == "active"))
+    balances = hours.balances(p.id for p in active)
+    low, expiring = [], []
+    for package in active:
+        with write_transaction():  # the event and the mark that it was sent commit together
+            _remind(package, balances[package.id], low_limit, horizon, ctx, low, expiring)
+    return {"low_balance": low, "expiring": expiring}
+
+
+def _remind(package, left, low_limit, horizon, ctx, low, expiring):
+    if package.low_notified_at is None and left <= low_limit:
+        _hours_low(package, "low_balance", left, ctx.actor)
+        Package.update(low_notified_at=utcnow()).where(Package.id == package.id).execute()
+        low.append(package.id)
+    expires = package.valid_until
+    if (
+        package.expiry_notified_at is None
+        and expires is not None
+        and ctx.now.date() <= expires <= horizon
+        and left > 0
+    ):
+        _hours_low(package, "expiring", left, ctx.actor)
+        Package.update(expiry_notified_at=utcnow()).where(Package.id == package.id).execute()
+        expiring.append(package.id)
+
+
+JOBS = {
+    "remind_hours": (remind_hours, {"trigger": "cron", "hour": 1, "minute": 0}),
+    "return_to_pool": (followups.return_to_pool, {"trigger": "cron", "hour": 2, "minute": 0}),
+}

@@ -1,0 +1,189 @@
+"""Education tables: courses, rooms, holidays, classes, sessions, enrolments, lesson packages,
+roll call, the hours ledger, trial lessons and follow-ups."""
+
+import datetime
+
+import peewee as pw
+
+
+def up(migrator, db):
+    class BaseModel(pw.Model):
+        id = pw.AutoField()
+        created_at = pw.DateTimeField(default=datetime.datetime.utcnow, index=True)
+        updated_at = pw.DateTimeField(default=datetime.datetime.utcnow)
+
+        class Meta:
+            database = db
+            legacy_table_names = False
+
+    class RecordModel(BaseModel):
+        owner_id = pw.IntegerField(null=True, index=True)
+        department_id = pw.IntegerField(null=True, index=True)
+        custom = pw.JSONField(default=dict)
+
+    class Course(RecordModel):
+        """What is taught (a subject at a level); a class teaches one course."""
+
+        name = pw.CharField(max_length=200)
+        subject = pw.CharField(max_length=100, default="")
+        level = pw.CharField(max_length=50, default="")
+        hours_per_session = pw.DecimalField(max_digits=10, decimal_places=2, default=1)
+        active = pw.BooleanField(default=True)
+
+        class Meta:
+            table_name = "education_course"
+
+    class Room(RecordModel):
+        """A classroom of a campus (``department_id``), with its seats."""
+
+        name = pw.CharField(max_length=200)
+        capacity = pw.IntegerField(default=1)
+
+        class Meta:
+            table_name = "education_room"
+
+    class Holiday(BaseModel):
+        """A day the school is closed (in the school's time zone): term generation skips it."""
+
+        day = pw.DateField(unique=True)
+        name = pw.CharField(max_length=200, default="")
+
+        class Meta:
+            table_name = "education_holiday"
+
+    class Klass(RecordModel):
+        """A class (班级): a course taught by a teacher (a user) in a room, for a term, at a campus
+        (``department_id``). ``capacity`` is the class cap; the effective cap is the smaller of it and
+        the room's seats."""
+
+        name = pw.CharField(max_length=200)
+        course = pw.ForeignKeyField(Course, on_delete="RESTRICT", column_name="course_id")
+        teacher_id = pw.IntegerField(null=True, index=True)  # a core user (auth_user.id)
+        room = pw.ForeignKeyField(Room, null=True, on_delete="RESTRICT", column_name="room_id")
+        capacity = pw.IntegerField(default=10)
+        term = pw.CharField(max_length=100, default="")
+        is_trial = pw.BooleanField(default=False)  # a one-off trial slot's own class
+
+        class Meta:
+            table_name = "education_class"
+
+    class Session(BaseModel):
+        """One meeting of a class: an instant range [starts_at, ends_at) in UTC. Teacher and room are
+        copied from the class when not given, so one session can be taught by a substitute."""
+
+        klass = pw.ForeignKeyField(Klass, on_delete="CASCADE", column_name="class_id", backref="sessions")
+        teacher_id = pw.IntegerField(null=True, index=True)
+        department_id = pw.IntegerField(null=True, index=True)  # the class's campus
+        room = pw.ForeignKeyField(Room, null=True, on_delete="RESTRICT", column_name="room_id")
+        day = pw.DateField()  # the local date (school time zone), for the timetable
+        starts_at = pw.DateTimeField(index=True)
+        ends_at = pw.DateTimeField()
+        hours = pw.DecimalField(
+            max_digits=10, decimal_places=2, default=1
+        )  # hours roll call consumes per present student
+        status = pw.CharField(max_length=20, default="scheduled", index=True)
+
+        class Meta:
+            table_name = "education_session"
+
+    class Enrolment(RecordModel):
+        """A student (a customer) in a class; owner = the consultant who enrolled them."""
+
+        customer_id = pw.IntegerField(index=True)
+        klass = pw.ForeignKeyField(Klass, on_delete="RESTRICT", column_name="class_id", backref="enrolments")
+        status = pw.CharField(max_length=20, default="active")
+        trial = pw.IntegerField(null=True)  # the trial this enrolment converted
+
+        class Meta:
+            table_name = "education_enrolment"
+            indexes = ((("customer_id", "klass"), True),)
+
+    class Package(RecordModel):
+        """A lesson package (课时包) bought by a student for a course: hours, price, validity."""
+
+        customer_id = pw.IntegerField(index=True)
+        course = pw.ForeignKeyField(Course, on_delete="RESTRICT", column_name="course_id")
+        hours = pw.DecimalField(max_digits=10, decimal_places=2)  # hours bought (the purchase entry)
+        price = pw.DecimalField(max_digits=18, decimal_places=2)  # paid for them
+        valid_from = pw.DateField()
+        valid_until = pw.DateField(null=True)
+        status = pw.CharField(max_length=20, default="active")  # active, refunded
+        low_notified_at = pw.DateTimeField(null=True)
+        expiry_notified_at = pw.DateTimeField(null=True)
+
+        class Meta:
+            table_name = "education_package"
+
+    class Attendance(BaseModel):
+        """Roll call (点名) of one student at one session; at most one row per pair."""
+
+        session = pw.ForeignKeyField(Session, on_delete="CASCADE", column_name="session_id")
+        customer_id = pw.IntegerField(index=True)
+        status = pw.CharField(max_length=20)
+        trial = pw.IntegerField(null=True)  # a trial attendee consumes no hours
+        actor_id = pw.IntegerField(null=True)
+        at = pw.DateTimeField(default=datetime.datetime.utcnow)
+
+        class Meta:
+            table_name = "education_attendance"
+            indexes = ((("session", "customer_id"), True),)
+
+    class HourEntry(BaseModel):
+        """One signed change of a package's hours; ``amount`` is the money it recognises (consume)
+        or gives back (refund). Unique (package, kind, reference): the same roll call, purchase or
+        transfer cannot be written twice."""
+
+        package = pw.ForeignKeyField(
+            Package, on_delete="CASCADE", column_name="package_id", backref="entries"
+        )
+        kind = pw.CharField(max_length=20)
+        hours = pw.DecimalField(max_digits=10, decimal_places=2)
+        amount = pw.DecimalField(max_digits=18, decimal_places=2, default=0)
+        reference = pw.CharField(max_length=200)
+        session_id = pw.IntegerField(null=True, index=True)
+        note = pw.CharField(max_length=500, default="")
+        actor_id = pw.IntegerField(null=True)
+        at = pw.DateTimeField(default=datetime.datetime.utcnow, index=True)
+
+        class Meta:
+            table_name = "education_hour_entry"
+            indexes = ((("package", "kind", "reference"), True),)
+
+    class Trial(RecordModel):
+        """A trial lesson (试听) of a lead; owner = the consultant."""
+
+        customer_id = pw.IntegerField(index=True)
+        kind = pw.CharField(max_length=20)
+        course = pw.ForeignKeyField(Course, null=True, on_delete="RESTRICT", column_name="course_id")
+        session = pw.ForeignKeyField(Session, null=True, on_delete="RESTRICT", column_name="session_id")
+        status = pw.CharField(max_length=20, default="booked", index=True)
+        preferred = pw.CharField(max_length=500, default="")  # a request's wished times
+        feedback = pw.TextField(default="")
+        rating = pw.IntegerField(null=True)
+        booked_at = pw.DateTimeField(null=True)
+        attended_at = pw.DateTimeField(null=True)
+        converted_at = pw.DateTimeField(null=True)
+
+        class Meta:
+            table_name = "education_trial"
+
+    class FollowUp(RecordModel):
+        """A consultant's note on a lead (跟进记录), with the next contact's time."""
+
+        customer_id = pw.IntegerField(index=True)
+        channel = pw.CharField(max_length=20, default="phone")
+        content = pw.TextField()
+        intention = pw.CharField(max_length=10, default="")
+        next_contact_at = pw.DateTimeField(null=True, index=True)
+
+        class Meta:
+            table_name = "education_follow_up"
+
+    db.create_tables(
+        [Course, Room, Holiday, Klass, Session, Enrolment, Package, Attendance, HourEntry, Trial, FollowUp]
+    )
+    # the clash checks look up a teacher's and a room's sessions by start
+    db.execute_sql(
+        "CREATE INDEX education_session_teacher_start ON education_session (teacher_id, starts_at)"
+    )
+    db.execute_sql("CREATE INDEX education_session_room_start ON education_session (room_id, starts_at)")
