@@ -13,7 +13,9 @@ Hooks (``from crm_core import hookimpl``) and the types of their payloads
 Models and the database
     ``database`` (the peewee proxy), ``BaseModel``, ``RecordModel`` (owner, department, ``custom``),
     ``utcnow``, ``is_postgres``, ``write_transaction``, ``Prepared`` and ``slot`` (statements
-    compiled once), ``Customer`` (the core's customers: read them; write through ``update_record``).
+    compiled once), ``Customer`` (the core's customers: read them; write through ``update_record``),
+    ``Segment`` (saved customer filters) and ``segment_customers`` (a segment's customers in an
+    actor's scope, as the customer list reads them).
 Errors
     ``APIError`` (any status; rendered as ``{code, status, message, errors}``), ``abort``.
 REST
@@ -36,13 +38,20 @@ Encryption at rest
     ``seal_value`` / ``open_value`` (a JSON value as an envelope token bound to a context, and
     back), ``SealedValues`` (declare where you keep tokens, for key rotation). Encrypted custom
     fields need none of this: ``"encrypted": true`` in the field definition.
+Audit
+    ``record_event`` (``record_event(actor, action, resource, record_id, extra=...)``: one audited
+    event that is not a write, such as a semantic read of sensitive data or a break-glass).
 Privacy
     ``has_consent`` (``has_consent(customer, purpose)``: the latest consent record for that
     purpose says given; ask it before marketing to a person).
 Settings and URLs
     ``Setting``, ``setting_prefix``, ``base_url``, ``absolute_url``.
 Input
-    ``UTCDateTime`` (marshmallow field), ``checks_nul_itself`` (view decorator).
+    ``UTCDateTime`` (marshmallow field), ``checks_nul_itself`` (view decorator),
+    ``normalize_phone`` / ``normalize_email`` (the forms customers' phones and e-mails are stored in).
+Long work
+    ``register_task_kind`` (a handler for a kind of task), ``queue_task`` (queue one for an actor
+    from a request), ``task_accepted`` (the ``202`` answer pointing at ``/api/v1/tasks/<id>``).
 Workbench pages
     ``login_required``, ``web_actor``, ``nav_entries``.
 
@@ -59,6 +68,7 @@ from .api.actions import action, register_action
 from .api.crud import CrudView, register_crud
 from .api.list_args import list_args_schema, list_parameters
 from .api.responses import json_response
+from .audit import record_event
 from .auth import actor_for_user, current_actor, public
 from .automations import acting_actor
 from .changes import record_written
@@ -66,11 +76,15 @@ from .config import Setting, setting_prefix
 from .crypto.rotation import SealedValues
 from .crypto.values import open_value, seal_value
 from .db import BaseModel, Prepared, RecordModel, database, is_postgres, slot, utcnow, write_transaction
-from .entities.models import Customer
-from .entities.schemas import UTCDateTime
+from .api.segments import customers_query as segment_customers
+from .api.tasks import accepted as task_accepted
+from .entities.models import Customer, Segment
+from .entities.schemas import UTCDateTime, normalize_email, normalize_phone
 from .errors import APIError
 from .events import current_cause, emit
 from .inputs import checks_nul_itself
+from .jobs.tasks import queue as queue_task
+from .jobs.tasks import register_kind as register_task_kind
 from .permissions import (
     can,
     check_assignment,
@@ -128,10 +142,12 @@ __all__ = [
     "Customer",
     "Prepared",
     "RecordModel",
+    "Segment",
     "database",
     "is_postgres",
     "slot",
     "utcnow",
+    "segment_customers",
     "write_transaction",
     # errors
     "APIError",
@@ -171,6 +187,8 @@ __all__ = [
     # encryption at rest
     "open_value",
     "seal_value",
+    # audit
+    "record_event",
     # privacy
     "has_consent",
     # the write path
@@ -187,6 +205,12 @@ __all__ = [
     # input
     "UTCDateTime",
     "checks_nul_itself",
+    "normalize_email",
+    "normalize_phone",
+    # long work
+    "queue_task",
+    "register_task_kind",
+    "task_accepted",
     # workbench pages
     "login_required",
     "nav_entries",

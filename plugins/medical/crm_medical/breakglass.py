@@ -1,0 +1,233 @@
+"""Break-glass: a clinician opens a patient's records of another department, giving a reason.
+
+Opening writes, in one transaction, per department whose records it opens:
+
+- a ``medical_break_glass`` grant (the clinician, the patient, the department, the reason, and
+  ``expires_at`` = now + ``MEDICAL_BREAK_GLASS_HOURS``), which the isolation filter honours for
+  reads only until it expires;
+- its write audit entry (``record_written``) and a separate audit entry shaped like a FHIR
+  AuditEvent "Emergency Override Started" (DCM 110113 / 110127, purposeOfEvent BTG plus the
+  reason code): ``action`` ``break_glass`` on ``medical.break_glass``;
+- the event ``medical.break_glass.opened`` (resource ``medical.break_glass``: the department's
+  head reads it; webhooks and automations act on it) naming the heads to notify
+  (``notify``: the users with the ``medical_department_head`` role in that department).
+
+The grant stays in the department's review queue until its head marks it reviewed (justified or
+not). When it expires the ``medical:break_glass_stop`` job audits "Emergency Override Stopped"
+(DCM 110138). Every read made under a grant is audited with purpose ``BTG``
+(:mod:`crm_medical.readaudit`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee as pw
+from flask import current_app, has_request_context, request
+from flask_babel import gettext as _
+
+from crm_core.plugin_api import (
+    APIError,
+    Customer,
+    can,
+    database,
+    emit,
+    record_dict,
+    record_event,
+    record_written,
+    require,
+    utcnow,
+    write_transaction,
+)
+
+from .isolation import in_area
+from .models import BREAK_GLASS, RECORDS, BreakGlass, MedicalRecord
+
+DCM = "http://dicom.nema.org/resources/ontology/DCM"
+ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
+HEAD_ROLE = "medical_department_head"
+
+#: the core's identity tables, read to find a department's heads (the facade has no user model)
+USER = pw.Table("user", ("id", "department_id", "is_active"))
+USER_ROLE = pw.Table("user_role", ("user_id", "role_id"))
+ROLE = pw.Table("role", ("id", "name"))
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.replace(microsecond=0).isoformat() + "Z"
+
+
+def audit_event(actor, grant: BreakGlass, subtype: tuple[str, str]) -> dict:
+    """The FHIR AuditEvent (R4) of one break-glass start or stop, as stored in the audit log."""
+    ip = request.remote_addr if has_request_context() else None
+    agent = {"who": {"reference": f"Practitioner/{grant.owner_id}"}, "requestor": True}
+    if ip:
+        agent["network"] = {"address": ip, "type": "2"}
+    return {
+        "resourceType": "AuditEvent",
+        "type": {"system": DCM, "code": "110113", "display": "Security Alert"},
+        "subtype": [{"system": DCM, "code": subtype[0], "display": subtype[1]}],
+        "action": "E",
+        "recorded": _iso(utcnow()),
+        "period": {"start": _iso(grant.started_at), "end": _iso(grant.expires_at)},
+        "outcome": "0",
+        "purposeOfEvent": [
+            {"coding": [{"system": ACT_REASON, "code": "BTG", "display": "break the glass"}]},
+            {"coding": [{"system": ACT_REASON, "code": grant.reason_code}], "text": grant.reason},
+        ],
+        "agent": [agent],
+        "source": {
+            "observer": {"display": "crm-core medical"},
+            "type": [{"system": SOURCE_TYPE, "code": "4", "display": "Application Server"}],
+        },
+        "entity": [
+            {
+                "what": {"reference": f"Patient/{grant.customer_id}"},
+                "role": {"code": "1", "display": "Patient"},
+            },
+            {"what": {"reference": f"Organization/department-{grant.department_id}"}},
+            {"what": {"reference": f"Consent/break-glass-{grant.id}"}},
+        ],
+    }
+
+
+def heads_of(department_id: int) -> list[int]:
+    """The active users holding the department-head role in ``department_id``."""
+    query = (
+        USER.select(USER.id)
+        .join(USER_ROLE, on=(USER_ROLE.user_id == USER.id))
+        .join(ROLE, on=(ROLE.id == USER_ROLE.role_id))
+        .where(ROLE.name == HEAD_ROLE, USER.department_id == department_id, USER.is_active == True)  # noqa: E712
+        .order_by(USER.id)
+    )
+    return [row[0] for row in query.tuples().bind(database)]
+
+
+def _departments(customer_id: int, actor, only: int | None) -> list[int]:
+    """The treating departments of the patient's records that ``actor`` does not read normally."""
+    query = MedicalRecord.select(MedicalRecord.department_id).where(
+        MedicalRecord.customer == customer_id, MedicalRecord.department_id.is_null(False)
+    )
+    if only is not None:
+        query = query.where(MedicalRecord.department_id == only)
+    found = sorted({row[0] for row in query.distinct().tuples()})
+    return [d for d in found if not in_area(actor, d)]
+
+
+def open_grants(
+    actor, customer_id: int, reason_code: str, reason: str, department_id=None
+) -> list[BreakGlass]:
+    """Open break-glass grants for ``actor`` on the patient's records outside their department
+    (or those of ``department_id``); see the module. 403 for someone who reads no medical
+    records at all, 404 for no such patient, 409 when there is nothing to open."""
+    require(actor, BREAK_GLASS, "create")
+    if not can(actor, RECORDS, "read"):
+        raise APIError(403, _("Only clinicians who read medical records may break the glass."))
+    if not Customer.select().where(Customer.id == customer_id).exists():
+        raise APIError(404, _("No such patient."))
+    hours = int(current_app.config.get("MEDICAL_BREAK_GLASS_HOURS") or 4)
+    reason = reason.strip()
+    if len(reason) < 10:
+        raise APIError(422, _("Say why, in a sentence."), errors={"reason": [_("At least 10 characters.")]})
+    grants = []
+    with write_transaction():
+        departments = _departments(customer_id, actor, department_id)
+        if not departments:
+            raise APIError(
+                409,
+                _("This patient has no records outside your department to open."),
+                errors={"customer_id": [_("Nothing to break the glass for.")]},
+            )
+        now = utcnow()
+        for dept in departments:
+            grant = BreakGlass.create(
+                owner_id=actor.id,
+                department_id=dept,
+                customer=customer_id,
+                reason_code=reason_code,
+                reason=reason,
+                started_at=now,
+                expires_at=now + dt.timedelta(hours=hours),
+                created_at=now,
+                updated_at=now,
+            )
+            record_written("create", BREAK_GLASS, grant, actor, None, record_dict(grant), {"event": False})
+            record_event(
+                actor,
+                "break_glass",
+                BREAK_GLASS,
+                grant.id,
+                extra=audit_event(actor, grant, ("110127", "Emergency Override Started")),
+                record=grant,
+            )
+            emit(
+                "medical.break_glass.opened",
+                {
+                    "id": grant.id,
+                    "owner_id": grant.owner_id,
+                    "department_id": dept,
+                    "customer_id": customer_id,
+                    "reason_code": reason_code,
+                    "expires_at": grant.expires_at,
+                    "notify": heads_of(dept),
+                },
+                actor,
+                resource=BREAK_GLASS,
+                record_id=grant.id,
+                customer_id=customer_id,
+            )
+            grants.append(grant)
+    return grants
+
+
+def is_active(grant: BreakGlass, now=None) -> bool:
+    """True while the grant opens the records."""
+    return grant.expires_at > (now or utcnow())
+
+
+def grant_dict(grant: BreakGlass, now=None) -> dict:
+    """The JSON image of a grant (the review queue's rows)."""
+    return {**record_dict(grant), "customer_id": grant.customer_id, "active": is_active(grant, now)}
+
+
+def review(grant: BreakGlass, actor, decision: str, note: str) -> BreakGlass:
+    """Mark ``grant`` reviewed by ``actor`` (``medical.break_glass:review`` on it; nobody reviews
+    their own); 409 when it was reviewed already."""
+    with write_transaction():
+        require(actor, BREAK_GLASS, "review", grant)
+        if grant.reviewed_at is not None:
+            raise APIError(409, _("This break-glass was reviewed already."))
+        before = record_dict(grant)
+        grant.reviewed_at, grant.reviewed_by_id = utcnow(), actor.id
+        grant.decision, grant.review_note = decision, note
+        grant.save()
+        record_written("update", BREAK_GLASS, grant, actor, before, record_dict(grant))
+    return grant
+
+
+def permission_check(actor, action: str, resource: str, record):
+    """``crm_permission_check``: nobody reviews their own break-glass."""
+    if resource == BREAK_GLASS and action == "review" and isinstance(record, BreakGlass):
+        return False if record.owner_id == getattr(actor, "id", None) else None
+    return None
+
+
+def stop_expired(ctx) -> dict:
+    """The ``medical:break_glass_stop`` job: audit "Emergency Override Stopped" for every grant
+    that expired since the last run."""
+    stopped = 0
+    due = BreakGlass.select().where(BreakGlass.expires_at <= ctx.now, BreakGlass.stopped_at.is_null())
+    for grant in due.order_by(BreakGlass.id).limit(1000):
+        with database.atomic():
+            record_event(
+                ctx.actor,
+                "break_glass_stop",
+                BREAK_GLASS,
+                grant.id,
+                extra=audit_event(ctx.actor, grant, ("110138", "Emergency Override Stopped")),
+                record=grant,
+            )
+            BreakGlass.update(stopped_at=ctx.now).where(BreakGlass.id == grant.id).execute()
+            stopped += 1
+    return {"stopped": stopped}

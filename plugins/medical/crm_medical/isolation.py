@@ -1,0 +1,113 @@
+"""Strict department isolation of medical records: the rule behind ``crm_permission_filter`` and
+``crm_permission_check``.
+
+A medical record is read only inside its treating department (``department_id``), or inside
+the reader's department tree when ``MEDICAL_DEPARTMENT_TREE`` is on, whatever scope the reader's
+roles grant (a department_tree, ``all`` or admin grant does not widen it), or through an open
+break-glass grant of the reader for that patient and department (reads only: a break-glass never
+lets anyone write). A reader without a department reads nothing but their break-glass grants.
+
+Because the rule is a SQL condition AND-ed into every query the core's read decision bounds
+(lists, detail, search, export, counts, the workbench's generic pages, timelines), no read path
+can skip it; the views never test it themselves.
+"""
+
+from __future__ import annotations
+
+import peewee as pw
+from flask import current_app
+
+from crm_core.plugin_api import database, is_postgres, utcnow
+
+from .models import RECORDS, BreakGlass, MedicalRecord
+
+#: the core's department tree (``department.path`` is the materialized path ``/1/4/9/``), read
+#: as a table: the plugin facade has no department model, and the rule needs only these columns
+DEPARTMENT = pw.Table("department", ("id", "path"))
+
+
+def _department_path(department_id: int) -> str | None:
+    return DEPARTMENT.select(DEPARTMENT.path).where(DEPARTMENT.id == department_id).bind(database).scalar()
+
+
+def departments_of(actor):
+    """The treating departments whose records ``actor`` reads in the normal course: a value or a
+    subquery of ids; None when the actor has no department."""
+    department_id = getattr(actor, "department_id", None)
+    if department_id is None:
+        return None
+    if not current_app.config.get("MEDICAL_DEPARTMENT_TREE"):
+        return department_id
+    path = _department_path(department_id)
+    if not path:
+        return department_id
+    # paths hold only digits and slashes, so neither pattern needs escaping; LIKE (PostgreSQL)
+    # and GLOB (SQLite) are the prefix matches that can use the path's index
+    operator, pattern = ("LIKE", path + "%") if is_postgres() else ("GLOB", path + "*")
+    return DEPARTMENT.select(DEPARTMENT.id).where(pw.Expression(DEPARTMENT.path, operator, pattern))
+
+
+def in_department(actor, column):
+    """The SQL condition: ``column`` (a treating department) is one ``actor`` reads normally."""
+    area = departments_of(actor)
+    if area is None:
+        return None
+    return column.in_(area) if isinstance(area, pw.Query) else column == area
+
+
+def granted(actor, model=MedicalRecord):
+    """The SQL condition: an open break-glass grant of ``actor`` covers the record's patient and
+    treating department."""
+    if getattr(actor, "id", None) is None:
+        return None
+    grants = BreakGlass.select(BreakGlass.id).where(
+        BreakGlass.owner_id == actor.id,
+        BreakGlass.customer == model.customer,
+        BreakGlass.department_id == model.department_id,
+        BreakGlass.expires_at > utcnow(),
+    )
+    return pw.fn.EXISTS(grants)
+
+
+def record_filter(actor, action: str):
+    """The isolation condition on ``MedicalRecord`` for ``actor`` doing ``action``."""
+    own = in_department(actor, MedicalRecord.department_id)
+    parts = [own] if own is not None else []
+    if action == "read":
+        via_grant = granted(actor)
+        if via_grant is not None:
+            parts.append(via_grant)
+    if not parts:
+        return pw.SQL("1 = 0")
+    return parts[0] if len(parts) == 1 else (parts[0] | parts[1])
+
+
+def permission_filter(actor, action: str, model, resource: str):
+    """``crm_permission_filter``: the isolation condition for the records' own model."""
+    if resource != RECORDS or model is not MedicalRecord:
+        return None
+    return record_filter(actor, action)
+
+
+def in_area(actor, department_id) -> bool:
+    """True when ``department_id`` is a treating department ``actor`` reads and writes normally."""
+    if department_id is None or getattr(actor, "department_id", None) is None:
+        return False
+    if department_id == actor.department_id:
+        return True
+    if not current_app.config.get("MEDICAL_DEPARTMENT_TREE"):
+        return False
+    area = departments_of(actor)
+    if not isinstance(area, pw.Query):
+        return department_id == area
+    return area.where(DEPARTMENT.id == department_id).exists(database)
+
+
+def permission_check(actor, action: str, resource: str, record):
+    """``crm_permission_check``: a record is changed, deleted or exported only by someone of its
+    treating department (a break-glass grant opens it to read, nothing else). Queries already
+    leave such records out (:func:`permission_filter`); this is the same rule for a record a
+    caller holds in hand."""
+    if resource != RECORDS or action == "read" or not isinstance(record, MedicalRecord):
+        return None
+    return None if in_area(actor, record.department_id) else False

@@ -1,0 +1,106 @@
+"""The clinic's roles, created once with the grants their work needs (roles are data: an admin
+may change them afterwards, and a second run changes nothing):
+
+- ``medical_doctor``: patients of their department (read, register, update), medical records and
+  appointments of their department, break-glass for themselves;
+- ``medical_nurse``: the same patients and appointments, medical records to read;
+- ``medical_front_desk``: patients and appointments of their department, no medical record; the
+  resident ID number and the phone are masked (110105********002X, 138****5678) and the
+  allergies hidden;
+- ``medical_department_head``: everything of their department tree, and the break-glass review
+  queue of it.
+
+Whatever the grants say, a medical record is read only inside its treating department
+(``crm_medical.isolation``): a department_tree or ``all`` scope does not widen that.
+"""
+
+import datetime
+
+import peewee as pw
+
+DEPT, TREE, OWN, ALL = "department", "department_tree", "own", "all"
+RECORDS, APPOINTMENTS, BREAK_GLASS = "medical.records", "medical.appointments", "medical.break_glass"
+CRU = ("read", "create", "update")
+
+ROLES = {
+    "medical_doctor": (
+        "Doctor",
+        [
+            *[("customers", a, DEPT) for a in CRU],
+            *[(RECORDS, a, DEPT) for a in (*CRU, "export")],
+            *[(APPOINTMENTS, a, DEPT) for a in CRU],
+            (BREAK_GLASS, "read", OWN),
+            (BREAK_GLASS, "create", OWN),
+            ("departments", "read", ALL),
+            ("users", "read", DEPT),
+        ],
+        [],
+    ),
+    "medical_nurse": (
+        "Nurse",
+        [
+            *[("customers", a, DEPT) for a in CRU],
+            (RECORDS, "read", DEPT),
+            *[(APPOINTMENTS, a, DEPT) for a in CRU],
+            (BREAK_GLASS, "read", OWN),
+            (BREAK_GLASS, "create", OWN),
+            ("departments", "read", ALL),
+            ("users", "read", DEPT),
+        ],
+        [],
+    ),
+    "medical_front_desk": (
+        "Front desk",
+        [
+            *[("customers", a, DEPT) for a in CRU],
+            *[(APPOINTMENTS, a, DEPT) for a in CRU],
+            ("departments", "read", ALL),
+            ("users", "read", DEPT),
+        ],
+        [
+            ("customers", "phone", "masked"),
+            ("customers", "resident_id_number", "masked"),
+            ("customers", "allergies", "hidden"),
+        ],
+    ),
+    "medical_department_head": (
+        "Department head",
+        [
+            *[("customers", a, TREE) for a in CRU],
+            *[(RECORDS, a, TREE) for a in (*CRU, "export")],
+            *[(APPOINTMENTS, a, TREE) for a in (*CRU, "delete")],
+            (BREAK_GLASS, "read", TREE),
+            (BREAK_GLASS, "create", OWN),
+            (BREAK_GLASS, "review", TREE),
+            ("departments", "read", ALL),
+            ("users", "read", TREE),
+            ("audit", "read", TREE),
+        ],
+        [],
+    ),
+}
+
+
+def up(migrator, db):
+    role = pw.Table("role", ("id", "name", "label", "builtin", "created_at", "updated_at")).bind(db)
+    grant = pw.Table(
+        "permission_grant", ("id", "role_id", "resource", "action", "scope", "created_at", "updated_at")
+    ).bind(db)
+    rule = pw.Table(
+        "permission_field_rule", ("id", "role_id", "resource", "field", "rule", "created_at", "updated_at")
+    ).bind(db)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    stamps = {"created_at": now, "updated_at": now}
+    for name, (label, grants, rules) in ROLES.items():
+        if role.select(role.id).where(role.name == name).exists():
+            continue  # made by hand or by an earlier run: left as it is
+        role.insert(name=name, label=label, builtin=False, **stamps).execute()
+        # read back rather than trust insert's return value, which differs between the databases
+        role_id = role.select(role.id).where(role.name == name).scalar()
+        grant.insert(
+            [{"role_id": role_id, "resource": r, "action": a, "scope": s, **stamps} for r, a, s in grants]
+        ).execute()
+        if rules:
+            rule.insert(
+                [{"role_id": role_id, "resource": r, "field": f, "rule": k, **stamps} for r, f, k in rules]
+            ).execute()
