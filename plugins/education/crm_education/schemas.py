@@ -125,7 +125,7 @@ class EducationPackageSchema(RecordFields):
     valid_from = fields.Date(required=True)
     valid_until = fields.Date(allow_none=True)
     status = fields.String(dump_only=True)
-    balance = fields.Decimal(as_string=True, dump_only=True)
+    balance = fields.Decimal(as_string=True, places=2, dump_only=True)
 
 
 class EducationEntrySchema(Schema):
@@ -134,8 +134,8 @@ class EducationEntrySchema(Schema):
     id = fields.Integer(dump_only=True)
     package_id = fields.Integer()
     kind = fields.String()
-    hours = fields.Decimal(as_string=True)
-    amount = fields.Decimal(as_string=True)
+    hours = fields.Decimal(as_string=True, places=2)
+    amount = fields.Decimal(as_string=True, places=2)
     reference = fields.String()
     session_id = fields.Integer(allow_none=True)
     note = fields.String()

@@ -71,3 +71,9 @@ class School:
             **extra,
         }
         return self.post("/packages", body)
+
+
+def events(client, headers, event_type):
+    """The data of the outbox's events of a type, oldest first."""
+    rows = ok(client.get(f"/api/v1/events?type={event_type}&page_size=100", headers=headers))
+    return [row["data"] for row in reversed(rows)]
