@@ -67,7 +67,7 @@ class MedicalRecords(CrudView):
     """Medical records; ``?purpose=`` says why they are read (HL7 PurposeOfUse, TREAT by default)."""
 
     resource, model, path, name = RECORDS, MedicalRecord, "/records", "records"
-    schema, update_schema = MedicalRecordSchema, MedicalRecordUpdateSchema
+    schema, update_schema = MedicalRecordSchema, MedicalRecordUpdateSchema(partial=True)
     methods = ("list", "create", "read", "update")
     search_fields = [MedicalRecord.visit_no]
     prefetch = staticmethod(audit_rows)
@@ -87,7 +87,7 @@ class MedicalAppointments(CrudView):
     """Appointments: one doctor, one patient, a half-open slot; clashes are refused (409)."""
 
     resource, model, path, name = APPOINTMENTS, Appointment, "/appointments", "appointments"
-    schema, update_schema = MedicalAppointmentSchema, MedicalAppointmentUpdateSchema
+    schema, update_schema = MedicalAppointmentSchema, MedicalAppointmentUpdateSchema(partial=True)
     before_save = staticmethod(appointments.check_clash)
     default_sort = "start_at"
     description = "appointments"
