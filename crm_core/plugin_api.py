@@ -68,6 +68,8 @@ from .api.actions import action, register_action
 from .api.crud import CrudView, register_crud
 from .api.list_args import list_args_schema, list_parameters
 from .api.responses import json_response
+from .api.segments import customers_query as segment_customers
+from .api.tasks import accepted as task_accepted
 from .audit import record_event
 from .auth import actor_for_user, current_actor, public
 from .automations import acting_actor
@@ -76,8 +78,6 @@ from .config import Setting, setting_prefix
 from .crypto.rotation import SealedValues
 from .crypto.values import open_value, seal_value
 from .db import BaseModel, Prepared, RecordModel, database, is_postgres, slot, utcnow, write_transaction
-from .api.segments import customers_query as segment_customers
-from .api.tasks import accepted as task_accepted
 from .entities.models import Customer, Segment
 from .entities.schemas import UTCDateTime, normalize_email, normalize_phone
 from .errors import APIError

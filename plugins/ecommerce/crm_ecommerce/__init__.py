@@ -1,0 +1,25 @@
+"""crm-ecommerce: shops, orders synced exactly once, coupons that are never used twice.
+
+Orders arrive by signed webhooks (Shopify, WooCommerce, a generic HMAC), by pull sync through
+``crm_ecommerce_adapters`` and by reconciliation; each is applied once and only when newer. The
+plugin emits ``order.created/paid/shipped/delivered/refunded/cancelled`` (docs/events.md), which
+loyalty and channel tracking consume without either importing the other.
+"""
+
+from .hooks import (  # noqa: F401  pluggy collects the hook implementations from this module
+    crm_actions,
+    crm_blueprints,
+    crm_ecommerce_adapters,
+    crm_jobs,
+    crm_migrations,
+    crm_models,
+    crm_nav,
+    crm_permissions,
+    crm_sealed_values,
+    crm_startup,
+    crm_translations,
+    crm_web_blueprints,
+    requires,
+)
+
+__version__ = "0.1.0"

@@ -1,0 +1,33 @@
+"""The plugin's scheduled jobs: the webhook inbox and the reconciliation of recent orders."""
+
+from __future__ import annotations
+
+from . import inbox, sync
+
+
+def process_inbox(ctx):
+    """Apply the verified webhook deliveries waiting in the inbox."""
+    return inbox.process(ctx.actor)
+
+
+def reconcile(ctx):
+    """Re-read the orders each shop changed since its watermark (minus an overlap) and apply them."""
+    return sync.reconcile_all(ctx.actor, ctx.now)
+
+
+JOBS = [
+    {
+        "id": "ecommerce:inbox",
+        "func": process_inbox,
+        "trigger": "interval",
+        "seconds": 5,
+        "description": "Apply queued order webhooks",
+    },
+    {
+        "id": "ecommerce:reconcile",
+        "func": reconcile,
+        "trigger": "interval",
+        "minutes": 15,
+        "description": "Re-read recently changed orders from each shop (missed webhooks)",
+    },
+]
