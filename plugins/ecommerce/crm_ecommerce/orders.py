@@ -164,10 +164,11 @@ def _announce(order: Order, created: bool, milestones: dict, refunds: list[Refun
         _emit("order.cancelled", {**payload(order), "cancelled_at": order.cancelled_at}, actor)
 
 
-def _refund_status(order: Order, status: str) -> str:
-    """A partly refunded order reads ``partially_refunded`` unless the platform says more."""
-    if order.refunded > 0 and status in ("paid", "shipped", "delivered"):
-        return "refunded" if order.refunded >= order.total else "partially_refunded"
+def _refund_status(status: str, refunded: Decimal, total: Decimal) -> str:
+    """A refunded order reads ``partially_refunded`` or ``refunded`` by what was refunded,
+    whatever the platform's own status says (a cancelled order stays cancelled)."""
+    if refunded > 0 and status in ("paid", "shipped", "delivered", "partially_refunded"):
+        return "refunded" if refunded >= total else "partially_refunded"
     return status
 
 
@@ -198,13 +199,10 @@ def apply(shop: Shop, incoming: dict, actor, source: str) -> tuple[Order | None,
         _write_lines(order, incoming.get("lines") or [])
         refunds = _new_refunds(order, incoming.get("refunds") or [])
         refunded = sum((r.amount for r in Refund.select().where(Refund.order == order.id)), Decimal("0.00"))
-        status = _refund_status(order, order.status) if refunded != order.refunded else order.status
+        status = _refund_status(order.status, refunded, order.total)
         if refunded != order.refunded or status != order.status:
-            order.refunded = refunded
-            status = _refund_status(order, status)
-            order = update_record(
-                RESOURCE, order, {"refunded": refunded, "status": status}, actor, extra={"event": False}
-            )
+            changes = {"refunded": refunded, "status": status}
+            order = update_record(RESOURCE, order, changes, actor, extra={"event": False})
         if order.status != before_status:
             StatusChange.create(
                 order=order.id,
