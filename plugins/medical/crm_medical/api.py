@@ -220,6 +220,22 @@ class BreakGlassItem(MethodView):
         return json_response(mask(actor, BREAK_GLASS, breakglass.grant_dict(grant)))
 
 
+@blp.route("/break-glass/<int:grant_id>/records")
+class BreakGlassRecords(MethodView):
+    """The records a break-glass opened."""
+
+    @blp.response(200, MedicalRecordSchema(many=True))
+    @blp.doc(summary="Read the records a break-glass opened")
+    def get(self, grant_id):
+        """The patient's records of the grant's department, while the grant is open, for the
+        clinician who broke the glass; audited as one read with purpose BTG."""
+        actor = current_actor()
+        grant = get_record(BreakGlass, grant_id, actor, BREAK_GLASS)
+        rows = list(breakglass.opened_records(grant, actor))
+        with reading("break_glass"):
+            return json_response(records_crud.dump(rows, actor))
+
+
 @blp.route("/break-glass/<int:grant_id>/review")
 class BreakGlassReview(MethodView):
     """Mark a break-glass reviewed."""

@@ -3,8 +3,9 @@
 Opening writes, in one transaction, per department whose records it opens:
 
 - a ``medical_break_glass`` grant (the clinician, the patient, the department, the reason, and
-  ``expires_at`` = now + ``MEDICAL_BREAK_GLASS_HOURS``), which the isolation filter honours for
-  reads only until it expires;
+  ``expires_at`` = now + ``MEDICAL_BREAK_GLASS_HOURS``): until it expires its clinician reads
+  those records through the grant (:func:`opened_records`, ``GET /break-glass/<id>/records``),
+  to read only (never to change or export them);
 - its write audit entry (``record_written``) and a separate audit entry shaped like a FHIR
   AuditEvent "Emergency Override Started" (DCM 110113 / 110127, purposeOfEvent BTG plus the
   reason code): ``action`` ``break_glass`` on ``medical.break_glass``;
@@ -179,6 +180,23 @@ def open_grants(
             )
             grants.append(grant)
     return grants
+
+
+def opened_records(grant: BreakGlass, actor):
+    """The records ``grant`` opens to ``actor``: its patient's records of its department, while
+    it is open and only for the clinician who broke the glass (403 for anyone else, 410 once it
+    expired). The isolation filter is not asked: the grant is the permission."""
+    if grant.owner_id != getattr(actor, "id", None):
+        raise APIError(403, _("Only the clinician who broke the glass reads through it."))
+    if not is_active(grant):
+        raise APIError(410, _("This break-glass has expired: break the glass again if you still need to."))
+    return (
+        MedicalRecord.select()
+        .where(
+            MedicalRecord.customer == grant.customer_id, MedicalRecord.department_id == grant.department_id
+        )
+        .order_by(MedicalRecord.visit_at.desc())
+    )
 
 
 def is_active(grant: BreakGlass, now=None) -> bool:

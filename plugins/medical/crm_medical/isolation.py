@@ -3,9 +3,11 @@
 
 A medical record is read only inside its treating department (``department_id``), or inside
 the reader's department tree when ``MEDICAL_DEPARTMENT_TREE`` is on, whatever scope the reader's
-roles grant (a department_tree, ``all`` or admin grant does not widen it), or through an open
-break-glass grant of the reader for that patient and department (reads only: a break-glass never
-lets anyone write). A reader without a department reads nothing but their break-glass grants.
+roles grant (a department_tree, ``all`` or admin grant does not widen it). A reader without a
+department reads none. The one way around it is a break-glass grant
+(:mod:`crm_medical.breakglass`), read through its own path, never through these queries: a
+plugin filter may only narrow what the core's row scope allows, and the scope of clinicians
+stays their department so that nothing else (events, webhooks) reaches further either.
 
 Because the rule is a SQL condition AND-ed into every query the core's read decision bounds
 (lists, detail, search, export, counts, the workbench's generic pages, timelines), no read path
@@ -17,9 +19,9 @@ from __future__ import annotations
 import peewee as pw
 from flask import current_app
 
-from crm_core.plugin_api import database, is_postgres, utcnow
+from crm_core.plugin_api import database, is_postgres
 
-from .models import RECORDS, BreakGlass, MedicalRecord
+from .models import RECORDS, MedicalRecord
 
 #: the core's department tree (``department.path`` is the materialized path ``/1/4/9/``), read
 #: as a table: the plugin facade has no department model, and the rule needs only these columns
@@ -55,38 +57,17 @@ def in_department(actor, column):
     return column.in_(area) if isinstance(area, pw.Query) else column == area
 
 
-def granted(actor, model=MedicalRecord):
-    """The SQL condition: an open break-glass grant of ``actor`` covers the record's patient and
-    treating department."""
-    if getattr(actor, "id", None) is None:
-        return None
-    grants = BreakGlass.select(BreakGlass.id).where(
-        BreakGlass.owner_id == actor.id,
-        BreakGlass.customer == model.customer,
-        BreakGlass.department_id == model.department_id,
-        BreakGlass.expires_at > utcnow(),
-    )
-    return pw.fn.EXISTS(grants)
-
-
-def record_filter(actor, action: str):
-    """The isolation condition on ``MedicalRecord`` for ``actor`` doing ``action``."""
+def record_filter(actor):
+    """The isolation condition on ``MedicalRecord`` for ``actor``."""
     own = in_department(actor, MedicalRecord.department_id)
-    parts = [own] if own is not None else []
-    if action == "read":
-        via_grant = granted(actor)
-        if via_grant is not None:
-            parts.append(via_grant)
-    if not parts:
-        return pw.SQL("1 = 0")
-    return parts[0] if len(parts) == 1 else (parts[0] | parts[1])
+    return own if own is not None else pw.SQL("1 = 0")
 
 
 def permission_filter(actor, action: str, model, resource: str):
     """``crm_permission_filter``: the isolation condition for the records' own model."""
     if resource != RECORDS or model is not MedicalRecord:
         return None
-    return record_filter(actor, action)
+    return record_filter(actor)
 
 
 def in_area(actor, department_id) -> bool:
@@ -105,9 +86,8 @@ def in_area(actor, department_id) -> bool:
 
 def permission_check(actor, action: str, resource: str, record):
     """``crm_permission_check``: a record is changed, deleted or exported only by someone of its
-    treating department (a break-glass grant opens it to read, nothing else). Queries already
-    leave such records out (:func:`permission_filter`); this is the same rule for a record a
-    caller holds in hand."""
+    treating department. Queries already leave such records out (:func:`permission_filter`);
+    this is the same rule for a record a caller holds in hand."""
     if resource != RECORDS or action == "read" or not isinstance(record, MedicalRecord):
         return None
     return None if in_area(actor, record.department_id) else False

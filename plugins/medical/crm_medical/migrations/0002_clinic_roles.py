@@ -7,8 +7,8 @@ may change them afterwards, and a second run changes nothing):
 - ``medical_front_desk``: patients and appointments of their department, no medical record; the
   resident ID number and the phone are masked (110105********002X, 138****5678) and the
   allergies hidden;
-- ``medical_department_head``: everything of their department tree, and the break-glass review
-  queue of it.
+- ``medical_department_head``: everything of their department tree, the break-glass review
+  queue of it, and the events feed (each event within their scope of its resource).
 
 Whatever the grants say, a medical record is read only inside its treating department
 (``crm_medical.isolation``): a department_tree or ``all`` scope does not widen that.
@@ -75,6 +75,9 @@ ROLES = {
             ("departments", "read", ALL),
             ("users", "read", TREE),
             ("audit", "read", TREE),
+            # the events feed: each event shown within the head's scope of its own resource, so
+            # the break-glass announcements of their department reach them there
+            ("events", "read", ALL),
         ],
         [],
     ),
