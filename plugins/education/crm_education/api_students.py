@@ -94,7 +94,8 @@ class Packages(CrudView):
 
     @staticmethod
     def before_save(record, data, before):
-        """Validity ends after it starts."""
+        """Validity ends after it starts; the package is placed at the student's campus."""
+        enrolments.campus_of_student(record, data, before)
         if record.valid_until is not None and record.valid_until < record.valid_from:
             raise APIError(
                 422,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from crm_core.plugin_api import APIError, create_record, emit, utcnow
+from crm_core.plugin_api import APIError, Customer, create_record, emit, utcnow
 
 from . import scheduling
 from .models import Enrolment, Klass
@@ -62,3 +62,12 @@ def enrol(customer_id: int, class_id: int, actor, trial_id: int | None = None, *
     """Enrol a student through the write path (permission ``education.enrolments:create``)."""
     data = {"customer_id": customer_id, "class_id": class_id, "trial": trial_id, **extra}
     return create_record(RESOURCE, Enrolment, data, actor, before_save=check_enrolment, after_save=announce)
+
+
+def campus_of_student(record, data: dict, before: dict | None) -> None:
+    """A new record without a campus (created by someone outside any department) is placed at
+    the student's campus, so the campus's managers see it."""
+    if before is None and record.department_id is None:
+        record.department_id = (
+            Customer.select(Customer.department_id).where(Customer.id == record.customer_id).scalar()
+        )

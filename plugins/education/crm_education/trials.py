@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from crm_core.plugin_api import APIError, create_record, emit, record_dict, record_written, utcnow
 
-from . import scheduling, sessions
+from . import enrolments, scheduling, sessions
 from .models import Course, Klass, Session, Trial
 
 RESOURCE = "education.trials"
@@ -99,6 +99,7 @@ def trial_slot(data: dict, actor) -> Session:
 def prepare_trial(record: Trial, data: dict, before: dict | None) -> None:
     """Before a trial is inserted: seat it (class session, trial slot) or keep it as a request."""
     actor = data.get("_actor")
+    enrolments.campus_of_student(record, data, before)
     if record.kind == "request":
         record.status, record.session = "requested", None
         return
