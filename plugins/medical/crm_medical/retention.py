@@ -16,6 +16,7 @@ import datetime as dt
 import peewee as pw
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from crm_core.plugin_api import APIError, database, utcnow
 
@@ -24,6 +25,7 @@ from .models import Appointment, BreakGlass, MedicalRecord
 OUTPATIENT_DAYS = 15 * 365 + 4  # 15 years, leap days included
 INPATIENT_DAYS = 30 * 365 + 8
 LAW = "电子病历应用管理规范(试行) / 医疗机构管理条例实施细则 第五十三条"
+KINDS = {"outpatient": _l("outpatient"), "inpatient": _l("inpatient")}
 
 
 def _moment(visit_type: str):
@@ -69,6 +71,7 @@ def policies() -> list[dict]:
             "name": "medical.outpatient_records",
             "model": MedicalRecord,
             "field": MedicalRecord.visit_at,
+            "where": MedicalRecord.visit_type == "outpatient",  # for the status's count of due rows
             "setting": "MEDICAL_OUTPATIENT_RETENTION_DAYS",
             "default_days": OUTPATIENT_DAYS,
             "min_days": OUTPATIENT_DAYS,
@@ -78,6 +81,7 @@ def policies() -> list[dict]:
             "name": "medical.inpatient_records",
             "model": MedicalRecord,
             "field": MedicalRecord.visit_at,
+            "where": MedicalRecord.visit_type == "inpatient",
             "setting": "MEDICAL_INPATIENT_RETENTION_DAYS",
             "default_days": INPATIENT_DAYS,
             "min_days": INPATIENT_DAYS,
@@ -121,7 +125,7 @@ def erase_patient(customer) -> None:
     kept = kept_until(customer.id)
     if kept:
         parts = [
-            _("%(n)s %(kind)s record(s) until %(until)s", n=v["records"], kind=_(k), until=v["until"])
+            _("%(n)s %(kind)s record(s) until %(until)s", n=v["records"], kind=KINDS[k], until=v["until"])
             for k, v in sorted(kept.items())
         ]
         raise APIError(
