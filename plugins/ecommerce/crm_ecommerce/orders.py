@@ -28,6 +28,7 @@ from . import coupons, identity
 from .models import RELEASING, Order, OrderLine, Refund, Shop, StatusChange
 
 RESOURCE = "ecommerce.orders"
+CENT = Decimal("0.01")
 PAID = ("paid", "shipped", "delivered", "partially_refunded", "refunded")
 SHIPPED = ("shipped", "delivered")
 COLUMNS = (
@@ -106,6 +107,11 @@ def _new_refunds(order: Order, refunds: list[dict]) -> list[Refund]:
     return added
 
 
+def cents(value) -> Decimal:
+    """An amount with two decimals (SQLite hands back ``Decimal("50")`` for 50.00)."""
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
 def payload(order: Order, amount: Decimal | None = None) -> dict:
     """The data of an ``order.*`` event (docs/events.md)."""
     lines = list(OrderLine.select().where(OrderLine.order == order.id).order_by(OrderLine.id))
@@ -116,8 +122,8 @@ def payload(order: Order, amount: Decimal | None = None) -> dict:
         "shop_id": order.shop_id,
         "customer_id": order.customer_id,
         "status": order.status,
-        "amount": amount if amount is not None else order.total,
-        "total": order.total,
+        "amount": cents(amount if amount is not None else order.total),
+        "total": cents(order.total),
         "currency": order.currency,
         "paid_at": order.paid_at,
         "channel": order.channel,
@@ -126,7 +132,7 @@ def payload(order: Order, amount: Decimal | None = None) -> dict:
                 "sku": line.sku,
                 "name": line.name,
                 "quantity": line.quantity,
-                "unit_price": line.unit_price,
+                "unit_price": cents(line.unit_price),
                 "category": line.category,
             }
             for line in lines
@@ -157,7 +163,7 @@ def _announce(order: Order, created: bool, milestones: dict, refunds: list[Refun
             refund_id=f"ecommerce-refund-{refund.id}",
             reason=refund.reason,
             paid_at=refund.refunded_at,
-            refunded_total=order.refunded,
+            refunded_total=cents(order.refunded),
         )
         _emit("order.refunded", data, actor)
     if "cancelled_at" in milestones:
