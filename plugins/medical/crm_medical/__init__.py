@@ -9,6 +9,7 @@ Appointments never double-book a doctor. It never imports another plugin.
 """
 
 from .hooks import (  # noqa: F401  pluggy collects the hook implementations from this module
+    crm_actions,
     crm_blueprints,
     crm_entities,
     crm_erase_customer,

@@ -7,7 +7,7 @@ from pathlib import Path
 from crm_core import hookimpl
 from crm_core.plugin_api import Setting
 
-from . import breakglass, isolation, patients, privacy, retention
+from . import breakglass, isolation, marketing, patients, privacy, retention
 from .models import MODELS
 from .templates import TEMPLATES
 
@@ -144,6 +144,12 @@ def crm_export_customer(customer):
 def crm_erase_customer(customer):
     """Refuse while the law keeps the records (saying what and until when); else delete them."""
     retention.erase_patient(customer)
+
+
+@hookimpl
+def crm_actions():
+    """``medical.send_marketing``: a marketing message, refused without marketing consent."""
+    return marketing.ACTIONS
 
 
 @hookimpl
