@@ -21,6 +21,7 @@ class Clinic:
 
     departments: dict
     sub_department: int
+    root: int
     staff: dict
     users: dict
 
@@ -48,7 +49,7 @@ def make_clinic(client, admin_headers, make_user) -> Clinic:
             user, headers = make_user(f"{name}_{role}", roles=(role,), department_id=dept)
             staff[(name, role)] = headers
             users[(name, role)] = user.id
-    return Clinic(departments, sub, staff, users)
+    return Clinic(departments, sub, root, staff, users)
 
 
 def register_patient(

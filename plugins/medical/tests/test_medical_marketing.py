@@ -11,7 +11,9 @@ from crm_core.testing import deliver_events
 RULE = {
     "name": "spring check-up campaign",
     "trigger": "clinic.campaign",
-    "actions": [{"type": "medical.send_marketing", "params": {"template": "spring-checkup", "channel": "sms"}}],
+    "actions": [
+        {"type": "medical.send_marketing", "params": {"template": "spring-checkup", "channel": "sms"}}
+    ],
 }
 
 

@@ -28,7 +28,9 @@ def test_records_are_kept_from_the_patients_last_visit(client, admin_headers, cl
     back = register_patient(client, doctor, name="李四", admin_headers=admin_headers)
     kept_old = write_record(client, doctor, back, visit_at=_years_ago(20))["id"]
     kept_new = write_record(client, doctor, back, visit_at=_years_ago(1))["id"]
-    stay = write_record(client, doctor, gone, visit_type="inpatient", visit_at=_years_ago(20), discharged_at=_years_ago(19.9))["id"]
+    stay = write_record(
+        client, doctor, gone, visit_type="inpatient", visit_at=_years_ago(20), discharged_at=_years_ago(19.9)
+    )["id"]
     result = run_cli(app, "retention", "run")
     assert result.exit_code == 0, result.output
     assert "medical.outpatient_records" in result.output
@@ -77,7 +79,9 @@ def test_a_privacy_request_fails_saying_why(client, admin_headers, clinic):
     doctor = clinic.staff[("internal", "medical_doctor")]
     patient = register_patient(client, doctor, admin_headers=admin_headers)
     write_record(client, doctor, patient)
-    r = client.post("/api/v1/privacy-requests", json={"customer_id": patient, "kind": "erasure"}, headers=admin_headers)
+    r = client.post(
+        "/api/v1/privacy-requests", json={"customer_id": patient, "kind": "erasure"}, headers=admin_headers
+    )
     assert r.status_code == 201, r.get_json()
     request_id = r.get_json()["id"]
     r = client.post(f"/api/v1/privacy-requests/{request_id}/process", headers=admin_headers)
