@@ -6,8 +6,9 @@ Definitions (as in the answers' ``definitions``):
   with a trial ever seated (booked); ``trial_attended``: with a trial attended; ``enrolled``:
   with an enrolment. Rates: booked ÷ leads, attended ÷ booked (show rate), enrolled ÷ attended
   (trial conversion), enrolled ÷ leads (overall).
-- revenue (确认收入) of a month: the value of the hours consumed in it (minus the consume and
-  reverse entries' amounts: hours × the package's remaining value per hour).
+- revenue (确认收入) of a month: the value of the hours consumed at its lessons (minus the
+  consume and reverse entries' amounts, by the session's start: hours × the package's remaining
+  value per hour).
 - attendance rate of a month: present marks ÷ all marks of enrolled students at its sessions.
 - renewal rate of a month (续费率): renewed ÷ (renewed + ended), where renewed students bought a
   package in the month while holding an earlier one, and ended students had a package end in the
@@ -19,6 +20,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
+
+import peewee as pw
 
 from crm_core.plugin_api import Customer, scoped
 
@@ -105,15 +108,24 @@ def _month(value) -> str:
 
 
 def _revenue(packages: dict, lo, hi, group: str, cells) -> None:
-    entries = HourEntry.select(HourEntry.package, HourEntry.amount, HourEntry.at).where(
-        HourEntry.kind.in_(("consume", "reverse")),
-        HourEntry.at >= lo,
-        HourEntry.at < hi,
-        HourEntry.package.in_(list(packages)),
+    """Consumed value per month of the lesson it paid for (the session's start; the entry's time
+    for an entry of no session)."""
+    when = pw.fn.COALESCE(Session.starts_at, HourEntry.at)
+    entries = (
+        HourEntry.select(HourEntry.package, HourEntry.amount, when.alias("when"))
+        .join(Session, pw.JOIN.LEFT_OUTER, on=(Session.id == HourEntry.session_id))
+        .where(
+            HourEntry.kind.in_(("consume", "reverse")),
+            when >= lo,
+            when < hi,
+            HourEntry.package.in_(list(packages)),
+        )
+        .objects()
     )
     for e in entries:
         p = packages[e.package_id]
-        cells[(_month(e.at), _key(group, p.owner_id, p.department_id))]["revenue"] -= Decimal(e.amount)
+        at = e.when if isinstance(e.when, dt.datetime) else dt.datetime.fromisoformat(str(e.when))
+        cells[(_month(at), _key(group, p.owner_id, p.department_id))]["revenue"] -= Decimal(e.amount)
 
 
 def _attendance(actor, lo, hi, group: str, cells) -> None:

@@ -77,3 +77,9 @@ def events(client, headers, event_type):
     """The data of the outbox's events of a type, oldest first."""
     rows = ok(client.get(f"/api/v1/events?type={event_type}&page_size=100", headers=headers))
     return [row["data"] for row in reversed(rows)]
+
+
+def department(client, headers, name, parent=None):
+    """A new department (a campus) through the core's API; its id."""
+    body = {"name": name, "parent_id": parent}
+    return ok(client.post("/api/v1/departments", json=body, headers=headers), 201)["id"]

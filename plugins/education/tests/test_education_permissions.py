@@ -4,8 +4,10 @@ campuses below it, teachers only their classes' students, with fee fields hidden
 
 from __future__ import annotations
 
+import functools
+
 import pytest
-from education_testlib import MONDAY, E, ok, utc
+from education_testlib import MONDAY, E, department, ok, utc
 
 EDU = ("education.courses", "education.rooms", "education.classes", "education.sessions")
 
@@ -22,9 +24,7 @@ def role(client, headers, name, grants, field_rules=()):
 @pytest.fixture
 def world(client, admin_headers, make_user, school):
     h = admin_headers
-    dept = lambda name, parent=None: ok(  # noqa: E731
-        client.post("/api/v1/departments", json={"name": name, "parent_id": parent}, headers=h), 201
-    )["id"]
+    dept = functools.partial(department, client, admin_headers)
     hq = dept("HQ")
     east, west = dept("East campus", hq), dept("West campus", hq)
     east_annex = dept("East annex", east)
@@ -76,7 +76,7 @@ def world(client, admin_headers, make_user, school):
         [("education.packages", "price", "hidden"), ("education.hours", "amount", "hidden")],
     )
     users = {}
-    for name, roles, department in [
+    for name, roles, campus in [
         ("anna", ["consultant"], east),
         ("bob", ["consultant"], east_annex),
         ("carl", ["consultant"], west),
@@ -84,7 +84,7 @@ def world(client, admin_headers, make_user, school):
         ("tina", ["teacher"], east),
         ("tom", ["teacher"], west),
     ]:
-        user, headers = make_user(f"perm_{name}", roles=roles, department_id=department)
+        user, headers = make_user(f"perm_{name}", roles=roles, department_id=campus)
         users[name] = {"id": user.id, "h": headers}
     leads = {
         name: school.student(f"Lead of {name}", headers=users[name]["h"], lifecycle_stage="lead")
