@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -11,6 +13,7 @@ from .coupon_models import KINDS
 from .models import PLATFORMS, STATUSES
 
 MONEY = {"as_string": True, "places": 2}
+ZERO = Decimal("0.00")  # defaults are not deserialised: they must be Decimals already
 
 
 def _positive_money(**kwargs):
@@ -73,7 +76,7 @@ class EcommerceLineSchema(Schema):
     category = fields.String(load_default="", validate=validate.Length(max=100))
     quantity = fields.Integer(required=True, validate=validate.Range(min=0, max=1_000_000))
     unit_price = _positive_money(required=True)
-    discount = _positive_money(load_default="0")
+    discount = _positive_money(load_default=ZERO)
 
 
 class EcommerceRefundSchema(Schema):
@@ -107,8 +110,8 @@ class EcommerceOrderSchema(Schema):
     status = fields.String(load_default="pending", validate=validate.OneOf(STATUSES))
     currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$"))
     subtotal = _positive_money()
-    shipping = _positive_money(load_default="0")
-    discount = _positive_money(load_default="0")
+    shipping = _positive_money(load_default=ZERO)
+    discount = _positive_money(load_default=ZERO)
     total = _positive_money(required=True)
     refunded = fields.Decimal(**MONEY, dump_only=True)
     placed_at = UTCDateTime()
@@ -143,9 +146,11 @@ class EcommerceCouponTemplateSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    value = _positive_money(load_default="0", metadata={"description": "amount off, or percent (15 = 15 %)"})
+    value = _positive_money(load_default=ZERO, metadata={"description": "amount off, or percent (15 = 15 %)"})
     cap = _positive_money(allow_none=True, metadata={"description": "most a percent coupon takes off"})
-    threshold = _positive_money(load_default="0", metadata={"description": "eligible subtotal needed (满减)"})
+    threshold = _positive_money(
+        load_default=ZERO, metadata={"description": "eligible subtotal needed (满减)"}
+    )
     currency = fields.String(load_default="CNY", validate=validate.Regexp(r"^[A-Z]{3}$"))
     valid_from = UTCDateTime(allow_none=True)
     valid_until = UTCDateTime(allow_none=True)
@@ -164,7 +169,7 @@ class EcommerceCouponTemplateSchema(Schema):
     created_at = UTCDateTime(dump_only=True)
     updated_at = UTCDateTime(dump_only=True)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)
     def _consistent(self, data, **kwargs):
         errors = {}
         if data.get("kind") == "percent_off" and data.get("value") is not None and data["value"] > 100:

@@ -76,3 +76,33 @@ def orders(client, headers, **args):
     r = client.get(f"{E}/orders", query_string=args, headers=headers)
     assert r.status_code == 200, r.get_json()
     return r.get_json()
+
+
+C = f"{E}/coupons"
+
+
+def make_template(client, headers, **fields):
+    """A coupon template through the API; its JSON."""
+    body = {"name": "20 off", "kind": "amount_off", "value": "20", **fields}
+    r = client.post(f"{C}/templates", json=body, headers=headers)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def issue(client, headers, template, **body):
+    """Issue codes of ``template``; the response."""
+    return client.post(f"{C}/templates/{template['id']}/issue", json=body, headers=headers)
+
+
+def apply_order(client, headers, shop, external_id="1001", **fields):
+    """An order applied through ``POST /orders/apply``; its JSON."""
+    body = generic_order(external_id=external_id, **fields)
+    body["source_updated_at"] = body.pop("updated_at")
+    r = client.post(f"{E}/orders/apply", json={"shop_id": shop["id"], **body}, headers=headers)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def redeem(client, headers, code, order_id):
+    """Redeem ``code`` on ``order_id``; the response."""
+    return client.post(f"{C}/redeem", json={"code": code, "order_id": order_id}, headers=headers)
