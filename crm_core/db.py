@@ -136,8 +136,10 @@ def log_slow_queries(db: pw.Database, threshold_ms: int) -> None:
 
 
 def is_postgres(db: pw.Database | None = None) -> bool:
-    """True when the bound database is PostgreSQL."""
-    db = db or database.obj
+    """True when the bound database (or ``db``, a database or a proxy) is PostgreSQL."""
+    db = db or database
+    if isinstance(db, pw.DatabaseProxy):
+        db = db.obj
     return isinstance(db, pw.PostgresqlDatabase)
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import peewee as pw
 
+from .. import partitions
 from ..db import database, is_postgres, read_transaction, utcnow
 from .hashing import CURRENT_VERSION, audit_key, canonical, entry_hash, head_mac, legacy_hash
 from .models import AuditEntry, AuditHead
@@ -381,7 +382,8 @@ def purge(retention_days: int, now: dt.datetime | None = None) -> int:
             return 0
         boundary = AuditEntry.get(AuditEntry.seq == keep_from - 1)
         with _purge_allowed():
-            count = (
+            count = _drop_purged_months(cutoff, keep_from)
+            count += (
                 AuditEntry.delete().where(AuditEntry.seq.is_null(False), AuditEntry.seq < keep_from).execute()
             )
         append(
@@ -400,3 +402,25 @@ def purge(retention_days: int, now: dt.datetime | None = None) -> int:
             ),
         )
     return count
+
+
+def _drop_purged_months(cutoff: dt.datetime, keep_from: int) -> int:
+    """On PostgreSQL (the log partitioned by month), drop the months before ``cutoff`` whose every
+    entry is sealed with a ``seq`` before ``keep_from``, the ones the purge deletes anyway: whole
+    tables go at once. A month holding any entry the chain keeps (sealed late, after one that
+    stays) is left to the row delete. Returns the entries dropped."""
+    table = AuditEntry._meta.table_name
+    if partitions.partition_column(database, table) != "occurred_at":
+        return 0
+    dropped = 0
+    for month in partitions.months_of(database, table):
+        if month.upper > cutoff:
+            break
+        name = partitions.quoted(month.name)
+        rows, newest, unsealed = database.execute_sql(
+            f"SELECT count(*), max(seq), count(*) FILTER (WHERE seq IS NULL) FROM {name}"
+        ).fetchone()
+        if rows and not unsealed and newest < keep_from:
+            partitions.drop_month(database, table, month.name)
+            dropped += rows
+    return dropped

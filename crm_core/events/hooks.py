@@ -14,7 +14,7 @@ from .. import hookimpl
 from ..crypto.rotation import SealedValues
 from .dispatcher import dispatch_pending
 from .emitter import emit
-from .models import DONE, MODELS, OutboxEvent
+from .models import DONE, MODELS, ConsumerProgress, OutboxEvent
 
 # How often the scheduler runs the dispatcher (seconds).
 DISPATCH_INTERVAL_SECONDS = 2
@@ -81,7 +81,20 @@ def crm_retention_policies():
             "where": OutboxEvent.status == DONE,
             "setting": "OUTBOX_RETENTION_DAYS",
             "default_days": 730,
-        }
+        },
+        {
+            # on PostgreSQL the outbox is partitioned and no foreign key cascades to these rows:
+            # a consumer's progress goes once its event has gone (policies run in name order,
+            # so this one after "outbox")
+            "name": "outbox_consumers",
+            "model": ConsumerProgress,
+            "field": ConsumerProgress.updated_at,
+            "where": ~pw.fn.EXISTS(
+                OutboxEvent.select(OutboxEvent.id).where(OutboxEvent.id == ConsumerProgress.event)
+            ),
+            "setting": "OUTBOX_RETENTION_DAYS",
+            "default_days": 730,
+        },
     ]
 
 

@@ -7,8 +7,8 @@ import datetime as dt
 import click
 from flask.cli import with_appcontext
 
-from .. import hookimpl
-from ..db import utcnow
+from .. import hookimpl, partitions
+from ..db import database, utcnow
 from .policies import RetentionError, policies
 from .purge import apply, require_ok, rows_due
 
@@ -23,9 +23,26 @@ def retention_job(ctx) -> dict:
     return report.counts()
 
 
+def partitions_job(ctx) -> dict:
+    """Create this month's partition and the next ones of every table partitioned by month on
+    PostgreSQL (nothing on SQLite): a month never starts in the default partition."""
+    created = partitions.maintain(database, today=ctx.now.date())
+    for table, names in created.items():
+        ctx.log.info("partitions: %s gained %s", table, ", ".join(names))
+    return {table: len(names) for table, names in created.items()}
+
+
 @hookimpl
 def crm_jobs():
     return [
+        {
+            "id": "core:partitions",
+            "func": partitions_job,
+            "trigger": "cron",
+            "hour": 3,
+            "minute": 7,
+            "description": "Create the coming months' partitions of the partitioned tables (PostgreSQL).",
+        },
         {
             "id": "core:retention",
             "func": retention_job,
@@ -33,7 +50,7 @@ def crm_jobs():
             "hour": 3,
             "minute": 37,
             "description": "Delete rows older than their retention policy (audit log, outbox, logs, plugins').",
-        }
+        },
     ]
 
 
@@ -87,3 +104,21 @@ def crm_cli(group):
             require_ok(report)
         except RetentionError as exc:
             raise click.ClickException(str(exc)) from None
+
+    @retention_group.command("partitions")
+    @click.option("--create", is_flag=True, help="Create the coming months now (the job does it daily).")
+    @with_appcontext
+    def partitions_command(create):
+        """The tables partitioned by month (PostgreSQL): their months and the rows in each."""
+        if create:
+            for table, names in partitions.maintain(database).items():
+                click.echo(f"{table}: created {', '.join(names)}")
+        tables = partitions.monthly_tables(database)
+        if not tables:
+            click.echo("no partitioned tables (SQLite keeps every table whole)")
+        for table in tables:
+            months = partitions.months_of(database, table)
+            click.echo(f"{table} ({partitions.partition_column(database, table)}): {len(months)} months")
+            for name in [m.name for m in months] + [f"{table}_default"]:
+                (rows,) = database.execute_sql(f"SELECT count(*) FROM {partitions.quoted(name)}").fetchone()
+                click.echo(f"  {name:<40} {rows:>10}")

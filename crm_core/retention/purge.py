@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from dataclasses import dataclass, field
 
+from .. import partitions
 from ..db import database, is_postgres, write_transaction
 from .policies import BATCH_SIZE, Policy, RetentionError, policies
 
@@ -125,74 +125,34 @@ def delete_in_batches(model, condition, batch: int | None = None) -> int:
 
 # --- partitions (PostgreSQL) ------------------------------------------------------------------
 
-_UPPER = re.compile(r"TO \('([^']+)'\)")
-
-
-def _partition_key(model) -> str | None:
-    """The column a range-partitioned table is partitioned on (None: not partitioned, another
-    strategy, or a key of several columns)."""
-    row = database.execute_sql(
-        "SELECT pt.partstrat, pt.partnatts, a.attname FROM pg_partitioned_table pt "
-        "JOIN pg_class c ON c.oid = pt.partrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = pt.partattrs[0] "
-        "WHERE c.relname = %s AND n.nspname = current_schema()",
-        (model._meta.table_name,),
-    ).fetchone()
-    if row is None or row[0] != "r" or row[1] != 1:
-        return None
-    return row[2]
-
 
 def _droppable(policy: Policy, cutoff: dt.datetime) -> list[tuple[str, int]]:
-    """``(partition, rows)`` of the partitions of ``policy``'s table whose whole range is before
-    ``cutoff``: only for a policy without its own ``purge`` or ``where`` (those rows are all
-    due), on PostgreSQL, for a table range-partitioned on the policy's field."""
-    if policy.purge is not None or policy.where is not None or policy.field is None or not is_postgres():
+    """``(partition, rows)`` of the monthly partitions of ``policy``'s table whose whole range is
+    before ``cutoff`` and whose every row the policy's ``where`` (if any) lets go: on PostgreSQL,
+    for a policy without its own ``purge`` and a table range-partitioned on the policy's field."""
+    if policy.purge is not None or policy.field is None or not is_postgres():
         return []
-    if _partition_key(policy.model) != policy.field.column_name:
+    table = policy.model._meta.table_name
+    if partitions.partition_column(database, table) != policy.field.column_name:
         return []
-    rows = database.execute_sql(
-        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
-        "JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent "
-        "JOIN pg_namespace n ON n.oid = p.relnamespace "
-        "WHERE p.relname = %s AND n.nspname = current_schema() ORDER BY c.relname",
-        (policy.model._meta.table_name,),
-    ).fetchall()
     out = []
-    for name, bound in rows:
-        upper = _UPPER.search(bound or "")  # DEFAULT and MAXVALUE partitions have no upper date
-        if upper is None:
-            continue
-        try:
-            end = _naive_utc(dt.datetime.fromisoformat(upper.group(1)))
-        except ValueError:
-            continue
+    for month in partitions.months_of(database, table):
         # the upper bound is exclusive: every row is before it, so before the cutoff
-        if end <= cutoff:
-            (count,) = database.execute_sql(f"SELECT count(*) FROM {_quoted(name)}").fetchone()
-            out.append((name, count))
+        if month.upper > cutoff:
+            break
+        in_month = (policy.field >= month.lower) & (policy.field < month.upper)
+        if policy.where is not None and policy.model.select().where(in_month, ~policy.where).exists():
+            continue  # a row still kept (a pending event...): this month goes row by row
+        (count,) = database.execute_sql(f"SELECT count(*) FROM {partitions.quoted(month.name)}").fetchone()
+        out.append((month.name, count))
     return out
 
 
 def _drop_partition(model, name: str) -> None:
     """Detach the partition ``name`` of ``model``'s table and drop it, in one transaction."""
     with write_transaction():
-        database.execute_sql(
-            f"ALTER TABLE {_quoted(model._meta.table_name)} DETACH PARTITION {_quoted(name)}"
-        )
-        database.execute_sql(f"DROP TABLE {_quoted(name)}")
+        partitions.drop_month(database, model._meta.table_name, name)
     log.info("retention: dropped partition %s of %s", name, model._meta.table_name)
-
-
-def _quoted(name: str) -> str:
-    # names come from pg_class or the model, never from input; quoting keeps odd ones intact
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _naive_utc(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def require_ok(report: Report) -> Report:

@@ -33,6 +33,7 @@ from flask.testing import FlaskClient
 # the databases' helpers stay importable from here, where plugin suites and benchmarks find them
 from .databases import (  # noqa: F401
     DEFAULT_PG_URL,
+    TEST_SECRET_KEY,
     PostgresReset,
     Templates,
     migrate_url,
@@ -100,7 +101,7 @@ def app_config(tmp_path):
     return {
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
-        "SECRET_KEY": "test-secret-key",
+        "SECRET_KEY": TEST_SECRET_KEY,
         "WTF_CSRF_ENABLED": True,
     }
 

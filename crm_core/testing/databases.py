@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+#: the SECRET_KEY of the test apps (``app_config``) and of the apps that migrate their templates
+TEST_SECRET_KEY = "test-secret-key"
 
 
 def postgres_server_url() -> str | None:
@@ -229,7 +231,14 @@ def migrate_url(url: str, plugins=None, instance_path: str | None = None) -> Non
     from ..migrate import migrate  # lazy for the same reason
 
     with tempfile.TemporaryDirectory(prefix="crm-migrate-") as scratch:
-        config = {"DATABASE_URL": url, "TESTING": True, "INSTANCE_PATH": instance_path or scratch}
+        # the test apps' SECRET_KEY (``app_config``): what migrating writes to the audit chain (a
+        # plugin's template adding fields) is sealed under the key the tests' apps verify with
+        config = {
+            "DATABASE_URL": url,
+            "TESTING": True,
+            "INSTANCE_PATH": instance_path or scratch,
+            "SECRET_KEY": TEST_SECRET_KEY,
+        }
         app = create_app(config, plugins=plugins)
         crm = app.extensions["crm"]
         with app.app_context():
