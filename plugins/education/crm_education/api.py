@@ -11,6 +11,7 @@ call are in :mod:`crm_education.api_students`; trials, follow-ups and metrics in
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from crm_core.plugin_api import (
     API_PREFIX,
@@ -45,10 +46,12 @@ blp = Blueprint(
 )
 
 
-def _in_use(model, field, label):
+def _in_use(model, field, message):
+    """A ``before_delete`` refusing (409) while rows of ``model`` refer to the record."""
+
     def check(record):
         if model.select().where(field == record.id).exists():
-            raise APIError(409, _("%(thing)s is in use.", thing=label), errors={"id": [_("In use.")]})
+            raise APIError(409, str(message), errors={"id": [_("In use.")]})
 
     return check
 
@@ -60,7 +63,7 @@ register_crud(
     EducationCourseSchema,
     path="/courses",
     name="courses",
-    before_delete=_in_use(Klass, Klass.course, "Course"),
+    before_delete=_in_use(Klass, Klass.course, _l("Classes teach this course.")),
     description="courses",
 )
 register_crud(
@@ -70,7 +73,7 @@ register_crud(
     EducationRoomSchema,
     path="/rooms",
     name="rooms",
-    before_delete=_in_use(Klass, Klass.room, "Room"),
+    before_delete=_in_use(Klass, Klass.room, _l("Classes use this room.")),
     description="rooms",
 )
 register_crud(
@@ -90,7 +93,7 @@ register_crud(
     EducationClassSchema,
     path="/classes",
     name="classes",
-    before_delete=_in_use(Session, Session.klass, "Class"),
+    before_delete=_in_use(Session, Session.klass, _l("The class has sessions.")),
     description="classes",
 )
 

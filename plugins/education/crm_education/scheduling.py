@@ -122,11 +122,12 @@ def clashes_of(slot: tuple[dt.datetime, dt.datetime], busy: list[dict]) -> list[
 def clash_error(found: list[dict]) -> APIError:
     """The 409 naming what clashes: per resource, the sessions it is already busy with."""
     field = {"teacher": "teacher_id", "room": "room_id", "student": "students", "class": "class_id"}
+    label = {"teacher": _("Teacher"), "room": _("Room"), "student": _("Student"), "class": _("Class")}
     errors: dict[str, list[str]] = {}
     for item in found:
         message = _(
             "%(resource)s %(id)s is busy with session %(session)s (%(starts)s to %(ends)s UTC).",
-            resource=item["resource"],
+            resource=label[item["resource"]],
             id=item["id"],
             session=item["session_id"],
             starts=item["starts_at"].isoformat(timespec="minutes"),

@@ -65,7 +65,7 @@ def test_student_clash_across_classes(setup, school):
     school.session(setup["first"], utc(MONDAY, 9), utc(MONDAY, 11))
     body = school.session(second, utc(MONDAY, 10), utc(MONDAY, 12), status=409)
     assert (
-        list(body["errors"]) == ["students"] and f"student {student} is busy" in body["errors"]["students"][0]
+        list(body["errors"]) == ["students"] and f"Student {student} is busy" in body["errors"]["students"][0]
     )
     # enrolling a student whose timetable would clash is refused too
     third = school.klass(setup["course"], None, None)
@@ -140,3 +140,13 @@ def test_capacity_is_the_smaller_of_class_and_room(setup, school):
     body = school.enrol(students[2], klass, status=409)
     assert "full" in body["message"].lower()
     school.enrol(students[0], klass, status=409)  # twice in one class
+
+
+def test_clash_is_explained_in_chinese(setup, school, client, admin_headers):
+    school.session(setup["first"], utc(MONDAY, 9), utc(MONDAY, 11))
+    second = school.klass(setup["course"], setup["teacher"], setup["other_room"])
+    body = {"class_id": second, "starts_at": utc(MONDAY, 10), "ends_at": utc(MONDAY, 12)}
+    r = client.post(f"{E}/sessions", json=body, headers={**admin_headers, "Accept-Language": "zh-CN"})
+    assert r.status_code == 409
+    assert r.get_json()["message"] == "该时段与其他课节冲突。"
+    assert r.get_json()["errors"]["teacher_id"][0].startswith(f"老师 {setup['teacher']} 已有课节")
