@@ -15,8 +15,9 @@ import itertools
 import re
 
 import pytest
-from medical_testlib import DEPARTMENTS, ROLES, M, register_patient
+from medical_testlib import DEPARTMENTS, ROLES, M, read_audit, register_patient
 
+from crm_core.browser_testing import web_login
 from crm_core.testing import deliver_events
 
 CLINICAL_ROLES = ("medical_doctor", "medical_nurse", "medical_department_head")
@@ -169,3 +170,30 @@ def test_break_glass_is_the_one_way_out_and_each_is_audited(client, admin_header
     ).get_json()
     btg = [e for e in reads if e["after"]["purpose"] == "BTG"]
     assert sorted(g for e in btg for g in e["after"]["break_glass"]["grants"]) == sorted(grants)
+
+
+def test_the_workbench_pages_follow_the_same_rule_and_are_audited(app, client, admin_headers, clinic, ward):
+    patients, records = ward
+    before = len(read_audit(client, admin_headers))
+    clinical_reads = 0
+    for dept, role in itertools.product(DEPARTMENTS, ROLES):
+        browser = app.test_client()
+        assert web_login(browser, f"{dept}_{role}").status_code == 302
+        listed = browser.get("/records/medical.records/")
+        assert listed.status_code == (200 if role in CLINICAL_ROLES else 403), (
+            dept,
+            role,
+            listed.status_code,
+        )
+        seen = _seen(listed)
+        seen |= _seen(browser.get("/records/medical.records/export.csv"))
+        for other in DEPARTMENTS:
+            seen |= _seen(browser.get(f"/records/medical.records/{records[other]}"))
+        allowed = {dept} if role in CLINICAL_ROLES else set()
+        assert seen <= allowed and (seen == allowed), f"{role} of {dept} saw {seen} in the workbench"
+        # list, export (not the nurse: no export grant), their own detail
+        clinical_reads += {"medical_doctor": 3, "medical_nurse": 2, "medical_department_head": 3}.get(role, 0)
+    # the core audits the export itself as well (action ``export``, its filter and row count)
+    entries = [e for e in read_audit(client, admin_headers)[before:] if e["action"] == "read"]
+    assert len(entries) == clinical_reads, [(e["actor_id"], e["after"]["path"]) for e in entries]
+    assert {e["after"]["path"] for e in entries} == {"list", "export", "detail"}
