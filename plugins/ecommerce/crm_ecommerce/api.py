@@ -36,7 +36,7 @@ from crm_core.plugin_api import (
     write_transaction,
 )
 
-from . import inbox, orders, platforms, sealing
+from . import inbox, orders, platforms, sealing, sync
 from .coupon_models import CouponRedemption
 from .models import Delivery, MergeSuggestion, Order, OrderLine, Refund, Shop, StatusChange
 from .schemas import (
@@ -76,7 +76,12 @@ class Shops(CrudView):
 
     @staticmethod
     def before_save(record, data, before):
-        """A new shop gets its key; the write-only fields are sealed into its token."""
+        """A new shop gets its key; the write-only fields are sealed into its token; the platform
+        must be one this plugin or an adapter plugin reads."""
+        known = sync.known_platforms()
+        if record.platform not in known:
+            message = _("Unknown platform; known: %(names)s.", names=", ".join(sorted(known)))
+            raise APIError(422, message, errors={"platform": [message]})
         if not record.key:
             record.key = secrets.token_urlsafe(18)
         if "webhook_secret" in data or "credentials" in data:

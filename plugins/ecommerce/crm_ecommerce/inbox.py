@@ -20,7 +20,7 @@ import logging
 
 from crm_core.plugin_api import database, is_postgres, open_value, seal_value, utcnow, write_transaction
 
-from . import orders, platforms, sealing, signatures
+from . import orders, sealing, signatures, sync
 from .models import Delivery, Shop
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def apply_one(delivery_id: int, actor) -> str | None:
                 return "ignored"
             raw = open_value(delivery.body_token, sealing.delivery_context(shop.id, delivery.dedupe_key))
             try:
-                incoming = platforms.canonical(shop.platform, signatures.parse(raw.encode()) or {})
+                incoming = sync.reader(shop.platform)(signatures.parse(raw.encode()) or {})
             except ValueError as exc:
                 _finish(delivery, "failed", error=str(exc)[:500])
                 return "failed"

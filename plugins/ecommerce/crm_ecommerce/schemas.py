@@ -26,7 +26,11 @@ class EcommerceShopSchema(Schema):
     id = fields.Integer(dump_only=True)
     key = fields.String(dump_only=True, metadata={"description": "names the shop in its webhook address"})
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    platform = fields.String(required=True, validate=validate.OneOf(PLATFORMS))
+    platform = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=20),
+        metadata={"description": f"{', '.join(PLATFORMS)}, or one an adapter plugin adds"},
+    )
     domain = fields.String(validate=validate.Length(max=255))
     api_url = fields.String(
         validate=validate.Length(max=500), metadata={"description": "pull sync reads here"}

@@ -40,12 +40,33 @@ def adapters() -> dict[str, dict]:
     return found
 
 
+def known_platforms() -> set[str]:
+    """The platforms a shop may be on: the built-in ones and those adapter plugins add."""
+    return set(adapters())
+
+
+def reader(platform: str):
+    """The function reading ``platform``'s order payloads into the canonical order."""
+    adapter = adapters().get(platform) or {}
+    read = adapter.get("read")
+    if read is None:
+        return lambda payload: platforms.canonical(platform, payload)
+
+    def checked(payload):
+        try:
+            return read(payload)
+        except (TypeError, AttributeError, KeyError) as exc:
+            raise ValueError(f"unreadable order: {exc!r}") from None
+
+    return checked
+
+
 def reconcile(shop: Shop, actor, now: dt.datetime | None = None) -> dict:
     """Pull ``shop``'s recently changed orders and apply them; counts by outcome."""
     adapter = adapters().get(shop.platform)
     if adapter is None:
         raise ValueError(f"no adapter for platform {shop.platform!r}")
-    read = adapter.get("read") or (lambda payload: platforms.canonical(shop.platform, payload))
+    read = reader(shop.platform)
     since = (
         (shop.synced_until - OVERLAP)
         if shop.synced_until

@@ -35,11 +35,14 @@ def test_rotation_keeps_the_previous_secret_until_it_ends(client, admin_headers)
 
 def test_bad_shop_input_gets_field_errors(client, admin_headers):
     r = client.post(
-        f"{E}/shops", json={"name": "", "platform": "ebay", "webhook_secret": "short"}, headers=admin_headers
+        f"{E}/shops",
+        json={"name": "", "platform": "shopify", "webhook_secret": "short"},
+        headers=admin_headers,
     )
     assert r.status_code == 422
-    errors = r.get_json()["errors"]
-    assert {"name", "platform", "webhook_secret"} <= set(errors)
+    assert {"name", "webhook_secret"} <= set(r.get_json()["errors"])
+    r = client.post(f"{E}/shops", json={"name": "eBay", "platform": "ebay"}, headers=admin_headers)
+    assert r.status_code == 422 and "shopify" in r.get_json()["errors"]["platform"][0]
 
 
 def _apply(client, headers, shop, **order):
