@@ -128,14 +128,14 @@ def erase_patient(customer) -> None:
             _("%(n)s %(kind)s record(s) until %(until)s", n=v["records"], kind=KINDS[k], until=v["until"])
             for k, v in sorted(kept.items())
         ]
+        message = _(
+            "Medical records must be kept by law (%(law)s): %(kept)s. Until then, restrict their processing to storage.",
+            law=LAW,
+            kept="; ".join(parts),
+        )
         raise APIError(
             409,
-            _(
-                "Medical records must be kept by law (%(law)s): %(kept)s. The rest of the "
-                "request can be answered by restricting processing to storage until then.",
-                law=LAW,
-                kept="; ".join(parts),
-            ),
+            message,
             errors={"medical_records": parts},
             kept=kept,
         )

@@ -4,6 +4,9 @@ and masked for the front desk (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from crm_medical import identity
@@ -98,3 +101,18 @@ def test_front_desk_sees_id_6_4_and_phone_3_4_doctors_see_them_whole(client, adm
     assert doctor.get_json()["custom"]["resident_id_number"] == VALID_IDS[0]
     assert doctor.get_json()["phone"].startswith("+86138") and "*" not in doctor.get_json()["phone"]
     assert doctor.get_json()["department_id"] == dept
+
+
+def test_the_errors_speak_chinese(client, admin_headers):
+    body = {"name": "李四", "custom": {"resident_id_number": "110105194912310021"}}
+    r = client.post("/api/v1/customers", json=body, headers={**admin_headers, "Accept-Language": "zh-CN"})
+    assert r.status_code == 422
+    assert r.get_json()["errors"]["custom.resident_id_number"] == ["校验码（最后一位）不符：号码有误。"]
+
+
+def test_the_catalogue_is_complete():
+    package = Path(__file__).resolve().parents[1] / "crm_medical"
+    result = subprocess.run(
+        [sys.executable, "-m", "crm_core.web.catalogs", "check", str(package)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
