@@ -14,10 +14,12 @@ from .hooks import (  # noqa: F401  pluggy collects the hook implementations fro
     crm_jobs,
     crm_migrations,
     crm_models,
+    crm_nav,
     crm_permission_filter,
     crm_permissions,
     crm_settings,
     crm_translations,
+    crm_web_blueprints,
     requires,
 )
 

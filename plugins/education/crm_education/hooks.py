@@ -95,6 +95,22 @@ def crm_jobs():
 
 
 @hookimpl
+def crm_web_blueprints():
+    """The workbench screens under /education: timetable, roster with roll call, student hours."""
+    from .web import blp  # lazy: the pages need an app only a running workbench has
+
+    return [blp]
+
+
+@hookimpl
+def crm_nav():
+    """The timetable's menu entry."""
+    from .web import NAV  # lazy, like the blueprint
+
+    return NAV
+
+
+@hookimpl
 def crm_translations():
     """The plugin's own catalogue (messages and permission labels in Chinese)."""
     return [str(Path(__file__).parent / "translations")]
