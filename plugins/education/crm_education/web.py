@@ -13,6 +13,7 @@ code behind the API, so a refusal (not enough hours) is shown as the API words i
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -51,6 +52,17 @@ KIND_LABELS = {
 def local(instant: dt.datetime) -> dt.datetime:
     """A naive UTC instant in the school's time zone."""
     return instant.replace(tzinfo=dt.UTC).astimezone(settings.timezone())
+
+
+def fixed(value) -> str:
+    """A Decimal (hours, money) with two places, as the API writes it."""
+    return str(Decimal(value).quantize(hours.CENT))
+
+
+@blp.app_context_processor
+def _education_context():
+    # the number format every education page uses
+    return {"education_fixed": fixed}
 
 
 def names_of(actor, ids) -> dict[int, str]:
