@@ -6,7 +6,7 @@ from pathlib import Path
 
 from crm_core import hookimpl
 
-from . import access, jobs
+from . import access, jobs, privacy
 from .models import MODELS
 from .settings import SETTINGS
 from .template import TEMPLATE
@@ -114,3 +114,15 @@ def crm_nav():
 def crm_translations():
     """The plugin's own catalogue (messages and permission labels in Chinese)."""
     return [str(Path(__file__).parent / "translations")]
+
+
+@hookimpl
+def crm_export_customer(customer):
+    """Everything the school stores about the student or lead."""
+    return privacy.export_customer(customer)
+
+
+@hookimpl
+def crm_erase_customer(customer):
+    """Delete follow-up notes and trial feedback; the fee records stay (see :mod:`privacy`)."""
+    privacy.erase_customer(customer)
