@@ -8,7 +8,7 @@ from decimal import Decimal
 from crm_core.plugin_api import emit, utcnow, write_transaction
 
 from . import followups, hours, settings
-from .models import Package
+from .models import FollowUp, Package, Session
 
 
 def _hours_low(package: Package, reason: str, left: Decimal, actor) -> None:
@@ -60,7 +60,56 @@ def _remind(package, left, low_limit, horizon, ctx, low, expiring):
         expiring.append(package.id)
 
 
+def remind_followups(ctx) -> dict:
+    """followup.due for each lead whose latest follow-up's next contact has come (once each)."""
+    due = list(followups.due_contacts(ctx.now).where(FollowUp.reminded_at.is_null()))
+    for note in due:
+        with write_transaction():
+            emit(
+                "followup.due",
+                {
+                    "followup_id": note.id,
+                    "customer_id": note.customer_id,
+                    "next_contact_at": note.next_contact_at,
+                    "owner_id": note.owner_id,
+                    "department_id": note.department_id,
+                },
+                actor=ctx.actor,
+                resource="education.followups",
+            )
+            FollowUp.update(reminded_at=utcnow()).where(FollowUp.id == note.id).execute()
+    return {"reminded": [n.id for n in due]}
+
+
+def flag_unconfirmed(ctx) -> dict:
+    """session.unconfirmed (异常课表) for sessions ended over an hour ago without roll call."""
+    cutoff = ctx.now - dt.timedelta(hours=1)
+    stale = list(
+        Session.select().where(
+            Session.status == "scheduled", Session.ends_at < cutoff, Session.flagged_at.is_null()
+        )
+    )
+    for session in stale:
+        with write_transaction():
+            emit(
+                "session.unconfirmed",
+                {
+                    "session_id": session.id,
+                    "class_id": session.class_id,
+                    "teacher_id": session.teacher_id,
+                    "ends_at": session.ends_at,
+                    "department_id": session.department_id,
+                },
+                actor=ctx.actor,
+                resource="education.sessions",
+            )
+            Session.update(flagged_at=utcnow()).where(Session.id == session.id).execute()
+    return {"flagged": [s.id for s in stale]}
+
+
 JOBS = {
     "remind_hours": (remind_hours, {"trigger": "cron", "hour": 1, "minute": 0}),
     "return_to_pool": (followups.return_to_pool, {"trigger": "cron", "hour": 2, "minute": 0}),
+    "remind_followups": (remind_followups, {"trigger": "interval", "minutes": 15}),
+    "flag_unconfirmed": (flag_unconfirmed, {"trigger": "cron", "hour": 3, "minute": 0}),
 }

@@ -98,6 +98,7 @@ class Session(BaseModel):
     ends_at = pw.DateTimeField()
     hours = pw.DecimalField(**HOURS, default=1)  # hours roll call consumes per present student
     status = pw.CharField(max_length=20, default="scheduled", index=True)
+    flagged_at = pw.DateTimeField(null=True)  # session.unconfirmed sent (migration 0002)
 
     class Meta:
         table_name = "education_session"
@@ -195,6 +196,7 @@ class FollowUp(RecordModel):
     content = pw.TextField()
     intention = pw.CharField(max_length=10, default="")
     next_contact_at = pw.DateTimeField(null=True, index=True)
+    reminded_at = pw.DateTimeField(null=True)  # followup.due sent (migration 0002)
 
     class Meta:
         table_name = "education_follow_up"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from education_testlib import E, ok
+from education_testlib import MONDAY, E, events, ok, utc
 
 from crm_core.plugin_api import Customer, utcnow
 from crm_core.testing import run_cli
@@ -59,3 +59,21 @@ def test_stale_leads_return_to_the_pool_with_an_audit_entry(app, client, admin_h
         client.get(f"/api/v1/audit?resource=customers&record_id={stale}&action=update", headers=admin_headers)
     )
     assert len(audit) == 1
+
+
+def test_due_follow_ups_and_unconfirmed_sessions_are_announced_once(app, client, admin_headers, school):
+    lead = school.student("Call back")
+    due = (utcnow() - dt.timedelta(minutes=5)).isoformat() + "Z"
+    note = school.post(
+        "/followups", {"customer_id": lead, "content": "Call after school", "next_contact_at": due}
+    )
+    klass = school.klass(school.course(), None, None)
+    session = school.session(klass, utc(MONDAY, 1), utc(MONDAY, 2))["id"]
+    for _ in range(2):
+        assert run_cli(app, "jobs", "run", "education:remind_followups").exit_code == 0
+        assert (
+            run_cli(app, "jobs", "run", "education:flag_unconfirmed", "--at", "2027-03-02T00:00:00").exit_code
+            == 0
+        )
+    assert [e["followup_id"] for e in events(client, admin_headers, "followup.due")] == [note["id"]]
+    assert [e["session_id"] for e in events(client, admin_headers, "session.unconfirmed")] == [session]
