@@ -17,6 +17,7 @@ from .hooks import (  # noqa: F401  pluggy collects the hook implementations fro
     crm_jobs,
     crm_migrations,
     crm_models,
+    crm_nav,
     crm_permission_check,
     crm_permission_filter,
     crm_permissions,
@@ -24,6 +25,7 @@ from .hooks import (  # noqa: F401  pluggy collects the hook implementations fro
     crm_retention_policies,
     crm_settings,
     crm_translations,
+    crm_web_blueprints,
     requires,
 )
 

@@ -147,6 +147,24 @@ def crm_erase_customer(customer):
 
 
 @hookimpl
+def crm_web_blueprints():
+    """The workbench screens under /medical (patient page, break-glass, review queue)."""
+    # why here: the screens pull in Flask's templating and the API module, needed only by an app
+    from .web import blp
+
+    return [blp]
+
+
+@hookimpl
+def crm_nav():
+    """The review queue's menu entry and the patient panel on the customer 360 page."""
+    # why here: see crm_web_blueprints
+    from .web import NAV
+
+    return NAV
+
+
+@hookimpl
 def crm_actions():
     """``medical.send_marketing``: a marketing message, refused without marketing consent."""
     return marketing.ACTIONS

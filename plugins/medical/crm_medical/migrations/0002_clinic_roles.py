@@ -1,10 +1,12 @@
 """The clinic's roles, created once with the grants their work needs (roles are data: an admin
 may change them afterwards, and a second run changes nothing):
 
-- ``medical_doctor``: patients of their department (read, register, update), medical records and
-  appointments of their department, break-glass for themselves;
-- ``medical_nurse``: the same patients and appointments, medical records to read;
-- ``medical_front_desk``: patients and appointments of their department, no medical record; the
+- every role finds any patient (the patient index: contact data reads by the core's rules and
+  masks), and registers and changes those of its department;
+- ``medical_doctor``: medical records and appointments of their department, break-glass for
+  themselves;
+- ``medical_nurse``: the same appointments, medical records to read;
+- ``medical_front_desk``: appointments of their department, no medical record; the
   resident ID number and the phone are masked (110105********002X, 138****5678) and the
   allergies hidden;
 - ``medical_department_head``: everything of their department tree, the break-glass review
@@ -21,12 +23,15 @@ import peewee as pw
 DEPT, TREE, OWN, ALL = "department", "department_tree", "own", "all"
 RECORDS, APPOINTMENTS, BREAK_GLASS = "medical.records", "medical.appointments", "medical.break_glass"
 CRU = ("read", "create", "update")
+#: the patient index: every clinic role finds any patient (a patient seen in one department
+#: arrives in another); registering and changing them stay within the department
+PATIENTS = [("customers", "read", ALL), ("customers", "create", DEPT), ("customers", "update", DEPT)]
 
 ROLES = {
     "medical_doctor": (
         "Doctor",
         [
-            *[("customers", a, DEPT) for a in CRU],
+            *PATIENTS,
             *[(RECORDS, a, DEPT) for a in (*CRU, "export")],
             *[(APPOINTMENTS, a, DEPT) for a in CRU],
             (BREAK_GLASS, "read", OWN),
@@ -39,7 +44,7 @@ ROLES = {
     "medical_nurse": (
         "Nurse",
         [
-            *[("customers", a, DEPT) for a in CRU],
+            *PATIENTS,
             (RECORDS, "read", DEPT),
             *[(APPOINTMENTS, a, DEPT) for a in CRU],
             (BREAK_GLASS, "read", OWN),
@@ -52,7 +57,7 @@ ROLES = {
     "medical_front_desk": (
         "Front desk",
         [
-            *[("customers", a, DEPT) for a in CRU],
+            *PATIENTS,
             *[(APPOINTMENTS, a, DEPT) for a in CRU],
             ("departments", "read", ALL),
             ("users", "read", DEPT),
@@ -66,7 +71,9 @@ ROLES = {
     "medical_department_head": (
         "Department head",
         [
-            *[("customers", a, TREE) for a in CRU],
+            ("customers", "read", ALL),
+            ("customers", "create", TREE),
+            ("customers", "update", TREE),
             *[(RECORDS, a, TREE) for a in (*CRU, "export")],
             *[(APPOINTMENTS, a, TREE) for a in (*CRU, "delete")],
             (BREAK_GLASS, "read", TREE),
