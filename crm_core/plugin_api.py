@@ -12,7 +12,8 @@ Hooks (``from crm_core import hookimpl``) and the types of their payloads
     a plugin keeps envelope tokens, see :mod:`crm_core.crypto.rotation`).
 Models and the database
     ``database`` (the peewee proxy), ``BaseModel``, ``RecordModel`` (owner, department, ``custom``),
-    ``utcnow``, ``is_postgres``, ``write_transaction``, ``Prepared`` and ``slot`` (statements
+    ``utcnow``, ``is_postgres``, ``write_transaction``, ``reading_replica`` (a block of reads that
+    tolerate a few seconds of lag, on ``DATABASE_REPLICA_URL``), ``Prepared`` and ``slot`` (statements
     compiled once), ``Customer`` (the core's customers: read them; write through ``update_record``),
     ``Segment`` (saved customer filters) and ``segment_customers`` (a segment's customers in an
     actor's scope, as the customer list reads them).
@@ -77,7 +78,17 @@ from .changes import record_written
 from .config import Setting, setting_prefix
 from .crypto.rotation import SealedValues
 from .crypto.values import open_value, seal_value
-from .db import BaseModel, Prepared, RecordModel, database, is_postgres, slot, utcnow, write_transaction
+from .db import (
+    BaseModel,
+    Prepared,
+    RecordModel,
+    database,
+    is_postgres,
+    reading_replica,
+    slot,
+    utcnow,
+    write_transaction,
+)
 from .entities.models import Customer, Segment
 from .entities.schemas import UTCDateTime, normalize_email, normalize_phone
 from .errors import APIError
@@ -149,6 +160,7 @@ __all__ = [
     "utcnow",
     "segment_customers",
     "write_transaction",
+    "reading_replica",
     # errors
     "APIError",
     "abort",

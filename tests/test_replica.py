@@ -277,3 +277,49 @@ def test_without_a_replica_every_read_is_on_the_primary(app):
     assert not app.config["DATABASE_REPLICA_URL"]
     with reading_replica() as used:
         assert used is app.extensions["crm"].db
+
+
+def test_attribution_reports_read_from_the_replica(replica_app, clusters):
+    """channel_tracking's reports and funnels (attribution over touchpoints and conversions)
+    tolerate lag: with replay paused, a touchpoint ingested on the primary is not in them yet."""
+    pytest.importorskip("crm_channel_tracking")
+    client = replica_app.test_client()
+    _, headers = user_with_token("replica_analyst")
+    key = client.post("/api/v1/channel-tracking/keys", json={"name": "web"}, headers=headers)
+    assert key.status_code == 201, key.get_json()
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    tomorrow = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400))
+
+    def track(visitor: str) -> None:
+        r = client.post(
+            "/api/v1/track/batch",
+            json={"events": [{"visitor_id": visitor, "event_type": "page_view", "utm_source": "douyin"}]},
+            headers={"X-Tracking-Key": key.get_json()["key"]},
+        )
+        assert r.get_json()["accepted"] == 1, r.get_json()
+
+    def touchpoints() -> int:
+        query = {"date_from": today, "date_to": tomorrow, "model": "last_touch"}
+        r = client.get("/api/v1/channel-tracking/reports/channel", query_string=query, headers=headers)
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()["totals"]["touchpoints"]
+
+    def funnel_starts() -> int:
+        query = {"steps": "page_view,order", "date_from": today, "date_to": tomorrow}
+        r = client.get("/api/v1/channel-tracking/funnels", query_string=query, headers=headers)
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()["steps"][0]["count"]
+
+    track("replica-one")
+    clusters.caught_up()
+    before = touchpoints()
+    assert before >= 1 and funnel_starts() >= 1
+    clusters.sql(clusters.standby_port, "SELECT pg_wal_replay_pause()")
+    try:
+        track("replica-two")  # written on the primary
+        assert touchpoints() == before  # the report read the paused replica
+        assert funnel_starts() == before
+    finally:
+        clusters.sql(clusters.standby_port, "SELECT pg_wal_replay_resume()")
+    clusters.caught_up()
+    assert touchpoints() == before + 1

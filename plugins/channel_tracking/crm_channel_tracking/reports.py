@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from crm_core.plugin_api import database
+from crm_core.plugin_api import database, reading_replica
 
 from . import sql
 from .classify import classify
@@ -79,6 +79,8 @@ def _labels(dimension: str, keys) -> dict:
     return {k: names.get(k, k) for k in keys}
 
 
+# a report tolerates a few seconds of lag: it reads from the replica when one is set
+@reading_replica()
 def channel_report(
     dimension: str,
     date_from: dt.date,
@@ -161,6 +163,7 @@ def _row(key, label, touchpoints, visitors, conversions, revenue, spend) -> dict
     }
 
 
+@reading_replica()  # as the channel report
 def funnel_report(
     steps: list[str], date_from: dt.date, date_to: dt.date, window_days: int, timeout_minutes: int
 ) -> dict:
