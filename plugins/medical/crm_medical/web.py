@@ -14,7 +14,10 @@ Pages under ``/medical``:
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
@@ -145,13 +148,9 @@ def break_glass(customer_id):
             raise
         errors = (exc.data or {}).get("errors") or {}
         return _patient_page(customer_id, errors, request.form, exc.message, exc.code)
-    flash(
-        _(
-            "Access opened until %(time)s. Your department head has been told.",
-            time=grants[0].expires_at.strftime("%H:%M UTC"),
-        ),
-        "warning",
-    )
+    # stored times are naive UTC; Babel shows them in the viewer's time zone
+    until = format_datetime(grants[0].expires_at.replace(tzinfo=dt.UTC), "short")
+    flash(_("Access opened until %(time)s. The department head has been told.", time=until), "warning")
     return redirect(url_for("medical_web.opened", grant_id=grants[0].id))
 
 
@@ -224,6 +223,20 @@ def panel_vars(customer, actor) -> dict:
 
 
 NAV = [
+    {
+        "label": _l("Medical records"),
+        "endpoint": "web.record_list",
+        "args": {"resource": RECORDS},
+        "permission": "medical.records:read",
+        "order": 65,
+    },
+    {
+        "label": _l("Appointments"),
+        "endpoint": "web.record_list",
+        "args": {"resource": APPOINTMENTS},
+        "permission": "medical.appointments:read",
+        "order": 66,
+    },
     {
         "label": _l("Break-glass review"),
         "endpoint": "medical_web.queue",
