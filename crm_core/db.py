@@ -202,6 +202,36 @@ def _usable_replica() -> pw.Database | None:
     return state["db"] if state["ok"] else None
 
 
+def replica_health() -> dict | None:
+    """The read replica as ``/health/ready`` reports it: ``{"status": "ok", "lag_seconds"}``, or
+    ``"degraded"`` with a reason when it does not answer or lags past
+    ``DATABASE_REPLICA_MAX_LAG_SECONDS`` (reads then fall back to the primary, so the instance
+    still serves); None when no replica is set. Asks the replica now; the reason never carries a
+    URL or an error text (the probe is public), the log has the error."""
+    state = _replica_state()
+    if state is None:
+        return None
+    db, limit = state["db"], float(current_app.config.get("DATABASE_REPLICA_MAX_LAG_SECONDS") or 0)
+    was_closed = db.is_closed()
+    try:
+        lag = replica_lag(db)
+    except Exception as exc:  # whatever stops it answering: the primary serves its reads
+        replica_log.warning(
+            "ready: read replica unreachable: %s: %s", type(exc).__name__, str(exc).strip()[:200]
+        )
+        db.close()
+        return {"status": "degraded", "reason": "replica unreachable: reads on the primary"}
+    if was_closed:
+        db.close()
+    if limit and lag > limit:
+        return {
+            "status": "degraded",
+            "lag_seconds": round(lag, 1),
+            "reason": "replica lagging: reads on the primary",
+        }
+    return {"status": "ok", "lag_seconds": round(lag, 1)}
+
+
 def on_primary(func):
     """``func`` with its queries on the primary even when called inside :func:`reading_replica`
     (a task's progress, written while its export reads the replica); None stays None."""

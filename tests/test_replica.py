@@ -273,10 +273,11 @@ def test_reads_that_tolerate_lag_come_from_the_streaming_replica(replica_app, cl
         assert used is not primary
 
 
-def test_without_a_replica_every_read_is_on_the_primary(app):
+def test_without_a_replica_every_read_is_on_the_primary(app, client):
     assert not app.config["DATABASE_REPLICA_URL"]
     with reading_replica() as used:
         assert used is app.extensions["crm"].db
+    assert "replica" not in client.get("/health/ready").get_json()["checks"]
 
 
 def test_attribution_reports_read_from_the_replica(replica_app, clusters):
@@ -323,3 +324,44 @@ def test_attribution_reports_read_from_the_replica(replica_app, clusters):
         clusters.sql(clusters.standby_port, "SELECT pg_wal_replay_resume()")
     clusters.caught_up()
     assert touchpoints() == before + 1
+
+
+def test_readiness_reports_the_replica_and_stays_ready_without_it(replica_app, clusters):
+    """/health/ready names the replica's state; a lagging or stopped replica is ``degraded``,
+    never a reason to take the instance out of service (its reads go to the primary)."""
+    app = replica_app
+    app.config["HEALTH_HEARTBEAT_MAX_AGE"] = 0  # no scheduler in this test
+    client = app.test_client()
+
+    def ready() -> tuple[int, dict]:
+        r = client.get("/health/ready")
+        return r.status_code, r.get_json()["checks"]["replica"]
+
+    clusters.caught_up()
+    status, replica = ready()
+    assert status == 200 and replica["status"] == "ok" and replica["lag_seconds"] >= 0
+
+    app.config["DATABASE_REPLICA_MAX_LAG_SECONDS"] = 1
+    clusters.sql(clusters.standby_port, "SELECT pg_wal_replay_pause()")
+    try:
+        _, headers = user_with_token("replica_probe")  # a write the paused standby does not replay
+        time.sleep(1.5)
+        status, replica = ready()
+        assert status == 200 and replica["status"] == "degraded" and replica["lag_seconds"] > 1
+        assert "lagging" in replica["reason"]
+    finally:
+        clusters.sql(clusters.standby_port, "SELECT pg_wal_replay_resume()")
+        app.config["DATABASE_REPLICA_MAX_LAG_SECONDS"] = 0
+    clusters.caught_up()
+
+    clusters.stop(clusters.standby)
+    try:
+        status, replica = ready()
+        assert status == 200 and replica == {
+            "status": "degraded",
+            "reason": "replica unreachable: reads on the primary",
+        }
+    finally:
+        clusters.start(clusters.standby)
+    clusters.caught_up()
+    assert ready()[1]["status"] == "ok"

@@ -1,7 +1,11 @@
 """Health probes: ``/health/live`` (the process answers) and ``/health/ready`` (it can serve).
 
 Ready means: the database answers, every migration of the core and the plugins is applied, and
-the scheduler's heartbeat (:class:`crm_core.jobs.models.SchedulerHeartbeat`) is recent. The
+the scheduler's heartbeat (:class:`crm_core.jobs.models.SchedulerHeartbeat`) is recent. With a
+read replica (``DATABASE_REPLICA_URL``) its lag is reported too, as ``degraded`` when it does not
+answer or lags too far: that never makes the instance unready, since its reads fall back to the
+primary (taking every web process out of service for a replica would turn a slower report into
+an outage). The
 answers name each check and whether it passed, never a setting, a URL or an error text (the
 error goes to the log): the probes are unauthenticated.
 """
@@ -13,7 +17,7 @@ import logging
 from flask import current_app
 from playhouse.migrations import Runner
 
-from ..db import database, utcnow
+from ..db import database, replica_health, utcnow
 from ..jobs.models import SchedulerHeartbeat
 from ..migrate import history_table, migration_sets
 
@@ -55,7 +59,8 @@ def heartbeat_age() -> float | None:
 def readiness() -> tuple[bool, dict]:
     """``(ready, {"status": ..., "checks": {name: {"status": ok|failing, ...}}})``: the
     database, the migrations and the scheduler heartbeat (unless ``HEALTH_HEARTBEAT_MAX_AGE`` is
-    0). A check that cannot run because the database is away fails too."""
+    0); the replica's state when one is set (informational). A check that cannot run because the
+    database is away fails too."""
     app = current_app._get_current_object()
     checks: dict[str, dict] = {}
     problem = check_database()
@@ -73,7 +78,10 @@ def readiness() -> tuple[bool, dict]:
     max_age = app.config["HEALTH_HEARTBEAT_MAX_AGE"]
     if max_age > 0:
         checks["scheduler"] = _heartbeat_check(max_age, reachable=problem is None)
+    replica = replica_health()
     ready = all(c["status"] == OK for c in checks.values())
+    if replica is not None:
+        checks["replica"] = replica
     return ready, {"status": OK if ready else FAILING, "checks": checks}
 
 
