@@ -42,6 +42,21 @@ def totals(package_id: int) -> tuple[Decimal, Decimal]:
     return Decimal(row[0]).quantize(CENT), Decimal(row[1]).quantize(CENT)
 
 
+def totals_of(package_ids) -> dict[int, tuple[Decimal, Decimal]]:
+    """``{package_id: (hours, value)}`` remaining in many packages, in one query."""
+    ids = list(package_ids)
+    if not ids:
+        return {}
+    rows = (
+        HourEntry.select(HourEntry.package, pw.fn.SUM(HourEntry.hours), pw.fn.SUM(HourEntry.amount))
+        .where(HourEntry.package.in_(ids))
+        .group_by(HourEntry.package)
+        .tuples()
+    )
+    found = {pid: (Decimal(h).quantize(CENT), Decimal(a).quantize(CENT)) for pid, h, a in rows}
+    return {pid: found.get(pid, (ZERO.quantize(CENT), ZERO.quantize(CENT))) for pid in ids}
+
+
 def balance(package_id: int) -> Decimal:
     """The package's remaining hours (the sum of its ledger)."""
     return totals(package_id)[0]
@@ -111,11 +126,16 @@ def take(
     session_id=None,
     note: str = "",
     allow_negative: bool | None = None,
+    known: tuple[Decimal, Decimal] | None = None,
 ) -> HourEntry:
     """Take ``hours`` out of a package (consume, transfer out, refund) at its current unit value;
-    409 when the balance would fall below zero (unless negative balances are allowed)."""
-    scheduling.lock(("package", package.id))
-    left, value = totals(package.id)
+    409 when the balance would fall below zero (unless negative balances are allowed).
+    ``known``: the package's (hours, value) left, read by a caller already holding its lock."""
+    if known is None:
+        scheduling.lock(("package", package.id))
+        left, value = totals(package.id)
+    else:
+        left, value = known
     if allow_negative is None:
         allow_negative = kind == "consume" and settings.get("ALLOW_NEGATIVE_HOURS")
     if left - hours < 0 and not allow_negative:
@@ -170,12 +190,12 @@ def refund(package: Package, hours: Decimal | None, reference: str, actor, note:
     return entry
 
 
-def usable(customer_id: int, course_id: int, day: dt.date) -> list[Package]:
-    """The student's active packages of a course valid on ``day``, soonest to expire first."""
+def usable(customer_ids, course_id: int, day: dt.date) -> list[Package]:
+    """The students' active packages of a course valid on ``day``, soonest to expire first."""
     return list(
         Package.select()
         .where(
-            Package.customer_id == customer_id,
+            Package.customer_id.in_(list(customer_ids)),
             Package.course == course_id,
             Package.status == "active",
             Package.valid_from <= day,

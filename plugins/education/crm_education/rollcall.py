@@ -17,45 +17,74 @@ from flask_babel import gettext as _
 
 from crm_core.plugin_api import APIError, emit, record_dict, record_written, utcnow
 
-from . import hours, scheduling, trials
+from . import hours, scheduling, settings, trials
 from .models import Attendance, Enrolment, HourEntry, Package, Session, Trial
 
 
-def consumed(customer_id: int, session_id: int) -> dict[int, tuple[Decimal, Decimal]]:
-    """``{package_id: (hours, amount)}`` the student's ledger holds for one session (positive:
-    consumed)."""
-    rows = (
-        HourEntry.select(HourEntry.package, pw.fn.SUM(HourEntry.hours), pw.fn.SUM(HourEntry.amount))
-        .join(Package)
-        .where(HourEntry.session_id == session_id, Package.customer_id == customer_id)
-        .group_by(HourEntry.package)
-        .tuples()
-    )
-    return {pid: (-Decimal(h), -Decimal(a)) for pid, h, a in rows if Decimal(h) != 0}
+class Ledgers:
+    """What one roll call needs of its students' ledgers, read in a few queries for all of them
+    after their packages are locked: per student what the ledger holds for this session (by
+    package), their usable packages of the course (soonest to expire first) and every such
+    package's remaining hours and value. Kept current as entries are written."""
+
+    def __init__(self, session: Session, students: list[int]):
+        self.session = session
+        self.held: dict[int, dict[int, tuple[Decimal, Decimal]]] = {s: {} for s in students}
+        self.count: dict[int, int] = {}
+        self.usable: dict[int, list[Package]] = {s: [] for s in students}
+        if not students:
+            self.totals: dict[int, tuple[Decimal, Decimal]] = {}
+            return
+        rows = (
+            HourEntry.select(
+                Package.customer_id,
+                HourEntry.package,
+                pw.fn.SUM(HourEntry.hours),
+                pw.fn.SUM(HourEntry.amount),
+                pw.fn.COUNT(HourEntry.id),
+            )
+            .join(Package)
+            .where(HourEntry.session_id == session.id, Package.customer_id.in_(students))
+            .group_by(Package.customer_id, HourEntry.package)
+            .tuples()
+        )
+        for customer_id, package_id, h, a, n in rows:
+            self.count[package_id] = n
+            if Decimal(h) != 0:
+                self.held[customer_id][package_id] = (-Decimal(h), -Decimal(a))
+        for package in hours.usable(students, session.klass.course_id, session.day):
+            self.usable[package.customer_id].append(package)
+        ids = {p.id for ps in self.usable.values() for p in ps} | {p for h in self.held.values() for p in h}
+        scheduling.lock(*[("package", i) for i in ids])
+        self.totals = hours.totals_of(ids)
+
+    def reference(self, package_id: int) -> str:
+        """A new reference for an entry of this session on this package."""
+        self.count[package_id] = self.count.get(package_id, 0) + 1
+        return f"session:{self.session.id}:{self.count[package_id]}"
+
+    def wrote(self, entry: HourEntry) -> None:
+        """Keep the remaining hours and value current after ``entry``."""
+        h, v = self.totals.get(entry.package_id, (Decimal(0), Decimal(0)))
+        self.totals[entry.package_id] = (h + Decimal(entry.hours), v + Decimal(entry.amount))
 
 
-def _reference(package_id: int, session_id: int) -> str:
-    n = HourEntry.select().where(HourEntry.package == package_id, HourEntry.session_id == session_id).count()
-    return f"session:{session_id}:{n + 1}"
-
-
-def settle(session: Session, customer_id: int, due: Decimal, actor) -> int | None:
+def settle(ledgers: Ledgers, customer_id: int, due: Decimal, actor) -> int | None:
     """Make the ledger hold ``due`` consumed hours for (student, session); returns the package
     charged (None when nothing is due). 409 when no usable package has the hours."""
-    held = consumed(customer_id, session.id)
+    session = ledgers.session
+    held = ledgers.held.get(customer_id, {})
     if sum((h for h, _a in held.values()), Decimal(0)) == due:
         return next(iter(held), None)
     for package_id, (h, a) in held.items():  # give back what was taken, then take what is due
-        hours.scheduling.lock(("package", package_id))
         package = Package.get_by_id(package_id)
-        hours.write(package, "reverse", h, a, _reference(package_id, session.id), actor, session.id)
+        ledgers.wrote(hours.write(package, "reverse", h, a, ledgers.reference(package_id), actor, session.id))
+    ledgers.held[customer_id] = {}
     if due == 0:
         return None
-    course_id = session.klass.course_id
-    candidates = hours.usable(customer_id, course_id, session.day)
-    left = hours.balances(p.id for p in candidates)
-    chosen = next((p for p in candidates if left[p.id] >= due), None)
-    if chosen is None and candidates and hours.settings.get("ALLOW_NEGATIVE_HOURS"):
+    candidates = ledgers.usable.get(customer_id, [])
+    chosen = next((p for p in candidates if ledgers.totals[p.id][0] >= due), None)
+    if chosen is None and candidates and settings.get("ALLOW_NEGATIVE_HOURS"):
         chosen = candidates[0]
     if chosen is None:
         raise APIError(
@@ -67,7 +96,17 @@ def settle(session: Session, customer_id: int, due: Decimal, actor) -> int | Non
             ),
             errors={"marks": [_("Student %(id)s: not enough hours.", id=customer_id)]},
         )
-    hours.take(chosen, due, "consume", _reference(chosen.id, session.id), actor, session.id)
+    entry = hours.take(
+        chosen,
+        due,
+        "consume",
+        ledgers.reference(chosen.id),
+        actor,
+        session.id,
+        known=ledgers.totals[chosen.id],
+    )
+    ledgers.wrote(entry)
+    ledgers.held[customer_id] = {chosen.id: (due, -Decimal(entry.amount))}
     return chosen.id
 
 
@@ -94,6 +133,7 @@ def roll_call(session: Session, marks: list[dict], actor) -> dict:
             },
         )
     before = record_dict(session)
+    ledgers = Ledgers(session, sorted({m["customer_id"] for m in marks if m["customer_id"] in enrolled}))
     existing = {a.customer_id: a for a in Attendance.select().where(Attendance.session == session.id)}
     out = []
     for mark in marks:
@@ -119,7 +159,7 @@ def roll_call(session: Session, marks: list[dict], actor) -> dict:
                 trials.mark_attendance(trial, status == "present", actor)
         else:
             due = Decimal(session.hours) if status == "present" else Decimal(0)
-            package_id = settle(session, customer_id, due, actor)
+            package_id = settle(ledgers, customer_id, due, actor)
             if status == "present" and was != "present":
                 emit(
                     "lesson.attended",
@@ -154,10 +194,10 @@ def roll_call(session: Session, marks: list[dict], actor) -> dict:
         {**record_dict(session), "marks": [{k: m[k] for k in ("customer_id", "status")} for m in out]},
         extra={"event": False},
     )
-    charged = {m["package_id"] for m in out if m["package_id"]}
-    left = hours.balances(charged)
     for m in out:
-        m["balance"] = str(left[m["package_id"]]) if m["package_id"] else None
+        m["balance"] = (
+            str(ledgers.totals[m["package_id"]][0].quantize(hours.CENT)) if m["package_id"] else None
+        )
     return {"session_id": session.id, "status": session.status, "marks": out}
 
 

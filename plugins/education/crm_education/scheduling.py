@@ -41,8 +41,13 @@ def lock(*resources: tuple[str, int | None]) -> None:
     if not is_postgres():
         return
     keys = sorted({(LOCK_KINDS[kind] << 40) + int(ref) for kind, ref in resources if ref is not None})
-    for key in keys:
-        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
+    if len(keys) == 1:
+        database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (keys[0],))
+    elif keys:  # one round trip; the subquery's order is the order the locks are taken in
+        database.execute_sql(
+            "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(%s::bigint[]) AS k ORDER BY 1) AS ordered",
+            (keys,),
+        )
 
 
 def student_ids_of_class(class_id: int) -> list[int]:

@@ -63,3 +63,21 @@ def test_last_seats_filled_concurrently_never_overbook(app, client, school, admi
     assert sorted(statuses) == [201] * 3 + [409] * 7, statuses
     rows = client.get(f"{E}/enrolments?class_id={klass}", headers=admin_headers).get_json()
     assert len(rows) == 3
+
+
+def test_the_same_roll_call_sent_concurrently_consumes_once(app, client, school, admin_headers):
+    course = school.course(hours="2")
+    klass = school.klass(course, None, None)
+    students = [school.student(f"Roll {i}") for i in range(3)]
+    for s in students:
+        school.enrol(s, klass)
+        school.package(s, course, hours="10", price="1000")
+    session = school.session(klass, utc(MONDAY, 9), utc(MONDAY, 10))["id"]
+    marks = {"marks": [{"customer_id": s, "status": "present"} for s in students]}
+
+    def call(own, i):
+        return own.post(f"{E}/sessions/{session}/roll-call", json=marks, headers=admin_headers)
+
+    assert race(app, 6, call) == [200] * 6
+    for s in students:
+        assert client.get(f"{E}/students/{s}/hours", headers=admin_headers).get_json()["balance"] == "8.00"
