@@ -224,20 +224,6 @@ def panel_vars(customer, actor) -> dict:
 
 NAV = [
     {
-        "label": _l("Medical records"),
-        "endpoint": "web.record_list",
-        "args": {"resource": RECORDS},
-        "permission": "medical.records:read",
-        "order": 65,
-    },
-    {
-        "label": _l("Appointments"),
-        "endpoint": "web.record_list",
-        "args": {"resource": APPOINTMENTS},
-        "permission": "medical.appointments:read",
-        "order": 66,
-    },
-    {
         "label": _l("Break-glass review"),
         "endpoint": "medical_web.queue",
         "permission": "medical.break_glass:read",

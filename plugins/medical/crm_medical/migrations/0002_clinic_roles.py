@@ -12,6 +12,9 @@ may change them afterwards, and a second run changes nothing):
 - ``medical_department_head``: everything of their department tree, the break-glass review
   queue of it, and the events feed (each event within their scope of its resource).
 
+The labels are Chinese (the clinics this plugin is for); a role's label is data, stored once,
+so an English-speaking site relabels them on the roles page.
+
 Whatever the grants say, a medical record is read only inside its treating department
 (``crm_medical.isolation``): a department_tree or ``all`` scope does not widen that.
 """
@@ -29,7 +32,7 @@ PATIENTS = [("customers", "read", ALL), ("customers", "create", DEPT), ("custome
 
 ROLES = {
     "medical_doctor": (
-        "Doctor",
+        "医生",
         [
             *PATIENTS,
             *[(RECORDS, a, DEPT) for a in (*CRU, "export")],
@@ -42,7 +45,7 @@ ROLES = {
         [],
     ),
     "medical_nurse": (
-        "Nurse",
+        "护士",
         [
             *PATIENTS,
             (RECORDS, "read", DEPT),
@@ -55,7 +58,7 @@ ROLES = {
         [],
     ),
     "medical_front_desk": (
-        "Front desk",
+        "前台",
         [
             *PATIENTS,
             *[(APPOINTMENTS, a, DEPT) for a in CRU],
@@ -69,7 +72,7 @@ ROLES = {
         ],
     ),
     "medical_department_head": (
-        "Department head",
+        "科室主任",
         [
             ("customers", "read", ALL),
             ("customers", "create", TREE),
