@@ -27,7 +27,7 @@ from crm_core.plugin_api import (
 )
 
 from . import sessions
-from .models import Course, Holiday, Klass, Room, Session
+from .models import Attendance, Course, Holiday, Klass, Room, Session
 from .schemas import (
     EducationClassSchema,
     EducationCourseSchema,
@@ -112,6 +112,10 @@ class Sessions(CrudView):
     default_sort = "starts_at"
     description = "sessions (clash-checked: teacher, room and students)"
     before_save = staticmethod(sessions.prepare_session)
+    # a session with roll call is the record of hours consumed: cancel it, never delete it
+    before_delete = staticmethod(
+        _in_use(Attendance, Attendance.session, _l("The session has a roll call; cancel it instead."))
+    )
 
 
 Sessions.mount(blp)

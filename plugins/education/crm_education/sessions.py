@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import peewee as pw
 from flask_babel import gettext as _
 
 from crm_core.plugin_api import APIError, is_postgres, record_dict, record_written, utcnow
 
 from . import scheduling, settings
-from .models import Holiday, Klass, Session
+from .models import Holiday, HourEntry, Klass, Session
 
 
 def local_day(instant: dt.datetime) -> dt.date:
@@ -48,6 +49,12 @@ def prepare_session(record: Session, data: dict, before: dict | None) -> None:
         )
     record.day = local_day(record.starts_at)
     if record.status == "cancelled":
+        if before is not None and before.get("status") != "cancelled" and _consumed(record.id):
+            raise APIError(
+                409,
+                _("Hours were consumed at this session: mark its students absent first."),
+                errors={"status": [_("Roll call consumed hours.")]},
+            )
         return
     students = scheduling.student_ids_of_class(klass.id)
     scheduling.lock(
@@ -57,6 +64,12 @@ def prepare_session(record: Session, data: dict, before: dict | None) -> None:
     scheduling.check_slot(
         record.starts_at, record.ends_at, record.teacher_id, record.room_id, students, exclude
     )
+
+
+def _consumed(session_id: int) -> bool:
+    """True while the ledger holds hours consumed at the session (net of corrections)."""
+    total = HourEntry.select(pw.fn.SUM(HourEntry.hours)).where(HourEntry.session_id == session_id).scalar()
+    return bool(total)
 
 
 def pattern_slots(pattern: dict) -> tuple[list[tuple[dt.datetime, dt.datetime, dt.date]], list[str]]:

@@ -137,3 +137,18 @@ def test_hours_low_job_reminds_once(app, client, admin_headers, school, lesson):
     assert [e["package_id"] for e in sent if e["reason"] == "low_balance"] == [low["id"]]
     run_cli(app, "jobs", "run", "education:remind_hours", "--at", "2027-03-02T00:00:00")
     assert len(events(client, admin_headers, "hours.low")) == 2
+
+
+def test_a_session_with_roll_call_is_never_deleted_and_cancelled_only_once_given_back(
+    client, admin_headers, school, lesson
+):
+    school.package(lesson["student"], lesson["course"])
+    call(client, admin_headers, lesson["session"], lesson["student"], "present")
+    r = client.delete(f"{E}/sessions/{lesson['session']}", headers=admin_headers)
+    assert r.status_code == 409, r.get_json()
+    cancel = {"status": "cancelled"}
+    r = client.patch(f"{E}/sessions/{lesson['session']}", json=cancel, headers=admin_headers)
+    assert r.status_code == 409 and "status" in r.get_json()["errors"]  # hours were consumed there
+    call(client, admin_headers, lesson["session"], lesson["student"], "absent")  # gives them back
+    ok(client.patch(f"{E}/sessions/{lesson['session']}", json=cancel, headers=admin_headers))
+    assert balance(client, admin_headers, lesson["student"]) == "10.00"
