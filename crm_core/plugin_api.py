@@ -16,7 +16,9 @@ Models and the database
     tolerate a few seconds of lag, on ``DATABASE_REPLICA_URL``), ``Prepared`` and ``slot`` (statements
     compiled once), ``Customer`` (the core's customers: read them; write through ``update_record``),
     ``Segment`` (saved customer filters) and ``segment_customers`` (a segment's customers in an
-    actor's scope, as the customer list reads them).
+    actor's scope, as the customer list reads them), ``collections`` (the collections the app
+    serves by resource, each with its ``model`` and ``write_options``: create a record of another
+    collection, a ticket, with that collection's own hooks).
 Errors
     ``APIError`` (any status; rendered as ``{code, status, message, errors}``), ``abort``.
 REST
@@ -109,6 +111,7 @@ from .permissions import (
 )
 from .permissions.builtin import seed_builtin_grants
 from .privacy.consent import has_consent
+from .records.collections import collections
 from .records.listing import list_query, page_params, pagination_header
 from .records.service import create as create_record
 from .records.service import delete as delete_record
@@ -154,6 +157,7 @@ __all__ = [
     "Prepared",
     "RecordModel",
     "Segment",
+    "collections",
     "database",
     "is_postgres",
     "slot",

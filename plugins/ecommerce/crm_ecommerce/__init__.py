@@ -16,6 +16,7 @@ from .hooks import (  # noqa: F401  pluggy collects the hook implementations fro
     crm_nav,
     crm_permissions,
     crm_sealed_values,
+    crm_settings,
     crm_startup,
     crm_translations,
     crm_web_blueprints,

@@ -43,8 +43,10 @@ from .schemas import (
     EcommerceMergeSuggestionSchema,
     EcommerceOrderDetailSchema,
     EcommerceOrderSchema,
+    EcommerceShipmentSchema,
     EcommerceShopSchema,
 )
+from .shipment_models import Shipment
 
 SHOPS, ORDERS, IDENTITIES = "ecommerce.shops", "ecommerce.orders", "ecommerce.identities"
 
@@ -166,6 +168,39 @@ class ApplyOrder(MethodView):
         }
         order, outcome = orders.apply(shop, incoming, actor, "api")
         return json_response({**mask(actor, ORDERS, detail(order)), "outcome": outcome})
+
+
+@blp.route("/tracking/<string:shop_key>")
+@public
+class Tracking(MethodView):
+    """Tracking callbacks of one shop's carriers (AfterShip's signature and shape)."""
+
+    @blp.doc(security=[])
+    @blp.alt_response(401, description="The signature matches none of the shop's secrets")
+    def post(self, shop_key):
+        """Verify ``aftership-hmac-sha256`` over the raw body and queue the callback."""
+        status, answer = inbox.receive(
+            shop_key, request.get_data(cache=False), request.headers, tracking=True
+        )
+        return json_response(answer, status)
+
+
+class Shipments(CrudView):
+    """Parcels and their tracking status (written by tracking callbacks)."""
+
+    resource, model, schema, path, name = (
+        "ecommerce.shipments",
+        Shipment,
+        EcommerceShipmentSchema,
+        "/shipments",
+        "shipments",
+    )
+    methods = ("list", "read")
+    search_fields = [Shipment.tracking_number]
+    description = "parcels"
+
+
+Shipments.mount(blp)
 
 
 @blp.route("/webhooks/<string:shop_key>")

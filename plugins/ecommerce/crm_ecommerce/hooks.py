@@ -9,6 +9,7 @@ from crm_core import hookimpl
 from . import hookspecs, jobs
 from .coupon_models import MODELS as COUPON_MODELS
 from .models import MODELS
+from .shipment_models import MODELS as SHIPMENT_MODELS
 
 # the tables this plugin's views and handlers rely on: grants, the write path, the outbox, tasks,
 # customers (identity mapping creates them) and segments (coupons issued to a segment)
@@ -20,7 +21,7 @@ SEGMENT_TASK = "ecommerce.coupons.issue_segment"
 @hookimpl
 def crm_models():
     """The ecommerce_* tables."""
-    return MODELS + COUPON_MODELS
+    return MODELS + COUPON_MODELS + SHIPMENT_MODELS
 
 
 @hookimpl
@@ -85,12 +86,25 @@ def crm_permissions():
             "actions": ["read", "create", "update", "delete", "issue", "redeem"],
             "label": _l("Coupons"),
         },
+        {"resource": "ecommerce.shipments", "actions": ["read"], "label": _l("Parcels")},
         {
             "resource": "ecommerce.identities",
             "actions": ["read", "update"],
             "label": _l("Shop customer matching"),
         },
     ]
+
+
+@hookimpl
+def crm_settings():
+    """``ECOMMERCE_STUCK_HOURS``: when a parcel without progress gets its alert."""
+    from crm_core.plugin_api import Setting
+
+    return {
+        "ECOMMERCE_STUCK_HOURS": Setting(
+            int, 48, "hours without a tracking checkpoint before a parcel alerts"
+        )
+    }
 
 
 @hookimpl

@@ -20,7 +20,7 @@ import logging
 
 from crm_core.plugin_api import database, is_postgres, open_value, seal_value, utcnow, write_transaction
 
-from . import orders, sealing, signatures, sync
+from . import orders, sealing, shipments, signatures, sync
 from .models import Delivery, Shop
 
 log = logging.getLogger(__name__)
@@ -33,25 +33,30 @@ ORDER_TOPICS = {
 }
 
 
-def receive(shop_key: str, body: bytes, headers) -> tuple[int, dict]:
+TRACKING = "tracking"
+
+
+def receive(shop_key: str, body: bytes, headers, tracking: bool = False) -> tuple[int, dict]:
     """Verify and store one delivery: ``(status, answer)``. 404 unknown or inactive shop, 401 a
     signature that matches none of the shop's secrets, 400 a body that is not a JSON object,
-    200 ``queued`` or ``duplicate``."""
+    200 ``queued`` or ``duplicate``. ``tracking``: a carrier's tracking callback (signed the
+    AfterShip way with the same secrets), stored under the topic ``tracking``."""
     shop = Shop.get_or_none(Shop.key == shop_key, Shop.active == True)  # noqa: E712 (SQL, not Python)
     if shop is None:
         return 404, {"status": "unknown shop"}
-    if not signatures.verify(shop.platform, sealing.webhook_secrets(shop), body, headers):
+    scheme = "aftership" if tracking else shop.platform
+    if not signatures.verify(scheme, sealing.webhook_secrets(shop), body, headers):
         return 401, {"status": "bad signature"}
     payload = signatures.parse(body)
     if payload is None:
         return 400, {"status": "not a JSON object"}
-    key = signatures.dedupe_key(shop.platform, headers, body, payload)
+    key = signatures.dedupe_key(scheme, headers, body, payload)
     now = utcnow()
     with write_transaction():
         query = Delivery.insert(
             shop=shop.id,
             dedupe_key=key,
-            topic=signatures.topic(shop.platform, headers, payload),
+            topic=TRACKING if tracking else signatures.topic(shop.platform, headers, payload),
             body_token=seal_value(body.decode("utf-8", "replace"), sealing.delivery_context(shop.id, key)),
             received_at=now,
             created_at=now,
@@ -89,6 +94,8 @@ def apply_one(delivery_id: int, actor) -> str | None:
             if delivery is None:
                 return None
             shop = Shop.get_by_id(delivery.shop_id)
+            if delivery.topic == TRACKING:
+                return _apply_tracking(shop, delivery, actor)
             if not _is_order(shop, delivery.topic):
                 _finish(delivery, "ignored", body_token=None)
                 return "ignored"
@@ -113,6 +120,17 @@ def apply_one(delivery_id: int, actor) -> str | None:
                 Delivery.id == delivery_id, Delivery.status == "pending"
             ).execute()
         return "retry"
+
+
+def _apply_tracking(shop: Shop, delivery: Delivery, actor) -> str:
+    raw = open_value(delivery.body_token, sealing.delivery_context(shop.id, delivery.dedupe_key))
+    try:
+        shipments.apply_tracking(shop, signatures.parse(raw.encode()) or {}, actor)
+    except ValueError as exc:
+        _finish(delivery, "failed", error=str(exc)[:500])
+        return "failed"
+    _finish(delivery, "applied", body_token=None)
+    return "applied"
 
 
 def process(actor, limit: int = BATCH) -> dict:

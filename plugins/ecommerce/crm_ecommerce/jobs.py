@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import inbox, sync
+from . import inbox, shipments, sync
 
 
 def process_inbox(ctx):
@@ -13,6 +13,11 @@ def process_inbox(ctx):
 def reconcile(ctx):
     """Re-read the orders each shop changed since its watermark (minus an overlap) and apply them."""
     return sync.reconcile_all(ctx.actor, ctx.now)
+
+
+def stuck_shipments(ctx):
+    """Open a ticket and send the apology for parcels without progress for too long."""
+    return shipments.alert_stuck(ctx.actor, ctx.now)
 
 
 JOBS = [
@@ -29,5 +34,12 @@ JOBS = [
         "trigger": "interval",
         "minutes": 15,
         "description": "Re-read recently changed orders from each shop (missed webhooks)",
+    },
+    {
+        "id": "ecommerce:stuck_shipments",
+        "func": stuck_shipments,
+        "trigger": "cron",
+        "minute": 23,
+        "description": "Alert parcels without tracking progress (ticket and apology)",
     },
 ]

@@ -253,3 +253,23 @@ class EcommerceMergeSuggestionSchema(Schema):
     status = fields.String(dump_only=True)
     shop_id = fields.Integer(dump_only=True, allow_none=True)
     created_at = UTCDateTime(dump_only=True)
+
+
+class EcommerceShipmentSchema(Schema):
+    """A parcel of an order with its latest tracking status."""
+
+    id = fields.Integer(dump_only=True)
+    order_id = fields.Integer(dump_only=True)
+    carrier = fields.String(dump_only=True)
+    tracking_number = fields.String(dump_only=True)
+    status = fields.String(dump_only=True)
+    substatus = fields.String(dump_only=True)
+    last_checkpoint_at = UTCDateTime(dump_only=True)
+    alerted_at = UTCDateTime(dump_only=True)
+    alert_reason = fields.String(dump_only=True)
+    ticket_id = fields.Integer(dump_only=True, allow_none=True)
+    owner_id = fields.Integer(dump_only=True, allow_none=True)
+    department_id = fields.Integer(dump_only=True, allow_none=True)
+    custom = fields.Dict(dump_only=True)
+    created_at = UTCDateTime(dump_only=True)
+    updated_at = UTCDateTime(dump_only=True)

@@ -9,7 +9,9 @@ against each secret the shop accepts (two during a rotation):
 - WooCommerce: ``X-WC-Webhook-Signature`` = base64(HMAC-SHA256(secret, body)); its delivery id is
   not stable across re-sends, so dedupe on resource + id + ``date_modified_gmt`` of the body;
 - generic: ``X-Signature: sha256=<hex HMAC-SHA256(secret, body)>``; dedupe on ``X-Event-Id``,
-  else on the body's digest.
+  else on the body's digest;
+- tracking callbacks (AfterShip): ``aftership-hmac-sha256`` = base64(HMAC-SHA256(secret, body));
+  dedupe on the body's digest (a retry sends the same body).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ HEADERS = {
     "shopify": "X-Shopify-Hmac-Sha256",
     "woocommerce": "X-WC-Webhook-Signature",
     "generic": "X-Signature",
+    "aftership": "aftership-hmac-sha256",
 }
 
 
