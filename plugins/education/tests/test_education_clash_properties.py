@@ -35,6 +35,12 @@ def iso(value: dt.datetime) -> str:
 
 
 @pytest.fixture
+def app_config(app_config):
+    """No rate limit: the examples send hundreds of bookings a minute."""
+    return {**app_config, "RATELIMIT_ENABLED": False}
+
+
+@pytest.fixture
 def classes(school, make_user):
     t1, _ = make_user("prop_t1", roles=())
     t3, _ = make_user("prop_t3", roles=())
