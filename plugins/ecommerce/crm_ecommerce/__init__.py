@@ -10,6 +10,7 @@ from .hooks import (  # noqa: F401  pluggy collects the hook implementations fro
     crm_actions,
     crm_blueprints,
     crm_ecommerce_adapters,
+    crm_event,
     crm_jobs,
     crm_migrations,
     crm_models,

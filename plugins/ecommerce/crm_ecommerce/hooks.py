@@ -9,6 +9,7 @@ from crm_core import hookimpl
 from . import hookspecs, jobs
 from .coupon_models import MODELS as COUPON_MODELS
 from .models import MODELS
+from .recall_models import MODELS as RECALL_MODELS
 from .shipment_models import MODELS as SHIPMENT_MODELS
 
 # the tables this plugin's views and handlers rely on: grants, the write path, the outbox, tasks,
@@ -21,7 +22,7 @@ SEGMENT_TASK = "ecommerce.coupons.issue_segment"
 @hookimpl
 def crm_models():
     """The ecommerce_* tables."""
-    return MODELS + COUPON_MODELS + SHIPMENT_MODELS
+    return MODELS + COUPON_MODELS + SHIPMENT_MODELS + RECALL_MODELS
 
 
 @hookimpl
@@ -47,7 +48,7 @@ def crm_startup(app):
 @hookimpl
 def crm_blueprints():
     """The API under /api/v1/ecommerce (shops, orders, webhooks, coupons)."""
-    from . import coupon_api  # noqa: F401  (its routes are added to the same blueprint)
+    from . import coupon_api, recall_api  # noqa: F401  (their routes are added to the same blueprint)
     from .api import blp
 
     return [blp]
@@ -88,6 +89,11 @@ def crm_permissions():
         },
         {"resource": "ecommerce.shipments", "actions": ["read"], "label": _l("Parcels")},
         {
+            "resource": "ecommerce.recall",
+            "actions": ["read", "create", "update", "delete"],
+            "label": _l("Recall flows"),
+        },
+        {
             "resource": "ecommerce.identities",
             "actions": ["read", "update"],
             "label": _l("Shop customer matching"),
@@ -105,6 +111,14 @@ def crm_settings():
             int, 48, "hours without a tracking checkpoint before a parcel alerts"
         )
     }
+
+
+@hookimpl
+def crm_event(event):
+    """Trigger events (``cart.updated``, ``checkout.started``, ``page.dwell``) open recall runs."""
+    from . import recall
+
+    recall.start(event)
 
 
 @hookimpl

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import inbox, shipments, sync
+from . import inbox, recall, shipments, sync
 
 
 def process_inbox(ctx):
@@ -20,6 +20,11 @@ def stuck_shipments(ctx):
     return shipments.alert_stuck(ctx.actor, ctx.now)
 
 
+def recall_due(ctx):
+    """Finish the recall runs that are due: exit, or issue the coupon and send the message."""
+    return recall.run_due(ctx.actor, ctx.now)
+
+
 JOBS = [
     {
         "id": "ecommerce:inbox",
@@ -34,6 +39,13 @@ JOBS = [
         "trigger": "interval",
         "minutes": 15,
         "description": "Re-read recently changed orders from each shop (missed webhooks)",
+    },
+    {
+        "id": "ecommerce:recall",
+        "func": recall_due,
+        "trigger": "interval",
+        "minutes": 1,
+        "description": "Send the recall messages that are due (abandoned carts, dwell without order)",
     },
     {
         "id": "ecommerce:stuck_shipments",

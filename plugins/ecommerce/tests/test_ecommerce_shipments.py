@@ -13,7 +13,15 @@ from crm_core.testing import run_cli
 def _track(client, shop, checkpoints, tag="InTransit", number="SF100", secret=SECRET):
     from crm_ecommerce.signatures import signature
 
-    body = {"msg": {"tracking_number": number, "slug": "sf-express", "tag": tag, "order_id": "1001", "checkpoints": checkpoints}}
+    body = {
+        "msg": {
+            "tracking_number": number,
+            "slug": "sf-express",
+            "tag": tag,
+            "order_id": "1001",
+            "checkpoints": checkpoints,
+        }
+    }
     raw = json.dumps(body).encode()
     headers = {"aftership-hmac-sha256": signature("aftership", secret, raw)}
     return client.post(f"{E}/tracking/{shop['key']}", data=raw, headers=headers)
@@ -35,7 +43,9 @@ def _tickets(client, headers):
 def test_checkpoints_apply_by_their_time_not_their_arrival(app, client, admin_headers):
     shop = make_shop(client, admin_headers)
     post_webhook(client, shop, generic_order())
-    assert _track(client, shop, [_point("2026-11-02T08:00:00Z", "OutForDelivery")]).get_json() == {"status": "queued"}
+    assert _track(client, shop, [_point("2026-11-02T08:00:00Z", "OutForDelivery")]).get_json() == {
+        "status": "queued"
+    }
     # an older callback arrives later (carriers retry): it is stored, the parcel does not go back
     _track(client, shop, [_point("2026-11-01T08:00:00Z", "InTransit")])
     run_inbox(app)
@@ -49,7 +59,11 @@ def test_a_failed_delivery_attempt_alerts_at_once_and_only_once(app, client, adm
     shop = make_shop(client, admin_headers)
     post_webhook(client, shop, generic_order())
     _track(client, shop, [_point("2026-11-02T08:00:00Z", "AttemptFail", "nobody home")])
-    _track(client, shop, [_point("2026-11-02T08:00:00Z", "AttemptFail"), _point("2026-11-02T18:00:00Z", "AttemptFail")])
+    _track(
+        client,
+        shop,
+        [_point("2026-11-02T08:00:00Z", "AttemptFail"), _point("2026-11-02T18:00:00Z", "AttemptFail")],
+    )
     run_inbox(app)
     parcel = _parcel(client, admin_headers)
     [ticket] = _tickets(client, admin_headers)
