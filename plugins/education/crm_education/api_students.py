@@ -28,7 +28,7 @@ from crm_core.plugin_api import (
     write_transaction,
 )
 
-from . import enrolments, hours, rollcall
+from . import enrolments, hours, rollcall, settings
 from .api import blp
 from .models import Enrolment, HourEntry, Package, Session
 from .schemas import (
@@ -94,8 +94,16 @@ class Packages(CrudView):
 
     @staticmethod
     def before_save(record, data, before):
-        """Validity ends after it starts; the package is placed at the student's campus."""
+        """Validity ends after it starts, the hours sold respect the prepaid cap
+        (``EDUCATION_MAX_PREPAID_HOURS``); the package is placed at the student's campus."""
         enrolments.campus_of_student(record, data, before)
+        cap = settings.get("MAX_PREPAID_HOURS")
+        if before is None and cap and Decimal(record.hours) > cap:
+            raise APIError(
+                422,
+                _("At most %(cap)s hours may be prepaid at once.", cap=cap),
+                errors={"hours": [_("More than %(cap)s hours.", cap=cap)]},
+            )
         if record.valid_until is not None and record.valid_until < record.valid_from:
             raise APIError(
                 422,

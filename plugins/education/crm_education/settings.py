@@ -20,6 +20,9 @@ SETTINGS = {
     "EDUCATION_POOL_DAYS": Setting(
         int, 7, "a lead without a follow-up for this many days returns to the shared pool (0: never)"
     ),
+    "EDUCATION_MAX_PREPAID_HOURS": Setting(
+        int, 60, "a package may sell at most this many hours at once (校外培训 prepaid-fee cap; 0: no cap)"
+    ),
     "EDUCATION_TEACHER_ROLE": Setting(
         str, "teacher", "the role whose holders (holding no other role) see only their classes' students"
     ),

@@ -152,3 +152,17 @@ def test_a_session_with_roll_call_is_never_deleted_and_cancelled_only_once_given
     call(client, admin_headers, lesson["session"], lesson["student"], "absent")  # gives them back
     ok(client.patch(f"{E}/sessions/{lesson['session']}", json=cancel, headers=admin_headers))
     assert balance(client, admin_headers, lesson["student"]) == "10.00"
+
+
+def test_prepaid_hours_are_capped(client, admin_headers, school, lesson):
+    body = {
+        "customer_id": lesson["student"],
+        "course_id": lesson["course"],
+        "hours": "61",
+        "price": "6100",
+        "valid_from": "2027-01-01",
+    }
+    r = client.post(f"{E}/packages", json=body, headers={**admin_headers, "Accept-Language": "zh-CN"})
+    assert r.status_code == 422 and "hours" in r.get_json()["errors"], r.get_json()
+    assert r.get_json()["errors"]["hours"] == ["超过 60 课时。"]
+    school.package(lesson["student"], lesson["course"], hours="60", price="6000")
