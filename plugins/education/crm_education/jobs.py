@@ -8,7 +8,7 @@ from decimal import Decimal
 from crm_core.plugin_api import emit, utcnow, write_transaction
 
 from . import followups, hours, settings
-from .models import FollowUp, Package, Session
+from .models import FollowUp, Package, Session, Trial
 
 
 def _hours_low(package: Package, reason: str, left: Decimal, actor) -> None:
@@ -107,9 +107,44 @@ def flag_unconfirmed(ctx) -> dict:
     return {"flagged": [s.id for s in stale]}
 
 
+def remind_trials(ctx) -> dict:
+    """trial.reminder for booked trials whose session starts within the next 24 hours (once each)."""
+    soon = (
+        Trial.select(Trial, Session)
+        .join(Session)
+        .where(
+            Trial.status == "booked",
+            Trial.reminded_at.is_null(),
+            Session.status == "scheduled",
+            Session.starts_at > ctx.now,
+            Session.starts_at <= ctx.now + dt.timedelta(hours=24),
+        )
+    )
+    sent = []
+    for trial in soon:
+        with write_transaction():
+            emit(
+                "trial.reminder",
+                {
+                    "trial_id": trial.id,
+                    "customer_id": trial.customer_id,
+                    "session_id": trial.session_id,
+                    "starts_at": trial.session.starts_at,
+                    "owner_id": trial.owner_id,
+                    "department_id": trial.department_id,
+                },
+                actor=ctx.actor,
+                resource="education.trials",
+            )
+            Trial.update(reminded_at=utcnow()).where(Trial.id == trial.id).execute()
+        sent.append(trial.id)
+    return {"reminded": sent}
+
+
 JOBS = {
     "remind_hours": (remind_hours, {"trigger": "cron", "hour": 1, "minute": 0}),
     "return_to_pool": (followups.return_to_pool, {"trigger": "cron", "hour": 2, "minute": 0}),
     "remind_followups": (remind_followups, {"trigger": "interval", "minutes": 15}),
     "flag_unconfirmed": (flag_unconfirmed, {"trigger": "cron", "hour": 3, "minute": 0}),
+    "remind_trials": (remind_trials, {"trigger": "interval", "minutes": 30}),
 }

@@ -183,6 +183,7 @@ class Trial(RecordModel):
     booked_at = pw.DateTimeField(null=True)
     attended_at = pw.DateTimeField(null=True)
     converted_at = pw.DateTimeField(null=True)
+    reminded_at = pw.DateTimeField(null=True)  # trial.reminder sent (migration 0003)
 
     class Meta:
         table_name = "education_trial"

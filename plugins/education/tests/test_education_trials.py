@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from education_testlib import MONDAY, E, events, ok, utc
 
+from crm_core.testing import run_cli
+
 
 @pytest.fixture
 def desk(school, make_user):
@@ -111,3 +113,14 @@ def test_request_is_scheduled_by_the_front_desk(client, admin_headers, school, d
         f"{E}/trials/{request['id']}/schedule", json={"session_id": desk["session"]}, headers=h
     )
     assert again.status_code == 409
+
+
+def test_booked_trials_are_reminded_once_the_day_before(app, client, admin_headers, school, desk):
+    booked = trial(
+        school, {"customer_id": desk["lead"], "kind": "class_session", "session_id": desk["session"]}
+    )
+    early = run_cli(app, "jobs", "run", "education:remind_trials", "--at", "2027-02-27T00:00:00")
+    assert early.exit_code == 0 and events(client, admin_headers, "trial.reminder") == []
+    for at in ("2027-02-28T12:00:00", "2027-02-28T13:00:00"):
+        assert run_cli(app, "jobs", "run", "education:remind_trials", "--at", at).exit_code == 0
+    assert [e["trial_id"] for e in events(client, admin_headers, "trial.reminder")] == [booked["id"]]
