@@ -19,10 +19,25 @@ blp = Blueprint("ecommerce_web", __name__, url_prefix="/ecommerce", template_fol
 @blp.app_context_processor
 def _ecommerce_context():
     # the status names every e-commerce template shows
-    return {"ecommerce_status": labels.status}
+    return {
+        "ecommerce_status": labels.status,
+        "ecommerce_kind": labels.kind,
+        "ecommerce_exit": labels.exit_reason,
+    }
 
 
 NAV = [
+    {
+        "label": _l("E-commerce"),
+        "endpoint": "ecommerce_web.index",
+        "permission": [
+            "ecommerce.orders:read",
+            "ecommerce.coupons:read",
+            "ecommerce.shipments:read",
+            "ecommerce.recall:read",
+        ],
+        "order": 55,
+    },
     {
         "label": _l("Orders"),
         "kind": "customer_panel",
@@ -33,3 +48,6 @@ NAV = [
         "template_vars": lambda customer, actor: {"ecommerce": summary(customer.id, actor)},
     },
 ]
+
+# the screens live in their own module, on this blueprint
+from . import web_pages  # noqa: E402, F401

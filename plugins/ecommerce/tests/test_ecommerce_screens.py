@@ -1,0 +1,58 @@
+"""The workbench screens in English and Chinese, within the viewer's row scope."""
+
+from __future__ import annotations
+
+import pytest
+from ecommerce_testlib import apply_order, issue, make_shop, make_template, redeem
+
+from crm_core.browser_testing import web_login
+
+ZH = {"Accept-Language": "zh-CN"}
+
+
+@pytest.fixture
+def seeded(client, admin_headers):
+    north = client.post("/api/v1/departments", json={"name": "North"}, headers=admin_headers).get_json()["id"]
+    shop = make_shop(client, admin_headers, name="North shop", department_id=north)
+    other = make_shop(client, admin_headers, name="South shop")
+    order = apply_order(client, admin_headers, shop, "N-1")
+    apply_order(client, admin_headers, other, "S-1", customer={"email": "south@example.com"})
+    template = make_template(
+        client, admin_headers, name="Spring 20", kind="threshold", value="20", threshold="100"
+    )
+    [code] = issue(client, admin_headers, template).get_json()
+    assert redeem(client, admin_headers, code["code"], order["id"]).status_code == 201
+    client.post(
+        "/api/v1/ecommerce/recall/flows",
+        json={"name": "Cart recall", "triggers": ["cart.updated"]},
+        headers=admin_headers,
+    )
+    return {"north": north, "order": order}
+
+
+def test_screens_in_english_and_chinese(client, make_user, seeded):
+    make_user("boss")
+    assert web_login(client, "boss").status_code == 302
+    assert client.get("/ecommerce/").headers["Location"].endswith("/ecommerce/orders")
+    orders = client.get("/ecommerce/orders").get_data(as_text=True)
+    assert 'data-order="N-1"' in orders and 'data-order="S-1"' in orders and "Paid" in orders
+    detail = client.get(f"/ecommerce/orders/{seeded['order']['id']}").get_data(as_text=True)
+    assert "TEA-1" in detail and "Status history" in detail and 'data-ecommerce="coupon"' in detail
+    coupons = client.get("/ecommerce/coupons").get_data(as_text=True)
+    assert "Spring 20" in coupons and 'data-ecommerce="redeemed">1<' in coupons
+    assert "Cart recall" in client.get("/ecommerce/recall").get_data(as_text=True)
+    assert client.get("/ecommerce/shipments").status_code == 200
+    zh = client.get("/ecommerce/orders", headers=ZH).get_data(as_text=True)
+    assert "已付款" in zh and "订单" in zh and "召回流程" in zh
+    assert "满减" in client.get("/ecommerce/coupons", headers=ZH).get_data(as_text=True)
+    filtered = client.get("/ecommerce/orders", query_string={"status": "cancelled"}).get_data(as_text=True)
+    assert "data-order=" not in filtered
+
+
+def test_a_department_sees_its_shops_orders_only(client, make_user, seeded):
+    make_user("north_clerk", roles=("service",), department_id=seeded["north"])
+    assert web_login(client, "north_clerk").status_code == 302
+    page = client.get("/ecommerce/orders").get_data(as_text=True)
+    assert 'data-order="N-1"' in page and 'data-order="S-1"' not in page
+    south = client.get("/api/v1/ecommerce/orders", headers={}).status_code  # the API needs a token
+    assert south == 401
