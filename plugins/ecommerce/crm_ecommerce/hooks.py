@@ -6,7 +6,7 @@ from pathlib import Path
 
 from crm_core import hookimpl
 
-from . import hookspecs, jobs
+from . import hookspecs, jobs, privacy
 from .coupon_models import MODELS as COUPON_MODELS
 from .models import MODELS
 from .recall_models import MODELS as RECALL_MODELS
@@ -141,6 +141,18 @@ def crm_sealed_values():
     from .sealing import SEALED
 
     return SEALED
+
+
+@hookimpl
+def crm_export_customer(customer):
+    """The customer's orders, identities, coupons and recall runs (privacy export)."""
+    return privacy.export_customer(customer)
+
+
+@hookimpl
+def crm_erase_customer(customer):
+    """Unlink the customer from orders; delete identities, their coupons and recall runs."""
+    privacy.erase_customer(customer)
 
 
 @hookimpl
