@@ -104,6 +104,7 @@ class PluginManager:
         self.pm.add_hookspecs(hookspecs)
         self.disabled = set(disabled or ())
         self.infos: dict[str, PluginInfo] = {}
+        self._spec_sources: list[object] = []  # the plugins' ``hookspecs`` already added
 
     @property
     def hook(self):
@@ -131,7 +132,13 @@ class PluginManager:
             candidates.append((ep.name, module, "entry point", version))
         for name, plugin in extra or []:
             candidates.append((name, plugin, "registered", getattr(plugin, "__version__", "0")))
-        for name, plugin, source, version in self._ordered(candidates):
+        ordered = self._ordered(candidates)
+        # every plugin's own hookspecs first: an implementation is then checked against its spec
+        # when it registers, and a bad one skips its own plugin, not the one offering the hook
+        for name, plugin, _source, _version in ordered:
+            if name not in self.disabled:
+                self._add_specs(plugin)
+        for name, plugin, source, version in ordered:
             failed = [dep for dep in getattr(plugin, "requires", ()) if self._failed(dep)]
             if failed:
                 self._skip(
@@ -175,7 +182,12 @@ class PluginManager:
 
     def register(self, plugin: object, name: str, source: str = "registered", version: str = "0") -> bool:
         """Register one plugin object or module under ``name``; False if it is disabled, or if
-        pluggy rejects one of its hook implementations (then it is reported failed and skipped)."""
+        pluggy rejects one of its hook implementations (then it is reported failed and skipped).
+
+        A plugin that offers hooks to other plugins names them in a ``hookspecs`` attribute (a
+        module or class of functions marked ``@crm_core.hookspec``): they are added before its
+        implementations, so other plugins implement them like the core's (their arguments are
+        checked, no ``optionalhook``), whichever of the two was installed first."""
         requires = tuple(getattr(plugin, "requires", ()))
         info = PluginInfo(name, version, source, requires=requires)
         if name in self.disabled:
@@ -183,6 +195,7 @@ class PluginManager:
             self.infos[name] = info
             return False
         try:
+            self._add_specs(plugin)
             self.pm.register(plugin, name=name)
         except pluggy.PluginValidationError as exc:
             self._skip(info, _validation_error(exc))
@@ -190,6 +203,14 @@ class PluginManager:
         info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
         self.infos[name] = info
         return True
+
+    def _add_specs(self, plugin: object) -> None:
+        """Add ``plugin.hookspecs`` to the manager, once per spec object."""
+        specs = getattr(plugin, "hookspecs", None)
+        if specs is None or any(specs is known for known in self._spec_sources):
+            return
+        self._spec_sources.append(specs)
+        self.pm.add_hookspecs(specs)
 
     def _ordered(self, candidates):
         """Topologically sort candidates by their ``requires``; drop those missing a requirement."""

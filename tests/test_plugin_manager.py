@@ -336,3 +336,32 @@ def test_an_app_never_imports_the_test_helpers(tmp_path):
         "assert not any(m.startswith('crm_core.testing') for m in sys.modules), sorted(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+
+
+def test_a_plugin_offers_hooks_of_its_own_to_other_plugins(entry_points):
+    """A plugin's ``hookspecs`` are added before its implementations: an adapter plugin
+    implements them plainly (no optionalhook), whichever was installed first, and a wrong
+    argument is rejected as for the core's hooks."""
+    from crm_core import hookspec
+
+    class Specs:
+        @hookspec
+        def crm_shop_adapters(self, region):
+            """Return adapters for ``region``."""
+
+    # the adapter comes first in install order, and requires nothing: its hook is pending a spec
+    adapter = plugin_module("adapter", crm_shop_adapters=lambda region: [f"youzan-{region}"])
+    broken = plugin_module("broken", crm_shop_adapters=lambda country: ["x"])  # not `region`
+    offering = plugin_module("offering", crm_models=lambda: [])
+    offering.hookspecs = Specs
+    offering.crm_shop_adapters = hookimpl(lambda region: [f"own-{region}"])
+    entry_points.extend(
+        FakeEntryPoint(n, lambda m=m: m)
+        for n, m in (("adapter", adapter), ("broken", broken), ("offering", offering))
+    )
+    manager = PluginManager()
+    manager.load()
+    infos = {p["name"]: p for p in manager.listing()}
+    assert infos["adapter"]["status"] != "failed" and infos["offering"]["status"] != "failed"
+    assert infos["broken"]["status"] == "failed" and "country" in infos["broken"]["error"]
+    assert sorted(manager.hook.crm_shop_adapters(region="cn")) == [["own-cn"], ["youzan-cn"]]

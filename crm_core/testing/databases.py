@@ -225,9 +225,11 @@ def migrate_url(url: str, plugins=None, instance_path: str | None = None) -> Non
     """Apply every migration of the installed plugins (and ``plugins``) to the database at ``url``.
 
     The app it builds keeps its instance folder in ``instance_path``, or in a temporary folder
-    removed afterwards: never ``./instance`` of whatever folder the tests run from."""
+    removed afterwards: never ``./instance`` of whatever folder the tests run from. The events
+    migrating emitted are then dispatched."""
     # lazy: the app pulls in the whole core, and pytest loads this plugin (pytest11) in every run
     from ..app import create_app
+    from ..events import dispatch_pending  # lazy for the same reason
     from ..migrate import migrate  # lazy for the same reason
 
     with tempfile.TemporaryDirectory(prefix="crm-migrate-") as scratch:
@@ -243,4 +245,7 @@ def migrate_url(url: str, plugins=None, instance_path: str | None = None) -> Non
         crm = app.extensions["crm"]
         with app.app_context():
             migrate(crm.db, crm.plugins)
+            # what migrating emitted (a plugin template's field.created) is delivered, as the
+            # scheduler does right after `crm init`: each test starts from a quiet outbox
+            dispatch_pending()
         crm.db.close()
