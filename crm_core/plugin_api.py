@@ -29,7 +29,8 @@ REST
     filters and sorts in OpenAPI).
 Permissions
     ``can``, ``require``, ``get_record``, ``scoped``, ``view``, ``mask``, ``field_rules``,
-    ``readable_reference``, ``check_assignment``; ``seed_builtin_grants`` (in a plugin migration).
+    ``readable_reference``, ``check_assignment``; ``seed_builtin_grants`` (in a plugin migration);
+    ``department_subtree`` (a department and those below it), ``users_with_role`` (whom to notify).
 Actors
     ``current_actor``, ``public``, ``actor_for_user``, ``acting_actor`` (the automation rule's owner).
 Events
@@ -91,6 +92,7 @@ from .db import (
     utcnow,
     write_transaction,
 )
+from .directory.users import users_with_role
 from .entities.models import Customer, Segment
 from .entities.schemas import UTCDateTime, normalize_email, normalize_phone
 from .errors import APIError
@@ -110,6 +112,7 @@ from .permissions import (
     view,
 )
 from .permissions.builtin import seed_builtin_grants
+from .permissions.scopes import department_subtree
 from .privacy.consent import has_consent
 from .records.collections import collections
 from .records.listing import list_query, page_params, pagination_header
@@ -191,6 +194,8 @@ __all__ = [
     "require",
     "scoped",
     "seed_builtin_grants",
+    "department_subtree",
+    "users_with_role",
     "view",
     # actors
     "acting_actor",

@@ -69,7 +69,7 @@ def snapshot():
 
 def test_template_applied_twice_is_applied_once(register_plugin):
     # registering the plugin migrates, and migrating applies its templates (crm_after_migrate)
-    app = register_plugin(EducationPlugin(TEMPLATE), "education")
+    app = register_plugin(EducationPlugin(TEMPLATE), "school")
     with app.app_context():
         code, out = run(app, "templates")
         assert code == 0 and "education" in out and "not applied" not in out, out
@@ -109,7 +109,7 @@ def test_template_applied_twice_is_applied_once(register_plugin):
 
 
 def test_new_template_version_updates_its_own_fields(register_plugin):
-    app = register_plugin(EducationPlugin(TEMPLATE), "education")
+    app = register_plugin(EducationPlugin(TEMPLATE), "school")
     with app.app_context():
         assert run(app, "templates", "apply")[0] == 0
         # a field someone added by hand is never touched by a template
@@ -121,7 +121,7 @@ def test_new_template_version_updates_its_own_fields(register_plugin):
     v2["objects"][0]["fields"][0]["max"] = 12
     v2["objects"][0]["fields"].append({"name": "credits", "type": "decimal"})
     v2["fields"][1]["label"] = {"en": "Grade level"}
-    app2 = register_plugin(EducationPlugin(v2), "education")  # migrating applies version 2
+    app2 = register_plugin(EducationPlugin(v2), "school")  # migrating applies version 2
     with app2.app_context():
         code, out = run(app2, "templates", "apply")
         assert code == 0 and "education 2: unchanged" in out, out
@@ -175,7 +175,7 @@ def test_crm_migrate_applies_pending_templates(register_plugin):
     from crm_core.cli import migrate_command
 
     # register_plugin runs the same migrate() as `crm migrate`: the template is applied there
-    app = register_plugin(EducationPlugin(TEMPLATE), "education")
+    app = register_plugin(EducationPlugin(TEMPLATE), "school")
     group = click.Group("crm")
     group.add_command(migrate_command)
     with app.app_context():

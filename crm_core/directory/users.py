@@ -136,3 +136,18 @@ def update_user(actor, user: User, changes: dict) -> User:
             after["password_changed_at"] = utcnow().isoformat()
         record_change("update", "users", user.id, before, after)
     return user
+
+
+def users_with_role(role: str, department_id: int | None = None) -> list[int]:
+    """The ids of the active users holding the role named ``role`` (in ``department_id`` when
+    given), in id order: whom to notify (a department's heads), for plugins too."""
+    query = (
+        User.select(User.id)
+        .join(UserRole, on=(UserRole.user == User.id))
+        .join(Role, on=(Role.id == UserRole.role))
+        .where(Role.name == role, User.is_active == True)  # noqa: E712  (peewee's SQL equality)
+        .order_by(User.id)
+    )
+    if department_id is not None:
+        query = query.where(User.department == department_id)
+    return [row[0] for row in query.tuples()]

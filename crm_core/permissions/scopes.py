@@ -110,3 +110,10 @@ def _department_in_tree(department_id, root_id) -> bool:
     if not path:
         return False
     return subtree_ids(path).where(Department.id == department_id).exists()
+
+
+def department_subtree(department_id: int):
+    """A subquery of the ids of department ``department_id`` and every department below it
+    (None when there is no such department), for a rule that reaches down the tree."""
+    path = _department_path(department_id)
+    return subtree_ids(path) if path else None

@@ -6,8 +6,8 @@ plugin emits ``order.created/paid/shipped/delivered/refunded/cancelled`` (docs/e
 loyalty and channel tracking consume without either importing the other.
 """
 
-# the hooks this plugin offers others (crm_ecommerce_adapters): a core that reads a plugin's
-# ``hookspecs`` attribute adds them at load; hooks.crm_startup adds them on a core that does not
+# the hooks this plugin offers others (crm_ecommerce_adapters): the core adds a plugin's
+# ``hookspecs`` before any plugin registers
 from . import hookspecs  # noqa: F401
 from .hooks import (  # noqa: F401  pluggy collects the hook implementations from this module
     crm_actions,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from crm_core import hookimpl
 
-from . import hookspecs, jobs, privacy
+from . import jobs, privacy
 from .coupon_models import MODELS as COUPON_MODELS
 from .models import MODELS
 from .recall_models import MODELS as RECALL_MODELS
@@ -33,15 +33,10 @@ def crm_migrations():
 
 @hookimpl
 def crm_startup(app):
-    """Declare ``crm_ecommerce_adapters`` for other plugins, and the segment-issue task kind."""
+    """Register the segment-issue task kind."""
+    # lazy, as this module's other imports of the facade: the entry point loads before any app
     from crm_core.plugin_api import register_task_kind
 
-    # the core offers no way to declare a plugin's hookspecs yet (see hookspecs.py): add it to
-    # this app's pluggy manager, once (this plugin's own implementation made the caller exist)
-    manager = app.extensions["crm"].plugins.pm
-    caller = getattr(manager.hook, "crm_ecommerce_adapters", None)
-    if caller is None or caller.spec is None:
-        manager.add_hookspecs(hookspecs)
     register_task_kind(SEGMENT_TASK, "crm_ecommerce.coupon_api:issue_segment_task")
 
 
@@ -161,7 +156,7 @@ def crm_translations():
     return [str(Path(__file__).parent / "translations")]
 
 
-@hookimpl(optionalhook=True)
+@hookimpl
 def crm_ecommerce_adapters():
     """This plugin's own adapters are built in (:data:`crm_ecommerce.adapters.BUILTIN`); the hook
     is implemented here so that the spec's checks run on this plugin too."""

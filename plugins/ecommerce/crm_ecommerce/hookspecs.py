@@ -4,7 +4,7 @@ A third-party plugin adds a platform by implementing it::
 
     from crm_core import hookimpl
 
-    @hookimpl(optionalhook=True)  # see below
+    @hookimpl
     def crm_ecommerce_adapters():
         return [{"platform": "youzan", "fetch": fetch_orders, "read": read_order}]
 
@@ -16,18 +16,14 @@ A third-party plugin adds a platform by implementing it::
 - ``read(payload)`` (optional for ``shopify``, ``woocommerce`` and ``generic``, which this plugin
   reads itself) returns the canonical order of :mod:`crm_ecommerce.platforms`.
 
-The core registers only its own hookspecs before it checks that every implementation has one
-(pluggy's ``check_pending``), so an implementation must be marked ``optionalhook=True`` until
-the core lets a plugin declare hookspecs of its own; this plugin adds the spec below when the
-app starts (``crm_startup``), so arguments are still checked. Implementations are called in the
-usual pluggy order; a later adapter for the same platform wins.
+The plugin module's ``hookspecs`` attribute (this module) makes the core add the spec before
+any plugin registers, so arguments are checked whatever the install order. Implementations are
+called in the usual pluggy order; a later adapter for the same platform wins.
 """
 
 from __future__ import annotations
 
-import pluggy
-
-hookspec = pluggy.HookspecMarker("crm_core")
+from crm_core import hookspec
 
 
 @hookspec

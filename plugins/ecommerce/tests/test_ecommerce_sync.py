@@ -135,7 +135,7 @@ class MarketplacePlugin:
     def __init__(self, feed):
         self.feed = feed
 
-    @hookimpl(optionalhook=True)
+    @hookimpl
     def crm_ecommerce_adapters(self):
         def fetch(shop, credentials, since, cursor):
             assert credentials == {"api_key": "bz"}

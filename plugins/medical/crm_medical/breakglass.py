@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import peewee as pw
 from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
 
@@ -37,6 +36,7 @@ from crm_core.plugin_api import (
     record_event,
     record_written,
     require,
+    users_with_role,
     utcnow,
     write_transaction,
 )
@@ -48,11 +48,6 @@ DCM = "http://dicom.nema.org/resources/ontology/DCM"
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 SOURCE_TYPE = "http://terminology.hl7.org/CodeSystem/security-source-type"
 HEAD_ROLE = "medical_department_head"
-
-#: the core's identity tables, read to find a department's heads (the facade has no user model)
-USER = pw.Table("user", ("id", "department_id", "is_active"))
-USER_ROLE = pw.Table("user_role", ("user_id", "role_id"))
-ROLE = pw.Table("role", ("id", "name"))
 
 
 def _iso(value: dt.datetime) -> str:
@@ -95,14 +90,7 @@ def audit_event(actor, grant: BreakGlass, subtype: tuple[str, str]) -> dict:
 
 def heads_of(department_id: int) -> list[int]:
     """The active users holding the department-head role in ``department_id``."""
-    query = (
-        USER.select(USER.id)
-        .join(USER_ROLE, on=(USER_ROLE.user_id == USER.id))
-        .join(ROLE, on=(ROLE.id == USER_ROLE.role_id))
-        .where(ROLE.name == HEAD_ROLE, USER.department_id == department_id, USER.is_active == True)  # noqa: E712
-        .order_by(USER.id)
-    )
-    return [row[0] for row in query.tuples().bind(database)]
+    return users_with_role(HEAD_ROLE, department_id)
 
 
 def _departments(customer_id: int, actor, only: int | None) -> list[int]:

@@ -19,17 +19,9 @@ from __future__ import annotations
 import peewee as pw
 from flask import current_app
 
-from crm_core.plugin_api import database, is_postgres
+from crm_core.plugin_api import department_subtree
 
 from .models import RECORDS, MedicalRecord
-
-#: the core's department tree (``department.path`` is the materialized path ``/1/4/9/``), read
-#: as a table: the plugin facade has no department model, and the rule needs only these columns
-DEPARTMENT = pw.Table("department", ("id", "path"))
-
-
-def _department_path(department_id: int) -> str | None:
-    return DEPARTMENT.select(DEPARTMENT.path).where(DEPARTMENT.id == department_id).bind(database).scalar()
 
 
 def departments_of(actor):
@@ -40,13 +32,8 @@ def departments_of(actor):
         return None
     if not current_app.config.get("MEDICAL_DEPARTMENT_TREE"):
         return department_id
-    path = _department_path(department_id)
-    if not path:
-        return department_id
-    # paths hold only digits and slashes, so neither pattern needs escaping; LIKE (PostgreSQL)
-    # and GLOB (SQLite) are the prefix matches that can use the path's index
-    operator, pattern = ("LIKE", path + "%") if is_postgres() else ("GLOB", path + "*")
-    return DEPARTMENT.select(DEPARTMENT.id).where(pw.Expression(DEPARTMENT.path, operator, pattern))
+    subtree = department_subtree(department_id)
+    return department_id if subtree is None else subtree
 
 
 def in_department(actor, column):
@@ -81,7 +68,7 @@ def in_area(actor, department_id) -> bool:
     area = departments_of(actor)
     if not isinstance(area, pw.Query):
         return department_id == area
-    return area.where(DEPARTMENT.id == department_id).exists(database)
+    return department_id in {row[0] for row in area.tuples()}
 
 
 def permission_check(actor, action: str, resource: str, record):
