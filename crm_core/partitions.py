@@ -87,7 +87,9 @@ def monthly_tables(db: pw.Database) -> list[str]:
 
 
 def months_of(db: pw.Database, table: str) -> list[Month]:
-    """The monthly partitions of ``table``, oldest first (not the default one)."""
+    """The monthly partitions of ``table``, oldest first (not the default one; none on SQLite)."""
+    if not is_postgres(db):
+        return []
     rows = db.execute_sql(
         "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i "
         "JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent "

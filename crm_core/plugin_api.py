@@ -13,7 +13,8 @@ Hooks (``from crm_core import hookimpl``) and the types of their payloads
 Models and the database
     ``database`` (the peewee proxy), ``BaseModel``, ``RecordModel`` (owner, department, ``custom``),
     ``utcnow``, ``is_postgres``, ``write_transaction``, ``reading_replica`` (a block of reads that
-    tolerate a few seconds of lag, on ``DATABASE_REPLICA_URL``), ``Prepared`` and ``slot`` (statements
+    tolerate a few seconds of lag, on ``DATABASE_REPLICA_URL``), ``month_start``, ``ensure_months`` and
+    ``months_of`` (monthly partitions of your own append-only table, see :mod:`crm_core.partitions`), ``Prepared`` and ``slot`` (statements
     compiled once), ``Customer`` (the core's customers: read them; write through ``update_record``),
     ``Segment`` (saved customer filters) and ``segment_customers`` (a segment's customers in an
     actor's scope, as the customer list reads them), ``collections`` (the collections the app
@@ -100,6 +101,7 @@ from .events import current_cause, emit
 from .inputs import checks_nul_itself
 from .jobs.tasks import queue as queue_task
 from .jobs.tasks import register_kind as register_task_kind
+from .partitions import ensure_months, month_start, months_of
 from .permissions import (
     can,
     check_assignment,
@@ -168,6 +170,9 @@ __all__ = [
     "segment_customers",
     "write_transaction",
     "reading_replica",
+    "month_start",
+    "ensure_months",
+    "months_of",
     # errors
     "APIError",
     "abort",

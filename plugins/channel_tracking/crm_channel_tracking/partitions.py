@@ -12,53 +12,21 @@ import datetime as dt
 
 import peewee as pw
 
-from crm_core.plugin_api import is_postgres, utcnow
+from crm_core.plugin_api import ensure_months, is_postgres, month_start, months_of, utcnow
 
 PARENT = "channel_tracking_touchpoint"
 
 
-def month_start(day: dt.date, offset: int = 0) -> dt.date:
-    """The first day of the month ``offset`` months after ``day``'s month."""
-    index = day.year * 12 + day.month - 1 + offset
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
 def existing_partitions(db: pw.Database) -> set[str]:
     """Names of the monthly partitions (not the default one)."""
-    rows = db.execute_sql(
-        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-        "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = %s",
-        (PARENT,),
-    ).fetchall()
-    return {name for (name,) in rows if name != f"{PARENT}_default"}
+    return {month.name for month in months_of(db, PARENT)}
 
 
 def ensure_partitions(db: pw.Database, first: dt.date, last: dt.date) -> list[str]:
     """Create the monthly partitions covering ``first`` .. ``last`` that are missing; returns the
-    names created. No-op on SQLite."""
-    if not is_postgres(db):
-        return []
-    have = existing_partitions(db)
-    created = []
-    month = month_start(first)
-    while month <= last:
-        name = f"{PARENT}_{month:%Y_%m}"
-        following = month_start(month, 1)
-        if name not in have:
-            with db.atomic():
-                # rows already in the default partition for this month must move, or ATTACH fails
-                db.execute_sql(f"CREATE TABLE {name} (LIKE {PARENT} INCLUDING DEFAULTS)")
-                db.execute_sql(
-                    f"WITH moved AS (DELETE FROM {PARENT}_default WHERE occurred_at >= %s AND occurred_at < %s "
-                    f"RETURNING *) INSERT INTO {name} SELECT * FROM moved",
-                    (month, following),
-                )
-                db.execute_sql(
-                    f"ALTER TABLE {PARENT} ATTACH PARTITION {name} FOR VALUES FROM ('{month}') TO ('{following}')"
-                )
-            created.append(name)
-        month = following
-    return created
+    names created. No-op on SQLite. (The core's ``ensure_months``: the same rule for every
+    monthly table.)"""
+    return ensure_months(db, PARENT, first, last)
 
 
 def apply_retention(db: pw.Database, months: int, today: dt.date | None = None) -> int:
