@@ -31,7 +31,8 @@ REST
 Permissions
     ``can``, ``require``, ``get_record``, ``scoped``, ``view``, ``mask``, ``field_rules``,
     ``readable_reference``, ``check_assignment``; ``seed_builtin_grants`` (in a plugin migration);
-    ``department_subtree`` (a department and those below it), ``users_with_role`` (whom to notify).
+    ``department_subtree`` (a department and those below it), ``users_with_role`` (whom to notify),
+    ``user_names`` (users' display names by id).
 Actors
     ``current_actor``, ``public``, ``actor_for_user``, ``acting_actor`` (the automation rule's owner).
 Events
@@ -93,7 +94,7 @@ from .db import (
     utcnow,
     write_transaction,
 )
-from .directory.users import users_with_role
+from .directory.users import user_names, users_with_role
 from .entities.models import Customer, Segment
 from .entities.schemas import UTCDateTime, normalize_email, normalize_phone
 from .errors import APIError
@@ -201,6 +202,7 @@ __all__ = [
     "seed_builtin_grants",
     "department_subtree",
     "users_with_role",
+    "user_names",
     "view",
     # actors
     "acting_actor",

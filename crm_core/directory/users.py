@@ -151,3 +151,13 @@ def users_with_role(role: str, department_id: int | None = None) -> list[int]:
     if department_id is not None:
         query = query.where(User.department == department_id)
     return [row[0] for row in query.tuples()]
+
+
+def user_names(ids) -> dict[int, str]:
+    """``{user id: display name}`` of the given users (their name, else their username), for
+    showing a teacher or an owner by name; ids of no user are left out."""
+    wanted = sorted({int(i) for i in ids if i is not None})
+    if not wanted:
+        return {}
+    rows = User.select(User.id, User.name, User.username).where(User.id.in_(wanted)).tuples()
+    return {uid: (name or username) for uid, name, username in rows}
