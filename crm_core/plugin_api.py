@@ -34,7 +34,10 @@ Permissions
     ``department_subtree`` (a department and those below it), ``users_with_role`` (whom to notify),
     ``user_names`` (users' display names by id).
 Actors
-    ``current_actor``, ``public``, ``actor_for_user``, ``acting_actor`` (the automation rule's owner).
+    ``current_actor``, ``public``, ``actor_for_user``, ``acting_actor`` (the automation rule's owner),
+    ``verify_password`` (the user's password typed again before a sensitive act: step-up).
+    ``route_limit`` (a route counted in a rate-limit bucket of its own, keyed from its URL, such
+    as an inbound webhook per shop, instead of the caller's per-IP budget).
 Events
     ``emit`` (inside the write's transaction), ``current_cause``.
 The write path (permissions, custom fields, audit and events in one transaction)
@@ -78,6 +81,8 @@ from .api.segments import customers_query as segment_customers
 from .api.tasks import accepted as task_accepted
 from .audit import record_event
 from .auth import actor_for_user, current_actor, public
+from .auth import confirm_password as verify_password
+from .auth.ratelimit import route_limit
 from .automations import acting_actor
 from .changes import record_written
 from .config import Setting, setting_prefix
@@ -209,6 +214,8 @@ __all__ = [
     "actor_for_user",
     "current_actor",
     "public",
+    "verify_password",
+    "route_limit",
     # events
     "current_cause",
     "emit",

@@ -8,6 +8,10 @@ What is limited, and by what key:
   - ``CRM_RATELIMIT_ENDPOINT`` (300/minute): the cap of any one endpoint;
   - ``CRM_RATELIMIT_HEAVY`` (30/minute): the cap of an export, import, erasure, bulk change or
     "run now" endpoint.
+- a route that declares its own bucket with :func:`route_limit` (an inbound webhook: per shop,
+  not per IP, so one platform's burst neither starves nor is starved by everyone behind the
+  same address): only that limit, per the key the route computes from its URL arguments; the
+  per-caller budget and endpoint cap do not apply to it;
 - failed logins and OAuth client authentications per IP (``CRM_RATELIMIT_LOGIN``), and the
   lockout of one username *from one IP* (``CRM_LOGIN_MAX_FAILURES`` failures in a row lock that
   pair for ``CRM_LOGIN_LOCKOUT_SECONDS``, doubling up to an hour): someone guessing a password
@@ -25,9 +29,11 @@ secret key and database), so several CRMs can share one Redis.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import math
 import time
+from collections.abc import Callable
 
 from flask import current_app, g, request
 from flask_limiter import HeaderNames, Limiter, RateLimitExceeded
@@ -112,6 +118,8 @@ def install(app) -> Limiter:
     limiter.request_filter(
         lambda: (request.endpoint or "").endswith("static") or request.path.startswith("/static")
     )
+    # a route with its own bucket counts there only (route_limit), not in the caller's budget
+    limiter.request_filter(lambda: _route_limit_of(request.endpoint, request.method) is not None)
     app.extensions["crm_limiter"] = limiter
 
     @app.errorhandler(RateLimitExceeded)
@@ -129,6 +137,63 @@ def install(app) -> Limiter:
         )
 
     return limiter
+
+
+# -- routes with a bucket of their own ------------------------------------------------------------
+
+ROUTE_LIMIT_ATTR = "crm_route_limit"
+
+
+def route_limit(limit: str | Callable[[], str], key: Callable[..., str], *, name: str | None = None):
+    """Decorate a view (a function, or a ``MethodView`` method) to count it in a bucket of its
+    own instead of the caller's budget and the endpoint cap.
+
+    ``limit`` is a limit string (``"1200/minute"``) or a callable returning one when the request
+    comes (read a setting there). ``key(**view_args)`` names the bucket from the route's URL
+    arguments (``lambda shop_key: shop_key``): each key has the whole limit. ``name`` (default:
+    the view's qualified name) keeps buckets of different routes apart. A refusal is the usual
+    ``429`` with ``Retry-After``; with limits off (``CRM_RATELIMIT_ENABLED=0``) nothing counts.
+    """
+
+    def decorate(view):
+        bucket = name or f"{view.__module__}.{view.__qualname__}"
+
+        @functools.wraps(view)
+        def limited(*args, **kwargs):
+            _hit_route_limit(limit() if callable(limit) else limit, bucket, str(key(**kwargs)))
+            return view(*args, **kwargs)
+
+        setattr(limited, ROUTE_LIMIT_ATTR, bucket)
+        return limited
+
+    return decorate
+
+
+def _route_limit_of(endpoint: str | None, method: str) -> str | None:
+    """The bucket name a view declared with :func:`route_limit`, or None."""
+    view = current_app.view_functions.get(endpoint or "")
+    if view is None:
+        return None
+    cls = getattr(view, "view_class", None)
+    if cls is not None:  # a MethodView: the decorated method of this request's verb
+        view = getattr(cls, method.lower(), None)
+    return getattr(view, ROUTE_LIMIT_ATTR, None)
+
+
+def _hit_route_limit(limit: str, bucket: str, key: str) -> None:
+    limiter = _limiter()
+    if limiter is None:
+        return
+    item = parse(limit)
+    keys = (_prefix(), "route", bucket, key)
+    if not limiter.limiter.hit(item, *keys):
+        reset_at, _remaining = limiter.limiter.get_window_stats(item, *keys)
+        retry = max(1, int(reset_at - time.time()))
+        raise APIError(
+            429,
+            f"Rate limit exceeded ({limit} for this route); try again in {retry} s.",
+            headers={"Retry-After": str(retry)},
+        )
 
 
 # -- logins ------------------------------------------------------------------------------------

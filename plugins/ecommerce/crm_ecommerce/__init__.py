@@ -21,6 +21,7 @@ from .hooks import (  # noqa: F401  pluggy collects the hook implementations fro
     crm_models,
     crm_nav,
     crm_permissions,
+    crm_retention_policies,
     crm_sealed_values,
     crm_settings,
     crm_startup,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 
-from flask import request
+from flask import current_app, request
 from flask.views import MethodView
 from flask_babel import gettext as _
 
@@ -31,6 +31,7 @@ from crm_core.plugin_api import (
     record_dict,
     record_written,
     require,
+    route_limit,
     scoped,
     utcnow,
     write_transaction,
@@ -49,6 +50,9 @@ from .schemas import (
 from .shipment_models import Shipment
 
 SHOPS, ORDERS, IDENTITIES = "ecommerce.shops", "ecommerce.orders", "ecommerce.identities"
+# a platform sends bursts (a Shopify bulk edit: hundreds a minute) from addresses shared with
+# other shops: counted per shop, not in the per-IP budget of everyone behind that address
+WEBHOOK_LIMIT = "1200/minute"
 
 blp = Blueprint(
     "ecommerce",
@@ -56,6 +60,15 @@ blp = Blueprint(
     url_prefix=f"{API_PREFIX}/ecommerce",
     description="E-commerce: shops, orders synced exactly once from webhooks and pull sync, coupons.",
 )
+
+
+def _webhook_limit() -> str:
+    """Calls per minute one shop's webhook (or tracking) address takes (``ECOMMERCE_WEBHOOK_RATELIMIT``)."""
+    return current_app.config.get("ECOMMERCE_WEBHOOK_RATELIMIT") or WEBHOOK_LIMIT
+
+
+def _per_shop(shop_key: str) -> str:
+    return shop_key
 
 
 def _shop_image(shop: Shop) -> dict:
@@ -177,6 +190,8 @@ class Tracking(MethodView):
 
     @blp.doc(security=[])
     @blp.alt_response(401, description="The signature matches none of the shop's secrets")
+    @blp.alt_response(429, description="The shop's webhook rate limit is used up")
+    @route_limit(_webhook_limit, key=_per_shop, name="ecommerce.webhooks")
     def post(self, shop_key):
         """Verify ``aftership-hmac-sha256`` over the raw body and queue the callback."""
         status, answer = inbox.receive(
@@ -211,6 +226,8 @@ class Webhook(MethodView):
     @blp.doc(security=[])
     @blp.alt_response(401, description="The signature matches none of the shop's secrets")
     @blp.alt_response(404, description="No active shop has this key")
+    @blp.alt_response(429, description="The shop's webhook rate limit is used up")
+    @route_limit(_webhook_limit, key=_per_shop, name="ecommerce.webhooks")
     def post(self, shop_key):
         """Verify the signature over the raw body and queue the delivery (applied by the job
         ``ecommerce:inbox``); a repeated delivery answers ``duplicate``."""

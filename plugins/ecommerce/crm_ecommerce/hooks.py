@@ -6,10 +6,11 @@ from pathlib import Path
 
 from crm_core import hookimpl
 
-from . import jobs, privacy
+from . import inbox, jobs, privacy
 from .coupon_models import MODELS as COUPON_MODELS
 from .models import MODELS
 from .recall_models import MODELS as RECALL_MODELS
+from .settings import SETTINGS
 from .shipment_models import MODELS as SHIPMENT_MODELS
 
 # the tables this plugin's views and handlers rely on: grants, the write path, the outbox, tasks,
@@ -98,14 +99,8 @@ def crm_permissions():
 
 @hookimpl
 def crm_settings():
-    """``ECOMMERCE_STUCK_HOURS``: when a parcel without progress gets its alert."""
-    from crm_core.plugin_api import Setting
-
-    return {
-        "ECOMMERCE_STUCK_HOURS": Setting(
-            int, 48, "hours without a tracking checkpoint before a parcel alerts"
-        )
-    }
+    """The plugin's settings (:data:`crm_ecommerce.settings.SETTINGS`)."""
+    return SETTINGS
 
 
 @hookimpl
@@ -120,6 +115,12 @@ def crm_event(event):
 def crm_jobs():
     """The webhook inbox (every 5 s) and the reconciliation of recent orders (every 15 min)."""
     return jobs.JOBS
+
+
+@hookimpl
+def crm_retention_policies():
+    """Processed webhook deliveries are purged after ``ECOMMERCE_INBOX_RETENTION_DAYS``."""
+    return inbox.retention_policies()
 
 
 @hookimpl

@@ -115,7 +115,7 @@ def apply_one(delivery_id: int, actor) -> str | None:
             attempts = Delivery.select(Delivery.attempts).where(Delivery.id == delivery_id).scalar() or 0
             values = {"attempts": attempts + 1, "error": repr(exc)[:500], "updated_at": utcnow()}
             if attempts + 1 >= MAX_ATTEMPTS:
-                values["status"] = "failed"
+                values.update(status="failed", processed_at=utcnow())  # done with: retention ages it
             Delivery.update(**values).where(
                 Delivery.id == delivery_id, Delivery.status == "pending"
             ).execute()
@@ -131,6 +131,21 @@ def _apply_tracking(shop: Shop, delivery: Delivery, actor) -> str:
         return "failed"
     _finish(delivery, "applied", body_token=None)
     return "applied"
+
+
+def retention_policies() -> list[dict]:
+    """Processed deliveries (applied, stale, ignored, failed for good) leave the inbox after
+    ``ECOMMERCE_INBOX_RETENTION_DAYS``; a pending one is never purged, however old."""
+    return [
+        {
+            "name": "ecommerce_inbox",
+            "model": Delivery,
+            "field": Delivery.processed_at,
+            "where": (Delivery.status != "pending") & Delivery.processed_at.is_null(False),
+            "setting": "ECOMMERCE_INBOX_RETENTION_DAYS",
+            "default_days": 30,
+        }
+    ]
 
 
 def process(actor, limit: int = BATCH) -> dict:
