@@ -10,6 +10,8 @@ Public API used by every view and plugin:
 - ``login(username, password)``: a password check with lockout per (username, client IP)
   (429 + ``Retry-After`` while locked); wrap it in ``crm_core.auth.ratelimit.login_attempt()``
   to apply the per-IP limit too.
+- ``confirm_password(user, password)``: the password typed again before a sensitive act (the
+  same lockout as ``login``); True when it matches.
 - ``set_password(user, password, keep_token_id=None)``: policy-checked, revokes the user's tokens.
 - ``record_change(action, resource, record_id, before, after)``: report a write to an identity
   object (users, roles, departments, tokens, OAuth clients) to ``crm_record_written`` (audit).
@@ -234,6 +236,21 @@ def _count_failure(user: User) -> None:
     # failures in a row from anywhere, for the record (atomic in SQL: concurrent attempts cannot
     # undercount); the lockout itself is per client IP (``ratelimit.count_user_failure``)
     User.update(failed_logins=User.failed_logins + 1).where(User.id == user.id).execute()
+
+
+def confirm_password(user, password: str) -> bool:
+    """Step-up authentication: True when ``user`` (a ``User`` or an ``Actor``) typed their own
+    password again, before a sensitive act such as a break-glass. It is a login check, so a wrong
+    password counts towards the same lockout per (username, IP) and is audited as a failed login;
+    while locked it raises ``APIError`` 429 with ``Retry-After``. An inactive user never passes."""
+    user = getattr(user, "user", user)
+    try:
+        login(user.username, password or "")
+    except APIError as exc:
+        if exc.code != 401:
+            raise
+        return False
+    return True
 
 
 def set_password(user: User, password: str, keep_token_id: int | None = None) -> None:
