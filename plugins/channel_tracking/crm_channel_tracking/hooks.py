@@ -159,31 +159,6 @@ def crm_event(event):
         log.warning("order.paid %s lacks order_id, customer_id or amount; not attributed", event.id)
 
 
-@hookimpl
-def crm_jobs():
-    return [
-        {
-            "id": "channel_tracking:partitions",
-            "func": _maintain,
-            "trigger": "cron",
-            "hour": 3,
-            "minute": 17,
-            "description": "Create the touchpoint partitions of this month and the next three",
-        },
-    ]
-
-
-def _maintain():
-    """Create this month's touchpoint partitions and the next three (the core's ``core:retention``
-    drops the old ones, through the policy below)."""
-    from crm_core.plugin_api import database, utcnow
-
-    from .partitions import ensure_partitions, month_start
-
-    today = utcnow().date()
-    return {"created": ensure_partitions(database.obj, month_start(today), month_start(today, 3))}
-
-
 #: a month of CHANNEL_TRACKING_RETENTION_MONTHS counts as 31 days: no touchpoint goes before the
 #: months promised
 DAYS_PER_MONTH = 31
@@ -212,7 +187,7 @@ def crm_cli(group):
 
     @group.group("channel-tracking")
     def channel_tracking():
-        """Channel tracking: ingestion keys, partitions and retention."""
+        """Channel tracking: ingestion keys."""
 
     @channel_tracking.command("create-key")
     @click.argument("name")
@@ -226,12 +201,6 @@ def crm_cli(group):
         with database.atomic():
             raw, row = create_key(name)
         click.echo(f"ingestion key {row.id} ({name}): {raw}")
-
-    @channel_tracking.command("maintain")
-    @with_appcontext
-    def maintain_command():
-        """Create the coming months' touchpoint partitions (retention: ``crm retention run``)."""
-        click.echo(str(_maintain()))
 
 
 @hookimpl

@@ -1,13 +1,11 @@
 """Touchpoints age through the core's retention job (``core:retention``): on PostgreSQL their
-wholly older monthly partitions are dropped, the rest deleted row by row; the plugin's own job
-now only creates partitions."""
+wholly older monthly partitions are dropped, the rest deleted row by row."""
 
 import datetime as dt
 
 from crm_channel_tracking.models import Touchpoint
-from crm_channel_tracking.partitions import ensure_partitions, existing_partitions
 
-from crm_core.plugin_api import is_postgres
+from crm_core.plugin_api import ensure_months, is_postgres, months_of
 from crm_core.testing import run_cli
 
 
@@ -28,7 +26,7 @@ def test_touchpoints_older_than_the_retention_months_go_with_their_partitions(ap
     straddling = [dt.datetime(2022, 2, 1), dt.datetime(2022, 2, 10)]
     try:
         if is_postgres(db):
-            ensure_partitions(db, old_month.date(), dt.date(2022, 2, 1))
+            ensure_months(db, "channel_tracking_touchpoint", old_month.date(), dt.date(2022, 2, 1))
         for at in (old_month, *straddling):
             add(at)
         status = run_cli(app, "retention", "status", "--at", "2024-03-20T00:00:00")
@@ -38,20 +36,10 @@ def test_touchpoints_older_than_the_retention_months_go_with_their_partitions(ap
         assert result.exit_code == 0 and "'channel_tracking.touchpoints': 2" in result.output, result.output
         assert [t.occurred_at for t in Touchpoint.select()] == [dt.datetime(2022, 2, 10)]
         if is_postgres(db):
-            left = existing_partitions(db)
+            left = {m.name for m in months_of(db, "channel_tracking_touchpoint")}
             assert "channel_tracking_touchpoint_2021_12" not in left
             assert "channel_tracking_touchpoint_2022_02" in left
     finally:
         if is_postgres(db):
             for name in ("2021_12", "2022_01", "2022_02"):
                 db.execute_sql(f"DROP TABLE IF EXISTS channel_tracking_touchpoint_{name}")
-
-
-def test_the_partitions_job_creates_partitions_and_leaves_retention_to_the_core(app, db):
-    before = existing_partitions(db) if is_postgres(db) else set()
-    try:
-        result = run_cli(app, "jobs", "run", "channel_tracking:partitions")
-        assert result.exit_code == 0 and "'created'" in result.output and "retention" not in result.output
-    finally:
-        for name in (existing_partitions(db) - before) if is_postgres(db) else ():
-            db.execute_sql(f"DROP TABLE IF EXISTS {name}")
