@@ -1,5 +1,7 @@
-"""Personal API tokens (``/api/v1/auth/tokens``), OAuth2 clients (``/api/v1/oauth-clients``) and
-the OAuth2 token endpoint (``POST /oauth/token``)."""
+"""Personal API tokens (``/api/v1/auth/tokens``), OAuth2 clients and third-party apps
+(``/api/v1/oauth-clients``), and the OAuth2 token and revocation endpoints (``POST /oauth/token``,
+``POST /oauth/revoke``; the authorization endpoint is the workbench's consent screen
+``/authorize``, see ``crm_core.web.oauth_consent``)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,10 @@ from marshmallow import Schema, fields, validate
 from .. import permissions
 from ..auth import current_actor, issue_token, public, record_change
 from ..auth.models import AccessToken, OAuthClient, User
-from ..auth.oauth import revoke_client, token_response
+from ..auth.oauth import revocation_response, revoke_client, token_response
 from ..auth.ratelimit import check_login_rate, count_login_failure
 from ..db import database, utcnow
-from ..directory.clients import create_client
+from ..directory.clients import AUTHORIZATION_CODE, CLIENT_CREDENTIALS, create_client
 from ..errors import APIError
 from . import API_PREFIX, Blueprint
 from .common import int_id, no_nul
@@ -24,7 +26,9 @@ tokens_blp = Blueprint(
 clients_blp = Blueprint(
     "oauth_clients", __name__, url_prefix=f"{API_PREFIX}/oauth-clients", description="OAuth2 clients (admin)"
 )
-oauth_blp = Blueprint("oauth", __name__, url_prefix="/oauth", description="OAuth2 token endpoint")
+oauth_blp = Blueprint(
+    "oauth", __name__, url_prefix="/oauth", description="OAuth2 token and revocation endpoints"
+)
 
 
 class TokenIn(Schema):
@@ -122,19 +126,48 @@ class TokenItem(MethodView):
 
 class ClientIn(Schema):
     name = fields.String(required=True, validate=[validate.Length(min=1, max=200), no_nul])
-    user_id = fields.Integer(required=True)
-    scopes = fields.List(fields.String(validate=no_nul), required=True)
+    grant_type = fields.String(
+        load_default=CLIENT_CREDENTIALS,
+        validate=validate.OneOf([CLIENT_CREDENTIALS, AUTHORIZATION_CODE]),
+        metadata={
+            "description": "client_credentials: an integration acting as user_id. authorization_code: "
+            "a third-party app acting as each user who approves it (PKCE S256 required)."
+        },
+    )
+    user_id = fields.Integer(
+        load_default=None, allow_none=True, metadata={"description": "client_credentials only"}
+    )
+    scopes = fields.List(
+        fields.String(validate=no_nul),
+        required=True,
+        metadata={"description": "An app: the most it may ask for; each user grants only what they hold."},
+    )
+    redirect_uris = fields.List(
+        fields.String(validate=no_nul),
+        load_default=list,
+        metadata={"description": "authorization_code only: exact-match https URLs (http for localhost)"},
+    )
+    public = fields.Boolean(
+        load_default=False,
+        metadata={"description": "authorization_code only: a public app (no secret; PKCE alone)"},
+    )
 
 
 class ClientOut(Schema):
     id = fields.Integer()
     client_id = fields.String()
     name = fields.String()
-    user_id = fields.Integer()
+    user_id = fields.Integer(allow_none=True)
+    grant_type = fields.String()
     scopes = fields.List(fields.String())
+    redirect_uris = fields.List(fields.String())
+    public = fields.Boolean()
     created_at = fields.String()
     revoked_at = fields.String(allow_none=True)
-    client_secret = fields.String(metadata={"description": "Only in the answer to POST: shown once."})
+    client_secret = fields.String(
+        allow_none=True,
+        metadata={"description": "Only in the answer to POST: shown once (null for a public app)."},
+    )
 
 
 def client_dict(row: OAuthClient) -> dict:
@@ -144,7 +177,10 @@ def client_dict(row: OAuthClient) -> dict:
         "client_id": row.client_id,
         "name": row.name,
         "user_id": row.user_id,
+        "grant_type": AUTHORIZATION_CODE if row.is_app else CLIENT_CREDENTIALS,
         "scopes": row.scopes.split(),
+        "redirect_uris": row.redirect_uris.split(),
+        "public": row.public,
         "created_at": _iso(row.created_at),
         "revoked_at": _iso(row.revoked_at),
     }
@@ -152,7 +188,11 @@ def client_dict(row: OAuthClient) -> dict:
 
 def check_client_delegation(actor, data: dict) -> None:
     """403 unless ``actor`` may create a client acting for ``data["user_id"]`` with
-    ``data["scopes"]``; malformed input is left to ``create_client`` (422)."""
+    ``data["scopes"]``; malformed input is left to ``create_client`` (422). An app acts as no
+    one until a user approves it, and then with at most that user's rights, so only its scope
+    strings are checked (by ``create_client``)."""
+    if data.get("grant_type") == AUTHORIZATION_CODE:
+        return
     if data.get("user_id") != actor.id:
         user = User.get_or_none(User.id == data.get("user_id"))
         if user is not None:
@@ -179,16 +219,29 @@ class Clients(MethodView):
     @clients_blp.arguments(ClientIn)
     @clients_blp.response(201, ClientOut)
     def post(self, data):
-        """Create a client acting for ``user_id`` with ``scopes``; the secret is shown once.
+        """Create a client; the secret is shown once (stored hashed).
 
-        No escalation: the client acts for the caller or for a user whose every grant the caller
+        ``grant_type=client_credentials`` (default): acts for ``user_id`` with ``scopes``. No
+        escalation: the client acts for the caller or for a user whose every grant the caller
         holds (403 ``errors.user_id`` otherwise), and its scopes allow nothing the caller may not
-        do itself (403 ``errors.scopes``)."""
+        do itself (403 ``errors.scopes``).
+
+        ``grant_type=authorization_code``: a third-party app with ``redirect_uris`` (exact match;
+        https, or http for localhost) that may ask for ``scopes``; ``public: true`` for an app
+        that cannot keep a secret (no secret is issued). 422 with per-field errors."""
         actor = current_actor()
         permissions.require(actor, "oauth_clients", "create")
         check_client_delegation(actor, data)
         with database.atomic():
-            row, secret = create_client(data["name"], data["user_id"], data["scopes"], created_by=actor.id)
+            row, secret = create_client(
+                data["name"],
+                data["user_id"],
+                data["scopes"],
+                created_by=actor.id,
+                grant_type=data["grant_type"],
+                redirect_uris=data["redirect_uris"],
+                public=data["public"],
+            )
             record_change("create", "oauth_clients", row.id, None, client_dict(row))
         return json_response({**client_dict(row), "client_secret": secret}, 201)
 
@@ -216,7 +269,10 @@ class OAuthTokenOut(Schema):
     access_token = fields.String(required=True)
     token_type = fields.String(required=True)
     expires_in = fields.Integer()
-    scope = fields.String()
+    scope = fields.String(metadata={"description": "The scopes granted (may be fewer than asked)"})
+    refresh_token = fields.String(
+        metadata={"description": "authorization_code and refresh_token grants: single use, rotated"}
+    )
 
 
 OAUTH_TOKEN_FORM = {
@@ -227,10 +283,17 @@ OAUTH_TOKEN_FORM = {
                 "type": "object",
                 "required": ["grant_type"],
                 "properties": {
-                    "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                    "grant_type": {
+                        "type": "string",
+                        "enum": ["client_credentials", "authorization_code", "refresh_token"],
+                    },
                     "scope": {"type": "string"},
                     "client_id": {"type": "string"},
                     "client_secret": {"type": "string"},
+                    "code": {"type": "string", "description": "authorization_code"},
+                    "redirect_uri": {"type": "string", "description": "authorization_code: exact"},
+                    "code_verifier": {"type": "string", "description": "authorization_code: PKCE"},
+                    "refresh_token": {"type": "string", "description": "refresh_token"},
                 },
             }
         }
@@ -243,14 +306,56 @@ OAUTH_TOKEN_FORM = {
 @oauth_blp.doc(requestBody=OAUTH_TOKEN_FORM, security=[{}])
 @oauth_blp.alt_response(200, schema=OAuthTokenOut, description="The access token", success=True)
 def oauth_token():
-    """OAuth2 token endpoint, client-credentials grant (RFC 6749 §4.4).
+    """OAuth2 token endpoint (RFC 6749): ``client_credentials`` (§4.4), ``authorization_code``
+    with PKCE (§4.1, RFC 7636: ``code``, ``redirect_uri`` exactly as in the authorization
+    request, ``code_verifier``) and ``refresh_token`` (§6; rotated: the answer carries a new
+    one and the old one is dead; presenting it again revokes the whole authorization).
 
-    Form fields ``grant_type=client_credentials``, optional ``scope``; the client authenticates
-    with HTTP Basic or ``client_id``/``client_secret`` form fields. Unknown client: 401
-    ``invalid_client``. Failed requests are rate-limited per IP like the login.
+    A confidential client authenticates with HTTP Basic or ``client_id``/``client_secret`` form
+    fields, a public app sends only ``client_id``. Errors are RFC 6749 §5.2 JSON (``error``:
+    ``invalid_request``, ``invalid_client`` (401), ``invalid_grant``, ``unauthorized_client``,
+    ``unsupported_grant_type``, ``invalid_scope``; ``error_description`` says why). Failed
+    requests are rate-limited per IP like the login.
     """
     check_login_rate("oauth")
     response = token_response()
+    if response.status_code in (400, 401):
+        count_login_failure("oauth")
+    return response
+
+
+OAUTH_REVOKE_FORM = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["token"],
+                "properties": {
+                    "token": {"type": "string"},
+                    "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+                    "client_id": {"type": "string"},
+                    "client_secret": {"type": "string"},
+                },
+            }
+        }
+    },
+}
+
+
+@oauth_blp.route("/revoke", methods=["POST"])
+@public
+@oauth_blp.doc(requestBody=OAUTH_REVOKE_FORM, security=[{}])
+@oauth_blp.alt_response(200, description="Revoked, or not a live token of this client", success=True)
+def oauth_revoke():
+    """OAuth2 token revocation (RFC 7009): the client that holds ``token`` revokes it.
+
+    A refresh token revokes its whole authorization (every access and refresh token issued from
+    the same approval); an access token only itself. An unknown token is a 200 too (§2.2).
+    Client authentication as at the token endpoint.
+    """
+    check_login_rate("oauth")
+    response = revocation_response()
     if response.status_code in (400, 401):
         count_login_failure("oauth")
     return response

@@ -83,8 +83,15 @@ MODELS = [Department, Role, User, UserRole, AccessToken]
 
 
 class OAuthClient(BaseModel):
-    """An integration using OAuth2 client credentials. It acts on behalf of ``user`` and never
-    sees more than that user; ``scopes`` (space-separated ``resource:action``) cut it down further.
+    """An OAuth2 client. ``grant_types`` says which kind:
+
+    - ``client_credentials``: an integration acting on behalf of ``user``; it never sees more
+      than that user, and ``scopes`` (space-separated ``resource:action``) cut it down further.
+    - ``authorization_code refresh_token``: a third-party app (``user`` is NULL). Each user who
+      approves it on the consent screen gets tokens acting as *that* user, cut down by the
+      scopes granted (at most ``scopes``); ``redirect_uris`` (one per line) are matched exactly;
+      a ``public`` app (no secret: a browser or mobile app) authenticates with PKCE alone.
+
     The secret is random and high-entropy, so a SHA-256 hash is enough to store it."""
 
     secret_fields = ("secret_hash",)
@@ -92,13 +99,65 @@ class OAuthClient(BaseModel):
     client_id = pw.CharField(max_length=64, unique=True)
     secret_hash = pw.CharField(max_length=64)
     name = pw.CharField(max_length=200)
-    user = pw.ForeignKeyField(User, backref="oauth_clients", on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, backref="oauth_clients", on_delete="CASCADE", null=True)
     scopes = pw.TextField(default="")
     created_by = pw.IntegerField(null=True)
     revoked_at = pw.DateTimeField(null=True)
+    grant_types = pw.CharField(max_length=100, default="client_credentials")
+    redirect_uris = pw.TextField(default="")
+    public = pw.BooleanField(default=False)
 
     class Meta:
         table_name = "oauth_client"
 
+    @property
+    def is_app(self) -> bool:
+        """A third-party app (authorization code) rather than a client-credentials integration."""
+        return "authorization_code" in self.grant_types.split()
 
-MODELS.append(OAuthClient)
+
+class OAuthCode(BaseModel):
+    """An authorization code (RFC 6749 §4.1), stored as its SHA-256. Single use: exchanging it
+    sets ``used_at``, and the row stays until it expires so that a second exchange is caught
+    and revokes what the first one issued (the code's id is the ``family`` of those tokens).
+    ``code_challenge`` is the PKCE S256 challenge (RFC 7636), required for every client."""
+
+    secret_fields = ("code_hash", "code_challenge")
+
+    code_hash = pw.CharField(max_length=64, unique=True)
+    client = pw.ForeignKeyField(OAuthClient, backref="codes", on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, backref="oauth_codes", on_delete="CASCADE")
+    redirect_uri = pw.TextField()
+    scopes = pw.TextField(default="")
+    code_challenge = pw.CharField(max_length=128)
+    code_challenge_method = pw.CharField(max_length=10, default="S256")
+    expires_at = pw.DateTimeField(index=True)
+    used_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "oauth_code"
+
+
+class OAuthRefreshToken(BaseModel):
+    """A refresh token (stored as its SHA-256) of one app for one user. Rotation: each use
+    sets ``rotated_at`` and issues a new one in the same ``family`` (the id of the code the
+    family started from); presenting a rotated token again revokes the whole family (RFC 9700
+    §4.14). ``access_token`` is the access token issued with it."""
+
+    secret_fields = ("token_hash",)
+
+    token_hash = pw.CharField(max_length=64, unique=True)
+    family = pw.IntegerField(index=True)
+    client = pw.ForeignKeyField(OAuthClient, backref="refresh_tokens", on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, backref="oauth_refresh_tokens", on_delete="CASCADE")
+    scopes = pw.TextField(default="")
+    access_token = pw.ForeignKeyField(AccessToken, null=True, on_delete="SET NULL")
+    expires_at = pw.DateTimeField()
+    rotated_at = pw.DateTimeField(null=True)
+    revoked_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "oauth_refresh_token"
+
+
+MODELS.extend([OAuthClient, OAuthCode, OAuthRefreshToken])
