@@ -8,6 +8,7 @@ from crm_core import hookimpl
 
 from . import inbox, jobs, privacy
 from .coupon_models import MODELS as COUPON_MODELS
+from .flash_models import MODELS as FLASH_MODELS
 from .models import MODELS
 from .recall_models import MODELS as RECALL_MODELS
 from .settings import SETTINGS
@@ -23,7 +24,7 @@ SEGMENT_TASK = "ecommerce.coupons.issue_segment"
 @hookimpl
 def crm_models():
     """The ecommerce_* tables."""
-    return MODELS + COUPON_MODELS + SHIPMENT_MODELS + RECALL_MODELS
+    return MODELS + COUPON_MODELS + SHIPMENT_MODELS + RECALL_MODELS + FLASH_MODELS
 
 
 @hookimpl
@@ -44,7 +45,8 @@ def crm_startup(app):
 @hookimpl
 def crm_blueprints():
     """The API under /api/v1/ecommerce (shops, orders, webhooks, coupons)."""
-    from . import coupon_api, recall_api  # noqa: F401  (their routes are added to the same blueprint)
+    # their routes are added to the same blueprint
+    from . import coupon_api, flash_api, recall_api  # noqa: F401
     from .api import blp
 
     return [blp]
@@ -88,6 +90,11 @@ def crm_permissions():
             "resource": "ecommerce.recall",
             "actions": ["read", "create", "update", "delete"],
             "label": _l("Recall flows"),
+        },
+        {
+            "resource": "ecommerce.flash_sales",
+            "actions": ["read", "create", "update", "delete", "reserve"],
+            "label": _l("Flash sales"),
         },
         {
             "resource": "ecommerce.identities",

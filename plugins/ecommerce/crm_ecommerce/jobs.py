@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import inbox, recall, shipments, sync
+from . import flash, inbox, recall, shipments, sync
 
 
 def process_inbox(ctx):
@@ -23,6 +23,11 @@ def stuck_shipments(ctx):
 def recall_due(ctx):
     """Finish the recall runs that are due: exit, or issue the coupon and send the message."""
     return recall.run_due(ctx.actor, ctx.now)
+
+
+def flash_expire(ctx):
+    """Mark the flash-sale holds whose time is up (availability ignores them already)."""
+    return {"expired": flash.expire(ctx.now)}
 
 
 JOBS = [
@@ -46,6 +51,13 @@ JOBS = [
         "trigger": "interval",
         "minutes": 1,
         "description": "Send the recall messages that are due (abandoned carts, dwell without order)",
+    },
+    {
+        "id": "ecommerce:flash_expire",
+        "func": flash_expire,
+        "trigger": "interval",
+        "minutes": 1,
+        "description": "Expire flash-sale reservations whose hold time is up",
     },
     {
         "id": "ecommerce:stuck_shipments",

@@ -11,7 +11,9 @@ One entry point, :func:`apply`, used by webhooks, pull sync and the API alike:
   ``order.paid``, ``order.shipped``, ``order.delivered``, ``order.refunded``,
   ``order.cancelled``) are emitted in the write's transaction, each once per order (``paid_at``,
   ``shipped_at``... are set once, and an event is emitted only when its time is first set);
-- a cancelled or fully refunded order releases its coupons (idempotently).
+- a cancelled or fully refunded order releases its coupons (idempotently);
+- a paid order confirms its customer's flash-sale holds, a cancelled one releases them
+  (:mod:`crm_ecommerce.flash`).
 
 Writes go through the core's write path (``create_record`` / ``update_record``) as resource
 ``ecommerce.orders``; a write that emits business events passes ``extra={"event": False}`` so the
@@ -24,7 +26,7 @@ from decimal import Decimal
 
 from crm_core.plugin_api import create_record, emit, is_postgres, update_record, utcnow, write_transaction
 
-from . import coupons, identity
+from . import coupons, flash, identity
 from .models import RELEASING, Order, OrderLine, Refund, Shop, StatusChange
 
 RESOURCE = "ecommerce.orders"
@@ -224,4 +226,5 @@ def apply(shop: Shop, incoming: dict, actor, source: str) -> tuple[Order | None,
             coupons.release_order(order.id, actor)
         elif incoming.get("coupon_codes"):
             coupons.redeem_platform_codes(order, incoming["coupon_codes"], actor)
+        flash.on_order(order, actor)
         return order, "created" if before_status is None else "updated"
