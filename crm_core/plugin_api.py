@@ -32,7 +32,7 @@ Permissions
     ``can``, ``require``, ``get_record``, ``scoped``, ``view``, ``mask``, ``field_rules``,
     ``readable_reference``, ``check_assignment``; ``seed_builtin_grants`` (in a plugin migration);
     ``department_subtree`` (a department and those below it), ``users_with_role`` (whom to notify),
-    ``user_names`` (users' display names by id).
+    ``user_names`` (users' display names by id), ``department_names`` (departments' names by id).
 Actors
     ``current_actor``, ``public``, ``actor_for_user``, ``acting_actor`` (the automation rule's owner),
     ``verify_password`` (the user's password typed again before a sensitive act: step-up).
@@ -99,6 +99,7 @@ from .db import (
     utcnow,
     write_transaction,
 )
+from .directory.departments import department_names
 from .directory.users import user_names, users_with_role
 from .entities.models import Customer, Segment
 from .entities.schemas import UTCDateTime, normalize_email, normalize_phone
@@ -208,6 +209,7 @@ __all__ = [
     "department_subtree",
     "users_with_role",
     "user_names",
+    "department_names",
     "view",
     # actors
     "acting_actor",

@@ -138,3 +138,12 @@ def department_dict(d: Department) -> dict:
         "path": d.path,
         "depth": d.path.strip("/").count("/") if d.path else 0,
     }
+
+
+def department_names(ids) -> dict[int, str]:
+    """``{department id: name}`` of the given departments (campuses, branches) for showing them by
+    name; ids of no department are left out."""
+    wanted = sorted({int(i) for i in ids if i is not None})
+    if not wanted:
+        return {}
+    return dict(Department.select(Department.id, Department.name).where(Department.id.in_(wanted)).tuples())
