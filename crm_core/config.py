@@ -95,6 +95,10 @@ SETTINGS: dict[str, Setting] = {
     "AUDIT_SENSITIVE_RESOURCES": Setting(
         str, "", "comma-separated resources whose single-record reads are audited (plugins mark their own)"
     ),
+    "GRAPHQL_MAX_DEPTH": Setting(int, 15, "deepest field nesting a GraphQL query may have (docs/graphql.md)"),
+    "GRAPHQL_MAX_COST": Setting(
+        int, 5000, "GraphQL query cost limit: fields selected, times the page sizes above them"
+    ),
     "ENCRYPTION_CIPHER": Setting(
         str, "", "AES-256-GCM or SM4-GCM for new data keys; default SM4-GCM when LOCALE is zh_CN, else AES"
     ),

@@ -21,6 +21,7 @@ from . import (
     deals,
     departments,
     events,
+    graphql,
     jobs,
     login,
     metadata,
@@ -112,4 +113,5 @@ def crm_blueprints():
         privacy.blp,
         privacy_requests.blp,
         conversations.blp,
+        graphql.blp,
     ]

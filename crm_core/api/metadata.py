@@ -261,7 +261,14 @@ def _crud(type_name: str) -> Crud:
         _record_schema,
         _records_schema,
         endpoint="metadata.object_record",
+        options=lambda: {"search_fields": objects.search_fields(type_name)},
     )
+
+
+def object_crud(type_name: str) -> Crud:
+    """The ``Crud`` serving the records of the custom object type ``type_name`` (404 if none):
+    what these views and the GraphQL endpoint read them through."""
+    return _crud(type_name)
 
 
 def _load(schema: Schema, unknown=RAISE) -> dict:
@@ -289,7 +296,7 @@ class ObjectRecords(MethodView):
         actor = current_actor()
         page, page_size = listing.page_params(request.args)
         rows, total = listing.list_query(
-            crud.model, crud.resource, request.args, actor, search_fields=objects.search_fields(type_name)
+            crud.model, crud.resource, request.args, actor, **crud.list_options()
         )
         data = crud.dump(list(rows), actor)
         return json_response(data, 200, pagination_headers(total, page, page_size))
