@@ -10,9 +10,9 @@ The rules (RFC 6749, RFC 7636, RFC 7009 and the security BCP RFC 9700):
   every check claims the code (one ``UPDATE ... WHERE used_at IS NULL``, so two racing exchanges
   cannot both win); a later exchange of the same code is refused and revokes every token issued
   from it (RFC 6749 §4.1.2). ``redirect_uri`` must be given and equal the registered one exactly.
-- **Scopes** are bound to the approving user: :func:`grantable_scopes` keeps the requested
-  scopes the user holds and *drops* the others (shown on the consent screen); when none is left
-  the request is refused with ``invalid_scope``. The token then acts as that user, through the
+- **Scopes** are bound to the approving user: the consent screen keeps the requested scopes
+  the user holds and *drops* the others (shown on the screen), and hands them over as an
+  :class:`Approval`; when none is left the request is refused with ``invalid_scope``. The token then acts as that user, through the
   one permission decision, cut down by the granted scopes.
 - **Refresh tokens** rotate: each use returns a new one and retires the old; presenting a
   retired one again (a stolen copy, or a replay) revokes the whole family: every refresh and
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import dataclass
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
@@ -44,17 +45,18 @@ def _hash(raw: str) -> str:
     return hashlib.sha256((raw or "").encode()).hexdigest()
 
 
-def grantable_scopes(actor, scopes) -> tuple[list[str], list[str]]:
-    """``(granted, dropped)``: the requested ``scopes`` ``actor`` holds itself, and the others
-    (``crm_core.permissions.scope_problems``, the rule that keeps a client-credentials client
-    within its creator's rights)."""
-    # imported here: crm_core.permissions imports the auth models at load time
-    from ..permissions import scope_problems
+@dataclass(frozen=True)
+class Approval:
+    """What the consent screen hands to the grant when a user approves an app: the user, and the
+    scopes they may grant (the requested ones they hold: the permission module decides, in
+    ``crm_core.web.oauth_consent``; this layer sits below the permissions and cannot ask)."""
 
-    granted, dropped = [], []
-    for scope in sorted(set(scopes or ())):
-        (dropped if scope_problems(actor, [scope]) else granted).append(scope)
-    return granted, dropped
+    user: User
+    scopes: tuple[str, ...]
+
+    @property
+    def id(self) -> int:
+        return self.user.id
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -166,10 +168,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
     def save_authorization_code(self, code, request):
-        # imported here: building an Actor needs crm_core.auth, which imports this module's package
-        from . import actor_for_user
-
-        granted, _dropped = grantable_scopes(actor_for_user(request.user), (request.scope or "").split())
+        approval = request.user
+        if not isinstance(approval, Approval):  # fail closed: only the consent screen approves
+            raise InvalidRequestError("The authorization was not approved on the consent screen.")
+        asked = set((request.scope or "").split())
+        granted = sorted(s for s in approval.scopes if s in asked)
         if not granted:
             raise InvalidScopeError("You hold none of the permissions this app asks for.")
         now = utcnow()
@@ -179,7 +182,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         OAuthCode.create(
             code_hash=_hash(code),
             client=request.client.row.id,
-            user=request.user.id,
+            user=approval.user.id,
             redirect_uri=request.payload.redirect_uri,
             scopes=" ".join(granted),
             code_challenge=data.get("code_challenge"),

@@ -15,6 +15,8 @@ from . import (  # noqa: F401  (views register on import)  # noqa: F401  (the se
     companies,
     conversations,
     dashboard,
+    oauth_apps,
+    oauth_consent,
     privacy,
     records,
     reminders,
