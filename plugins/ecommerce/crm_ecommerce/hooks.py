@@ -10,6 +10,7 @@ from . import inbox, jobs, privacy
 from .coupon_models import MODELS as COUPON_MODELS
 from .flash_models import MODELS as FLASH_MODELS
 from .models import MODELS
+from .portrait_models import MODELS as PORTRAIT_MODELS
 from .recall_models import MODELS as RECALL_MODELS
 from .settings import SETTINGS
 from .shipment_models import MODELS as SHIPMENT_MODELS
@@ -24,7 +25,7 @@ SEGMENT_TASK = "ecommerce.coupons.issue_segment"
 @hookimpl
 def crm_models():
     """The ecommerce_* tables."""
-    return MODELS + COUPON_MODELS + SHIPMENT_MODELS + RECALL_MODELS + FLASH_MODELS
+    return MODELS + COUPON_MODELS + SHIPMENT_MODELS + RECALL_MODELS + FLASH_MODELS + PORTRAIT_MODELS
 
 
 @hookimpl
@@ -46,7 +47,7 @@ def crm_startup(app):
 def crm_blueprints():
     """The API under /api/v1/ecommerce (shops, orders, webhooks, coupons)."""
     # their routes are added to the same blueprint
-    from . import coupon_api, flash_api, recall_api  # noqa: F401
+    from . import coupon_api, flash_api, portrait_api, recall_api  # noqa: F401
     from .api import blp
 
     return [blp]
@@ -97,6 +98,11 @@ def crm_permissions():
             "label": _l("Flash sales"),
         },
         {
+            "resource": "ecommerce.tag_rules",
+            "actions": ["read", "create", "update", "delete"],
+            "label": _l("Tag rules"),
+        },
+        {
             "resource": "ecommerce.identities",
             "actions": ["read", "update"],
             "label": _l("Shop customer matching"),
@@ -112,10 +118,12 @@ def crm_settings():
 
 @hookimpl
 def crm_event(event):
-    """Trigger events (``cart.updated``, ``checkout.started``, ``page.dwell``) open recall runs."""
-    from . import recall
+    """Trigger events (``cart.updated``, ``checkout.started``, ``page.dwell``) open recall runs;
+    order events, ``tier.changed`` and touchpoints mark the customer's portrait for rebuilding."""
+    from . import portraits, recall
 
     recall.start(event)
+    portraits.on_event(event)
 
 
 @hookimpl

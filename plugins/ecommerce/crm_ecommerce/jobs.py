@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import flash, inbox, recall, shipments, sync
+from . import flash, inbox, portraits, recall, shipments, sync
 
 
 def process_inbox(ctx):
@@ -28,6 +28,16 @@ def recall_due(ctx):
 def flash_expire(ctx):
     """Mark the flash-sale holds whose time is up (availability ignores them already)."""
     return {"expired": flash.expire(ctx.now)}
+
+
+def portraits_dirty(ctx):
+    """Rebuild the portraits (RFM, rule tags) that order, tier and touchpoint events marked."""
+    return portraits.refresh_dirty(ctx.actor, ctx.now)
+
+
+def portraits_all(ctx):
+    """Rebuild every portrait (recency moves with the calendar; changed rules reach everyone)."""
+    return portraits.refresh_all(ctx.actor, ctx.now)
 
 
 JOBS = [
@@ -58,6 +68,21 @@ JOBS = [
         "trigger": "interval",
         "minutes": 1,
         "description": "Expire flash-sale reservations whose hold time is up",
+    },
+    {
+        "id": "ecommerce:portraits",
+        "func": portraits_dirty,
+        "trigger": "interval",
+        "minutes": 1,
+        "description": "Rebuild customer portraits and rule tags changed by recent events",
+    },
+    {
+        "id": "ecommerce:portraits_all",
+        "func": portraits_all,
+        "trigger": "cron",
+        "hour": 3,
+        "minute": 41,
+        "description": "Rebuild every customer portrait and re-apply the tag rules",
     },
     {
         "id": "ecommerce:stuck_shipments",
