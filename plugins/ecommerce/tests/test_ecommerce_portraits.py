@@ -26,7 +26,7 @@ def rule(client, headers, tag, *conditions):
     body = {
         "name": tag,
         "tag": tag,
-        "conditions": [dict(zip(("field", "op", "value"), c)) for c in conditions],
+        "conditions": [dict(zip(("field", "op", "value"), c, strict=True)) for c in conditions],
     }
     r = client.post(f"{P}/rules", json=body, headers=headers)
     assert r.status_code == 201, r.get_json()
