@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from .crypto.rotation import SealedValues
     from .entities.models import Customer
+    from .messaging.channels import MessageChannel
     from .types import (
         ActionSpec,
         Actor,
@@ -437,6 +438,42 @@ def crm_sealed_values() -> list[SealedValues]:
         def crm_sealed_values():
             return [SealedValues("warranty.serials", Warranty, Warranty.serial,
                                  context=lambda row_id: f"warranty/{row_id}/serial")]
+
+    .. versionadded:: 0.3
+    """
+
+
+@hookspec
+def crm_message_channels() -> list[MessageChannel]:
+    """Return message channels: :class:`crm_core.messaging.MessageChannel` objects (or dicts of
+    their fields) with a ``name``, the message ``kinds`` it sends (``text``, ``markdown``,
+    ``template``), its platform ``limits`` (:class:`crm_core.messaging.ChannelLimits`: rate
+    windows, a block, UTF-8 bytes per kind, per-number caps) and ``send(recipient, message)``
+    returning a :class:`crm_core.messaging.SendResult`.
+
+    Collected each time a message is queued or sent (``send_message``, the job
+    ``core.messaging:send``); a second channel of a taken name is ignored and logged. The core
+    offers one channel per configured robot or SMS account. The core splits a long message by
+    the channel's byte limits, rate limits it across processes, retries a ``retryable`` result
+    with backoff and logs every attempt: ``send`` makes one request and says how it went (a
+    raised exception is a retryable failure). See ``docs/messaging.md``.
+
+    .. versionadded:: 0.3
+    """
+
+
+@hookspec
+def crm_message_allowed(customer_id: int | None, purpose: str, channel: str) -> bool | None:
+    """Veto a message: return False to refuse sending to ``customer_id`` (None: a message to a
+    group or a number with no customer) for ``purpose`` (``service``, ``marketing``,
+    ``reminder``, ``alert``, ``verification``) on the channel named ``channel``; True or None
+    leaves the decision to the others.
+
+    Asked when a message is queued and, for marketing, again right before it is sent (consent
+    withdrawn meanwhile counts). A refused message is kept as a delivery with status ``refused``
+    and ``last_code`` ``vetoed:<plugin>``. The core itself refuses marketing without the
+    customer's ``marketing`` consent or after an opt-out. Example: a clinic plugin refuses
+    marketing to patients without their separate consent.
 
     .. versionadded:: 0.3
     """

@@ -53,6 +53,13 @@ Audit
 Privacy
     ``has_consent`` (``has_consent(customer, purpose)``: the latest consent record for that
     purpose says given; ask it before marketing to a person).
+Messaging
+    ``send_message`` (``send_message(channel, to, message, *, purpose="service", customer_id=None,
+    key=None, actor=None) -> int``: queue a robot or SMS message, rate limited, retried, consent
+    checked, idempotent by ``key``; returns the delivery id), ``delivery_status`` (a delivery's
+    status and last provider code), ``message_opt_out`` (a customer or number wants no marketing
+    on ``sms``/``robot``); for a channel of your own (``crm_message_channels``):
+    ``MessageChannel``, ``ChannelLimits``, ``SendResult``.
 Settings and URLs
     ``Setting``, ``setting_prefix``, ``base_url``, ``absolute_url``.
 Input
@@ -108,6 +115,8 @@ from .events import current_cause, emit
 from .inputs import checks_nul_itself
 from .jobs.tasks import queue as queue_task
 from .jobs.tasks import register_kind as register_task_kind
+from .messaging import ChannelLimits, MessageChannel, SendResult, delivery_status, send_message
+from .messaging import opt_out as message_opt_out
 from .partitions import ensure_months, month_start, months_of
 from .permissions import (
     can,
@@ -228,6 +237,13 @@ __all__ = [
     "record_event",
     # privacy
     "has_consent",
+    # messaging
+    "send_message",
+    "delivery_status",
+    "message_opt_out",
+    "MessageChannel",
+    "ChannelLimits",
+    "SendResult",
     # the write path
     "create_record",
     "delete_record",

@@ -24,6 +24,7 @@ from . import (
     graphql,
     jobs,
     login,
+    messaging,
     metadata,
     privacy,
     privacy_requests,
@@ -114,4 +115,5 @@ def crm_blueprints():
         privacy_requests.blp,
         conversations.blp,
         graphql.blp,
+        messaging.blp,
     ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,8 @@ from ..entities import activities as activity_objects
 from ..entities import customers as customer_objects
 from ..entities.models import Activity
 from ..errors import APIError
+from ..messaging import send_message as queue_message
+from ..messaging.channels import render
 from ..records import service
 from ..webhooks.models import WebhookSubscription
 from ..webhooks.outbound import enqueue
@@ -190,6 +193,51 @@ def send_webhook(params, event, customer):
     return {"delivery_id": delivery.id}
 
 
+class MessageParams(Schema):
+    channel = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    to = fields.String(
+        load_default="customer",
+        validate=validate.OneOf(["customer", "group"]),
+        metadata={"description": "The event's customer (SMS: their phone) or the channel's group (robots)."},
+    )
+    kind = fields.String(load_default="text", validate=validate.OneOf(["text", "markdown", "template"]))
+    text = fields.String(
+        load_default="",
+        validate=validate.Length(max=20000),
+        metadata={"description": "{customer_name}, {event_type} and the event's fields are filled in."},
+    )
+    template = fields.String(load_default=None, validate=validate.Length(max=100))
+    purpose = fields.String(
+        load_default="service", validate=validate.OneOf(["service", "marketing", "reminder", "alert"])
+    )
+
+
+def send_message(params, event, customer):
+    """Queue a message on a channel about the event (once per event, rule action and channel:
+    a retried run finds its delivery); marketing is refused without the customer's consent."""
+    if params["to"] == "customer":
+        customer = _customer_required(customer)
+    variables = {k: v for k, v in (event.data or {}).items() if isinstance(v, str | int | float)}
+    variables.update(event_type=event.type, customer_name=customer.name if customer is not None else "")
+    try:
+        text = render(params["text"], variables) if params["text"] else ""
+    except ValueError as exc:
+        raise APIError(422, str(exc)) from None
+    message = {"kind": params["kind"], "text": text, "template": params["template"], "variables": variables}
+    to = {"customer_id": customer.id} if params["to"] == "customer" else {"group": params["channel"]}
+    digest = hashlib.sha256(repr(sorted(params.items())).encode()).hexdigest()[:16]
+    delivery_id = queue_message(
+        params["channel"],
+        to,
+        message,
+        purpose=params["purpose"],
+        customer_id=customer.id if customer is not None else None,
+        key=f"automation:{event.id}:{digest}",
+        actor=acting_actor(),
+    )
+    return {"delivery_id": delivery_id}
+
+
 CORE_ACTIONS = [
     {"name": "add_tag", "label": "Add a tag to the customer", "schema": TagParams, "run": add_tag},
     {"name": "remove_tag", "label": "Remove a tag from the customer", "schema": TagParams, "run": remove_tag},
@@ -210,6 +258,12 @@ CORE_ACTIONS = [
         "label": "Send the event to a webhook subscription",
         "schema": WebhookParams,
         "run": send_webhook,
+    },
+    {
+        "name": "send_message",
+        "label": "Send a message (robot, SMS)",
+        "schema": MessageParams,
+        "run": send_message,
     },
 ]
 
