@@ -49,7 +49,9 @@ Encryption at rest
     fields need none of this: ``"encrypted": true`` in the field definition.
 Audit
     ``record_event`` (``record_event(actor, action, resource, record_id, extra=...)``: one audited
-    event that is not a write, such as a semantic read of sensitive data or a break-glass).
+    event that is not a write, such as a semantic read of sensitive data or a break-glass);
+    ``is_read_request`` (the request only reads: ``GET``/``HEAD`` or a GraphQL query; audit
+    reads in a collection's ``prefetch`` only then, so GraphQL reads are audited too).
 Privacy
     ``has_consent`` (``has_consent(customer, purpose)``: the latest consent record for that
     purpose says given; ask it before marketing to a person).
@@ -82,6 +84,7 @@ from flask_smorest import abort
 from .api import API_PREFIX, Blueprint
 from .api.actions import action, register_action
 from .api.crud import CrudView, register_crud
+from .api.graphql import is_read_request
 from .api.list_args import list_args_schema, list_parameters
 from .api.responses import json_response
 from .api.segments import customers_query as segment_customers
@@ -235,6 +238,7 @@ __all__ = [
     "seal_value",
     # audit
     "record_event",
+    "is_read_request",
     # privacy
     "has_consent",
     # messaging

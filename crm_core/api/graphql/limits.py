@@ -4,7 +4,8 @@
   ``GRAPHQL_MAX_DEPTH`` (default 15, which the standard introspection query fits in).
 - **Cost**: every field selected costs 1, times the page size of each collection list above it
   (its ``page_size`` argument, a variable's value, or the default 20; a page size that is not a
-  plain number counts as the largest page, so a variable cannot hide it). So
+  plain number counts as the largest page, so a variable cannot hide it; a variable's declared
+  default counts when it is not sent). So
   ``customers(page_size: 100) { items { id name } }`` costs 1 + 100 x 3 = 301. Aliases and
   repeated fields are counted each time. ``GRAPHQL_MAX_COST`` (default 5000).
 
@@ -49,6 +50,8 @@ def _page_size(field: FieldNode, variables: dict) -> int:
         value = argument.value
         if isinstance(value, VariableNode):
             raw = variables.get(value.name.value)
+            if raw is None:  # not sent: the list's default page
+                return listing.DEFAULT_PAGE_SIZE
             return (
                 raw if isinstance(raw, int) and 1 <= raw <= listing.MAX_PAGE_SIZE else listing.MAX_PAGE_SIZE
             )
@@ -91,7 +94,15 @@ class _Measure:
 
 def measure(document: DocumentNode, operation: OperationDefinitionNode, variables, lists) -> tuple[int, int]:
     """``(depth, cost)`` of ``operation``; ``lists`` names the root fields that return a page."""
-    return _Measure(document, variables or {}, set(lists)).walk(operation.selection_set, 1, 1, True)
+    values = {}
+    for definition in operation.variable_definitions or ():
+        default = definition.default_value
+        if default is not None:  # a default the operation declares counts when none is sent
+            values[definition.variable.name.value] = (
+                int(default.value) if isinstance(default, IntValueNode) else listing.MAX_PAGE_SIZE
+            )
+    values.update({k: v for k, v in (variables or {}).items() if v is not None})
+    return _Measure(document, values, set(lists)).walk(operation.selection_set, 1, 1, True)
 
 
 def check(document, operation, variables, lists, config) -> None:
