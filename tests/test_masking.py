@@ -230,7 +230,7 @@ def test_the_pattern_follows_the_field_name_or_its_values(
 
 def test_the_roles_api_offers_masked_and_refuses_what_cannot_be_masked(client, admin_headers):
     offered = client.get(f"{API}/permissions", headers=admin_headers).get_json()["field_rules"]
-    assert offered == ["hidden", "masked", "read-only"]
+    assert offered == ["hidden", "masked", "masked-writable", "read-only"]
     grants = [{"resource": "customers", "action": "read", "scope": "all"}]
     r = client.post(
         f"{API}/roles",

@@ -120,8 +120,8 @@ def revoke(role_name, resource, action):
 @click.argument("field")
 @click.argument("rule", type=click.Choice([*FIELD_RULES, "read-write"]))
 def field_rule(role_name, resource, field, rule):
-    """Make FIELD of RESOURCE hidden, masked (shown partly), read-only or read-write (the
-    default) for ROLE."""
+    """Make FIELD of RESOURCE hidden, masked (shown partly), masked-writable (shown partly,
+    may be typed), read-only or read-write (the default) for ROLE."""
     problems = validate_field_rule(resource, field, rule) if rule != "read-write" else []
     if problems:
         raise click.ClickException(" ".join(problems))

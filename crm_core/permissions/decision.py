@@ -22,7 +22,7 @@ from typing import Any
 
 from ..crypto import prefetch
 from ..errors import APIError
-from .fields import field_rules, shown
+from .fields import MASKED_RULES, field_rules, shown
 from .grants import _cache, _hook, effective_scope
 from .scopes import _in_area, _scope_condition
 
@@ -46,8 +46,9 @@ class View:
 
     Build it with :func:`crm_core.permissions.view`. Attributes: ``scope`` (the widest granted
     row scope for the action, None when not granted), ``read_scope``, ``allowed``, ``rules``
-    (``{field: "hidden" | "masked" | "read-only"}``), ``hidden``, ``masked`` and ``read_only``
-    (frozensets; ``read_only`` holds the masked fields too: neither is writable).
+    (``{field: "hidden" | "masked" | "masked-writable" | "read-only"}``), ``hidden``, ``masked``
+    (both masked rules) and ``read_only`` (frozensets; ``read_only`` holds the ``masked`` fields
+    too, never the ``masked-writable`` ones).
     """
 
     def __init__(self, actor, resource: str, action: str = "read"):
@@ -59,9 +60,9 @@ class View:
         self.allowed = self.scope is not None and self.read_scope is not None
         self.rules = field_rules(actor, resource) if self.allowed else {}
         self.hidden = frozenset(f for f, rule in self.rules.items() if rule == "hidden")
-        # masked fields are shown partly and, like read-only ones, never written (forms show them
-        # as text); like hidden ones they are never searched, filtered or sorted on
-        self.masked = frozenset(f for f, rule in self.rules.items() if rule == "masked")
+        # masked fields are shown partly and, unless masked-writable, never written (forms show
+        # them as text); like hidden ones they are never searched, filtered or sorted on
+        self.masked = frozenset(f for f, rule in self.rules.items() if rule in MASKED_RULES)
         self.read_only = frozenset(f for f, rule in self.rules.items() if rule in ("read-only", "masked"))
         self._contains: dict = {}
 

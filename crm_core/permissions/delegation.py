@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from ..auth import ADMIN_ROLE
 from ..auth.models import Role, UserRole
 from ..errors import APIError
-from .fields import _STRICTNESS, field_rules
+from .fields import at_least_as_strict, field_rules, strictest
 from .grants import _RANK, _matches, effective_scope, resources
 from .models import SCOPES, FieldRule, Grant
 
@@ -117,15 +117,8 @@ def field_rule_problems(actor, grants: Iterable, rules: Iterable) -> list[str]:
     problems = []
     for resource in sorted(concrete):
         for field, mine in sorted(field_rules(actor, resource).items()):
-            given = max(
-                (
-                    _STRICTNESS.get(rule, 0)
-                    for res, f, rule in rules
-                    if f == field and _matches(res, resource)
-                ),
-                default=0,
-            )
-            if given < _STRICTNESS.get(mine, 0):
+            given = strictest(rule for res, f, rule in rules if f == field and _matches(res, resource))
+            if not at_least_as_strict(given, mine):
                 problems.append(
                     f"{resource}.{field}: it is {mine} for you, so it must stay {mine} in this role."
                 )

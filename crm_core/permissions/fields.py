@@ -1,11 +1,13 @@
 """Field rules: which fields are hidden, masked or read-only for an actor, and masking by them.
 
-The rules, strictest first: ``hidden`` (left out of every dump), ``masked`` (shown partly, see
-:func:`mask_value`; not writable, nor searchable, filterable or sortable), ``read-only`` (shown
-whole, not writable). They combine as a union of what the actor's roles allow: the most
-permissive wins (visible > masked > hidden; writable > not), so a field is hidden only if every
-role granting anything on the resource hides it, masked only if none shows it whole, read-only
-only if none lets it be written.
+The rules: ``hidden`` (left out of every dump), ``masked`` (shown partly, see
+:func:`mask_value`; not writable, nor searchable, filterable or sortable), ``masked-writable``
+(shown partly like ``masked``, but written: the front desk types a patient's ID number it will
+then see as 110105********002X), ``read-only`` (shown whole, not writable). Each rule is what it
+lets be seen (hidden < partly < whole) and whether it lets the field be written; they combine as
+a union of what the actor's roles allow, per dimension: the most permissive wins, so a field is
+hidden only if every role granting anything on the resource hides it, masked only if none shows
+it whole, not writable only if none lets it be written.
 """
 
 from __future__ import annotations
@@ -21,18 +23,45 @@ from ..errors import APIError
 from .grants import _cache, _matches, _roles_granting
 from .models import FieldRule
 
-# strictest first; masked is also not writable, so one order ranks both seeing and writing
-_STRICTNESS = {"hidden": 3, "masked": 2, "read-only": 1, None: 0}
-_RULE_OF = {strictness: rule for rule, strictness in _STRICTNESS.items()}
+# each rule as (what it shows: 0 nothing, 1 partly, 2 whole; whether it is written); None: read-write
+_EFFECT = {
+    "hidden": (0, False),
+    "masked": (1, False),
+    "masked-writable": (1, True),
+    "read-only": (2, False),
+    None: (2, True),
+}
+_RULE_OF = {effect: rule for rule, effect in _EFFECT.items()}
+#: the rules a field is shown partly under, and those it is not written under
+MASKED_RULES = frozenset({"masked", "masked-writable"})
+UNWRITABLE_RULES = frozenset({"hidden", "masked", "read-only"})
+
+
+def strictest(rules) -> str | None:
+    """The rule that allows only what every one of ``rules`` allows (None: read-write)."""
+    effects = [_EFFECT.get(rule, _EFFECT[None]) for rule in rules] or [_EFFECT[None]]
+    return _RULE_OF[(min(e[0] for e in effects), all(e[1] for e in effects))]
+
+
+def most_permissive(rules) -> str | None:
+    """The rule that allows what any one of ``rules`` allows (None: read-write)."""
+    effects = [_EFFECT.get(rule, _EFFECT[None]) for rule in rules] or [_EFFECT[None]]
+    return _RULE_OF[(max(e[0] for e in effects), any(e[1] for e in effects))]
+
+
+def at_least_as_strict(rule: str | None, other: str | None) -> bool:
+    """True when ``rule`` allows nothing, seen or written, that ``other`` does not."""
+    mine, theirs = _EFFECT.get(rule, _EFFECT[None]), _EFFECT.get(other, _EFFECT[None])
+    return mine[0] <= theirs[0] and mine[1] <= theirs[1]
 
 
 def field_rules(actor, resource: str) -> dict[str, str]:
-    """``{field: "hidden" | "masked" | "read-only"}`` for ``actor`` on ``resource`` (absent:
-    read-write).
+    """``{field: "hidden" | "masked" | "masked-writable" | "read-only"}`` for ``actor`` on
+    ``resource`` (absent: read-write).
 
     Rules combine as a union of what the actor's roles allow (the most permissive wins): a field
     is hidden only if every role granting anything on the resource hides it, masked only if none
-    shows it whole, read-only only if none lets it be written.
+    shows it whole, not writable only if none lets it be written.
     """
     if actor is None:
         return {}
@@ -52,14 +81,14 @@ def field_rules(actor, resource: str) -> dict[str, str]:
         per_role: dict[str, dict[str, str]] = {}
         for role, res, field, rule in rows:
             if _matches(res, resource):
-                current = per_role.setdefault(role, {}).get(field)
-                if _STRICTNESS.get(rule, 0) > _STRICTNESS.get(current, 0):
-                    per_role[role][field] = rule
+                mine = per_role.setdefault(role, {})
+                # one role's rows for the field (``*`` and the resource itself): the strictest
+                mine[field] = strictest([mine[field], rule]) if field in mine else rule
         fields = set().union(*per_role.values()) if per_role else set()
         for field in fields:
-            strictness = min(_STRICTNESS[per_role.get(role, {}).get(field)] for role in relevant)
-            if strictness:
-                rules[field] = _RULE_OF[strictness]
+            rule = most_permissive([per_role.get(role, {}).get(field) for role in relevant])
+            if rule:
+                rules[field] = rule
     cache[key] = rules
     return dict(rules)
 
@@ -71,7 +100,7 @@ def mask(actor, resource: str, data: Any):
     grant (callers that already checked the grant)."""
     rules = field_rules(actor, resource)
     hidden = frozenset(f for f, rule in rules.items() if rule == "hidden")
-    masked = frozenset(f for f, rule in rules.items() if rule == "masked")
+    masked = frozenset(f for f, rule in rules.items() if rule in MASKED_RULES)
     if isinstance(data, list):
         prefetch(data)
         return [shown(resource, i, hidden, masked) if isinstance(i, dict) else i for i in data]
@@ -88,8 +117,8 @@ def shown(resource: str, data: dict, hidden, masked) -> dict:
 
 
 def check_writable(actor, resource: str, data: dict) -> None:
-    """Raise ``APIError(403)`` naming each hidden or read-only field present in ``data``
-    (including keys inside ``custom``)."""
+    """Raise ``APIError(403)`` naming each hidden, masked or read-only field present in ``data``
+    (including keys inside ``custom``); a ``masked-writable`` one is written."""
     rules = field_rules(actor, resource)
     if not rules or not isinstance(data, dict):
         return
@@ -99,7 +128,7 @@ def check_writable(actor, resource: str, data: dict) -> None:
         keys += list(data["custom"])
     for key in keys:
         rule = rules.get(key)
-        if rule:
+        if rule in UNWRITABLE_RULES:
             errors[key] = [f"This field is {rule} for you."]
     if errors:
         raise APIError(403, "Not allowed to write: " + ", ".join(sorted(errors)) + ".", errors=errors)

@@ -8,7 +8,7 @@ from ..auth.models import Role, UserRole
 from ..db import BaseModel
 
 SCOPES = ("own", "department", "department_tree", "all")
-FIELD_RULES = ("hidden", "masked", "read-only")  # strictest first (permissions.fields)
+FIELD_RULES = ("hidden", "masked", "masked-writable", "read-only")  # see permissions.fields
 
 
 class Grant(BaseModel):
@@ -30,8 +30,8 @@ class Grant(BaseModel):
 
 
 class FieldRule(BaseModel):
-    """Field-level security: ``field`` of ``resource`` is ``hidden``, ``masked`` (shown partly) or
-    ``read-only`` for ``role`` (absent means read-write). Custom fields are named by their plain name."""
+    """Field-level security: ``field`` of ``resource`` is ``hidden``, ``masked`` (shown partly),
+    ``masked-writable`` (shown partly, written) or ``read-only`` for ``role`` (absent means read-write). Custom fields are named by their plain name."""
 
     role = pw.ForeignKeyField(Role, backref="field_rules", on_delete="CASCADE")
     resource = pw.CharField(max_length=120)

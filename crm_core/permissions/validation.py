@@ -42,7 +42,7 @@ def validate_field_rule(resource: str, field: str, rule: str) -> list[str]:
     problems = []
     if rule not in FIELD_RULES:
         problems.append(f"Rule must be one of {', '.join(FIELD_RULES)}.")
-    elif rule == "masked" and field == "id":
+    elif rule in ("masked", "masked-writable") and field == "id":
         problems.append("The id cannot be masked (hide it instead).")
     return problems
 

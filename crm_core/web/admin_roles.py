@@ -28,6 +28,7 @@ SCOPE_LABELS = {
 FIELD_RULE_LABELS = {
     "hidden": _l("hidden"),
     "masked": _l("masked (shown partly)"),
+    "masked-writable": _l("masked, writable (shown partly, may be typed)"),
     "read-only": _l("read-only"),
 }
 

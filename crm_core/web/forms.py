@@ -93,6 +93,8 @@ def read_values(fields: list[FormField], getter, getlist, *, partial: bool) -> t
         else:
             value = str(raw).strip()
             if value == "":
+                if partial and f.masked:
+                    continue  # the input started empty over a value the user sees only partly
                 if not partial:
                     continue  # the schema's default, or its "missing" message when required
                 if f.custom:

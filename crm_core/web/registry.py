@@ -189,6 +189,9 @@ class FormField:
     custom: bool = False
     required: bool = False
     writable: bool = True  # False: dump-only or read-only for this user
+    #: shown partly to this user (a ``masked-writable`` field when writable): an edit form starts
+    #: its input empty, the masked value as placeholder, and an input left empty keeps the value
+    masked: bool = False
     choices: list = field(default_factory=list)  # [(value, label)]
     sortable: bool = True
     filterable: bool = False
@@ -388,6 +391,7 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
                 widget="reference" if ref else widget,
                 required=bool(schema_field.required),
                 writable=not schema_field.dump_only and name not in view.read_only,
+                masked=name in view.masked,
                 choices=choices,
                 sortable=name in sortable_columns and name not in view.masked,
                 filterable=bool(choices) or name in ("owner_id", "department_id"),
@@ -422,6 +426,7 @@ def fields_for(res: WebResource, actor, *, for_form: bool = False) -> list[FormF
                     custom=True,
                     required=fd.required,
                     writable=fd.name not in view.read_only,
+                    masked=fd.name in view.masked,
                     choices=[(c["value"], _localised(c.get("label")) or c["value"]) for c in fd.choices],
                     # an encrypted field is never sorted, and filtered only by exact value
                     sortable=not fd.encrypted and fd.name not in view.masked,
