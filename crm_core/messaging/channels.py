@@ -14,6 +14,7 @@ reject an over-long message instead of truncating it (WeCom text 2,048 bytes).
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import datetime as dt
 import logging
 import string
@@ -147,6 +148,8 @@ def collect(plugins=None) -> dict[str, MessageChannel]:
             if not isinstance(item, MessageChannel) or not item.name or not callable(item.send):
                 log.error("plugin %s offers a malformed message channel %r", plugin, item)
                 continue
+            if not item.plugin:
+                item = dataclasses.replace(item, plugin=plugin)
             if item.name in found:
                 log.error("message channel %s of plugin %s ignored: name taken", item.name, plugin)
                 continue
