@@ -127,6 +127,9 @@ def test_the_app_calls_every_hook_with_arguments_of_the_declared_types(every_hoo
     customer = client.post("/api/v1/customers", json={"name": "Hooked"}, headers=headers)
     assert customer.status_code == 201, customer.get_json()
     cid = customer.get_json()["id"]
+    message = {"channel": "every_hook", "to": {"customer_id": cid}, "message": {"text": "hello"}}
+    queued = client.post("/api/v1/messaging/messages", json=message, headers=headers)
+    assert queued.status_code == 202 and queued.get_json()["status"] == "queued", queued.get_json()
     for method, path in [
         ("get", "/api/v1/customers"),
         ("get", "/api/v1/automations/actions"),
@@ -168,6 +171,7 @@ def _annotation_namespace():
     from crm_core import types
     from crm_core.crypto.rotation import SealedValues
     from crm_core.entities.models import Customer
+    from crm_core.messaging.channels import MessageChannel
 
     return {
         **vars(hookspecs),
@@ -178,6 +182,7 @@ def _annotation_namespace():
         "peewee": peewee,
         "Customer": Customer,
         "SealedValues": SealedValues,
+        "MessageChannel": MessageChannel,
     }
 
 

@@ -16,7 +16,7 @@ from marshmallow import Schema
 
 from crm_core import hookimpl
 from crm_core.config import Setting
-from crm_core.plugin_api import SealedValues, database, seal_value, utcnow
+from crm_core.plugin_api import MessageChannel, SealedValues, SendResult, database, seal_value, utcnow
 
 #: (hook name, keyword arguments) of every call, in order
 CALLS: list[tuple[str, dict]] = []
@@ -242,3 +242,21 @@ def crm_key_wrappers():
 def crm_sealed_values():
     _called("crm_sealed_values")
     return [SealedValues("every_hook.secrets", Secret, Secret.token, context=lambda rid: f"every_hook/{rid}")]
+
+
+def page(recipient, message):
+    """The plugin's message channel: records the send (the test only queues one)."""
+    _called("every_hook:page", recipient=recipient)
+    return SendResult(True, "ok")
+
+
+@hookimpl
+def crm_message_channels():
+    _called("crm_message_channels")
+    return [MessageChannel(name="every_hook", kinds=("text",), send=page)]
+
+
+@hookimpl
+def crm_message_allowed(customer_id, purpose, channel):
+    _called("crm_message_allowed", customer_id=customer_id, purpose=purpose, channel=channel)
+    return None
