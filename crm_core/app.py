@@ -183,6 +183,9 @@ def _install_security_headers(app: Flask) -> None:
                 headers["Cache-Control"] = "no-store"
                 headers.setdefault("Pragma", "no-cache")
         elif response.mimetype == "text/html" and not api:
-            headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            csp, extra = PAGE_CSP, g.get("csp_form_action")
+            if extra:  # the OAuth consent form answers with a redirect to the app's own origin
+                csp = csp.replace("form-action 'self'", f"form-action 'self' {extra}")
+            headers.setdefault("Content-Security-Policy", csp)
             headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         return response

@@ -290,10 +290,16 @@ OAUTH_TOKEN_FORM = {
                     "scope": {"type": "string"},
                     "client_id": {"type": "string"},
                     "client_secret": {"type": "string"},
-                    "code": {"type": "string", "description": "authorization_code"},
-                    "redirect_uri": {"type": "string", "description": "authorization_code: exact"},
-                    "code_verifier": {"type": "string", "description": "authorization_code: PKCE"},
-                    "refresh_token": {"type": "string", "description": "refresh_token"},
+                    "code": {
+                        "type": "string",
+                        "description": "The code the app received (authorization code).",
+                    },
+                    "redirect_uri": {
+                        "type": "string",
+                        "description": "Exactly as in the authorization request.",
+                    },
+                    "code_verifier": {"type": "string", "description": "The PKCE verifier (RFC 7636)."},
+                    "refresh_token": {"type": "string", "description": "The refresh token to rotate."},
                 },
             }
         }

@@ -18,6 +18,7 @@ tell which one answered.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
@@ -44,6 +45,9 @@ PARAMS = (
     "code_challenge",
     "code_challenge_method",
 )
+
+#: an origin safe to put in a CSP source list (a registered redirect URI's; no spaces, quotes or ;)
+ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
 ACTION_LABELS = {
     "read": _l("view"),
@@ -134,6 +138,12 @@ def oauth_authorize():
         return _back_to_app(server, error)
     client = grant.client.row
     if request.method == "GET":
+        # the form's answer redirects to the app: allow that one origin (CSP form-action, which
+        # browsers apply to the redirect too; crm_core.app adds it to the page's policy)
+        origin = urlsplit(grant.redirect_uri)
+        origin = f"{origin.scheme}://{origin.netloc}"
+        if ORIGIN_RE.match(origin):
+            g.csp_form_action = origin
         return render_template(
             "crm/oauth/consent.html",
             client=client,
