@@ -35,6 +35,8 @@ NAV = [
             "ecommerce.coupons:read",
             "ecommerce.shipments:read",
             "ecommerce.recall:read",
+            "ecommerce.flash_sales:read",
+            "ecommerce.tag_rules:read",
         ],
         "order": 55,
     },
@@ -50,4 +52,4 @@ NAV = [
 ]
 
 # the screens live in their own module, on this blueprint
-from . import web_pages  # noqa: E402, F401
+from . import web_insights, web_pages  # noqa: E402, F401

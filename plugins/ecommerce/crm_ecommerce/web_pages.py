@@ -25,6 +25,8 @@ SECTIONS = [
     ("ecommerce_web.coupons", _l("Coupons"), ("ecommerce.coupons", "read")),
     ("ecommerce_web.shipments", _l("Parcels"), ("ecommerce.shipments", "read")),
     ("ecommerce_web.recall_flows", _l("Recall flows"), ("ecommerce.recall", "read")),
+    ("ecommerce_web.flash_sales", _l("Flash sales"), ("ecommerce.flash_sales", "read")),
+    ("ecommerce_web.portrait_screen", _l("Customer portraits"), ("ecommerce.tag_rules", "read")),
 ]
 
 

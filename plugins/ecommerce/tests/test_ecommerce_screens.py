@@ -56,3 +56,29 @@ def test_a_department_sees_its_shops_orders_only(client, make_user, seeded):
     assert 'data-order="N-1"' in page and 'data-order="S-1"' not in page
     south = client.get("/api/v1/ecommerce/orders", headers={}).status_code  # the API needs a token
     assert south == 401
+
+
+def test_flash_sale_and_portrait_screens(app, client, admin_headers, make_user):
+    from test_ecommerce_flash import customer, make_sale, reserve
+    from test_ecommerce_portraits import rule, settle
+
+    shop = make_shop(client, admin_headers)
+    buyer = customer(client, admin_headers)
+    sale = make_sale(client, admin_headers, name="Tea rush", stock=5, hold_minutes=7)
+    rule(client, admin_headers, "复购", ("order_count", ">=", 2))
+    for n in ("1", "2"):
+        apply_order(client, admin_headers, shop, f"P-{n}", customer={"email": "li.na@example.com"})
+    settle(app)
+    reserve(client, admin_headers, sale, buyer, 2)
+    make_user("boss")
+    assert web_login(client, "boss").status_code == 302
+    page = client.get("/ecommerce/flash-sales").get_data(as_text=True)
+    assert "Tea rush" in page and 'data-ecommerce="reserved">2<' in page and "7 minutes" in page
+    assert 'data-ecommerce="available"><strong>3<' in page
+    zh = client.get("/ecommerce/flash-sales", headers=ZH).get_data(as_text=True)
+    assert "限时抢购" in zh and "已预留" in zh and "进行中" in zh
+    portraits = client.get("/ecommerce/portraits").get_data(as_text=True)
+    assert "Order count" not in portraits and "Orders ≥ 2" in portraits
+    assert 'data-ecommerce="tagged">1<' in portraits and 'data-ecommerce="rfm">' in portraits
+    zh = client.get("/ecommerce/portraits", headers=ZH).get_data(as_text=True)
+    assert "用户画像" in zh and "标签规则" in zh and "复购" in zh
