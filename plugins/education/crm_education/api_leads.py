@@ -15,17 +15,19 @@ from flask_babel import gettext as _
 from crm_core.plugin_api import (
     APIError,
     CrudView,
+    Customer,
     action,
     current_actor,
     json_response,
     register_crud,
     require,
+    scoped,
     utcnow,
 )
 
-from . import enrolments, followups, metrics, trials
+from . import followups, metrics, trials
 from .api import blp
-from .models import FollowUp, Session, Trial
+from .models import FollowUp, Trial
 from .schemas import (
     EducationAttendSchema,
     EducationConvertSchema,
@@ -53,15 +55,7 @@ class Trials(CrudView):
     @action("schedule", schema=EducationScheduleSchema)
     def schedule(self, record, data, actor):
         """The front desk seats a requested trial in a session (409 when full or clashing)."""
-        if record.status != "requested":
-            raise APIError(
-                409, _("Only a requested trial is scheduled."), errors={"status": [_("Not requested.")]}
-            )
-        session = Session.get_or_none(Session.id == data["session_id"])
-        if session is None:
-            raise APIError(422, _("No such session."), errors={"session_id": [_("Unknown session.")]})
-        trials.seat(record, session)
-        trials.announce_booked(record, actor)
+        trials.schedule(record, data["session_id"], actor)
 
     @action("attend", schema=EducationAttendSchema)
     def attend(self, record, data, actor):
@@ -76,19 +70,12 @@ class Trials(CrudView):
     @action("convert", schema=EducationConvertSchema)
     def convert(self, record, data, actor):
         """Enrol the lead in a class (``enrolment.created``); the trial becomes converted."""
-        if record.status == "converted":
-            raise APIError(409, _("The trial is already converted."), errors={"status": [_("Converted.")]})
-        if record.status == "revoked":
-            raise APIError(409, _("A revoked trial cannot be converted."), errors={"status": [_("Revoked.")]})
-        enrolments.enrol(record.customer_id, data["class_id"], actor, trial_id=record.id)
-        record.status, record.converted_at = "converted", utcnow()
+        trials.convert(record, data["class_id"], actor)
 
     @action("revoke")
     def revoke(self, record, data, actor):
-        """Cancel the trial (撤销): its seat is free again."""
-        if record.status in ("converted", "revoked"):
-            raise APIError(409, _("This trial can no longer be revoked."), errors={"status": [_("Final.")]})
-        record.status = "revoked"
+        """Cancel the trial (撤销): its seat is free again, offered to the session's waiting list."""
+        trials.revoke(record, actor)
 
 
 Trials.mount(blp)
@@ -112,6 +99,38 @@ def followups_due():
     require(actor, "education.followups", "read")
     rows = followups.due_contacts(utcnow(), actor.id)
     return json_response(EducationFollowUpSchema(many=True).dump(list(rows)))
+
+
+@blp.route("/pool")
+def pool():
+    """The shared pool (公海): leads without an owner in the caller's ``education.pool`` scope,
+    with their last follow-up's time."""
+    actor = current_actor()
+    require(actor, followups.POOL, "read")
+    rows = list(
+        scoped(followups.pool_leads(Customer.select()), actor, followups.POOL, model=Customer)
+        .order_by(Customer.id)
+        .limit(500)
+    )
+    last = followups.last_contacts(r.id for r in rows) if rows else {}
+    body = [
+        {
+            "customer_id": r.id,
+            "name": r.name,
+            "department_id": r.department_id,
+            "last_contact_at": last[r.id].isoformat() + "Z" if r.id in last else None,
+        }
+        for r in rows
+    ]
+    return json_response(body)
+
+
+@blp.route("/pool/<int:customer_id>/claim", methods=["POST"])
+def claim(customer_id):
+    """Claim a lead from the pool: the caller becomes its consultant (409 once someone has)."""
+    actor = current_actor()
+    lead = followups.claim(customer_id, actor)
+    return json_response({"customer_id": lead.id, "owner_id": lead.owner_id})
 
 
 def _period():

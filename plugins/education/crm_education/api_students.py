@@ -28,9 +28,9 @@ from crm_core.plugin_api import (
     write_transaction,
 )
 
-from . import enrolments, hours, rollcall, settings
+from . import enrolments, hours, rollcall, settings, waitlist
 from .api import blp
-from .models import Enrolment, HourEntry, Package, Session
+from .models import Enrolment, HourEntry, Package, Session, WaitlistEntry
 from .schemas import (
     EducationEnrolmentSchema,
     EducationEntrySchema,
@@ -38,6 +38,7 @@ from .schemas import (
     EducationRefundSchema,
     EducationRollCallSchema,
     EducationTransferSchema,
+    EducationWaitlistSchema,
 )
 
 PACKAGES = "education.packages"
@@ -62,11 +63,47 @@ class Enrolments(CrudView):
 
     @action("withdraw")
     def withdraw(self, record, data, actor):
-        """The student leaves the class (their seat is free again; the hours stay in their packages)."""
+        """The student leaves the class (their seat is free again and offered to the first in the
+        class's waiting list; the hours stay in their packages)."""
+        if record.status != "active":
+            raise APIError(409, _("The student has left already."), errors={"status": [_("Withdrawn.")]})
+        # written now, so the offer below counts the seat as free
+        Enrolment.update(status="withdrawn").where(Enrolment.id == record.id).execute()
         record.status = "withdrawn"
+        waitlist.offer_free(record.klass, actor)
 
 
 Enrolments.mount(blp)
+
+
+class Waitlist(CrudView):
+    """The waiting lists of full classes and sessions: join (only when full), accept an offered
+    seat (the enrolment or trial is made then), decline or cancel (the seat passes on)."""
+
+    resource, model, schema, path, name = (
+        waitlist.RESOURCE,
+        WaitlistEntry,
+        EducationWaitlistSchema,
+        "/waitlist",
+        "waitlist",
+    )
+    methods = ("list", "create", "read")
+    description = "waiting lists of full classes (排队)"
+    before_save = staticmethod(waitlist.check_join)
+    prefetch = staticmethod(waitlist.with_positions)
+
+    @action("accept")
+    def accept(self, record, data, actor):
+        """Take the offered seat: the enrolment (or trial booking) is made, checked as any."""
+        waitlist.accept(record, actor)
+
+    @action("decline")
+    def decline(self, record, data, actor):
+        """Give up the place (an offered seat passes to the next in line)."""
+        waitlist.release(record, "cancelled" if record.status == "waiting" else "declined", actor)
+
+
+Waitlist.mount(blp)
 
 
 def _with_balances(rows):

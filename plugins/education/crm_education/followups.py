@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 
 import peewee as pw
+from flask_babel import gettext as _
 
-from crm_core.plugin_api import Customer, update_record
+from crm_core.plugin_api import APIError, Customer, get_record, update_record, write_transaction
 
 from . import settings
 from .models import FollowUp
@@ -71,3 +72,25 @@ def due_contacts(now: dt.datetime, actor_id: int | None = None):
     if actor_id is not None:
         query = query.where(FollowUp.owner_id == actor_id)
     return query.order_by(FollowUp.next_contact_at)
+
+
+POOL = "education.pool"
+
+
+def pool_leads(query):
+    """``query`` (on customers) narrowed to the shared pool: leads without an owner."""
+    return query.where(Customer.lifecycle_stage == "lead", Customer.owner_id.is_null())
+
+
+def claim(customer_id: int, actor) -> Customer:
+    """Take a lead from the shared pool (公海) as its consultant: ``education.pool:claim`` on the
+    lead (the pool's scope: the campus), then the owner is set through the core's write path (an
+    audit entry, ``customers.update``), so ``customers:update`` must cover the lead too. Of two
+    consultants claiming one lead at once, the second gets a 409."""
+    with write_transaction():
+        lead = get_record(Customer, customer_id, actor, POOL, "claim", lock=True)
+        if lead.owner_id is not None or lead.lifecycle_stage != "lead":
+            raise APIError(
+                409, _("This lead is no longer in the pool."), errors={"customer_id": [_("Claimed.")]}
+            )
+        return update_record("customers", lead, {"owner_id": actor.id}, actor)

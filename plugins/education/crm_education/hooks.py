@@ -75,6 +75,8 @@ def crm_permissions():
             _l("Trial lessons"),
         ),
         _perm("education.followups", ["read", "create", "update"], _l("Follow-ups")),
+        _perm("education.waitlist", ["read", "create", "accept", "decline"], _l("Waiting lists")),
+        _perm("education.pool", ["read", "claim"], _l("Shared lead pool")),
         _perm("education.metrics", ["read"], _l("School metrics")),
     ]
 
@@ -96,7 +98,9 @@ def crm_jobs():
 
 @hookimpl
 def crm_web_blueprints():
-    """The workbench screens under /education: timetable, roster with roll call, student hours."""
+    """The workbench screens under /education: timetable, roster with roll call, student hours,
+    trial bookings, the follow-up queue with the shared pool, the funnel and metrics charts."""
+    from . import web_followups, web_metrics, web_trials  # noqa: F401  they mount their pages on web.blp
     from .web import blp  # lazy: the pages need an app only a running workbench has
 
     return [blp]
@@ -104,7 +108,7 @@ def crm_web_blueprints():
 
 @hookimpl
 def crm_nav():
-    """The timetable's menu entry."""
+    """The menu entries: timetable, trial lessons, follow-ups, school metrics."""
     from .web import NAV  # lazy, like the blueprint
 
     return NAV

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from crm_core.plugin_api import emit, utcnow, write_transaction
 
-from . import followups, hours, settings
+from . import followups, hours, settings, waitlist
 from .models import FollowUp, Package, Session, Trial
 
 
@@ -147,4 +147,5 @@ JOBS = {
     "remind_followups": (remind_followups, {"trigger": "interval", "minutes": 15}),
     "flag_unconfirmed": (flag_unconfirmed, {"trigger": "cron", "hour": 3, "minute": 0}),
     "remind_trials": (remind_trials, {"trigger": "interval", "minutes": 30}),
+    "expire_offers": (waitlist.expire_offers, {"trigger": "interval", "minutes": 30}),
 }

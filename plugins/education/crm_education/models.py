@@ -23,6 +23,7 @@ ENTRY_KINDS = ("purchase", "consume", "transfer_in", "transfer_out", "refund", "
 TRIAL_KINDS = ("class_session", "trial_slot", "request")
 TRIAL_STATUSES = ("requested", "booked", "attended", "no_show", "revoked", "converted")
 FOLLOW_UP_CHANNELS = ("phone", "wechat", "visit", "sms", "other")
+WAITLIST_STATUSES = ("waiting", "offered", "accepted", "declined", "expired", "cancelled")
 HOURS = {"max_digits": 10, "decimal_places": 2}
 MONEY = {"max_digits": 18, "decimal_places": 2}
 
@@ -203,4 +204,36 @@ class FollowUp(RecordModel):
         table_name = "education_follow_up"
 
 
-MODELS = [Course, Room, Holiday, Klass, Session, Enrolment, Package, Attendance, HourEntry, Trial, FollowUp]
+class WaitlistEntry(RecordModel):
+    """A place in a full class's waiting list (排队): for a seat in the class (an enrolment) or,
+    with ``session``, for a trial seat in one session. ``offered`` holds a freed seat for the
+    entry until it is accepted, declined or the offer expires (``offer_expires_at``)."""
+
+    customer_id = pw.IntegerField(index=True)
+    klass = pw.ForeignKeyField(Klass, on_delete="CASCADE", column_name="class_id", backref="waitlist")
+    session = pw.ForeignKeyField(Session, null=True, on_delete="CASCADE", column_name="session_id")
+    status = pw.CharField(max_length=20, default="waiting", index=True)
+    note = pw.CharField(max_length=500, default="")
+    offered_at = pw.DateTimeField(null=True)
+    offer_expires_at = pw.DateTimeField(null=True)
+    resolved_at = pw.DateTimeField(null=True)
+    result_id = pw.IntegerField(null=True)  # the enrolment or trial the accepted offer made
+
+    class Meta:
+        table_name = "education_waitlist"
+
+
+MODELS = [
+    Course,
+    Room,
+    Holiday,
+    Klass,
+    Session,
+    Enrolment,
+    Package,
+    Attendance,
+    HourEntry,
+    Trial,
+    FollowUp,
+    WaitlistEntry,
+]

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 
 from crm_core.plugin_api import APIError, database, is_postgres
 
-from .models import Enrolment, Session, Trial
+from .models import Enrolment, Session, Trial, WaitlistEntry
 
 #: lock namespaces (the high bits of the advisory lock key), one per kind of resource
 LOCK_KINDS = {"teacher": 1, "room": 2, "student": 3, "class": 4, "session": 5, "package": 6}
@@ -179,11 +179,14 @@ def check_slot(
 
 
 def seats_taken(klass, session_id: int | None = None) -> int:
-    """Seats in use: the class's active enrolments, plus the trials seated in one session."""
+    """Seats in use: the class's active enrolments and the seats its waiting list holds for an
+    open offer, plus, for one session, the trials seated in it and the offers held for it."""
     taken = Enrolment.select().where(Enrolment.klass == klass.id, Enrolment.status == "active").count()
-    if session_id is not None:
-        taken += Trial.select().where(Trial.session == session_id, Trial.status.in_(SEATED_TRIALS)).count()
-    return taken
+    held = WaitlistEntry.select().where(WaitlistEntry.klass == klass.id, WaitlistEntry.status == "offered")
+    if session_id is None:
+        return taken + held.where(WaitlistEntry.session.is_null()).count()
+    taken += Trial.select().where(Trial.session == session_id, Trial.status.in_(SEATED_TRIALS)).count()
+    return taken + held.where(WaitlistEntry.session.is_null() | (WaitlistEntry.session == session_id)).count()
 
 
 def capacity_of(klass) -> int:

@@ -234,3 +234,18 @@ class EducationFollowUpSchema(RecordFields):
     content = fields.String(required=True, validate=validate.Length(min=1, max=5000))
     intention = fields.String(load_default="", validate=validate.OneOf(("", "A", "B", "C")))
     next_contact_at = UTCDateTime(allow_none=True)
+
+
+class EducationWaitlistSchema(RecordFields):
+    """A place in a full class's (or, with ``session_id``, a session's trial) waiting list."""
+
+    customer_id = fields.Integer(required=True)
+    class_id = fields.Integer(required=True)
+    session_id = fields.Integer(allow_none=True)
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+    status = fields.String(dump_only=True)
+    position = fields.Integer(dump_only=True, allow_none=True)
+    offered_at = UTCDateTime(dump_only=True)
+    offer_expires_at = UTCDateTime(dump_only=True)
+    resolved_at = UTCDateTime(dump_only=True)
+    result_id = fields.Integer(dump_only=True)

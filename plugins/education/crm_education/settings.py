@@ -23,6 +23,9 @@ SETTINGS = {
     "EDUCATION_MAX_PREPAID_HOURS": Setting(
         int, 60, "a package may sell at most this many hours at once (校外培训 prepaid-fee cap; 0: no cap)"
     ),
+    "EDUCATION_WAITLIST_OFFER_HOURS": Setting(
+        int, 48, "hours a freed seat is held for the first in the waiting list before it passes on"
+    ),
     "EDUCATION_TEACHER_ROLE": Setting(
         str, "teacher", "the role whose holders (holding no other role) see only their classes' students"
     ),

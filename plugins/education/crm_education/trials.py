@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 from crm_core.plugin_api import APIError, create_record, emit, record_dict, record_written, utcnow
 
-from . import enrolments, scheduling, sessions
+from . import enrolments, scheduling, sessions, waitlist
 from .models import Course, Klass, Session, Trial
 
 RESOURCE = "education.trials"
@@ -162,3 +162,39 @@ def mark_attendance(trial: Trial, attended: bool, actor) -> None:
             actor=actor,
             resource=RESOURCE,
         )
+
+
+def schedule(trial: Trial, session_id: int, actor) -> None:
+    """The front desk seats a requested trial in a session (409 when full or clashing)."""
+    if trial.status != "requested":
+        raise APIError(
+            409, _("Only a requested trial is scheduled."), errors={"status": [_("Not requested.")]}
+        )
+    session = Session.get_or_none(Session.id == session_id)
+    if session is None:
+        raise APIError(422, _("No such session."), errors={"session_id": [_("Unknown session.")]})
+    seat(trial, session)
+    announce_booked(trial, actor)
+
+
+def convert(trial: Trial, class_id: int, actor) -> None:
+    """Enrol the lead in a class (``enrolment.created``); the trial becomes converted."""
+    if trial.status == "converted":
+        raise APIError(409, _("The trial is already converted."), errors={"status": [_("Converted.")]})
+    if trial.status == "revoked":
+        raise APIError(409, _("A revoked trial cannot be converted."), errors={"status": [_("Revoked.")]})
+    enrolments.enrol(trial.customer_id, class_id, actor, trial_id=trial.id)
+    trial.status, trial.converted_at = "converted", utcnow()
+
+
+def revoke(trial: Trial, actor) -> None:
+    """Cancel the trial (撤销): a seat it held is offered to the session's waiting list."""
+    if trial.status in ("converted", "revoked"):
+        raise APIError(409, _("This trial can no longer be revoked."), errors={"status": [_("Final.")]})
+    seated = trial.status == "booked" and trial.session_id is not None
+    # written now, so the offer below counts the seat as free
+    Trial.update(status="revoked").where(Trial.id == trial.id).execute()
+    trial.status = "revoked"
+    if seated:
+        session = Session.get_by_id(trial.session_id)
+        waitlist.offer_free(session.klass, actor, session.id)

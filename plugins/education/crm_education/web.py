@@ -28,6 +28,7 @@ from crm_core.plugin_api import (
     login_required,
     require,
     scoped,
+    user_names,
     view,
     web_actor,
     write_transaction,
@@ -109,11 +110,15 @@ def timetable():
         grid.setdefault(key, {}).setdefault(s.day, []).append(
             {"session": s, "starts": local(s.starts_at), "ends": local(s.ends_at)}
         )
-    rooms = {r.id: r.name for r in Room.select(Room.id, Room.name).where(Room.id.in_([k for k in grid if k]))}
+    keys = [k for k in grid if k]
+    if by == "room":
+        labels = {r.id: r.name for r in Room.select(Room.id, Room.name).where(Room.id.in_(keys))}
+    else:
+        labels = user_names(keys)
     rows = [
         {
             "key": key,
-            "label": (rooms.get(key) if by == "room" else _("Teacher %(id)s", id=key)) if key else _("None"),
+            "label": (labels.get(key) or _("Teacher %(id)s", id=key)) if key else _("None"),
         }
         for key in sorted(grid, key=lambda k: (k is None, k or 0))
     ]
@@ -158,6 +163,7 @@ def session_page(session_id):
         starts=local(session.starts_at),
         ends=local(session.ends_at),
         roster=roster,
+        teacher=user_names([session.teacher_id]).get(session.teacher_id),
         names=names_of(actor, [r["customer_id"] for r in roster]),
         statuses=STATUS_LABELS,
         error=error,
@@ -204,5 +210,23 @@ NAV = [
         "endpoint": "education_web.timetable",
         "permission": "education.sessions:read",
         "order": 65,
+    },
+    {
+        "label": _l("Trial lessons"),
+        "endpoint": "education_web.trials_page",
+        "permission": "education.trials:read",
+        "order": 66,
+    },
+    {
+        "label": _l("Follow-ups"),
+        "endpoint": "education_web.followups_page",
+        "permission": "education.followups:read",
+        "order": 67,
+    },
+    {
+        "label": _l("School metrics"),
+        "endpoint": "education_web.metrics_page",
+        "permission": "education.metrics:read",
+        "order": 68,
     },
 ]
