@@ -13,14 +13,14 @@ again, in this order:
 
 Otherwise it issues the flow's coupon (if it has one) and sends the message: it emits
 ``recall.sent`` with the text, the code and the customer, for the messaging hook the
-integrations add (until then the message is logged). Each run ends ``sent`` or ``exited`` with
+integrations add; the text itself goes out through the core's messaging as a ``marketing``
+message (:mod:`crm_ecommerce.messages`). Each run ends ``sent`` or ``exited`` with
 its reason, so a flow's results are counted from its runs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 from crm_core.plugin_api import (
     APIError,
@@ -33,12 +33,10 @@ from crm_core.plugin_api import (
     write_transaction,
 )
 
-from . import coupons
+from . import coupons, messages
 from .coupon_models import CouponTemplate
 from .models import Order
 from .recall_models import TRIGGERS, RecallFlow, RecallRun
-
-log = logging.getLogger(__name__)
 
 RESOURCE = "ecommerce.recall"
 PURPOSE = "marketing"
@@ -130,11 +128,7 @@ def step(run_id: int, actor) -> str | None:
                 _finish(run, "exited", exit_reason="coupon_unavailable")
                 return "exited"
         text = flow.message.replace("{code}", code.code if code is not None else "")
-        log.info(
-            "ecommerce: recall message to customer %s (message channel not configured): %s",
-            run.customer_id,
-            text,
-        )
+        delivery = messages.send(text, run.customer_id, PURPOSE, f"ecommerce-recall-{run.id}", actor)
         emit(
             "recall.sent",
             {
@@ -144,6 +138,7 @@ def step(run_id: int, actor) -> str | None:
                 "trigger": run.trigger,
                 "code": code.code if code is not None else None,
                 "message": text,
+                "delivery_id": delivery,
                 "owner_id": flow.owner_id,
                 "department_id": flow.department_id,
             },

@@ -16,6 +16,9 @@ SETTINGS = {
     "ECOMMERCE_INBOX_RETENTION_DAYS": Setting(
         int, 30, "days a processed webhook delivery stays in the inbox (pending ones are kept)"
     ),
+    "ECOMMERCE_MESSAGE_CHANNEL": Setting(
+        str, "", "message channel (crm messaging) for recall texts and parcel apologies; empty: logged only"
+    ),
     "ECOMMERCE_HOLD_MINUTES": Setting(
         int, 15, "minutes a flash-sale reservation holds stock unless the sale sets its own"
     ),

@@ -8,8 +8,8 @@ callback never moves a parcel back (carriers retry too).
 
 An alert opens a ticket for the customer's service team (through the tickets collection's own
 write hooks: status flow, SLA, history) and emits ``shipment.stuck`` carrying the apology text,
-for whatever sends messages (the messaging hook the integrations add; until then the text is
-logged). A parcel alerts once: at once when the carrier reports ``AttemptFail`` or
+and sends it through the core's messaging as a ``service`` message
+(:mod:`crm_ecommerce.messages`). A parcel alerts once: at once when the carrier reports ``AttemptFail`` or
 ``Exception``, or when the job ``ecommerce:stuck_shipments`` finds it without progress for
 ``ECOMMERCE_STUCK_HOURS`` (48 by default) and neither delivered nor expired.
 """
@@ -17,7 +17,6 @@ logged). A parcel alerts once: at once when the carrier reports ``AttemptFail`` 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 import peewee as pw
 from flask import current_app
@@ -33,11 +32,10 @@ from crm_core.plugin_api import (
     write_transaction,
 )
 
+from . import messages
 from .models import Order, Shop
 from .platforms import when
 from .shipment_models import ALARMING, FINAL, TAGS, Checkpoint, Shipment
-
-log = logging.getLogger(__name__)
 
 RESOURCE = "ecommerce.shipments"
 DEFAULT_STUCK_HOURS = 48
@@ -150,7 +148,9 @@ def alert(parcel: Shipment, reason: str, actor) -> Shipment:
         **tickets.write_options,
     )
     text = apology(order, parcel)
-    log.info("ecommerce: apology for parcel %s (message channel not configured): %s", parcel.id, text)
+    delivery = messages.send(
+        text, order.customer_id, "service", f"ecommerce-parcel-{parcel.id}-apology", actor
+    )
     emit(
         "shipment.stuck",
         {
@@ -163,6 +163,7 @@ def alert(parcel: Shipment, reason: str, actor) -> Shipment:
             "reason": reason,
             "ticket_id": ticket.id,
             "message": text,
+            "delivery_id": delivery,
             "owner_id": parcel.owner_id,
             "department_id": parcel.department_id,
         },
