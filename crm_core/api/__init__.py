@@ -17,6 +17,19 @@ from .paging import PAGINATION_HEADER_DOC
 
 API_PREFIX = "/api/v1"
 
+#: examples of OAuth2 scopes for the OpenAPI document (any ``resource:action`` of
+#: ``crm_core.permissions.resources()`` is a scope; plugins add theirs)
+OAUTH_SCOPES = {
+    "customers:read": "View customers (within your row scope and field rules)",
+    "customers:write": "Create, change and delete customers",
+    "companies:read": "View companies",
+    "deals:read": "View deals",
+    "deals:write": "Create, change and delete deals",
+    "tickets:read": "View tickets",
+    "activities:read": "View activities",
+    "*": "Everything the user may do",
+}
+
 API_CONFIG = {
     "API_TITLE": "crm-core",
     "API_VERSION": "v1",
@@ -31,9 +44,27 @@ API_CONFIG = {
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer"},
+                # the same bearer tokens, obtained through OAuth2 (crm_core.auth.oauth)
+                "oauth2": {
+                    "type": "oauth2",
+                    "description": "Third-party apps: authorization code with PKCE S256 (required for "
+                    "every client), refresh tokens rotated on each use, revocation at /oauth/revoke "
+                    "(RFC 7009). Integrations: client credentials. Scopes are resource:action "
+                    "(resource:write = create, update, delete; resource:* ; *), and a token never "
+                    "allows more than its user holds. Guide: docs/oauth.md.",
+                    "flows": {
+                        "authorizationCode": {
+                            "authorizationUrl": "/authorize",
+                            "tokenUrl": "/oauth/token",
+                            "refreshUrl": "/oauth/token",
+                            "scopes": OAUTH_SCOPES,
+                        },
+                        "clientCredentials": {"tokenUrl": "/oauth/token", "scopes": OAUTH_SCOPES},
+                    },
+                },
             }
         },
-        "security": [{"bearerAuth": []}],
+        "security": [{"bearerAuth": []}, {"oauth2": []}],
     },
 }
 
