@@ -73,12 +73,17 @@ def is_sensitive(resource: str) -> bool:
     ``AUDIT_SENSITIVE_RESOURCES`` or marked ``"sensitive": True`` by its ``crm_permissions`` item."""
     if not has_app_context():
         return False
-    configured = {
-        r.strip() for r in current_app.config.get("AUDIT_SENSITIVE_RESOURCES", "").split(",") if r.strip()
-    }
-    if any(_matches(pattern, resource) for pattern in configured):
-        return True
-    return bool(resources().get(resource, {}).get("sensitive"))
+    # settings and plugins are fixed for the life of an app: decided once per resource (asking
+    # ``resources()`` copies every plugin's labels, a fifth of a detail request's time)
+    known = current_app.extensions.setdefault("crm_sensitive_resources", {})
+    setting = current_app.config.get("AUDIT_SENSITIVE_RESOURCES", "")
+    key = (setting, resource)
+    if key not in known:
+        configured = {r.strip() for r in setting.split(",") if r.strip()}
+        known[key] = any(_matches(pattern, resource) for pattern in configured) or bool(
+            resources().get(resource, {}).get("sensitive")
+        )
+    return known[key]
 
 
 def can(actor, resource: str, action: str, record=None) -> bool:

@@ -2,7 +2,8 @@
 
 A role grants ``resource:action`` with a row scope (``SCOPES``, narrowest first); a user with
 several roles gets the widest scope among them, and an OAuth2 client's ``actor.scopes`` cut that
-down further and never widen it. The grants of a set of roles are read once per request.
+down further and never widen it. The grants of a set of roles are read once per permission
+revision per worker (:mod:`.revision`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flask import current_app, g, has_app_context, has_request_context
 from ..auth.models import Role
 from ..db import Prepared, slot
 from .models import SCOPES, Grant
+from .revision import request_cache
 
 _RANK = {scope: i for i, scope in enumerate(SCOPES)}
 
@@ -64,17 +66,15 @@ def resources() -> dict[str, dict]:
 
 
 def invalidate() -> None:
-    """Forget the grants cached for this request (after editing roles, grants or field rules)."""
+    """Forget the grants cached for this request (after editing roles, grants or field rules):
+    the next question reads the permission revision again (:mod:`.revision`)."""
     if has_request_context():
         g.pop("_crm_perm_cache", None)
 
 
 def _cache() -> dict:
-    if has_request_context():
-        if "_crm_perm_cache" not in g:
-            g._crm_perm_cache = {}
-        return g._crm_perm_cache
-    return {}
+    """The request's permission cache, backed by the worker's cache of the permission revision."""
+    return request_cache()
 
 
 def _hook():

@@ -7,13 +7,14 @@ from pathlib import Path
 from .. import hookimpl
 from .cli import roles_group
 from .models import MODELS
+from .revision import MODELS as REVISION_MODELS
 
 requires = ("core.auth",)
 
 
 @hookimpl
 def crm_models():
-    return MODELS
+    return MODELS + REVISION_MODELS
 
 
 @hookimpl
