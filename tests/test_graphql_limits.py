@@ -119,7 +119,7 @@ def test_fuzzed_queries_never_fail_nor_leak(client, admin_headers):
     sdl = print_schema(build_client_schema(r.get_json()["data"]))
 
     @settings(
-        max_examples=40,
+        max_examples=25,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )

@@ -36,7 +36,9 @@ def error_of(exc: APIError) -> GraphQLError:
 
 
 def _bad_filter(field: str, message: str) -> APIError:
-    return APIError(400, f"Invalid filter {field!r}: {message}", errors={field: [message]})
+    # as the REST list does: a NUL character is never echoed back (JSON readers refuse it)
+    name = field.replace("\x00", "")
+    return APIError(400, f"Invalid filter {name!r}: {message}", errors={name: [message]})
 
 
 def list_args(page, page_size, sort, q, filters) -> MultiDict:
