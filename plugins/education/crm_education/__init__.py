@@ -10,6 +10,7 @@ it talks to other plugins only through events (``trial.booked``, ``lesson.attend
 
 from .hooks import (  # noqa: F401  pluggy collects the hook implementations from this module
     crm_blueprints,
+    crm_demo_data,
     crm_entities,
     crm_erase_customer,
     crm_export_customer,

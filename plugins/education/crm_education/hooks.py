@@ -130,3 +130,12 @@ def crm_export_customer(customer):
 def crm_erase_customer(customer):
     """Delete follow-up notes and trial feedback; the fee records stay (see :mod:`privacy`)."""
     privacy.erase_customer(customer)
+
+
+@hookimpl
+def crm_demo_data(context):
+    """A small school: courses, rooms, classes with a term of sessions, students with packages and
+    roll call, and leads in every funnel stage (follow-ups, trials, the pool, a waiting list)."""
+    from .demo import add_demo_data  # lazy: only `crm demo-data` needs it
+
+    add_demo_data(context)
