@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 
 from .. import permissions
@@ -146,12 +147,26 @@ def _channel(channel_id: int) -> MessageChannelConfig:
     return row
 
 
+#: the channel checks' messages in the user's language
+CONFIG_MESSAGES = {
+    "Unknown channel kind.": _l("Unknown channel kind."),
+    "Unknown setting for this kind.": _l("Unknown setting for this kind."),
+    "Unknown secret for this kind.": _l("Unknown secret for this kind."),
+    "Must be a non-empty string.": _l("Must be a non-empty string."),
+    "Missing data for required field.": _l("Missing data for required field."),
+    "A list of strings.": _l("A list of strings."),
+    "An object: template name -> template.": _l("An object: template name -> template."),
+    "A list of [count, seconds] pairs of positive integers.": _l(
+        "A list of [count, seconds] pairs of positive integers."
+    ),
+    "Lower-case letters, digits, - _ . (at most 64).": _l("Lower-case letters, digits, - _ . (at most 64)."),
+    "A channel of this name exists.": _l("A channel of this name exists."),
+}
+
+
 def _config_error(exc: channel_config.ChannelConfigError) -> APIError:
-    return APIError(
-        422,
-        _("The channel settings are not valid."),
-        errors={k: [_(m) for m in v] for k, v in exc.errors.items()},
-    )
+    errors = {k: [str(CONFIG_MESSAGES.get(m, m)) for m in v] for k, v in exc.errors.items()}
+    return APIError(422, _("The channel settings are not valid."), errors=errors)
 
 
 @blp.route("/channels")

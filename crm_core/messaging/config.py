@@ -85,7 +85,7 @@ class ChannelConfigError(ValueError):
 def _check(kind: str, settings: dict, secrets: dict, creating: bool) -> None:
     spec = KIND_SPECS.get(kind)
     if spec is None:
-        raise ChannelConfigError({"kind": [f"One of {', '.join(sorted(KIND_SPECS))}."]})
+        raise ChannelConfigError({"kind": ["Unknown channel kind."]})
     errors = {}
     for name in settings:
         if name not in spec["settings"]:

@@ -155,7 +155,7 @@ def _postpone(row: MessageDelivery, until: dt.datetime) -> None:
     ).where(MessageDelivery.id == row.id).execute()
 
 
-def _finish(row: MessageDelivery, status: str, code: str, error: str) -> None:
+def _finish(row: MessageDelivery, status: str, code: str, error: str | None) -> None:
     MessageDelivery.update(
         status=status, last_code=code[:64], last_error=error, lease_until=None, updated_at=utcnow()
     ).where(MessageDelivery.id == row.id).execute()
@@ -179,7 +179,7 @@ def _claim_channel(name, channel, rows, now, lease_seconds) -> list[Job]:
         if row.purpose == "marketing":
             why = refusal(channel, row.purpose, row.customer_id, row.address)
             if why:  # consent withdrawn (or opted out) after it was queued
-                _finish(row, REFUSED, why, "not sent: " + why)
+                _finish(row, REFUSED, why, None)
                 continue
         parts = parts_of(channel, row.message)
         first = _sent_parts(row.id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import peewee as pw
 from flask import current_app
+from flask_babel import gettext as _
 
 from ..audit import record_event
 from ..auth import current_actor
@@ -30,8 +31,8 @@ PURPOSES = ("service", "marketing", "reminder", "alert", "verification")
 RECIPIENT_KEYS = ("customer_id", "user_id", "group", "phone")
 
 
-def _invalid(errors: dict, message: str = "The message cannot be sent.") -> APIError:
-    return APIError(422, message, errors=errors)
+def _invalid(errors: dict) -> APIError:
+    return APIError(422, _("The message cannot be sent."), errors=errors)
 
 
 def _recipient(channel: MessageChannel, to: dict) -> tuple[dict, int | None, str | None]:
@@ -41,25 +42,25 @@ def _recipient(channel: MessageChannel, to: dict) -> tuple[dict, int | None, str
         or not set(to) & set(RECIPIENT_KEYS)
         or set(to) - {*RECIPIENT_KEYS, "mobiles"}
     ):
-        raise _invalid({"to": [f"An object with one of {', '.join(RECIPIENT_KEYS)}."]})
+        raise _invalid({"to": [_("An object with one of %(keys)s.", keys=", ".join(RECIPIENT_KEYS))]})
     recipient = {k: v for k, v in to.items() if v is not None}
     customer_id = recipient.get("customer_id")
     address = None
     if customer_id is not None:
         customer = Customer.get_or_none(Customer.id == customer_id)
         if customer is None:
-            raise _invalid({"to": [f"No customer {customer_id}."]})
+            raise _invalid({"to": [_("No customer %(id)s.", id=customer_id)]})
         if channel.channel_kind == "sms" and not recipient.get("phone"):
             if not customer.phone:
-                raise _invalid({"to": [f"Customer {customer_id} has no phone number."]})
+                raise _invalid({"to": [_("Customer %(id)s has no phone number.", id=customer_id)]})
             recipient["phone"] = customer.phone
     if channel.channel_kind == "sms":
         if not recipient.get("phone"):
-            raise _invalid({"to": ["An SMS needs a phone number or a customer with one."]})
+            raise _invalid({"to": [_("An SMS needs a phone number or a customer with one.")]})
         try:
             recipient["phone"] = address = normalize_phone(str(recipient["phone"]))
-        except ValueError as exc:
-            raise _invalid({"to": [str(exc)]}) from None
+        except ValueError:
+            raise _invalid({"to": [_("Not a valid phone number.")]}) from None
     return recipient, customer_id, address
 
 
@@ -96,10 +97,16 @@ def refusal(
 
 def _prepare(channel: MessageChannel, message: dict) -> dict:
     if not isinstance(message, dict):
-        raise _invalid({"message": ["An object with kind and text (or template and variables)."]})
+        raise _invalid({"message": [_("An object with kind and text (or template and variables).")]})
     kind = message.get("kind") or "text"
     if kind not in KINDS or kind not in channel.kinds:
-        raise _invalid({"message.kind": [f"Channel {channel.name} sends {', '.join(channel.kinds)}."]})
+        raise _invalid(
+            {
+                "message.kind": [
+                    _("Channel %(name)s sends %(kinds)s.", name=channel.name, kinds=", ".join(channel.kinds))
+                ]
+            }
+        )
     message = {**message, "kind": kind}
     if channel.prepare is not None:
         try:
@@ -109,7 +116,17 @@ def _prepare(channel: MessageChannel, message: dict) -> dict:
     parts = parts_of(channel, message)
     smallest = min((count for count, _ in channel.limits.windows), default=MAX_PARTS)
     if len(parts) > min(MAX_PARTS, smallest):
-        raise _invalid({"message.text": [f"Too long: it would be {len(parts)} messages on {channel.name}."]})
+        raise _invalid(
+            {
+                "message.text": [
+                    _(
+                        "Too long: it would be %(count)s messages on %(name)s.",
+                        count=len(parts),
+                        name=channel.name,
+                    )
+                ]
+            }
+        )
     return message
 
 
@@ -134,13 +151,11 @@ def send_message(
         if existing is not None:
             return existing
     if purpose not in PURPOSES:
-        raise _invalid({"purpose": [f"One of {', '.join(PURPOSES)}."]})
+        raise _invalid({"purpose": [_("One of %(values)s.", values=", ".join(PURPOSES))]})
     channels = collect()
     found = channels.get(channel)
     if found is None:
-        raise _invalid(
-            {"channel": [f"No channel {channel!r}; known: {', '.join(sorted(channels)) or 'none'}."]}
-        )
+        raise _invalid({"channel": [_("No channel %(name)s.", name=channel)]})
     prepared = _prepare(found, message)
     recipient, to_customer, address = _recipient(found, to)
     customer_id = customer_id if customer_id is not None else to_customer
@@ -157,7 +172,7 @@ def send_message(
         "created_by": getattr(actor, "id", None),
     }
     if why:
-        row.update(status=REFUSED, last_code=why, last_error="not sent: " + why)
+        row.update(status=REFUSED, last_code=why)
     try:
         with write_transaction():
             delivery = MessageDelivery.create(**row)

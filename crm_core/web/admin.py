@@ -32,6 +32,7 @@ SECTIONS = [
     ("web.admin_departments", "departments:read", _l("Departments")),
     ("web.admin_fields", "fields:create", _l("Custom fields")),
     ("web.admin_webhooks", "webhooks:read", _l("Webhooks")),
+    ("web.admin_messaging", "messaging:read", _l("Messaging")),
     ("web.admin_oauth_apps", "oauth_clients:read", _l("Third-party apps")),
     ("web.record_list:automations", "automations:read", _l("Automation rules")),
     ("web.admin_jobs", "admin", _l("Scheduled jobs")),
@@ -53,6 +54,7 @@ ADMIN_PERMISSIONS = [
     "fields:create",
     "fields:update",
     "webhooks:read",
+    "messaging:read",
     "automations:read",
     "audit:read",
 ]

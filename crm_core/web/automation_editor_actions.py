@@ -33,6 +33,7 @@ ACTION_LABELS = {
     "create_task": _l("Create a task on the customer"),
     "assign_owner": _l("Assign the customer to a user"),
     "send_webhook": _l("Send the event to a webhook subscription"),
+    "send_message": _l("Send a message (robot, SMS)"),
 }
 PARAM_LABELS = {
     "tag": _l("Tag"),
@@ -42,13 +43,32 @@ PARAM_LABELS = {
     "assignee": _l("Assignee"),
     "user_id": _l("User"),
     "subscription_id": _l("Webhook subscription"),
+    "channel": _l("Message channel"),
+    "to": _l("Recipient"),
+    "kind": _l("Message format"),
+    "text": _l("Message text"),
+    "template": _l("Template"),
+    "purpose": _l("Purpose"),
 }
 #: The core actions' parameter descriptions in the user's language (keyed by action, then param).
 PARAM_HELP = {
     ("create_task", "assignee"): _l("Who owns the task: the customer's owner or the rule's owner."),
     ("create_task", "due_in_hours"): _l("Hours from the event until the task is due."),
+    ("send_message", "text"): _l("{customer_name}, {event_type} and the event's fields are filled in."),
 }
-PARAM_CHOICE_LABELS = {"customer_owner": _l("the customer's owner"), "rule_owner": _l("the rule's owner")}
+PARAM_CHOICE_LABELS = {
+    "customer_owner": _l("the customer's owner"),
+    "rule_owner": _l("the rule's owner"),
+    "customer": _l("the event's customer"),
+    "group": _l("the channel's group"),
+    "text": _l("Plain text"),
+    "markdown": _l("Markdown"),
+    "template": _l("Template"),
+    "service": _l("Service"),
+    "marketing": _l("Marketing (needs consent)"),
+    "reminder": _l("Reminder"),
+    "alert": _l("Alert"),
+}
 
 
 #: marshmallow's own messages the editor says in the user's language

@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (views register on import)  # noqa: F401  (the se
     admin,
     admin_departments,
     admin_fields,
+    admin_messaging,
     admin_roles,
     admin_system,
     admin_users,
