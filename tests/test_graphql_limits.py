@@ -45,6 +45,21 @@ class TestLimits:
             assert error["extensions"] == {"code": 400, "limit": "depth", "measured": 5, "allowed": 4}
             assert "GRAPHQL_MAX_DEPTH" in error["message"]
 
+        zh = {**admin_headers, "Accept-Language": "zh-CN"}
+        r = client.post(
+            API, json={"query": "{ __schema { types { fields { type { name } } } } }"}, headers=zh
+        )
+        assert r.get_json()["errors"][0]["message"].startswith("查询深度 5 超过上限 4")
+        r = client.post(
+            API, json={"query": '{ customers(filter: [{field: "page", value: "1"}]) { total } }'}, headers=zh
+        )
+        assert r.get_json()["errors"][0]["message"] == "筛选条件'page'无效：未知字段。"
+        rest = client.get("/api/v1/customers?nope=1", headers=zh).get_json()["message"]
+        r = client.post(
+            API, json={"query": '{ customers(filter: [{field: "nope", value: "1"}]) { total } }'}, headers=zh
+        )
+        assert r.get_json()["errors"][0]["message"] == rest  # the REST list's message, as REST words it
+
         def cost(query, variables=None):
             r = run(client, admin_headers, query, variables)
             errors = (r.get_json() or {}).get("errors") or [{}]

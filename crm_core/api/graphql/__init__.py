@@ -20,6 +20,7 @@ import json
 
 from flask import current_app, g, request
 from flask.views import MethodView
+from flask_babel import gettext as _
 from graphql import GraphQLError, OperationType, get_operation_ast, parse, validate
 
 from ...auth import current_actor
@@ -77,18 +78,18 @@ def _formatted(error: GraphQLError) -> dict:
         return error.formatted
     # a bug, not the caller's fault: logged, and no internals in the answer
     current_app.logger.error("graphql: %s at %s", original, error.path, exc_info=original)
-    return {"message": "Internal server error.", "path": error.path, "extensions": {"code": 500}}
+    return {"message": _("Internal server error."), "path": error.path, "extensions": {"code": 500}}
 
 
 def execute(query, variables, operation_name):
     """Run one GraphQL request for the current caller: the Flask response."""
     actor = current_actor()
     if not isinstance(query, str) or not query.strip():
-        return _answer(400, [_refuse("Send a GraphQL query in 'query'.")])
+        return _answer(400, [_refuse(_("Send a GraphQL query in 'query'."))])
     if variables is not None and not isinstance(variables, dict):
-        return _answer(400, [_refuse("'variables' must be a JSON object.")])
+        return _answer(400, [_refuse(_("'variables' must be a JSON object."))])
     if operation_name is not None and not isinstance(operation_name, str):
-        return _answer(400, [_refuse("'operationName' must be a string.")])
+        return _answer(400, [_refuse(_("'operationName' must be a string."))])
     schema = schema_for(actor, resolvers)
     try:
         document = parse(query)
@@ -99,9 +100,9 @@ def execute(query, variables, operation_name):
         return _answer(400, [{**e.formatted, "extensions": {"code": 400}} for e in problems[:20]])
     operation = get_operation_ast(document, operation_name)
     if operation is None:
-        return _answer(400, [_refuse("Name the operation to run ('operationName').")])
+        return _answer(400, [_refuse(_("Name the operation to run ('operationName')."))])
     if operation.operation is not OperationType.QUERY:
-        return _answer(400, [_refuse("This endpoint is read-only: send a query.")])
+        return _answer(400, [_refuse(_("This endpoint is read-only: send a query."))])
     try:
         limits.check(document, operation, variables, {s.name for s in sources().values()}, current_app.config)
     except limits.LimitExceeded as exc:
@@ -128,7 +129,7 @@ class GraphQLEndpoint(MethodView):
         """A read-only GraphQL query (docs/graphql.md): ``{"query", "variables", "operationName"}``."""
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
-            return _answer(400, [_refuse("Send a JSON object with 'query'.")])
+            return _answer(400, [_refuse(_("Send a JSON object with 'query'."))])
         return execute(body.get("query"), body.get("variables"), body.get("operationName"))
 
     @blp.doc(
@@ -147,5 +148,5 @@ class GraphQLEndpoint(MethodView):
         try:
             variables = json.loads(raw) if raw else None
         except ValueError:
-            return _answer(400, [_refuse("'variables' is not valid JSON.")])
+            return _answer(400, [_refuse(_("'variables' is not valid JSON."))])
         return execute(request.args.get("query"), variables, request.args.get("operationName"))

@@ -15,6 +15,7 @@ figure and the setting (``extensions.code`` 400, ``extensions.limit`` ``depth`` 
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -33,9 +34,21 @@ class LimitExceeded(Exception):
     """A query over the depth or cost limit; ``formatted`` is its GraphQL error."""
 
     def __init__(self, limit: str, measured: int, allowed: int, setting: str):
-        message = f"Query {limit} {measured} is over the limit of {allowed} ({setting}); " + (
-            "nest fewer fields." if limit == "depth" else "ask for fewer fields or smaller pages."
-        )
+        if limit == "depth":
+            message = _(
+                "Query depth %(measured)s is over the limit of %(allowed)s (%(setting)s); nest fewer fields.",
+                measured=measured,
+                allowed=allowed,
+                setting=setting,
+            )
+        else:
+            message = _(
+                "Query cost %(measured)s is over the limit of %(allowed)s (%(setting)s); "
+                "ask for fewer fields or smaller pages.",
+                measured=measured,
+                allowed=allowed,
+                setting=setting,
+            )
         super().__init__(message)
         self.formatted = {
             "message": message,

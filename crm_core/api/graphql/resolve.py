@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 
 import strawberry
+from flask_babel import gettext as _
 from graphql import GraphQLError
 from werkzeug.datastructures import MultiDict
 
 from ...auth import current_actor
-from ...errors import APIError
+from ...errors import APIError, localise
 from ...records import listing
 from .schema import Filter, Int64, Op, Source
 
@@ -31,14 +32,19 @@ def jsonable(data):
 
 def error_of(exc: APIError) -> GraphQLError:
     """The GraphQL error of an API error: its message, its status as ``extensions.code`` and its
-    per-field messages as ``extensions.errors``."""
-    return GraphQLError(exc.message, extensions={"code": exc.code, "errors": exc.data.get("errors") or {}})
+    per-field messages as ``extensions.errors``, in the reader's language as REST gives them."""
+    body = localise({"message": exc.message, "errors": exc.data.get("errors") or {}})
+    return GraphQLError(body["message"], extensions={"code": exc.code, "errors": body.get("errors") or {}})
 
 
 def _bad_filter(field: str, message: str) -> APIError:
     # as the REST list does: a NUL character is never echoed back (JSON readers refuse it)
     name = field.replace("\x00", "")
-    return APIError(400, f"Invalid filter {name!r}: {message}", errors={name: [message]})
+    return APIError(
+        400,
+        _("Invalid filter %(field)s: %(message)s", field=repr(name), message=message),
+        errors={name: [message]},
+    )
 
 
 def list_args(page, page_size, sort, q, filters) -> MultiDict:
@@ -46,7 +52,7 @@ def list_args(page, page_size, sort, q, filters) -> MultiDict:
     args = MultiDict()
     for item in filters or ():
         if item.field in listing.RESERVED or "__" in item.field or "\x00" in item.field:
-            raise _bad_filter(item.field, "Unknown field.")
+            raise _bad_filter(item.field, _("Unknown field."))
         key = item.field if item.op is Op.EQ else f"{item.field}__{item.op.value}"
         args.add(key, item.value)
     for name, value in (("page", page), ("page_size", page_size), ("sort", sort), ("q", q)):
