@@ -48,7 +48,9 @@ Encryption at rest
     back), ``SealedValues`` (declare where you keep tokens, for key rotation). Encrypted custom
     fields need none of this: ``"encrypted": true`` in the field definition.
 Audit
-    ``record_event`` (``record_event(actor, action, resource, record_id, extra=...)``: one audited
+    ``audit_entries`` (one page of the audit entries of a resource an actor may see, about a
+    record or naming it in a list of ``after``: a per-patient read-audit view), ``record_event``
+    (``record_event(actor, action, resource, record_id, extra=...)``: one audited
     event that is not a write, such as a semantic read of sensitive data or a break-glass);
     ``is_read_request`` (the request only reads: ``GET``/``HEAD`` or a GraphQL query; audit
     reads in a collection's ``prefetch`` only then, so GraphQL reads are audited too).
@@ -89,6 +91,7 @@ from .api.list_args import list_args_schema, list_parameters
 from .api.responses import json_response
 from .api.segments import customers_query as segment_customers
 from .api.tasks import accepted as task_accepted
+from .api.audit import entries_about as audit_entries
 from .audit import record_event
 from .auth import actor_for_user, current_actor, public
 from .auth import confirm_password as verify_password
@@ -237,6 +240,7 @@ __all__ = [
     "open_value",
     "seal_value",
     # audit
+    "audit_entries",
     "record_event",
     "is_read_request",
     # privacy

@@ -20,6 +20,7 @@ from .. import permissions
 from ..audit.chain import seal
 from ..audit.models import AuditEntry
 from ..auth import current_actor
+from ..db import is_postgres
 from ..entities.schemas import UTCDateTime
 from . import API_PREFIX, Blueprint
 from .common import PageArgs, text
@@ -146,6 +147,37 @@ def entry_dict(actor, row: AuditEntry) -> dict:
         "request_id": row.request_id,
         "ip": row.ip,
     }
+
+
+def _mentions(key: str, value: int):
+    """The SQL condition: the entry's ``after[key]`` is a JSON list holding ``value``."""
+    # placeholders in each driver's own style: peewee passes an SQL node's text through as is
+    if is_postgres():
+        return pw.SQL('(CAST("after" AS jsonb) -> %s) @> CAST(%s AS jsonb)', (key, json.dumps([value])))
+    return pw.SQL('EXISTS (SELECT 1 FROM json_each("after", ?) WHERE json_each.value = ?)', (f"$.{key}", value))
+
+
+def entries_about(actor, resource: str, *, kind=None, record_id=None, mentions=None, page=1, page_size=50):
+    """``(entries, total)``: one page, newest first, of the audit entries of ``resource`` that
+    ``actor`` may see (the rules of ``GET /audit``; 403 without ``audit:read``), about the record
+    ``record_id`` or, with ``mentions=(key, value)``, naming ``value`` in the list ``after[key]``
+    (one audited read of many records: a plugin's read audit per patient)."""
+    permissions.require(actor, "audit", "read")
+    seal()
+    query = AuditEntry.select().where(AuditEntry.resource == resource)
+    if kind is not None:
+        query = query.where(AuditEntry.kind == kind)
+    about = []
+    if record_id is not None:
+        about.append(AuditEntry.record_id == str(record_id))
+    if mentions is not None:
+        about.append(_mentions(*mentions))
+    if about:
+        query = query.where(about[0] | about[1] if len(about) == 2 else about[0])
+    query = visible_entries(actor, query)
+    total = query.count()
+    rows = query.order_by(AuditEntry.id.desc()).paginate(max(1, int(page)), max(1, min(int(page_size), 200)))
+    return [entry_dict(actor, r) for r in rows], total
 
 
 @blp.route("")

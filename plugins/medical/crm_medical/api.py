@@ -82,6 +82,14 @@ class MedicalRecords(CrudView):
         """The core's list options, with ``purpose`` left to the read audit."""
         return {**super().list_options(), "ignore": READ_ARGS}
 
+    def create(self, data: dict, actor):
+        """The core's create, the ``attachments`` given moved into their encrypted custom field."""
+        return super().create(records.with_attachments(data), actor)
+
+    def update(self, data: dict, record_id, actor):
+        """The core's update, the ``attachments`` given moved into their encrypted custom field."""
+        return super().update(records.with_attachments(data), record_id, actor)
+
 
 class MedicalAppointments(CrudView):
     """Appointments: one doctor, one patient, a half-open slot; clashes are refused (409)."""
@@ -177,11 +185,18 @@ class BreakGlassCollection(MethodView):
     @blp.doc(summary="Break the glass: open a patient's records outside your department")
     def post(self, data):
         """Open time-boxed read access (``MEDICAL_BREAK_GLASS_HOURS``) to the patient's records
-        of the departments you do not belong to; audited (FHIR AuditEvent, BTG), notified to each
+        of the departments you do not belong to, after your ``password`` again (403 naming it when
+        missing or wrong; not asked within ``MEDICAL_BREAK_GLASS_REAUTH_MINUTES`` of the last
+        time); audited (FHIR AuditEvent, BTG), notified to each
         department's head and queued for review. One grant per department opened."""
         actor = current_actor()
         grants = breakglass.open_grants(
-            actor, data["customer_id"], data["reason_code"], data["reason"], data.get("department_id")
+            actor,
+            data["customer_id"],
+            data["reason_code"],
+            data["reason"],
+            data.get("department_id"),
+            password=data.get("password"),
         )
         return json_response([breakglass.grant_dict(g) for g in grants], 201)
 

@@ -1,6 +1,9 @@
 """Break-glass: a clinician opens a patient's records of another department, giving a reason.
 
-Opening writes, in one transaction, per department whose records it opens:
+Opening asks the clinician's password again (step-up, ``verify_password``: the login's lockout
+applies), unless they typed it for a break-glass within ``MEDICAL_BREAK_GLASS_REAUTH_MINUTES``
+(0, the default: every time); without it the answer is 403 naming the ``password`` field. It
+then writes, in one transaction, per department whose records it opens:
 
 - a ``medical_break_glass`` grant (the clinician, the patient, the department, the reason, and
   ``expires_at`` = now + ``MEDICAL_BREAK_GLASS_HOURS``): until it expires its clinician reads
@@ -38,11 +41,12 @@ from crm_core.plugin_api import (
     require,
     users_with_role,
     utcnow,
+    verify_password,
     write_transaction,
 )
 
 from .isolation import in_area
-from .models import BREAK_GLASS, RECORDS, BreakGlass, MedicalRecord
+from .models import BREAK_GLASS, RECORDS, BreakGlass, MedicalRecord, Reauth
 
 DCM = "http://dicom.nema.org/resources/ontology/DCM"
 ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
@@ -104,12 +108,60 @@ def _departments(customer_id: int, actor, only: int | None) -> list[int]:
     return [d for d in found if not in_area(actor, d)]
 
 
+def recently_confirmed(actor, now=None) -> bool:
+    """True when ``actor`` typed their password for a break-glass within
+    ``MEDICAL_BREAK_GLASS_REAUTH_MINUTES`` (never when it is 0)."""
+    minutes = int(current_app.config.get("MEDICAL_BREAK_GLASS_REAUTH_MINUTES") or 0)
+    if minutes <= 0 or getattr(actor, "id", None) is None:
+        return False
+    since = (now or utcnow()) - dt.timedelta(minutes=minutes)
+    return Reauth.select().where(Reauth.user_id == actor.id, Reauth.confirmed_at >= since).exists()
+
+
+def reauthenticate(actor, password: str | None) -> str:
+    """Step-up before a break-glass: ``"password"`` when ``password`` is the actor's own (noted,
+    for the window), ``"recent"`` when they typed it within ``MEDICAL_BREAK_GLASS_REAUTH_MINUTES``;
+    otherwise 403 with a message on ``password`` (429 from the login lockout after repeated
+    wrong ones)."""
+    now = utcnow()
+    if password:
+        if not verify_password(actor, password):
+            raise APIError(
+                403,
+                _("Wrong password: the glass stays closed."),
+                errors={"password": [_("This is not your password.")]},
+            )
+        updated = Reauth.update(confirmed_at=now).where(Reauth.user_id == actor.id).execute()
+        if not updated:
+            Reauth.insert(user_id=actor.id, confirmed_at=now).on_conflict_ignore().execute()
+        return "password"
+    if recently_confirmed(actor, now):
+        return "recent"
+    raise APIError(
+        403,
+        _("Type your password again to break the glass."),
+        errors={"password": [_("Your password is required.")]},
+    )
+
+
+def _require_departments(customer_id: int, actor, only: int | None) -> list[int]:
+    departments = _departments(customer_id, actor, only)
+    if not departments:
+        raise APIError(
+            409,
+            _("This patient has no records outside your department to open."),
+            errors={"customer_id": [_("Nothing to break the glass for.")]},
+        )
+    return departments
+
+
 def open_grants(
-    actor, customer_id: int, reason_code: str, reason: str, department_id=None
+    actor, customer_id: int, reason_code: str, reason: str, department_id=None, password=None
 ) -> list[BreakGlass]:
     """Open break-glass grants for ``actor`` on the patient's records outside their department
-    (or those of ``department_id``); see the module. 403 for someone who reads no medical
-    records at all, 404 for no such patient, 409 when there is nothing to open."""
+    (or those of ``department_id``), after the step-up (:func:`reauthenticate`); see the module.
+    403 for someone who reads no medical records at all or without the password, 404 for no
+    such patient, 409 when there is nothing to open."""
     require(actor, BREAK_GLASS, "create")
     if not can(actor, RECORDS, "read"):
         raise APIError(403, _("Only clinicians who read medical records may break the glass."))
@@ -119,15 +171,12 @@ def open_grants(
     reason = reason.strip()
     if len(reason) < 10:
         raise APIError(422, _("Say why, in a sentence."), errors={"reason": [_("At least 10 characters.")]})
+    _require_departments(customer_id, actor, department_id)  # before asking for the password
+    # outside the grant's transaction: a wrong password's failed-login entry must stay
+    how = reauthenticate(actor, password)
     grants = []
     with write_transaction():
-        departments = _departments(customer_id, actor, department_id)
-        if not departments:
-            raise APIError(
-                409,
-                _("This patient has no records outside your department to open."),
-                errors={"customer_id": [_("Nothing to break the glass for.")]},
-            )
+        departments = _require_departments(customer_id, actor, department_id)
         now = utcnow()
         for dept in departments:
             grant = BreakGlass.create(
@@ -147,7 +196,10 @@ def open_grants(
                 "break_glass",
                 BREAK_GLASS,
                 grant.id,
-                extra=audit_event(actor, grant, ("110127", "Emergency Override Started")),
+                extra={
+                    **audit_event(actor, grant, ("110127", "Emergency Override Started")),
+                    "reauthentication": how,
+                },
                 record=grant,
             )
             emit(

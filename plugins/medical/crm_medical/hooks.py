@@ -24,6 +24,12 @@ def crm_settings():
             bool, False, "clinicians also read the records of the departments below their own"
         ),
         "MEDICAL_BREAK_GLASS_HOURS": Setting(int, 4, "hours a break-glass grant opens a patient's records"),
+        "MEDICAL_BREAK_GLASS_REAUTH_MINUTES": Setting(
+            int,
+            0,
+            "minutes after a clinician typed their password for a break-glass during which the next "
+            "one does not ask again (0: every time)",
+        ),
         "MEDICAL_OUTPATIENT_RETENTION_DAYS": Setting(
             int,
             retention.OUTPATIENT_DAYS,
@@ -148,8 +154,10 @@ def crm_erase_customer(customer):
 
 @hookimpl
 def crm_web_blueprints():
-    """The workbench screens under /medical (patient page, break-glass, review queue)."""
+    """The workbench screens under /medical (patient page, break-glass, review queue, the
+    appointments calendar, a patient's read audit)."""
     # why here: the screens pull in Flask's templating and the API module, needed only by an app
+    from . import web_audit, web_calendar  # noqa: F401  their routes register on the blueprint
     from .web import blp
 
     return [blp]

@@ -1,9 +1,9 @@
 """Tables of the medical plugin (all prefixed ``medical_``).
 
 A medical record's ``department_id`` is its treating department: the isolation rule
-(:mod:`crm_medical.isolation`) keys on it. Its clinical texts are encrypted custom fields
-(:mod:`crm_medical.templates`), so they live in ``custom`` as envelope tokens bound to the
-patient. A break-glass grant is one clinician's time-boxed access to one patient's records of
+(:mod:`crm_medical.isolation`) keys on it. Its clinical texts and its attachments' metadata are
+encrypted custom fields (:mod:`crm_medical.templates`), so they live in ``custom`` as envelope
+tokens bound to the patient. A break-glass grant is one clinician's time-boxed access to one patient's records of
 one department.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from crm_core.plugin_api import BaseModel, Customer, RecordModel, utcnow
+from crm_core.plugin_api import BaseModel, Customer, RecordModel, database, utcnow
 
 RECORDS = "medical.records"
 APPOINTMENTS = "medical.appointments"
@@ -51,7 +51,6 @@ class MedicalRecord(RecordModel):
     visit_at = pw.DateTimeField(default=utcnow, index=True)
     discharged_at = pw.DateTimeField(null=True)  # inpatient stays: the end of the stay
     doctor_id = pw.IntegerField(null=True, index=True)  # the treating doctor (a user)
-    attachments = pw.JSONField(default=list)  # metadata only: [{name, content_type, size, sha256}]
     revision = pw.IntegerField(default=1)  # bumped by every change of the clinical texts
 
     class Meta:
@@ -97,4 +96,16 @@ class BreakGlass(BaseModel):
         table_name = "medical_break_glass"
 
 
-MODELS = [MedicalRecord, Appointment, BreakGlass]
+class Reauth(pw.Model):
+    """When a clinician last typed their password again to break the glass: within
+    ``MEDICAL_BREAK_GLASS_REAUTH_MINUTES`` of it the next break-glass does not ask again."""
+
+    user_id = pw.IntegerField(primary_key=True)
+    confirmed_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        database = database
+        table_name = "medical_reauth"
+
+
+MODELS = [MedicalRecord, Appointment, BreakGlass, Reauth]

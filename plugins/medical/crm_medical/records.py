@@ -9,14 +9,64 @@ webhooks and automations, whose owners' department is not the record's.
 
 from __future__ import annotations
 
+import json
+
 from flask import current_app
 from flask_babel import gettext as _
+from marshmallow import ValidationError
 
 from crm_core.plugin_api import APIError, Customer, current_actor, record_dict
 
 from .isolation import in_area
 from .patients import require_treatment_consent
-from .templates import CLINICAL_FIELDS
+from .schemas import MedicalAttachmentSchema
+from .templates import ATTACHMENTS, SEALED_FIELDS
+
+_attachments_schema = MedicalAttachmentSchema(many=True)
+
+
+def attachments_text(items) -> str:
+    """The stored form of attachment metadata (``custom.attachments``): the JSON text of the
+    validated list, sealed by the core like the clinical texts."""
+    return json.dumps(_attachments_schema.dump(items), ensure_ascii=False, sort_keys=True)
+
+
+def with_attachments(data: dict) -> dict:
+    """The write's ``data`` with a top-level ``attachments`` list (validated by the schema) moved
+    into the encrypted ``custom.attachments``: the core seals what is in ``custom``."""
+    if "attachments" not in data:
+        return data
+    data = dict(data)
+    items = data.pop("attachments")
+    data["custom"] = {**(data.get("custom") or {}), ATTACHMENTS: attachments_text(items or [])}
+    return data
+
+
+def attachments_of(custom: dict | None) -> list[dict]:
+    """The attachment metadata of a dumped record (its ``custom``, already opened for the
+    reader); ``[]`` when none or unreadable."""
+    text = (custom or {}).get(ATTACHMENTS)
+    if not text:
+        return []
+    try:
+        items = json.loads(text)
+    except ValueError:
+        return []
+    return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
+def _check_attachments(data: dict) -> None:
+    text = (data.get("custom") or {}).get(ATTACHMENTS)
+    if text is None:
+        return
+    try:
+        _attachments_schema.load(json.loads(text))
+    except (ValueError, TypeError, ValidationError):
+        raise APIError(
+            422,
+            _("Invalid attachment metadata."),
+            errors={f"custom.{ATTACHMENTS}": [_("A JSON list of files, each with a name.")]},
+        ) from None
 
 
 def image(record) -> dict:
@@ -24,7 +74,7 @@ def image(record) -> dict:
     a change of the clinical texts shows as a new ``revision`` (the texts themselves stay in the
     record, encrypted, read only inside the department)."""
     data = record_dict(record)
-    data["custom"] = {k: v for k, v in (data.get("custom") or {}).items() if k not in CLINICAL_FIELDS}
+    data["custom"] = {k: v for k, v in (data.get("custom") or {}).items() if k not in SEALED_FIELDS}
     return data
 
 
@@ -35,6 +85,7 @@ def before_save(record, data: dict, before: dict | None, actor=None) -> None:
     clinical texts bumps ``revision``. ``actor``: the writer, the request's by default (the
     write path hands this step none; jobs and demo data pass theirs with ``functools.partial``)."""
     actor = actor if actor is not None else current_actor()
+    _check_attachments(data)
     if before is None:
         if not in_area(actor, record.department_id):
             raise APIError(
@@ -50,7 +101,7 @@ def before_save(record, data: dict, before: dict | None, actor=None) -> None:
         require_treatment_consent(customer, bool(current_app.config.get("MEDICAL_REQUIRE_TREATMENT_CONSENT")))
         return
     _check_stay(record)
-    if set(CLINICAL_FIELDS) & set(data.get("custom") or {}):
+    if set(SEALED_FIELDS) & set(data.get("custom") or {}):
         record.revision = (record.revision or 1) + 1
 
 

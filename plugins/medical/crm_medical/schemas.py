@@ -11,9 +11,11 @@ from .models import APPOINTMENT_STATUSES, BREAK_GLASS_REASONS, REVIEW_DECISIONS,
 
 
 class MedicalAttachmentSchema(Schema):
-    """The metadata of one attached file (the file itself lives in the clinic's document store)."""
+    """The metadata of one attached file (the file itself lives in the clinic's document store);
+    stored encrypted with the record's clinical texts (``custom.attachments``)."""
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
     content_type = fields.String(load_default="application/octet-stream", validate=validate.Length(max=100))
     size = fields.Integer(load_default=0, validate=validate.Range(min=0))
     sha256 = fields.String(load_default="", validate=validate.Regexp(r"^([0-9a-f]{64})?$"))
@@ -34,7 +36,14 @@ class MedicalRecordSchema(Schema):
     visit_type = fields.String(load_default="outpatient", validate=validate.OneOf(VISIT_TYPES))
     visit_at = UTCDateTime(allow_none=True)
     discharged_at = UTCDateTime(allow_none=True)
-    attachments = fields.List(fields.Nested(MedicalAttachmentSchema), load_default=list)
+    attachments = fields.List(
+        fields.Nested(MedicalAttachmentSchema),
+        load_only=True,
+        metadata={
+            "description": "the attached files' metadata; stored (and read back) encrypted "
+            "in custom.attachments as their JSON text"
+        },
+    )
     revision = fields.Integer(dump_only=True)
     custom = fields.Dict(load_default=dict)
     created_at = UTCDateTime(dump_only=True)
@@ -91,6 +100,15 @@ class MedicalBreakGlassOpenSchema(Schema):
         required=True,
         validate=validate.Length(min=10, max=2000),
         metadata={"description": "why, in words (reviewed afterwards)"},
+    )
+    password = fields.String(
+        load_only=True,
+        load_default=None,
+        validate=validate.Length(max=1000),
+        metadata={
+            "description": "your password again (step-up); may be left out within "
+            "MEDICAL_BREAK_GLASS_REAUTH_MINUTES of the last time you typed it"
+        },
     )
 
 

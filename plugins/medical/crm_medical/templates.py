@@ -88,6 +88,11 @@ PATIENT_FIELDS = [
 
 #: the clinical texts of a record: encrypted, never searched, read only inside the department
 CLINICAL_FIELDS = ("complaint", "diagnosis", "prescriptions", "treatments")
+#: the metadata of the files attached to a visit (a JSON array of ``{name, content_type, size,
+#: sha256}``): a file's name or description says what was examined, so it is clinical too
+ATTACHMENTS = "attachments"
+#: every encrypted field of a record: never in an event or audit image, bumps ``revision``
+SEALED_FIELDS = (*CLINICAL_FIELDS, ATTACHMENTS)
 
 RECORD_FIELDS = [
     {
@@ -118,6 +123,17 @@ RECORD_FIELDS = [
         "label": {"en": "Treatments", "zh-CN": "治疗与处置"},
         "encrypted": True,
     },
+    {
+        "entity": RECORDS,
+        "name": ATTACHMENTS,
+        "type": "text",
+        "label": {"en": "Attachments", "zh-CN": "附件"},
+        "help": {
+            "en": 'JSON: [{"name", "description", "content_type", "size", "sha256"}]',
+            "zh-CN": 'JSON：[{"name", "description", "content_type", "size", "sha256"}]',
+        },
+        "encrypted": True,
+    },
 ]
 
 TEMPLATES = [
@@ -129,7 +145,7 @@ TEMPLATES = [
     },
     {
         "name": "medical_record",
-        "version": "1",
+        "version": "2",
         "label": {"en": "Medical record", "zh-CN": "病历"},
         "fields": RECORD_FIELDS,
     },

@@ -58,12 +58,48 @@ REASON_LABELS = {
     "THREAT_TO_LIFE": _l("Threat to life"),
 }
 VISIT_LABELS = {"outpatient": _l("outpatient"), "inpatient": _l("inpatient")}
+STATUS_LABELS = {
+    "proposed": _l("proposed"),
+    "pending": _l("pending"),
+    "booked": _l("booked"),
+    "arrived": _l("arrived"),
+    "fulfilled": _l("fulfilled"),
+    "cancelled": _l("cancelled"),
+    "noshow": _l("no-show"),
+    "entered-in-error": _l("entered in error"),
+    "checked-in": _l("checked in"),
+    "waitlist": _l("waitlist"),
+}
+#: how a read was made (the read audit's ``path``) and why (HL7 PurposeOfUse)
+PATH_LABELS = {
+    "list": _l("list"),
+    "search": _l("search"),
+    "detail": _l("detail"),
+    "export": _l("export"),
+    "timeline": _l("timeline"),
+    "patient_page": _l("patient page"),
+    "break_glass": _l("break-glass page"),
+    "privacy_export": _l("privacy export"),
+}
+PURPOSE_LABELS = {
+    "TREAT": _l("treatment"),
+    "HPAYMT": _l("payment"),
+    "HOPERAT": _l("operations"),
+    "PATRQT": _l("patient's request"),
+    "BTG": _l("Break the glass"),
+}
 
 
 @blp.app_context_processor
 def _medical_context():
     # the labels every medical page uses
-    return {"medical_reasons": REASON_LABELS, "medical_visits": VISIT_LABELS}
+    return {
+        "medical_reasons": REASON_LABELS,
+        "medical_visits": VISIT_LABELS,
+        "medical_statuses": STATUS_LABELS,
+        "medical_paths": PATH_LABELS,
+        "medical_purposes": PURPOSE_LABELS,
+    }
 
 
 def _messages(exc: ValidationError) -> dict:
@@ -111,6 +147,8 @@ def _patient_page(customer_id: int, errors=None, form=None, message=None, status
             appointments=booked,
             elsewhere=elsewhere,
             can_break=can_break and elsewhere > 0,
+            ask_password=can_break and elsewhere > 0 and not breakglass.recently_confirmed(actor),
+            can_audit=can(actor, "audit", "read"),
             reasons=BREAK_GLASS_REASONS,
             errors=errors or {},
             form=form or {},
@@ -137,10 +175,13 @@ def break_glass(customer_id):
         "customer_id": customer_id,
         "reason_code": request.form.get("reason_code", ""),
         "reason": request.form.get("reason", ""),
+        "password": request.form.get("password") or None,
     }
     try:
         data = MedicalBreakGlassOpenSchema().load(raw)
-        grants = breakglass.open_grants(actor, customer_id, data["reason_code"], data["reason"])
+        grants = breakglass.open_grants(
+            actor, customer_id, data["reason_code"], data["reason"], password=data.get("password")
+        )
     except ValidationError as exc:
         return _patient_page(customer_id, _messages(exc), request.form, _("Check the form."), 422)
     except APIError as exc:
@@ -223,6 +264,12 @@ def panel_vars(customer, actor) -> dict:
 
 
 NAV = [
+    {
+        "label": _l("Appointments"),
+        "endpoint": "medical_web.calendar",
+        "permission": "medical.appointments:read",
+        "order": 69,
+    },
     {
         "label": _l("Break-glass review"),
         "endpoint": "medical_web.queue",

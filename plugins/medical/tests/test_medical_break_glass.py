@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from crm_medical.models import BreakGlass
+from crm_medical.models import BreakGlass, Reauth
 from medical_testlib import M, read_audit, register_patient, write_record
 
-from crm_core.testing import deliver_events, run_cli
+from crm_core.testing import TEST_PASSWORD, deliver_events, run_cli
 
-REASON = {"reason_code": "ETREAT", "reason": "Unconscious in the emergency room, allergies unknown"}
+REASON = {
+    "reason_code": "ETREAT",
+    "reason": "Unconscious in the emergency room, allergies unknown",
+    "password": TEST_PASSWORD,
+}
 
 
 def _psychiatric_record(client, admin_headers, clinic):
@@ -162,3 +166,36 @@ def test_what_break_glass_refuses(client, admin_headers, clinic):
     )
     assert r.status_code == 422 and "reason_code" in r.get_json()["errors"]
     assert _open(client, surgeon, 999999).status_code == 404
+
+
+def test_breaking_the_glass_asks_the_password_again(client, admin_headers, clinic, app):
+    patient, _record = _psychiatric_record(client, admin_headers, clinic)
+    surgeon = clinic.staff[("surgery", "medical_doctor")]
+    body = {"customer_id": patient, "reason_code": "ETREAT", "reason": REASON["reason"]}
+    missing = client.post(f"{M}/break-glass", json=body, headers={**surgeon, "Accept-Language": "zh-CN"})
+    assert missing.status_code == 403 and missing.get_json()["errors"]["password"] == ["需要输入您的密码。"]
+    assert missing.get_json()["message"] == "破窗前请再次输入您的密码。"
+    wrong = client.post(f"{M}/break-glass", json={**body, "password": "not-it-0"}, headers=surgeon)
+    assert wrong.status_code == 403 and wrong.get_json()["errors"] == {
+        "password": ["This is not your password."]
+    }
+    failed = client.get(
+        "/api/v1/audit", query_string={"action": "login_failed", "resource": "users"}, headers=admin_headers
+    ).get_json()
+    assert [e["record_id"] for e in failed] == [str(clinic.users[("surgery", "medical_doctor")])]
+    assert client.get(f"{M}/break-glass", headers=surgeon).get_json() == []  # nothing opened
+    # within MEDICAL_BREAK_GLASS_REAUTH_MINUTES of a typed password the next one does not ask
+    assert _open(client, surgeon, patient).status_code == 201
+    assert client.post(f"{M}/break-glass", json=body, headers=surgeon).status_code == 403  # 0: every time
+    app.config["MEDICAL_BREAK_GLASS_REAUTH_MINUTES"] = 15
+    again = client.post(f"{M}/break-glass", json=body, headers=surgeon)
+    assert again.status_code == 201, again.get_json()
+    starts = client.get(
+        "/api/v1/audit",
+        query_string={"resource": "medical.break_glass", "action": "break_glass"},
+        headers=admin_headers,
+    ).get_json()
+    assert sorted(e["after"]["reauthentication"] for e in starts) == ["password", "recent"]
+    past = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=16)
+    Reauth.update(confirmed_at=past).execute()
+    assert client.post(f"{M}/break-glass", json=body, headers=surgeon).status_code == 403

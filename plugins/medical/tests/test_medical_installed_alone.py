@@ -41,7 +41,7 @@ SMOKE = textwrap.dedent(
     rid = rec.get_json()["id"]
     assert c.get("/api/v1/medical/records/%d" % rid, headers=b).status_code == 404
     g = c.post("/api/v1/medical/break-glass", json={"customer_id": p, "reason_code": "ETREAT",
-               "reason": "unconscious in the ER"}, headers=b).get_json()[0]
+               "reason": "unconscious in the ER", "password": "Smoke-Passw0rd!"}, headers=b).get_json()[0]
     opened = c.get("/api/v1/medical/break-glass/%d/records" % g["id"], headers=b).get_json()
     # the Chinese catalogue comes with the package: the doctor of the record's own department
     # has nothing to break the glass for

@@ -103,6 +103,30 @@ def test_front_desk_sees_id_6_4_and_phone_3_4_doctors_see_them_whole(client, adm
     assert doctor.get_json()["department_id"] == dept
 
 
+def test_the_front_desk_registers_a_patient_typing_the_fields_it_then_sees_masked(
+    client, admin_headers, clinic
+):
+    desk = clinic.staff[("internal", "medical_front_desk")]
+    body = {"name": "王芳", "phone": "+8613912345678", "custom": {"resident_id_number": VALID_IDS[1]}}
+    r = client.post("/api/v1/customers", json=body, headers=desk)
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["custom"]["resident_id_number"] == "440524********0014"
+    assert r.get_json()["phone"] == "+86 139****5678"
+    # a typo is caught by the checksum for the desk too, per field
+    r = client.patch(
+        f"/api/v1/customers/{r.get_json()['id']}",
+        json={"custom": {"resident_id_number": "440524188001010015"}},
+        headers=desk,
+    )
+    assert r.status_code == 422 and "custom.resident_id_number" in r.get_json()["errors"]
+    doctor = clinic.staff[("internal", "medical_doctor")]
+    whole = client.get(f"/api/v1/customers/{r.request.path.rsplit('/', 1)[1]}", headers=doctor).get_json()
+    assert whole["custom"]["resident_id_number"] == VALID_IDS[1] and whole["phone"] == "+8613912345678"
+    # the allergies stay hidden, so not written by the desk either
+    r = client.post("/api/v1/customers", json={"name": "赵六", "custom": {"allergies": "无"}}, headers=desk)
+    assert r.status_code == 403 and "allergies" in r.get_json()["errors"]
+
+
 def test_the_errors_speak_chinese(client, admin_headers):
     body = {"name": "李四", "custom": {"resident_id_number": "110105194912310021"}}
     r = client.post("/api/v1/customers", json=body, headers={**admin_headers, "Accept-Language": "zh-CN"})

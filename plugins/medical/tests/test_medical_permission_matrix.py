@@ -18,7 +18,7 @@ import pytest
 from medical_testlib import DEPARTMENTS, ROLES, M, read_audit, register_patient
 
 from crm_core.browser_testing import web_login
-from crm_core.testing import deliver_events
+from crm_core.testing import TEST_PASSWORD, deliver_events
 
 CLINICAL_ROLES = ("medical_doctor", "medical_nurse", "medical_department_head")
 TEXT = re.compile(r"(?:DX|RX|CC|TX)-(internal|surgery|psychiatry)")
@@ -139,6 +139,7 @@ def test_break_glass_is_the_one_way_out_and_each_is_audited(client, admin_header
             "customer_id": patients[target],
             "reason_code": "ETREAT",
             "reason": f"emergency cover by {role}",
+            "password": TEST_PASSWORD,
         }
         r = client.post(f"{M}/break-glass", json=body, headers=headers)
         assert r.status_code == 201, r.get_json()

@@ -8,6 +8,7 @@ import pytest
 from medical_testlib import read_audit, register_patient, write_record
 
 from crm_core.browser_testing import post_form, web_login
+from crm_core.testing import TEST_PASSWORD
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def test_break_glass_from_the_page_then_the_queue(app, client, admin_headers, cl
     r = post_form(
         surgeon,
         path,
-        {"reason_code": "ETREAT", "reason": "急诊昏迷，需了解用药史"},
+        {"reason_code": "ETREAT", "reason": "急诊昏迷，需了解用药史", "password": TEST_PASSWORD},
         page=f"/medical/patients/{ward}",
     )
     assert r.status_code == 302, r.get_data(as_text=True)[-800:]
