@@ -327,3 +327,35 @@ def test_redirect_uri_rule(scheme, host, tail):
         and "*" not in tail
     )
     assert ok == expected, uri
+
+
+def test_confidential_apps_must_authenticate_and_secrets_codes_tokens_are_stored_hashed(client, setup):
+    from crm_core.auth.models import OAuthClient, OAuthCode, OAuthRefreshToken
+
+    app = setup["app"]
+    code = redirected(consent(client, app))["code"]
+    # a confidential app cannot pass as a public one (client_id only, no secret)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    r = client.post("/oauth/token", data={**data, "code_verifier": VERIFIER, "client_id": app["client_id"]})
+    assert r.status_code == 401 and r.get_json()["error"] == "invalid_client"
+    token = exchange(client, app, code).get_json()
+    row = OAuthClient.get(OAuthClient.client_id == app["client_id"])
+    assert app["client_secret"] not in row.secret_hash and len(row.secret_hash) == 64
+    assert not OAuthCode.select().where(OAuthCode.code_hash == code).exists()
+    assert (
+        not OAuthRefreshToken.select().where(OAuthRefreshToken.token_hash == token["refresh_token"]).exists()
+    )
+
+
+def test_an_expired_code_is_refused(client, setup):
+    import datetime as dt
+
+    from crm_core.auth.models import OAuthCode
+
+    app = setup["app"]
+    code = redirected(consent(client, app))["code"]
+    past = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=1)
+    OAuthCode.update(expires_at=past).execute()
+    r = exchange(client, app, code)
+    assert r.status_code == 400 and r.get_json()["error"] == "invalid_grant"
+    assert "expired" in r.get_json()["error_description"]
