@@ -46,7 +46,7 @@ from flask.views import MethodView
 
 from .. import permissions
 from ..db import write_transaction
-from ..records import listing, service
+from ..records import cursors, listing, service
 from .actions import register_action
 from .crud_routes import collection_handlers, item_handlers
 from .idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_TTL, idempotent  # noqa: F401  (public here)
@@ -233,11 +233,13 @@ class CrudView:
     def list(self, actor) -> Response:
         """One page of the collection as ``actor`` may see it, with ``X-Pagination``."""
         page, page_size = listing.page_params(request.args)
-        rows, total = listing.list_query(
+        query, total = listing.list_query(
             self.model, self.resource, request.args, actor, **self.list_options()
         )
-        data = self.crud.dump(list(rows), actor)
-        return json_response(data, 200, pagination_headers(total, page, page_size))
+        rows = list(query)
+        after = cursors.next_cursor(self.resource, query._order_by or [], rows, page_size)
+        data = self.crud.dump(rows, actor)
+        return json_response(data, 200, pagination_headers(total, page, page_size, after))
 
     def create(self, data: dict, actor) -> Response:
         """Create a record (201 + Location + ETag), once per ``Idempotency-Key``."""

@@ -39,10 +39,11 @@ from .. import custom, permissions
 from ..custom import sealed
 from ..errors import APIError
 from ..permissions.decision import _names_of, secret_columns
+from . import cursors
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 200
-RESERVED = frozenset({"page", "page_size", "sort", "q"})
+RESERVED = frozenset({"page", "page_size", "sort", "q", "after"})
 OPERATORS = ("gte", "gt", "lte", "lt", "ne", "in", "contains")
 DEFAULT_SORT = "-created_at"
 
@@ -78,14 +79,22 @@ def page_params(args) -> tuple[int, int]:
     return values["page"], values["page_size"]
 
 
-def pagination_header(total: int, page: int, page_size: int) -> dict:
-    """The ``X-Pagination`` metadata in flask-smorest's format."""
+def pagination_header(total: int, page: int, page_size: int, next_after: str | None = None) -> dict:
+    """The ``X-Pagination`` metadata in flask-smorest's format; ``total_at_least: true`` when
+    ``total`` is a lower bound (a ``cursors.Total`` counted up to the cap), ``next_after`` the
+    cursor of the next page (``?after=``) when there is one."""
+    at_least = bool(getattr(total, "at_least", False))
     meta = {
-        "total": total,
-        "total_pages": max(1, -(-total // page_size)),
+        "total": int(total),
+        "total_pages": max(1, -(-int(total) // page_size)),
         "page": page,
         "page_size": page_size,
     }
+    if at_least:  # rows exist beyond the cap and beyond this page (``cursors.capped_count``)
+        meta["total_at_least"] = True
+        meta["next_page"] = page + 1
+    if next_after:
+        meta["next_after"] = next_after
     meta["first_page"], meta["last_page"] = 1, meta["total_pages"]
     if page > 1:
         meta["previous_page"] = min(page - 1, meta["total_pages"])
@@ -421,5 +430,12 @@ def list_query(
     if not paginate:
         return filtered.order_by(*ordering), None
     page, page_size = page_params(args)
-    total = filtered.order_by().count()
+    after = args.get("after")
+    if after:  # a keyset page: as cheap deep in the list as on its first page
+        if args.get("page") not in (None, "", "1"):
+            raise _bad("after", "Give either page or after, not both.")
+        total = cursors.capped_count(filtered.order_by(), page_size)
+        condition = cursors.after_condition(resource, ordering, after)
+        return filtered.where(condition).order_by(*ordering).limit(page_size), total
+    total = cursors.capped_count(filtered.order_by(), page * page_size)
     return filtered.order_by(*ordering).paginate(page, page_size), total
