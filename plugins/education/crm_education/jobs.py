@@ -5,13 +5,35 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from crm_core.plugin_api import emit, utcnow, write_transaction
+from flask_babel import gettext as _
 
-from . import followups, hours, settings, waitlist
+from crm_core.plugin_api import Customer, emit, utcnow, write_transaction
+
+from . import followups, hours, messages, settings, waitlist
 from .models import FollowUp, Package, Session, Trial
 
 
+def _local(instant: dt.datetime) -> str:
+    return instant.replace(tzinfo=dt.UTC).astimezone(settings.timezone()).strftime("%Y-%m-%d %H:%M")
+
+
+def _hours_text(package: Package, reason: str, left: Decimal) -> tuple[Customer, str]:
+    student = Customer.get_by_id(package.customer_id)
+    values = {"name": student.name, "course": package.course.name, "hours": left}
+    if reason == "expiring":
+        text = _(
+            "%(name)s's %(course)s package expires on %(day)s with %(hours)s lesson hours left.",
+            day=package.valid_until.isoformat(),
+            **values,
+        )
+    else:
+        text = _("%(name)s has %(hours)s lesson hours left for %(course)s: time to renew.", **values)
+    return student, text
+
+
 def _hours_low(package: Package, reason: str, left: Decimal, actor) -> None:
+    student, text = _hours_text(package, reason, left)
+    delivery = messages.remind(student, text, f"education:hours-{reason}:{package.id}", actor)
     emit(
         "hours.low",
         {
@@ -21,6 +43,7 @@ def _hours_low(package: Package, reason: str, left: Decimal, actor) -> None:
             "reason": reason,
             "balance": left,
             "valid_until": package.valid_until,
+            "delivery_id": delivery,
             "owner_id": package.owner_id,
             "department_id": package.department_id,
         },
@@ -123,6 +146,13 @@ def remind_trials(ctx) -> dict:
     sent = []
     for trial in soon:
         with write_transaction():
+            student = Customer.get_by_id(trial.customer_id)
+            text = _(
+                "Reminder: %(name)s's trial lesson starts at %(time)s.",
+                name=student.name,
+                time=_local(trial.session.starts_at),
+            )
+            delivery = messages.remind(student, text, f"education:trial-reminder:{trial.id}", ctx.actor)
             emit(
                 "trial.reminder",
                 {
@@ -130,6 +160,7 @@ def remind_trials(ctx) -> dict:
                     "customer_id": trial.customer_id,
                     "session_id": trial.session_id,
                     "starts_at": trial.session.starts_at,
+                    "delivery_id": delivery,
                     "owner_id": trial.owner_id,
                     "department_id": trial.department_id,
                 },

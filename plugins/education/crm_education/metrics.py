@@ -4,8 +4,9 @@ Definitions (as in the answers' ``definitions``):
 
 - funnel cohort: leads (customers) created in [from, until]; ``trial_booked``: of them, those
   with a trial ever seated (booked); ``trial_attended``: with a trial attended; ``enrolled``:
-  with an enrolment. Rates: booked ÷ leads, attended ÷ booked (show rate), enrolled ÷ attended
-  (trial conversion), enrolled ÷ leads (overall).
+  with an enrolment (``enrolled_after_trial``: of those, the ones who had attended a trial).
+  Rates: booked ÷ leads, attended ÷ booked (show rate), enrolled after a trial ÷ attended (trial
+  conversion), enrolled ÷ leads (overall).
 - revenue (确认收入) of a month: the value of the hours consumed at its lessons (minus the
   consume and reverse entries' amounts, by the session's start: hours × the package's remaining
   value per hour).
@@ -29,7 +30,8 @@ from .models import Attendance, Enrolment, HourEntry, Package, Session, Trial
 
 GROUPS = ("", "consultant", "campus")
 DEFINITIONS = {
-    "funnel": "cohort: leads created in [from, until]; booked, attended, enrolled: of that cohort",
+    "funnel": "cohort: leads created in [from, until]; booked, attended, enrolled: of that cohort; "
+    "trial_conversion: enrolled after attending a trial / attended",
     "revenue": "value of the hours consumed in the month (hours x remaining value per hour)",
     "attendance_rate": "present marks / all marks of enrolled students at the month's sessions",
     "renewal_rate": "renewed / (renewed + ended): bought again while holding a package / a package "
@@ -75,13 +77,16 @@ def funnel(actor, start: dt.date, until: dt.date, group: str = "") -> dict:
             e.customer_id
             for e in Enrolment.select(Enrolment.customer_id).where(Enrolment.customer_id.in_(ids))
         }
-    groups: dict = defaultdict(lambda: {"leads": 0, "trial_booked": 0, "trial_attended": 0, "enrolled": 0})
+    groups: dict = defaultdict(
+        lambda: {"leads": 0, "trial_booked": 0, "trial_attended": 0, "enrolled": 0, "enrolled_after_trial": 0}
+    )
     for c in leads:
         row = groups[_key(group, c.owner_id, c.department_id)]
         row["leads"] += 1
         row["trial_booked"] += c.id in booked
         row["trial_attended"] += c.id in attended
         row["enrolled"] += c.id in enrolled
+        row["enrolled_after_trial"] += c.id in enrolled and c.id in attended
     out = []
     for key, row in sorted(groups.items(), key=lambda kv: str(kv[0])):
         out.append(
@@ -90,7 +95,7 @@ def funnel(actor, start: dt.date, until: dt.date, group: str = "") -> dict:
                 **row,
                 "booking_rate": _rate(row["trial_booked"], row["leads"]),
                 "show_rate": _rate(row["trial_attended"], row["trial_booked"]),
-                "trial_conversion": _rate(row["enrolled"], row["trial_attended"]),
+                "trial_conversion": _rate(row["enrolled_after_trial"], row["trial_attended"]),
                 "overall_conversion": _rate(row["enrolled"], row["leads"]),
             }
         )

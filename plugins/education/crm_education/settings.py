@@ -26,6 +26,9 @@ SETTINGS = {
     "EDUCATION_WAITLIST_OFFER_HOURS": Setting(
         int, 48, "hours a freed seat is held for the first in the waiting list before it passes on"
     ),
+    "EDUCATION_MESSAGE_CHANNEL": Setting(
+        str, "", "the message channel trial and lesson-hour reminders go to guardians on (empty: events only)"
+    ),
     "EDUCATION_TEACHER_ROLE": Setting(
         str, "teacher", "the role whose holders (holding no other role) see only their classes' students"
     ),

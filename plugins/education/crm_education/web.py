@@ -18,6 +18,7 @@ from decimal import Decimal
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as pgettext_l
 
 from crm_core.plugin_api import (
     APIError,
@@ -37,11 +38,13 @@ from crm_core.plugin_api import (
 from . import hours, rollcall, settings
 from .models import ATTENDANCE_STATUSES, HourEntry, Klass, Package, Room, Session
 
-blp = Blueprint("education_web", __name__, url_prefix="/education", template_folder="templates")
+blp = Blueprint(
+    "education_web", __name__, url_prefix="/education", template_folder="templates", static_folder="static"
+)
 
 STATUS_LABELS = {"present": _l("Present"), "absent": _l("Absent"), "leave": _l("On leave")}
 KIND_LABELS = {
-    "purchase": _l("Purchase"),
+    "purchase": pgettext_l("education", "Purchase"),
     "consume": _l("Lesson"),
     "reverse": _l("Correction"),
     "transfer_in": _l("Transfer in"),

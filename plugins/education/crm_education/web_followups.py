@@ -16,6 +16,7 @@ import peewee as pw
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as pgettext_l
 from marshmallow import ValidationError
 
 from crm_core.plugin_api import (
@@ -40,9 +41,9 @@ from .web_trials import _refused
 
 RESOURCE = "education.followups"
 CHANNEL_LABELS = {
-    "phone": _l("Phone"),
+    "phone": pgettext_l("education", "Phone"),
     "wechat": _l("WeChat"),
-    "visit": _l("Visit"),
+    "visit": pgettext_l("education", "Visit"),
     "sms": _l("SMS"),
     "other": _l("Other"),
 }

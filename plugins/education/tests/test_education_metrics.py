@@ -68,6 +68,7 @@ def test_funnel_overall_and_per_consultant(client, admin_headers, funnel_world):
             "trial_booked": 2,
             "trial_attended": 1,
             "enrolled": 1,
+            "enrolled_after_trial": 1,
             "booking_rate": "0.5000",
             "show_rate": "0.5000",
             "trial_conversion": "1.0000",
