@@ -15,6 +15,7 @@ from .hooks import (  # noqa: F401  pluggy collects the hook implementations fro
     crm_erase_customer,
     crm_export_customer,
     crm_jobs,
+    crm_message_allowed,
     crm_migrations,
     crm_models,
     crm_nav,

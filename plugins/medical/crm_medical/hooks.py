@@ -179,6 +179,12 @@ def crm_actions():
 
 
 @hookimpl
+def crm_message_allowed(customer_id, purpose, channel):
+    """No marketing message to a patient without their marketing consent, on any channel."""
+    return marketing.message_allowed(customer_id, purpose, channel)
+
+
+@hookimpl
 def crm_translations():
     """The plugin's own catalogue (its messages and labels in Chinese)."""
     return [str(Path(__file__).parent / "translations")]

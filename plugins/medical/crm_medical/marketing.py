@@ -14,7 +14,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from marshmallow import Schema, fields, validate
 
-from crm_core.plugin_api import APIError, acting_actor, emit, has_consent
+from crm_core.plugin_api import APIError, Customer, acting_actor, emit, has_consent
 
 CHANNELS = ("sms", "wechat", "email")
 
@@ -51,6 +51,19 @@ def send_marketing(params, event, customer) -> dict:
         customer_id=customer.id,
     )
     return {"event_id": sent.id}
+
+
+def message_allowed(customer_id, purpose: str, channel: str):
+    """``crm_message_allowed``: a marketing message (``send_message(..., purpose="marketing")``,
+    on any channel) to a patient without their marketing consent is refused; anything else is
+    left to the others. The core's messaging refuses it too; the clinic's rule does not depend
+    on that default."""
+    if purpose != "marketing" or customer_id is None:
+        return None
+    customer = Customer.get_or_none(Customer.id == customer_id)
+    if customer is None:
+        return None
+    return None if has_consent(customer, "marketing") else False
 
 
 ACTIONS = [

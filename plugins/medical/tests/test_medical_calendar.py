@@ -69,7 +69,9 @@ def test_booking_from_the_screen_keeps_the_clash_rule(app, client, admin_headers
     clash = post_form(desk, path, form, page=PAGE)
     text = clash.get_data(as_text=True)
     assert (
-        clash.status_code == 409 and 'data-field="start_at"' in text and "该医生在此时段已有重叠的预约" in text
+        clash.status_code == 409
+        and 'data-field="start_at"' in text
+        and "该医生在此时段已有重叠的预约" in text
     ), text[-3000:]
     missing = post_form(desk, path, {**form, "start_at": ""}, page=PAGE)
     assert missing.status_code == 422 and 'data-field="start_at"' in missing.get_data(as_text=True)
