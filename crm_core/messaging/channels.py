@@ -125,9 +125,12 @@ class _Missing(dict):
 def render(template: str, variables: dict) -> str:
     """``template`` with ``{name}`` replaced from ``variables`` (no attribute or index access:
     the text comes from admins, the values from events)."""
-    names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
-    for name in names:
-        if not name.isidentifier():
+    for _text, name, spec, conversion in string.Formatter().parse(template):
+        if name is None:
+            continue
+        # no attribute/index access, positional fields, conversions or format specs (a spec
+        # like {x:>999999999} would make a gigabyte)
+        if not name.isidentifier() or spec or conversion:
             raise ValueError(f"bad template field {name!r}")
     return template.format_map(_Missing({k: "" if v is None else v for k, v in (variables or {}).items()}))
 
