@@ -9,8 +9,8 @@ after the fetch); plugins can AND in their own restrictions (``crm_permission_fi
 single actions (``crm_permission_check``), but never widen.
 
 Public functions (see docs/internals.md): ``scoped``, ``get_record``, ``require``, ``can``,
-``field_rules``, ``mask``, ``check_writable``, ``check_assignment``; plus ``effective_scope``,
-``resources`` and ``is_sensitive`` for tooling. ``get_record`` also audits single-record reads of
+``field_rules``, ``mask``, ``check_writable``, ``without_masked_echoes``, ``check_assignment``;
+plus ``effective_scope``, ``resources`` and ``is_sensitive`` for tooling. ``get_record`` also audits single-record reads of
 sensitive resources (``crm_core.audit.record_read``).
 
 The bodies live in modules named for what they hold, each decided only here: ``grants`` (which
@@ -38,7 +38,7 @@ from .delegation import (
     scope_problems,
     user_problems,
 )
-from .fields import check_writable, field_rules, mask
+from .fields import check_writable, field_rules, mask, without_masked_echoes
 from .grants import CORE_RESOURCES, effective_scope, invalidate, resources
 from .models import FIELD_RULES, SCOPES
 from .placement import OWNER_DEPARTMENT, check_assignment, place
@@ -60,6 +60,7 @@ __all__ = [
     "field_rules",
     "mask",
     "check_writable",
+    "without_masked_echoes",
     "check_assignment",
     "place",
     "OWNER_DEPARTMENT",

@@ -116,6 +116,26 @@ def shown(resource: str, data: dict, hidden, masked) -> dict:
     return mask_values(reveal(resource, _mask_one(data, hidden)), masked)
 
 
+def without_masked_echoes(actor, resource: str, data: dict, stored: dict) -> dict:
+    """``data`` without the ``masked-writable`` values that only echo what ``actor`` was shown of
+    ``stored`` (the record's dumped values): a client that reads a record and writes it back
+    sends 110105********002X, which must keep the number, not replace it. Keys inside ``custom``
+    included; ``data`` itself when nothing is dropped."""
+    writable_masked = {f for f, rule in field_rules(actor, resource).items() if rule == "masked-writable"}
+    if not writable_masked or not isinstance(data, dict):
+        return data
+    seen = shown(resource, stored, frozenset(), frozenset(writable_masked))
+    out = {k: v for k, v in data.items() if not (k in writable_masked and k in seen and v == seen[k])}
+    if isinstance(data.get("custom"), dict):
+        seen_custom = seen.get("custom") or {}
+        out["custom"] = {
+            k: v
+            for k, v in data["custom"].items()
+            if not (k in writable_masked and k in seen_custom and v == seen_custom[k] and v is not None)
+        }
+    return out
+
+
 def check_writable(actor, resource: str, data: dict) -> None:
     """Raise ``APIError(403)`` naming each hidden, masked or read-only field present in ``data``
     (including keys inside ``custom``); a ``masked-writable`` one is written."""

@@ -256,6 +256,7 @@ def update(
     with write_transaction():
         permissions.require(actor, resource, "update", record)
         permissions.check_writable(actor, resource, data)
+        data = permissions.without_masked_echoes(actor, resource, data, serialize(record))
         if _has_scope_columns(model) and ({"owner_id", "department_id"} & set(data)):
             # a new owner brings the record to their department unless one is given with it
             owner_changes = "owner_id" in data and data["owner_id"] != record.owner_id
