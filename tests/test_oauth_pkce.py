@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -133,19 +134,19 @@ def test_full_flow_token_acts_as_the_user_narrowed_by_scopes(client, setup):
     assert client.get("/api/v1/tickets", headers=setup["user_headers"]).status_code == 200
 
 
-@pytest.mark.parametrize(
-    "over, fragment",
-    [
-        ({"code_challenge": None, "code_challenge_method": None}, "PKCE is required"),
-        ({"code_challenge_method": "plain"}, "must be S256"),
-        ({"code_challenge_method": None}, "must be S256"),
-        ({"code_challenge": "short"}, "Invalid 'code_challenge'"),
-    ],
-)
-def test_missing_or_plain_code_challenge_is_refused(client, setup, over, fragment):
-    answer = redirected(client.get(auth_query(setup["app"], **over)))
-    assert answer["error"] == "invalid_request" and fragment in answer["error_description"]
-    assert answer["state"] == "st-123" and "code" not in answer
+PKCE_REFUSALS = [
+    ({"code_challenge": None, "code_challenge_method": None}, "PKCE is required"),
+    ({"code_challenge_method": "plain"}, "must be S256"),
+    ({"code_challenge_method": None}, "must be S256"),  # absent means plain (RFC 7636 §4.3)
+    ({"code_challenge": "short"}, "Invalid 'code_challenge'"),
+]
+
+
+def test_missing_or_plain_code_challenge_is_refused(client, setup):
+    for over, fragment in PKCE_REFUSALS:  # one database for the four cases: they write nothing
+        answer = redirected(client.get(auth_query(setup["app"], **over)))
+        assert answer["error"] == "invalid_request" and fragment in answer["error_description"], over
+        assert answer["state"] == "st-123" and "code" not in answer
 
 
 @pytest.mark.parametrize("public", [False, True])
@@ -359,3 +360,40 @@ def test_an_expired_code_is_refused(client, setup):
     r = exchange(client, app, code)
     assert r.status_code == 400 and r.get_json()["error"] == "invalid_grant"
     assert "expired" in r.get_json()["error_description"]
+
+
+def test_server_metadata_and_audit(client, setup):
+    from crm_core.audit.models import AuditEntry
+
+    meta = client.get("/.well-known/oauth-authorization-server").get_json()
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert (
+        meta["authorization_endpoint"].endswith("/authorize") and "customers:read" in meta["scopes_supported"]
+    )
+    assert meta["authorization_response_iss_parameter_supported"] is True
+    redirected(consent(client, setup["app"]))
+    redirected(consent(client, setup["app"], decision="deny"))
+    decisions = [e for e in AuditEntry.select().where(AuditEntry.action == "oauth_consent")]
+    assert [json.loads(e.after)["approved"] for e in decisions] == [True, False]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_racing_exchanges_of_one_code_cannot_both_win(app, client, setup):
+    import threading
+
+    code = redirected(consent(client, setup["app"]))["code"]
+    barrier, answers = threading.Barrier(2), []
+
+    def race():
+        mine = app.test_client()
+        barrier.wait()
+        answers.append(exchange(mine, setup["app"], code))
+
+    threads = [threading.Thread(target=race) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.status_code for r in answers) == [200, 400]
+    loser = next(r for r in answers if r.status_code == 400).get_json()
+    assert loser["error"] == "invalid_grant" and "already used" in loser["error_description"]

@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidScopeError
-from flask import current_app, g, render_template, request
+from flask import current_app, g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -168,3 +168,29 @@ def oauth_authorize():
             },
         )
     return _with_iss(response)
+
+
+@bp.route("/.well-known/oauth-authorization-server")
+def oauth_metadata():
+    """Authorization server metadata (RFC 8414): where the endpoints are and what they accept,
+    so an OAuth library can configure itself from this server's address alone."""
+    base = issuer()
+    methods = ["client_secret_basic", "client_secret_post", "none"]
+    return jsonify(
+        {
+            "issuer": base,
+            "authorization_endpoint": base + url_for("web.oauth_authorize"),
+            "token_endpoint": base + "/oauth/token",
+            "revocation_endpoint": base + "/oauth/revoke",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": methods,
+            "revocation_endpoint_auth_methods_supported": methods,
+            "scopes_supported": sorted(
+                f"{name}:{action}" for name, entry in resources().items() for action in entry["actions"]
+            ),
+            "authorization_response_iss_parameter_supported": True,
+            "service_documentation": base + "/api/v1/docs",
+        }
+    )
