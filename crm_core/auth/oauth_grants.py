@@ -102,10 +102,9 @@ class _Code:
 class _Token:
     """Authlib's view of a refresh token or an access token row."""
 
-    def __init__(self, row, client_pk: int, client_id: str):
+    def __init__(self, row, client_pk: int):
         self.row = row
         self.client_pk = client_pk
-        self.client_id = client_id
 
     @property
     def is_refresh(self) -> bool:
@@ -118,7 +117,7 @@ class _Token:
         return self.row.scopes or ""
 
 
-def _revoke_family(family: int, reason: str, client: OAuthClient | None = None) -> int:
+def _revoke_family(family: int, reason: str) -> int:
     """Revoke every refresh token of ``family`` and the access tokens issued with them;
     audited (``reason``) when anything was still live. Returns how many tokens were revoked."""
     now = utcnow()
@@ -244,7 +243,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             )
         if row.expires_at <= utcnow():
             raise InvalidGrantError("The refresh token has expired; authorize the app again.")
-        return _Token(row, row.client_id, client.row.client_id)
+        return _Token(row, row.client_id)
 
     def create_token_response(self):
         row = self.request.refresh_token.row
@@ -279,13 +278,12 @@ class RevocationEndpoint(_RevocationEndpoint):
         digest = _hash(token_string)
         refresh = OAuthRefreshToken.get_or_none(OAuthRefreshToken.token_hash == digest)
         if refresh is not None:
-            owner = OAuthClient.get_by_id(refresh.client_id)
-            return _Token(refresh, owner.id, owner.client_id)
+            return _Token(refresh, refresh.client_id)
         access = AccessToken.get_or_none(AccessToken.token_hash == digest, AccessToken.kind == "oauth")
         if access is not None:
             owner = OAuthClient.get_or_none(OAuthClient.client_id == access.name)
             if owner is not None:
-                return _Token(access, owner.id, owner.client_id)
+                return _Token(access, owner.id)
         return None
 
     def revoke_token(self, token, request):
