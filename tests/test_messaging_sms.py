@@ -45,7 +45,11 @@ def configure(client, headers, im, **extra):
     aliyun = {
         "name": "sms-ali",
         "kind": "sms_aliyun",
-        "secrets": {"access_key_id": im.aliyun["key_id"], "access_key_secret": im.aliyun["secret"]},
+        "secrets": {
+            "access_key_id": im.aliyun["key_id"],
+            "access_key_secret": im.aliyun["secret"],
+            "callback_token": "cb-ali",
+        },
         "settings": {
             "sign_name": "示例商城",
             "templates": {
@@ -58,7 +62,11 @@ def configure(client, headers, im, **extra):
     tencent = {
         "name": "sms-tc",
         "kind": "sms_tencent",
-        "secrets": {"secret_id": im.tencent["key_id"], "secret_key": im.tencent["secret"]},
+        "secrets": {
+            "secret_id": im.tencent["key_id"],
+            "secret_key": im.tencent["secret"],
+            "callback_token": "cb-tc",
+        },
         "settings": {
             "sign_name": "示例商城",
             "sdk_app_id": "1400000001",
@@ -215,3 +223,44 @@ def test_marketing_needs_consent_and_a_stop_reply_opts_out(client, admin_headers
         f"/api/v1/customers/{customer['id']}/privacy-export", headers=admin_headers
     ).get_json()
     assert "message_opt_outs" in str(export)
+
+
+def test_reply_callbacks_opt_numbers_out(client, admin_headers, im):
+    configure(client, admin_headers, im)
+    push = [
+        {
+            "phone_number": "13800138000",
+            "content": "TD",
+            "send_time": "2026-01-05 09:00:00",
+            "sign_name": "示例商城",
+        }
+    ]
+    assert client.post("/api/v1/messaging/sms/sms-ali/replies?token=wrong", json=push).status_code == 404
+    assert client.post("/api/v1/messaging/sms/nope/replies?token=cb-ali", json=push).status_code == 404
+    answer = client.post("/api/v1/messaging/sms/sms-ali/replies?token=cb-ali", json=push)
+    assert answer.status_code == 200 and answer.get_json() == {"code": 0, "msg": "成功"}
+    tencent = {
+        "extend": "",
+        "mobile": "13900139000",
+        "nationcode": "86",
+        "sign": "示例商城",
+        "text": "退订",
+        "time": 1,
+    }
+    answer = client.post("/api/v1/messaging/sms/sms-tc/replies?token=cb-tc", json=tencent)
+    assert answer.status_code == 200 and answer.get_json() == {"result": 0, "errmsg": "OK"}
+    from crm_core.entities.models import Customer  # rows the API created
+
+    promo = {"kind": "template", "template": "promo", "variables": {"name": "x"}}
+    outcomes = []
+    for phone in (PHONE, "+8613900139000", "+8613700137000"):
+        made = client.post(
+            "/api/v1/customers", json={"name": phone, "phone": phone}, headers=admin_headers
+        ).get_json()
+        record_consent(Customer.get_by_id(made["id"]), None, "marketing", "given")
+        delivery = send_message("sms-ali", {"customer_id": made["id"]}, promo, purpose="marketing")
+        outcomes.append(delivery_status(delivery)["last_code"] or delivery_status(delivery)["status"])
+    assert outcomes == ["opted_out", "opted_out", "queued"]
+    # a bare number is nobody whose consent we hold
+    bare = send_message("sms-ali", {"phone": "+8613600136000"}, promo, purpose="marketing")
+    assert delivery_status(bare)["last_code"] == "no_consent"

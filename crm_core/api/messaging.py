@@ -4,17 +4,20 @@ message, sending, the delivery log with every attempt, and opt-outs. Admins by d
 
 from __future__ import annotations
 
+import hmac
+
+from flask import request
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields, validate
 
 from .. import permissions
-from ..auth import current_actor
+from ..auth import current_actor, public
 from ..entities.schemas import UTCDateTime
 from ..errors import APIError
 from ..messaging import config as channel_config
-from ..messaging import delivery_status, opt_out, send_message
+from ..messaging import delivery_status, opt_out, record_reply, send_message
 from ..messaging.channels import collect
 from ..messaging.models import STATUSES, MessageChannelConfig, MessageDelivery
 from ..messaging.service import PURPOSES, delivery_dict
@@ -318,3 +321,53 @@ class OptOuts(MethodView):
         except ValueError as exc:
             raise APIError(422, _("The opt-out is not valid."), errors={"phone": [str(exc)]}) from None
         return data
+
+
+class ReplyAnswerSchema(Schema):
+    code = fields.Integer(metadata={"description": "Aliyun: 0 when taken"})
+    msg = fields.String()
+    result = fields.Integer(metadata={"description": "Tencent: 0 when taken"})
+    errmsg = fields.String()
+
+
+def _replies(kind: str, body) -> list[tuple[str, str, str | None]]:
+    """``(phone, text, region)`` of each reply in a provider's callback body."""
+    if kind == "sms_aliyun":  # SmsUp push: a JSON list of {phone_number, content, ...}
+        items = body if isinstance(body, list) else [body]
+        return [
+            (str(i.get("phone_number") or ""), str(i.get("content") or ""), "CN")
+            for i in items
+            if isinstance(i, dict)
+        ]
+    if isinstance(body, dict):  # Tencent reply callback: {mobile, nationcode, text, ...}
+        return [
+            (
+                f"+{body.get('nationcode') or '86'}{body.get('mobile') or ''}",
+                str(body.get("text") or ""),
+                None,
+            )
+        ]
+    return []
+
+
+@blp.route("/sms/<string:name>/replies")
+@public
+class SmsReplies(MethodView):
+    @blp.response(200, ReplyAnswerSchema)
+    @blp.alt_response(404, description="No SMS channel of that name with a callback token, or a wrong token")
+    def post(self, name):
+        """The provider's callback of replies to the SMS channel ``name`` (Aliyun SmsUp push,
+        Tencent reply callback), authenticated by the channel's ``callback_token`` secret in
+        ``?token=``: a STOP/退订 reply opts the number out of marketing SMS."""
+        row, token = channel_config.callback_token(name)
+        given = request.args.get("token") or ""
+        if row is None or not token or not hmac.compare_digest(given.encode(), token.encode()):
+            raise APIError(404, _("No such callback."))
+        for phone, text, region in _replies(row.kind, request.get_json(silent=True)):
+            try:
+                record_reply(phone, text, region)
+            except ValueError:
+                continue  # a number the provider sent garbled: nothing to opt out
+        if row.kind == "sms_aliyun":
+            return {"code": 0, "msg": "成功"}
+        return {"result": 0, "errmsg": "OK"}

@@ -48,14 +48,14 @@ KIND_SPECS = {
         "channel_kind": "robot",
     },
     "sms_aliyun": {
-        "secrets": ("access_key_id", "access_key_secret"),
+        "secrets": ("access_key_id", "access_key_secret", "callback_token"),
         "required": ("access_key_id", "access_key_secret"),
         "settings": ("sign_name", "templates", "caps"),
         "base_url": "https://dysmsapi.aliyuncs.com",
         "channel_kind": "sms",
     },
     "sms_tencent": {
-        "secrets": ("secret_id", "secret_key"),
+        "secrets": ("secret_id", "secret_key", "callback_token"),
         "required": ("secret_id", "secret_key"),
         "settings": ("sign_name", "sdk_app_id", "region", "templates", "caps"),
         "base_url": "https://sms.tencentcloudapi.com",
@@ -270,3 +270,12 @@ def configured() -> list[MessageChannel]:
     """Every active configured channel (what ``core.messaging`` offers ``crm_message_channels``)."""
     rows = MessageChannelConfig.select().where(MessageChannelConfig.active == True)  # noqa: E712
     return [build(row) for row in rows if row.kind in KIND_SPECS]
+
+
+def callback_token(name: str) -> tuple[MessageChannelConfig | None, str]:
+    """The SMS channel ``name`` and its ``callback_token`` secret ("" when none is set: its
+    reply callback is off)."""
+    row = MessageChannelConfig.get_or_none(MessageChannelConfig.name == name)
+    if row is None or not row.kind.startswith("sms_") or not row.secret:
+        return None, ""
+    return row, str(open_value(row.secret, secret_context(row.id)).get("callback_token") or "")

@@ -3,7 +3,8 @@ decides consent, and stores one delivery (the queue row, committed with the call
 transaction: an automation's send is queued exactly when its rule's run commits).
 
 Consent (the one place it is decided for messages): purpose ``marketing`` needs the customer's
-``marketing`` consent (``crm_core.privacy.consent.has_consent``: none recorded is no), no opt-out
+``marketing`` consent (``crm_core.privacy.consent.has_consent``: none recorded is no; a bare
+number with no customer has none, only a robot's group needs no customer), no opt-out
 of that kind of channel (an SMS ``退订``/STOP reply, or the API), and no ``crm_message_allowed``
 returning False; a refused message is still a delivery (status ``refused``, ``last_code`` says
 why), so the caller and the log see it. Other purposes are vetoed only by
@@ -82,6 +83,10 @@ def refusal(
 ) -> str | None:
     """Why this send may not go (``no_consent``, ``opted_out``, ``vetoed:<plugin>``), or None."""
     if purpose == "marketing":
+        # a number or an address with no customer behind it has given no consent we could see
+        # (a robot posts to a group of staff: nobody to ask)
+        if customer_id is None and channel.channel_kind != "robot":
+            return "no_consent"
         if customer_id is not None and not has_consent(customer_id, "marketing"):
             return "no_consent"
         if opted_out(channel.channel_kind, customer_id, address):
@@ -264,12 +269,12 @@ def opt_out(channel_kind: str, *, customer_id=None, phone=None, source="api", ac
     return True
 
 
-def record_reply(phone: str, text: str) -> bool:
+def record_reply(phone: str, text: str, region: str | None = None) -> bool:
     """An SMS reply: a STOP/退订 reply opts the number (and its customer) out of marketing SMS;
-    True when it was one."""
+    True when it was one. ``region`` reads a number without its country code (``CN``)."""
     if not is_stop_reply(text):
         return False
-    address = normalize_phone(str(phone))
+    address = normalize_phone(str(phone), region)
     customer_id = Customer.select(Customer.id).where(Customer.phone == address).scalar()
     opt_out("sms", customer_id=customer_id, phone=address, source="reply")
     return True
