@@ -397,3 +397,14 @@ def test_racing_exchanges_of_one_code_cannot_both_win(app, client, setup):
     assert sorted(r.status_code for r in answers) == [200, 400]
     loser = next(r for r in answers if r.status_code == 400).get_json()
     assert loser["error"] == "invalid_grant" and "already used" in loser["error_description"]
+
+
+def test_a_password_change_ends_the_apps_refresh_tokens(client, setup):
+    from crm_core.auth import set_password
+    from crm_core.auth.models import User
+
+    app = setup["app"]
+    token = exchange(client, app, redirected(consent(client, app))["code"]).get_json()
+    set_password(User.get(User.username == "agent"), "An0ther-Passw0rd!")
+    assert client.get("/api/v1/customers", headers=bearer(token["access_token"])).status_code == 401
+    assert refresh(client, app, token["refresh_token"]).get_json()["error"] == "invalid_grant"

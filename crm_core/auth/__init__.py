@@ -36,7 +36,7 @@ from ..audit import record_event
 from ..changes import record_written
 from ..db import Prepared, database, slot, utcnow
 from ..errors import APIError
-from .models import AccessToken, Department, Role, User, UserRole
+from .models import AccessToken, Department, OAuthRefreshToken, Role, User, UserRole
 from .passwords import hash_password, policy_errors, verify_password
 from .ratelimit import clear_user_failures, count_user_failure, login_locked_for
 
@@ -168,12 +168,21 @@ def revoke_token(raw: str) -> bool:
 
 
 def revoke_user_tokens(user: User, kinds=("login", "personal", "oauth")) -> int:
-    """Revoke every live token of ``user`` (password change, deactivation)."""
+    """Revoke every live token of ``user`` (password change, deactivation); ``oauth`` includes
+    the apps' refresh tokens, so no app mints new access tokens afterwards."""
+    if "oauth" in kinds:
+        _revoke_refresh_tokens(user)
     return (
         AccessToken.update(revoked_at=utcnow())
         .where(AccessToken.user == user, AccessToken.kind.in_(kinds), AccessToken.revoked_at.is_null())
         .execute()
     )
+
+
+def _revoke_refresh_tokens(user: User) -> None:
+    OAuthRefreshToken.update(revoked_at=utcnow()).where(
+        OAuthRefreshToken.user == user, OAuthRefreshToken.revoked_at.is_null()
+    ).execute()
 
 
 def authenticate(username: str, password: str) -> User | None:
@@ -273,6 +282,7 @@ def set_password(user: User, password: str, keep_token_id: int | None = None) ->
         if keep_token_id is not None:
             query = query.where(AccessToken.id != keep_token_id)
         query.execute()
+        _revoke_refresh_tokens(user)  # the apps' too: whoever held the old password lost them
 
 
 def record_change(action: str, resource: str, record_id, before=None, after=None, actor=None) -> None:
