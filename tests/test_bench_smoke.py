@@ -33,6 +33,7 @@ TINY = {
     ],
     "bench_channel.py": ["--events", "500", "--touchpoints", "2000", "--conversions", "50"],
     "bench_statements.py": [],
+    "bench_graphql.py": ["--customers", "20", "--requests", "5"],
     "bench_sqlite_writers.py": ["--seconds", "5", "--baseline-seconds", "1", "--sequential", "20"],
     "bench_soak.py": [
         "--seconds",
@@ -48,7 +49,7 @@ TINY = {
     ],
 }
 # benchmarks of the embedded default: they start their own SQLite instance, no PostgreSQL needed
-SQLITE_ONLY = {"bench_sqlite_writers.py"}
+SQLITE_ONLY = {"bench_sqlite_writers.py", "bench_graphql.py"}
 
 
 def test_every_benchmark_has_a_smoke_size():

@@ -294,5 +294,7 @@ def test_a_plugin_collection_is_served_and_its_read_hook_runs(register_plugin, t
     assert page["data"]["gqlt_gadgets"]["items"] == rest
     one = gql(client, headers, f"{{ gqlt_gadgets_by_id(id: {rest[0]['id']}) {{ title }} }}")
     assert one["data"]["gqlt_gadgets_by_id"] == {"title": "a"}
+    counted = gql(client, headers, "{ gqlt_gadgets { total } }")  # no record read: none audited
+    assert counted["data"]["gqlt_gadgets"]["total"] == 2
     ids = [g["id"] for g in rest]
     assert [ids, ids, ids[:1]] == READS  # REST list, GraphQL list (POST), GraphQL detail

@@ -61,12 +61,22 @@ def list_args(page, page_size, sort, q, filters) -> MultiDict:
     return args
 
 
-def page_of(source: Source, args: MultiDict) -> dict:
-    """One page of ``source`` for the current reader, as the REST list would answer it."""
+def _selects(selections, name: str) -> bool:
+    for selection in selections:
+        if getattr(selection, "name", None) == name:
+            return True
+        if _selects(getattr(selection, "selections", None) or (), name):  # fragments
+            return True
+    return False
+
+
+def page_of(source: Source, args: MultiDict, with_items: bool = True) -> dict:
+    """One page of ``source`` for the current reader, as the REST list would answer it.
+    ``with_items=False`` (only the counts asked for): the rows are not read nor dumped."""
     actor = current_actor()
     crud = source.crud
     rows, total = listing.list_query(crud.model, crud.resource, args, actor, **crud.list_options())
-    data = crud.dump(list(rows), actor)
+    data = crud.dump(list(rows), actor) if with_items else []
     page, page_size = listing.page_params(args)
     meta = listing.pagination_header(total, page, page_size)
     return {
@@ -93,9 +103,11 @@ def resolvers(source: Source, record, page) -> list:
         sort: str | None = None,
         q: str | None = None,
         filter: list[Filter] | None = None,
+        info: strawberry.Info = None,
     ) -> None:  # the GraphQL type is given with the field
+        with_items = info is None or _selects(info.selected_fields, "items")
         try:
-            return page_of(source, list_args(page, page_size, sort, q, filter))
+            return page_of(source, list_args(page, page_size, sort, q, filter), with_items)
         except APIError as exc:
             raise error_of(exc) from None
 
