@@ -1,16 +1,21 @@
 """What the plugin holds about a person, for the privacy export and erasure.
 
 Export: the customer's orders (with lines, refunds and status), their platform identities, the
-coupon codes issued to them and their redemptions, and their recall runs. Erasure: orders are the
-business's accounting and stay, but no longer name the person (``customer_id`` and the platform
-customer id cleared); identity mappings, merge suggestions, codes issued to them, usage counters
-and recall runs are deleted. It runs inside the core's erasure transaction.
+coupon codes issued to them and their redemptions, their recall runs, flash-sale reservations
+and portrait (RFM, tier, channels, rule tags). Erasure: orders are the business's accounting and
+stay, but no longer name the person (``customer_id`` and the platform customer id cleared);
+identity mappings, merge suggestions, codes issued to them, usage counters, recall runs, their
+reservations and their portrait are deleted. It runs inside the core's erasure transaction.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from .coupon_models import CouponCode, CouponRedemption, CouponUsage
+from .flash_models import FlashReservation
 from .models import Identity, MergeSuggestion, Order, OrderLine, Refund
+from .portrait_models import CustomerProfile
 from .recall_models import RecallRun
 
 
@@ -25,7 +30,9 @@ def export_customer(customer) -> dict | None:
     codes = list(CouponCode.select().where(CouponCode.customer_id == customer.id))
     redemptions = list(CouponRedemption.select().where(CouponRedemption.customer_id == customer.id))
     runs = list(RecallRun.select().where(RecallRun.customer_id == customer.id))
-    if not (orders or identities or codes or redemptions or runs):
+    holds = list(FlashReservation.select().where(FlashReservation.customer_id == customer.id))
+    profile = CustomerProfile.get_or_none(CustomerProfile.customer_id == customer.id)
+    if not (orders or identities or codes or redemptions or runs or holds or profile):
         return None
     return {
         "orders": [
@@ -61,6 +68,20 @@ def export_customer(customer) -> dict | None:
         "recall_runs": [
             {"flow_id": r.flow_id, "status": r.status, "started_at": _iso(r.started_at)} for r in runs
         ],
+        "flash_reservations": [
+            {"sale_id": h.sale_id, "quantity": h.quantity, "status": h.status, "order_id": h.order_id}
+            for h in holds
+        ],
+        "portrait": None
+        if profile is None
+        else {
+            "orders": profile.orders,
+            "spent": f"{Decimal(str(profile.spent)):.2f}",  # SQLite hands 210.00 back as 210
+            "rfm": [profile.r, profile.f, profile.m],
+            "loyalty_tier": profile.loyalty_tier,
+            "channels": profile.channels,
+            "rule_tags": profile.auto_tags,
+        },
     }
 
 
@@ -78,3 +99,5 @@ def erase_customer(customer) -> None:
     CouponCode.update(customer_id=None, active=False).where(CouponCode.customer_id == customer.id).execute()
     CouponUsage.delete().where(CouponUsage.customer_id == customer.id).execute()
     RecallRun.delete().where(RecallRun.customer_id == customer.id).execute()
+    FlashReservation.delete().where(FlashReservation.customer_id == customer.id).execute()
+    CustomerProfile.delete().where(CustomerProfile.customer_id == customer.id).execute()
