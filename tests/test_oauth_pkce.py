@@ -408,3 +408,54 @@ def test_a_password_change_ends_the_apps_refresh_tokens(client, setup):
     set_password(User.get(User.username == "agent"), "An0ther-Passw0rd!")
     assert client.get("/api/v1/customers", headers=bearer(token["access_token"])).status_code == 401
     assert refresh(client, app, token["refresh_token"]).get_json()["error"] == "invalid_grant"
+
+
+SCOPE_POOL = [
+    "customers:read",
+    "customers:write",
+    "deals:read",
+    "tickets:read",
+    "tickets:*",
+    "companies:read",
+    "*",
+]
+GRID = [
+    (r, a)
+    for r in ("customers", "deals", "tickets", "companies")
+    for a in ("read", "create", "update", "delete")
+]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_granted_scopes_never_allow_more_than_the_user(app, make_user):
+    from hypothesis import HealthCheck
+
+    from crm_core.auth import actor_for_user
+    from crm_core.permissions import can
+    from crm_core.web.oauth_consent import grantable_scopes
+
+    user, _headers = make_user("svc", roles=("service",))
+    actor = actor_for_user(user)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.sets(st.sampled_from(SCOPE_POOL)))
+    def check(asked):
+        granted, dropped = grantable_scopes(actor, asked)
+        assert set(granted) | set(dropped) == asked and not set(granted) & set(dropped)
+        token = actor_for_user(user, client_id="crm_x", scopes=granted)
+        for resource, action in GRID:
+            if can(token, resource, action):
+                assert can(actor, resource, action), (granted, resource, action)
+        # a dropped scope names something the user may not do
+        for scope in dropped:
+            resource, _sep, action = scope.rpartition(":") if scope != "*" else ("*", ":", "*")
+            wanted = (
+                [a for r, a in GRID if r == resource or resource == "*"]
+                if action in ("*", "write")
+                else [action]
+            )
+            assert any(
+                not can(actor, r, a) for r, a in GRID if (r == resource or resource == "*") and a in wanted
+            )
+
+    check()
