@@ -57,6 +57,7 @@ def test_the_head_sees_who_read_the_patient_with_break_glass_marked(app, client,
         ("no", str(mine)),
     ]
     assert "破窗" in page and "surgery_medical_doctor" in page and "读取审计" in page
+    assert "该患者的病历共被读取 3 次。" in page
     assert str(theirs) not in [records for _e, _g, records in rows]
     # the other patient's audit shows the list read, not the detail or the break-glass
     assert [

@@ -1,6 +1,8 @@
 """The medical screens in real headless Chromium (Playwright with the distribution's browser):
 the patient page as the treating doctor and as the front desk, a break-glass by a surgeon with
-a refused then accepted reason, and the head's review queue, in English and Chinese.
+a refused reason, then a wrong password, then accepted, the head's review queue and the
+patient's read audit, and the appointments calendar with a clashing then a free booking, in
+English and Chinese.
 Screenshots go to ``test-artifacts/screenshots/medical-*.png`` (``CRM_SCREENSHOT_DIR``)."""
 
 from __future__ import annotations
@@ -48,6 +50,13 @@ def _seed(app) -> dict:
         "custom": {"resident_id_number": "11010519491231002X", "allergies": "青霉素"},
     }
     patient = call("/api/v1/customers", body, staff["psy_doctor"])["id"]
+    with app.app_context():
+        from crm_core.plugin_api import users_with_role  # why here: needs the app's database
+
+        doctor = users_with_role("medical_doctor", depts["精神科"])[0]
+    for day, hour in (("2027-03-02", "09"), ("2027-03-04", "14")):
+        slot = {"start_at": f"{day}T{hour}:00:00Z", "end_at": f"{day}T{hour}:30:00Z"}
+        call(f"{M}/appointments", {"customer_id": patient, "doctor_id": doctor, **slot}, staff["psy_desk"])
     call(f"/api/v1/customers/{patient}/consents", {"purpose": "treatment", "status": "given"})
     call(
         f"{M}/records",
@@ -63,7 +72,7 @@ def _seed(app) -> dict:
         },
         staff["psy_doctor"],
     )
-    return {"patient": patient}
+    return {"patient": patient, "doctor": doctor}
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +143,11 @@ def test_break_glass_then_review(open_as, server, locale):
     assert error.is_visible()
     page.fill("#break-glass-form textarea[name=reason]", "急诊昏迷，需要了解用药史与过敏史")
     page.select_option("#break-glass-form select[name=reason_code]", "PATIENT_UNCONSCIOUS")
+    page.fill("#break-glass-form input[name=password]", "not-my-password-1")
+    page.click("#break-glass-form button[type=submit]")
+    assert page.locator("#break-glass-form small.crm-field-error[data-field=password]").is_visible()
+    shot(page, f"break-glass-wrong-password-{locale}")
+    page.fill("#break-glass-form input[name=password]", PASSWORD)
     page.click("#break-glass-form button[type=submit]")
     page.locator("#break-glass-window").wait_for()
     assert page.locator("[data-clinical=prescriptions]").inner_text() == "碳酸锂 300mg"
@@ -148,3 +162,33 @@ def test_break_glass_then_review(open_as, server, locale):
     row.locator("button[type=submit]").click()
     head.locator(".crm-flash-success").wait_for()
     shot(head, f"review-done-{locale}")
+    head.goto(f"{server['url']}/medical/patients/{server['patient']}/audit")
+    marked = head.locator("tr[data-break-glass=yes]")
+    assert marked.count() >= 1 and "surgeon" in marked.first.inner_text()
+    shot(head, f"read-audit-{locale}")
+
+
+@pytest.mark.parametrize("locale", ["en-US", "zh-CN"])
+def test_the_calendar_books_around_a_clash(open_as, server, locale):
+    page = open_as("psy_desk", locale)
+    page.goto(f"{server['url']}/medical/appointments/?week=2027-03-01")
+    assert page.locator("td[data-day='2027-03-02'] [data-appointment]").count() == 1
+    page.click("#book summary")
+    page.fill("#book-form [data-picker-input]", "张")
+    page.locator("#book-form [role=option]").first.click()
+    page.fill("#book-form input[name=start_at]", "2027-03-02T09:15")  # the seeded 09:00-09:30 (UTC)
+    shot(page, f"calendar-booking-{locale}")
+    page.click("#book-form button[type=submit]")
+    assert page.locator("#book-form small.crm-field-error[data-field=start_at]").is_visible()
+    shot(page, f"calendar-clash-{locale}")
+    page.fill(
+        "#book-form input[name=start_at]", "2027-03-05T10:00" if locale == "en-US" else "2027-03-05T11:00"
+    )
+    page.click("#book-form button[type=submit]")
+    page.locator("td[data-day='2027-03-05'] [data-appointment]").first.wait_for()
+    doctor = open_as("psy_doctor", locale)
+    doctor.goto(f"{server['url']}/medical/appointments/?week=2027-03-01")
+    assert doctor.locator("select[name=doctor] option:checked").get_attribute("value") == str(
+        server["doctor"]
+    )
+    shot(doctor, f"calendar-doctor-{locale}")
