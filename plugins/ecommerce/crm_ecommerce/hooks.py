@@ -6,7 +6,7 @@ from pathlib import Path
 
 from crm_core import hookimpl
 
-from . import inbox, jobs, privacy
+from . import inbox, jobs, portraits, privacy, recall
 from .coupon_models import MODELS as COUPON_MODELS
 from .flash_models import MODELS as FLASH_MODELS
 from .models import MODELS
@@ -120,8 +120,6 @@ def crm_settings():
 def crm_event(event):
     """Trigger events (``cart.updated``, ``checkout.started``, ``page.dwell``) open recall runs;
     order events, ``tier.changed`` and touchpoints mark the customer's portrait for rebuilding."""
-    from . import portraits, recall
-
     recall.start(event)
     portraits.on_event(event)
 

@@ -8,6 +8,7 @@ import datetime as dt
 import threading
 
 import pytest
+from crm_ecommerce.flash_models import FlashReservation
 from ecommerce_testlib import E, apply_order, make_shop
 
 from crm_core.plugin_api import database
@@ -73,8 +74,6 @@ def test_holds_count_until_their_time_is_up_then_the_job_marks_them(app, client,
     assert refused.status_code == 409 and "quantity" in refused.get_json()["errors"]
     assert tally(client, admin_headers, sale) == (3, 0, 0)
     # the first hold's time is up: its units are available again at once, before any job ran
-    from crm_ecommerce.flash_models import FlashReservation
-
     FlashReservation.update(expires_at=dt.datetime.now(dt.UTC).replace(tzinfo=None)).where(
         FlashReservation.id == first.get_json()["id"]
     ).execute()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from ecommerce_testlib import apply_order, issue, make_shop, make_template, redeem
+from test_ecommerce_flash import customer, make_sale, reserve
+from test_ecommerce_portraits import rule, settle
 
 from crm_core.browser_testing import web_login
 
@@ -59,9 +61,6 @@ def test_a_department_sees_its_shops_orders_only(client, make_user, seeded):
 
 
 def test_flash_sale_and_portrait_screens(app, client, admin_headers, make_user):
-    from test_ecommerce_flash import customer, make_sale, reserve
-    from test_ecommerce_portraits import rule, settle
-
     shop = make_shop(client, admin_headers)
     buyer = customer(client, admin_headers)
     sale = make_sale(client, admin_headers, name="Tea rush", stock=5, hold_minutes=7)
