@@ -20,7 +20,8 @@ from crm_core.messaging import (
     delivery_status,
     send_message,
 )
-from crm_core.messaging.models import MessageAttempt
+from crm_core.messaging.models import MessageAttempt, MessageDelivery
+from crm_core.testing import run_cli
 
 T0 = utcnow().replace(microsecond=0) + dt.timedelta(minutes=1)
 
@@ -218,3 +219,26 @@ def test_an_automation_rule_messages_the_wecom_and_dingtalk_robots(client, admin
     assert [m["text"]["content"] for m in ding] == ["[订单] 韩梅梅 付款 88.00 元（order.paid）"]
     assert ("dingtalk", 0) in fake.log and ("dingtalk", 310000) not in fake.log
     assert MessageAttempt.select().count() == 2
+
+
+def test_test_message_endpoint_and_retention_of_finished_messages(pager_app):
+    client, headers, pager = pager_app
+    made = client.post(
+        "/api/v1/messaging/channels",
+        json={"name": "bad-robot", "kind": "wecom_robot", "secrets": {"key": "k"}},
+        headers=headers,
+    ).get_json()
+    old_sent = send_message("pager", {"group": "g"}, {"text": "old"})
+    deliver_due(now=T0)
+    # queued after the run: still open when it is old
+    queued = client.post(
+        f"/api/v1/messaging/channels/{made['id']}/test", json={"text": "hello"}, headers=headers
+    )
+    assert queued.status_code == 202 and queued.get_json()["status"] == "queued"
+    old_open = queued.get_json()["id"]
+    aged = utcnow() - dt.timedelta(days=181)
+    MessageDelivery.update(created_at=aged).where(MessageDelivery.id.in_([old_sent, old_open])).execute()
+    result = run_cli(client.application, "jobs", "run", "core:retention")
+    assert result.exit_code == 0 and "'message_deliveries': 1" in result.output, result.output
+    assert {d.id for d in MessageDelivery.select()} == {old_open}
+    assert not MessageAttempt.select().where(MessageAttempt.delivery == old_sent).exists()

@@ -12,12 +12,13 @@ from .. import hookimpl
 from ..config import Setting
 from ..crypto.rotation import SealedValues
 from .config import KIND_SPECS, PREFIX, base_url_setting, configured, secret_context
-from .models import MODELS, MessageChannelConfig, MessageDelivery, MessageOptOut
+from .models import FAILED, MODELS, REFUSED, SENT, MessageChannelConfig, MessageDelivery, MessageOptOut
 from .sender import send_job
 
 requires = ("core.auth", "core.audit", "core.crypto", "core.entities", "core.privacy")
 
 SEND_SECONDS = 5
+LOG_RETENTION_DAYS = 180
 
 
 @hookimpl
@@ -47,6 +48,9 @@ def crm_settings():
         PREFIX + "TIMEOUT_SECONDS": Setting(int, 10, "seconds to wait for a messaging platform's answer"),
         PREFIX + "MAX_ATTEMPTS": Setting(int, 6, "requests per message before it fails"),
         PREFIX + "RETRY_BASE_SECONDS": Setting(int, 30, "first retry delay of a message (doubling)"),
+        PREFIX + "LOG_RETENTION_DAYS": Setting(
+            int, LOG_RETENTION_DAYS, "days finished messages and their attempts are kept"
+        ),
     }
     for kind, spec in KIND_SPECS.items():
         settings[base_url_setting(kind)] = Setting(str, spec["base_url"], f"base URL of the {kind} API")
@@ -62,6 +66,22 @@ def crm_jobs():
             "trigger": "interval",
             "seconds": SEND_SECONDS,
             "description": "Send queued messages (robots, SMS) within each channel's rate limits.",
+        }
+    ]
+
+
+@hookimpl
+def crm_retention_policies():
+    # finished deliveries only (their attempts go with them); the per-number caps look back a day
+    return [
+        {
+            "name": "message_deliveries",
+            "model": MessageDelivery,
+            "field": MessageDelivery.created_at,
+            "where": MessageDelivery.status.in_([SENT, FAILED, REFUSED]),
+            "setting": PREFIX + "LOG_RETENTION_DAYS",
+            "default_days": LOG_RETENTION_DAYS,
+            "min_days": 2,
         }
     ]
 
