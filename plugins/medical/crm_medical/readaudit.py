@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from flask import g, has_request_context, request
 
-from crm_core.plugin_api import current_actor, record_event, utcnow
+from crm_core.plugin_api import current_actor, is_read_request, record_event, utcnow
 
 from .isolation import in_area
 from .models import RECORDS, BreakGlass
@@ -47,6 +47,8 @@ def _path() -> str:
     named = g.get("medical_read_path")
     if named:
         return named
+    if (request.endpoint or "").startswith("graphql."):
+        return "graphql"
     endpoint = request.endpoint or ""
     if "export" in endpoint:
         return "export"
@@ -68,7 +70,8 @@ def audit_rows(rows) -> None:
 
     Dumps that answer a write (the record echoed after create or update) are not reads: the
     write's own audit entry covers them."""
-    if not rows or not has_request_context() or request.method not in ("GET", "HEAD"):
+    # GraphQL queries are reads sent by POST: is_read_request knows them
+    if not rows or not has_request_context() or not is_read_request():
         return
     audit_read(current_actor(required=False), rows, _path())
 
