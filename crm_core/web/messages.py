@@ -38,6 +38,10 @@ def _compile(catalog: dict) -> list[tuple[re.Pattern, str, list[str], list[str]]
     for msgid in catalog:
         if not isinstance(msgid, str) or "%(" not in msgid:
             continue
+        if not _PLACEHOLDER.sub("", msgid).strip():
+            # only placeholders and spaces ("%(action)s %(resource)s"): it would match, and
+            # rewrite, any message with a space in it
+            continue
         names, regex, parts, last = [], [], [], 0
         for match in _PLACEHOLDER.finditer(msgid):
             parts.append(msgid[last : match.start()].replace("%%", "%"))
