@@ -18,6 +18,7 @@ from crm_core import hookimpl
 from crm_core.api import API_PREFIX, Blueprint
 from crm_core.api.crud import register_crud
 from crm_core.api.graphql import is_read_request
+from crm_core.audit.models import AuditEntry
 from crm_core.db import RecordModel
 from crm_core.testing import user_with_token
 
@@ -208,7 +209,7 @@ def test_a_hidden_field_is_not_in_the_readers_schema(client, world):
     assert desk["errors"][0]["extensions"]["code"] == 400
 
 
-def test_a_record_out_of_scope_is_null_where_rest_says_404(client, world):
+def test_a_record_out_of_scope_is_null_where_rest_says_404(app, client, world):
     theirs = world["customers"][0]["id"]  # the admin's, not the rep's
     assert client.get(f"{API}/customers/{theirs}", headers=world["rep"]).status_code == 404
     body = gql(
@@ -217,8 +218,16 @@ def test_a_record_out_of_scope_is_null_where_rest_says_404(client, world):
     assert body["data"]["customers_by_id"] is None
     assert body["errors"][0]["extensions"]["code"] == 404
     mine = world["customers"][1]["id"]
-    body = gql(client, world["rep"], f"{{ customers_by_id(id: {mine}) {{ id name }} }}")
+    # a sensitive resource's single reads are audited by the one get_record, whichever API asks
+    app.config["AUDIT_SENSITIVE_RESOURCES"] = "customers"
+    try:
+        assert client.get(f"{API}/customers/{mine}", headers=world["rep"]).status_code == 200
+        body = gql(client, world["rep"], f"{{ customers_by_id(id: {mine}) {{ id name }} }}")
+    finally:
+        app.config["AUDIT_SENSITIVE_RESOURCES"] = ""
     assert body["data"]["customers_by_id"] == {"id": mine, "name": "Cust 1"}
+    reads = AuditEntry.select().where(AuditEntry.kind == "read", AuditEntry.resource == "customers")
+    assert [e.record_id for e in reads] == [str(mine), str(mine)]
     # a collection the reader may not read is not in their schema at all
     r = client.post(f"{API}/graphql", json={"query": "{ tickets { total } }"}, headers=world["desk"])
     assert r.status_code == 400 and "tickets" in r.get_json()["errors"][0]["message"]
