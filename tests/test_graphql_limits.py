@@ -154,3 +154,26 @@ def test_fuzzed_queries_never_fail_nor_leak(client, admin_headers):
         assert found <= readable, (query, found)
 
     check()
+
+
+def test_an_oauth_client_sees_only_what_its_scopes_allow(client, admin_headers, make_user):
+    """A client credentials token limited to ``customers:read`` of a sales user: its schema has
+    customers and nothing else the user could read (deals, companies), as REST answers 403."""
+    user, _headers = make_user("gql_agent", roles=("sales",))
+    made = client.post(
+        "/api/v1/oauth-clients",
+        json={"name": "gql-shop", "user_id": user.id, "scopes": ["customers:read"]},
+        headers=admin_headers,
+    ).get_json()
+    grant = {
+        "grant_type": "client_credentials",
+        "client_id": made["client_id"],
+        "client_secret": made["client_secret"],
+    }
+    token = client.post("/oauth/token", data=grant).get_json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    fields = run(client, headers, "{ __schema { queryType { fields { name } } } }").get_json()
+    names = {f["name"] for f in fields["data"]["__schema"]["queryType"]["fields"]}
+    assert names == {"customers", "customers_by_id"}
+    assert client.get("/api/v1/deals", headers=headers).status_code == 403
+    assert run(client, headers, "{ deals { total } }").status_code == 400
