@@ -94,13 +94,13 @@ def reserve(sale: FlashSale, customer_id: int, quantity: int, actor, order_id=No
     """Hold ``quantity`` units for the customer; ``(reservation, created)``. 409 when the sale
     is not open, the stock is gone or the customer's limit would be passed."""
     with write_transaction():
-        if key:
+        sale = _locked(sale.id)
+        if key:  # under the sale's lock: a racing retry with the same key finds the first one
             found = FlashReservation.get_or_none(
                 FlashReservation.sale == sale.id, FlashReservation.key == key
             )
             if found is not None:
                 return found, False
-        sale = _locked(sale.id)
         now = utcnow()
         if not sale.active or not sale.starts_at <= now < sale.ends_at:
             _refuse(_("The flash sale is not open."), "sale", "closed")
