@@ -21,6 +21,7 @@ from crm_core.messaging import (
     send_message,
 )
 from crm_core.messaging.models import MessageAttempt, MessageDelivery
+from crm_core.ops.metrics import render
 from crm_core.testing import run_cli
 
 T0 = utcnow().replace(microsecond=0) + dt.timedelta(minutes=1)
@@ -77,6 +78,8 @@ def test_plugin_channel_retries_with_backoff_keys_and_veto(pager_app):
     assert 24 <= wait1 <= 36 and 48 <= wait2 <= 72  # 30 s, then doubled (+/- 20 % jitter)
     deliver_due(now=after_two["next_attempt_at"])
     assert delivery_status(first)["status"] == "sent" and delivery_status(first)["attempts"] == 3
+    scrape = render(client.application).decode()
+    assert 'crm_message_deliveries{channel="pager",status="sent"} 1.0' in scrape
     assert pager.sent == [({"group": "ops"}, "disk full", "alert-1")]
     vetoed = send_message("pager", {"group": "ops"}, {"text": "x"}, purpose="alert")
     assert (

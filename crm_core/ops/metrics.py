@@ -27,6 +27,7 @@ from ..events.models import PENDING as EVENT_PENDING
 from ..events.models import OutboxEvent
 from ..jobs.models import JobRun, SchedulerHeartbeat
 from ..jobs.tasks import Task
+from ..messaging.models import MessageDelivery
 from ..webhooks.models import WebhookDelivery
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class DatabaseState:
 
     def collect(self):
         """Yield each family; one whose table cannot be read (not migrated yet) is left out."""
-        for build in (_outbox, _webhooks, _jobs, _tasks, _heartbeat):
+        for build in (_outbox, _webhooks, _messages, _jobs, _tasks, _heartbeat):
             try:
                 yield from build()
             except pw.PeeweeException as exc:  # not migrated yet, or the database is away
@@ -189,6 +190,24 @@ def _webhooks():
     )
     for status, count in rows:
         family.add_metric([status], count)
+    yield family
+
+
+def _messages():
+    family = GaugeMetricFamily(
+        "crm_message_deliveries",
+        "Messages (robots, SMS) in the delivery log, by channel and status",
+        labels=["channel", "status"],
+    )
+    rows = (
+        MessageDelivery.select(
+            MessageDelivery.channel, MessageDelivery.status, pw.fn.COUNT(MessageDelivery.id)
+        )
+        .group_by(MessageDelivery.channel, MessageDelivery.status)
+        .tuples()
+    )
+    for channel, status, count in rows:
+        family.add_metric([channel, status], count)
     yield family
 
 
