@@ -41,6 +41,8 @@ from ...records.collections import collections
 
 Int64 = NewType("Int64", int)
 
+#: schemas kept per metadata version (one per distinct set of readable collections and rules)
+MAX_SCHEMAS = 64
 _GRAPHQL_NAME = re.compile(r"[^0-9A-Za-z_]")
 _INT64 = (-(2**63), 2**63 - 1)
 _TEXT_CUSTOM = ("string", "text", "choice", "email", "phone", "url", "date", "datetime")
@@ -221,7 +223,12 @@ def schema_for(actor, resolvers) -> strawberry.Schema:
     key = ("graphql", id(current_app.extensions["crm"]), sign)
     schema = cache.get(key)
     if schema is None:
-        schema = cache[key] = build(actor, found, sign, resolvers)
+        schema = build(actor, found, sign, resolvers)
+        built = [k for k in cache if isinstance(k, tuple) and k[:1] == ("graphql",)]
+        if len(built) >= MAX_SCHEMAS:  # readers with ever new field-rule sets: start over
+            for old in built:
+                cache.pop(old, None)
+        cache[key] = schema
     return schema
 
 
