@@ -26,7 +26,7 @@ from crm_core.plugin_api import (
     write_transaction,
 )
 
-from . import sessions
+from . import sessions, waitlist
 from .models import Attendance, Course, Holiday, Klass, Room, Session
 from .schemas import (
     EducationClassSchema,
@@ -94,6 +94,7 @@ register_crud(
     path="/classes",
     name="classes",
     before_delete=_in_use(Session, Session.klass, _l("The class has sessions.")),
+    after_save=waitlist.seats_changed,
     description="classes",
 )
 

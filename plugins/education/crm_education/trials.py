@@ -184,7 +184,12 @@ def convert(trial: Trial, class_id: int, actor) -> None:
     if trial.status == "revoked":
         raise APIError(409, _("A revoked trial cannot be converted."), errors={"status": [_("Revoked.")]})
     enrolments.enrol(trial.customer_id, class_id, actor, trial_id=trial.id)
+    seated = trial.status in scheduling.SEATED_TRIALS and trial.session_id is not None
     trial.status, trial.converted_at = "converted", utcnow()
+    if seated:  # the trial's seat in its session is free now: the session's waiting list gets it
+        Trial.update(status="converted").where(Trial.id == trial.id).execute()
+        session = Session.get_by_id(trial.session_id)
+        waitlist.offer_free(session.klass, actor, session.id)
 
 
 def revoke(trial: Trial, actor) -> None:

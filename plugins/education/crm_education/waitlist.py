@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from crm_core.plugin_api import (
     APIError,
     create_record,
+    current_actor,
     emit,
     record_dict,
     record_written,
@@ -177,6 +178,17 @@ def offer_free(klass: Klass, actor, session_id: int | None = None) -> list[int]:
     for row in list(waiting_sessions):
         offered += _offer_line(klass, row.session_id, actor, now)
     return offered
+
+
+def seats_changed(record: Klass, data: dict, before: dict | None) -> None:
+    """After a class is changed (a bigger capacity, a bigger room): offer the new seats."""
+    if (
+        before is not None
+        and WaitlistEntry.select()
+        .where(WaitlistEntry.klass == record.id, WaitlistEntry.status == "waiting")
+        .exists()
+    ):
+        offer_free(Klass.get_by_id(record.id), current_actor())
 
 
 def accept(entry: WaitlistEntry, actor) -> int:

@@ -43,6 +43,9 @@ def test_freed_seat_is_offered_in_order_held_and_accepted(client, school, admin_
     rows = ok(client.get(f"{E}/enrolments?class_id={klass}&status=active", headers=admin_headers))
     assert [r["customer_id"] for r in rows] == [first]
     assert ok(client.get(f"{E}/waitlist/{b['id']}", headers=admin_headers))["position"] == 1
+    # a bigger class offers its new seat to the next in line
+    ok(client.patch(f"{E}/classes/{klass}", json={"capacity": 2}, headers=admin_headers))
+    assert ok(client.get(f"{E}/waitlist/{b['id']}", headers=admin_headers))["status"] == "offered"
 
 
 def test_declined_and_expired_offers_pass_the_seat_on(app, client, school, admin_headers):

@@ -100,6 +100,15 @@ def test_trials_screen_books_three_ways_and_walks_a_trial_to_enrolment(client, s
     refused = post_form(client, f"/education/trials/{first}/revoke", {}, page=page, headers=ZH)
     assert refused.status_code == 302
     assert "已不能撤销" in client.get(page, headers=ZH).get_data(as_text=True)
+    # the converted lead's trial seat went to the first in the session's waiting list: taken here
+    from crm_education.models import WaitlistEntry  # noqa: PLC0415  the test reads what the screen wrote
+
+    [entry] = WaitlistEntry.select()
+    assert entry.status == "offered"
+    assert "接受名额" in client.get(page, headers=ZH).get_data(as_text=True)
+    assert post_form(client, f"/education/waitlist/{entry.id}/accept", {}, page=page).status_code == 302
+    assert WaitlistEntry.get_by_id(entry.id).status == "accepted"
+    assert {t.customer_id: t.status for t in _trials()}[leads[3]] == "booked"
 
 
 def _trials():
