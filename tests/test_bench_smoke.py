@@ -34,6 +34,7 @@ TINY = {
     "bench_channel.py": ["--events", "500", "--touchpoints", "2000", "--conversions", "50"],
     "bench_statements.py": [],
     "bench_graphql.py": ["--customers", "20", "--requests", "5"],
+    "bench_http.py": ["--customers", "300", "--requests", "3", "--workers", "1", "--clients", "2"],
     "bench_sqlite_writers.py": ["--seconds", "5", "--baseline-seconds", "1", "--sequential", "20"],
     "bench_soak.py": [
         "--seconds",
