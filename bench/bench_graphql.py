@@ -75,10 +75,8 @@ def main() -> None:
         for f in graphql(FIELDS)["__type"]["fields"]
         if (f["type"]["ofType"] or f["type"])["kind"] != "OBJECT"
     ]
-    query = (
-        '{ customers(page_size: 20, sort: "id") { total items { %s custom { __typename } } } }'
-        % " ".join(scalars)
-    )
+    selection = " ".join(scalars)
+    query = f'{{ customers(page_size: 20, sort: "id") {{ total items {{ {selection} custom {{ __typename }} }} }} }}'
     rest_page = client.get("/api/v1/customers?page_size=20&sort=id", headers=headers).get_json()
     assert [c["id"] for c in graphql(query)["customers"]["items"]] == [c["id"] for c in rest_page]
 
