@@ -102,8 +102,8 @@ class RequestCache(dict):
         return False
 
     def __getitem__(self, key):
-        if not dict.__contains__(self, key) and key in self:
-            pass  # ``in`` copied it from the shared entries
+        if not dict.__contains__(self, key):
+            self.__contains__(key)  # copies the worker's entry in, when it has one
         return dict.__getitem__(self, key)
 
     def __setitem__(self, key, value) -> None:
