@@ -9,7 +9,7 @@ import pytest
 from fake_im import FakeIM
 
 from crm_core.db import utcnow
-from crm_core.messaging import deliver_due, delivery_status, record_reply, send_message
+from crm_core.messaging import deliver_due, delivery_status, record_reply, send_message, sender
 from crm_core.messaging.sms import is_stop_reply, tc3_authorization
 from crm_core.privacy.consent import record_consent
 
@@ -264,3 +264,20 @@ def test_reply_callbacks_opt_numbers_out(client, admin_headers, im):
     # a bare number is nobody whose consent we hold
     bare = send_message("sms-ali", {"phone": "+8613600136000"}, promo, purpose="marketing")
     assert delivery_status(bare)["last_code"] == "no_consent"
+
+
+def test_a_sender_that_died_mid_send_is_looked_up_before_a_resend(client, admin_headers, im):
+    configure(client, admin_headers, im)
+    delivery = send_message(
+        "sms-ali", {"phone": PHONE}, {"kind": "template", "template": "code", "variables": {"code": "5"}}
+    )
+    # a sender claims it, sends, and dies before writing the outcome
+    (job,) = sender._claim(T0, 10, lease_seconds=60)
+    message = {**job.delivery.message, "key": f"msg-{delivery}"}
+    assert job.channel.send(job.delivery.recipient, message).ok  # ... and the process dies here
+    assert delivery_status(delivery)["status"] == "sending"
+    run(im, T0 + dt.timedelta(seconds=30))  # the lease still holds: nobody touches it
+    assert [p for p, _ in im.log] == ["aliyun"]
+    run(im, T0 + dt.timedelta(minutes=2))
+    assert delivery_status(delivery)["status"] == "sent" and len(im.aliyun["sends"]) == 1
+    assert [p for p, _ in im.log] == ["aliyun", "aliyun"]  # SendSms, then QuerySendDetails only

@@ -7,7 +7,8 @@ rows of ``message_attempt``, and a claim inserts its attempts (outcome ``sending
 request goes out. A delivery over a window waits until the window has room (spread, not
 dropped); a channel blocked by its platform (DingTalk's 10 minutes after 130101) waits out the
 block; an SMS number over its caps waits too (up to a day, then fails). Requests go out after the
-claim commits; each attempt's outcome is written back. Retryable failures (network, throttle
+claim commits; the batch's outcomes are written back in one transaction. A delivery whose sender
+died after claiming it (its lease ran out) has its unfinished attempts marked ``unknown``. Retryable failures (network, throttle
 codes) are retried with ``crm_core.events.retry.backoff_delay`` (the outbox's and webhooks'
 timing) until ``CORE_MESSAGING_MAX_ATTEMPTS``; an ambiguous one (a timeout) is looked up with the
 channel's ``query`` before it is sent again (SMS APIs are not idempotent). ``now`` is the clock
@@ -182,7 +183,14 @@ def _claim_channel(name, channel, rows, now, lease_seconds) -> list[Job]:
                 _finish(row, REFUSED, why, None)
                 continue
         parts = parts_of(channel, row.message)
-        first = _sent_parts(row.id)
+        fresh = row.attempts == 0 and row.status != SENDING
+        if row.status == SENDING:
+            # its sender stopped (the lease ran out) after claiming: whatever it had under way may
+            # have gone out, so it is looked up before it is sent again
+            MessageAttempt.update(outcome=A_UNKNOWN, error="the sender stopped before the answer").where(
+                MessageAttempt.delivery == row.id, MessageAttempt.outcome == A_SENDING
+            ).execute()
+        first = 0 if fresh else _sent_parts(row.id)
         needed = max(1, len(parts) - first)
         wait = _window_wait(stamps, channel.limits.windows, needed, now)
         if row.address and channel.limits.per_address:
@@ -195,7 +203,7 @@ def _claim_channel(name, channel, rows, now, lease_seconds) -> list[Job]:
         if wait > dt.timedelta(0):
             _postpone(row, now + wait)
             continue
-        ambiguous = _last_outcome(row.id) == A_UNKNOWN
+        ambiguous = not fresh and _last_outcome(row.id) == A_UNKNOWN
         ids = []
         for n in range(needed):
             ids.append(
@@ -260,60 +268,61 @@ def _send(job: Job) -> list[tuple[int, SendResult, int]]:
 
 
 def _record(job: Job, done: list, now: dt.datetime, config) -> None:
+    """Write one job's attempts and move its delivery on (inside the caller's transaction)."""
     row, channel = job.delivery, job.channel
-    with write_transaction():
-        for attempt_id, result, ms in done:
-            outcome = A_SENT if result.ok else (A_UNKNOWN if result.ambiguous else A_FAILED)
-            MessageAttempt.update(
-                outcome=outcome,
-                code=(result.code or "")[:64],
-                error=(result.message or None),
-                retryable=result.retryable,
-                duration_ms=ms,
-            ).where(MessageAttempt.id == attempt_id).execute()
-        unused = job.attempt_ids[len(done) :]
-        if unused:  # parts after a failure were never requested: they do not count
-            MessageAttempt.delete().where(MessageAttempt.id.in_(unused)).execute()
-        attempts = row.attempts + len(done)
-        last = done[-1][1]
-        values = {
-            "attempts": attempts,
-            "lease_until": None,
-            "updated_at": utcnow(),
-            "last_code": (last.code or "")[:64],
-        }
-        if last.ok:
-            values.update(status=SENT, sent_at=now, last_error=None, provider_ref=last.provider_ref)
-        elif last.retryable and attempts < int(config.get(PREFIX + "MAX_ATTEMPTS") or 6):
-            base = float(config.get(PREFIX + "RETRY_BASE_SECONDS") or 30)
-            delay = max(last.retry_after or 0, backoff_delay(attempts, base=base, cap=6 * 3600))
-            values.update(
-                status=RETRYING, next_attempt_at=now + dt.timedelta(seconds=delay), last_error=last.message
-            )
-            if last.retry_after and channel.channel_kind == "robot":
-                # the platform throttles the whole robot: hold every delivery of it
-                ChannelState.update(blocked_until=now + dt.timedelta(seconds=last.retry_after)).where(
-                    ChannelState.channel == channel.name
-                ).execute()
-        else:
-            values.update(status=FAILED, last_error=last.message)
-            log.error("message %s on %s failed: %s %s", row.id, channel.name, last.code, last.message)
-        MessageDelivery.update(values).where(MessageDelivery.id == row.id).execute()
-        if values["status"] in (SENT, FAILED):
-            record_event(
-                None,
-                "message_" + values["status"],
-                "messaging",
-                row.id,
-                {"channel": row.channel, "code": last.code, "attempts": attempts},
-            )
+    for attempt_id, result, ms in done:
+        outcome = A_SENT if result.ok else (A_UNKNOWN if result.ambiguous else A_FAILED)
+        MessageAttempt.update(
+            outcome=outcome,
+            code=(result.code or "")[:64],
+            error=(result.message or None),
+            retryable=result.retryable,
+            duration_ms=ms,
+        ).where(MessageAttempt.id == attempt_id).execute()
+    unused = job.attempt_ids[len(done) :]
+    if unused:  # parts after a failure were never requested: they do not count
+        MessageAttempt.delete().where(MessageAttempt.id.in_(unused)).execute()
+    attempts = row.attempts + len(done)
+    last = done[-1][1]
+    values = {
+        "attempts": attempts,
+        "lease_until": None,
+        "updated_at": utcnow(),
+        "last_code": (last.code or "")[:64],
+    }
+    if last.ok:
+        values.update(status=SENT, sent_at=now, last_error=None, provider_ref=last.provider_ref)
+    elif last.retryable and attempts < int(config.get(PREFIX + "MAX_ATTEMPTS") or 6):
+        base = float(config.get(PREFIX + "RETRY_BASE_SECONDS") or 30)
+        delay = max(last.retry_after or 0, backoff_delay(attempts, base=base, cap=6 * 3600))
+        values.update(
+            status=RETRYING, next_attempt_at=now + dt.timedelta(seconds=delay), last_error=last.message
+        )
+        if last.retry_after and channel.channel_kind == "robot":
+            # the platform throttles the whole robot: hold every delivery of it
+            ChannelState.update(blocked_until=now + dt.timedelta(seconds=last.retry_after)).where(
+                ChannelState.channel == channel.name
+            ).execute()
+    else:
+        values.update(status=FAILED, last_error=last.message)
+        log.error("message %s on %s failed: %s %s", row.id, channel.name, last.code, last.message)
+    MessageDelivery.update(values).where(MessageDelivery.id == row.id).execute()
+    # a send is audited when it is queued (who, to whom, why); its log has the outcome. A
+    # failure is audited too: an admin must act on it
+    if values["status"] == FAILED:
+        record_event(
+            None,
+            "message_" + values["status"],
+            "messaging",
+            row.id,
+            {"channel": row.channel, "code": last.code, "attempts": attempts},
+        )
 
 
 def _release(job: Job, until: dt.datetime) -> None:
     """Give a claimed delivery back unsent (its reserved attempts were never requested)."""
-    with write_transaction():
-        MessageAttempt.delete().where(MessageAttempt.id.in_(job.attempt_ids)).execute()
-        _postpone(job.delivery, until)
+    MessageAttempt.delete().where(MessageAttempt.id.in_(job.attempt_ids)).execute()
+    _postpone(job.delivery, until)
 
 
 def deliver_due(now: dt.datetime | None = None, limit: int = 200) -> int:
@@ -326,19 +335,25 @@ def deliver_due(now: dt.datetime | None = None, limit: int = 200) -> int:
         lease = float(config.get(PREFIX + "TIMEOUT_SECONDS") or 10) * 2 + 30
         jobs = _claim(now, limit, lease)
         blocked: dict[str, dt.datetime] = {}
-        sent = 0
+        outcomes, released = [], []
         for job in jobs:
             if job.channel.name in blocked:
-                _release(job, blocked[job.channel.name])
+                released.append((job, blocked[job.channel.name]))
                 continue
             done = _send(job)
-            _record(job, done, now, config)
-            sent += 1
+            outcomes.append((job, done))
             last = done[-1][1]
             if not last.ok and last.retry_after and job.channel.channel_kind == "robot":
                 # the rest of this robot's batch would only meet the same block
                 blocked[job.channel.name] = now + dt.timedelta(seconds=last.retry_after)
-        return sent
+        # the batch's outcomes in one transaction (a process dying before it leaves leases that
+        # run out: those deliveries are looked up or sent again)
+        with write_transaction():
+            for job, done in outcomes:
+                _record(job, done, now, config)
+            for job, until in released:
+                _release(job, until)
+        return len(outcomes)
     finally:
         _clock.reset(token)
 
