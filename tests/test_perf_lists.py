@@ -76,3 +76,8 @@ def test_bad_cursors_answer_400_in_the_callers_language(client, seeded):
     # a sort on a field that may be empty pages by number only
     nullable = client.get(f"/api/v1/customers?sort=email&after={cursor}", headers=seeded)
     assert nullable.status_code == 400 and "page numbers" in nullable.get_json()["errors"]["after"][0]
+
+
+def test_no_custom_field_takes_the_cursor_parameter_name(client, admin_headers):
+    r = client.post("/api/v1/fields/customers", json={"name": "after", "type": "text"}, headers=admin_headers)
+    assert r.status_code == 422 and "name" in r.get_json()["errors"]
