@@ -19,6 +19,7 @@ TINY = {
     "bench_custom_fields.py": ["--n", "300", "--repeat", "1"],
     "bench_encryption.py": ["--n", "200", "--repeat", "1"],
     "bench_events.py": ["--events", "20", "--deliveries", "10"],
+    "bench_messaging.py": ["--messages", "20", "--http", "5"],
     "bench_loyalty.py": [
         "--n",
         "200",
