@@ -26,7 +26,7 @@ from enum import Enum
 from typing import Any, NewType
 
 import strawberry
-from flask import current_app
+from flask import current_app, g, has_request_context
 from marshmallow import fields as ma
 from strawberry.extensions import DisableValidation
 from strawberry.scalars import JSON
@@ -102,10 +102,14 @@ def type_prefix(name: str) -> str:
 
 
 def sources() -> dict[str, Source]:
-    """Every collection of the current app by resource: mounted ones, then custom object types."""
+    """Every collection of the current app by resource: mounted ones, then custom object types
+    (found once per request)."""
     # a function-level import: api.metadata imports the API package, which imports this one
     from ..metadata import object_crud
 
+    cached = g.get("crm_graphql_sources") if has_request_context() else None
+    if cached is not None:
+        return cached
     found = {resource: crud for resource, crud in collections().items()}
     for type_name in objects.type_names():
         found.setdefault(OBJECTS_PREFIX + type_name, object_crud(type_name))
@@ -116,6 +120,8 @@ def sources() -> dict[str, Source]:
             continue  # two resources spelling one name: the first keeps it
         names.add(name)
         out[resource] = Source(resource, found[resource], name)
+    if has_request_context():
+        g.crm_graphql_sources = out
     return out
 
 
