@@ -234,6 +234,7 @@ def test_every_workbench_post_needs_the_csrf_token(app, client, setup):
     values.update({"ticket_id": 1, "role_id": 1, "user_id": 1, "entity": "customers", "name": "x"})
     values["upload_id"] = 1  # an import wizard upload (not the user's: the post is refused first)
     values["request_id"] = 1  # a privacy request (none exists: the post is refused first)
+    values["client_pk"] = 1  # a third-party OAuth app (none exists: the post is refused first)
     values.update({"department_id": 1, "company_id": 1, "customer_id": 1, "contact_id": 1, "activity_id": 1})
     rules = _post_rules(app)
     assert len(rules) >= 15
