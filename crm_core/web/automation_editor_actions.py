@@ -20,6 +20,7 @@ from marshmallow import validate as mv
 from .. import permissions
 from ..auth.models import User
 from ..automations.actions import available_actions
+from ..messaging.channels import collect as collect_channels
 from ..webhooks.models import WebhookSubscription
 from .builder_fields import split_list, tag_names
 from .registry import _localised, value_label
@@ -55,6 +56,7 @@ PARAM_HELP = {
     ("create_task", "assignee"): _l("Who owns the task: the customer's owner or the rule's owner."),
     ("create_task", "due_in_hours"): _l("Hours from the event until the task is due."),
     ("send_message", "text"): _l("{customer_name}, {event_type} and the event's fields are filled in."),
+    ("send_message", "to"): _l("The event's customer (SMS: their phone) or the channel's group (robots)."),
 }
 PARAM_CHOICE_LABELS = {
     "customer_owner": _l("the customer's owner"),
@@ -185,6 +187,12 @@ def _pickers(param: ParamInput, actor) -> None:
             WebhookSubscription.select(), actor, "webhooks", "read", model=WebhookSubscription
         )
         param.choices = [(str(s.id), s.url) for s in subs.order_by(WebhookSubscription.id).limit(500)]
+        param.widget = "select" if param.choices else param.widget
+    elif param.name == "channel" and permissions.can(actor, "messaging", "read"):
+        # the send_message action: every channel a message can go to (configured or a plugin's)
+        param.choices = [
+            (c.name, c.label or c.name) for c in sorted(collect_channels().values(), key=lambda c: c.name)
+        ]
         param.widget = "select" if param.choices else param.widget
     elif param.name == "tag":
         param.suggestions = tag_names(actor)

@@ -85,3 +85,35 @@ def test_messaging_screen_lists_channels_and_deliveries(browser, live_server, lo
         assert WORDS[locale][-1] in page.inner_text("main") and "**新订单**" not in page.inner_text("main")
     finally:
         context.close()
+
+
+ACTION = {"zh-CN": "发送消息（机器人、短信）", "en-US": "Send a message (robot, SMS)"}
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_a_rule_sends_a_message_built_in_the_editor(browser, live_server, login, shot, messages, locale):
+    base, api, h = live_server["url"], live_server["api"], live_server["headers"]
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
+    context.set_default_timeout(15000)
+    page = context.new_page()
+    try:
+        login(page, base, "admin")
+        page.goto(f"{base}/automations/new")
+        page.fill("input[name=name]", f"paid robot {locale}")
+        page.select_option("select[name=trigger_choice]", "customer.updated")
+        page.select_option("select[name=a-0-type]", "send_message")
+        assert ACTION[locale] in page.inner_text("main")
+        page.select_option("select[name=a-0-p-channel]", "shop-wecom")
+        page.select_option("select[name=a-0-p-to]", "group")
+        page.fill("textarea[name=a-0-p-text], input[name=a-0-p-text]", "{customer_name} 已更新")
+        shot(page, f"messaging-rule-{locale}")
+        page.click("#automation-save")
+        page.wait_for_url(base + "/records/automations/*")
+        rid = int(page.url.rsplit("/", 1)[1])
+        rule = api.get(f"/api/v1/automations/{rid}", headers=h).get_json()
+        (action,) = rule["actions"]
+        assert action["type"] == "send_message"
+        assert action["params"]["channel"] == "shop-wecom" and action["params"]["to"] == "group"
+        assert action["params"]["text"] == "{customer_name} 已更新"
+    finally:
+        context.close()
