@@ -9,6 +9,7 @@ import pytest
 from fake_im import FakeIM
 
 from crm_core import hookimpl
+from crm_core.automations.models import AutomationRule, AutomationRun
 from crm_core.db import database, utcnow
 from crm_core.events import emit
 from crm_core.events.dispatcher import dispatch_pending
@@ -180,7 +181,9 @@ def app_config(app_config, fake):
     return {**app_config, **fake.settings()}
 
 
-def test_an_automation_rule_messages_the_wecom_and_dingtalk_robots(client, admin_headers, fake, app):
+def test_an_automation_rule_messages_the_wecom_and_dingtalk_robots(
+    client, admin_headers, fake, app, make_user
+):
     fake.__init__()
     fake.now = T0
     fake.wecom["WK"] = []
@@ -222,6 +225,17 @@ def test_an_automation_rule_messages_the_wecom_and_dingtalk_robots(client, admin
     assert [m["text"]["content"] for m in ding] == ["[订单] 韩梅梅 付款 88.00 元（order.paid）"]
     assert ("dingtalk", 0) in fake.log and ("dingtalk", 310000) not in fake.log
     assert MessageAttempt.select().count() == 2
+    # a rule whose owner may not send messages fails, once, without queueing anything
+    sales, _ = make_user("sales_owner", roles=("sales",))
+    AutomationRule.update(owner_id=sales.id).execute()
+    with database.atomic():
+        emit(
+            "order.paid", {"order_id": 8, "customer_id": customer["id"], "amount": "1.00", "currency": "CNY"}
+        )
+    dispatch_pending()
+    failed = AutomationRun.select().where(AutomationRun.status == "failed").get()
+    assert failed.error.startswith("403") and failed.attempts == 1
+    assert MessageDelivery.select().count() == 2
 
 
 def test_test_message_endpoint_and_retention_of_finished_messages(pager_app):

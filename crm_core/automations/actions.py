@@ -215,8 +215,13 @@ class MessageParams(Schema):
 def send_message(params, event, customer):
     """Queue a message on a channel about the event (once per event, rule action and channel:
     a retried run finds its delivery); marketing is refused without the customer's consent."""
+    actor = acting_actor()
+    if not permissions.can(actor, "messaging", "send"):
+        raise APIError(403, "The rule's owner may not send messages (messaging:send).")
     if params["to"] == "customer":
         customer = _customer_required(customer)
+        if not permissions.can(actor, "customers", "read", customer):
+            raise APIError(403, f"The rule's owner may not read customer {customer.id}.")
     variables = {k: v for k, v in (event.data or {}).items() if isinstance(v, str | int | float)}
     variables.update(event_type=event.type, customer_name=customer.name if customer is not None else "")
     try:
@@ -233,7 +238,7 @@ def send_message(params, event, customer):
         purpose=params["purpose"],
         customer_id=customer.id if customer is not None else None,
         key=f"automation:{event.id}:{digest}",
-        actor=acting_actor(),
+        actor=actor,
     )
     return {"delivery_id": delivery_id}
 
