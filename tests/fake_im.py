@@ -125,11 +125,14 @@ class FakeIM:
             params,
             moment,
             headers.get("x-acs-signature-nonce", ""),
+            version=headers.get("x-acs-version", ""),
         )
         if signed["Authorization"] != headers.get("authorization"):
             return 200, {"Code": "SignatureDoesNotMatch", "Message": "Specified signature is not matched"}
         if abs((self.now - moment).total_seconds()) > 900:
             return 200, {"Code": "InvalidTimeStamp.Expired", "Message": "timestamp expired"}
+        if headers.get("x-acs-version") != "2017-05-25":
+            return 200, {"Code": "InvalidVersion", "Message": "Specified parameter Version is not valid."}
         action = headers.get("x-acs-action")
         if action == "QuerySendDetails":
             found = [s for s in self.aliyun["sends"] if s["PhoneNumbers"] == params.get("PhoneNumber")]

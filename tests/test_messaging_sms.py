@@ -10,7 +10,7 @@ from fake_im import FakeIM
 
 from crm_core.db import utcnow
 from crm_core.messaging import deliver_due, delivery_status, record_reply, send_message, sender
-from crm_core.messaging.sms import is_stop_reply, tc3_authorization
+from crm_core.messaging.sms import acs3_headers, is_stop_reply, tc3_authorization
 from crm_core.privacy.consent import record_consent
 
 T0 = utcnow().replace(microsecond=0) + dt.timedelta(minutes=1)
@@ -185,6 +185,25 @@ def test_tc3_signature_matches_tencents_documented_example():
     assert authorization == (
         "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3*******/2019-02-25/cvm/tc3_request, "
         "SignedHeaders=content-type;host, Signature=2230eefd229f582d8b1b891af7107b91597240707d778ab3738f756258d7652c"
+    )
+
+
+def test_acs3_signature_matches_aliyuns_documented_example():
+    """The worked example of Alibaba Cloud's V3 request signature documentation (ECS RunInstances)."""
+    headers = acs3_headers(
+        "YourAccessKeyId",
+        "YourAccessKeySecret",
+        "ecs.cn-shanghai.aliyuncs.com",
+        "RunInstances",
+        {"ImageId": "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd", "RegionId": "cn-shanghai"},
+        dt.datetime(2023, 10, 26, 10, 22, 32),
+        "3156853299f313e23d1673dc12e1703d",
+        version="2014-05-26",
+    )
+    assert headers["Authorization"] == (
+        "ACS3-HMAC-SHA256 Credential=YourAccessKeyId,SignedHeaders=host;x-acs-action;x-acs-content-sha256;"
+        "x-acs-date;x-acs-signature-nonce;x-acs-version,"
+        "Signature=06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0"
     )
 
 

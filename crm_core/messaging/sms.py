@@ -67,13 +67,22 @@ def prepare_sms(templates: dict, named: bool):
 
 # --- Aliyun: ACS3-HMAC-SHA256 ------------------------------------------------------------------
 
+ALIYUN_VERSION = "2017-05-25"  # Dysmsapi
+
 
 def _pct(value: str) -> str:
     return urllib.parse.quote(str(value), safe="-_.~")
 
 
 def acs3_headers(
-    key_id: str, key_secret: str, host: str, action: str, query: dict, moment: dt.datetime, nonce: str
+    key_id: str,
+    key_secret: str,
+    host: str,
+    action: str,
+    query: dict,
+    moment: dt.datetime,
+    nonce: str,
+    version: str = ALIYUN_VERSION,
 ) -> dict:
     """The signed headers of an Aliyun RPC call (signature V3): the canonical request is method,
     path ``/``, the sorted percent-encoded query, the ``host`` and ``x-acs-*`` headers and the
@@ -82,7 +91,7 @@ def acs3_headers(
     headers = {
         "host": host,
         "x-acs-action": action,
-        "x-acs-version": "2017-05-25",
+        "x-acs-version": version,
         "x-acs-date": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "x-acs-signature-nonce": nonce,
         "x-acs-content-sha256": empty,
