@@ -20,6 +20,18 @@ TINY = {
     "bench_encryption.py": ["--n", "200", "--repeat", "1"],
     "bench_events.py": ["--events", "20", "--deliveries", "10"],
     "bench_messaging.py": ["--messages", "20", "--http", "5"],
+    "bench_ecommerce.py": [
+        "--n",
+        "40",
+        "--webhook-clients",
+        "2",
+        "--clients",
+        "4",
+        "--requests",
+        "2",
+        "--workers",
+        "1",
+    ],
     "bench_loyalty.py": [
         "--n",
         "200",
