@@ -34,6 +34,8 @@ def app_config(app_config):
     return {**app_config, "EDUCATION_MESSAGE_CHANNEL": "school-text"}
 
 
+# one database (CI time): the reminders' queries are the jobs' own, run on both by the other tests
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_trial_and_low_hours_reminders_go_to_the_guardian_once(register_plugin, admin_headers):
     texter = Texter()
     app = register_plugin(texter, "texter")
