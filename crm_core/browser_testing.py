@@ -17,6 +17,11 @@ from werkzeug.serving import make_server
 from .app import create_app
 from .testing import TEST_PASSWORD, migrate_url
 
+#: Where browser tests save their screenshots: ``CRM_TEST_SCREENSHOT_DIR``, else
+#: ``test-artifacts/screenshots`` under the folder the tests run from (a ``CRM_TEST_`` name: the
+#: app's configuration refuses any other unknown ``CRM_`` variable)
+SCREENSHOTS = Path(os.environ.get("CRM_TEST_SCREENSHOT_DIR", "test-artifacts/screenshots")).absolute()
+
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

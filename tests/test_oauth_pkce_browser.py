@@ -5,7 +5,7 @@ denies; the app's tiny local redirect receiver gets the code and state, exchange
 its verifier, and calling the API with the token it sees exactly what the user sees (same rows,
 same hidden fields), limited to the scopes granted.
 
-Screenshots go to ``SCREENSHOT_DIR`` (default ``test-artifacts/screenshots/``):
+Screenshots go to ``CRM_TEST_SCREENSHOT_DIR`` (default ``test-artifacts/screenshots/``):
 ``oauth-consent-<locale>.png``, ``oauth-admin-apps.png``, ``oauth-authorized-apps.png``.
 """
 
@@ -14,22 +14,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import secrets
 import threading
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from crm_core.browser_testing import SCREENSHOTS as SHOTS
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PASSWORD = "Browser-Passw0rd!"
-SHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).parents[1] / "test-artifacts" / "screenshots"))
 
 
 class Receiver:

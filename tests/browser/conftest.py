@@ -3,16 +3,15 @@ headless Debian chromium driven by Playwright.
 
 Install with ``scripts/install-browser.sh .venv/bin`` (apt chromium + the playwright package; no
 ``playwright install``). Screenshots go to ``test-artifacts/screenshots/`` (printed at the end of
-the run); ``CRM_SCREENSHOT_DIR`` overrides the folder. Without chromium or playwright the tests
+the run); ``CRM_TEST_SCREENSHOT_DIR`` overrides the folder. Without chromium or playwright the tests
 skip, unless ``CRM_TEST_REQUIRE_BROWSER=1`` (CI) makes that an error.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
+
+from crm_core.browser_testing import SCREENSHOTS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -25,8 +24,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "Browser-Passw0rd!"
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = Path(os.environ.get("CRM_SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -1,20 +1,18 @@
 """The school's screens in real headless Chromium: the timetable from the menu, roll call on the
 roster and the student's hours ledger, in English and Chinese, as an admin and as a teacher who
-sees no fees. Screenshots go to ``test-artifacts/screenshots/`` (``CRM_SCREENSHOT_DIR``)."""
+sees no fees. Screenshots go to ``test-artifacts/screenshots/`` (``CRM_TEST_SCREENSHOT_DIR``)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-from pathlib import Path
 
 import pytest
+
+from crm_core.browser_testing import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PASSWORD = "Browser-Passw0rd!"
-ROOT = Path(__file__).resolve().parents[3]
-SCREENSHOTS = Path(os.environ.get("CRM_SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 E = "/api/v1/education"
 
 

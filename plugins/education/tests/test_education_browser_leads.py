@@ -1,21 +1,19 @@
 """The leads' screens in headless Chromium on the demo school (``crm_demo_data``): trial bookings
 from the menu (a request booked through the form, an attended trial's feedback shown), the
 follow-up queue with its overdue rows and the shared pool, and the metrics charts, in English and
-Chinese. Screenshots go to ``CRM_SCREENSHOT_DIR`` (default ``test-artifacts/screenshots/``)."""
+Chinese. Screenshots go to ``CRM_TEST_SCREENSHOT_DIR`` (default ``test-artifacts/screenshots/``)."""
 
 from __future__ import annotations
 
-import os
 import random
-from pathlib import Path
 
 import pytest
+
+from crm_core.browser_testing import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PASSWORD = "Browser-Passw0rd!"
-ROOT = Path(__file__).resolve().parents[3]
-SCREENSHOTS = Path(os.environ.get("CRM_SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 
 
 def _seed(app) -> dict:

@@ -1,22 +1,19 @@
 """The loyalty screens in real headless Chromium (Playwright with the distribution's browser, like
 ``tests/browser``): members list, member page with a redemption, enrolment with the customer
 picker, the tier editor, in English and Chinese, as admin and as a scoped sales rep. Screenshots
-go to ``test-artifacts/screenshots/`` (``CRM_SCREENSHOT_DIR`` overrides it)."""
+go to ``test-artifacts/screenshots/`` (``CRM_TEST_SCREENSHOT_DIR`` overrides it)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
+
+from crm_core.browser_testing import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 PASSWORD = "Browser-Passw0rd!"
-ROOT = Path(__file__).resolve().parents[3]
-SCREENSHOTS = Path(os.environ.get("CRM_SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 L = "/api/v1/loyalty"
 
 

@@ -3,21 +3,18 @@ the patient page as the treating doctor and as the front desk, a break-glass by 
 a refused reason, then a wrong password, then accepted, the head's review queue and the
 patient's read audit, and the appointments calendar with a clashing then a free booking, in
 English and Chinese.
-Screenshots go to ``test-artifacts/screenshots/medical-*.png`` (``CRM_SCREENSHOT_DIR``)."""
+Screenshots go to ``test-artifacts/screenshots/medical-*.png`` (``CRM_TEST_SCREENSHOT_DIR``)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
+
+from crm_core.browser_testing import SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "Browser-Passw0rd!"
-ROOT = Path(__file__).resolve().parents[3]
-SCREENSHOTS = Path(os.environ.get("CRM_SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 M = "/api/v1/medical"
 
 

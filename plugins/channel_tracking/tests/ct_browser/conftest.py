@@ -6,11 +6,11 @@ plugin's own ``crm_demo_data`` hookimpl, and headless Debian chromium driven by 
 
 from __future__ import annotations
 
-import os
 import random
-from pathlib import Path
 
 import pytest
+
+from crm_core.browser_testing import SCREENSHOTS
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -23,8 +23,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "Browser-Passw0rd!"
-ROOT = Path(__file__).resolve().parents[4]  # the repository
-SCREENSHOTS = Path(os.environ.get("CRM_SCREENSHOT_DIR", ROOT / "test-artifacts" / "screenshots"))
 CUSTOMERS = ("王芳", "李娜", "张伟", "刘洋", "陈静", "杨磊", "赵敏", "黄勇", "周婷", "吴军")
 
 
