@@ -61,8 +61,36 @@ def record_written(
     ``actor``, the request's authenticated actor is taken. A writer that emits its own domain
     event for the write passes ``extra={"event": False}`` so the outbox gets one event, not two.
     """
+    change = change_of(action, resource, record, actor, before, after, extra, record_id)
+    current_app.extensions["crm"].plugins.hook.crm_record_written(change=change)
+
+
+def records_written(changes: list[Change]) -> None:
+    """The batch form of :func:`record_written` (call inside the transaction): plugins that
+    implement ``crm_records_written`` get the whole batch in one call (one multi-row insert of
+    audit entries, one of outbox events), every other ``crm_record_written`` implementation one
+    call per change, as if each had been reported alone. Build each ``Change`` with
+    :func:`change_of`."""
+    if not changes:
+        return
+    hook = current_app.extensions["crm"].plugins.hook
+    batched = {id(impl.plugin) for impl in hook.crm_records_written.get_hookimpls()}
+    hook.crm_records_written(changes=list(changes))
+    single = hook.crm_record_written
+    rest = [
+        impl
+        for impl in single.get_hookimpls()
+        if id(impl.plugin) not in batched or impl.wrapper or impl.hookwrapper
+    ]
+    if any(not (impl.wrapper or impl.hookwrapper) for impl in rest):
+        for change in changes:
+            single._hookexec(single.name, rest, {"change": change}, False)
+
+
+def change_of(action: str, resource: str, record, actor, before, after, extra=None, record_id=None) -> Change:
+    """The ``Change`` :func:`record_written` would report (for :func:`records_written`)."""
     in_request = has_request_context()
-    change = Change(
+    return Change(
         action=action,
         resource=resource,
         record_id=record.get_id() if record is not None else record_id,
@@ -74,7 +102,6 @@ def record_written(
         ip=request.remote_addr if in_request else None,
         extra=dict(extra or {}),
     )
-    current_app.extensions["crm"].plugins.hook.crm_record_written(change=change)
 
 
 def iso(value: dt.datetime) -> str:

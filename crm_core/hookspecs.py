@@ -261,6 +261,20 @@ def crm_record_written(change: Change) -> None:
 
 
 @hookspec
+def crm_records_written(changes: list[Change]) -> None:
+    """Observe a batch of writes inside their transaction, in one call (bulk imports).
+
+    ``changes.records_written`` (the batch form of ``record_written``) calls this hook once per
+    batch on the plugins that implement it, and ``crm_record_written`` once per change on those
+    that do not: implement it beside ``crm_record_written`` to write one multi-row insert per
+    batch (the core's audit log and outbox do) while still recording one entry per change.
+    Raising rolls the batch back.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
 def crm_actions() -> list[ActionSpec]:
     """Return automation actions this plugin offers: ``{"name", "label", "schema", "run"}``.
 

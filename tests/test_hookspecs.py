@@ -1,6 +1,7 @@
 """Every hook is documented and typed, and the documentation is the one generated from the hookspecs."""
 
 import inspect
+import io
 import json
 import runpy
 import types
@@ -88,7 +89,7 @@ def test_the_app_calls_every_hook_with_arguments_of_the_declared_types(every_hoo
     from crm_core.browser_testing import web_login
     from crm_core.cli import build_cli
     from crm_core.events.dispatcher import dispatch_pending
-    from crm_core.testing import TEST_PASSWORD, requests_in_their_own_context
+    from crm_core.testing import TEST_PASSWORD, follow_task, requests_in_their_own_context
 
     env = {"CRM_DATABASE_URL": db_url, "CRM_INSTANCE_PATH": str(tmp_path / "instance")}
     for args in (["migrate"], ["jobs", "run", "every_hook:tick"], ["demo-data", "--customers", "12"]):
@@ -127,6 +128,12 @@ def test_the_app_calls_every_hook_with_arguments_of_the_declared_types(every_hoo
     customer = client.post("/api/v1/customers", json={"name": "Hooked"}, headers=headers)
     assert customer.status_code == 201, customer.get_json()
     cid = customer.get_json()["id"]
+    # an import reports its rows in batches (crm_records_written)
+    upload = {"file": (io.BytesIO(b"name\nImported Hook\n"), "c.csv")}
+    imported = client.post(
+        "/api/v1/customers/import", data=upload, headers=headers, content_type="multipart/form-data"
+    )
+    assert follow_task(client, imported, headers).status_code == 200
     message = {"channel": "every_hook", "to": {"customer_id": cid}, "message": {"text": "hello"}}
     queued = client.post("/api/v1/messaging/messages", json=message, headers=headers)
     assert queued.status_code == 202 and queued.get_json()["status"] == "queued", queued.get_json()

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 from flask import g, has_request_context, request
 
-from .chain import VerifyResult, append, canonical, purge, seal, verify
+from .chain import VerifyResult, append, append_many, canonical, purge, seal, verify
 from .models import AuditEntry
 from .redaction import redact
 
 __all__ = [
     "record_change",
+    "record_changes",
     "record_event",
     "record_read",
     "seal",
@@ -67,6 +68,15 @@ def _ownership(resource: str, record_id, data: dict) -> tuple:
 
 def record_change(change) -> AuditEntry:
     """Append the audit entry of one ``Change`` (called inside the write's transaction)."""
+    return append(**_entry_of(change))
+
+
+def record_changes(changes) -> None:
+    """Append the audit entries of many ``Change`` s, one each, in one multi-row insert."""
+    append_many([_entry_of(change) for change in changes])
+
+
+def _entry_of(change) -> dict:
     before, after = change.before, change.after
     if change.action == "update" and before is not None and after is not None:
         fields = change.changed
@@ -80,7 +90,7 @@ def record_change(change) -> AuditEntry:
         info["request_id"] = change.request_id
     if change.ip:
         info["ip"] = change.ip
-    return append(
+    return dict(
         kind="write",
         resource=change.resource,
         record_id=None if change.record_id is None else str(change.record_id),

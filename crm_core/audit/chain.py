@@ -86,13 +86,14 @@ def _bump_head(step: int) -> tuple[int, str, str | None, str | None]:
     return seq - step, last_hash or "", mac, key_id
 
 
-def _chain(rows: list[AuditEntry], insert: bool, adopt: bool = False) -> None:
+def _chain(rows: list[AuditEntry], insert: bool, adopt: bool = False, bulk: bool = False) -> None:
     """Give ``rows`` the next places in the chain (inside the caller's transaction): one
     statement to lock and bump the head, the inserts (or updates), one statement for the head.
 
     Entries are sealed in the current hash version (``hashing.CURRENT_VERSION``), except the
     ``rekey`` anchor of ``adopt_legacy``: migration 0003 writes it before migration 0004 added
-    the ``hash_version`` column, so it stays version 1 (and is inserted without that column)."""
+    the ``hash_version`` column, so it stays version 1 (and is inserted without that column).
+    ``bulk``: the new rows go in as one multi-row INSERT (their ids are not read back)."""
     key, key_id = audit_key()
     seq, prev, mac, _kid = _bump_head(len(rows))
     keep_mac = not (adopt or _head_ok(key, seq, prev, mac))
@@ -102,12 +103,16 @@ def _chain(rows: list[AuditEntry], insert: bool, adopt: bool = False) -> None:
         seq += 1
         row.seq, row.prev_hash, row.hash_version = seq, prev, version
         row.hash = prev = entry_hash(row, seq, prev, key)
+        if insert and bulk:
+            continue  # all at once below
         if insert:
             row.save(force_insert=True, only=None if version else columns)
         else:
             AuditEntry.update(
                 seq=row.seq, prev_hash=row.prev_hash, hash=row.hash, hash_version=version
             ).where(AuditEntry.id == row.id).execute()
+    if insert and bulk:
+        AuditEntry.insert_many([dict(row.__data__) for row in rows]).execute()
     # a head that did not verify keeps its stale mac: the break stays visible to ``verify``
     AuditHead.update(
         hash=prev,
@@ -130,6 +135,23 @@ def append(**fields) -> AuditEntry:
         with _write_tx():
             _chain([row], insert=True)
     return row
+
+
+def append_many(entries: list[dict]) -> None:
+    """Insert many entries (``append``'s fields each) already sealed, in consecutive places of
+    the chain: one statement to take the places, one multi-row INSERT, one for the head."""
+    if not entries:
+        return
+    rows = [AuditEntry(**fields) for fields in entries]
+    now = utcnow()
+    for row in rows:
+        if row.occurred_at is None:
+            row.occurred_at = now
+    if database.in_transaction():
+        _chain(rows, insert=True, bulk=True)
+    else:
+        with _write_tx():
+            _chain(rows, insert=True, bulk=True)
 
 
 def _head() -> AuditHead:

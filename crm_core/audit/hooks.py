@@ -12,7 +12,7 @@ from flask import current_app
 
 from .. import hookimpl
 from ..crypto.rotation import SealedValues
-from . import purge, record_change, seal, verify
+from . import purge, record_change, record_changes, seal, verify
 from .models import MODELS, AuditEntry
 
 requires = ("core.auth", "core.permissions")
@@ -32,6 +32,12 @@ def crm_migrations():
 def crm_record_written(change):
     """Append the audit entry of every write, inside the write's transaction."""
     record_change(change)
+
+
+@hookimpl
+def crm_records_written(changes):
+    """The audit entries of a batch of writes: one each, in one multi-row insert."""
+    record_changes(changes)
 
 
 def _seal_job():

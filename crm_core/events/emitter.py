@@ -118,6 +118,24 @@ def emit(
     ``public=True`` declares its data fit for every subscriber (kept as ``meta["public"]``).
     Raises ``APIError(500)`` on a malformed type.
     """
+    row = OutboxEvent.create(
+        **_outbox_row(event_type, data, actor, resource, record_id, customer_id, version, public)
+    )
+    return Event.from_row(row)
+
+
+def emit_many(events: list[dict]) -> None:
+    """Write many domain events (each ``emit``'s arguments as a dict: ``event_type``, ``data``,
+    ``actor``, ``resource``, ``record_id``...) to the outbox in one multi-row insert, in the
+    caller's transaction (the batch form of :func:`emit`, for bulk writes)."""
+    if events:
+        OutboxEvent.insert_many([_outbox_row(**event) for event in events]).execute()
+
+
+def _outbox_row(
+    event_type, data, actor=None, resource=None, record_id=None, customer_id=None, version=1, public=False
+) -> dict:
+    """The outbox row of one event (see :func:`emit`)."""
     if not isinstance(event_type, str) or not EVENT_TYPE_RE.match(event_type) or "*" in event_type:
         raise APIError(500, f"Invalid event type {event_type!r}: use dotted lower-case words.")
     if not isinstance(data, Mapping):
@@ -143,7 +161,7 @@ def emit(
     uid = new_event_uid()
     now = utcnow()
     too_deep = depth > MAX_DEPTH
-    row = OutboxEvent.create(
+    return dict(
         uid=uid,
         type=event_type,
         version=version,
@@ -160,4 +178,3 @@ def emit(
         status=DEAD if too_deep else PENDING,
         last_error=f"causation depth {depth} exceeds {MAX_DEPTH}: event loop stopped" if too_deep else None,
     )
-    return Event.from_row(row)

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from .. import hookimpl
 from ..crypto.rotation import SealedValues
 from .dispatcher import dispatch_pending
-from .emitter import emit
+from .emitter import emit, emit_many
 from .models import DONE, MODELS, ConsumerProgress, OutboxEvent
 
 # How often the scheduler runs the dispatcher (seconds).
@@ -42,19 +42,38 @@ def crm_record_written(change):
     """Write ``<noun>.created|updated|deleted`` for every write of the core write path, except
     where the writer emits a domain event of its own for it (``extra={"event": False}``, e.g. the
     loyalty ledger's ``points.earned``): one write, one event."""
+    event = _event_of(change)
+    if event is not None:
+        emit(**event)
+
+
+@hookimpl
+def crm_records_written(changes):
+    """The events of a batch of writes (as ``crm_record_written``'s), in one multi-row insert."""
+    emit_many([e for e in (_event_of(change) for change in changes) if e is not None])
+
+
+def _event_of(change) -> dict | None:
+    """``emit``'s arguments for the event of one write; None when it has none."""
     if change.extra.get("event") is False:
-        return
+        return None
     # the timestamp moves on every save: it is not a change anyone reacts to
     changed = [name for name in change.changed if name not in BOOKKEEPING]
     if change.action == "update" and not changed:
-        return  # nothing changed: no event
+        return None  # nothing changed: no event
     obj = change.after if change.after is not None else change.before
     data = {"resource": change.resource, "id": change.record_id, "object": obj}
     if change.action == "update":
         before = change.before or {}
         data["changed"] = changed
         data["previous"] = {name: before.get(name) for name in changed}
-    emit(change.event_type, data, actor=change.actor, resource=change.resource, record_id=change.record_id)
+    return {
+        "event_type": change.event_type,
+        "data": data,
+        "actor": change.actor,
+        "resource": change.resource,
+        "record_id": change.record_id,
+    }
 
 
 @hookimpl

@@ -7,7 +7,8 @@ field ``encoding`` names another), maps the header row to fields (English names,
 headers 姓名, 手机, 邮箱...), validates every row with the same schema and custom-field rules as the API, checks phone
 and e-mail uniqueness within the file and against the database, and inserts in bulk. ``mode``
 chooses all-or-nothing (any bad row: 422, nothing imported) or valid-rows-only. Each inserted row is
-still reported to ``crm_record_written`` (audit, events). The columns and the heading and value
+still reported, one change per row, through ``changes.records_written`` (``crm_records_written``:
+one multi-row insert of audit entries and one of events per chunk). The columns and the heading and value
 aliases are :mod:`crm_core.transfer.customer_columns`.
 
 Export writes the columns an import reads back, so export then import into an empty database gives
@@ -23,7 +24,7 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from .. import audit, custom, permissions
-from ..changes import record_written
+from ..changes import change_of, records_written
 from ..db import on_primary, reading_replica, utcnow, write_transaction
 from ..entities import customers
 from ..entities.models import Customer, CustomerTag
@@ -266,13 +267,16 @@ def _insert_chunks(valid: list[tuple[int, dict]], actor) -> None:
         links = []
         names = sorted({t for item in chunk for t in item.get("tags") or []})
         by_name = dict(zip(names, tag_ids(names), strict=True)) if names else {}
+        written = []
         for record_id, item, row in zip(ids, chunk, rows, strict=True):
             tags = sorted(set(item.get("tags") or []))
             links.extend({"customer": record_id, "tag": by_name[t]} for t in tags)
             after = {**service.to_json(row), "id": record_id, "tags": tags}
-            record_written(
-                "create", "customers", None, actor, None, after, {"source": "import"}, record_id=record_id
+            written.append(
+                change_of("create", "customers", None, actor, None, after, {"source": "import"}, record_id)
             )
+        # one audit entry and one event per customer, each kind in one multi-row insert
+        records_written(written)
         if links:
             CustomerTag.insert_many(links).execute()
 

@@ -170,6 +170,11 @@ def crm_record_written(change):
 
 
 @hookimpl
+def crm_records_written(changes):
+    _called("crm_records_written", changes=changes)
+
+
+@hookimpl
 def crm_actions():
     _called("crm_actions")
     return [{"name": "every_hook.touch", "label": "Touch", "schema": Schema(), "run": touch}]
