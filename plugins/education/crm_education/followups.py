@@ -86,7 +86,8 @@ def claim(customer_id: int, actor) -> Customer:
     """Take a lead from the shared pool (公海) as its consultant: ``education.pool:claim`` on the
     lead (the pool's scope: the campus), then the owner is set through the core's write path (an
     audit entry, ``customers.update``), so ``customers:update`` must cover the lead too. Of two
-    consultants claiming one lead at once, the second gets a 409."""
+    claiming one lead at once, the second gets a 409, or a 404 when the claim took the lead out of
+    their sight (a consultant sees only their own leads and the pool's: ``access``)."""
     with write_transaction():
         lead = get_record(Customer, customer_id, actor, POOL, "claim", lock=True)
         if lead.owner_id is not None or lead.lifecycle_stage != "lead":

@@ -83,8 +83,9 @@ def crm_permissions():
 
 @hookimpl
 def crm_permission_filter(actor, model):
-    """A teacher (holding only the teacher role) sees only their classes' students."""
-    return access.teacher_filter(actor, model)
+    """A teacher (holding only the teacher role) sees only their classes' students; a consultant
+    (holding only the consultant role) only their own customers and the shared pool's."""
+    return access.teacher_filter(actor, model) or access.consultant_filter(actor, model)
 
 
 @hookimpl

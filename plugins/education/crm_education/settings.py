@@ -29,6 +29,12 @@ SETTINGS = {
     "EDUCATION_MESSAGE_CHANNEL": Setting(
         str, "", "the message channel trial and lesson-hour reminders go to guardians on (empty: events only)"
     ),
+    "EDUCATION_CONSULTANT_ROLE": Setting(
+        str,
+        "consultant",
+        "the role whose holders (holding no other role) see of the customers only their own leads and"
+        " the unowned ones of the shared pool, whatever wider scope lets them claim",
+    ),
     "EDUCATION_TEACHER_ROLE": Setting(
         str, "teacher", "the role whose holders (holding no other role) see only their classes' students"
     ),

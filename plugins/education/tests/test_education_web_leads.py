@@ -119,7 +119,8 @@ def _trials():
 
 def _consultant_role(client, admin_headers):
     # claiming writes the lead's owner through the core's write path, which needs customers read
-    # and update on the unowned lead: the core has no "own plus the pool" scope (see the README)
+    # and update on the unowned lead: the campus scope, which the plugin narrows for consultants
+    # to their own leads and the pool's
     grants = [
         {"resource": "customers", "action": "create", "scope": "own"},
         {"resource": "customers", "action": "read", "scope": "department"},
@@ -145,6 +146,10 @@ def test_follow_up_queue_highlights_overdue_and_the_pool_can_be_claimed(
     fresh = school.student("新线索", headers=mine, lifecycle_stage="lead")
     pooled = school.student("公海线索", headers=theirs, lifecycle_stage="lead")
     Customer.update(owner_id=None).where(Customer.id == pooled).execute()  # as the pool job leaves it
+    colleagues = school.student("同事的线索", headers=theirs, lifecycle_stage="lead")
+    seen = {c["id"] for c in ok(client.get("/api/v1/customers?page_size=100", headers=mine))}
+    assert {overdue, today, fresh, pooled} <= seen and colleagues not in seen
+    assert client.get(f"/api/v1/customers/{colleagues}", headers=mine).status_code == 404
     past = (utcnow() - dt.timedelta(hours=3)).isoformat() + "Z"
     school.post(
         "/followups", {"customer_id": overdue, "content": "没接", "next_contact_at": past}, headers=mine
@@ -174,9 +179,12 @@ def test_follow_up_queue_highlights_overdue_and_the_pool_can_be_claimed(
 
     assert post_form(client, f"/education/pool/{pooled}/claim", {}, page=page).status_code == 302
     assert Customer.get_by_id(pooled).owner_id == me.id
-    # the other consultant's claim of the same lead comes too late
+    # the other consultant's claim of the same lead comes too late: it is mine now, so out of
+    # their sight; whoever still sees it (an admin, a campus manager) is told it was claimed
     r = client.post(f"{E}/pool/{pooled}/claim", headers=theirs)
-    assert r.status_code == 409, r.get_json()
+    assert r.status_code == 404, r.get_json()
+    assert client.get(f"/api/v1/customers/{pooled}", headers=theirs).status_code == 404
+    assert client.post(f"{E}/pool/{pooled}/claim", headers=admin_headers).status_code == 409
     assert ok(client.get(f"{E}/pool", headers=theirs)) == []
 
 
