@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from .. import partitions
+from ..bulk import insert_rows
 from ..db import database, is_postgres, read_transaction, utcnow
 from .hashing import CURRENT_VERSION, audit_key, canonical, entry_hash, head_mac, legacy_hash
 from .models import AuditEntry, AuditHead
@@ -112,7 +113,9 @@ def _chain(rows: list[AuditEntry], insert: bool, adopt: bool = False, bulk: bool
                 seq=row.seq, prev_hash=row.prev_hash, hash=row.hash, hash_version=version
             ).where(AuditEntry.id == row.id).execute()
     if insert and bulk:
-        AuditEntry.insert_many([dict(row.__data__) for row in rows]).execute()
+        # straight to the driver: peewee's insert_many builds its SQL value by value
+        names = [f.name for f in AuditEntry._meta.sorted_fields if f.name != "id"]
+        insert_rows(AuditEntry, names, [tuple(row.__data__.get(n) for n in names) for row in rows])
     # a head that did not verify keeps its stale mac: the break stays visible to ``verify``
     AuditHead.update(
         hash=prev,
