@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import types
+from importlib.metadata import entry_points
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +21,7 @@ from crm_core.demo.command import demo_data_command
 API = "/api/v1"
 PASSWORD = "Demo-Passw0rd"
 #: the plugins' own demo data is tested with each plugin; here the core's, whatever is installed
-OTHERS = "loyalty,channel_tracking"
+OTHERS = ",".join(sorted(ep.name for ep in entry_points(group="crm_core")))
 STAGES_ZH = ["线索", "已确认", "方案", "赢单", "输单"]
 STAGES_EN = ["Lead", "Qualified", "Proposal", "Won", "Lost"]
 
