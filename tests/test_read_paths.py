@@ -214,6 +214,8 @@ def params(world) -> dict[str, list]:
         "tier_id": [1, 2],
         "rule_id": [1, 2],
         "delivery_id": [1],
+        # a messaging channel (none in this world: the spy must get 404/403, not a leak)
+        "channel_id": [1],
         "event_id": list(range(1, 30)),
         "filename": [],
     }
