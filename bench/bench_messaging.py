@@ -71,7 +71,9 @@ def bench(app, plugin: Counting, fake: FakeIM, n: int, m: int) -> None:
     start = time.perf_counter()
     for i in range(n):
         with database.atomic():
-            MessageDelivery.create(channel="count", recipient={"group": "g"}, message={"kind": "text", "text": f"m{i}"})
+            MessageDelivery.create(
+                channel="count", recipient={"group": "g"}, message={"kind": "text", "text": f"m{i}"}
+            )
     insert_s = time.perf_counter() - start
     MessageDelivery.delete().execute()
     start = time.perf_counter()
@@ -101,7 +103,9 @@ def bench(app, plugin: Counting, fake: FakeIM, n: int, m: int) -> None:
     original = config.build
 
     def unlimited(row):  # the platform's window would make this a 10-minute benchmark
-        return dataclasses.replace(original(row), limits=dataclasses.replace(original(row).limits, windows=()))
+        return dataclasses.replace(
+            original(row), limits=dataclasses.replace(original(row).limits, windows=())
+        )
 
     config.build = unlimited
     fake._over = lambda *args: False

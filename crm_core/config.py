@@ -130,7 +130,9 @@ SETTINGS: dict[str, Setting] = {
         int, 0, "log SQL statements slower than this many ms, without their values; 0 = off"
     ),
     "LIST_COUNT_CAP": Setting(
-        int, 10_000, "lists count their total exactly up to this many rows, beyond it say 'at least'; 0 = always exact"
+        int,
+        10_000,
+        "lists count their total exactly up to this many rows, beyond it say 'at least'; 0 = always exact",
     ),
     "METRICS_TOKEN": Setting(
         str, "", "bearer token Prometheus sends to GET /metrics; empty = /metrics answers 404"

@@ -85,13 +85,13 @@ from flask_smorest import abort
 
 from .api import API_PREFIX, Blueprint
 from .api.actions import action, register_action
+from .api.audit import entries_about as audit_entries
 from .api.crud import CrudView, register_crud
 from .api.graphql import is_read_request
 from .api.list_args import list_args_schema, list_parameters
 from .api.responses import json_response
 from .api.segments import customers_query as segment_customers
 from .api.tasks import accepted as task_accepted
-from .api.audit import entries_about as audit_entries
 from .audit import record_event
 from .auth import actor_for_user, current_actor, public
 from .auth import confirm_password as verify_password

@@ -154,7 +154,9 @@ def _mentions(key: str, value: int):
     # placeholders in each driver's own style: peewee passes an SQL node's text through as is
     if is_postgres():
         return pw.SQL('(CAST("after" AS jsonb) -> %s) @> CAST(%s AS jsonb)', (key, json.dumps([value])))
-    return pw.SQL('EXISTS (SELECT 1 FROM json_each("after", ?) WHERE json_each.value = ?)', (f"$.{key}", value))
+    return pw.SQL(
+        'EXISTS (SELECT 1 FROM json_each("after", ?) WHERE json_each.value = ?)', (f"$.{key}", value)
+    )
 
 
 def entries_about(actor, resource: str, *, kind=None, record_id=None, mentions=None, page=1, page_size=50):

@@ -43,7 +43,9 @@ NUMERIC_TYPES = ("int", "decimal")
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}\Z")  # \Z: "$" would allow a trailing newline
 # Query parameters of the list API: a custom field named like one could never be filtered.
-RESERVED_NAMES = frozenset({"page", "page_size", "sort", "q", "after", "tag", "custom", "id", "type", "fields"})
+RESERVED_NAMES = frozenset(
+    {"page", "page_size", "sort", "q", "after", "tag", "custom", "id", "type", "fields"}
+)
 
 
 @dataclass(frozen=True)
