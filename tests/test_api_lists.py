@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 PAGINATION_KEYS = {"total", "total_pages", "first_page", "last_page", "page", "page_size"}
 
 
@@ -104,6 +106,18 @@ def test_the_list_grammar_still_answers_400_naming_the_parameter(client, admin_h
         r = client.get(f"/api/v1/customers?{query}", headers=admin_headers)
         assert r.status_code == 400, query
         assert name in r.get_json()["errors"], (query, r.get_json())
+
+
+@pytest.mark.parametrize("value", ["5.8100518875591145e+271", "1e14", "-1e14"])
+def test_a_decimal_filter_beyond_its_column_is_a_400_not_a_500(client, admin_headers, value):
+    # amount is NUMERIC(16, 2): no stored value reaches 10^14, and rounding such a value to two
+    # places overflowed when the query ran (the fuzz found it)
+    r = client.get("/api/v1/deals", query_string={"amount": value}, headers=admin_headers)
+    assert r.status_code == 400 and "amount" in r.get_json()["errors"], r.get_json()
+    within = client.get(
+        "/api/v1/deals", query_string={"amount__lt": "99999999999999.99"}, headers=admin_headers
+    )
+    assert within.status_code == 200, within.get_json()
 
 
 def test_documented_filters_work(client, admin_headers):

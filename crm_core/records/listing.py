@@ -138,6 +138,9 @@ def coerce_column(field: pw.Field, raw: str) -> Any:
         value = decimal.Decimal(raw)
         if not value.is_finite():
             raise ValueError("not a finite number")
+        if target.max_digits and abs(value) >= 10 ** (target.max_digits - (target.decimal_places or 0)):
+            # no stored value reaches it, and rounding it to the column's places would overflow
+            raise ValueError("out of range")
         return value
     if isinstance(target, pw.FloatField):
         return float(raw)
