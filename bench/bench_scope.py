@@ -60,10 +60,10 @@ def measure(client, users: dict, n: int) -> dict:
 
 def seed(n: int, fanout: int, chunk: int = 10_000):
     """The department tree and ``n`` customers spread over it; returns (departments, manager dept)."""
+    from crm_core.bulk import insert_rows
     from crm_core.db import database, utcnow
     from crm_core.directory.departments import create_department
     from crm_core.entities.models import Customer
-    from crm_core.records.bulk import insert_rows
 
     depts = []
     for r in range(fanout):

@@ -419,9 +419,9 @@ def test_nul_characters_in_bodies_are_422(client, admin_headers):
 
 
 def test_bulk_insert_rows_fills_defaults_and_returns_ids_in_order(app, client, admin_headers):
+    from crm_core.bulk import insert_rows
     from crm_core.db import database
     from crm_core.entities.models import Customer
-    from crm_core.records.bulk import insert_rows
 
     with database.atomic():
         ids = insert_rows(

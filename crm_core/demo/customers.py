@@ -35,6 +35,7 @@ from flask import current_app
 from ..auth import ADMIN_ROLE, actor_for_user
 from ..auth.models import Role, User, UserRole
 from ..auth.passwords import generate_password
+from ..bulk import insert_rows
 from ..db import database, utcnow
 from ..entities.models import (
     LIFECYCLE_STAGES,
@@ -47,7 +48,6 @@ from ..entities.models import (
     Tag,
     Ticket,
 )
-from ..records.bulk import insert_rows
 from ..reference_data import (
     TAGS,
     localise_role_labels,

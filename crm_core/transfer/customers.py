@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 from marshmallow import ValidationError
 
 from .. import audit, custom, permissions
+from ..bulk import insert_rows
 from ..changes import change_of, records_written
 from ..db import on_primary, reading_replica, utcnow, write_transaction
 from ..entities import customers
@@ -33,7 +34,6 @@ from ..entities.tags import tag_ids
 from ..errors import APIError
 from ..jobs import tasks
 from ..records import listing, service
-from ..records.bulk import insert_rows
 from .customer_columns import (
     EXPORT_COLUMNS,
     map_headers,
