@@ -60,7 +60,9 @@ Privacy
 Messaging
     ``send_message`` (``send_message(channel, to, message, *, purpose="service", customer_id=None,
     key=None, actor=None) -> int``: queue a robot or SMS message, rate limited, retried, consent
-    checked, idempotent by ``key``; returns the delivery id), ``delivery_status`` (a delivery's
+    checked, idempotent by ``key``; returns the delivery id), ``send_message_if_configured`` (the
+    same for work that goes on without it: no channel or a refused queueing is logged, None),
+    ``delivery_status`` (a delivery's
     status and last provider code), ``message_opt_out`` (a customer or number wants no marketing
     on ``sms``/``robot``); for a channel of your own (``crm_message_channels``):
     ``MessageChannel``, ``ChannelLimits``, ``SendResult``.
@@ -121,7 +123,14 @@ from .events import current_cause, emit
 from .inputs import checks_nul_itself
 from .jobs.tasks import queue as queue_task
 from .jobs.tasks import register_kind as register_task_kind
-from .messaging import ChannelLimits, MessageChannel, SendResult, delivery_status, send_message
+from .messaging import (
+    ChannelLimits,
+    MessageChannel,
+    SendResult,
+    delivery_status,
+    send_message,
+    send_message_if_configured,
+)
 from .messaging import opt_out as message_opt_out
 from .partitions import ensure_months, month_start, months_of
 from .permissions import (
@@ -247,6 +256,7 @@ __all__ = [
     "has_consent",
     # messaging
     "send_message",
+    "send_message_if_configured",
     "delivery_status",
     "message_opt_out",
     "MessageChannel",

@@ -261,3 +261,22 @@ def test_test_message_endpoint_and_retention_of_finished_messages(pager_app):
     assert result.exit_code == 0 and "'message_deliveries': 1" in result.output, result.output
     assert {d.id for d in MessageDelivery.select()} == {old_open}
     assert not MessageAttempt.select().where(MessageAttempt.delivery == old_sent).exists()
+
+
+def test_send_message_if_configured_logs_instead_of_failing_the_work(client, admin_headers, caplog):
+    from crm_core.entities.models import Customer
+    from crm_core.messaging import send_message_if_configured
+
+    message = {"kind": "text", "text": "Your trial is tomorrow"}
+    with database.atomic():
+        customer = Customer.create(name="Quiet")
+        assert send_message_if_configured("", {"customer_id": customer.id}, message) is None
+        # an unknown channel is the core refusing to queue: logged, and the caller's transaction
+        # (a savepoint took the refusal) goes on to write
+        assert send_message_if_configured("nowhere", {"customer_id": customer.id}, message) is None
+        customer.name = "Quiet, still written"
+        customer.save()
+    assert Customer.get_by_id(customer.id).name == "Quiet, still written"
+    assert MessageDelivery.select().count() == 0
+    logged = [r.getMessage() for r in caplog.records if "Your trial is tomorrow" in r.getMessage()]
+    assert len(logged) == 2 and "no message channel" in logged[0] and "nowhere" in logged[1]

@@ -5,6 +5,8 @@ Public (re-exported by ``crm_core.plugin_api``):
 
 - ``send_message(channel, to, message, *, purpose="service", customer_id=None, key=None,
   actor=None) -> int``: queue one message, returning its delivery id (``service.py``);
+- ``send_message_if_configured(channel, to, message, ...) -> int | None``: the same for work that
+  goes on without it (no channel configured or a refused queueing: logged, None);
 - ``delivery_status(delivery_id) -> dict``;
 - ``opt_out(channel_kind, customer_id=None, phone=None, ...)`` and ``record_reply(phone, text)``
   (an SMS STOP/退订 reply);
@@ -17,7 +19,7 @@ plugin adds a channel.
 
 from .channels import ChannelLimits, MessageChannel, SendResult, split_utf8
 from .sender import deliver_due
-from .service import delivery_status, opt_out, record_reply, send_message
+from .service import delivery_status, opt_out, record_reply, send_message, send_message_if_configured
 
 __all__ = [
     "ChannelLimits",
@@ -28,5 +30,6 @@ __all__ = [
     "opt_out",
     "record_reply",
     "send_message",
+    "send_message_if_configured",
     "split_utf8",
 ]

@@ -13,13 +13,15 @@ why), so the caller and the log see it. Other purposes are vetoed only by
 
 from __future__ import annotations
 
+import logging
+
 import peewee as pw
 from flask import current_app
 from flask_babel import gettext as _
 
 from ..audit import record_event
 from ..auth import current_actor
-from ..db import write_transaction
+from ..db import database, write_transaction
 from ..entities.models import Customer
 from ..entities.schemas import normalize_phone
 from ..errors import APIError
@@ -27,6 +29,8 @@ from ..privacy.consent import has_consent
 from .channels import KINDS, MAX_PARTS, MessageChannel, collect, parts_of
 from .models import REFUSED, MessageAttempt, MessageDelivery, MessageOptOut
 from .sms import is_stop_reply
+
+log = logging.getLogger(__name__)
 
 PURPOSES = ("service", "marketing", "reminder", "alert", "verification")
 RECIPIENT_KEYS = ("customer_id", "user_id", "group", "phone")
@@ -229,6 +233,33 @@ def delivery_dict(delivery: MessageDelivery, attempts: bool = False) -> dict:
             .order_by(MessageAttempt.id)
         ]
     return data
+
+
+def send_message_if_configured(
+    channel: str | None, to: dict, message: dict, *, purpose: str = "service", **options
+) -> int | None:
+    """:func:`send_message` for work that must go on whether or not a message goes out (a job's
+    reminder, a recall run): with no ``channel`` configured, or when the core refuses to queue it
+    (``APIError``: no such channel, no phone...), the text is logged and None returned. The send
+    runs in a savepoint, so a refusal leaves the caller's transaction usable. Same options as
+    :func:`send_message`; returns the delivery id when queued."""
+    text = message.get("text") or message.get("template")
+    if not channel:
+        log.info("%s message to %s not sent (no message channel): %s", purpose, to, text)
+        return None
+    try:
+        with database.atomic():
+            return send_message(channel, to, message, purpose=purpose, **options)
+    except APIError as exc:
+        log.warning(
+            "%s message to %s not queued on %s (%s): %s",
+            purpose,
+            to,
+            channel,
+            getattr(exc, "errors", None) or exc,
+            text,
+        )
+        return None
 
 
 def delivery_status(delivery_id: int) -> dict:

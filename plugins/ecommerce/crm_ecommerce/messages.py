@@ -14,7 +14,7 @@ import logging
 
 from flask import current_app
 
-from crm_core.plugin_api import APIError, database, send_message
+from crm_core.plugin_api import send_message_if_configured
 
 log = logging.getLogger(__name__)
 
@@ -22,27 +22,15 @@ log = logging.getLogger(__name__)
 def send(text: str, customer_id: int | None, purpose: str, key: str, actor) -> int | None:
     """Queue ``text`` to the customer; the delivery id, or None when nothing was queued."""
     channel = current_app.config.get("ECOMMERCE_MESSAGE_CHANNEL") or ""
-    if not channel or customer_id is None:
-        log.info("ecommerce: %s message to customer %s (no message channel): %s", purpose, customer_id, text)
+    if customer_id is None:
+        log.info("ecommerce: %s message without a customer: %s", purpose, text)
         return None
-    try:
-        with database.atomic():  # a savepoint: a refused queueing leaves the caller's write usable
-            return send_message(
-                channel,
-                {"customer_id": customer_id},
-                {"kind": "text", "text": text},
-                purpose=purpose,
-                customer_id=customer_id,
-                key=key,
-                actor=actor,
-            )
-    except APIError as exc:
-        log.warning(
-            "ecommerce: %s message to customer %s not queued on %s (%s): %s",
-            purpose,
-            customer_id,
-            channel,
-            getattr(exc, "errors", None) or exc,
-            text,
-        )
-        return None
+    return send_message_if_configured(
+        channel,
+        {"customer_id": customer_id},
+        {"kind": "text", "text": text},
+        purpose=purpose,
+        customer_id=customer_id,
+        key=key,
+        actor=actor,
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from crm_core.plugin_api import APIError, Customer, database, send_message
+from crm_core.plugin_api import Customer, send_message_if_configured
 
 from . import settings
 
@@ -29,23 +29,12 @@ def recipient(customer: Customer) -> dict:
 
 def remind(customer: Customer, text: str, key: str, actor) -> int | None:
     """Queue ``text`` for the customer's guardian; the delivery id, or None when none was queued."""
-    channel = settings.get("MESSAGE_CHANNEL")
-    if not channel:
-        log.info("education: reminder for customer %s (no message channel): %s", customer.id, text)
-        return None
-    try:
-        with database.atomic():  # a savepoint: a refused queueing leaves the job's write usable
-            return send_message(
-                channel,
-                recipient(customer),
-                {"kind": "text", "text": text},
-                purpose="service",
-                customer_id=customer.id,
-                key=key,
-                actor=actor,
-            )
-    except APIError as exc:
-        log.warning(
-            "education: reminder for customer %s not queued on %s (%s): %s", customer.id, channel, exc, text
-        )
-        return None
+    return send_message_if_configured(
+        settings.get("MESSAGE_CHANNEL"),
+        recipient(customer),
+        {"kind": "text", "text": text},
+        purpose="service",
+        customer_id=customer.id,
+        key=key,
+        actor=actor,
+    )
