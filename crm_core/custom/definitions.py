@@ -299,7 +299,8 @@ def _stored_values(model, name: str):
     """``(record id, value)`` of every record holding a non-null value under ``name``."""
     probe = FieldDef(entity="", name=name, type="string")
     present = raw_expression(model.custom, probe, _postgres()).is_null(False)
-    for row in model.select(model.id, model.custom).where(present).iterator():
+    # in id order: the first record holding a value keeps it, later ones are the duplicates
+    for row in model.select(model.id, model.custom).where(present).order_by(model.id).iterator():
         value = (row.custom or {}).get(name)
         if value is not None:
             yield row.id, value
