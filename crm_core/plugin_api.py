@@ -105,12 +105,10 @@ from .crypto.rotation import SealedValues
 from .crypto.values import open_value, seal_value
 from .db import (
     BaseModel,
-    Prepared,
     RecordModel,
     database,
     is_postgres,
     reading_replica,
-    slot,
     utcnow,
     write_transaction,
 )
@@ -146,6 +144,7 @@ from .permissions import (
 )
 from .permissions.builtin import seed_builtin_grants
 from .permissions.scopes import department_subtree
+from .prepared import Prepared, slot
 from .privacy.consent import has_consent
 from .records.collections import collections
 from .records.listing import list_query, page_params, pagination_header

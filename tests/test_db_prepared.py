@@ -6,7 +6,8 @@ import peewee as pw
 import pytest
 
 from crm_core.auth.models import Department, User
-from crm_core.db import Prepared, slot, utcnow
+from crm_core.db import utcnow
+from crm_core.prepared import Prepared, slot
 
 # module-level, as in real use: one object serves the SQLite and the PostgreSQL runs in turn
 USERS_IN = Prepared(

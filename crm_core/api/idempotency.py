@@ -14,7 +14,7 @@ from collections.abc import Callable
 import peewee as pw
 from flask import Response, request
 
-from ..db import database, utcnow, write_transaction
+from ..db import utcnow, write_transaction
 from ..errors import APIError
 from ..records.models import IdempotencyKey
 
@@ -69,16 +69,16 @@ def idempotent(actor, run: Callable[[], Response]) -> Response:
             stored.delete_instance()
         response = run()
         if 200 <= response.status_code < 300:
+            # no savepoint (two round trips): a conflict fails the whole transaction anyway
             try:
-                with database.atomic():
-                    IdempotencyKey.create(
-                        user_id=actor.id,
-                        key=key,
-                        fingerprint=fingerprint,
-                        status=response.status_code,
-                        body=response.get_data(as_text=True),
-                        location=response.headers.get("Location"),
-                    )
+                IdempotencyKey.create(
+                    user_id=actor.id,
+                    key=key,
+                    fingerprint=fingerprint,
+                    status=response.status_code,
+                    body=response.get_data(as_text=True),
+                    location=response.headers.get("Location"),
+                )
             except pw.IntegrityError:
                 raise APIError(
                     409, "A request with this Idempotency-Key is being processed; retry shortly."

@@ -32,10 +32,12 @@ from dataclasses import dataclass
 import peewee as pw
 from flask import current_app, g, request
 
+from .. import stamps
 from ..audit import record_event
 from ..changes import record_written
-from ..db import Prepared, database, slot, utcnow
+from ..db import database, utcnow
 from ..errors import APIError
+from ..prepared import Prepared, slot
 from .models import AccessToken, Department, OAuthRefreshToken, Role, User, UserRole
 from .passwords import hash_password, policy_errors, verify_password
 from .ratelimit import clear_user_failures, count_user_failure, login_locked_for
@@ -126,11 +128,11 @@ def issue_token(
     return raw, row
 
 
-# the token, its user and the user's roles in one round trip, compiled once: this runs on every
-# API call
+# the token, its user, the user's roles and the request stamps (crm_core.stamps) in one round
+# trip, compiled once: this runs on every API call
 _TOKEN_WITH_ROLES = Prepared(
     lambda: (
-        AccessToken.select(AccessToken, User, UserRole.id, Role.name)
+        AccessToken.select(AccessToken, User, UserRole.id, Role.name, *stamps.columns())
         .join(User)
         .join(UserRole, pw.JOIN.LEFT_OUTER, attr="role_link")
         .join(Role, pw.JOIN.LEFT_OUTER)
@@ -145,6 +147,9 @@ def token_actor(raw: str) -> Actor | None:
     row = rows[0] if rows else None
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None
+    # (a stamp registered after the statement was compiled is not in it: read when asked for)
+    carried = (name for name in stamps.names() if hasattr(row, f"stamp_{name}"))
+    stamps.prime({name: getattr(row, f"stamp_{name}") for name in carried})
     if row.expires_at is not None and row.expires_at <= utcnow():
         return None
     now = utcnow()

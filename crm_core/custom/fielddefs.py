@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import g, has_request_context, request
-
+from .. import stamps
 from ..db import database
 from ..errors import APIError
 from .models import FieldDefinition, MetadataState, ObjectType
@@ -221,6 +220,11 @@ def fielddef_from_row(row) -> FieldDef:
 
 _lock = threading.Lock()
 _cache: dict[tuple, dict] = {}  # (db key, version) -> {"fields": {entity: [FieldDef]}, "schemas": {}}
+#: the request stamp of ``metadata_state.version``
+VERSION_STAMP = "metadata_version"
+stamps.register(
+    VERSION_STAMP, lambda: MetadataState.select(MetadataState.version).where(MetadataState.id == 1)
+)
 
 
 def _db_key() -> tuple:
@@ -229,17 +233,10 @@ def _db_key() -> tuple:
 
 
 def current_version() -> int:
-    """The definitions' version in the bound database (read once per request)."""
-    if has_request_context():
-        # keyed by the request object too: tests reuse one app context (and ``g``) across requests
-        cached = g.get("_crm_metadata_version")
-        if cached is not None and cached[0] is request._get_current_object() and cached[1] == _db_key():
-            return cached[2]
-    row = MetadataState.get_or_none(MetadataState.id == 1)
-    version = row.version if row else 0
-    if has_request_context():
-        g._crm_metadata_version = (request._get_current_object(), _db_key(), version)
-    return version
+    """The definitions' version in the bound database (read once per request: a request stamp,
+    :mod:`crm_core.stamps`, which an API call reads with its bearer token)."""
+    version = stamps.value(VERSION_STAMP)
+    return version if version is not None else 0
 
 
 def bump_version() -> None:
@@ -252,8 +249,7 @@ def bump_version() -> None:
     updated = MetadataState.update(version=version).where(MetadataState.id == 1).execute()
     if not updated:
         MetadataState.insert(id=1, version=version).execute()
-    if has_request_context():
-        g.pop("_crm_metadata_version", None)
+    stamps.forget(VERSION_STAMP)
 
 
 def cache_entry() -> dict:

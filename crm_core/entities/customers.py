@@ -7,6 +7,7 @@ from __future__ import annotations
 from .. import permissions
 from ..auth import current_actor
 from ..errors import APIError
+from ..prepared import Prepared, slot
 from ..records import service
 from .models import (
     Customer,
@@ -18,20 +19,49 @@ from .tags import set_tags
 UNIQUE_FIELDS = ("phone", "email")
 
 
+#: pages up to this many customers read their tags with a statement compiled once per size
+PREPARED_PAGE = 200
+_TAGS_OF_PAGE: dict[int, Prepared] = {}
+
+
+def _tags_of(size: int) -> Prepared:
+    prepared = _TAGS_OF_PAGE.get(size)
+    if prepared is None:
+        ids = [slot(f"id{i}") for i in range(size)]
+        prepared = _TAGS_OF_PAGE.setdefault(
+            size,
+            Prepared(
+                lambda: (
+                    CustomerTag.select(CustomerTag.customer, Tag.name)
+                    .join(Tag)
+                    .where(CustomerTag.customer.in_(ids))
+                    .order_by(Tag.name)
+                    .tuples()
+                )
+            ),
+        )
+    return prepared
+
+
 def prefetch_tags(customers: list[Customer]) -> None:
-    """Load the tag names of a page of customers in one query."""
-    by_id = {c.id: c for c in customers}
+    """Load the tag names of a page of customers in one query (none for those that know theirs:
+    a customer just written)."""
+    by_id = {c.id: c for c in customers if "_tags" not in c.__dict__}
     names: dict[int, list[str]] = {cid: [] for cid in by_id}
-    if by_id:
-        query = (
+    if len(by_id) > PREPARED_PAGE:
+        rows = (
             CustomerTag.select(CustomerTag.customer, Tag.name)
             .join(Tag)
             .where(CustomerTag.customer.in_(list(by_id)))
             .order_by(Tag.name)
             .tuples()
         )
-        for customer_id, name in query:
-            names[customer_id].append(name)
+    elif by_id:
+        rows = _tags_of(len(by_id)).rows(**{f"id{i}": cid for i, cid in enumerate(by_id)})
+    else:
+        rows = []
+    for customer_id, name in rows:
+        names[customer_id].append(name)
     for cid, customer in by_id.items():
         customer._tags = names[cid]
 

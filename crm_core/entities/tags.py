@@ -28,13 +28,20 @@ def tag_ids(names: list[str]) -> list[int]:
 
 
 def set_tags(record: Customer, data: dict, before=None) -> None:
-    """Replace the customer's tags with ``data["tags"]`` when given."""
+    """Replace the customer's tags with ``data["tags"]`` when given (``before`` None: a new
+    customer). The record then knows its tags, so its audit image, event and response read none."""
     if "tags" not in data:
+        if before is None:  # just inserted: no tag can link to it yet
+            record._tags = []
         return
-    wanted = set(tag_ids(data["tags"] or []))
-    current = {
-        t for (t,) in CustomerTag.select(CustomerTag.tag).where(CustomerTag.customer == record.id).tuples()
-    }
+    names = sorted({n.strip() for n in data["tags"] or [] if n and n.strip()})
+    wanted = set(tag_ids(names))
+    current = set()
+    if before is not None:
+        current = {
+            t
+            for (t,) in CustomerTag.select(CustomerTag.tag).where(CustomerTag.customer == record.id).tuples()
+        }
     if current - wanted:
         CustomerTag.delete().where(
             CustomerTag.customer == record.id, CustomerTag.tag.in_(list(current - wanted))
@@ -43,7 +50,7 @@ def set_tags(record: Customer, data: dict, before=None) -> None:
         CustomerTag.insert_many(
             [{"customer": record.id, "tag": t} for t in sorted(wanted - current)]
         ).execute()
-    record.__dict__.pop("_tags", None)
+    record._tags = names
 
 
 def delete_tag_links(tag: Tag) -> None:

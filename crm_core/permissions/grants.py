@@ -13,10 +13,11 @@ import fnmatch
 
 from flask import current_app, g, has_app_context, has_request_context
 
+from .. import stamps
 from ..auth.models import Role
-from ..db import Prepared, slot
+from ..prepared import Prepared, slot
 from .models import SCOPES, Grant
-from .revision import request_cache
+from .revision import STAMP, request_cache
 
 _RANK = {scope: i for i, scope in enumerate(SCOPES)}
 
@@ -70,6 +71,7 @@ def invalidate() -> None:
     the next question reads the permission revision again (:mod:`.revision`)."""
     if has_request_context():
         g.pop("_crm_perm_cache", None)
+        stamps.forget(STAMP)
 
 
 def _cache() -> dict:

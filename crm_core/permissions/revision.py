@@ -8,9 +8,10 @@ fields' ``0003_permission_revision``), so no write path, CLI command, plugin mig
 SQL can forget. ``nonce`` is random at every change: a revision number can come back (a restored
 backup, a rolled-back change), a nonce does not, and the cache is keyed by it.
 
-A request reads the row once, on its first permission question (one indexed single-row read, in
-place of the grants and field-rule queries it saves), and :func:`request_cache` answers from the
-worker's cache of that revision. A value missed is computed from the database and shared only if
+A request reads the nonce once (a request stamp, :mod:`crm_core.stamps`: on an API call it comes
+with the bearer-token lookup's own statement, elsewhere as one indexed single-row read on the
+first permission question), and :func:`request_cache` answers from the worker's cache of that
+revision. A value missed is computed from the database and shared only if
 the revision is still the one the request read: inside a transaction that itself changed
 permissions (its own trigger moved the nonce) nothing is shared, so a change rolled back leaves
 nothing behind. ``permissions.invalidate()`` makes the request read the revision again.
@@ -26,7 +27,9 @@ import threading
 import peewee as pw
 from flask import g, has_request_context
 
-from ..db import Prepared, database
+from .. import stamps
+from ..db import database
+from ..prepared import Prepared
 
 #: the kinds of request-cache entries that depend only on the revised tables (see the module)
 SHARED_KINDS = frozenset({"grants", "fields", "path"})
@@ -56,6 +59,12 @@ _CURRENT = Prepared(
     )
 )
 
+#: the request stamp that carries the nonce (:mod:`crm_core.stamps`)
+STAMP = "permission_revision"
+stamps.register(
+    STAMP, lambda: PermissionRevision.select(PermissionRevision.nonce).where(PermissionRevision.id == 1)
+)
+
 _shared: dict[str, dict] = {}  # nonce -> {key: value}, insertion-ordered: oldest first
 _lock = threading.Lock()
 
@@ -83,12 +92,12 @@ class RequestCache(dict):
 
     def __init__(self):
         super().__init__()
-        self.revision: tuple[int, str] | None | bool = False  # False: not read yet
+        self.revision: str | None | bool = False  # the nonce; False: not read yet
 
     def _nonce(self) -> str | None:
         if self.revision is False:
-            self.revision = current()
-        return self.revision[1] if self.revision else None
+            self.revision = stamps.value(STAMP)
+        return self.revision or None
 
     def __contains__(self, key) -> bool:
         if dict.__contains__(self, key):
@@ -112,7 +121,7 @@ class RequestCache(dict):
             return
         # inside a transaction, share only what this transaction has not changed: a change of
         # its own moved the nonce (the trigger), and it might still be rolled back
-        if database.in_transaction() and current() != self.revision:
+        if database.in_transaction() and stamps.fresh(STAMP) != self.revision:
             return
         entries = _entries(nonce)
         if len(entries) >= MAX_ENTRIES:

@@ -284,11 +284,11 @@ def test_a_redemption_stays_lean(client, admin_headers, db):
     inserts = [s for s in statements if s.startswith("INSERT")]
     assert sum('"audit_entry"' in s for s in inserts) == 1
     # the audit capability's own statements (entry, chain head) are its business; the rest: the
-    # token, the permission revision (grants and field rules come from the worker's cache behind
-    # it), the member with its customer, the member's entries and lots, the entry, the lot update,
+    # token with the permission revision (grants and field rules come from the worker's cache
+    # behind it), the member with its customer, the member's entries and lots, the entry, the lot update,
     # the allocation, the balance and the outbox row, whose points.redeemed is the only event (no
     # loyalty.points.created)
     ours = [s for s in statements if "audit_" not in s]
-    assert len(ours) == 10, ours
+    assert len(ours) == 9, ours
     outbox = [s for s in inserts if '"event_outbox"' in s]
     assert len(outbox) == 1, outbox

@@ -1,0 +1,89 @@
+"""Request stamps: single-row version values a request reads once, with its first statement.
+
+Caches that live across requests (the grants behind the permission revision, the custom field
+definitions behind ``metadata_state.version``) each need one small read per request to know
+whether they are still current. Each read is a round trip of its own, and on a detail request
+they were half of the statements. A module that owns such a value registers it here with the
+one-value subquery that reads it; the bearer-token lookup (``crm_core.auth``), which runs first
+on every API call, selects every registered stamp as extra columns of its own statement and
+hands them over with :func:`prime`. Elsewhere (a session request, a job, the CLI) :func:`value`
+reads a stamp on its own when it is first asked for.
+
+The stamps of a request are read together, in one snapshot with the actor's token and roles.
+A request that changes what a stamp versions calls :func:`forget`, and its next question reads
+the stamp again (inside its own transaction, with its own change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee as pw
+from flask import g, has_request_context, request
+
+from .db import database
+from .prepared import Prepared
+
+#: name -> (builder of a query selecting one row with the stamp as its one column, its Prepared)
+_REGISTERED: dict[str, tuple[Callable[[], pw.SelectQuery], Prepared]] = {}
+
+
+def register(name: str, build: Callable[[], pw.SelectQuery]) -> None:
+    """Register the stamp ``name``: ``build()`` returns a query selecting the one value (one row,
+    one column; no row reads as None). Call at import time, before the first request."""
+    _REGISTERED[name] = (build, Prepared(lambda: build().tuples()))
+
+
+def columns() -> list:
+    """Every registered stamp as a scalar subquery aliased ``stamp_<name>``, for a statement that
+    carries them (the token lookup); its caller passes the values to :func:`prime`."""
+    return [build().alias(f"stamp_{name}") for name, (build, _) in _REGISTERED.items()]
+
+
+def names() -> list[str]:
+    """The registered stamp names, in :func:`columns` order."""
+    return list(_REGISTERED)
+
+
+def _held() -> dict | None:
+    """This request's stamps (None outside a request). Keyed by the request object and the bound
+    database too: tests reuse one app context (and ``g``) across requests and apps."""
+    if not has_request_context():
+        return None
+    owner = (request._get_current_object(), id(database.obj))
+    held = g.get("_crm_stamps")
+    if held is None or held[0] != owner:
+        held = g._crm_stamps = (owner, {})
+    return held[1]
+
+
+def prime(values: dict[str, object]) -> None:
+    """Record stamps read by another statement of this request (``{name: value}``)."""
+    held = _held()
+    if held is not None:
+        held.update(values)
+
+
+def value(name: str):
+    """The stamp ``name`` for this request: as primed or read earlier in it, else read now (and
+    kept for the rest of the request). Outside a request, read every time."""
+    held = _held()
+    if held is not None and name in held:
+        return held[name]
+    found = fresh(name)
+    if held is not None:
+        held[name] = found
+    return found
+
+
+def fresh(name: str):
+    """The stamp ``name`` as this connection sees it now (in a transaction: with its own changes)."""
+    rows = _REGISTERED[name][1].rows()
+    return rows[0][0] if rows else None
+
+
+def forget(name: str) -> None:
+    """This request changed what ``name`` versions: its next :func:`value` reads it again."""
+    held = _held()
+    if held is not None:
+        held.pop(name, None)
