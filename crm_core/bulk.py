@@ -1,4 +1,4 @@
-"""Bulk inserts for imports and seeding: one prepared statement per chunk, straight to the driver.
+"""Inserts straight to the driver: bulk ones for imports and seeding, single ones on hot paths.
 
 peewee's ``insert_many`` builds its SQL node by node, which costs more than the database's own work
 once chunks hold thousands of rows. ``insert_rows`` keeps peewee for what matters (table and column
@@ -6,6 +6,11 @@ names, each field's ``db_value`` conversion, e.g. JSON) and hands the rows to th
 ``psycopg2.extras.execute_values`` on PostgreSQL (one multi-row INSERT ... RETURNING id),
 ``executemany`` on SQLite (ids read back in insertion order, which SQLite's single writer makes
 safe inside the caller's transaction).
+
+``insert_one`` is the single-row form for paths that run on every write (the audit entry, the
+outbox event, the idempotency key): its SQL is built once per table and column list, and
+statements that must run just before it (``before``) travel in the same round trip on
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -68,6 +73,46 @@ def insert_rows(
     db.cursor().executemany(f'{verb} INTO "{table}" ({names}) VALUES ({marks})', converted)
     cursor = db.execute_sql(f'SELECT "{pk}" FROM "{table}" WHERE "{pk}" > ? ORDER BY "{pk}"', (before,))
     return [r[0] for r in cursor.fetchall()]
+
+
+#: (dialect, table, columns) -> the INSERT of one row
+_ONE_ROW: dict[tuple, str] = {}
+
+
+def insert_one(model: type[pw.Model], values: dict, *, before: Sequence[tuple[str, Sequence]] = ()) -> int:
+    """Insert one row of ``model`` (``values`` by field name, each converted by its field; field
+    defaults for the rest, as peewee would give them); returns its id.
+
+    ``before``: statements ``(sql, params)`` to run first, in order, in the same transaction; on
+    PostgreSQL they are sent with the INSERT as one round trip (their results are not read). Call
+    inside the caller's transaction when ``before`` is given. Nothing here is audited."""
+    meta = model._meta
+    values = dict(values)
+    for name, field in meta.fields.items():
+        if name not in values and field.default is not None and field is not meta.primary_key:
+            values[name] = field.default() if callable(field.default) else field.default
+    fields = [meta.fields[name] for name in values]
+    row = [_db_value(f, v) for f, v in zip(fields, values.values(), strict=True)]
+    db = database.obj
+    postgres = is_postgres(db)
+    key = (postgres, meta.table_name, tuple(values))
+    sql = _ONE_ROW.get(key)
+    if sql is None:
+        names = ", ".join(f'"{f.column_name}"' for f in fields)
+        marks = ", ".join(("%s" if postgres else "?") for _ in fields)
+        returning = f' RETURNING "{meta.primary_key.column_name}"' if postgres else ""
+        sql = _ONE_ROW[key] = f'INSERT INTO "{meta.table_name}" ({names}) VALUES ({marks}){returning}'
+    if not postgres:
+        for statement, params in before:
+            db.execute_sql(statement, params)
+        return db.execute_sql(sql, [_sqlite_value(v) for v in row]).lastrowid
+    if not before:
+        return db.execute_sql(sql, row).fetchone()[0]
+    cursor = db.cursor()
+    # one round trip: the statements rendered by the driver, joined (the last one's rows are read);
+    # '%' doubled because peewee hands the driver an empty parameter tuple, which still formats
+    text = "; ".join(cursor.mogrify(s, p).decode() for s, p in (*before, (sql, row)))
+    return db.execute_sql(text.replace("%", "%%")).fetchone()[0]
 
 
 def _db_value(field: pw.Field, value):

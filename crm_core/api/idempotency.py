@@ -14,12 +14,20 @@ from collections.abc import Callable
 import peewee as pw
 from flask import Response, request
 
+from ..bulk import insert_one
 from ..db import utcnow, write_transaction
 from ..errors import APIError
+from ..prepared import Prepared, slot
 from ..records.models import IdempotencyKey
 
 IDEMPOTENCY_TTL = 24 * 3600
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# compiled once: every creating request with a key asks it
+_STORED = Prepared(
+    lambda: IdempotencyKey.select().where(
+        IdempotencyKey.user_id == slot("user"), IdempotencyKey.key == slot("key")
+    )
+)
 
 
 def _fingerprint() -> str:
@@ -55,7 +63,8 @@ def idempotent(actor, run: Callable[[], Response]) -> Response:
         raise APIError(400, "Idempotency-Key must be 1 to 200 characters.")
     fingerprint = _fingerprint()
     cutoff = utcnow() - dt.timedelta(seconds=IDEMPOTENCY_TTL)
-    stored = IdempotencyKey.get_or_none(IdempotencyKey.user_id == actor.id, IdempotencyKey.key == key)
+    found = _STORED.rows(user=actor.id, key=key)
+    stored = found[0] if found else None
     if stored is not None and stored.created_at >= cutoff:
         if stored.fingerprint != fingerprint:
             raise APIError(
@@ -71,13 +80,16 @@ def idempotent(actor, run: Callable[[], Response]) -> Response:
         if 200 <= response.status_code < 300:
             # no savepoint (two round trips): a conflict fails the whole transaction anyway
             try:
-                IdempotencyKey.create(
-                    user_id=actor.id,
-                    key=key,
-                    fingerprint=fingerprint,
-                    status=response.status_code,
-                    body=response.get_data(as_text=True),
-                    location=response.headers.get("Location"),
+                insert_one(
+                    IdempotencyKey,
+                    {
+                        "user_id": actor.id,
+                        "key": key,
+                        "fingerprint": fingerprint,
+                        "status": response.status_code,
+                        "body": response.get_data(as_text=True),
+                        "location": response.headers.get("Location"),
+                    },
                 )
             except pw.IntegrityError:
                 raise APIError(

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from .. import partitions
-from ..bulk import insert_rows
+from ..bulk import insert_one, insert_rows
 from ..db import database, is_postgres, read_transaction, utcnow
 from .hashing import CURRENT_VERSION, audit_key, canonical, entry_hash, head_mac, legacy_hash
 from .models import AuditEntry, AuditHead
@@ -100,11 +100,13 @@ def _chain(rows: list[AuditEntry], insert: bool, adopt: bool = False, bulk: bool
     keep_mac = not (adopt or _head_ok(key, seq, prev, mac))
     version = None if adopt else CURRENT_VERSION
     columns = [f for f in AuditEntry._meta.sorted_fields if f.name not in ("id", "hash_version")]
+    # the one entry of a write goes in with the head's update, in one round trip (``insert_one``)
+    single = insert and not bulk and len(rows) == 1 and version is not None
     for row in rows:
         seq += 1
         row.seq, row.prev_hash, row.hash_version = seq, prev, version
         row.hash = prev = entry_hash(row, seq, prev, key)
-        if insert and bulk:
+        if (insert and bulk) or single:
             continue  # all at once below
         if insert:
             row.save(force_insert=True, only=None if version else columns)
@@ -112,17 +114,23 @@ def _chain(rows: list[AuditEntry], insert: bool, adopt: bool = False, bulk: bool
             AuditEntry.update(
                 seq=row.seq, prev_hash=row.prev_hash, hash=row.hash, hash_version=version
             ).where(AuditEntry.id == row.id).execute()
-    if insert and bulk:
-        # straight to the driver: peewee's insert_many builds its SQL value by value
-        names = [f.name for f in AuditEntry._meta.sorted_fields if f.name != "id"]
-        insert_rows(AuditEntry, names, [tuple(row.__data__.get(n) for n in names) for row in rows])
     # a head that did not verify keeps its stale mac: the break stays visible to ``verify``
-    AuditHead.update(
+    head = AuditHead.update(
         hash=prev,
         mac=mac if keep_mac else head_mac(key, seq, prev),
         key_id=_kid if keep_mac else key_id,
         sealed_at=utcnow(),
-    ).where(AuditHead.id == 1).execute()
+    ).where(AuditHead.id == 1)
+    if single:
+        names = [f.name for f in AuditEntry._meta.sorted_fields if f.name != "id"]
+        values = {n: rows[0].__data__.get(n) for n in names}
+        rows[0].id = insert_one(AuditEntry, values, before=[head.sql()])
+        return
+    if insert and bulk:
+        # straight to the driver: peewee's insert_many builds its SQL value by value
+        names = [f.name for f in AuditEntry._meta.sorted_fields if f.name != "id"]
+        insert_rows(AuditEntry, names, [tuple(row.__data__.get(n) for n in names) for row in rows])
+    head.execute()
 
 
 def append(**fields) -> AuditEntry:

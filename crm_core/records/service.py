@@ -133,7 +133,8 @@ def write_changes(record: pw.Model, custom_patch: dict | None = None) -> None:
     dirty set: the caller's data and whatever hooks set) and ``updated_at``. With ``custom_patch``
     (the validated partial ``custom``), ``custom`` is merged with the stored value in SQL
     (:func:`merge_custom`) rather than written whole, so a writer that read the row without its
-    lock still loses no other writer's keys. 409 on a unique or reference conflict."""
+    lock still loses no other writer's keys. 409 on a unique or reference conflict, which fails
+    the transaction it runs in: call it inside the write's own ``write_transaction()``."""
     model = type(record)
     meta = model._meta
     if "updated_at" in meta.fields:
@@ -154,11 +155,12 @@ def write_changes(record: pw.Model, custom_patch: dict | None = None) -> None:
 
 @contextmanager
 def _conflicts_as_409():
-    """One write in a savepoint; 409 when it breaks a unique value or a reference (the savepoint
-    keeps the outer transaction usable on PostgreSQL)."""
+    """One write; 409 when it breaks a unique value or a reference. No savepoint of its own (two
+    round trips on every write): each caller runs it inside the write's ``write_transaction()``,
+    a savepoint itself when nested, which the 409 leaves, so the rollback undoes that write and
+    keeps an outer transaction usable on PostgreSQL."""
     try:
-        with database.atomic():
-            yield
+        yield
     except pw.IntegrityError as exc:
         raise APIError(
             409, "The record conflicts with an existing one (a unique value or a reference)."

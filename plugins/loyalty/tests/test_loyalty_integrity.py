@@ -282,7 +282,8 @@ def test_a_redemption_stays_lean(client, admin_headers, db):
         db.execute_sql = real
     assert r.status_code == 201
     inserts = [s for s in statements if s.startswith("INSERT")]
-    assert sum('"audit_entry"' in s for s in inserts) == 1
+    # (on PostgreSQL the entry's INSERT travels with the chain head's UPDATE, one round trip)
+    assert sum('INSERT INTO "audit_entry"' in s for s in statements) == 1
     # the audit capability's own statements (entry, chain head) are its business; the rest: the
     # token with the permission revision (grants and field rules come from the worker's cache
     # behind it), the member with its customer, the member's entries and lots, the entry, the lot update,
