@@ -13,6 +13,7 @@ from flask import current_app, has_app_context
 from ..audit import record_read
 from ..db import is_postgres
 from ..errors import APIError
+from ..prepared import Prepared, slot
 from .decision import view
 from .grants import _hook, _matches, resources
 
@@ -40,10 +41,14 @@ def get_record(model, record_id, actor, resource: str, action: str = "read", loc
                 raise ValueError(record_id)
     except (TypeError, ValueError):
         raise APIError(404, f"No {resource} record {record_id}.") from None
-    query = model.select().where(pk == value)
-    if lock and is_postgres():
-        query = query.for_update(of=model)
-    record = scoped(query, actor, resource, "read", model=model).first()
+    conditions = view(actor, resource, "read").conditions(model)
+    lock = lock and is_postgres()
+    if conditions:
+        query = model.select().where(pk == value, *conditions)
+        record = (query.for_update(of=model) if lock else query).first()
+    else:  # every row is in scope: the statement is the same on every call
+        found = _by_id(model, lock).rows(id=value)
+        record = found[0] if found else None
     if record is None:
         raise APIError(404, f"No {resource} record {record_id}.")
     if action != "read":
@@ -51,6 +56,25 @@ def get_record(model, record_id, actor, resource: str, action: str = "read", loc
     elif is_sensitive(resource):
         record_read(actor, resource, record.get_id(), record)
     return record
+
+
+#: (model, lock) -> its single-row read by id, for readers whose scope bounds no row
+_BY_ID: dict[tuple, Prepared] = {}
+
+
+def _by_id(model, lock: bool) -> Prepared:
+    key = (model, lock)
+    prepared = _BY_ID.get(key)
+    if prepared is None:
+        if len(_BY_ID) > 500:  # custom objects' models are rebuilt when their definitions change
+            _BY_ID.clear()
+
+        def build():
+            query = model.select().where(model._meta.primary_key == slot("id")).limit(1)
+            return query.for_update(of=model) if lock else query
+
+        prepared = _BY_ID[key] = Prepared(build)
+    return prepared
 
 
 def readable_reference(model, record_id, actor, resource: str, field: str):

@@ -27,6 +27,7 @@ from typing import Any
 import peewee as pw
 
 from .. import custom, permissions
+from ..bulk import insert_one
 from ..changes import record_written
 from ..custom import sealed
 from ..db import database, is_postgres, utcnow, write_transaction
@@ -167,6 +168,19 @@ def _conflicts_as_409():
         ) from exc
 
 
+def _insert(record: pw.Model) -> None:
+    """INSERT a new record as ``save(force_insert=True)`` would, its SQL built once per model and
+    columns (``bulk.insert_one``) when the database numbers its rows (an auto-increment id)."""
+    meta = type(record)._meta
+    pk = meta.primary_key
+    if not isinstance(pk, pw.AutoField) or record.__data__.get(pk.name) is not None:
+        record.save(force_insert=True)
+        return
+    values = {name: value for name, value in record.__data__.items() if name != pk.name}
+    record._pk = insert_one(type(record), values)
+    record._dirty.clear()
+
+
 def _store_secret(resource: str, record: pw.Model, secret: dict) -> None:
     """Seal a new record's encrypted values now that its id names them, and index them."""
     tokens = sealed.seal(resource, record, secret)
@@ -220,7 +234,7 @@ def create(
         if _has_custom(model):
             secret = sealed.split_secret(resource, record.custom)
         with _conflicts_as_409():
-            record.save(force_insert=True)
+            _insert(record)
         if secret:
             _store_secret(resource, record, secret)
         if after_save:
