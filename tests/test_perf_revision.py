@@ -142,3 +142,12 @@ def test_a_change_rolled_back_leaves_nothing_shared(app, db, make_user):
             raise RuntimeError("rolled back")
     with app.app_context(), app.test_request_context("/"):
         assert effective_scope(actor, "customers", "delete") == before
+
+
+def test_a_field_defined_here_is_in_the_other_workers_next_answer(client, admin_headers, other_process):
+    _, first = other_process("GET", "/api/v1/fields/customers", admin_headers)
+    assert "cache_stamp" not in [f["name"] for f in first]
+    spec = {"name": "cache_stamp", "type": "string", "label": {"en": "Stamp"}}
+    assert client.post("/api/v1/fields/customers", json=spec, headers=admin_headers).status_code == 201
+    status, listed = other_process("GET", "/api/v1/fields/customers", admin_headers)
+    assert status == 200 and "cache_stamp" in [f["name"] for f in listed]

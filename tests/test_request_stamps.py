@@ -1,0 +1,98 @@
+"""Request stamps (``crm_core.stamps``): an API call reads the permission revision and the custom
+fields' version with its bearer token, in one statement; a request that changes either reads it
+again; outside a request every read asks the database."""
+
+from __future__ import annotations
+
+from crm_core import stamps
+from crm_core.custom.fielddefs import VERSION_STAMP, bump_version, current_version
+from crm_core.permissions import invalidate, revision
+from crm_core.permissions.revision import STAMP
+
+API = "/api/v1"
+
+
+def statements_of(db, call):
+    real, seen = db.execute_sql, []
+
+    def counting(sql, *args, **kwargs):
+        seen.append(sql)
+        return real(sql, *args, **kwargs)
+
+    db.execute_sql = counting
+    try:
+        response = call()
+    finally:
+        db.execute_sql = real
+    return response, seen
+
+
+def test_a_detail_read_is_the_token_the_record_and_its_tags(client, admin_headers, db):
+    created = client.post(
+        f"{API}/customers", json={"name": "Stamped", "tags": ["vip"]}, headers=admin_headers
+    )
+    record_id = created.get_json()["id"]
+    client.get(f"{API}/customers/{record_id}", headers=admin_headers)  # per-process caches warm
+
+    r, seen = statements_of(db, lambda: client.get(f"{API}/customers/{record_id}", headers=admin_headers))
+
+    assert r.status_code == 200 and r.get_json()["tags"] == ["vip"]
+    assert len(seen) == 3, seen
+    token = seen[0]
+    assert '"access_token"' in token and '"permission_revision"' in token and '"metadata_state"' in token
+    assert not any("permission_revision" in s or "metadata_state" in s for s in seen[1:])
+
+
+def test_the_token_carries_what_the_database_holds(app, client, admin_headers, db):
+    client.get(f"{API}/customers", headers=admin_headers)
+    nonce = revision.current()[1]
+    with app.test_request_context(f"{API}/customers", headers=admin_headers):
+        app.preprocess_request()  # the token lookup of the request, as a real one runs it
+        assert stamps.value(STAMP) == nonce
+        assert stamps.value(VERSION_STAMP) == stamps.fresh(VERSION_STAMP)
+
+
+def test_a_request_that_changes_permissions_reads_the_revision_again(app, db):
+    with app.test_request_context("/"):
+        stamps.prime({STAMP: "stale", VERSION_STAMP: -1})
+        assert revision.request_cache()._nonce() == "stale"
+        assert current_version() == -1
+        invalidate()
+        assert revision.request_cache()._nonce() == revision.current()[1]
+        with db.atomic() as tx:
+            bump_version()  # a definition changed in this request: its own new version
+            assert current_version() == stamps.fresh(VERSION_STAMP) != -1
+            tx.rollback()
+
+
+def test_outside_a_request_every_read_asks_the_database(app, db):
+    with app.app_context():
+        before = current_version()
+        with db.atomic():
+            bump_version()
+            after = current_version()
+        assert after != before and current_version() == after
+
+
+def test_a_stamp_missing_from_the_token_statement_is_read_when_asked(app, client, admin_headers):
+    client.get(f"{API}/customers", headers=admin_headers)  # the token statement is compiled
+    from crm_core.custom.models import MetadataState
+
+    stamps.register(
+        "test_late", lambda: MetadataState.select(MetadataState.version).where(MetadataState.id == 1)
+    )
+    try:
+        with app.test_request_context(f"{API}/customers", headers=admin_headers):
+            app.preprocess_request()
+            assert stamps.value("test_late") == stamps.fresh(VERSION_STAMP)
+    finally:
+        stamps._REGISTERED.pop("test_late")
+
+
+def test_a_revoked_token_is_refused_at_once(client, make_user):
+    user, headers = make_user(roles=["sales"])
+    assert client.get(f"{API}/customers", headers=headers).status_code == 200
+    from crm_core.auth import revoke_user_tokens
+
+    revoke_user_tokens(user)
+    assert client.get(f"{API}/customers", headers=headers).status_code == 401
