@@ -210,13 +210,17 @@ def bench_http(
         tokens = [issue_token(user)[0] for _ in range(clients)]
         members = 1 if shared else clients
         seed = 10 * clients * requests_each * len(paces)
+        from peewee import fn
+
         from crm_core.entities.models import Customer
 
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        # ids after the evaluation's members (any --n)
+        base = (Customer.select(fn.MAX(Customer.id)).scalar() or 0) + 1
         Customer.insert_many(
             [
                 {
-                    "id": 900000 + i,
+                    "id": base + i,
                     "name": f"Redeemer {i}",
                     "created_at": now,
                     "updated_at": now,
@@ -226,7 +230,7 @@ def bench_http(
             ]
         ).execute()
         for i in range(members):
-            member, _ = activities.enrol(900000 + i)
+            member, _ = activities.enrol(base + i)
             with ledger.member_lock(member.id) as locked:
                 ledger.credit(locked, seed, "bench-seed", kind="adjust", emit=False)
         app.extensions["crm"].db.close()
@@ -245,7 +249,7 @@ def bench_http(
         for n, pace in enumerate(paces):
 
             def redeem(index, i, n=n):
-                customer = 900000 + (0 if shared else index)
+                customer = base + (0 if shared else index)
                 return httpload.Request(
                     "POST",
                     f"/api/v1/loyalty/members/{customer}/redeem",

@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 import peewee as pw
 from flask import current_app, has_app_context
 from playhouse.db_url import connect, parseresult_to_dict
-from playhouse.pool import PooledPostgresqlDatabase
-from psycopg2.extensions import TRANSACTION_STATUS_UNKNOWN
+
+from .pgpool import POOL_SIZE, POOL_STALE_SECONDS, POOL_WAIT_SECONDS, PooledPostgres
 
 
 class AppDatabase(pw.DatabaseProxy):
@@ -73,78 +73,6 @@ def default_url(instance_path: str) -> str:
     """The embedded default: a SQLite file ``crm.db`` in the instance folder."""
     Path(instance_path).mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{Path(instance_path) / 'crm.db'}"
-
-
-POOL_SIZE = 20
-POOL_STALE_SECONDS = 300
-POOL_WAIT_SECONDS = 10
-
-
-class PooledPostgres(PooledPostgresqlDatabase):
-    """peewee's PostgreSQL pool without a round trip per checkout: reconnects on failure instead.
-
-    peewee asks every pooled connection ``SELECT 1`` before handing it out (a round trip, on every
-    request). Here a checkout only looks at what the driver knows locally (closed, or in an
-    unknown transaction state); when the server has dropped the connection since (a restart, a
-    failover, an idle timeout, ``pg_terminate_backend``), the first statement of the checkout or
-    its ``BEGIN`` fails with the connection closed, and is sent once more on a new connection.
-    A connection lost later in a checkout is not retried (the statement may have run): the error
-    is raised and the connection left out of the pool.
-    """
-
-    def _is_closed(self, conn):
-        return bool(conn.closed) or conn.get_transaction_status() == TRANSACTION_STATUS_UNKNOWN
-
-    def connect(self, reuse_if_open=False):
-        opened = super().connect(reuse_if_open)
-        if opened:
-            self._state.retry_once = True
-        return opened
-
-    def _first_use(self) -> bool:
-        """True for the first statement of this checkout (the one that may be retried)."""
-        if self.is_closed():
-            self.connect()
-        first = getattr(self._state, "retry_once", False)
-        self._state.retry_once = False
-        return first
-
-    def _lost(self) -> bool:
-        conn = self._state.conn
-        return conn is None or bool(conn.closed)
-
-    def _reconnect(self, exc: Exception) -> None:
-        pool_log.warning(
-            "database connection lost (%s): reconnecting", str(exc).strip().splitlines()[0][:200]
-        )
-        self.close()  # the pool drops it: its transaction status is unknown
-        self.connect()
-        self._state.retry_once = False
-
-    def execute_sql(self, sql, params=None):
-        if not self._first_use() or self.transaction_depth() > 0:
-            return super().execute_sql(sql, params)
-        try:
-            return super().execute_sql(sql, params)
-        except (pw.OperationalError, pw.InterfaceError) as exc:
-            if not self._lost():
-                raise
-            self._reconnect(exc)
-            return super().execute_sql(sql, params)
-
-    def begin(self, *args, **kwargs):
-        if not self._first_use():
-            return super().begin(*args, **kwargs)
-        try:
-            return super().begin(*args, **kwargs)
-        except (pw.OperationalError, pw.InterfaceError) as exc:
-            if not self._lost():
-                raise
-            self._reconnect(exc)
-            return super().begin(*args, **kwargs)
-
-
-pool_log = logging.getLogger("crm_core.db.pool")
 
 
 def open_database(url: str) -> pw.Database:

@@ -1,0 +1,174 @@
+"""The PostgreSQL connection pool: no round trip per checkout, and savepoints that travel with
+the next statement."""
+
+from __future__ import annotations
+
+import logging
+
+import peewee as pw
+from playhouse.pool import PooledPostgresqlDatabase
+from psycopg2.extensions import TRANSACTION_STATUS_UNKNOWN
+
+POOL_SIZE = 20
+POOL_STALE_SECONDS = 300
+POOL_WAIT_SECONDS = 10
+
+
+#: peewee's savepoint commands (``_savepoint``): their prefix, and what each does
+_SAVEPOINT_COMMANDS = (
+    ("SAVEPOINT ", "open"),
+    ("RELEASE SAVEPOINT ", "release"),
+    ("ROLLBACK TO SAVEPOINT ", "rollback"),
+)
+
+
+class PooledPostgres(PooledPostgresqlDatabase):
+    """peewee's PostgreSQL pool without a round trip per checkout: reconnects on failure instead.
+
+    peewee asks every pooled connection ``SELECT 1`` before handing it out (a round trip, on every
+    request). Here a checkout only looks at what the driver knows locally (closed, or in an
+    unknown transaction state); when the server has dropped the connection since (a restart, a
+    failover, an idle timeout, ``pg_terminate_backend``), the first statement of the checkout or
+    its ``BEGIN`` fails with the connection closed, and is sent once more on a new connection.
+    A connection lost later in a checkout is not retried (the statement may have run): the error
+    is raised and the connection left out of the pool.
+    """
+
+    def _is_closed(self, conn):
+        return bool(conn.closed) or conn.get_transaction_status() == TRANSACTION_STATUS_UNKNOWN
+
+    def connect(self, reuse_if_open=False):
+        opened = super().connect(reuse_if_open)
+        if opened:
+            self._state.retry_once = True
+        return opened
+
+    def _first_use(self) -> bool:
+        """True for the first statement of this checkout (the one that may be retried)."""
+        if self.is_closed():
+            self.connect()
+        first = getattr(self._state, "retry_once", False)
+        self._state.retry_once = False
+        return first
+
+    def _lost(self) -> bool:
+        conn = self._state.conn
+        return conn is None or bool(conn.closed)
+
+    def _reconnect(self, exc: Exception) -> None:
+        logging.getLogger("crm_core.db.pool").warning(
+            "database connection lost (%s): reconnecting", str(exc).strip().splitlines()[0][:200]
+        )
+        self.close()  # the pool drops it: its transaction status is unknown
+        self.connect()
+        self._state.retry_once = False
+
+    # --- BEGIN and savepoints travel with the next statement ----------------------------------
+    # A transaction's BEGIN, and a nested ``atomic()``'s SAVEPOINT and RELEASE (every write
+    # inside another's transaction), are each a round trip on their own. Here they wait in
+    # ``_state.pending`` and go out in front of the next statement, in the same round trip; a
+    # savepoint released or rolled back before any statement needed it is never sent, nor is a
+    # transaction in which nothing ran. Anything that takes the driver's cursor or connection
+    # directly gets what waits sent first.
+
+    def _pending(self) -> list:
+        pending = getattr(self._state, "pending", None)
+        if pending is None:
+            pending = self._state.pending = []
+        return pending
+
+    def _defer_savepoint(self, sql: str) -> bool:
+        """Queue or cancel a savepoint command of peewee's ``_savepoint``; False for any other SQL."""
+        found = [(p, v) for p, v in _SAVEPOINT_COMMANDS if sql.startswith(p)]
+        if not found:
+            return False
+        prefix, verb = found[0]
+        name = sql[len(prefix) :].rstrip("; ")
+        pending = self._pending()
+        opened = f"SAVEPOINT {name}"
+        if verb == "open":
+            pending.append(opened)
+        elif opened in pending:  # never sent: nothing was done under it
+            del pending[pending.index(opened) :]
+        elif verb == "release":
+            # what waits belongs to savepoints inside this one, which its release ends too
+            pending[:] = [f"RELEASE SAVEPOINT {name}"]
+        else:
+            pending.clear()  # (inside this savepoint: its rollback undoes them anyway)
+            super().execute_sql(f"ROLLBACK TO SAVEPOINT {name}")
+        return True
+
+    def _flush_pending(self) -> None:
+        pending = getattr(self._state, "pending", None)
+        if pending and self._state.conn is not None:
+            text = "; ".join(pending)
+            pending.clear()
+            with self._state.conn.cursor() as cursor:
+                cursor.execute(text)
+
+    def cursor(self, *args, **kwargs):
+        self._flush_pending()
+        return super().cursor(*args, **kwargs)
+
+    def connection(self):
+        self._flush_pending()
+        return super().connection()
+
+    def close(self):
+        self._pending().clear()  # (a connection closed mid-transaction: nothing is owed)
+        return super().close()
+
+    def _unsent_transaction(self) -> bool:
+        pending = getattr(self._state, "pending", None)
+        return bool(pending) and pending[0] == "BEGIN"
+
+    def commit(self):
+        if self._unsent_transaction():  # no statement ran in it: nothing to commit
+            self._pending().clear()
+            return None
+        self._pending().clear()  # the commit ends every savepoint
+        return super().commit()
+
+    def rollback(self):
+        if self._unsent_transaction():
+            self._pending().clear()
+            return None
+        self._pending().clear()
+        return super().rollback()
+
+    def execute_sql(self, sql, params=None):
+        if self.transaction_depth() > 0:
+            if not params and self._defer_savepoint(sql):
+                return None
+            pending = self._pending()
+            if pending:
+                sql = "; ".join([*pending, sql])  # (BEGIN and savepoint names hold no '%')
+                pending.clear()
+            return super().execute_sql(sql, params)
+        if not self._first_use():
+            return super().execute_sql(sql, params)
+        try:
+            return super().execute_sql(sql, params)
+        except (pw.OperationalError, pw.InterfaceError) as exc:
+            if not self._lost():
+                raise
+            self._reconnect(exc)
+            return super().execute_sql(sql, params)
+
+    def begin(self, isolation_level=None):
+        # on a connection already used in this checkout the BEGIN waits for the transaction's
+        # first statement; the checkout's first use sends it at once, where a dropped connection
+        # can still be replaced (not inside a transaction)
+        fresh = self.is_closed() or getattr(self._state, "retry_once", False)
+        if not fresh and not isolation_level and not self._isolation_level:
+            self._pending()[:] = ["BEGIN"]
+            return None
+        if not self._first_use():
+            return super().begin(isolation_level)
+        try:
+            return super().begin(isolation_level)
+        except (pw.OperationalError, pw.InterfaceError) as exc:
+            if not self._lost():
+                raise
+            self._reconnect(exc)
+            return super().begin(isolation_level)
