@@ -24,6 +24,10 @@ from flask import g, has_request_context, request
 from .db import database
 from .prepared import Prepared
 
+#: the permission revision's nonce (``crm_core.permissions.revision``), which also versions what a
+#: bearer token resolves to (``crm_core.auth.token_cache``)
+PERMISSIONS = "permission_revision"
+
 #: name -> (builder of a query selecting one row with the stamp as its one column, its Prepared)
 _REGISTERED: dict[str, tuple[Callable[[], pw.SelectQuery], Prepared]] = {}
 
@@ -38,6 +42,20 @@ def columns() -> list:
     """Every registered stamp as a scalar subquery aliased ``stamp_<name>``, for a statement that
     carries them (the token lookup); its caller passes the values to :func:`prime`."""
     return [build().alias(f"stamp_{name}") for name, (build, _) in _REGISTERED.items()]
+
+
+_ALL: dict[tuple, Prepared] = {}  # registered names -> the statement reading them all
+
+
+def read_all() -> None:
+    """Read every registered stamp in one statement and keep them for this request (a request
+    that needs its stamps without the token lookup's statement: a token already resolved)."""
+    registered = tuple(_REGISTERED)
+    prepared = _ALL.get(registered)
+    if prepared is None:
+        prepared = _ALL[registered] = Prepared(lambda: pw.Select(columns=columns()).bind(database).tuples())
+    rows = prepared.rows()
+    prime(dict(zip(registered, rows[0], strict=True)))
 
 
 def names() -> list[str]:

@@ -11,9 +11,10 @@ import textwrap
 
 import pytest
 
-from crm_core.auth import token_actor
-from crm_core.auth.models import Department, Role, User, UserRole
+from crm_core.auth import issue_token, token_actor
+from crm_core.auth.models import AccessToken, Department, Role, User, UserRole
 from crm_core.custom.models import FieldDefinition
+from crm_core.db import utcnow
 from crm_core.permissions import effective_scope, invalidate, revision
 from crm_core.permissions.models import FieldRule, Grant
 from crm_core.testing import TEST_SECRET_KEY
@@ -123,9 +124,17 @@ def test_every_permission_table_bumps_the_revision(app, db, make_user):
     changed()
     Grant.delete().where(Grant.role == role).execute()
     changed()
-    # a change that leaves permissions alone keeps the cache
+    # what a bearer token resolves to (crm_core.auth.token_cache): the user, the token itself
     User.update(name="Someone Else").where(User.id == user.id).execute()
+    changed()
+    raw, token = issue_token(User.get_by_id(user.id))  # a new token changes nothing kept
     assert revision.current() == seen[-1]
+    AccessToken.update(last_used_at=utcnow()).where(AccessToken.id == token.id).execute()
+    assert revision.current() == seen[-1]  # nor does its use
+    AccessToken.update(revoked_at=utcnow()).where(AccessToken.id == token.id).execute()
+    changed()
+    AccessToken.delete().where(AccessToken.id == token.id).execute()
+    changed()
 
 
 def test_a_change_rolled_back_leaves_nothing_shared(app, db, make_user):
@@ -151,3 +160,31 @@ def test_a_field_defined_here_is_in_the_other_workers_next_answer(client, admin_
     assert client.post("/api/v1/fields/customers", json=spec, headers=admin_headers).status_code == 201
     status, listed = other_process("GET", "/api/v1/fields/customers", admin_headers)
     assert status == 200 and "cache_stamp" in [f["name"] for f in listed]
+
+
+def test_a_token_resolved_by_another_worker_is_refused_once_revoked(
+    client, admin_headers, make_user, other_process
+):
+    user, headers = make_user(roles=["sales"])
+    for _ in range(2):  # the second answer comes from the other worker's kept token
+        status, body = other_process("GET", "/api/v1/users/me", headers)
+        assert status == 200 and body["name"] == user.name
+    # the user renamed here: the other worker's very next answer carries the new name
+    r = client.patch(f"/api/v1/users/{user.id}", json={"name": "Renamed Person"}, headers=admin_headers)
+    assert r.status_code == 200, r.get_json()
+    assert other_process("GET", "/api/v1/users/me", headers)[1]["name"] == "Renamed Person"
+    # deactivated here: refused there at once
+    r = client.patch(f"/api/v1/users/{user.id}", json={"is_active": False}, headers=admin_headers)
+    assert r.status_code == 200, r.get_json()
+    assert other_process("GET", "/api/v1/users/me", headers)[0] == 401
+
+
+def test_a_personal_token_revoked_here_is_refused_there(client, make_user, other_process):
+    _, headers = make_user(roles=["sales"])
+    r = client.post("/api/v1/auth/tokens", json={"name": "script"}, headers=headers)
+    assert r.status_code == 201, r.get_json()
+    made = r.get_json()
+    personal = {"Authorization": f"Bearer {made['token']}"}
+    assert [other_process("GET", "/api/v1/users/me", personal)[0] for _ in range(2)] == [200, 200]
+    assert client.delete(f"/api/v1/auth/tokens/{made['id']}", headers=headers).status_code == 204
+    assert other_process("GET", "/api/v1/users/me", personal)[0] == 401

@@ -27,7 +27,7 @@ def statements_of(db, call):
     return response, seen
 
 
-def test_a_detail_read_is_the_token_the_record_and_its_tags(client, admin_headers, db):
+def test_a_detail_read_is_the_stamps_the_record_and_its_tags(client, admin_headers, db):
     created = client.post(
         f"{API}/customers", json={"name": "Stamped", "tags": ["vip"]}, headers=admin_headers
     )
@@ -38,6 +38,16 @@ def test_a_detail_read_is_the_token_the_record_and_its_tags(client, admin_header
 
     assert r.status_code == 200 and r.get_json()["tags"] == ["vip"]
     assert len(seen) == 3, seen
+    # the token was resolved by the requests before: only the stamps are read, in one statement
+    stamps_read = seen[0]
+    assert '"permission_revision"' in stamps_read and '"metadata_state"' in stamps_read
+    assert not any("permission_revision" in s or "metadata_state" in s for s in seen[1:])
+
+
+def test_a_token_met_first_brings_the_stamps_with_it(client, make_user, db):
+    _, headers = make_user(roles=["sales"])
+    r, seen = statements_of(db, lambda: client.get(f"{API}/customers", headers=headers))
+    assert r.status_code == 200
     token = seen[0]
     assert '"access_token"' in token and '"permission_revision"' in token and '"metadata_state"' in token
     assert not any("permission_revision" in s or "metadata_state" in s for s in seen[1:])

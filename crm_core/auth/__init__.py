@@ -38,6 +38,7 @@ from ..changes import record_written
 from ..db import database, utcnow
 from ..errors import APIError
 from ..prepared import Prepared, slot
+from . import token_cache
 from .models import AccessToken, Department, OAuthRefreshToken, Role, User, UserRole
 from .passwords import hash_password, policy_errors, verify_password
 from .ratelimit import clear_user_failures, count_user_failure, login_locked_for
@@ -142,25 +143,70 @@ _TOKEN_WITH_ROLES = Prepared(
 
 
 def token_actor(raw: str) -> Actor | None:
-    """The actor a raw bearer token stands for, or None if unknown, expired, revoked or inactive."""
-    rows = _TOKEN_WITH_ROLES.rows(hash=hash_token(raw))
+    """The actor a raw bearer token stands for, or None if unknown, expired, revoked or inactive.
+
+    A token this worker resolved before under the current permission revision is not read again
+    (:mod:`.token_cache`): the request reads only its stamps."""
+    digest = hash_token(raw)
+    kept = token_cache.lookup(digest)
+    if kept is not None:
+        stamps.read_all()
+        if stamps.value(stamps.PERMISSIONS) == kept.nonce:
+            return _kept_actor(digest, kept)
+    rows = _TOKEN_WITH_ROLES.rows(hash=digest)
     row = rows[0] if rows else None
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None
     # (a stamp registered after the statement was compiled is not in it: read when asked for)
-    carried = (name for name in stamps.names() if hasattr(row, f"stamp_{name}"))
+    carried = {name for name in stamps.names() if hasattr(row, f"stamp_{name}")}
     stamps.prime({name: getattr(row, f"stamp_{name}") for name in carried})
     if row.expires_at is not None and row.expires_at <= utcnow():
         return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > dt.timedelta(seconds=60):
-        # at most one write a minute per token: enough to spot unused personal tokens
-        AccessToken.update(last_used_at=now).where(AccessToken.id == row.id).execute()
+    used = _touch(row.id, row.last_used_at)
     scopes = row.scopes.split() if row.scopes is not None else None
     client_id = row.name if row.kind == "oauth" else None
     links = (getattr(r.user, "role_link", None) for r in rows)  # None: a user without roles
     roles = [link.role.name for link in links if link is not None]
+    nonce = getattr(row, f"stamp_{stamps.PERMISSIONS}", None)
+    if nonce:
+        token_cache.keep(
+            digest,
+            token_cache.Resolved(
+                nonce=nonce,
+                user=dict(row.user.__data__),
+                roles=tuple(roles),
+                token_id=row.id,
+                scopes=scopes,
+                client_id=client_id,
+                expires_at=row.expires_at,
+                last_used_at=used,
+            ),
+        )
     return actor_for_user(row.user, client_id=client_id, scopes=scopes, token_id=row.id, roles=roles)
+
+
+def _kept_actor(digest: str, kept: token_cache.Resolved) -> Actor | None:
+    if kept.expires_at is not None and kept.expires_at <= utcnow():
+        token_cache.forget(digest)
+        return None
+    kept.last_used_at = _touch(kept.token_id, kept.last_used_at)
+    return actor_for_user(
+        kept.new_user(),
+        client_id=kept.client_id,
+        scopes=kept.scopes,
+        token_id=kept.token_id,
+        roles=kept.roles,
+    )
+
+
+def _touch(token_id: int, last_used_at: dt.datetime | None) -> dt.datetime | None:
+    """Record the token's use, at most once a minute (enough to spot unused personal tokens);
+    returns its last use as now recorded."""
+    now = utcnow()
+    if last_used_at is None or now - last_used_at > dt.timedelta(seconds=60):
+        AccessToken.update(last_used_at=now).where(AccessToken.id == token_id).execute()
+        return now
+    return last_used_at
 
 
 def revoke_token(raw: str) -> bool:

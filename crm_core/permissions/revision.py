@@ -60,7 +60,7 @@ _CURRENT = Prepared(
 )
 
 #: the request stamp that carries the nonce (:mod:`crm_core.stamps`)
-STAMP = "permission_revision"
+STAMP = stamps.PERMISSIONS
 stamps.register(
     STAMP, lambda: PermissionRevision.select(PermissionRevision.nonce).where(PermissionRevision.id == 1)
 )
