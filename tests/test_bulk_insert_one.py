@@ -3,6 +3,7 @@ with the statements that must run first in the same round trip on PostgreSQL."""
 
 from __future__ import annotations
 
+import peewee as pw
 import pytest
 
 from crm_core.audit.chain import verify
@@ -34,8 +35,6 @@ def test_statements_before_run_first_in_order(app, db):
 
 
 def test_a_conflict_raises_integrity_error(app, db):
-    import peewee as pw
-
     with app.app_context():
         Tag.create(name="taken")
         with pytest.raises(pw.IntegrityError), db.atomic():

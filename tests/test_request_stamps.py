@@ -5,7 +5,9 @@ again; outside a request every read asks the database."""
 from __future__ import annotations
 
 from crm_core import stamps
+from crm_core.auth import revoke_user_tokens
 from crm_core.custom.fielddefs import VERSION_STAMP, bump_version, current_version
+from crm_core.custom.models import MetadataState
 from crm_core.permissions import invalidate, revision
 from crm_core.permissions.revision import STAMP
 
@@ -86,8 +88,6 @@ def test_outside_a_request_every_read_asks_the_database(app, db):
 
 def test_a_stamp_missing_from_the_token_statement_is_read_when_asked(app, client, admin_headers):
     client.get(f"{API}/customers", headers=admin_headers)  # the token statement is compiled
-    from crm_core.custom.models import MetadataState
-
     stamps.register(
         "test_late", lambda: MetadataState.select(MetadataState.version).where(MetadataState.id == 1)
     )
@@ -102,7 +102,5 @@ def test_a_stamp_missing_from_the_token_statement_is_read_when_asked(app, client
 def test_a_revoked_token_is_refused_at_once(client, make_user):
     user, headers = make_user(roles=["sales"])
     assert client.get(f"{API}/customers", headers=headers).status_code == 200
-    from crm_core.auth import revoke_user_tokens
-
     revoke_user_tokens(user)
     assert client.get(f"{API}/customers", headers=headers).status_code == 401
