@@ -79,13 +79,23 @@ def insert_rows(
 _ONE_ROW: dict[tuple, str] = {}
 
 
-def insert_one(model: type[pw.Model], values: dict, *, before: Sequence[tuple[str, Sequence]] = ()) -> int:
+def insert_one(
+    model: type[pw.Model],
+    values: dict,
+    *,
+    before: Sequence[tuple[str, Sequence]] = (),
+    defer: bool = False,
+) -> int | None:
     """Insert one row of ``model`` (``values`` by field name, each converted by its field; field
     defaults for the rest, as peewee would give them); returns its id.
 
     ``before``: statements ``(sql, params)`` to run first, in order, in the same transaction; on
-    PostgreSQL they are sent with the INSERT as one round trip (their results are not read). Call
-    inside the caller's transaction when ``before`` is given. Nothing here is audited."""
+    PostgreSQL they are sent with the INSERT as one round trip (their results are not read).
+    ``defer``: on PostgreSQL inside a transaction, the INSERT (and ``before``) waits and goes out
+    with the transaction's next statement or its COMMIT (``pgpool.PooledPostgres.defer``); the
+    id is not read (None), and an error surfaces with that statement. For rows written beside a
+    write that nobody reads back in it: its audit entry, its outbox event. Call inside the
+    caller's transaction when ``before`` is given. Nothing here is audited."""
     meta = model._meta
     values = dict(values)
     for name, field in meta.fields.items():
@@ -106,13 +116,23 @@ def insert_one(model: type[pw.Model], values: dict, *, before: Sequence[tuple[st
         for statement, params in before:
             db.execute_sql(statement, params)
         return db.execute_sql(sql, [_sqlite_value(v) for v in row]).lastrowid
+    if defer and hasattr(db, "defer") and db.in_transaction():
+        plain = sql.rsplit(" RETURNING ", 1)[0]
+        db.defer("; ".join(_render(db, s, p) for s, p in (*before, (plain, row))))
+        return None
     if not before:
         return db.execute_sql(sql, row).fetchone()[0]
-    cursor = db.cursor()
     # one round trip: the statements rendered by the driver, joined (the last one's rows are read);
     # '%' doubled because peewee hands the driver an empty parameter tuple, which still formats
-    text = "; ".join(cursor.mogrify(s, p).decode() for s, p in (*before, (sql, row)))
+    text = "; ".join(_render(db, s, p) for s, p in (*before, (sql, row)))
     return db.execute_sql(text.replace("%", "%%")).fetchone()[0]
+
+
+def _render(db, sql: str, params) -> str:
+    """``sql`` with ``params`` as the driver sends them (the pool's ``render`` leaves what waits
+    for the next statement waiting; another PostgreSQL database's cursor does it too)."""
+    render = getattr(db, "render", None)
+    return render(sql, params) if render is not None else db.cursor().mogrify(sql, params).decode()
 
 
 def _db_value(field: pw.Field, value):

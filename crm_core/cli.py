@@ -4,6 +4,7 @@ commands plugins add through ``crm_cli``."""
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import signal
 import subprocess
@@ -217,7 +218,12 @@ def serve_command(bind, workers, threads):
             self.cfg.set("child_exit", ops_metrics.worker_exited)
 
         def load(self):
-            return _create_app()
+            app = _create_app()
+            # what the app holds after start-up (modules, plugins, schemas, compiled routes)
+            # lives as long as the worker: out of the collector's sight, a full collection no
+            # longer walks it (about 100 ms each, seen as a p99 of 100 ms on detail reads)
+            gc.freeze()
+            return app
 
     metrics_dir, master = ops_metrics.prepare_multiprocess(), os.getpid()
     try:

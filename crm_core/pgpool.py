@@ -22,6 +22,12 @@ _SAVEPOINT_COMMANDS = (
 )
 
 
+#: what waits in ``pending`` that is not a deferred write
+_CONTROL = ("BEGIN", "SAVEPOINT ", "RELEASE SAVEPOINT ")
+#: peewee's mapping of driver errors to its own (IntegrityError...), for what is sent here
+_peewee_errors = pw.__exception_wrapper__
+
+
 class PooledPostgres(PooledPostgresqlDatabase):
     """peewee's PostgreSQL pool without a round trip per checkout: reconnects on failure instead.
 
@@ -63,19 +69,37 @@ class PooledPostgres(PooledPostgresqlDatabase):
         self.connect()
         self._state.retry_once = False
 
-    # --- BEGIN and savepoints travel with the next statement ----------------------------------
-    # A transaction's BEGIN, and a nested ``atomic()``'s SAVEPOINT and RELEASE (every write
-    # inside another's transaction), are each a round trip on their own. Here they wait in
-    # ``_state.pending`` and go out in front of the next statement, in the same round trip; a
-    # savepoint released or rolled back before any statement needed it is never sent, nor is a
-    # transaction in which nothing ran. Anything that takes the driver's cursor or connection
-    # directly gets what waits sent first.
+    # --- BEGIN, savepoints and deferred writes travel with the next statement ----------------
+    # A transaction's BEGIN, a nested ``atomic()``'s SAVEPOINT and RELEASE (every write inside
+    # another's transaction) and the writes whose answer nobody reads (``defer``: the audit entry
+    # and the outbox event of a write) are each a round trip on their own. Here they wait in
+    # ``_state.pending``, in order, and go out in front of the next statement or with the COMMIT,
+    # in the same round trip; a savepoint rolled back before anything was sent is never sent
+    # (nor what waited under it), nor a transaction in which nothing ran. Anything that takes the
+    # driver's cursor or connection directly gets what waits sent first.
 
     def _pending(self) -> list:
         pending = getattr(self._state, "pending", None)
         if pending is None:
             pending = self._state.pending = []
         return pending
+
+    def defer(self, sql: str) -> None:
+        """Send ``sql`` (complete: values rendered, no parameters) with this transaction's next
+        statement or its COMMIT; outside a transaction, now. What it returns is never read, and
+        an error it raises surfaces with the statement it travels with (the transaction fails)."""
+        if self.transaction_depth() > 0:
+            self._pending().append(sql)
+        else:
+            self.execute_sql(sql.replace("%", "%%"))
+
+    def render(self, sql: str, params) -> str:
+        """``sql`` with ``params`` rendered by the driver, as it would send them; sends nothing
+        (what waits stays waiting)."""
+        if self.is_closed():
+            self.connect()
+        with self._state.conn.cursor() as cursor:
+            return cursor.mogrify(sql, params).decode()
 
     def _defer_savepoint(self, sql: str) -> bool:
         """Queue or cancel a savepoint command of peewee's ``_savepoint``; False for any other SQL."""
@@ -88,13 +112,16 @@ class PooledPostgres(PooledPostgresqlDatabase):
         opened = f"SAVEPOINT {name}"
         if verb == "open":
             pending.append(opened)
-        elif opened in pending:  # never sent: nothing was done under it
+        elif opened in pending and verb == "release":
+            # never sent, now released: what waits after it stays, without it (savepoints
+            # inside it were released or rolled back already)
+            pending.remove(opened)
+        elif opened in pending:  # rolled back before anything under it was sent: none of it is
             del pending[pending.index(opened) :]
         elif verb == "release":
-            # what waits belongs to savepoints inside this one, which its release ends too
-            pending[:] = [f"RELEASE SAVEPOINT {name}"]
+            pending.append(f"RELEASE SAVEPOINT {name}")
         else:
-            pending.clear()  # (inside this savepoint: its rollback undoes them anyway)
+            pending.clear()  # (all of it inside this savepoint: its rollback undoes it anyway)
             super().execute_sql(f"ROLLBACK TO SAVEPOINT {name}")
         return True
 
@@ -103,7 +130,7 @@ class PooledPostgres(PooledPostgresqlDatabase):
         if pending and self._state.conn is not None:
             text = "; ".join(pending)
             pending.clear()
-            with self._state.conn.cursor() as cursor:
+            with _peewee_errors, self._state.conn.cursor() as cursor:
                 cursor.execute(text)
 
     def cursor(self, *args, **kwargs):
@@ -118,23 +145,23 @@ class PooledPostgres(PooledPostgresqlDatabase):
         self._pending().clear()  # (a connection closed mid-transaction: nothing is owed)
         return super().close()
 
-    def _unsent_transaction(self) -> bool:
-        pending = getattr(self._state, "pending", None)
-        return bool(pending) and pending[0] == "BEGIN"
-
     def commit(self):
-        if self._unsent_transaction():  # no statement ran in it: nothing to commit
-            self._pending().clear()
+        pending = self._pending()
+        if any(not item.startswith(_CONTROL) for item in pending):  # deferred writes: with it
+            text = "; ".join([*pending, "COMMIT"])
+            pending.clear()
+            with _peewee_errors, self._state.conn.cursor() as cursor:
+                cursor.execute(text)
             return None
-        self._pending().clear()  # the commit ends every savepoint
-        return super().commit()
+        unsent = bool(pending) and pending[0] == "BEGIN"
+        pending.clear()  # the commit ends every savepoint
+        return None if unsent else super().commit()  # (no statement ran: nothing to commit)
 
     def rollback(self):
-        if self._unsent_transaction():
-            self._pending().clear()
-            return None
-        self._pending().clear()
-        return super().rollback()
+        pending = self._pending()
+        unsent = bool(pending) and pending[0] == "BEGIN"
+        pending.clear()
+        return None if unsent else super().rollback()
 
     def execute_sql(self, sql, params=None):
         if self.transaction_depth() > 0:
@@ -142,7 +169,8 @@ class PooledPostgres(PooledPostgresqlDatabase):
                 return None
             pending = self._pending()
             if pending:
-                sql = "; ".join([*pending, sql])  # (BEGIN and savepoint names hold no '%')
+                # '%' doubled: peewee hands the driver a parameter tuple, even an empty one
+                sql = "; ".join([*(item.replace("%", "%%") for item in pending), sql])
                 pending.clear()
             return super().execute_sql(sql, params)
         if not self._first_use():

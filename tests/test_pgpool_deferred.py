@@ -7,7 +7,7 @@ import peewee as pw
 import psycopg2.extensions
 import pytest
 
-from crm_core.bulk import insert_rows
+from crm_core.bulk import insert_one, insert_rows
 from crm_core.entities.models import Tag
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
@@ -107,3 +107,49 @@ def test_a_released_savepoint_goes_out_with_the_next_statement(db, sent):
         Tag.create(name="second")
     assert any(s.startswith("RELEASE SAVEPOINT") and "INSERT" in s for s in sent), sent
     assert {"first", "second"} <= names()
+
+
+def _defer_tag(db, name: str) -> None:
+    assert insert_one(Tag, {"name": name}, defer=True) is None
+
+
+def test_a_deferred_write_goes_out_with_the_commit(db, sent):
+    with db.atomic():
+        Tag.create(name="written")
+        _defer_tag(db, "deferred 100%")
+    assert {"written", "deferred 100%"} <= names()
+    assert len(sent) == 3, sent  # BEGIN with the insert; the deferred one with COMMIT; the read
+    assert sent[1].startswith('INSERT INTO "tag"') and sent[1].endswith("COMMIT")
+
+
+def test_a_deferred_write_goes_out_with_the_next_statement(db, sent):
+    with db.atomic():
+        Tag.create(name="first")
+        _defer_tag(db, "second")
+        assert "second" in names()  # the read carries it, and sees it
+    assert len([s for s in sent if "second" in s]) == 1
+
+
+def test_deferred_writes_under_a_rolled_back_savepoint_are_undone(db, sent):
+    with db.atomic():
+        Tag.create(name="stays")
+        with pytest.raises(RuntimeError), db.atomic():
+            _defer_tag(db, "never sent")
+            raise RuntimeError
+        with pytest.raises(RuntimeError), db.atomic():
+            Tag.create(name="sent then undone")
+            _defer_tag(db, "deferred then undone")
+            raise RuntimeError
+        with db.atomic():
+            _defer_tag(db, "released")
+    assert "stays" in names() and "released" in names()
+    assert not names() & {"never sent", "sent then undone", "deferred then undone"}
+    assert not any("never sent" in s for s in sent)
+
+
+def test_a_failing_deferred_write_fails_the_transaction(db, sent):
+    Tag.create(name="taken")
+    with pytest.raises(pw.IntegrityError), db.atomic():
+        Tag.create(name="lost with it")
+        _defer_tag(db, "taken")
+    assert "lost with it" not in names()

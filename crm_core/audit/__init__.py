@@ -66,9 +66,10 @@ def _ownership(resource: str, record_id, data: dict) -> tuple:
     return data.get("owner_id"), data.get("department_id")
 
 
-def record_change(change) -> AuditEntry:
-    """Append the audit entry of one ``Change`` (called inside the write's transaction)."""
-    return append(**_entry_of(change))
+def record_change(change, defer: bool = False) -> AuditEntry:
+    """Append the audit entry of one ``Change`` (called inside the write's transaction).
+    ``defer``: sent with the transaction's next statement (its ``id`` is then not read)."""
+    return append(defer=defer, **_entry_of(change))
 
 
 def record_changes(changes) -> None:

@@ -87,14 +87,17 @@ def _bump_head(step: int) -> tuple[int, str, str | None, str | None]:
     return seq - step, last_hash or "", mac, key_id
 
 
-def _chain(rows: list[AuditEntry], insert: bool, adopt: bool = False, bulk: bool = False) -> None:
+def _chain(
+    rows: list[AuditEntry], insert: bool, adopt: bool = False, bulk: bool = False, defer: bool = False
+) -> None:
     """Give ``rows`` the next places in the chain (inside the caller's transaction): one
     statement to lock and bump the head, the inserts (or updates), one statement for the head.
 
     Entries are sealed in the current hash version (``hashing.CURRENT_VERSION``), except the
     ``rekey`` anchor of ``adopt_legacy``: migration 0003 writes it before migration 0004 added
     the ``hash_version`` column, so it stays version 1 (and is inserted without that column).
-    ``bulk``: the new rows go in as one multi-row INSERT (their ids are not read back)."""
+    ``bulk``: the new rows go in as one multi-row INSERT (their ids are not read back).
+    ``defer``: one new row, sent with the transaction's next statement (``bulk.insert_one``)."""
     key, key_id = audit_key()
     seq, prev, mac, _kid = _bump_head(len(rows))
     keep_mac = not (adopt or _head_ok(key, seq, prev, mac))
@@ -124,7 +127,7 @@ def _chain(rows: list[AuditEntry], insert: bool, adopt: bool = False, bulk: bool
     if single:
         names = [f.name for f in AuditEntry._meta.sorted_fields if f.name != "id"]
         values = {n: rows[0].__data__.get(n) for n in names}
-        rows[0].id = insert_one(AuditEntry, values, before=[head.sql()])
+        rows[0].id = insert_one(AuditEntry, values, before=[head.sql()], defer=defer)
         return
     if insert and bulk:
         # straight to the driver: peewee's insert_many builds its SQL value by value
@@ -133,15 +136,17 @@ def _chain(rows: list[AuditEntry], insert: bool, adopt: bool = False, bulk: bool
     head.execute()
 
 
-def append(**fields) -> AuditEntry:
+def append(defer: bool = False, **fields) -> AuditEntry:
     """Insert one entry already sealed (its ``seq``, ``prev_hash`` and HMAC), in the caller's
     transaction if there is one (so the entry commits or rolls back with the write it records),
-    else in its own. Costs two statements besides the INSERT; writers queue on the head row."""
+    else in its own. Costs one round trip besides the INSERT (the head's, sent with it); writers
+    queue on the head row. ``defer`` (in a transaction): the INSERT goes out with the
+    transaction's next statement or its COMMIT, and the entry's ``id`` is not read (None)."""
     row = AuditEntry(**fields)
     if row.occurred_at is None:
         row.occurred_at = utcnow()
     if database.in_transaction():
-        _chain([row], insert=True)
+        _chain([row], insert=True, defer=defer)
     else:
         with _write_tx():
             _chain([row], insert=True)

@@ -30,8 +30,9 @@ def crm_migrations():
 
 @hookimpl
 def crm_record_written(change):
-    """Append the audit entry of every write, inside the write's transaction."""
-    record_change(change)
+    """Append the audit entry of every write, inside the write's transaction (sent with its next
+    statement: the write path never reads the entry back)."""
+    record_change(change, defer=True)
 
 
 @hookimpl

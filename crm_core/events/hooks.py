@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from .. import hookimpl
 from ..crypto.rotation import SealedValues
 from .dispatcher import dispatch_pending
-from .emitter import emit, emit_many
+from .emitter import emit_deferred, emit_many
 from .models import DONE, MODELS, ConsumerProgress, OutboxEvent
 
 # How often the scheduler runs the dispatcher (seconds).
@@ -44,7 +44,7 @@ def crm_record_written(change):
     loyalty ledger's ``points.earned``): one write, one event."""
     event = _event_of(change)
     if event is not None:
-        emit(**event)
+        emit_deferred(**event)  # (the write path never reads its event back)
 
 
 @hookimpl
