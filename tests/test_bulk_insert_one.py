@@ -7,7 +7,7 @@ import peewee as pw
 import pytest
 
 from crm_core.audit.chain import verify
-from crm_core.bulk import insert_one
+from crm_core.bulk import insert_one, insert_rows
 from crm_core.entities.models import Customer, Tag
 
 NAMES = ["plain", "100% 满意", "50%s off", "it's %(x)s", "back\\slash", "'; DROP TABLE tag; --"]
@@ -50,3 +50,17 @@ def test_audited_writes_with_percent_signs_keep_the_chain(client, admin_headers,
     with app.app_context():
         result = verify()
     assert result.ok, result
+
+
+TRICKY = ["tab\there", "line\nbreak", "cr\rhere", "back\\slash", "\\N", "", "引号'\"", "100%"]
+
+
+@pytest.mark.parametrize("returning", [True, False])
+def test_insert_rows_stores_tricky_text_either_way(app, db, returning):
+    with app.app_context(), db.atomic():
+        rows = [(f"{i}:{text}", {"note": text, "n": i, "ok": True}) for i, text in enumerate(TRICKY)]
+        ids = insert_rows(Customer, ["name", "custom"], rows, returning=returning)
+        assert (len(ids) == len(rows)) if returning else ids == []
+        stored = {c.name: c.custom for c in Customer.select()}
+        for name, custom in rows:
+            assert stored[name] == custom

@@ -132,7 +132,9 @@ def _chain(
     if insert and bulk:
         # straight to the driver: peewee's insert_many builds its SQL value by value
         names = [f.name for f in AuditEntry._meta.sorted_fields if f.name != "id"]
-        insert_rows(AuditEntry, names, [tuple(row.__data__.get(n) for n in names) for row in rows])
+        insert_rows(
+            AuditEntry, names, [tuple(row.__data__.get(n) for n in names) for row in rows], returning=False
+        )
     head.execute()
 
 

@@ -151,7 +151,7 @@ def emit_many(events: list[dict]) -> None:
         rows = [_outbox_row(**event) for event in events]
         names = list(rows[0])
         # straight to the driver: peewee's insert_many builds its SQL value by value
-        insert_rows(OutboxEvent, names, [tuple(row[n] for n in names) for row in rows])
+        insert_rows(OutboxEvent, names, [tuple(row[n] for n in names) for row in rows], returning=False)
 
 
 def _outbox_row(
