@@ -54,8 +54,8 @@ def read_all() -> None:
     prepared = _ALL.get(registered)
     if prepared is None:
         prepared = _ALL[registered] = Prepared(lambda: pw.Select(columns=columns()).bind(database).tuples())
-    rows = prepared.rows()
-    prime(dict(zip(registered, rows[0], strict=True)))
+    row = prepared.execute().fetchone()  # (plain values: no conversion to ask peewee for)
+    prime(dict(zip(registered, row, strict=True)))
 
 
 def names() -> list[str]:

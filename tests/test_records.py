@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 
+import psycopg2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crm_core import hookimpl
 from crm_core.records.listing import MAX_PAGE_SIZE
+from crm_core.testing import user_with_token
 
 API = "/api/v1"
 
@@ -434,3 +437,42 @@ def test_bulk_insert_rows_fills_defaults_and_returns_ids_in_order(app, client, a
     rows = {c["name"]: c for c in client.get(f"{API}/customers?sort=id", headers=admin_headers).get_json()}
     assert [rows[n]["id"] for n in ("b1", "b2", "b3")] == ids and rows["b4"]["id"] == skipped[0]
     assert rows["b1"]["lifecycle_stage"] == "lead" and rows["b1"]["custom"] == {} and rows["b1"]["created_at"]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_key_stored_meanwhile_by_another_request_answers_409_and_creates_nothing(register_plugin):
+    """Two requests with one key: the other one stores it while this one is writing. This one's
+    transaction then fails (on PostgreSQL its key goes in with the COMMIT) and creates nothing."""
+
+    class OtherRequest:
+        def __init__(self):
+            self.user_id = None
+
+        @hookimpl
+        def crm_record_written(self, change):
+            if change.resource != "customers" or self.user_id is None:
+                return
+            db = application.extensions["crm"].db
+            other = psycopg2.connect(dbname=db.database, **db.connect_params)
+            other.autocommit = True
+            with other.cursor() as cur:
+                cur.execute(
+                    "INSERT INTO idempotency_key (user_id, key, fingerprint, status, body, created_at,"
+                    " updated_at) VALUES (%s, 'raced', 'x', 201, '{}', now(), now())",
+                    (self.user_id,),
+                )
+            other.close()
+
+    plugin = OtherRequest()
+    application = register_plugin(plugin, "other_request")
+    with application.app_context():
+        user, headers = user_with_token("racer")
+    plugin.user_id = user.id
+    client = application.test_client()
+    r = client.post(
+        f"{API}/customers", json={"name": "Raced"}, headers={**headers, "Idempotency-Key": "raced"}
+    )
+    assert r.status_code == 409, r.get_json()
+    plugin.user_id = None
+    listed = client.get(f"{API}/customers?q=Raced", headers=headers).get_json()
+    assert listed == []

@@ -15,7 +15,7 @@ import peewee as pw
 from flask import Response, request
 
 from ..bulk import insert_one
-from ..db import utcnow, write_transaction
+from ..db import database, utcnow, write_transaction
 from ..errors import APIError
 from ..prepared import Prepared, slot
 from ..records.models import IdempotencyKey
@@ -73,13 +73,14 @@ def idempotent(actor, run: Callable[[], Response]) -> Response:
                 errors={IDEMPOTENCY_HEADER: ["Already used for a different request."]},
             )
         return _replay(stored)
-    with write_transaction():
-        if stored is not None:  # expired: the key may be used again
-            stored.delete_instance()
-        response = run()
-        if 200 <= response.status_code < 300:
-            # no savepoint (two round trips): a conflict fails the whole transaction anyway
-            try:
+    try:
+        with write_transaction():
+            if stored is not None:  # expired: the key may be used again
+                stored.delete_instance()
+            response = run()
+            if 200 <= response.status_code < 300:
+                # with the COMMIT on PostgreSQL (one round trip fewer); a concurrent request
+                # that stored the key first fails the transaction there, and nothing is created
                 insert_one(
                     IdempotencyKey,
                     {
@@ -90,9 +91,12 @@ def idempotent(actor, run: Callable[[], Response]) -> Response:
                         "body": response.get_data(as_text=True),
                         "location": response.headers.get("Location"),
                     },
+                    defer=database.transaction_depth() == 1,  # (its COMMIT is the one below)
                 )
-            except pw.IntegrityError:
-                raise APIError(
-                    409, "A request with this Idempotency-Key is being processed; retry shortly."
-                ) from None
+    except pw.IntegrityError as exc:
+        if "idempotency" not in str(exc):  # (the key's unique index, by its name on either database)
+            raise
+        raise APIError(
+            409, "A request with this Idempotency-Key is being processed; retry shortly."
+        ) from None
     return response

@@ -241,12 +241,18 @@ def evaluate(now: dt.datetime | None = None, emit_events: bool = True) -> dict:
                 TierChange.updated_at,
             ],
         ).execute()
-        new_tier = (
-            Tier.select(Tier.id).join(E, on=(E.target_rank == Tier.rank)).where(E.member_id == Member.id)
-        )
-        Member.update(tier=new_tier, tier_since=now, grace_until=None).where(
-            Member.id.in_(E.select(E.member_id).where(E.target_rank.is_null(False)))
-        ).execute()
+        if is_postgres():
+            # a join (UPDATE ... FROM), not a subquery run for each moved member
+            Member.update(tier=Tier.id, tier_since=now, grace_until=None).from_(E, Tier).where(
+                Member.id == E.member_id, Tier.rank == E.target_rank
+            ).execute()
+        else:  # (UPDATE ... FROM needs SQLite 3.33)
+            new_tier = (
+                Tier.select(Tier.id).join(E, on=(E.target_rank == Tier.rank)).where(E.member_id == Member.id)
+            )
+            Member.update(tier=new_tier, tier_since=now, grace_until=None).where(
+                Member.id.in_(E.select(E.member_id).where(E.target_rank.is_null(False)))
+            ).execute()
         if emit_events:
             _emit_changes(tiers, now)
     return {
