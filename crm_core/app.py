@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from flask import Flask, g, request
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import errors, inputs
@@ -147,10 +148,26 @@ def _install_request_hooks(app: Flask) -> None:
             database.close()
 
 
+class _SessionCookies(SecureCookieSessionInterface):
+    """Flask's cookie sessions, with the signing serializer built once per key set (Flask builds
+    one when it opens and when it saves the session of every request, API calls included)."""
+
+    def __init__(self):
+        self._signers: dict[tuple, object] = {}
+
+    def get_signing_serializer(self, app: Flask):
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        signer = self._signers.get(keys)
+        if signer is None:
+            signer = self._signers[keys] = super().get_signing_serializer(app)
+        return signer
+
+
 def _cookie_settings(app: Flask, config: dict) -> None:
     """Session cookie: SameSite=Lax unless the caller chose otherwise (Flask's own default is
     None, so a ``setdefault`` never applies), HttpOnly, Secure when configured or when the CRM is
     served over HTTPS (``BASE_URL``)."""
+    app.session_interface = _SessionCookies()
     if "SESSION_COOKIE_SAMESITE" not in config:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
