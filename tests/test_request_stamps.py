@@ -10,23 +10,9 @@ from crm_core.custom.fielddefs import VERSION_STAMP, bump_version, current_versi
 from crm_core.custom.models import MetadataState
 from crm_core.permissions import invalidate, revision
 from crm_core.permissions.revision import STAMP
+from crm_core.testing import statements_of
 
 API = "/api/v1"
-
-
-def statements_of(db, call):
-    real, seen = db.execute_sql, []
-
-    def counting(sql, *args, **kwargs):
-        seen.append(sql)
-        return real(sql, *args, **kwargs)
-
-    db.execute_sql = counting
-    try:
-        response = call()
-    finally:
-        db.execute_sql = real
-    return response, seen
 
 
 def test_a_detail_read_is_the_stamps_the_record_and_its_tags(client, admin_headers, db):

@@ -8,21 +8,12 @@ import time
 
 from crm_core.auth import issue_token, token_actor
 from crm_core.auth.models import User
+from crm_core.testing import statements_of
 
 
 def test_a_kept_token_reads_only_the_stamps(client, admin_headers, db):
     client.get("/api/v1/users/me", headers=admin_headers)
-    real, seen = db.execute_sql, []
-
-    def counting(sql, *args, **kwargs):
-        seen.append(sql)
-        return real(sql, *args, **kwargs)
-
-    db.execute_sql = counting
-    try:
-        r = client.get("/api/v1/users/me", headers=admin_headers)
-    finally:
-        db.execute_sql = real
+    r, seen = statements_of(db, lambda: client.get("/api/v1/users/me", headers=admin_headers))
     assert r.status_code == 200
     assert not any('"access_token"' in s for s in seen), seen
     assert '"permission_revision"' in seen[0] and '"metadata_state"' in seen[0]

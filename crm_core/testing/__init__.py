@@ -303,3 +303,30 @@ def run_cli(app, *args: str):
     group = click.Group("crm")
     app.extensions["crm"].plugins.hook.crm_cli(group=group)
     return app.test_cli_runner().invoke(group, list(args))
+
+
+def statements_of(db, call) -> tuple:
+    """``(what call() returned, [sql, ...])``: the statements ``db`` ran meanwhile, in order, as
+    its ``execute_sql`` was given them (statements deferred to travel with the next one, see
+    ``crm_core.pgpool``, included)."""
+    real_execute, real_defer, seen = db.execute_sql, getattr(db, "defer", None), []
+
+    def executing(sql, *args, **kwargs):
+        seen.append(sql)
+        return real_execute(sql, *args, **kwargs)
+
+    def deferring(sql):
+        seen.append(sql)
+        return real_defer(sql)
+
+    own = {name: vars(db)[name] for name in ("execute_sql", "defer") if name in vars(db)}
+    db.execute_sql = executing
+    if real_defer is not None:
+        db.defer = deferring
+    try:
+        result = call()
+    finally:
+        for name in ("execute_sql", "defer"):
+            vars(db).pop(name, None)
+        vars(db).update(own)  # (a spy already there stays)
+    return result, seen

@@ -11,7 +11,7 @@ import pytest
 from loyalty_testlib import L
 
 from crm_core.plugin_api import database, emit
-from crm_core.testing import deliver_events
+from crm_core.testing import deliver_events, statements_of
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "crm_loyalty" / "migrations"
 
@@ -267,31 +267,14 @@ def test_a_redemption_stays_lean(client, admin_headers, db):
     assert client.post(f"{L}/members/{customer}/adjust", json=body, headers=admin_headers).status_code == 201
     warm = {"points": 1, "reference": "warm"}
     assert client.post(f"{L}/members/{customer}/redeem", json=warm, headers=admin_headers).status_code == 201
-    real, statements = db.execute_sql, []
-
-    def counting(sql, *args, **kwargs):
-        statements.append(sql)
-        return real(sql, *args, **kwargs)
-
-    # statements deferred to travel with the next one (PostgreSQL: the audit entry, the outbox
-    # row) are statements all the same
-    real_defer = getattr(db, "defer", None)
-
-    def deferring(sql):
-        statements.append(sql)
-        return real_defer(sql)
-
-    db.execute_sql = counting
-    if real_defer is not None:
-        db.defer = deferring
-    try:
-        r = client.post(
+    # (statements deferred to travel with the next one, PostgreSQL's audit entry and outbox
+    # row, are statements all the same)
+    r, statements = statements_of(
+        db,
+        lambda: client.post(
             f"{L}/members/{customer}/redeem", json={"points": 1, "reference": "r"}, headers=admin_headers
-        )
-    finally:
-        db.execute_sql = real
-        if real_defer is not None:
-            del db.defer
+        ),
+    )
     assert r.status_code == 201
     inserts = [s for s in statements if s.startswith("INSERT")]
     # (on PostgreSQL the entry's INSERT travels with the chain head's UPDATE, one round trip)
