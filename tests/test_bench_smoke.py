@@ -17,6 +17,7 @@ TINY = {
     "bench_scope.py": ["--customers", "300", "--requests", "5"],
     "bench_import.py": ["--rows", "100"],
     "bench_custom_fields.py": ["--n", "300", "--repeat", "1"],
+    "bench_medical_read_audit.py": ["--patients", "2", "--records", "2", "--repeat", "3"],
     "bench_encryption.py": ["--n", "200", "--repeat", "1"],
     "bench_events.py": ["--events", "20", "--deliveries", "10"],
     "bench_messaging.py": ["--messages", "20", "--http", "5"],
