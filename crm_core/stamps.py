@@ -44,18 +44,54 @@ def columns() -> list:
     return [build().alias(f"stamp_{name}") for name, (build, _) in _REGISTERED.items()]
 
 
-_ALL: dict[tuple, Prepared] = {}  # registered names -> the statement reading them all
+#: name -> (builder of a one-value query with ``slot`` values, values_of(user_id) -> slots | None)
+_PROBES: dict[str, tuple[Callable[[], pw.SelectQuery], Callable[[int], dict | None]]] = {}
+_ALL: dict[tuple, Prepared] = {}  # (stamp names, probe names) -> the statement reading them all
 
 
-def read_all() -> None:
+def register_probe(
+    name: str, build: Callable[[], pw.SelectQuery], values_of: Callable[[int], dict | None]
+) -> None:
+    """Register the probe ``name``: a one-value lookup that a request which needs it answers in
+    its stamps' statement (:func:`read_all`) rather than in a round trip of its own, e.g. "is
+    this Idempotency-Key stored?". ``build()`` returns the query with :func:`~crm_core.prepared.slot`
+    values (names unique across probes); ``values_of(user_id)`` gives them for the current
+    request and its user, or None when the request does not need the probe. Read the answer
+    with :func:`probed`. Call at import time."""
+    _PROBES[name] = (build, values_of)
+
+
+def read_all(user_id: int | None = None) -> None:
     """Read every registered stamp in one statement and keep them for this request (a request
-    that needs its stamps without the token lookup's statement: a token already resolved)."""
+    that needs its stamps without the token lookup's statement: a token already resolved), with
+    the probes this request of ``user_id`` needs (:func:`register_probe`)."""
     registered = tuple(_REGISTERED)
-    prepared = _ALL.get(registered)
+    probes: dict[str, dict] = {}
+    if user_id is not None:
+        for name, (_build, values_of) in _PROBES.items():
+            values = values_of(user_id)
+            if values is not None:
+                probes[name] = values
+    key = (registered, tuple(probes))
+    prepared = _ALL.get(key)
     if prepared is None:
-        prepared = _ALL[registered] = Prepared(lambda: pw.Select(columns=columns()).bind(database).tuples())
-    row = prepared.execute().fetchone()  # (plain values: no conversion to ask peewee for)
-    prime(dict(zip(registered, row, strict=True)))
+        extra = [_PROBES[name][0]().alias(f"probe_{name}") for name in probes]
+        prepared = _ALL[key] = Prepared(
+            lambda: pw.Select(columns=[*columns(), *extra]).bind(database).tuples()
+        )
+    slots = {slot: value for values in probes.values() for slot, value in values.items()}
+    row = prepared.execute(**slots).fetchone()  # (plain values: no conversion to ask peewee for)
+    prime(dict(zip(registered, row, strict=False)))
+    prime({f"probe:{name}": value for name, value in zip(probes, row[len(registered) :], strict=True)})
+
+
+def probed(name: str) -> tuple[bool, object]:
+    """``(True, value)`` when this request's stamps' statement answered the probe ``name``, else
+    ``(False, None)``: ask the database yourself."""
+    held = _held()
+    if held is None or f"probe:{name}" not in held:
+        return False, None
+    return True, held[f"probe:{name}"]
 
 
 def names() -> list[str]:

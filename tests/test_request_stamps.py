@@ -90,3 +90,22 @@ def test_a_revoked_token_is_refused_at_once(client, make_user):
     assert client.get(f"{API}/customers", headers=headers).status_code == 200
     revoke_user_tokens(user)
     assert client.get(f"{API}/customers", headers=headers).status_code == 401
+
+
+def test_a_keyed_create_asks_for_its_key_with_the_stamps(client, admin_headers, db):
+    client.get(f"{API}/customers", headers=admin_headers)  # the token is kept from here on
+    headers = {**admin_headers, "Idempotency-Key": "probe-1"}
+    r, seen = statements_of(db, lambda: client.post(f"{API}/customers", json={"name": "P"}, headers=headers))
+    assert r.status_code == 201
+    assert '"idempotency_key"' in seen[0] and '"permission_revision"' in seen[0]
+    lookups = [s for s in seen[1:] if s.startswith("SELECT") and '"idempotency_key"' in s]
+    assert lookups == [], lookups
+    # the same key again: the probe finds it, the stored answer is replayed
+    again = client.post(f"{API}/customers", json={"name": "P"}, headers=headers)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == r.get_json()
+
+
+def test_a_probe_nobody_asked_for_is_not_answered(app):
+    with app.test_request_context("/"):
+        assert stamps.probed("idempotency_key") == (False, None)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import peewee as pw
 from flask import Response, request
 
+from .. import stamps
 from ..bulk import insert_one
 from ..db import database, utcnow, write_transaction
 from ..errors import APIError
@@ -22,11 +23,30 @@ from ..records.models import IdempotencyKey
 
 IDEMPOTENCY_TTL = 24 * 3600
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: the request-stamp probe "is this request's key stored?" (crm_core.stamps.register_probe)
+PROBE = "idempotency_key"
 # compiled once: every creating request with a key asks it
 _STORED = Prepared(
     lambda: IdempotencyKey.select().where(
         IdempotencyKey.user_id == slot("user"), IdempotencyKey.key == slot("key")
     )
+)
+
+
+def _probe_values(user_id: int) -> dict | None:
+    """The probe's values for a creating request that carries a usable key."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if request.method != "POST" or key is None or not 1 <= len(key.strip()) <= 200 or "\x00" in key:
+        return None
+    return {"idem_user": user_id, "idem_key": key.strip()}
+
+
+stamps.register_probe(
+    PROBE,
+    lambda: IdempotencyKey.select(IdempotencyKey.id).where(
+        IdempotencyKey.user_id == slot("idem_user"), IdempotencyKey.key == slot("idem_key")
+    ),
+    _probe_values,
 )
 
 
@@ -63,7 +83,8 @@ def idempotent(actor, run: Callable[[], Response]) -> Response:
         raise APIError(400, "Idempotency-Key must be 1 to 200 characters.")
     fingerprint = _fingerprint()
     cutoff = utcnow() - dt.timedelta(seconds=IDEMPOTENCY_TTL)
-    found = _STORED.rows(user=actor.id, key=key)
+    answered, stored_id = stamps.probed(PROBE)  # (asked with the token's stamps when it could be)
+    found = [] if answered and stored_id is None else _STORED.rows(user=actor.id, key=key)
     stored = found[0] if found else None
     if stored is not None and stored.created_at >= cutoff:
         if stored.fingerprint != fingerprint:

@@ -150,7 +150,7 @@ def token_actor(raw: str) -> Actor | None:
     digest = hash_token(raw)
     kept = token_cache.lookup(digest)
     if kept is not None:
-        stamps.read_all()
+        stamps.read_all(kept.user.get("id"))
         if stamps.value(stamps.PERMISSIONS) == kept.nonce:
             return _kept_actor(digest, kept)
     rows = _TOKEN_WITH_ROLES.rows(hash=digest)
