@@ -17,24 +17,16 @@ import os
 import random
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
-from crm_core.testing import scratch_database
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import httpload  # noqa: E402  (bench/ on the path: run as a script)
+
+from crm_core.testing import scratch_database  # noqa: E402
 
 M = "/api/v1/medical"
-
-
-def median_ms(func, repeat: int) -> float:
-    """The median wall time of ``func()`` over ``repeat`` calls, after one warm-up call."""
-    func()
-    samples = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        samples.append((time.perf_counter() - start) * 1000)
-    return sorted(samples)[len(samples) // 2]
 
 
 def post(client, path: str, body: dict, headers: dict) -> dict:
@@ -99,10 +91,16 @@ def run(url: str, args) -> None:
     def page():
         assert client.get(f"{M}/records?page_size=100", headers=doctor).status_code == 200
 
-    audited = {"detail": median_ms(detail, args.repeat), "list": median_ms(page, max(1, args.repeat // 5))}
+    audited = {
+        "detail": httpload.timed(detail, args.repeat),
+        "list": httpload.timed(page, max(1, args.repeat // 5)),
+    }
     audit_step, api.records_crud.prefetch = api.records_crud.prefetch, None  # the audit off
     try:
-        plain = {"detail": median_ms(detail, args.repeat), "list": median_ms(page, max(1, args.repeat // 5))}
+        plain = {
+            "detail": httpload.timed(detail, args.repeat),
+            "list": httpload.timed(page, max(1, args.repeat // 5)),
+        }
     finally:
         api.records_crud.prefetch = audit_step
     print(f"medical records: {args.patients} patients x {args.records} records, PostgreSQL, in process")
