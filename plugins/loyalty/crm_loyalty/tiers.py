@@ -168,33 +168,27 @@ def evaluate(now: dt.datetime | None = None, emit_events: bool = True) -> dict:
         if is_postgres():
             # fresh statistics, or the planner guesses at the scratch table's size
             database.execute_sql("ANALYZE loyalty_evaluation")
-        cleared = (
-            Member.update(grace_until=None)
-            .where(
-                Member.grace_until.is_null(False),
-                Member.id.in_(E.select(E.member_id).where(E.qualified_rank >= E.current_rank)),
-            )
-            .execute()
-        )
-        started = (
-            Member.update(grace_until=now + dt.timedelta(days=prog.grace_days))
-            .where(
-                Member.grace_until.is_null(),
-                Member.tier_since <= now - dt.timedelta(days=prog.retention_days),
-                Member.id.in_(E.select(E.member_id).where(E.qualified_rank < E.current_rank)),
-            )
-            .execute()
-        )
+        grace_until = now + dt.timedelta(days=prog.grace_days)
+        retained = now - dt.timedelta(days=prog.retention_days)
+        if is_postgres():
+            # counted here, applied with the moves below: each member is written once
+            cleared, started = _grace_counts(retained)
+        else:
+            cleared, started = _apply_grace(grace_until, retained)
         steps = prog.downgrade_steps
         floor = pw.Case(
             E.current_rank,
             [(r, ranks[max(0, i - steps)] if steps > 0 else ranks[0]) for i, r in enumerate(ranks)],
         )
+        # a grace run out, or one that starts now already over (no grace days)
+        over = Member.grace_until <= now
+        if is_postgres() and grace_until <= now:
+            over = over | (Member.grace_until.is_null() & (Member.tier_since <= retained))
         downgraded = (
             E.update(target_rank=pw.Case(None, [(E.qualified_rank > floor, E.qualified_rank)], floor))
             .where(
                 E.qualified_rank < E.current_rank,
-                E.member_id.in_(Member.select(Member.id).where(Member.grace_until <= now)),
+                E.member_id.in_(Member.select(Member.id).where(over)),
             )
             .execute()
         )
@@ -242,10 +236,7 @@ def evaluate(now: dt.datetime | None = None, emit_events: bool = True) -> dict:
             ],
         ).execute()
         if is_postgres():
-            # a join (UPDATE ... FROM), not a subquery run for each moved member
-            Member.update(tier=Tier.id, tier_since=now, grace_until=None).from_(E, Tier).where(
-                Member.id == E.member_id, Tier.rank == E.target_rank
-            ).execute()
+            _move_members_pg(now, grace_until, retained)
         else:  # (UPDATE ... FROM needs SQLite 3.33)
             new_tier = (
                 Tier.select(Tier.id).join(E, on=(E.target_rank == Tier.rank)).where(E.member_id == Member.id)
@@ -262,6 +253,78 @@ def evaluate(now: dt.datetime | None = None, emit_events: bool = True) -> dict:
         "upgraded": upgraded,
         "downgraded": downgraded,
     }
+
+
+def _apply_grace(grace_until: dt.datetime, retained: dt.datetime) -> tuple[int, int]:
+    """Clear the grace of members who qualify again; start it for those who fail after
+    retention. Returns ``(cleared, started)``."""
+    E = Evaluation
+    cleared = (
+        Member.update(grace_until=None)
+        .where(
+            Member.grace_until.is_null(False),
+            Member.id.in_(E.select(E.member_id).where(E.qualified_rank >= E.current_rank)),
+        )
+        .execute()
+    )
+    started = (
+        Member.update(grace_until=grace_until)
+        .where(
+            Member.grace_until.is_null(),
+            Member.tier_since <= retained,
+            Member.id.in_(E.select(E.member_id).where(E.qualified_rank < E.current_rank)),
+        )
+        .execute()
+    )
+    return cleared, started
+
+
+def _grace_counts(retained: dt.datetime) -> tuple[int, int]:
+    """How many members :func:`_apply_grace` would clear and start, without writing them."""
+    E = Evaluation
+    cleared = pw.fn.SUM(
+        pw.Case(None, [((Member.grace_until.is_null(False)) & (E.qualified_rank >= E.current_rank), 1)], 0)
+    )
+    started = pw.fn.SUM(
+        pw.Case(
+            None,
+            [
+                (
+                    Member.grace_until.is_null()
+                    & (Member.tier_since <= retained)
+                    & (E.qualified_rank < E.current_rank),
+                    1,
+                )
+            ],
+            0,
+        )
+    )
+    row = E.select(cleared, started).join(Member, on=(Member.id == E.member_id)).tuples().first()
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+#: every member's change of one evaluation in one UPDATE (PostgreSQL): the move to its target
+#: tier, else its grace cleared (it qualifies again) or started (it fails after retention)
+_MOVE_PG = """
+UPDATE loyalty_member m SET
+    tier_id = CASE WHEN e.target_rank IS NOT NULL THEN t.id ELSE m.tier_id END,
+    tier_since = CASE WHEN e.target_rank IS NOT NULL THEN %(now)s ELSE m.tier_since END,
+    grace_until = CASE
+        WHEN e.target_rank IS NOT NULL THEN NULL
+        WHEN m.grace_until IS NOT NULL AND e.qualified_rank >= e.current_rank THEN NULL
+        WHEN m.grace_until IS NULL AND m.tier_since <= %(retained)s
+             AND e.qualified_rank < e.current_rank THEN %(grace)s
+        ELSE m.grace_until END
+FROM loyalty_evaluation e LEFT JOIN loyalty_tier t ON t.rank = e.target_rank
+WHERE m.id = e.member_id AND (
+    e.target_rank IS NOT NULL
+    OR (m.grace_until IS NOT NULL AND e.qualified_rank >= e.current_rank)
+    OR (m.grace_until IS NULL AND m.tier_since <= %(retained)s AND e.qualified_rank < e.current_rank))
+"""
+
+
+def _move_members_pg(now: dt.datetime, grace_until: dt.datetime, retained: dt.datetime) -> None:
+    database.execute_sql(_MOVE_PG, {"now": now, "retained": retained, "grace": grace_until})
 
 
 def fill_evaluation(tiers: list[Tier], now: dt.datetime) -> None:
