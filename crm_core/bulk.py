@@ -48,17 +48,10 @@ def insert_rows(
     if not rows:
         return []
     meta = model._meta
-    # columns left out get their field default, as peewee's own inserts would give them
-    defaults = {
-        name: f.default
-        for name, f in meta.fields.items()
-        if name not in fields and f.default is not None and f is not meta.primary_key
-    }
+    defaults = _defaults(meta, fields)  # once per call: one created_at for the chunk
     if defaults:
-        extra = list(defaults)
-        values = [d() if callable(d) else d for d in defaults.values()]
-        fields = [*fields, *extra]
-        rows = [(*row, *values) for row in rows]
+        fields = [*fields, *defaults]
+        rows = [(*row, *defaults.values()) for row in rows]
     columns = [meta.fields[name] for name in fields]
     table = meta.table_name
     names = ", ".join(f'"{f.column_name}"' for f in columns)
@@ -89,6 +82,16 @@ def insert_rows(
     return [r[0] for r in cursor.fetchall()]
 
 
+def _defaults(meta, given) -> dict:
+    """The field defaults of the columns not in ``given``, evaluated now, as peewee's own inserts
+    would give them (the primary key left to the database)."""
+    return {
+        name: f.default() if callable(f.default) else f.default
+        for name, f in meta.fields.items()
+        if name not in given and f.default is not None and f is not meta.primary_key
+    }
+
+
 #: (dialect, table, columns) -> the INSERT of one row
 _ONE_ROW: dict[tuple, str] = {}
 
@@ -111,10 +114,7 @@ def insert_one(
     write that nobody reads back in it: its audit entry, its outbox event. Call inside the
     caller's transaction when ``before`` is given. Nothing here is audited."""
     meta = model._meta
-    values = dict(values)
-    for name, field in meta.fields.items():
-        if name not in values and field.default is not None and field is not meta.primary_key:
-            values[name] = field.default() if callable(field.default) else field.default
+    values = {**values, **_defaults(meta, values)}
     fields = [meta.fields[name] for name in values]
     row = [_db_value(f, v) for f, v in zip(fields, values.values(), strict=True)]
     db = database.obj

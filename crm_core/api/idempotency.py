@@ -33,12 +33,18 @@ _STORED = Prepared(
 )
 
 
+def _usable(key: str) -> str | None:
+    """The stored form of an ``Idempotency-Key`` header, or None when it cannot be one."""
+    key = key.strip()
+    return key if 1 <= len(key) <= 200 and "\x00" not in key else None
+
+
 def _probe_values(user_id: int) -> dict | None:
     """The probe's values for a creating request that carries a usable key."""
-    key = request.headers.get(IDEMPOTENCY_HEADER)
-    if request.method != "POST" or key is None or not 1 <= len(key.strip()) <= 200 or "\x00" in key:
+    key = _usable(request.headers.get(IDEMPOTENCY_HEADER) or "")
+    if request.method != "POST" or key is None:
         return None
-    return {"idem_user": user_id, "idem_key": key.strip()}
+    return {"idem_user": user_id, "idem_key": key}
 
 
 stamps.register_probe(
@@ -78,8 +84,8 @@ def idempotent(actor, run: Callable[[], Response]) -> Response:
     if key is None:
         with write_transaction():
             return run()
-    key = key.strip()
-    if not 1 <= len(key) <= 200 or "\x00" in key:
+    key = _usable(key)
+    if key is None:
         raise APIError(400, "Idempotency-Key must be 1 to 200 characters.")
     fingerprint = _fingerprint()
     cutoff = utcnow() - dt.timedelta(seconds=IDEMPOTENCY_TTL)

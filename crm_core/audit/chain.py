@@ -124,14 +124,13 @@ def _chain(
         key_id=_kid if keep_mac else key_id,
         sealed_at=utcnow(),
     ).where(AuditHead.id == 1)
+    names = [f.name for f in AuditEntry._meta.sorted_fields if f.name != "id"]
     if single:
-        names = [f.name for f in AuditEntry._meta.sorted_fields if f.name != "id"]
         values = {n: rows[0].__data__.get(n) for n in names}
         rows[0].id = insert_one(AuditEntry, values, before=[head.sql()], defer=defer)
         return
     if insert and bulk:
         # straight to the driver: peewee's insert_many builds its SQL value by value
-        names = [f.name for f in AuditEntry._meta.sorted_fields if f.name != "id"]
         insert_rows(
             AuditEntry, names, [tuple(row.__data__.get(n) for n in names) for row in rows], returning=False
         )

@@ -153,6 +153,7 @@ def token_actor(raw: str) -> Actor | None:
         stamps.read_all(kept.user.get("id"))
         if stamps.value(stamps.PERMISSIONS) == kept.nonce:
             return _kept_actor(digest, kept)
+        token_cache.forget(digest)  # resolved under an older revision: read again below
     rows = _TOKEN_WITH_ROLES.rows(hash=digest)
     row = rows[0] if rows else None
     if row is None or row.revoked_at is not None or not row.user.is_active:

@@ -69,11 +69,5 @@ def keep(digest: str, resolved: Resolved) -> None:
 
 
 def forget(digest: str) -> None:
-    """Drop the token hashed ``digest`` (it was found revoked, expired or inactive)."""
+    """Drop the token hashed ``digest`` (expired, or resolved under an older revision)."""
     _kept.pop(_key(digest), None)
-
-
-def forget_all() -> None:
-    """Drop every token this worker keeps (tests; never needed for correctness)."""
-    with _lock:
-        _kept.clear()

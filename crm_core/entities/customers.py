@@ -24,22 +24,22 @@ PREPARED_PAGE = 200
 _TAGS_OF_PAGE: dict[int, Prepared] = {}
 
 
+def _tags_query(ids: list):
+    """(customer id, tag name) of the customers ``ids`` (values, or ``slot``s), by tag name."""
+    return (
+        CustomerTag.select(CustomerTag.customer, Tag.name)
+        .join(Tag)
+        .where(CustomerTag.customer.in_(ids))
+        .order_by(Tag.name)
+        .tuples()
+    )
+
+
 def _tags_of(size: int) -> Prepared:
     prepared = _TAGS_OF_PAGE.get(size)
     if prepared is None:
         ids = [slot(f"id{i}") for i in range(size)]
-        prepared = _TAGS_OF_PAGE.setdefault(
-            size,
-            Prepared(
-                lambda: (
-                    CustomerTag.select(CustomerTag.customer, Tag.name)
-                    .join(Tag)
-                    .where(CustomerTag.customer.in_(ids))
-                    .order_by(Tag.name)
-                    .tuples()
-                )
-            ),
-        )
+        prepared = _TAGS_OF_PAGE.setdefault(size, Prepared(lambda: _tags_query(ids)))
     return prepared
 
 
@@ -49,13 +49,7 @@ def prefetch_tags(customers: list[Customer]) -> None:
     by_id = {c.id: c for c in customers if "_tags" not in c.__dict__}
     names: dict[int, list[str]] = {cid: [] for cid in by_id}
     if len(by_id) > PREPARED_PAGE:
-        rows = (
-            CustomerTag.select(CustomerTag.customer, Tag.name)
-            .join(Tag)
-            .where(CustomerTag.customer.in_(list(by_id)))
-            .order_by(Tag.name)
-            .tuples()
-        )
+        rows = _tags_query(list(by_id))
     elif by_id:
         rows = _tags_of(len(by_id)).rows(**{f"id{i}": cid for i, cid in enumerate(by_id)})
     else:

@@ -130,16 +130,7 @@ def emit_deferred(event_type: str, data: Mapping, actor: Any = None, **options) 
     """:func:`emit` for a writer that does not read the event back: on PostgreSQL the outbox row
     goes out with the transaction's next statement or its COMMIT (``bulk.insert_one(defer=True)``),
     saving a round trip per write. Same arguments as ``emit``; returns nothing."""
-    values = _outbox_row(
-        event_type,
-        data,
-        actor,
-        options.get("resource"),
-        options.get("record_id"),
-        options.get("customer_id"),
-        options.get("version", 1),
-        options.get("public", False),
-    )
+    values = _outbox_row(event_type, data, actor, **options)
     insert_one(OutboxEvent, values, defer=True)
 
 
