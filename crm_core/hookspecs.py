@@ -262,7 +262,8 @@ def crm_record_written(change: Change) -> None:
 
 @hookspec
 def crm_records_written(changes: list[Change]) -> None:
-    """Observe a batch of writes inside their transaction, in one call (bulk imports).
+    """Observe a batch of writes inside their transaction, in one call (imports, and the writes
+    of a ``changes.batched()`` block: bulk tag and assign, a segment's coupons).
 
     ``changes.records_written`` (the batch form of ``record_written``) calls this hook once per
     batch on the plugins that implement it, and ``crm_record_written`` once per change on those

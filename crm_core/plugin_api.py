@@ -42,7 +42,8 @@ Events
     ``emit`` (inside the write's transaction), ``current_cause``.
 The write path (permissions, custom fields, audit and events in one transaction)
     ``create_record``, ``update_record``, ``delete_record``, ``record_written`` (report a write
-    that is not a record of its own), ``record_dict``.
+    that is not a record of its own), ``record_dict``, ``batched`` (many writes reported as one
+    batch: one multi-row insert of audit entries and events).
 Encryption at rest
     ``seal_value`` / ``open_value`` (a JSON value as an envelope token bound to a context, and
     back), ``SealedValues`` (declare where you keep tokens, for key rotation). Encrypted custom
@@ -99,7 +100,7 @@ from .auth import actor_for_user, current_actor, public
 from .auth import confirm_password as verify_password
 from .auth.ratelimit import route_limit
 from .automations import acting_actor
-from .changes import record_written
+from .changes import batched, record_written
 from .config import Setting, setting_prefix
 from .crypto.rotation import SealedValues
 from .crypto.values import open_value, seal_value
@@ -266,6 +267,7 @@ __all__ = [
     "delete_record",
     "record_dict",
     "record_written",
+    "batched",
     "update_record",
     # settings and URLs
     "Setting",
