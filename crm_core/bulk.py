@@ -153,10 +153,18 @@ def _copy_text(value) -> str:
         return "t" if value else "f"
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
-    dumps = getattr(value, "dumps", None)  # psycopg2's Json: the JSON text it would send
-    if dumps is not None and hasattr(value, "adapted"):
-        value = dumps(value.adapted)
-    return str(value).translate(_COPY_ESCAPES)
+    if hasattr(value, "adapted") and hasattr(value, "dumps"):
+        # psycopg2's Json: its JSON as text, non-ASCII kept as is (the same JSON once parsed,
+        # shorter, and without the backslashes of \\u escapes to double)
+        value = _JSON_TEXT(value.adapted)
+    text = str(value)
+    # translate() looks every character up; most values hold none of the four
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
+
+
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _copy(db, table: str, names: list[str], rows: list[tuple]) -> None:

@@ -73,13 +73,21 @@ def to_json(value: Any) -> Any:
         return str(value)
     if isinstance(value, enum.Enum):
         return to_json(value.value)
+    # a record's image is mostly plain values: kept as they are without a call each
     if isinstance(value, Mapping):
-        return {str(k): to_json(v) for k, v in value.items()}
+        return {
+            (k if k.__class__ is str else str(k)): (v if v.__class__ in _PLAIN else to_json(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple | set | frozenset):
-        return [to_json(v) for v in value]
+        return [v if v.__class__ in _PLAIN else to_json(v) for v in value]
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     raise TypeError(f"cannot put a {type(value).__name__} into an event payload")
+
+
+#: the types ``to_json`` keeps as they are (exactly these: a subclass, e.g. an enum, is converted)
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def new_event_uid() -> str:
