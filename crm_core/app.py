@@ -10,12 +10,13 @@ from flask import Flask, g, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import errors, inputs
+from . import errors, inputs, stamps
 from .api import create_api
 from .config import PluginSettings, ensure_secret_key, load_config, plugin_settings, read_setting
 from .db import database, default_url, log_slow_queries, open_database
 from .errors import API_PREFIXES
 from .ops.logs import formatter as log_formatter
+from .pgpool import ExpectationFailed
 from .plugins import PluginManager, disabled_from_env
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -50,7 +51,7 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
     installed entry points (tests and embedding). Raises ``ConfigError`` on invalid settings.
     """
     settings, manager = load_settings(config, plugins)
-    app = Flask("crm_core", instance_path=settings["INSTANCE_PATH"], instance_relative_config=True)
+    app = _App("crm_core", instance_path=settings["INSTANCE_PATH"], instance_relative_config=True)
     app.config.update(settings)
     app.config["SECRET_KEY"] = ensure_secret_key(settings)
     app.config.setdefault("JSON_SORT_KEYS", False)
@@ -75,6 +76,27 @@ def create_app(config: dict | None = None, plugins: list[tuple[str, object]] | N
     errors.register(app)
     manager.hook.crm_startup.call_historic(kwargs={"app": app})
     return app
+
+
+class _App(Flask):
+    """Flask, running a read again when it answered from request stamps it assumed and that were
+    stale (``crm_core.stamps.assume``): once more from the start, its stamps read this time."""
+
+    def full_dispatch_request(self):
+        before = dict(g.__dict__)  # what the request's own work set on g is dropped for the rerun
+        response = super().full_dispatch_request()
+        if not stamps.stale():
+            return response
+        g.__dict__.clear()
+        g.__dict__.update(before)
+        stamps.run_again()
+        return super().full_dispatch_request()
+
+    def handle_user_exception(self, e):
+        if isinstance(e, ExpectationFailed):
+            # a placeholder, never sent: full_dispatch_request runs the request again
+            return self.response_class(status=503)
+        return super().handle_user_exception(e)
 
 
 def _trust_proxies(app: Flask, hops: int) -> None:

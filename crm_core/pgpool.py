@@ -28,6 +28,11 @@ _CONTROL = ("BEGIN", "SAVEPOINT ", "RELEASE SAVEPOINT ")
 _peewee_errors = pw.__exception_wrapper__
 
 
+class ExpectationFailed(Exception):
+    """A check queued with :meth:`PooledPostgres.expect` failed: the statement it travelled with
+    did not run (nor, in a transaction, anything after it)."""
+
+
 class PooledPostgres(PooledPostgresqlDatabase):
     """peewee's PostgreSQL pool without a round trip per checkout: reconnects on failure instead.
 
@@ -125,7 +130,58 @@ class PooledPostgres(PooledPostgresqlDatabase):
             super().execute_sql(f"ROLLBACK TO SAVEPOINT {name}")
         return True
 
+    # --- a check that travels with the next statement --------------------------------------
+    # A request that answers from values cached in this worker (``crm_core.stamps.assume``)
+    # still has to know they were current. The check that says so goes in front of the
+    # request's first statement, in its round trip, and fails that statement when they were not.
+
+    def expect(self, sql: str, marker: str) -> None:
+        """Send the check ``sql`` (complete: values rendered) in front of the next statement, in a
+        transaction or not; it fails with an error whose text holds ``marker`` when what it checks
+        is no longer so, and that statement then raises :class:`ExpectationFailed` instead of
+        running. :meth:`confirm` sends it alone when no statement came; :meth:`failed_expectation`
+        tells afterwards whether one failed (even where the caller swallowed the error)."""
+        self._state.expected = (sql, marker)
+        self._state.expectation_failed = False
+
+    def confirm(self) -> None:
+        """Send a check :meth:`expect` queued that no statement has carried yet (raises
+        :class:`ExpectationFailed` when it fails); nothing when none waits."""
+        if getattr(self._state, "expected", None) is not None:
+            self.execute_sql("SELECT 1")
+
+    def failed_expectation(self) -> bool:
+        """True when the check of the last :meth:`expect` failed; reading it clears it."""
+        failed = getattr(self._state, "expectation_failed", False)
+        self._state.expectation_failed = False
+        return failed
+
+    def _send(self, sql, params, before: list[str] = ()):
+        """``super().execute_sql`` of ``sql`` after the statements ``before`` (complete, '%' not yet
+        doubled) and the check :meth:`expect` queued, in one round trip."""
+        expected = getattr(self._state, "expected", None)
+        self._state.expected = None
+        check = [expected[0]] if expected is not None else []
+        if before or check:
+            # '%' doubled: peewee hands the driver a parameter tuple, even an empty one
+            sql = "; ".join([*(item.replace("%", "%%") for item in [*before, *check]), sql])
+        if expected is None:
+            return super().execute_sql(sql, params)
+        try:
+            return super().execute_sql(sql, params)
+        except pw.DatabaseError as exc:
+            self._failed(expected[1], exc)
+            raise
+
+    def _failed(self, marker: str, exc: Exception) -> None:
+        """Raise :class:`ExpectationFailed` when ``exc`` is the failed check's error."""
+        if marker in str(exc):
+            self._state.expectation_failed = True
+            raise ExpectationFailed(marker) from exc
+
     def _flush_pending(self) -> None:
+        if getattr(self._state, "expected", None) is not None and self._state.conn is not None:
+            self._send("SELECT 1", None)  # a direct driver user: the check goes first, alone
         pending = getattr(self._state, "pending", None)
         if pending and self._state.conn is not None:
             text = "; ".join(pending)
@@ -143,15 +199,24 @@ class PooledPostgres(PooledPostgresqlDatabase):
 
     def close(self):
         self._pending().clear()  # (a connection closed mid-transaction: nothing is owed)
+        self._state.expected = None
         return super().close()
 
     def commit(self):
         pending = self._pending()
         if any(not item.startswith(_CONTROL) for item in pending):  # deferred writes: with it
-            text = "; ".join([*pending, "COMMIT"])
+            expected = getattr(self._state, "expected", None)
+            self._state.expected = None
+            check = [expected[0]] if expected is not None else []
+            text = "; ".join([*pending, *check, "COMMIT"])
             pending.clear()
-            with _peewee_errors, self._state.conn.cursor() as cursor:
-                cursor.execute(text)
+            try:
+                with _peewee_errors, self._state.conn.cursor() as cursor:
+                    cursor.execute(text)
+            except pw.DatabaseError as exc:
+                if expected is not None:
+                    self._failed(expected[1], exc)
+                raise
             return None
         unsent = bool(pending) and pending[0] == "BEGIN"
         pending.clear()  # the commit ends every savepoint
@@ -168,20 +233,20 @@ class PooledPostgres(PooledPostgresqlDatabase):
             if not params and self._defer_savepoint(sql):
                 return None
             pending = self._pending()
-            if pending:
-                # '%' doubled: peewee hands the driver a parameter tuple, even an empty one
-                sql = "; ".join([*(item.replace("%", "%%") for item in pending), sql])
-                pending.clear()
-            return super().execute_sql(sql, params)
+            before = list(pending)
+            pending.clear()
+            return self._send(sql, params, before)
         if not self._first_use():
-            return super().execute_sql(sql, params)
+            return self._send(sql, params)
+        expected = getattr(self._state, "expected", None)
         try:
-            return super().execute_sql(sql, params)
+            return self._send(sql, params)
         except (pw.OperationalError, pw.InterfaceError) as exc:
             if not self._lost():
                 raise
             self._reconnect(exc)
-            return super().execute_sql(sql, params)
+            self._state.expected = expected  # (the check goes with the statement sent again)
+            return self._send(sql, params)
 
     def begin(self, isolation_level=None):
         # on a connection already used in this checkout the BEGIN waits for the transaction's

@@ -12,16 +12,25 @@ reads a stamp on its own when it is first asked for.
 The stamps of a request are read together, in one snapshot with the actor's token and roles.
 A request that changes what a stamp versions calls :func:`forget`, and its next question reads
 the stamp again (inside its own transaction, with its own change).
+
+A read request whose token this worker already resolved need not read them first at all
+(:func:`assume`, on PostgreSQL): it takes the values this worker read last, and a check that
+they are still the database's travels in front of its first statement, in the same round trip
+(``pgpool.PooledPostgres.expect``). When the check fails, that statement fails, and the request
+is run again from the start, reading its stamps (:func:`run_again`, ``crm_core.app``): nothing
+it answers comes from values the database no longer holds.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import peewee as pw
 from flask import g, has_request_context, request
 
 from .db import database
+from .pgpool import ExpectationFailed
 from .prepared import Prepared
 
 #: the permission revision's nonce (``crm_core.permissions.revision``), which also versions what a
@@ -30,6 +39,12 @@ PERMISSIONS = "permission_revision"
 
 #: name -> (builder of a query selecting one row with the stamp as its one column, its Prepared)
 _REGISTERED: dict[str, tuple[Callable[[], pw.SelectQuery], Prepared]] = {}
+#: id(database) -> the stamps as this worker read them last there, committed (what :func:`assume`
+#: takes; per database, for a process that serves more than one app, as tests do)
+_LAST: dict[int, dict[str, object]] = {}
+#: what a failed check's error says (a value no integer parses from, so nothing else says it)
+STALE = "crm_stale_stamps"
+_CHECKS: dict[tuple, str] = {}  # stamp names -> the check's SQL, its values as %s
 
 
 def register(name: str, build: Callable[[], pw.SelectQuery]) -> None:
@@ -81,7 +96,7 @@ def read_all(user_id: int | None = None) -> None:
         )
     slots = {slot: value for values in probes.values() for slot, value in values.items()}
     row = prepared.execute(**slots).fetchone()  # (plain values: no conversion to ask peewee for)
-    prime(dict(zip(registered, row, strict=False)))
+    prime(dict(zip(registered, row, strict=False)), committed=not database.in_transaction())
     prime({f"probe:{name}": value for name, value in zip(probes, row[len(registered) :], strict=True)})
 
 
@@ -111,11 +126,74 @@ def _held() -> dict | None:
     return held[1]
 
 
-def prime(values: dict[str, object]) -> None:
-    """Record stamps read by another statement of this request (``{name: value}``)."""
+def prime(values: dict[str, object], committed: bool = False) -> None:
+    """Record stamps read by another statement of this request (``{name: value}``);
+    ``committed``: read outside a transaction, so other requests of this worker may
+    :func:`assume` them."""
     held = _held()
     if held is not None:
         held.update(values)
+    if committed:
+        last = _LAST.setdefault(id(database.obj), {})
+        last.update((name, v) for name, v in values.items() if name in _REGISTERED)
+
+
+def assume(values: dict[str, object], user_id: int | None) -> bool:
+    """Take ``values``, and for every other stamp the value this worker read last, as this
+    request's stamps without reading them; the check that the database still holds them goes
+    with the request's first statement (see the module). True when assumed; False when this
+    request must :func:`read_all` instead: not PostgreSQL's pool, not a read (GET, HEAD,
+    OPTIONS), run again already, a stamp never read in this worker, or a probe to answer."""
+    db = database.obj
+    if (
+        not has_request_context()
+        or request.method not in ("GET", "HEAD", "OPTIONS")
+        or g.get("_crm_stamps_read")
+        or not hasattr(db, "expect")
+        or any(values_of(user_id) is not None for _b, values_of in _PROBES.values())
+    ):
+        return False
+    assumed = {**_LAST.get(id(db), {}), **values}
+    if any(name not in assumed for name in _REGISTERED):
+        return False
+    prime({name: assumed[name] for name in _REGISTERED})
+    db.expect(_check(db, assumed), STALE)
+    return True
+
+
+def _check(db, assumed: dict) -> str:
+    """The statement that fails (naming :data:`STALE`) unless every stamp is as ``assumed``."""
+    key = tuple(_REGISTERED)
+    sql = _CHECKS.get(key)
+    if sql is None:
+        parts, params = [], []
+        for build, _prepared in _REGISTERED.values():
+            text, values = db.get_sql_context().sql(build()).query()
+            parts.append(f"({text}) IS NOT DISTINCT FROM %s")
+            params.append(values)
+        template = f"SELECT CAST(CASE WHEN {' AND '.join(parts)} THEN '1' ELSE '{STALE}' END AS integer)"
+        sql = _CHECKS[key] = (template, params)
+    template, params = sql
+    values = [v for own, name in zip(params, key, strict=True) for v in (*own, assumed[name])]
+    return db.render(template, values)
+
+
+def stale() -> bool:
+    """True when this request answered from stamps it assumed and the database no longer holds
+    (the check failed, whether or not the error reached the caller): run it again. Sends the
+    check first if none of its statements carried it."""
+    db = database.obj
+    if not hasattr(db, "confirm"):
+        return False
+    with contextlib.suppress(ExpectationFailed):  # (remembered: failed_expectation says so)
+        db.confirm()
+    return db.failed_expectation()
+
+
+def run_again() -> None:
+    """Before a stale request runs again: its stamps are read this time, not assumed."""
+    g._crm_stamps_read = True
+    g.pop("_crm_stamps", None)
 
 
 def value(name: str):

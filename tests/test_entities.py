@@ -510,7 +510,8 @@ def test_segments_evaluate_and_count(client, admin_headers):
 #: is cached in ``g``): the token with its user, roles and the request stamps (the permission
 #: revision and the custom fields' version, behind which grants, field rules and definitions are
 #: cached per worker), the count and the page, plus one grouped query for what the page embeds
-#: (customers' tags, pipelines' stages). ``bench/bench_statements.py`` prints the same path.
+#: (customers' tags, pipelines' stages). ``bench/bench_statements.py`` prints the same path. On
+#: PostgreSQL a read whose token is kept sends no statement for its stamps (one fewer).
 LIST_STATEMENTS = {"customers": 4, "pipelines": 4}
 
 
@@ -550,7 +551,10 @@ def test_list_query_count_does_not_grow_with_page_size(app, client, admin_header
     finally:
         db.execute_sql = real
     assert counts[0] == counts[1], f"{path}: {counts[0]} queries for 2 rows but {counts[1]} for 25"
-    assert counts[0] == LIST_STATEMENTS.get(path, 3), f"{path}: {counts[0]} statements per list"
+    # on PostgreSQL a read assumes its stamps, checked in its first statement's round trip
+    stamps_read = 0 if hasattr(db, "expect") else 1
+    expected = LIST_STATEMENTS.get(path, 3) - 1 + stamps_read
+    assert counts[0] == expected, f"{path}: {counts[0]} statements per list"
 
 
 def test_activities_attach_to_custom_objects(client, admin_headers):

@@ -4,42 +4,12 @@ round trips, the same outcome of every commit, release and rollback."""
 from __future__ import annotations
 
 import peewee as pw
-import psycopg2.extensions
 import pytest
 
 from crm_core.bulk import insert_one, insert_rows
 from crm_core.entities.models import Tag
 
 pytestmark = pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-
-
-@pytest.fixture
-def sent(app, db):
-    """What reaches the server: every ``cursor.execute`` of the pool's connections."""
-    texts: list[str] = []
-
-    class Counting(psycopg2.extensions.cursor):
-        def execute(self, query, vars=None):
-            texts.append(query if isinstance(query, str) else query.decode())
-            return super().execute(query, vars)
-
-    db.close_all()
-    real = db._connect
-
-    def connect(*args, **kwargs):
-        conn = real(*args, **kwargs)
-        conn.cursor_factory = Counting
-        return conn
-
-    db._connect = connect
-    with app.app_context():
-        db.connect(reuse_if_open=True)
-        Tag.select().count()  # the checkout's first use (its BEGIN would go out at once)
-        texts.clear()
-        yield texts
-        db.close()
-    db._connect = real
-    db.close_all()
 
 
 def names() -> set[str]:

@@ -25,6 +25,12 @@ def test_a_detail_read_is_the_stamps_the_record_and_its_tags(client, admin_heade
     r, seen = statements_of(db, lambda: client.get(f"{API}/customers/{record_id}", headers=admin_headers))
 
     assert r.status_code == 200 and r.get_json()["tags"] == ["vip"]
+    if hasattr(db, "expect"):
+        # PostgreSQL: a read assumes the stamps, checked in the record's round trip
+        # (tests/test_assumed_stamps.py): the record and its tags, as a bare app reads them
+        assert len(seen) == 2, seen
+        assert not any("permission_revision" in s or "metadata_state" in s for s in seen)
+        return
     assert len(seen) == 3, seen
     # the token was resolved by the requests before: only the stamps are read, in one statement
     stamps_read = seen[0]

@@ -16,7 +16,10 @@ def test_a_kept_token_reads_only_the_stamps(client, admin_headers, db):
     r, seen = statements_of(db, lambda: client.get("/api/v1/users/me", headers=admin_headers))
     assert r.status_code == 200
     assert not any('"access_token"' in s for s in seen), seen
-    assert '"permission_revision"' in seen[0] and '"metadata_state"' in seen[0]
+    if hasattr(db, "expect"):  # PostgreSQL: not even those (tests/test_assumed_stamps.py)
+        assert not any('"permission_revision"' in s for s in seen), seen
+    else:
+        assert '"permission_revision"' in seen[0] and '"metadata_state"' in seen[0]
 
 
 def test_an_expired_token_is_refused_though_kept(app, client, make_user):

@@ -146,11 +146,14 @@ def token_actor(raw: str) -> Actor | None:
     """The actor a raw bearer token stands for, or None if unknown, expired, revoked or inactive.
 
     A token this worker resolved before under the current permission revision is not read again
-    (:mod:`.token_cache`): the request reads only its stamps."""
+    (:mod:`.token_cache`): the request reads only its stamps, and a read on PostgreSQL not even
+    those (``stamps.assume``: checked with its first statement, run again when stale)."""
     digest = hash_token(raw)
     kept = token_cache.lookup(digest)
     if kept is not None:
-        stamps.read_all(kept.user.get("id"))
+        # a read assumes the revision it was kept under (checked with its first statement)
+        if not stamps.assume({stamps.PERMISSIONS: kept.nonce}, kept.user.get("id")):
+            stamps.read_all(kept.user.get("id"))
         if stamps.value(stamps.PERMISSIONS) == kept.nonce:
             return _kept_actor(digest, kept)
         token_cache.forget(digest)  # resolved under an older revision: read again below
@@ -160,7 +163,9 @@ def token_actor(raw: str) -> Actor | None:
         return None
     # (a stamp registered after the statement was compiled is not in it: read when asked for)
     carried = {name for name in stamps.names() if hasattr(row, f"stamp_{name}")}
-    stamps.prime({name: getattr(row, f"stamp_{name}") for name in carried})
+    stamps.prime(
+        {name: getattr(row, f"stamp_{name}") for name in carried}, committed=not database.in_transaction()
+    )
     if row.expires_at is not None and row.expires_at <= utcnow():
         return None
     used = _touch(row.id, row.last_used_at)
