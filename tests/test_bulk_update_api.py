@@ -226,3 +226,33 @@ def test_refusals_are_in_the_callers_language_and_the_route_is_documented(client
     assert "200" in operation["responses"] and "422" in operation["responses"]
     schema = spec["components"]["schemas"]["BulkUpdate"]
     assert schema["required"] == ["ids"] and schema["properties"]["ids"]["maxItems"] == MAX_IDS
+
+
+@pytest.mark.parametrize(
+    "roles, change, code, field",
+    [
+        ("readonly", {"add_tags": ["x"]}, 403, None),  # no update grant: the request is refused
+        ("service", {"owner_id": "southerner"}, 422, "owner_id"),  # a user it cannot read
+        ("manager", {"owner_id": "southerner"}, 403, "owner_id"),  # readable, outside its tree
+    ],
+)
+def test_requests_the_actor_may_not_make_write_nothing(client, make_user, world, roles, change, code, field):
+    record = _create(client, world["admin"], "guarded", department_id=world["north"].id)
+    granted = (roles,)
+    if roles == "manager":  # a manager of the north who may read every user, but assign only there
+        role = Role.create(name="user_reader")
+        Grant.create(role=role, resource="users", action="read", scope="all")
+        granted = ("manager", "user_reader")
+    _user, headers = make_user(f"guard_{roles}", roles=granted, department_id=world["north"].id)
+    body = {"ids": [record["id"]], **change}
+    if body.get("owner_id") == "southerner":
+        body["owner_id"] = world["southerner"].id
+    r = client.post(URL, json=body, headers=headers)
+    assert r.status_code == code, r.get_json()
+    if field is None:
+        assert r.get_json()["message"] == "Not allowed: customers:update."
+    else:
+        assert field in r.get_json()["errors"]
+    stored = Customer.get_by_id(record["id"])
+    assert stored.tags == [] and stored.owner_id != world["southerner"].id
+    assert _trail([record["id"]]) == ({record["id"]: 0}, {record["id"]: 0})
