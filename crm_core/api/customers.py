@@ -1,4 +1,5 @@
-"""Customers and tags: CRUD, uniqueness of phone and e-mail, tag links, and the customer timeline."""
+"""Customers and tags: CRUD, bulk tag and assign, uniqueness of phone and e-mail, tag links, and the
+customer timeline."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..entities.schemas import CustomerSchema, TagSchema, TimelineItemSchema
 from ..errors import APIError
 from ..records import listing
 from . import API_PREFIX, Blueprint
+from .bulk_update import register_bulk_update
 from .crud import register_crud
 from .responses import json_response
 
@@ -35,6 +37,8 @@ crud = register_crud(
     prefetch=customers.prefetch_tags,
     **customers.WRITE_OPTIONS,
 )
+# POST /customers/bulk-update: tag, untag and assign many customers in one batch
+register_bulk_update(crud)
 
 
 tags_crud = register_crud(

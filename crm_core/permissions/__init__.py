@@ -9,7 +9,7 @@ after the fetch); plugins can AND in their own restrictions (``crm_permission_fi
 single actions (``crm_permission_check``), but never widen.
 
 Public functions (see docs/internals.md): ``scoped``, ``get_record``, ``require``, ``can``,
-``field_rules``, ``mask``, ``check_writable``, ``without_masked_echoes``, ``check_assignment``;
+``field_rules``, ``mask``, ``check_writable``, ``without_masked_echoes``, ``check_assignment``, ``assignable_owners``;
 plus ``effective_scope``, ``resources`` and ``is_sensitive`` for tooling. ``get_record`` also audits single-record reads of
 sensitive resources (``crm_core.audit.record_read``).
 
@@ -41,7 +41,7 @@ from .delegation import (
 from .fields import check_writable, field_rules, mask, without_masked_echoes
 from .grants import CORE_RESOURCES, effective_scope, invalidate, resources
 from .models import FIELD_RULES, SCOPES
-from .placement import OWNER_DEPARTMENT, check_assignment, place
+from .placement import OWNER_DEPARTMENT, assignable_owners, check_assignment, place
 from .scopes import subtree_ids
 from .validation import validate_grant, validate_scope_strings
 
@@ -62,6 +62,7 @@ __all__ = [
     "check_writable",
     "without_masked_echoes",
     "check_assignment",
+    "assignable_owners",
     "place",
     "OWNER_DEPARTMENT",
     "effective_scope",

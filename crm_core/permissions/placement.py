@@ -6,10 +6,12 @@ ownership (a writer never places a record outside the scope it holds).
 
 from __future__ import annotations
 
+import peewee as pw
+
 from ..auth.models import Department, User
 from ..errors import APIError
 from .grants import effective_scope
-from .scopes import _in_area
+from .scopes import _in_area, _scope_condition
 
 #: ``place``'s marker for "no department given": the record then goes to its owner's department.
 OWNER_DEPARTMENT = object()
@@ -106,3 +108,14 @@ def check_assignment(actor, resource: str, action: str, owner_id, department_id)
             )
         return
     place(actor, resource, action, owner_id, department_id)
+
+
+def assignable_owners(actor, resource: str, action: str = "update"):
+    """The WHERE expression on ``User`` of the users ``actor`` may make owner of ``resource``
+    records for ``action`` (None: any user), as :func:`place` decides one by one: themselves, and
+    for a wider scope the users of the departments it covers; no user without a grant. For
+    pickers that offer only owners the write would accept."""
+    scope = effective_scope(actor, resource, action)
+    if scope is None or actor is None:
+        return pw.SQL("1 = 0")
+    return _scope_condition(User, actor, scope)

@@ -173,10 +173,19 @@ def labels(actor, target: str, ids) -> dict:
     return {e["id"]: e["label"] for e in _entries(actor, target, model, rows, label_cols, hint_cols)}
 
 
-def search(actor, target: str, q: str = "", filters: dict | None = None, limit: int = PICKER_LIMIT):
+def search(
+    actor,
+    target: str,
+    q: str = "",
+    filters: dict | None = None,
+    limit: int = PICKER_LIMIT,
+    assign: str | None = None,
+):
     """Up to ``limit`` readable records of ``target`` matching ``q``: ``[{id, label, hint}]``.
 
-    ``filters`` narrows by a reference column of the target (stages by ``pipeline_id``)."""
+    ``filters`` narrows by a reference column of the target (stages by ``pipeline_id``);
+    ``assign`` (users only: a resource) to the users ``actor`` may make owner of its records
+    (``permissions.assignable_owners``), so an owner picker offers only owners the write takes."""
     model = references.target_model(target)
     if model is None:
         raise APIError(404, f"No collection {target!r}.")
@@ -192,6 +201,10 @@ def search(actor, target: str, q: str = "", filters: dict | None = None, limit: 
             continue
         term = field == int(text)
         cond = term if cond is None else (cond & term)
+    if assign and target == "users":
+        term = permissions.assignable_owners(actor, assign)
+        if term is not None:
+            cond = term if cond is None else (cond & term)
     rows, label_cols, hint_cols = _rows(actor, target, model, cond, q=q.strip()[:100], limit=limit)
     return _entries(actor, target, model, rows, label_cols, hint_cols)
 
@@ -211,10 +224,11 @@ FILTER_PARAMS = ("pipeline_id",)
 @login_required
 def lookup(target):
     """The picker's answers as JSON: ``{"results": [{"id", "label", "hint"}]}`` for records of
-    ``target`` the user may read, matching ``q`` (name, and the columns the user may see)."""
+    ``target`` the user may read, matching ``q`` (name, and the columns the user may see);
+    ``assign=<resource>`` keeps the users the user may assign its records to."""
     actor = g.actor
     filters = {k: request.args[k] for k in FILTER_PARAMS if request.args.get(k)}
-    results = search(actor, target, request.args.get("q", ""), filters)
+    results = search(actor, target, request.args.get("q", ""), filters, assign=request.args.get("assign"))
     return jsonify({"results": results})
 
 

@@ -9,6 +9,7 @@ masked), and writes go through ``crm_core.records.service``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
@@ -19,6 +20,7 @@ from .. import permissions
 from ..db import database
 from ..errors import APIError
 from ..records import listing, service
+from ..records.bulk_update import bulk_update, has_owner
 from . import lookup  # the /lookup pickers and the ref_label/ref_name page globals
 from .blueprint import bp
 from .companies import company_context
@@ -103,6 +105,7 @@ def record_list(resource):
         records, total, page, page_size = _page_data(res, actor, args)
     pages = max(1, -(-total // page_size))
     shown = list_columns(fields)
+    can_update = permissions.can(actor, res.resource, "update")
     lookup.prime(shown, records)
     return render_template(
         "crm/records/list.html",
@@ -117,10 +120,20 @@ def record_list(resource):
         error=error,
         qs=lambda **changes: _query_string(args, **changes),
         can_create=permissions.can(actor, res.resource, "create"),
-        can_update=permissions.can(actor, res.resource, "update"),
+        can_update=can_update,
+        assign_field=_assign_field(res, fields) if can_update else None,
         can_export=permissions.can(actor, res.resource, "export"),
         current_sort=args.get("sort", ""),
     )
+
+
+def _assign_field(res, fields):
+    """The bulk bar's "Assign to" picker: the owner field, when the records have an owner and the
+    user may write it (a read-only or hidden ``owner_id`` offers none); None otherwise."""
+    if not has_owner(res.crud):
+        return None
+    owner = next((f for f in fields if f.name == "owner_id" and f.writable and f.reference), None)
+    return replace(owner, label=_("Assign to")) if owner is not None else None
 
 
 @bp.route("/records/<resource>/new", methods=["GET", "POST"])
@@ -255,37 +268,72 @@ def record_delete(resource, record_id):
     return redirect(url_for("web.record_list", resource=resource))
 
 
+def _selected_ids() -> list[int]:
+    """The record ids ticked on the list page (anything but a plain id is ignored)."""
+    return [int(i) for i in request.form.getlist("ids") if i.isdigit() and len(i) <= 18]
+
+
+def _bulk(res, actor, **change):
+    """Run one bulk change on the ticked records (``records.bulk_update``: one transaction, one
+    batch of audit entries and events); the outcome, or None after flashing why the whole
+    request was refused (nothing chosen, not allowed, an owner the user may not assign to)."""
+    try:
+        return bulk_update(res.crud, _selected_ids(), actor, **change)
+    except APIError as exc:
+        if exc.code not in (403, 404, 422):
+            raise
+        messages = [m for ms in (exc.data.get("errors") or {}).values() for m in ms] or [exc.message]
+        flash(translate_message(messages[0]), "error")
+        return None
+
+
+def _back(resource) -> str:
+    return url_for("web.record_list", resource=resource) + "?" + request.form.get("back", "")
+
+
 @bp.route("/records/<resource>/bulk-tag", methods=["POST"])
 @login_required
 def record_bulk_tag(resource):
-    """Add a tag to the selected records (each one through the write path, so each is audited
-    and checked against the user's update scope)."""
+    """Add a tag to the selected records: one transaction and one batch through the write path
+    (``records.bulk_update``), so each record is checked against the user's update scope and
+    audited once, and one the user may not change is counted as refused."""
     actor = g.actor
     res = get_resource(resource)
     if not res.has_tags:
         abort(404)
     tag = request.form.get("tag", "").strip()
-    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
-    back = url_for("web.record_list", resource=resource) + "?" + request.form.get("back", "")
-    if not tag or not ids:
+    if not tag or not _selected_ids():
         flash(_("Choose records and give a tag."), "error")
-        return redirect(back)
-    done, refused = 0, 0
-    for record_id in ids:
-        try:
-            with database.atomic():
-                record = res.crud.get(record_id, actor, "update")
-                current = list(getattr(record, "tags", []) or [])
-                if tag in current:
-                    done += 1
-                    continue
-                service.update(
-                    res.resource, record, {"tags": [*current, tag]}, actor, **res.crud.write_options
-                )
-                done += 1
-        except APIError:
-            refused += 1
-    flash(_("Tagged %(done)s record(s).", done=done), "success")
-    if refused:
-        flash(_("%(count)s record(s) could not be tagged.", count=refused), "warning")
-    return redirect(back)
+        return redirect(_back(resource))
+    outcome = _bulk(res, actor, add_tags=[tag])
+    if outcome is not None:
+        done = len(outcome.updated) + len(outcome.unchanged)
+        flash(_("Tagged %(done)s record(s).", done=done), "success")
+        if outcome.refused:
+            flash(_("%(count)s record(s) could not be tagged.", count=len(outcome.refused)), "warning")
+    return redirect(_back(resource))
+
+
+@bp.route("/records/<resource>/bulk-assign", methods=["POST"])
+@login_required
+def record_bulk_assign(resource):
+    """Give the selected records to another owner (and so to the owner's department), as bulk
+    tag does: one batch through the write path, each record checked and audited once."""
+    actor = g.actor
+    res = get_resource(resource)
+    if not has_owner(res.crud):
+        abort(404)
+    owner = request.form.get("owner_id", "").strip()
+    if not owner.isdigit() or len(owner) > 18 or not _selected_ids():
+        flash(_("Choose records and an owner."), "error")
+        return redirect(_back(resource))
+    outcome = _bulk(res, actor, owner_id=int(owner))
+    if outcome is not None:
+        done = len(outcome.updated) + len(outcome.unchanged)
+        flash(
+            _("Assigned %(done)s record(s) to %(owner)s.", done=done, owner=lookup.user_name(int(owner))),
+            "success",
+        )
+        if outcome.refused:
+            flash(_("%(count)s record(s) could not be assigned.", count=len(outcome.refused)), "warning")
+    return redirect(_back(resource))
