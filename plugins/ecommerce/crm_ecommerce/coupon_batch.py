@@ -124,9 +124,12 @@ def _insert_codes(
                 expires_at=expires_at,
                 issued_by=issued_by,
             )
-        rows = [{k: v for k, v in r.__data__.items() if k != "id"} for r in drawn.values()]
+        # every column, defaults included, as the instances hold them; tuples with the fields
+        # named once cost peewee half the work of a dict a row
+        names = [name for name in CouponCode._meta.fields if name != "id"]
+        rows = [tuple(r.__data__.get(name) for name in names) for r in drawn.values()]
         inserted = (
-            CouponCode.insert_many(rows)
+            CouponCode.insert_many(rows, fields=[CouponCode._meta.fields[name] for name in names])
             .on_conflict_ignore()
             .returning(CouponCode.id, CouponCode.code)
             .execute()
