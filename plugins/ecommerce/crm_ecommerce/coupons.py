@@ -8,7 +8,8 @@ Expiry is compared in UTC at redemption time. A release flips the redemption fro
 to ``released`` with a conditional UPDATE, so releasing twice (a cancel, then a refund webhook)
 gives back one use, once. Each issue, redemption and release is audited (``record_written``,
 resource ``ecommerce.coupons``) and announced (``coupon.issued``, ``coupon.redeemed``,
-``coupon.released``).
+``coupon.released``). Issuing to many customers at once (a segment) is
+:mod:`crm_ecommerce.coupon_batch`, with the same refusals and the same audit entry and event.
 """
 
 from __future__ import annotations

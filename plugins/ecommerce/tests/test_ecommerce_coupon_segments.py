@@ -4,8 +4,11 @@ and only the customers the creator may read."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from crm_ecommerce import coupon_api
+from crm_ecommerce.coupon_models import CouponTemplate
 from ecommerce_testlib import C, issue, make_template
 
 from crm_core.testing import follow_task, run_cli, statements_of
@@ -212,6 +215,36 @@ def test_an_inactive_template_stops_the_run_before_any_code(client, admin_header
     }
     assert codes_of(client, admin_headers, template) == []
     assert issue_entries(client, admin_headers) == []
+
+
+def test_a_template_that_expires_during_the_run_stops_it_at_the_next_chunk(
+    client, admin_headers, small_chunks, monkeypatch
+):
+    segment_id, _customers = vip_segment(client, admin_headers, 5)
+    template = make_template(client, admin_headers)
+    chunk = coupon_api.issue_once_each
+
+    def then_expire(*args):
+        outcome = chunk(*args)
+        # its valid_until passes between the first chunk and the second
+        CouponTemplate.update(valid_until=dt.datetime(2000, 1, 1)).where(
+            CouponTemplate.id == template["id"]
+        ).execute()
+        return outcome
+
+    monkeypatch.setattr(coupon_api, "issue_once_each", then_expire)
+
+    outcome = run_issue(client, admin_headers, template, segment_id)
+
+    assert outcome.get_json() == {
+        "issued": 2,
+        "skipped": 0,
+        "customers": 5,
+        "stopped": "This coupon can no longer be issued.",
+    }
+    assert outcome.task["progress"]["done"] == 2
+    assert len(codes_of(client, admin_headers, template)) == 2
+    assert len(issue_entries(client, admin_headers)) == len(issued_events(client, admin_headers)) == 2
 
 
 def test_a_customer_the_creator_may_not_read_gets_nothing(client, admin_headers, make_user, small_chunks):
