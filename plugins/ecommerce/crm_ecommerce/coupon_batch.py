@@ -39,7 +39,7 @@ def issue_once_each(template_id: int, customer_ids: list[int], actor, issued_by:
     same source again, or at once, issues nobody twice, and a concurrent single issue waits. The
     stock for the whole chunk is taken by one conditional UPDATE (the limit in its WHERE, as for
     one code), the codes go in with one multi-row INSERT, and each code still gets its own audit
-    entry and ``coupon.issued`` event, as :func:`issue` writes them. When the stock runs out or
+    entry and ``coupon.issued`` event, as ``coupons.issue`` writes them. When the stock runs out or
     the template can no longer issue, the codes before that point are issued and the rest of the
     chunk is left (``stopped``).
     """
