@@ -45,6 +45,7 @@ TINY = {
         "--think-ms",
         "0,5",
     ],
+    "bench_coupon_segment.py": ["--customers", "30", "--chunk", "7"],
     "bench_channel.py": ["--events", "500", "--touchpoints", "2000", "--conversions", "50"],
     "bench_statements.py": [],
     "bench_graphql.py": ["--customers", "20", "--requests", "5"],

@@ -8,7 +8,8 @@ Expiry is compared in UTC at redemption time. A release flips the redemption fro
 to ``released`` with a conditional UPDATE, so releasing twice (a cancel, then a refund webhook)
 gives back one use, once. Each issue, redemption and release is audited (``record_written``,
 resource ``ecommerce.coupons``) and announced (``coupon.issued``, ``coupon.redeemed``,
-``coupon.released``).
+``coupon.released``). Issuing to many customers at once (a segment) is
+:mod:`crm_ecommerce.coupon_batch`, with the same refusals and the same audit entry and event.
 """
 
 from __future__ import annotations
@@ -76,11 +77,55 @@ def _audit(action: str, record, actor, before=None) -> None:
 # --- issuing -------------------------------------------------------------------------------------
 
 
-def _expiry(template: CouponTemplate, now: dt.datetime) -> dt.datetime | None:
+def expiry(template: CouponTemplate, now: dt.datetime) -> dt.datetime | None:
+    """When a code of ``template`` issued at ``now`` expires (None: never)."""
     ends = [t for t in (template.valid_until,) if t is not None]
     if template.valid_days:
         ends.append(now + dt.timedelta(days=template.valid_days))
     return min(ends) if ends else None
+
+
+def cannot_issue(template: CouponTemplate | None, now: dt.datetime) -> APIError | None:
+    """The 409 of a template that issues no more codes (gone, inactive or past ``valid_until``)."""
+    if (
+        template is None
+        or not template.active
+        or (template.valid_until is not None and template.valid_until <= now)
+    ):
+        return APIError(
+            409,
+            _("This coupon can no longer be issued."),
+            errors={"template_id": [_("Inactive or expired.")]},
+        )
+    return None
+
+
+def sold_out() -> APIError:
+    """The 409 of a template whose total quantity has been issued."""
+    return APIError(
+        409, _("Every coupon of this template has been issued."), errors={"template_id": [_("Sold out.")]}
+    )
+
+
+def announce_issue(record: CouponCode, template: CouponTemplate, actor) -> None:
+    """The audit entry and the ``coupon.issued`` event of one issued code."""
+    _audit("issue", record, actor)
+    emit(
+        "coupon.issued",
+        {
+            "code_id": record.id,
+            "code": record.code,
+            "template_id": template.id,
+            "customer_id": record.customer_id,
+            "expires_at": record.expires_at,
+            "issued_by": record.issued_by,
+            "owner_id": template.owner_id,
+            "department_id": template.department_id,
+        },
+        actor=actor,
+        resource=RESOURCE,
+        record_id=record.id,
+    )
 
 
 def issue(
@@ -90,12 +135,9 @@ def issue(
     inactive, over or out of codes (its total quantity is held by a conditional UPDATE)."""
     now = utcnow()
     with write_transaction():
-        if not template.active or (template.valid_until is not None and template.valid_until <= now):
-            raise APIError(
-                409,
-                _("This coupon can no longer be issued."),
-                errors={"template_id": [_("Inactive or expired.")]},
-            )
+        refusal = cannot_issue(template, now)
+        if refusal is not None:
+            raise refusal
         quantity = CouponTemplate.total_quantity
         taken = (
             CouponTemplate.update(issued=CouponTemplate.issued + 1)
@@ -103,11 +145,7 @@ def issue(
             .execute()
         )
         if taken != 1:
-            raise APIError(
-                409,
-                _("Every coupon of this template has been issued."),
-                errors={"template_id": [_("Sold out.")]},
-            )
+            raise sold_out()
         text = normalise(code) if code else new_code()
         if CouponCode.select().where(CouponCode.code == text).exists():
             raise APIError(409, _("This code is already in use."), errors={"code": [_("Already in use.")]})
@@ -117,26 +155,10 @@ def issue(
             customer_id=customer_id,
             max_uses=template.uses_per_code,
             issued_at=now,
-            expires_at=_expiry(template, now),
+            expires_at=expiry(template, now),
             issued_by=issued_by[:100],
         )
-        _audit("issue", record, actor)
-        emit(
-            "coupon.issued",
-            {
-                "code_id": record.id,
-                "code": record.code,
-                "template_id": template.id,
-                "customer_id": customer_id,
-                "expires_at": record.expires_at,
-                "issued_by": record.issued_by,
-                "owner_id": template.owner_id,
-                "department_id": template.department_id,
-            },
-            actor=actor,
-            resource=RESOURCE,
-            record_id=record.id,
-        )
+        announce_issue(record, template, actor)
     return record
 
 
