@@ -172,6 +172,13 @@ class DemoContext:
     path that need one); ``users`` maps a role name (``"sales"``, ``"manager"``, ...) to user ids;
     ``departments`` maps a department name to its id; ``customers`` holds the ids of the demo
     customers; ``random`` is seeded so two runs make the same demo.
+
+    ``audit`` is True for ``crm demo-data --audit``: the core then reports every customer and
+    record it inserts in bulk as a ``create`` (one audit entry each, batched, and no outbox event:
+    seed data must not fire webhooks or automations). A plugin may honour it for what it inserts
+    in bulk: inside ``batched()``, one ``record_written("create", ..., extra={"source": "demo",
+    "event": False})`` per row (``crm_core.plugin_api``); what it writes through the write path is
+    audited either way.
     """
 
     locale: str
@@ -180,6 +187,7 @@ class DemoContext:
     departments: dict[str, int] = field(default_factory=dict)
     customers: list[int] = field(default_factory=list)
     random: random.Random = field(default_factory=lambda: random.Random(0))
+    audit: bool = False
 
 
 class ConversationSource(TypedDict, total=False):

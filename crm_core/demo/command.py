@@ -59,11 +59,23 @@ def chosen_locale(explicit: str | None) -> str:
     default=None,
     help="Password of every demo login (default: a new one, printed). Re-running resets it.",
 )
+@click.option(
+    "--audit",
+    is_flag=True,
+    help="Give every demo customer, company, contact, deal, ticket and activity its 'create' audit "
+    "entry (batched per chunk, sealed into the chain, source 'demo'), for a log that looks like a "
+    "real one or a load test with audit on. No outbox events: seed data must not fire webhooks "
+    "or automation rules. Without it the demo writes no audit entries for them (faster).",
+)
 @with_appcontext
-def demo_data_command(customers, seed_value, chunk, locale, password):
+def demo_data_command(customers, seed_value, chunk, locale, password, audit):
     """Load a demo: departments and a login per role (printed with their password), customers
     owned by sales reps (bulk inserts), a dealer tree, deals in every stage, tickets in every
-    status, tasks due, then each plugin's demo data. Safe to run again."""
+    status, tasks due, then each plugin's demo data. Safe to run again.
+
+    The records are seed data: by default they get no audit entries and no events. With --audit
+    each gets the 'create' entry an import gives its rows (still no events: nothing happened to
+    these customers that webhooks or automations should hear of)."""
     # a locale asked for (not guessed from LANG) also gives the untouched role labels its language
     asked = bool(locale or current_app.config.get("LOCALE"))
     locale = chosen_locale(locale)
@@ -79,10 +91,12 @@ def demo_data_command(customers, seed_value, chunk, locale, password):
         locale=locale,
         password=password,
         relabel_roles=asked,
+        audit=audit,
     )
     took = time.perf_counter() - started
     counts = ", ".join(f"{k} {v:,}" for k, v in run.counts.items())
-    click.echo(f"demo data ({locale}): {counts} in {took:.1f} s")
+    audited = ", audited" if audit else ""
+    click.echo(f"demo data ({locale}{audited}): {counts} in {took:.1f} s")
     click.echo("added by: " + ", ".join(f"{name} ({run.seconds[name]:.1f} s)" for name in run.plugins))
     labels = ROLE_LABELS[locale]
     click.echo(f"demo logins (password for all: {run.password}):")

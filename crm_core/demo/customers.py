@@ -16,9 +16,12 @@ One run makes, in the chosen locale (:mod:`crm_core.reference_data` says how it 
    the related records and the plugins' demo stay small and quick).
 
 Demo rows are written with bulk inserts rather than through the API or the write path: they are
-seed data, not business events, so they are neither audited nor sent to webhooks. Phone numbers
-and e-mail addresses continue from what is already there, and people, departments, tags and the
-pipeline are found again by name, so the command can be run again.
+seed data, not business events, so they are neither audited nor sent to webhooks. With ``audit``
+(``crm demo-data --audit``) each customer and each core record still goes in by bulk insert, and
+is reported in its chunk's transaction as a ``create`` with one audit entry each (batched) and no
+outbox event (:mod:`crm_core.demo.audited` says why). Phone numbers and e-mail addresses continue
+from what is already there, and people, departments, tags and the pipeline are found again by
+name, so the command can be run again.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from ..reference_data import (
     localise_role_labels,
 )
 from ..types import DemoContext
+from .audited import report_customers
 from .people import DemoPeople, ensure_people
 
 log = logging.getLogger(__name__)
@@ -159,19 +163,21 @@ def seed(
     password: str | None = None,
     relabel_roles: bool = True,
     plugins: Iterable[str] | None = None,
+    audit: bool = False,
 ) -> DemoRun:
     """The whole demo (see the module docstring): people, ``customers`` customers, then the
     ``crm_demo_data`` hook (the core's records, then every plugin's; only those named in
     ``plugins`` when given, e.g. ``["core.demo"]`` for the core's alone). With
     ``relabel_roles`` the built-in roles still carrying a shipped label get the ``locale`` one.
-    Needs an app context."""
+    With ``audit`` every customer and core record gets its ``create`` audit entry (no event),
+    and the plugins see ``DemoContext.audit``. Needs an app context."""
     rng = rng or random.Random(42)
     password = password or generate_password()
     if relabel_roles:
         localise_role_labels(locale)
     people = ensure_people(locale, password)
     run = DemoRun(locale=locale, password=password, people=people)
-    ids = insert_customers(customers, people, locale, chunk, rng, echo)
+    ids = insert_customers(customers, people, locale, chunk, rng, echo, audit=audit)
     run.counts["customers"] = len(ids)
     context = DemoContext(
         locale=locale,
@@ -180,6 +186,7 @@ def seed(
         departments=dict(people.department_names),
         customers=ids[-RELATED_MAX:],
         random=rng,
+        audit=audit,
     )
     base = rng.random()
     before = {name: last_id(model) for name, model in COUNTED.items()}
@@ -220,15 +227,23 @@ def last_id(model) -> int:
 
 
 def insert_customers(
-    customers: int, people: DemoPeople, locale: str, chunk: int, rng: random.Random, echo
+    customers: int,
+    people: DemoPeople,
+    locale: str,
+    chunk: int,
+    rng: random.Random,
+    echo,
+    audit: bool = False,
 ) -> list[int]:
     """Bulk-insert ``customers`` customers (owners and departments from ``people``, ~10% tagged);
-    returns their ids."""
+    returns their ids. With ``audit`` each chunk's customers are reported as creates in the
+    chunk's transaction (:func:`crm_core.demo.audited.report_customers`)."""
     now = utcnow()
     serial = last_id(Customer) + 1  # phones and e-mails continue from the last customer
     owners = _owners(people)
     with database.atomic():
-        tag_ids = [Tag.get_or_create(name=name)[0].id for name in TAGS[locale]]
+        tag_names = {Tag.get_or_create(name=name)[0].id: name for name in TAGS[locale]}
+    tag_ids = list(tag_names)
     names = (
         "name", "phone", "email", "gender", "birthday", "source_channel", "lifecycle_stage", "owner_id",
         "department_id", "custom", "created_at", "updated_at",
@@ -262,6 +277,9 @@ def insert_customers(
             links = [{"customer": cid, "tag": rng.choice(tag_ids)} for cid in ids if rng.random() < 0.1]
             if links:
                 CustomerTag.insert_many(links).on_conflict_ignore().execute()
+            if audit:
+                tags = {link["customer"]: [tag_names[link["tag"]]] for link in links}
+                report_customers(names, rows, ids, tags)
             all_ids += ids
         echo(f"customers: {len(all_ids):,}/{customers:,}")
     return all_ids

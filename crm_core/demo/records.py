@@ -1,6 +1,9 @@
 """The core's part of the demo (``crm_demo_data``): a dealer tree of companies with contacts,
 deals in every stage with their history, tickets in every status with their transitions, and
-calls, meetings and tasks, some overdue; inserted in bulk (seed data, not business events)."""
+calls, meetings and tasks, some overdue; inserted in bulk (seed data, not business events). With
+``DemoContext.audit`` each record is then reported as a ``create`` (:mod:`crm_core.demo.audited`):
+one audit entry each, all in one batch, no outbox event. Stage moves and ticket transitions are
+the records' history, as the write path keeps them, not records of their own: no entries."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import logging
 from decimal import Decimal
 
 from ..auth.models import User
+from ..bulk import insert_rows
+from ..changes import batched
 from ..db import utcnow
 from ..entities.models import (
     ACTIVITY_KINDS,
@@ -28,6 +33,7 @@ from ..reference_data import (
     default_pipeline,
 )
 from ..types import DemoContext
+from .audited import report_created
 from .customers import TEXT, insert_ids
 
 log = logging.getLogger(__name__)
@@ -36,7 +42,8 @@ log = logging.getLogger(__name__)
 def seed_records(context: DemoContext) -> None:
     """The core's demo records for ``context.customers`` (the core's ``crm_demo_data``): companies
     with contacts, deals across the stages with their history, tickets in every status with their
-    transitions, and activities (tasks due, some overdue)."""
+    transitions, and activities (tasks due, some overdue); with ``context.audit`` each reported as
+    a create, in one batch."""
     if not context.customers:
         return
     rng, locale, text = context.random, context.locale, TEXT[context.locale]
@@ -52,23 +59,33 @@ def seed_records(context: DemoContext) -> None:
     agents = context.users.get("service") or []
     agent = agents[0] if agents else None
     service_dept = User.get_by_id(agent).department_id if agent else None
-    companies, company_owner = _companies(customers, n, rng, text, now)
-    contacts = _contacts(customers, companies, company_owner, rng, text, now)
+    companies, company_owner, new_companies = _companies(customers, n, rng, text, now)
+    contacts, contact_ids = _contacts(customers, companies, company_owner, rng, text, now)
     deals, deal_ids = _deals(customers[: n // 2], contacts, locale, rng, text, now)
-    _tickets(customers[: n // 4], agent, service_dept, rng, text, now)
-    _activities(customers[: n // 2], deals, deal_ids, rng, text, now)
+    ticket_ids = _tickets(customers[: n // 4], agent, service_dept, rng, text, now)
+    activity_ids = _activities(customers[: n // 2], deals, deal_ids, rng, text, now)
+    if context.audit:
+        with batched():  # every kind in one batch: one multi-row insert of entries
+            report_created("companies", Company, new_companies)
+            report_created("contacts", Contact, contact_ids)
+            report_created("deals", Deal, deal_ids)
+            report_created("tickets", Ticket, ticket_ids)
+            report_created("activities", Activity, activity_ids)
 
 
 def _companies(customers, n, rng, text, now):
-    """A dealer tree: the master distributor and ``n // 100`` dealers below it (at least one)."""
+    """A dealer tree: the master distributor and ``n // 100`` dealers below it (at least one);
+    returns (the companies, id -> (owner, department), the ids of those made now)."""
     book = [(owner, dept) for _id, _name, owner, dept in customers if owner is not None]
     root_name = text["root_company"][0]
     root = Company.get_or_none(Company.name == root_name, Company.parent.is_null())
+    made = []
     if root is None:
         owner, dept = book[0] if book else (None, None)
         root = Company.create(name=root_name, industry="distribution", owner_id=owner, department_id=dept)
         root.path = f"/{root.id}/"
         root.save(only=[Company.path])
+        made.append(root.id)
     companies, owners = [root], {root.id: (root.owner_id, root.department_id)}
     for _i in range(max(1, n // 100)):
         parent = rng.choice(companies)
@@ -87,16 +104,17 @@ def _companies(customers, n, rng, text, now):
         company.save(only=[Company.path])
         companies.append(company)
         owners[company.id] = (owner, dept)
-    return companies, owners
+        made.append(company.id)
+    return companies, owners, made
 
 
 def _space(text) -> str:
     return "" if text is TEXT["zh_CN"] else " "
 
 
-def _contacts(customers, companies, company_owner, rng, text, now) -> dict[int, int]:
+def _contacts(customers, companies, company_owner, rng, text, now) -> tuple[dict[int, int], list[int]]:
     """A third of the customers are contacts (buyer, owner...) of a company of the same owner when
-    there is one; returns customer id → company id."""
+    there is one; returns (customer id → company id, the new contacts' ids)."""
     by_owner: dict = {}
     for company in companies:
         by_owner.setdefault(company_owner[company.id][0], []).append(company.id)
@@ -118,9 +136,9 @@ def _contacts(customers, companies, company_owner, rng, text, now) -> dict[int, 
         )
         primary.add(company_id)
         linked[cid] = company_id
-    if rows:
-        Contact.insert_many(rows).on_conflict_ignore().execute()
-    return linked
+    fields = list(rows[0]) if rows else []
+    ids = insert_rows(Contact, fields, [tuple(r[f] for f in fields) for r in rows], ignore_conflicts=True)
+    return linked, ids
 
 
 def _deals(customers, contacts, locale, rng, text, now):
@@ -181,9 +199,9 @@ def _deals(customers, contacts, locale, rng, text, now):
     return deals, ids
 
 
-def _tickets(customers, agent, service_dept, rng, text, now) -> int:
+def _tickets(customers, agent, service_dept, rng, text, now) -> list[int]:
     """Tickets in every status (each with the transitions that led there), owned by the customer's
-    sales rep, worked by the support agent in the service centre; returns how many."""
+    sales rep, worked by the support agent in the service centre; returns their ids."""
     tickets, flows = [], []
     for i, (cid, _name, owner, dept) in enumerate(customers):
         status = TICKET_STATUSES[i % len(TICKET_STATUSES)]
@@ -228,7 +246,7 @@ def _tickets(customers, agent, service_dept, rng, text, now) -> int:
             )
             previous = status
     insert_ids(TicketTransition, transitions)
-    return len(ids)
+    return ids
 
 
 def _ticket_times(flow, sla_hours: int, rng, now) -> list[dt.datetime]:
@@ -244,9 +262,9 @@ def _ticket_times(flow, sla_hours: int, rng, now) -> list[dt.datetime]:
     return times + ([min(resolved + 24 * hour, now)] if "closed" in flow else [])
 
 
-def _activities(customers, deals, deal_ids, rng, text, now) -> int:
+def _activities(customers, deals, deal_ids, rng, text, now) -> list[int]:
     """One activity per customer (notes, calls, meetings and tasks; tasks due in the past week or
-    the next two, some done) and a follow-up task on every open deal; returns how many."""
+    the next two, some done) and a follow-up task on every open deal; returns their ids."""
     rows = []
 
     def add(kind, subject, related_type, related_id, cid, owner, dept, created):
@@ -286,5 +304,4 @@ def _activities(customers, deals, deal_ids, rng, text, now) -> int:
             subject = rng.choice(text["task"])
             add("task", subject, "deals", deal_id, deal["customer"], deal["owner_id"], deal["department_id"],
                 deal["created_at"])  # fmt: skip
-    insert_ids(Activity, rows)
-    return len(rows)
+    return insert_ids(Activity, rows)
