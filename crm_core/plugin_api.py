@@ -39,7 +39,8 @@ Actors
     ``route_limit`` (a route counted in a rate-limit bucket of its own, keyed from its URL, such
     as an inbound webhook per shop, instead of the caller's per-IP budget).
 Events
-    ``emit`` (inside the write's transaction), ``current_cause``.
+    ``emit`` (inside the write's transaction), ``emit_many`` (many events in one multi-row
+    insert: bulk writes), ``current_cause``.
 The write path (permissions, custom fields, audit and events in one transaction)
     ``create_record``, ``update_record``, ``delete_record``, ``record_written`` (report a write
     that is not a record of its own), ``record_dict``, ``batched`` (many writes reported as one
@@ -118,7 +119,7 @@ from .directory.users import user_names, users_with_role
 from .entities.models import Customer, Segment
 from .entities.schemas import UTCDateTime, normalize_email, normalize_phone
 from .errors import APIError
-from .events import current_cause, emit
+from .events import current_cause, emit, emit_many
 from .inputs import checks_nul_itself
 from .jobs.tasks import queue as queue_task
 from .jobs.tasks import register_kind as register_task_kind
@@ -245,6 +246,7 @@ __all__ = [
     # events
     "current_cause",
     "emit",
+    "emit_many",
     # encryption at rest
     "open_value",
     "seal_value",

@@ -16,7 +16,7 @@ Public API (see docs/events.md for event names and payloads):
 from __future__ import annotations
 
 from .dispatcher import dispatch_cache, dispatch_pending, retry_event
-from .emitter import MAX_DEPTH, Event, caused_by, current_cause, emit, to_json
+from .emitter import MAX_DEPTH, Event, caused_by, current_cause, emit, emit_many, to_json
 
 __all__ = [
     "MAX_DEPTH",
@@ -26,6 +26,7 @@ __all__ = [
     "dispatch_cache",
     "dispatch_pending",
     "emit",
+    "emit_many",
     "retry_event",
     "to_json",
 ]

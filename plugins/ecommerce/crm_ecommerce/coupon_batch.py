@@ -2,8 +2,9 @@
 
 One write transaction per chunk: the template's row locked, the customers who already hold a
 code from the same source read once, the stock for the whole chunk taken by one conditional
-UPDATE, the codes in one multi-row INSERT, and their audit entries reported as one batch
-(``batched``: one multi-row insert and one bump of the chain's head). Each code still gets its own
+UPDATE, the codes in one multi-row INSERT, their audit entries reported as one batch
+(``batched``: one multi-row insert and one bump of the chain's head) and their events in one
+multi-row insert (``emit_many``). Each code still gets its own
 audit entry and ``coupon.issued`` event, with the content :func:`crm_ecommerce.coupons.issue`
 gives them.
 """
@@ -13,10 +14,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from crm_core.plugin_api import APIError, batched, is_postgres, utcnow, write_transaction
+from crm_core.plugin_api import APIError, batched, emit_many, is_postgres, utcnow, write_transaction
 
 from .coupon_models import CouponCode, CouponTemplate
-from .coupons import announce_issue, cannot_issue, expiry, new_code, sold_out
+from .coupons import audit_issue, cannot_issue, expiry, issued_event, new_code, sold_out
 
 
 @dataclass
@@ -82,7 +83,8 @@ def issue_once_each(template_id: int, customer_ids: list[int], actor, issued_by:
             raise sold_out()
         outcome.codes = _insert_codes(template, todo, now, issued_by)
         for record in outcome.codes:
-            announce_issue(record, template, actor)
+            audit_issue(record, actor)
+        emit_many([issued_event(record, template, actor) for record in outcome.codes])
     return outcome
 
 

@@ -109,10 +109,15 @@ def sold_out() -> APIError:
 
 def announce_issue(record: CouponCode, template: CouponTemplate, actor) -> None:
     """The audit entry and the ``coupon.issued`` event of one issued code."""
-    _audit("issue", record, actor)
-    emit(
-        "coupon.issued",
-        {
+    audit_issue(record, actor)
+    emit(**issued_event(record, template, actor))
+
+
+def issued_event(record: CouponCode, template: CouponTemplate, actor) -> dict:
+    """The ``coupon.issued`` event of one issued code, as ``emit``'s arguments (for ``emit_many``)."""
+    return {
+        "event_type": "coupon.issued",
+        "data": {
             "code_id": record.id,
             "code": record.code,
             "template_id": template.id,
@@ -122,10 +127,15 @@ def announce_issue(record: CouponCode, template: CouponTemplate, actor) -> None:
             "owner_id": template.owner_id,
             "department_id": template.department_id,
         },
-        actor=actor,
-        resource=RESOURCE,
-        record_id=record.id,
-    )
+        "actor": actor,
+        "resource": RESOURCE,
+        "record_id": record.id,
+    }
+
+
+def audit_issue(record: CouponCode, actor) -> None:
+    """The audit entry of one issued code (its event apart: :func:`issued_event`)."""
+    _audit("issue", record, actor)
 
 
 def issue(
