@@ -150,10 +150,12 @@ class PooledPostgres(PooledPostgresqlDatabase):
         if getattr(self._state, "expected", None) is not None:
             self.execute_sql("SELECT 1")
 
-    def failed_expectation(self) -> bool:
-        """True when the check of the last :meth:`expect` failed; reading it clears it."""
+    def failed_expectation(self, clear: bool = True) -> bool:
+        """True when the check of the last :meth:`expect` failed; reading it clears it, unless
+        ``clear`` is false."""
         failed = getattr(self._state, "expectation_failed", False)
-        self._state.expectation_failed = False
+        if clear:
+            self._state.expectation_failed = False
         return failed
 
     def _send(self, sql, params, before: list[str] = ()):
@@ -257,11 +259,20 @@ class PooledPostgres(PooledPostgresqlDatabase):
             self._pending()[:] = ["BEGIN"]
             return None
         if not self._first_use():
-            return super().begin(isolation_level)
+            return self._begin_now(isolation_level)
+        expected = getattr(self._state, "expected", None)
         try:
-            return super().begin(isolation_level)
+            return self._begin_now(isolation_level)
         except (pw.OperationalError, pw.InterfaceError) as exc:
             if not self._lost():
                 raise
             self._reconnect(exc)
+            self._state.expected = expected  # (the check goes with the BEGIN sent again)
+            return self._begin_now(isolation_level)
+
+    def _begin_now(self, isolation_level=None):
+        """peewee's BEGIN, sent now; a check :meth:`expect` queued goes in front of it."""
+        if getattr(self._state, "expected", None) is None or isolation_level or self._isolation_level:
             return super().begin(isolation_level)
+        self._send("BEGIN", None)
+        return None

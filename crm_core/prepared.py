@@ -11,7 +11,7 @@ from .db import database
 _RESULT_STATE = frozenset({"cursor", "count", "index", "initialized", "populated", "row_cache"})
 
 
-class _Slot:
+class Slot:
     """Stands in a compiled query's parameters for a value given at run time."""
 
     __slots__ = ("name",)
@@ -25,7 +25,7 @@ class _Slot:
 
 def slot(name: str) -> pw.Value:
     """A named value left open in a :class:`Prepared` query, given when the query runs."""
-    return pw.Value(_Slot(name), converter=False)
+    return pw.Value(Slot(name), converter=False)
 
 
 class Prepared:
@@ -54,7 +54,7 @@ class Prepared:
         if kind not in self._compiled:
             query = self._build()
             sql, params = query.sql()
-            names = {p.name for p in params if isinstance(p, _Slot)}
+            names = {p.name for p in params if isinstance(p, Slot)}
             self._compiled[kind] = (query, sql, params, names)
         return self._compiled[kind]
 
@@ -62,7 +62,7 @@ class Prepared:
         query, sql, params, names = self._get()
         if names != values.keys():
             raise TypeError(f"Prepared query takes values for {sorted(names)}, got {sorted(values)}")
-        bound = [values[p.name] if isinstance(p, _Slot) else p for p in params]
+        bound = [values[p.name] if isinstance(p, Slot) else p for p in params]
         return query, database.execute_sql(sql, bound)
 
     def execute(self, **values):

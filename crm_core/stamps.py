@@ -13,12 +13,13 @@ The stamps of a request are read together, in one snapshot with the actor's toke
 A request that changes what a stamp versions calls :func:`forget`, and its next question reads
 the stamp again (inside its own transaction, with its own change).
 
-A read request whose token this worker already resolved need not read them first at all
-(:func:`assume`, on PostgreSQL): it takes the values this worker read last, and a check that
-they are still the database's travels in front of its first statement, in the same round trip
-(``pgpool.PooledPostgres.expect``). When the check fails, that statement fails, and the request
-is run again from the start, reading its stamps (:func:`run_again`, ``crm_core.app``): nothing
-it answers comes from values the database no longer holds.
+A request whose token this worker already resolved need not read them first at all
+(:func:`assume`, on PostgreSQL): it takes the values this worker read last (and its probes as
+finding nothing), and a check that the database agrees travels in front of its first statement,
+in the same round trip (``pgpool.PooledPostgres.expect``). When the check fails, that statement
+fails before anything of the request was written, and the request is run again from the start,
+reading its stamps (:func:`run_again`, ``crm_core.app``): nothing it answers or writes comes
+from values the database no longer holds.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from flask import g, has_request_context, request
 
 from .db import database
 from .pgpool import ExpectationFailed
-from .prepared import Prepared
+from .prepared import Prepared, Slot
 
 #: the permission revision's nonce (``crm_core.permissions.revision``), which also versions what a
 #: bearer token resolves to (``crm_core.auth.token_cache``)
@@ -44,7 +45,7 @@ _REGISTERED: dict[str, tuple[Callable[[], pw.SelectQuery], Prepared]] = {}
 _LAST: dict[int, dict[str, object]] = {}
 #: what a failed check's error says (a value no integer parses from, so nothing else says it)
 STALE = "crm_stale_stamps"
-_CHECKS: dict[tuple, str] = {}  # stamp names -> the check's SQL, its values as %s
+_CHECKS: dict[tuple, tuple] = {}  # (stamp names, probe names) -> the check's SQL and parameters
 
 
 def register(name: str, build: Callable[[], pw.SelectQuery]) -> None:
@@ -140,42 +141,74 @@ def prime(values: dict[str, object], committed: bool = False) -> None:
 
 def assume(values: dict[str, object], user_id: int | None) -> bool:
     """Take ``values``, and for every other stamp the value this worker read last, as this
-    request's stamps without reading them; the check that the database still holds them goes
-    with the request's first statement (see the module). True when assumed; False when this
-    request must :func:`read_all` instead: not PostgreSQL's pool, not a read (GET, HEAD,
-    OPTIONS), run again already, a stamp never read in this worker, or a probe to answer."""
+    request's stamps without reading them, and every probe the request needs as answered "no
+    row" (an Idempotency-Key not stored); the check that the database agrees goes with the
+    request's first statement (see the module). True when assumed; False when this request
+    must :func:`read_all` instead: not PostgreSQL's pool, run again already, a stamp never read
+    in this worker, or a body that may not be read twice (a run again reads a JSON body from
+    Flask's cache; a form or an upload is a stream)."""
     db = database.obj
     if (
         not has_request_context()
-        or request.method not in ("GET", "HEAD", "OPTIONS")
         or g.get("_crm_stamps_read")
         or not hasattr(db, "expect")
-        or any(values_of(user_id) is not None for _b, values_of in _PROBES.values())
+        or not _body_rereadable()
     ):
         return False
     assumed = {**_LAST.get(id(db), {}), **values}
     if any(name not in assumed for name in _REGISTERED):
         return False
+    probes = {}
+    for name, (_build, values_of) in _PROBES.items():
+        slots = values_of(user_id) if user_id is not None else None
+        if slots is not None:
+            probes[name] = slots
     prime({name: assumed[name] for name in _REGISTERED})
-    db.expect(_check(db, assumed), STALE)
+    prime({f"probe:{name}": None for name in probes})
+    db.expect(_check(db, assumed, probes), STALE)
     return True
 
 
-def _check(db, assumed: dict) -> str:
-    """The statement that fails (naming :data:`STALE`) unless every stamp is as ``assumed``."""
-    key = tuple(_REGISTERED)
-    sql = _CHECKS.get(key)
-    if sql is None:
+def _body_rereadable() -> bool:
+    """True when running the request again reads the same body: none, or JSON (cached)."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return True
+    return not request.content_length or request.mimetype == "application/json"
+
+
+def _check(db, assumed: dict, probes: dict[str, dict]) -> str:
+    """The statement that fails (naming :data:`STALE`) unless every stamp is as ``assumed`` and
+    every probe in ``probes`` (name -> its slot values) finds no row."""
+    key = (tuple(_REGISTERED), tuple(probes))
+    compiled = _CHECKS.get(key)
+    if compiled is None:
         parts, params = [], []
-        for build, _prepared in _REGISTERED.values():
+        for name, (build, _prepared) in _REGISTERED.items():
             text, values = db.get_sql_context().sql(build()).query()
             parts.append(f"({text}) IS NOT DISTINCT FROM %s")
-            params.append(values)
+            params.extend([*values, _Stamp(name)])
+        for name in probes:
+            text, values = db.get_sql_context().sql(_PROBES[name][0]()).query()
+            parts.append(f"({text}) IS NULL")
+            params.extend(values)
         template = f"SELECT CAST(CASE WHEN {' AND '.join(parts)} THEN '1' ELSE '{STALE}' END AS integer)"
-        sql = _CHECKS[key] = (template, params)
-    template, params = sql
-    values = [v for own, name in zip(params, key, strict=True) for v in (*own, assumed[name])]
-    return db.render(template, values)
+        compiled = _CHECKS[key] = (template, params)
+    template, params = compiled
+    slots = {slot: value for values in probes.values() for slot, value in values.items()}
+    bound = [
+        assumed[p.name] if isinstance(p, _Stamp) else slots[p.name] if isinstance(p, Slot) else p
+        for p in params
+    ]
+    return db.render(template, bound)
+
+
+class _Stamp:
+    """Stands in a check's parameters for the assumed value of the stamp ``name``."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
 
 
 def stale() -> bool:
@@ -188,6 +221,13 @@ def stale() -> bool:
     with contextlib.suppress(ExpectationFailed):  # (remembered: failed_expectation says so)
         db.confirm()
     return db.failed_expectation()
+
+
+def discarded() -> bool:
+    """True while this request's answer will be thrown away, its assumed stamps found stale
+    (the metrics and the request log leave it out: the request's run again is what counts)."""
+    db = database.obj
+    return hasattr(db, "failed_expectation") and db.failed_expectation(clear=False)
 
 
 def run_again() -> None:

@@ -6,6 +6,7 @@ revision the database no longer holds."""
 from __future__ import annotations
 
 import contextlib
+import io
 
 import psycopg2
 import pytest
@@ -78,12 +79,52 @@ def test_a_read_that_sends_no_statement_is_checked_before_it_answers(client, kep
     assert client.get(f"{API}/users/me", headers=headers).status_code == 401
 
 
-def test_a_write_reads_its_stamps_first(client, kept, sent):
+def test_a_write_assumes_its_stamps_and_that_its_key_is_new(client, kept, sent):
     _user, headers = kept
-    r = client.post(f"{API}/customers", json={"name": "Written"}, headers=headers)
+    keyed = {**headers, "Idempotency-Key": "assumed-1"}
+    r = client.post(f"{API}/customers", json={"name": "Written"}, headers=keyed)
     assert r.status_code == 201, r.get_json()
+    (check,) = _checks(sent)
+    assert check.startswith("BEGIN; ") and '"idempotency_key"' in check  # the key's absence too
+    assert not any('"permission_revision"' in t and stamps.STALE not in t for t in sent)
+    # the same key again: the check fails, the request runs again reading its key, and replays
+    sent.clear()
+    again = client.post(f"{API}/customers", json={"name": "Written"}, headers=keyed)
+    assert again.status_code == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_json()["id"] == r.get_json()["id"]
+    assert len(_checks(sent)) == 1
+
+
+def test_a_write_under_a_moved_revision_runs_again_and_is_refused(client, kept, db_url, sent):
+    user, headers = kept
+    _elsewhere(
+        db_url,
+        "DELETE FROM permission_grant WHERE resource = %s AND action = %s AND role_id IN "
+        "(SELECT role_id FROM user_role WHERE user_id = %s)",
+        ("customers", "create", user.id),
+    )
+    _elsewhere(db_url, "UPDATE permission_revision SET number = number + 1, nonce = md5(random()::text)")
+    r = client.post(f"{API}/customers", json={"name": "Refused"}, headers=headers)
+    assert r.status_code == 403, r.get_json()
+    admin = client.get(f"{API}/customers?q=Refused", headers=headers)
+    assert admin.status_code == 200 and admin.get_json() == []
+
+
+def test_an_upload_reads_its_stamps_first(client, kept, sent):
+    _user, headers = kept
+    upload = {"file": (io.BytesIO(b"name\nUploaded\n"), "c.csv")}
+    client.post(f"{API}/customers/import", data=upload, headers=headers, content_type="multipart/form-data")
     assert not _checks(sent)
     assert '"permission_revision"' in sent[0]
+
+
+def test_a_discarded_answer_is_neither_logged_nor_counted(client, kept, db_url, caplog):
+    _user, headers = kept
+    _elsewhere(db_url, "UPDATE permission_revision SET number = number + 1, nonce = md5(random()::text)")
+    with caplog.at_level("INFO", logger="crm_core.request"):
+        assert client.get(f"{API}/customers", headers=headers).status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "crm_core.request"]
+    assert lines == [lines[0]] and " 200 " in lines[0], lines
 
 
 def _failing_check(db) -> str:

@@ -8,7 +8,7 @@ import time
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import NotFound
 
-from .. import hookimpl
+from .. import hookimpl, stamps
 from ..errors import APIError, error_payload, localise
 from . import health, logs, metrics
 
@@ -84,6 +84,8 @@ def crm_startup(app):
 
     @app.after_request
     def _ops_record(response):
+        if stamps.discarded():
+            return response  # (run again at once: that run is recorded)
         started = g.pop("ops_started", None)
         seconds = None if started is None else time.perf_counter() - started
         rule = request.url_rule.rule if request.url_rule is not None else None

@@ -285,6 +285,7 @@ def test_a_redemption_stays_lean(client, admin_headers, db):
     # the allocation, the balance and the outbox row, whose points.redeemed is the only event (no
     # loyalty.points.created)
     ours = [s for s in statements if "audit_" not in s]
-    assert len(ours) == 9, ours
+    # (on PostgreSQL the token's kept revision is assumed, checked with the first statement)
+    assert len(ours) == (8 if hasattr(db, "expect") else 9), ours
     outbox = [s for s in inserts if '"event_outbox"' in s]
     assert len(outbox) == 1, outbox
