@@ -38,7 +38,13 @@ def canonical(data) -> str | None:
     """The canonical JSON text of a before/after dict (what is stored and hashed)."""
     if data is None:
         return None
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL(data)
+
+
+# json.dumps's text with these options, from encoders built once (dumps builds one a call);
+# tests/test_audit_hash_pins.py holds what they must keep giving
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode
+_PAYLOAD = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 def audit_key() -> tuple[bytes, str]:
@@ -68,6 +74,8 @@ def is_marker(value: Any) -> bool:
 
 
 _SCALAR = json.JSONEncoder(ensure_ascii=False, default=str).encode  # json.dumps's text, cheaper
+#: JSON leaves as json.loads gives them: digested without a call of digest_tree each
+_LEAVES = frozenset({str, int, float, bool, type(None)})
 
 
 class LeafHasher:
@@ -96,11 +104,22 @@ def digest_tree(data: Any, key: bytes, seq: int, path: str = "", leaves: LeafHas
     leaves = leaves or LeafHasher(key, seq)
     if is_marker(data):
         return data[REDACTED]
+    digest = leaves.digest
     if isinstance(data, dict):
-        return {k: digest_tree(v, key, seq, f"{path}/{k}", leaves) for k, v in data.items()}
+        return {
+            k: digest(f"{path}/{k}", v)
+            if v.__class__ in _LEAVES
+            else digest_tree(v, key, seq, f"{path}/{k}", leaves)
+            for k, v in data.items()
+        }
     if isinstance(data, list):
-        return [digest_tree(v, key, seq, f"{path}/{i}", leaves) for i, v in enumerate(data)]
-    return leaves.digest(path, data)
+        return [
+            digest(f"{path}/{i}", v)
+            if v.__class__ in _LEAVES
+            else digest_tree(v, key, seq, f"{path}/{i}", leaves)
+            for i, v in enumerate(data)
+        ]
+    return digest(path, data)
 
 
 def _image(text: str | None, key: bytes, seq: int) -> Any:
@@ -138,7 +157,7 @@ def _payload(row, seq: int, prev_hash: str, images: tuple[Any, Any] | None = Non
     if images is not None:  # version 2: the images as digest trees, and the version itself
         payload["before"], payload["after"] = images
         payload["v"] = 2
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _PAYLOAD(payload).encode()
 
 
 def entry_hash(row, seq: int, prev_hash: str, key: bytes | None = None) -> str:
