@@ -384,8 +384,9 @@ def crm_demo_data(context: DemoContext) -> None:
     ``context`` (:class:`crm_core.types.DemoContext`) names the demo's locale, its users by role,
     departments and customers, and a seeded random generator; write in ``context.locale`` and
     attach records to those customers, owners and departments, so every screen of the plugin
-    shows something a visitor understands. Called inside the command's transaction; return
-    nothing.
+    shows something a visitor understands. With ``context.audit`` (``--audit``) report what you
+    insert (``record_written`` inside ``batched()``, ``extra={"event": False}``) to the audit log. Called inside the
+    command's transaction; return nothing.
 
     .. versionadded:: 0.2
     """
