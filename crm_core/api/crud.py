@@ -47,6 +47,7 @@ from flask.views import MethodView
 from .. import permissions
 from ..db import write_transaction
 from ..records import cursors, listing, service
+from . import dumping
 from .actions import register_action
 from .crud_routes import collection_handlers, item_handlers
 from .idempotency import IDEMPOTENCY_HEADER, IDEMPOTENCY_TTL, idempotent  # noqa: F401  (public here)
@@ -109,7 +110,7 @@ class Crud:
         rules = permissions.field_rules(actor, self.resource)
         hidden = frozenset(f for f, rule in rules.items() if rule == "hidden")
         schema = self.schema_for(hidden, many)
-        data = schema.dump(rows) if many else schema.dump(rows[0])
+        data = dumping.dump(schema, rows if many else rows[0], many)
         # the pass also decrypts encrypted values and shows masked ones partly
         return permissions.mask(actor, self.resource, data)
 
