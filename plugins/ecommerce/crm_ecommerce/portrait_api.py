@@ -118,6 +118,7 @@ def _readable_profiles(actor):
 class Profiles(MethodView):
     """The profiles of the customers you may read."""
 
+    @blp.response(200, EcommerceProfileSchema(many=True))
     def get(self):
         """Highest value first; ``r``, ``f``, ``m`` (a score) and ``min_orders`` filter."""
         actor = current_actor()

@@ -255,6 +255,20 @@ class EcommerceMergeSuggestionSchema(Schema):
     created_at = UTCDateTime(dump_only=True)
 
 
+class EcommerceDeliverySchema(Schema):
+    """One webhook delivery of the inbox, as ``GET /deliveries`` lists it (never its body)."""
+
+    id = fields.Integer(dump_only=True)
+    shop_id = fields.Integer(dump_only=True)
+    topic = fields.String(dump_only=True)
+    dedupe_key = fields.String(dump_only=True)
+    status = fields.String(dump_only=True, metadata={"description": "pending, done or failed"})
+    attempts = fields.Integer(dump_only=True)
+    error = fields.String(dump_only=True, allow_none=True)
+    order_id = fields.Integer(dump_only=True, allow_none=True)
+    received_at = UTCDateTime(dump_only=True)
+
+
 class EcommerceShipmentSchema(Schema):
     """A parcel of an order with its latest tracking status."""
 
