@@ -31,6 +31,7 @@ from crm_core.plugin_api import (
 from . import enrolments, hours, rollcall, settings, waitlist
 from .api import blp
 from .models import Enrolment, HourEntry, Package, Session, WaitlistEntry
+from .report_schemas import EducationStudentHoursSchema
 from .schemas import (
     EducationEnrolmentSchema,
     EducationEntrySchema,
@@ -203,6 +204,7 @@ def package_refund(data, package_id):
 
 
 @blp.route("/students/<int:customer_id>/hours")
+@blp.response(200, EducationStudentHoursSchema)
 def student_hours(customer_id):
     """A student's packages with their balances (the packages the caller may read)."""
     actor = current_actor()
