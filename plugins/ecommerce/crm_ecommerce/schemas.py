@@ -204,7 +204,7 @@ class EcommerceCouponCodeSchema(Schema):
     uses = fields.Integer(dump_only=True)
     active = fields.Boolean(dump_only=True)
     issued_at = UTCDateTime(dump_only=True)
-    expires_at = UTCDateTime(dump_only=True)
+    expires_at = UTCDateTime(dump_only=True, allow_none=True, metadata={"description": "null: never expires"})
     issued_by = fields.String(dump_only=True)
 
 
@@ -240,7 +240,9 @@ class EcommerceRedemptionSchema(Schema):
     amount = fields.Decimal(**MONEY, dump_only=True)
     status = fields.String(dump_only=True)
     redeemed_at = UTCDateTime(dump_only=True)
-    released_at = UTCDateTime(dump_only=True)
+    released_at = UTCDateTime(
+        dump_only=True, allow_none=True, metadata={"description": "null: still redeemed"}
+    )
 
 
 class EcommerceMergeSuggestionSchema(Schema):
