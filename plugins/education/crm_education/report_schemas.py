@@ -11,13 +11,18 @@ from marshmallow import Schema, fields
 
 from .schemas import EducationPackageSchema
 
-#: a rate as a decimal string (``"0.5000"``), null when its whole is zero
-_RATE = {
-    "allow_none": True,
-    "metadata": {"description": "part / whole as a decimal string; null when whole is 0"},
-}
-#: the ``by`` split's key: ``"all"``, a consultant's user id or a campus's department id (null: none)
-_GROUP = {"allow_none": True, "metadata": {"description": "\"all\", a consultant's id or a campus's id"}}
+#: a rate: a decimal string (``"0.5000"``), null when its whole is zero
+RATE = "part / whole as a decimal string; null when whole is 0"
+#: the ``by`` split's key
+GROUP = "\"all\", a consultant's user id or a campus's department id (null: none)"
+
+
+def _rate():
+    return fields.String(allow_none=True, metadata={"description": RATE})
+
+
+def _group():
+    return fields.Raw(allow_none=True, metadata={"description": GROUP})
 
 
 class EducationPoolLeadSchema(Schema):
@@ -39,16 +44,16 @@ class _PeriodSchema(Schema):
 class EducationFunnelRowSchema(Schema):
     """One group's funnel: counts and rates."""
 
-    group = fields.Raw(**_GROUP)
+    group = _group()
     leads = fields.Integer()
     trial_booked = fields.Integer()
     trial_attended = fields.Integer()
     enrolled = fields.Integer()
     enrolled_after_trial = fields.Integer()
-    booking_rate = fields.String(**_RATE)
-    show_rate = fields.String(**_RATE)
-    trial_conversion = fields.String(**_RATE)
-    overall_conversion = fields.String(**_RATE)
+    booking_rate = _rate()
+    show_rate = _rate()
+    trial_conversion = _rate()
+    overall_conversion = _rate()
 
 
 class EducationFunnelSchema(_PeriodSchema):
@@ -61,13 +66,13 @@ class EducationSchoolMonthSchema(Schema):
     """One month (and group) of the school metrics."""
 
     month = fields.String(metadata={"description": "YYYY-MM"})
-    group = fields.Raw(**_GROUP)
+    group = _group()
     revenue = fields.String()
-    attendance_rate = fields.String(**_RATE)
+    attendance_rate = _rate()
     marks = fields.Integer()
     renewed = fields.Integer()
     ended = fields.Integer()
-    renewal_rate = fields.String(**_RATE)
+    renewal_rate = _rate()
 
 
 class EducationSchoolSchema(_PeriodSchema):
