@@ -300,6 +300,7 @@ class MergeSuggestions(MethodView):
 class DismissSuggestion(MethodView):
     """Dismiss a suggestion: the two customers are different people."""
 
+    @blp.response(200, EcommerceMergeSuggestionSchema)
     def post(self, suggestion_id):
         """Mark the suggestion dismissed."""
         actor = current_actor()

@@ -141,6 +141,7 @@ class Profiles(MethodView):
 class Profile(MethodView):
     """One customer's profile."""
 
+    @blp.response(200, EcommerceProfileSchema)
     def get(self, customer_id):
         """The profile as last computed (404 for a customer without one, or not readable)."""
         actor = current_actor()

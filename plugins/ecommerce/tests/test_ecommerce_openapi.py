@@ -35,6 +35,9 @@ def test_inbox_identity_coupon_and_portrait_lists_keep_to_their_declared_schemas
         client, f"{E}/merge-suggestions", client.get(f"{E}/merge-suggestions", headers=admin_headers)
     )
     assert suggestion["status"] == "open"
+    path = f"{E}/merge-suggestions/{{suggestion_id}}/dismiss"
+    dismissed = client.post(f"{E}/merge-suggestions/{suggestion['id']}/dismiss", headers=admin_headers)
+    assert conforms(client, path, dismissed, "post")["status"] == "dismissed"
 
     [code] = issue(client, admin_headers, make_template(client, admin_headers)).get_json()
     assert redeem(client, admin_headers, code["code"], order["id"]).status_code == 201
@@ -49,6 +52,8 @@ def test_inbox_identity_coupon_and_portrait_lists_keep_to_their_declared_schemas
         client, f"{E}/portraits/customers", client.get(f"{E}/portraits/customers", headers=admin_headers)
     )
     assert order["customer_id"] in {p["customer_id"] for p in profiles}
+    one = client.get(f"{E}/portraits/customers/{order['customer_id']}", headers=admin_headers)
+    assert conforms(client, f"{E}/portraits/customers/{{customer_id}}", one)["orders"] == 1
 
 
 def test_tracking_and_webhook_refusals_are_documented(client, admin_headers):

@@ -169,6 +169,7 @@ def _entries_page(package_id: int, actor):
 
 
 @blp.route("/packages/<int:package_id>/entries")
+@blp.response(200, EducationEntrySchema(many=True))
 def package_entries(package_id):
     """The package's hours ledger, oldest first (``amount`` hidden where the role hides fees)."""
     actor = current_actor()
@@ -179,6 +180,7 @@ def package_entries(package_id):
 
 @blp.route("/packages/<int:package_id>/transfer", methods=["POST"])
 @blp.arguments(EducationTransferSchema)
+@blp.response(201, EducationEntrySchema(many=True))
 def package_transfer(data, package_id):
     """Move hours and their value to another package (both must be readable; 409 beyond the balance)."""
     actor = current_actor()
@@ -193,6 +195,7 @@ def package_transfer(data, package_id):
 
 @blp.route("/packages/<int:package_id>/refund", methods=["POST"])
 @blp.arguments(EducationRefundSchema)
+@blp.response(201, EducationEntrySchema)
 def package_refund(data, package_id):
     """Refund hours (default: every hour left) and their remaining value."""
     actor = current_actor()

@@ -35,7 +35,10 @@ def test_lead_and_hours_answers_keep_to_their_declared_schemas(client, admin_hea
         )
 
     student = school.student("小红")
-    school.package(student, school.course("少儿美术"), hours="10")
+    package = school.package(student, school.course("少儿美术"), hours="10")
+    entries = client.get(f"{E}/packages/{package['id']}/entries", headers=admin_headers)
+    [purchase] = conforms(client, f"{E}/packages/{{package_id}}/entries", entries)
+    assert purchase["kind"] == "purchase"
     path = f"{E}/students/{{customer_id}}/hours"
     hours = conforms(client, path, client.get(f"{E}/students/{student}/hours", headers=admin_headers))
     assert hours["customer_id"] == student and len(hours["packages"]) == 1
