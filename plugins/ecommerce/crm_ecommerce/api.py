@@ -45,6 +45,7 @@ from .schemas import (
     EcommerceMergeSuggestionSchema,
     EcommerceOrderDetailSchema,
     EcommerceOrderSchema,
+    EcommerceReceiptSchema,
     EcommerceShipmentSchema,
     EcommerceShopSchema,
 )
@@ -194,6 +195,7 @@ class Tracking(MethodView):
     @blp.alt_response(401, description="The signature matches none of the shop's secrets")
     @blp.alt_response(404, description="No active shop has this key")
     @blp.alt_response(429, description="The shop's webhook rate limit is used up")
+    @blp.response(200, EcommerceReceiptSchema)
     @route_limit(_webhook_limit, key=_per_shop, name="ecommerce.webhooks")
     def post(self, shop_key):
         """Verify ``aftership-hmac-sha256`` over the raw body and queue the callback."""
@@ -231,6 +233,7 @@ class Webhook(MethodView):
     @blp.alt_response(401, description="The signature matches none of the shop's secrets")
     @blp.alt_response(404, description="No active shop has this key")
     @blp.alt_response(429, description="The shop's webhook rate limit is used up")
+    @blp.response(200, EcommerceReceiptSchema)
     @route_limit(_webhook_limit, key=_per_shop, name="ecommerce.webhooks")
     def post(self, shop_key):
         """Verify the signature over the raw body and queue the delivery (applied by the job

@@ -257,6 +257,12 @@ class EcommerceMergeSuggestionSchema(Schema):
     created_at = UTCDateTime(dump_only=True)
 
 
+class EcommerceReceiptSchema(Schema):
+    """What a webhook or tracking callback is answered: stored now, or already stored."""
+
+    status = fields.String(metadata={"description": "queued, or duplicate for a repeated delivery"})
+
+
 class EcommerceDeliverySchema(Schema):
     """One webhook delivery of the inbox, as ``GET /deliveries`` lists it (never its body)."""
 

@@ -28,7 +28,12 @@ from crm_core.plugin_api import (
 from . import followups, metrics, trials
 from .api import blp
 from .models import FollowUp, Trial
-from .report_schemas import EducationFunnelSchema, EducationPoolLeadSchema, EducationSchoolSchema
+from .report_schemas import (
+    EducationClaimSchema,
+    EducationFunnelSchema,
+    EducationPoolLeadSchema,
+    EducationSchoolSchema,
+)
 from .schemas import (
     EducationAttendSchema,
     EducationConvertSchema,
@@ -129,6 +134,7 @@ def pool():
 
 
 @blp.route("/pool/<int:customer_id>/claim", methods=["POST"])
+@blp.response(200, EducationClaimSchema)
 def claim(customer_id):
     """Claim a lead from the pool: the caller becomes its consultant (409 once someone has)."""
     actor = current_actor()

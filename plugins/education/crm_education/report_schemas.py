@@ -34,6 +34,13 @@ class EducationPoolLeadSchema(Schema):
     last_contact_at = fields.String(allow_none=True, metadata={"description": "UTC, ISO 8601 with Z"})
 
 
+class EducationClaimSchema(Schema):
+    """A lead claimed from the pool and its new consultant."""
+
+    customer_id = fields.Integer()
+    owner_id = fields.Integer()
+
+
 class _PeriodSchema(Schema):
     from_ = fields.Date(data_key="from")
     until = fields.Date()

@@ -22,7 +22,11 @@ def test_lead_and_hours_answers_keep_to_their_declared_schemas(client, admin_hea
     due = conforms(client, f"{E}/followups/due", client.get(f"{E}/followups/due", headers=admin_headers))
     assert [row["customer_id"] for row in due] == [lead]
 
-    conforms(client, f"{E}/pool", client.get(f"{E}/pool", headers=admin_headers))
+    pooled = school.student("小刚", lifecycle_stage="lead", owner_id=None)
+    [row] = conforms(client, f"{E}/pool", client.get(f"{E}/pool", headers=admin_headers))
+    assert row["customer_id"] == pooled and row["last_contact_at"] is None
+    claimed = client.post(f"{E}/pool/{pooled}/claim", headers=admin_headers)
+    assert conforms(client, f"{E}/pool/{{customer_id}}/claim", claimed, "post")["customer_id"] == pooled
     today = utcnow().date().isoformat()
     for by in ("", "consultant"):
         query = f"?from={today}&until={today}&by={by}"
