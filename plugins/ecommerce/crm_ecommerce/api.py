@@ -41,9 +41,11 @@ from . import inbox, orders, platforms, sealing, sync
 from .coupon_models import CouponRedemption
 from .models import Delivery, MergeSuggestion, Order, OrderLine, Refund, Shop, StatusChange
 from .schemas import (
+    EcommerceDeliverySchema,
     EcommerceMergeSuggestionSchema,
     EcommerceOrderDetailSchema,
     EcommerceOrderSchema,
+    EcommerceReceiptSchema,
     EcommerceShipmentSchema,
     EcommerceShopSchema,
 )
@@ -189,8 +191,11 @@ class Tracking(MethodView):
     """Tracking callbacks of one shop's carriers (AfterShip's signature and shape)."""
 
     @blp.doc(security=[])
+    @blp.alt_response(400, description="The body is not a JSON object")
     @blp.alt_response(401, description="The signature matches none of the shop's secrets")
+    @blp.alt_response(404, description="No active shop has this key")
     @blp.alt_response(429, description="The shop's webhook rate limit is used up")
+    @blp.response(200, EcommerceReceiptSchema)
     @route_limit(_webhook_limit, key=_per_shop, name="ecommerce.webhooks")
     def post(self, shop_key):
         """Verify ``aftership-hmac-sha256`` over the raw body and queue the callback."""
@@ -224,9 +229,11 @@ class Webhook(MethodView):
     """Order webhooks of one shop (Shopify, WooCommerce or the generic HMAC)."""
 
     @blp.doc(security=[])
+    @blp.alt_response(400, description="The body is not a JSON object")
     @blp.alt_response(401, description="The signature matches none of the shop's secrets")
     @blp.alt_response(404, description="No active shop has this key")
     @blp.alt_response(429, description="The shop's webhook rate limit is used up")
+    @blp.response(200, EcommerceReceiptSchema)
     @route_limit(_webhook_limit, key=_per_shop, name="ecommerce.webhooks")
     def post(self, shop_key):
         """Verify the signature over the raw body and queue the delivery (applied by the job
@@ -247,6 +254,7 @@ def _page(query, schema, actor, resource):
 class Deliveries(MethodView):
     """The webhook inbox of the shops you may read."""
 
+    @blp.response(200, EcommerceDeliverySchema(many=True))
     def get(self):
         """Deliveries, newest first; filter by ``status`` and ``shop_id`` (bodies are never shown)."""
         actor = current_actor()
@@ -281,6 +289,7 @@ class Deliveries(MethodView):
 class MergeSuggestions(MethodView):
     """Customers a shop's customer matched twice (e-mail and phone of different customers)."""
 
+    @blp.response(200, EcommerceMergeSuggestionSchema(many=True))
     def get(self):
         """Open suggestions (``status=dismissed`` for the others)."""
         actor = current_actor()
@@ -294,6 +303,7 @@ class MergeSuggestions(MethodView):
 class DismissSuggestion(MethodView):
     """Dismiss a suggestion: the two customers are different people."""
 
+    @blp.response(200, EcommerceMergeSuggestionSchema)
     def post(self, suggestion_id):
         """Mark the suggestion dismissed."""
         actor = current_actor()

@@ -139,6 +139,7 @@ def _codes_query(actor):
 class Codes(MethodView):
     """Codes of the templates you may read."""
 
+    @blp.response(200, EcommerceCouponCodeSchema(many=True))
     def get(self):
         """Codes, newest first; filter by ``template_id``, ``customer_id``, ``code``."""
         actor = current_actor()
@@ -205,6 +206,7 @@ class Redeem(MethodView):
 class Redemptions(MethodView):
     """Redemptions of the templates you may read."""
 
+    @blp.response(200, EcommerceRedemptionSchema(many=True))
     def get(self):
         """Redemptions, newest first; filter by ``order_id``, ``template_id``, ``status``."""
         actor = current_actor()

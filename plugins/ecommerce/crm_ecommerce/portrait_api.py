@@ -118,6 +118,7 @@ def _readable_profiles(actor):
 class Profiles(MethodView):
     """The profiles of the customers you may read."""
 
+    @blp.response(200, EcommerceProfileSchema(many=True))
     def get(self):
         """Highest value first; ``r``, ``f``, ``m`` (a score) and ``min_orders`` filter."""
         actor = current_actor()
@@ -140,6 +141,7 @@ class Profiles(MethodView):
 class Profile(MethodView):
     """One customer's profile."""
 
+    @blp.response(200, EcommerceProfileSchema)
     def get(self, customer_id):
         """The profile as last computed (404 for a customer without one, or not readable)."""
         actor = current_actor()

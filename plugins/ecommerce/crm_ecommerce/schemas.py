@@ -204,7 +204,7 @@ class EcommerceCouponCodeSchema(Schema):
     uses = fields.Integer(dump_only=True)
     active = fields.Boolean(dump_only=True)
     issued_at = UTCDateTime(dump_only=True)
-    expires_at = UTCDateTime(dump_only=True)
+    expires_at = UTCDateTime(dump_only=True, allow_none=True, metadata={"description": "null: never expires"})
     issued_by = fields.String(dump_only=True)
 
 
@@ -240,7 +240,9 @@ class EcommerceRedemptionSchema(Schema):
     amount = fields.Decimal(**MONEY, dump_only=True)
     status = fields.String(dump_only=True)
     redeemed_at = UTCDateTime(dump_only=True)
-    released_at = UTCDateTime(dump_only=True)
+    released_at = UTCDateTime(
+        dump_only=True, allow_none=True, metadata={"description": "null: still redeemed"}
+    )
 
 
 class EcommerceMergeSuggestionSchema(Schema):
@@ -253,6 +255,26 @@ class EcommerceMergeSuggestionSchema(Schema):
     status = fields.String(dump_only=True)
     shop_id = fields.Integer(dump_only=True, allow_none=True)
     created_at = UTCDateTime(dump_only=True)
+
+
+class EcommerceReceiptSchema(Schema):
+    """What a webhook or tracking callback is answered: stored now, or already stored."""
+
+    status = fields.String(metadata={"description": "queued, or duplicate for a repeated delivery"})
+
+
+class EcommerceDeliverySchema(Schema):
+    """One webhook delivery of the inbox, as ``GET /deliveries`` lists it (never its body)."""
+
+    id = fields.Integer(dump_only=True)
+    shop_id = fields.Integer(dump_only=True)
+    topic = fields.String(dump_only=True)
+    dedupe_key = fields.String(dump_only=True)
+    status = fields.String(dump_only=True, metadata={"description": "pending, done or failed"})
+    attempts = fields.Integer(dump_only=True)
+    error = fields.String(dump_only=True, allow_none=True)
+    order_id = fields.Integer(dump_only=True, allow_none=True)
+    received_at = UTCDateTime(dump_only=True)
 
 
 class EcommerceShipmentSchema(Schema):

@@ -28,6 +28,12 @@ from crm_core.plugin_api import (
 from . import followups, metrics, trials
 from .api import blp
 from .models import FollowUp, Trial
+from .report_schemas import (
+    EducationClaimSchema,
+    EducationFunnelSchema,
+    EducationPoolLeadSchema,
+    EducationSchoolSchema,
+)
 from .schemas import (
     EducationAttendSchema,
     EducationConvertSchema,
@@ -93,6 +99,7 @@ register_crud(
 
 
 @blp.route("/followups/due")
+@blp.response(200, EducationFollowUpSchema(many=True))
 def followups_due():
     """The caller's leads whose next contact is due (their latest follow-up per lead)."""
     actor = current_actor()
@@ -102,6 +109,7 @@ def followups_due():
 
 
 @blp.route("/pool")
+@blp.response(200, EducationPoolLeadSchema(many=True))
 def pool():
     """The shared pool (公海): leads without an owner in the caller's ``education.pool`` scope,
     with their last follow-up's time."""
@@ -126,6 +134,7 @@ def pool():
 
 
 @blp.route("/pool/<int:customer_id>/claim", methods=["POST"])
+@blp.response(200, EducationClaimSchema)
 def claim(customer_id):
     """Claim a lead from the pool: the caller becomes its consultant (409 once someone has)."""
     actor = current_actor()
@@ -155,6 +164,7 @@ def _period():
 
 
 @blp.route("/metrics/funnel")
+@blp.response(200, EducationFunnelSchema)
 def funnel():
     """Lead → trial booked → trial attended → enrolled for the leads created in [from, until],
     with the rates; ``by=consultant`` or ``by=campus`` splits it. Only leads the caller may read."""
@@ -165,6 +175,7 @@ def funnel():
 
 
 @blp.route("/metrics/school")
+@blp.response(200, EducationSchoolSchema)
 def school():
     """Per month of [from, until]: renewal rate, attendance rate and consumed-hours revenue
     (``by=consultant`` / ``by=campus`` splits it); definitions in the answer's ``definitions``."""

@@ -31,6 +31,7 @@ from crm_core.plugin_api import (
 from . import enrolments, hours, rollcall, settings, waitlist
 from .api import blp
 from .models import Enrolment, HourEntry, Package, Session, WaitlistEntry
+from .report_schemas import EducationStudentHoursSchema
 from .schemas import (
     EducationEnrolmentSchema,
     EducationEntrySchema,
@@ -168,6 +169,7 @@ def _entries_page(package_id: int, actor):
 
 
 @blp.route("/packages/<int:package_id>/entries")
+@blp.response(200, EducationEntrySchema(many=True))
 def package_entries(package_id):
     """The package's hours ledger, oldest first (``amount`` hidden where the role hides fees)."""
     actor = current_actor()
@@ -178,6 +180,7 @@ def package_entries(package_id):
 
 @blp.route("/packages/<int:package_id>/transfer", methods=["POST"])
 @blp.arguments(EducationTransferSchema)
+@blp.response(201, EducationEntrySchema(many=True))
 def package_transfer(data, package_id):
     """Move hours and their value to another package (both must be readable; 409 beyond the balance)."""
     actor = current_actor()
@@ -192,6 +195,7 @@ def package_transfer(data, package_id):
 
 @blp.route("/packages/<int:package_id>/refund", methods=["POST"])
 @blp.arguments(EducationRefundSchema)
+@blp.response(201, EducationEntrySchema)
 def package_refund(data, package_id):
     """Refund hours (default: every hour left) and their remaining value."""
     actor = current_actor()
@@ -203,6 +207,7 @@ def package_refund(data, package_id):
 
 
 @blp.route("/students/<int:customer_id>/hours")
+@blp.response(200, EducationStudentHoursSchema)
 def student_hours(customer_id):
     """A student's packages with their balances (the packages the caller may read)."""
     actor = current_actor()

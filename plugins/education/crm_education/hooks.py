@@ -91,10 +91,7 @@ def crm_permission_filter(actor, model):
 @hookimpl
 def crm_jobs():
     """Hours reminders (``hours.low``) and the shared pool's return of stale leads."""
-    return [
-        {"id": f"education:{name}", "func": func, "description": func.__doc__.split("\n")[0], **trigger}
-        for name, (func, trigger) in jobs.JOBS.items()
-    ]
+    return jobs.JOBS
 
 
 @hookimpl

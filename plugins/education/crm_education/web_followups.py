@@ -16,7 +16,7 @@ import peewee as pw
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext as pgettext_l
+from flask_babel import lazy_pgettext  # by its own name: the catalogue extractor knows no alias
 from marshmallow import ValidationError
 
 from crm_core.plugin_api import (
@@ -41,9 +41,9 @@ from .web_trials import _refused
 
 RESOURCE = "education.followups"
 CHANNEL_LABELS = {
-    "phone": pgettext_l("education", "Phone"),
+    "phone": lazy_pgettext("education", "Phone"),
     "wechat": _l("WeChat"),
-    "visit": pgettext_l("education", "Visit"),
+    "visit": lazy_pgettext("education", "Visit"),
     "sms": _l("SMS"),
     "other": _l("Other"),
 }

@@ -18,7 +18,7 @@ import datetime as dt
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext as pgettext_l
+from flask_babel import lazy_pgettext  # by its own name: the catalogue extractor knows no alias
 from marshmallow import ValidationError
 
 from crm_core.plugin_api import (
@@ -57,7 +57,7 @@ TRIAL_KIND_LABELS = {
     "trial_slot": _l("A one-off trial slot"),
     "request": _l("A request to schedule"),
 }
-WAIT_STATUS_LABELS = {"waiting": pgettext_l("education", "Waiting"), "offered": _l("Seat offered")}
+WAIT_STATUS_LABELS = {"waiting": lazy_pgettext("education", "Waiting"), "offered": _l("Seat offered")}
 
 
 def _refused(exc: APIError) -> None:

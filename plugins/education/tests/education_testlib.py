@@ -83,3 +83,23 @@ def department(client, headers, name, parent=None):
     """A new department (a campus) through the core's API; its id."""
     body = {"name": name, "parent_id": parent}
     return ok(client.post("/api/v1/departments", json=body, headers=headers), 201)["id"]
+
+
+def conforms(client, path: str, response, method: str = "get") -> dict:
+    """The JSON of ``response`` (a 200), asserted valid against the ``200`` schema that
+    ``/api/v1/openapi.json`` declares for ``method`` ``path`` (an OpenAPI template such as
+    ``/api/v1/education/students/{customer_id}/hours``). An operation that declares no ``200``
+    fails here: clients generated from the document would read the answer as an error."""
+    from openapi_schema_validator import OAS30Validator
+
+    document = ok(client.get("/api/v1/openapi.json"))
+    body = ok(response)
+    declared = document["paths"][path][method]["responses"]
+    assert "200" in declared, f"{method.upper()} {path} declares no 200 answer: {sorted(declared)}"
+    schema = declared["200"]["content"]["application/json"]["schema"]
+    # "#/components/..." references resolve against the root: give the schema the components
+    errors = sorted(
+        OAS30Validator({**schema, "components": document["components"]}).iter_errors(body), key=str
+    )
+    assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors]
+    return body
