@@ -3,8 +3,7 @@
 peewee's ``insert_many`` builds its SQL node by node, which costs more than the database's own work
 once chunks hold thousands of rows. ``insert_rows`` keeps peewee for what matters (table and column
 names, each field's ``db_value`` conversion, e.g. JSON) and hands the rows to the driver:
-on PostgreSQL the ids drawn from the table's sequence and the rows sent by ``COPY`` (or, to skip
-conflicting rows, ``psycopg2.extras.execute_values``: one multi-row INSERT ... RETURNING id),
+``psycopg2.extras.execute_values`` on PostgreSQL (one multi-row INSERT ... RETURNING id),
 ``executemany`` on SQLite (ids read back in insertion order, which SQLite's single writer makes
 safe inside the caller's transaction).
 
@@ -62,21 +61,6 @@ def insert_rows(
     if is_postgres(db) and not returning and not ignore_conflicts:
         _copy(db, table, [f.column_name for f in columns], converted)
         return []
-    if is_postgres(db) and not ignore_conflicts and isinstance(meta.primary_key, pw.AutoField):
-        # the ids drawn from the table's sequence first, then the rows with them by COPY: cheaper
-        # for the driver to build and the server to parse than one INSERT with every row
-        drawn = db.execute_sql(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            (f'"{table}"', pk, len(converted)),
-        ).fetchall()
-        ids = sorted(row[0] for row in drawn)
-        _copy(
-            db,
-            table,
-            [pk, *(f.column_name for f in columns)],
-            [(i, *r) for i, r in zip(ids, converted, strict=True)],
-        )
-        return ids
     if is_postgres(db):
         from psycopg2.extras import execute_values
 

@@ -64,3 +64,15 @@ def test_insert_rows_stores_tricky_text_either_way(app, db, returning):
         stored = {c.name: c.custom for c in Customer.select()}
         for name, custom in rows:
             assert stored[name] == custom
+
+
+def test_insert_rows_gives_each_row_its_own_id_in_order(app, db):
+    with app.app_context():
+        before = Customer.create(name="before the chunk").id
+        with db.atomic():
+            rows = [(f"row {i}", {"i": i}) for i in range(50)]
+            ids = insert_rows(Customer, ["name", "custom"], rows)
+        after = Customer.create(name="after the chunk").id  # the sequence moved past the chunk
+        assert ids == sorted(ids) and len(set(ids)) == 50 and before < ids[0] and ids[-1] < after
+        stored = {c.id: (c.name, c.custom) for c in Customer.select().where(Customer.id.in_(ids))}
+        assert [stored[i] for i in ids] == [(name, custom) for name, custom in rows]
