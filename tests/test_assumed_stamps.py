@@ -24,6 +24,18 @@ def _checks(texts: list[str]) -> list[str]:
     return [t for t in texts if stamps.STALE in t]
 
 
+def _take_away(db_url: str, user_id: int, action: str | None = None) -> None:
+    """Another worker takes the user's ``action`` right (every right) on customers away, and
+    moves the revision as a change of grants does."""
+    _elsewhere(
+        db_url,
+        "DELETE FROM permission_grant WHERE resource = 'customers' AND (%s IS NULL OR action = %s) "
+        "AND role_id IN (SELECT role_id FROM user_role WHERE user_id = %s)",
+        (action, action, user_id),
+    )
+    _elsewhere(db_url, "UPDATE permission_revision SET number = number + 1, nonce = md5(random()::text)")
+
+
 def _elsewhere(db_url: str, sql: str, params=()) -> None:
     """Run ``sql`` on a connection of its own, committed, as another worker would."""
     conn = psycopg2.connect(db_url)
@@ -54,14 +66,7 @@ def test_the_check_goes_with_the_reads_first_statement(client, kept, sent):
 
 def test_a_revision_moved_by_another_worker_runs_the_read_again(client, kept, db_url, sent):
     user, headers = kept
-    # another worker takes the rep's read right away (grants change: the revision moves)
-    _elsewhere(
-        db_url,
-        "DELETE FROM permission_grant WHERE resource = %s AND role_id IN "
-        "(SELECT r.id FROM role r JOIN user_role ur ON ur.role_id = r.id WHERE ur.user_id = %s)",
-        ("customers", user.id),
-    )
-    _elsewhere(db_url, "UPDATE permission_revision SET number = number + 1, nonce = md5(random()::text)")
+    _take_away(db_url, user.id)  # another worker, right away
     r = client.get(f"{API}/customers", headers=headers)
     assert r.status_code == 403, r.get_json()
     assert len(_checks(sent)) == 1  # assumed once, failed, then read: not assumed again
@@ -97,13 +102,7 @@ def test_a_write_assumes_its_stamps_and_that_its_key_is_new(client, kept, sent):
 
 def test_a_write_under_a_moved_revision_runs_again_and_is_refused(client, kept, db_url, sent):
     user, headers = kept
-    _elsewhere(
-        db_url,
-        "DELETE FROM permission_grant WHERE resource = %s AND action = %s AND role_id IN "
-        "(SELECT role_id FROM user_role WHERE user_id = %s)",
-        ("customers", "create", user.id),
-    )
-    _elsewhere(db_url, "UPDATE permission_revision SET number = number + 1, nonce = md5(random()::text)")
+    _take_away(db_url, user.id, "create")
     r = client.post(f"{API}/customers", json={"name": "Refused"}, headers=headers)
     assert r.status_code == 403, r.get_json()
     admin = client.get(f"{API}/customers?q=Refused", headers=headers)

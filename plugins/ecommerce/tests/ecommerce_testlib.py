@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from crm_core.testing import run_cli
+from crm_core.testing import conforms_to_openapi, run_cli
 
 E = "/api/v1/ecommerce"
 SECRET = "shpss_0123456789abcdef0123"
@@ -109,21 +109,6 @@ def redeem(client, headers, code, order_id):
 
 
 def conforms(client, path: str, response, method: str = "get") -> dict:
-    """The JSON of ``response`` (a 200), asserted valid against the ``200`` schema that
-    ``/api/v1/openapi.json`` declares for ``method`` ``path`` (an OpenAPI template such as
-    ``/api/v1/ecommerce/merge-suggestions``). An operation that declares no ``200``
-    fails here: clients generated from the document would read the answer as an error."""
-    from openapi_schema_validator import OAS30Validator
-
-    document = client.get("/api/v1/openapi.json").get_json()
-    assert response.status_code == 200, (response.status_code, response.get_json())
-    body = response.get_json()
-    declared = document["paths"][path][method]["responses"]
-    assert "200" in declared, f"{method.upper()} {path} declares no 200 answer: {sorted(declared)}"
-    schema = declared["200"]["content"]["application/json"]["schema"]
-    # "#/components/..." references resolve against the root: give the schema the components
-    errors = sorted(
-        OAS30Validator({**schema, "components": document["components"]}).iter_errors(body), key=str
-    )
-    assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors]
-    return body
+    """The JSON of ``response`` (a 200), valid against the 200 schema the API declares for
+    ``method`` ``path`` (``crm_core.testing.conforms_to_openapi``)."""
+    return conforms_to_openapi(client, path, response, method)
