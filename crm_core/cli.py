@@ -73,15 +73,22 @@ def migrate_command():
 @click.command("init")
 @click.option("--demo", is_flag=True, help="Also load demo data, where the installed plugins offer it.")
 @click.option(
+    "--audit",
+    is_flag=True,
+    help="With --demo: give the demo records their audit entries (crm demo-data --audit).",
+)
+@click.option(
     "--locale",
     default=None,
     metavar="zh_CN|en",
     help="Language of the seeded pipeline, stages and role labels (default: CRM_LOCALE, else LANG, else en).",
 )
 @with_appcontext
-def init_command(demo, locale):
+def init_command(demo, audit, locale):
     """Migrate the database and create the first admin (once); a new install also gets the default
     sales pipeline and built-in role labels in its locale (existing data is left as it is)."""
+    if audit and not demo:
+        raise click.UsageError("--audit goes with --demo (it audits the demo records)")
     try:
         chosen = resolve_locale(locale, current_app.config.get("LOCALE"))
     except LocaleError as exc:
@@ -113,7 +120,7 @@ def init_command(demo, locale):
         if demo_cmd is None:
             click.echo("no demo data available from the installed plugins")
         else:
-            click.get_current_context().invoke(demo_cmd, locale=locale)
+            click.get_current_context().invoke(demo_cmd, locale=locale, audit=audit)
     click.echo("ready")
 
 

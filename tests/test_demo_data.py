@@ -311,6 +311,21 @@ def test_init_demo_loads_the_demo_in_the_same_locale(crm, db_url, tmp_path):
     assert customers and len({c["owner_id"] for c in customers}) == 1
 
 
+def test_init_demo_audit_gives_the_demo_its_audit_entries(crm, db_url, tmp_path):
+    refused = crm("init", "--audit")
+    assert refused.exit_code == 2 and "--audit goes with --demo" in refused.output
+    result = crm("init", "--demo", "--audit", "--locale", "en")
+    assert result.exit_code == 0, result.output
+    assert "demo data (en, audited)" in result.output  # (the entries: tests/test_demo_audit.py)
+    app = _web_app(db_url, tmp_path)
+    with app.app_context():
+        from crm_core.audit.models import AuditEntry
+        from crm_core.entities.models import Customer
+
+        entries = AuditEntry.select().where(AuditEntry.resource == "customers", AuditEntry.action == "create")
+        assert entries.count() == Customer.select().count() > 0
+
+
 def test_the_statements_of_a_run_do_not_grow_with_the_number_of_customers(app, db, admin_headers):
     """A large ``--customers N`` stays a bulk load: one chunk of 3,000 customers costs as many
     statements as one of 1,000 (no per-customer query), and related records stay capped."""
