@@ -11,9 +11,14 @@ from .models import (
 )
 
 
+def tag_names(names) -> list[str]:
+    """Tag names as they are stored: stripped, no blanks, no repeats, sorted."""
+    return sorted({n.strip() for n in names or () if n and n.strip()})
+
+
 def tag_ids(names: list[str]) -> list[int]:
     """Ids of the tags named, creating the missing ones (tags are created by use)."""
-    names = sorted({n.strip() for n in names if n and n.strip()})
+    names = tag_names(names)
     if not names:
         return []
     existing = dict(Tag.select(Tag.name, Tag.id).where(Tag.name.in_(names)).tuples())
@@ -34,7 +39,7 @@ def set_tags(record: Customer, data: dict, before=None) -> None:
         if before is None:  # just inserted: no tag can link to it yet
             record._tags = []
         return
-    names = sorted({n.strip() for n in data["tags"] or [] if n and n.strip()})
+    names = tag_names(data["tags"])
     wanted = set(tag_ids(names))
     current = set()
     if before is not None:

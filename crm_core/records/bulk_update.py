@@ -58,7 +58,8 @@ class Outcome:
 
 
 def _names(tags: Iterable[str] | None) -> list[str]:
-    """Tag names as the write path stores them: stripped, no blanks, no repeats, sorted."""
+    """Tag names as the write path stores them: stripped, no blanks, no repeats, sorted (the rule
+    of ``entities.tags.tag_names``, which this layer, below entities, cannot import)."""
     return sorted({str(t).strip() for t in tags or () if t is not None and str(t).strip()})
 
 

@@ -29,6 +29,7 @@ from ..api.crud import Crud
 from ..api.metadata import ObjectRecordSchema
 from ..custom import custom_fields, objects
 from ..errors import APIError
+from ..records import bulk_update
 from ..records.collections import collections
 
 # the labels live with the records: importers and error messages use them too (re-exported here)
@@ -240,7 +241,7 @@ class WebResource:
     @property
     def has_tags(self) -> bool:
         """True when records carry tags (bulk tagging, tag filter)."""
-        return "tags" in self.schema.fields
+        return bulk_update.has_tags(self.crud)
 
     @property
     def has_custom(self) -> bool:
